@@ -1,0 +1,166 @@
+//! Diagnostics about what the user wrote: a message, a code, labelled spans
+//! in one source file and an optional help line. Validation collects all of
+//! them before reporting, so a user fixes everything in one pass.
+
+use std::fmt;
+use std::sync::Arc;
+
+use miette::{Diagnostic, LabeledSpan, NamedSource, Severity};
+
+use crate::source::{Source, Span};
+
+#[derive(Debug, Clone)]
+pub struct Label {
+    pub span: Span,
+    pub text: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Diag {
+    pub code: &'static str,
+    pub message: String,
+    pub labels: Vec<Label>,
+    pub help: Option<String>,
+    pub source: Option<Arc<Source>>,
+}
+
+impl Diag {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Diag {
+            code,
+            message: message.into(),
+            labels: Vec::new(),
+            help: None,
+            source: None,
+        }
+    }
+
+    pub fn label(mut self, span: Span, text: impl Into<String>) -> Self {
+        self.labels.push(Label {
+            span,
+            text: text.into(),
+        });
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn maybe_help(mut self, help: Option<String>) -> Self {
+        if help.is_some() {
+            self.help = help;
+        }
+        self
+    }
+
+    pub fn with_source(mut self, source: &Arc<Source>) -> Self {
+        self.source = Some(source.clone());
+        self
+    }
+
+    /// `file:line:col` of the first label, for CI annotations and plain logs.
+    pub fn location(&self) -> Option<(String, usize, usize)> {
+        let src = self.source.as_ref()?;
+        let label = self.labels.first()?;
+        let (l, c) = src.line_col(label.span.offset);
+        Some((src.name.clone(), l, c))
+    }
+}
+
+impl fmt::Display for Diag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Diag {}
+
+/// What miette renders: the source is attached only here, at the edge.
+pub struct Rendered {
+    diag: Diag,
+    named: Option<NamedSource<Arc<str>>>,
+}
+
+impl From<Diag> for Rendered {
+    fn from(diag: Diag) -> Self {
+        let named = diag.source.as_ref().map(|s| s.named());
+        Rendered { diag, named }
+    }
+}
+
+impl fmt::Debug for Rendered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.diag, f)
+    }
+}
+
+impl fmt::Display for Rendered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.diag, f)
+    }
+}
+
+impl std::error::Error for Rendered {}
+
+impl Diagnostic for Rendered {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(format!("orch::{}", self.diag.code)))
+    }
+
+    fn severity(&self) -> Option<Severity> {
+        Some(Severity::Error)
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.diag
+            .help
+            .as_ref()
+            .map(|h| Box::new(h.clone()) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        if self.diag.labels.is_empty() {
+            return None;
+        }
+        self.named.as_ref().map(|n| n as &dyn miette::SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        if self.named.is_none() || self.diag.labels.is_empty() {
+            return None;
+        }
+        Some(Box::new(self.diag.labels.iter().map(|l| {
+            LabeledSpan::new_with_span(
+                if l.text.is_empty() {
+                    None
+                } else {
+                    Some(l.text.clone())
+                },
+                l.span,
+            )
+        })))
+    }
+}
+
+/// Closest candidate by edit distance, for "did you mean" help.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_names_only() {
+        assert_eq!(did_you_mean("neds", ["needs", "name", "env"]), Some("needs"));
+        assert_eq!(did_you_mean("zzzz", ["needs", "name"]), None);
+    }
+}

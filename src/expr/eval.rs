@@ -1,0 +1,313 @@
+//! Evaluating expressions against the state of a run. Only the parts of the
+//! context an expression references are converted into CEL values.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cel::objects::{Key, Map};
+use cel::{Context, ExecutionError, Value};
+use serde_json::Value as Json;
+
+use super::Expr;
+use crate::model::{Part, Template, Val};
+
+/// Results of `success()`, `failure()`, `cancelled()` for the expression's step.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StatusFns {
+    pub success: bool,
+    pub failure: bool,
+    pub cancelled: bool,
+}
+
+/// What an expression can see.
+pub struct Scope<'a> {
+    pub inputs: &'a Json,
+    pub env: &'a Json,
+    pub run: &'a Json,
+    /// `steps.<id>` as JSON, for the steps the expression names.
+    pub steps: &'a dyn Fn(&str) -> Option<Json>,
+    pub secrets: &'a dyn Fn(&str) -> Option<String>,
+    pub item: Option<&'a Json>,
+    pub index: Option<usize>,
+    pub error: Option<&'a Json>,
+    pub step: Option<&'a Json>,
+    pub status: StatusFns,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct EvalError {
+    pub message: String,
+}
+
+impl EvalError {
+    fn new(m: impl Into<String>) -> Self {
+        EvalError { message: m.into() }
+    }
+}
+
+pub fn json_to_cel(j: &Json) -> Value {
+    match j {
+        Json::Null => Value::Null,
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::Int(i)
+            } else if let Some(u) = n.as_u64() {
+                Value::UInt(u)
+            } else {
+                Value::Float(n.as_f64().unwrap_or(f64::NAN))
+            }
+        }
+        Json::String(s) => Value::String(Arc::new(s.clone())),
+        Json::Array(a) => Value::List(Arc::new(a.iter().map(json_to_cel).collect())),
+        Json::Object(o) => Value::Map(Map {
+            map: Arc::new(
+                o.iter()
+                    .map(|(k, v)| (Key::String(Arc::new(k.clone())), json_to_cel(v)))
+                    .collect::<HashMap<_, _>>(),
+            ),
+        }),
+    }
+}
+
+fn cel_to_json(v: &Value) -> Result<Json, EvalError> {
+    v.json()
+        .map_err(|_| EvalError::new(format!("the result {v:?} cannot be represented as JSON")))
+}
+
+/// Evaluate one expression to a JSON value.
+pub fn eval(expr: &Expr, scope: &Scope<'_>) -> Result<Json, EvalError> {
+    let mut ctx = Context::with_env(super::env().clone());
+    let mut roots: Vec<&str> = expr.refs.iter().map(|r| r.root.as_str()).collect();
+    roots.sort_unstable();
+    roots.dedup();
+    let mut step_json: Vec<(String, Json)> = Vec::new();
+    for root in roots {
+        let value = match root {
+            "inputs" => json_to_cel(scope.inputs),
+            "env" => json_to_cel(scope.env),
+            "run" => json_to_cel(scope.run),
+            "item" => scope.item.map(json_to_cel).unwrap_or(Value::Null),
+            "index" => scope.index.map(|i| Value::Int(i as i64)).unwrap_or(Value::Null),
+            "error" => scope.error.map(json_to_cel).unwrap_or(Value::Null),
+            "step" => scope.step.map(json_to_cel).unwrap_or(Value::Null),
+            "steps" => {
+                let mut m = serde_json::Map::new();
+                for name in expr.steps() {
+                    if let Some(j) = (scope.steps)(name) {
+                        step_json.push((name.to_string(), j.clone()));
+                        m.insert(name.to_string(), j);
+                    }
+                }
+                json_to_cel(&Json::Object(m))
+            }
+            "secrets" => {
+                let mut m = serde_json::Map::new();
+                for r in expr.refs.iter().filter(|r| r.root == "secrets") {
+                    if let Some(name) = &r.name {
+                        match (scope.secrets)(name) {
+                            Some(v) => m.insert(name.clone(), Json::String(v)),
+                            None => return Err(EvalError::new(format!("secret `{name}` is not set"))),
+                        };
+                    }
+                }
+                json_to_cel(&Json::Object(m))
+            }
+            _ => continue,
+        };
+        ctx.add_variable_from_value(root, value);
+    }
+    let st = scope.status;
+    add_fn(&mut ctx, "success", move || st.success);
+    add_fn(&mut ctx, "failure", move || st.failure);
+    add_fn(&mut ctx, "cancelled", move || st.cancelled);
+    add_fn(&mut ctx, "always", || true);
+    let _ = ctx.add_function("toJSON", |v: Value| -> Result<Value, ExecutionError> {
+        let j = v
+            .json()
+            .map_err(|e| ExecutionError::function_error("toJSON", e.to_string()))?;
+        Ok(Value::String(Arc::new(j.to_string())))
+    });
+    let _ = ctx.add_function("fromJSON", |s: Arc<String>| -> Result<Value, ExecutionError> {
+        serde_json::from_str::<Json>(&s)
+            .map(|j| json_to_cel(&j))
+            .map_err(|e| ExecutionError::function_error("fromJSON", e.to_string()))
+    });
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ctx.resolve(&expr.ast)))
+        .map_err(|_| EvalError::new("expression evaluation failed unexpectedly"))?;
+    match result {
+        Ok(v) => cel_to_json(&v),
+        Err(e) => Err(explain(e, expr, &step_json)),
+    }
+}
+
+fn add_fn<F: Fn() -> bool + Send + Sync + 'static>(ctx: &mut Context<'_, '_>, name: &str, f: F) {
+    let _ = ctx.add_function(name, f);
+}
+
+/// Turn a CEL error into a message a user can act on; a missing key names the
+/// keys that exist.
+fn explain(e: ExecutionError, expr: &Expr, steps: &[(String, Json)]) -> EvalError {
+    match &e {
+        ExecutionError::NoSuchKey(k) => {
+            let key = k.as_str();
+            // Find the object the key was looked up in, following the references.
+            for r in &expr.refs {
+                if let Some(pos) = r.path.iter().position(|p| p == key) {
+                    if r.root == "steps" {
+                        if let Some((_, j)) = steps.iter().find(|(n, _)| Some(n) == r.name.as_ref()) {
+                            let mut cur = j;
+                            for p in &r.path[..pos] {
+                                match cur.get(p) {
+                                    Some(n) => cur = n,
+                                    None => break,
+                                }
+                            }
+                            if let Some(obj) = cur.as_object() {
+                                let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
+                                keys.sort_unstable();
+                                let where_ = std::iter::once(r.name.clone().unwrap_or_default())
+                                    .chain(r.path[..pos].iter().cloned())
+                                    .collect::<Vec<_>>()
+                                    .join(".");
+                                return EvalError::new(format!(
+                                    "steps.{where_} has no key `{key}`; it has: {}",
+                                    if keys.is_empty() { "(none)".to_string() } else { keys.join(", ") }
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+            EvalError::new(format!("no such key `{key}`"))
+        }
+        ExecutionError::UndeclaredReference(name) => {
+            EvalError::new(format!("`{name}` is not available here"))
+        }
+        _ => EvalError::new(e.to_string()),
+    }
+}
+
+/// Render a value into text, the way it appears inside a string.
+pub fn to_text(j: &Json) -> String {
+    match j {
+        Json::String(s) => s.clone(),
+        Json::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Evaluate a template into text.
+pub fn render(t: &Template, scope: &Scope<'_>) -> Result<String, EvalError> {
+    let mut out = String::new();
+    for p in &t.parts {
+        match p {
+            Part::Text(s) => out.push_str(s),
+            Part::Expr(e) => out.push_str(&to_text(&eval(e, scope)?)),
+        }
+    }
+    Ok(out)
+}
+
+/// Evaluate a value tree; a string that is exactly one expression keeps its type.
+pub fn resolve(v: &Val, scope: &Scope<'_>) -> Result<Json, EvalError> {
+    Ok(match v {
+        Val::Lit(j) => j.clone(),
+        Val::Str(t) => match t.whole() {
+            Some(e) => eval(e, scope)?,
+            None => Json::String(render(t, scope)?),
+        },
+        Val::List(l) => Json::Array(l.iter().map(|x| resolve(x, scope)).collect::<Result<_, _>>()?),
+        Val::Map(m) => Json::Object(
+            m.iter()
+                .map(|(k, x)| Ok((k.clone(), resolve(x, scope)?)))
+                .collect::<Result<_, EvalError>>()?,
+        ),
+    })
+}
+
+/// Truthiness for `if:`: booleans as they are; anything else is an error so a
+/// typo never silently skips a step.
+pub fn truthy(j: &Json) -> Result<bool, EvalError> {
+    match j {
+        Json::Bool(b) => Ok(*b),
+        other => Err(EvalError::new(format!(
+            "`if` must give true or false, got {}",
+            other
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::Span;
+    use serde_json::json;
+
+    fn expr(s: &str) -> Expr {
+        let (ast, refs, unknown_idents) = super::super::compile(s).unwrap();
+        Expr {
+            text: s.into(),
+            ast,
+            refs,
+            unknown_idents,
+            file_offset: None,
+            value_span: Span::default(),
+        }
+    }
+
+    fn run(s: &str) -> Result<Json, EvalError> {
+        let inputs = json!({"env": "prod", "dry_run": false, "n": 3, "regions": ["eu", "us"]});
+        let env = json!({"HOME": "/root"});
+        let runj = json!({"id": "r1", "workflow": "w", "attempt": 1});
+        let steps = |id: &str| match id {
+            "build-image" => Some(json!({"status": "succeeded", "outputs": {"digest": "sha256:1"}})),
+            _ => None,
+        };
+        let secrets = |_: &str| None;
+        let scope = Scope {
+            inputs: &inputs,
+            env: &env,
+            run: &runj,
+            steps: &steps,
+            secrets: &secrets,
+            item: Some(&json!("eu")),
+            index: Some(0),
+            error: None,
+            step: None,
+            status: StatusFns {
+                success: true,
+                failure: false,
+                cancelled: false,
+            },
+        };
+        eval(&expr(s), &scope)
+    }
+
+    #[test]
+    fn contexts_and_types() {
+        assert_eq!(run("inputs.env == 'prod' && !inputs.dry_run").unwrap(), json!(true));
+        assert_eq!(run("inputs.regions").unwrap(), json!(["eu", "us"]));
+        assert_eq!(run("inputs.n + 1").unwrap(), json!(4));
+        assert_eq!(run("steps.build-image.outputs.digest").unwrap(), json!("sha256:1"));
+        assert_eq!(run("item + '-' + string(index)").unwrap(), json!("eu-0"));
+        assert_eq!(run("run.id").unwrap(), json!("r1"));
+        assert_eq!(run("env.HOME").unwrap(), json!("/root"));
+    }
+
+    #[test]
+    fn extra_functions() {
+        assert_eq!(run("success() && !failure() && always() && !cancelled()").unwrap(), json!(true));
+        assert_eq!(run("toJSON(inputs.regions)").unwrap(), json!("[\"eu\",\"us\"]"));
+        assert_eq!(run("fromJSON('{\"a\": [1]}').a[0]").unwrap(), json!(1));
+        assert!(run("fromJSON('nope')").is_err());
+    }
+
+    #[test]
+    fn missing_output_names_existing_keys() {
+        let e = run("steps.build-image.outputs.digst").unwrap_err();
+        assert!(e.message.contains("digst"), "{}", e.message);
+        assert!(e.message.contains("digest"), "{}", e.message);
+    }
+}

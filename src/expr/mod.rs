@@ -1,0 +1,422 @@
+//! `${{ }}` expressions in CEL: compiling (with the hyphenated-name rule),
+//! static references for validation, and evaluation against run state.
+
+pub mod eval;
+pub mod template;
+
+use std::sync::OnceLock;
+
+use cel::common::ast::{CallExpr, Expr as Ast, LiteralValue};
+use cel::parser::Parser;
+use cel::IdedExpr;
+
+pub use eval::{eval, render, EvalError, Scope, StatusFns};
+
+/// Roots after which a hyphenated name is one name, as in GitHub Actions.
+const NAMED_ROOTS: [&str; 4] = ["steps", "inputs", "secrets", "env"];
+
+/// Variables an expression may use at all; which are in scope depends on where
+/// the expression is written (checked by the validator).
+pub const ROOTS: [&str; 9] = [
+    "inputs", "env", "steps", "run", "secrets", "item", "index", "error", "step",
+];
+
+pub const FUNCTIONS: [&str; 6] = ["success", "failure", "always", "cancelled", "toJSON", "fromJSON"];
+
+/// A compiled expression.
+#[derive(Debug)]
+pub struct Expr {
+    /// The text as the user wrote it (inside `${{ }}`).
+    pub text: String,
+    pub ast: IdedExpr,
+    /// Every `root.name` reference, for static checks and for building only
+    /// the part of the context the expression reads.
+    pub refs: Vec<Ref>,
+    /// Identifiers that are not a known root nor a comprehension variable.
+    pub unknown_idents: Vec<(String, usize)>,
+    /// Byte offset of `text` in the file, when it could be located exactly.
+    pub file_offset: Option<usize>,
+    /// The span of the whole YAML value, the fallback for labels.
+    pub value_span: crate::source::Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ref {
+    pub root: String,
+    /// The name after the root (`build` in `steps.build.outputs`), if any.
+    pub name: Option<String>,
+    /// Further segments (`outputs`, `digest`).
+    pub path: Vec<String>,
+    /// Character offset inside [`Expr::text`].
+    pub offset: usize,
+    pub len: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct SyntaxError {
+    pub message: String,
+    /// Character offset inside the original text.
+    pub offset: usize,
+}
+
+impl Expr {
+    pub fn steps(&self) -> impl Iterator<Item = &str> {
+        self.refs
+            .iter()
+            .filter(|r| r.root == "steps")
+            .filter_map(|r| r.name.as_deref())
+    }
+
+    pub fn uses_root(&self, root: &str) -> bool {
+        self.refs.iter().any(|r| r.root == root)
+    }
+
+    /// File span of a character range inside the expression (exact when the
+    /// expression could be located in the file, else the whole value).
+    pub fn span_of(&self, char_offset: usize, char_len: usize) -> crate::source::Span {
+        match self.file_offset {
+            Some(base) => {
+                let start: usize = self.text.chars().take(char_offset).map(char::len_utf8).sum();
+                let len: usize = self
+                    .text
+                    .chars()
+                    .skip(char_offset)
+                    .take(char_len.max(1))
+                    .map(char::len_utf8)
+                    .sum();
+                crate::source::Span::new(base + start, len.max(1))
+            }
+            None => self.value_span,
+        }
+    }
+}
+
+/// Rewrite `steps.build-image` to ``steps.`build-image` `` so CEL reads one
+/// name. Returns the text and, for each char of it, the char offset in the input.
+fn rewrite_hyphens(src: &str) -> (String, Vec<usize>) {
+    let chars: Vec<char> = src.chars().collect();
+    let mut out = String::with_capacity(src.len() + 8);
+    let mut map = Vec::with_capacity(chars.len() + 8);
+    let mut i = 0;
+    let mut quote: Option<char> = None;
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    while i < chars.len() {
+        let c = chars[i];
+        if let Some(q) = quote {
+            out.push(c);
+            map.push(i);
+            if c == '\\' && i + 1 < chars.len() {
+                out.push(chars[i + 1]);
+                map.push(i + 1);
+                i += 2;
+                continue;
+            }
+            if c == q {
+                quote = None;
+            }
+            i += 1;
+            continue;
+        }
+        if c == '\'' || c == '"' {
+            quote = Some(c);
+            out.push(c);
+            map.push(i);
+            i += 1;
+            continue;
+        }
+        // A root word not preceded by `.` or an identifier character.
+        let at_word_start = i == 0 || !(is_ident(chars[i - 1]) || chars[i - 1] == '.');
+        if at_word_start && is_ident(c) {
+            let start = i;
+            while i < chars.len() && is_ident(chars[i]) {
+                i += 1;
+            }
+            let word: String = chars[start..i].iter().collect();
+            for (k, ch) in word.chars().enumerate() {
+                out.push(ch);
+                map.push(start + k);
+            }
+            if NAMED_ROOTS.contains(&word.as_str()) && chars.get(i) == Some(&'.') {
+                let name_start = i + 1;
+                let mut j = name_start;
+                if j < chars.len() && (chars[j].is_ascii_alphabetic() || chars[j] == '_') {
+                    while j < chars.len() && (is_ident(chars[j]) || chars[j] == '-') {
+                        j += 1;
+                    }
+                    // A trailing `-` belongs to an operator, not the name.
+                    while j > name_start && chars[j - 1] == '-' {
+                        j -= 1;
+                    }
+                    let name: String = chars[name_start..j].iter().collect();
+                    out.push('.');
+                    map.push(i);
+                    if name.contains('-') {
+                        out.push('`');
+                        map.push(name_start);
+                        for (k, ch) in name.chars().enumerate() {
+                            out.push(ch);
+                            map.push(name_start + k);
+                        }
+                        out.push('`');
+                        map.push(j.saturating_sub(1));
+                    } else {
+                        for (k, ch) in name.chars().enumerate() {
+                            out.push(ch);
+                            map.push(name_start + k);
+                        }
+                    }
+                    i = j;
+                }
+            }
+            continue;
+        }
+        out.push(c);
+        map.push(i);
+        i += 1;
+    }
+    map.push(chars.len());
+    (out, map)
+}
+
+fn parser() -> Parser {
+    Parser::new()
+        .enable_ident_escape_syntax(true)
+        .max_recursion_depth(64)
+}
+
+/// Compile the inside of `${{ }}`.
+pub fn compile(text: &str) -> Result<(IdedExpr, Vec<Ref>, Vec<(String, usize)>), SyntaxError> {
+    if text.trim().is_empty() {
+        return Err(SyntaxError {
+            message: "empty expression".into(),
+            offset: 0,
+        });
+    }
+    let (rewritten, map) = rewrite_hyphens(text);
+    let to_orig = |rw_char: usize| map.get(rw_char).copied().unwrap_or(text.chars().count());
+    // The CEL parser is generated code; never let a panic in it take orch down.
+    let parsed = std::panic::catch_unwind(|| parser().parse_with_source_info(&rewritten));
+    let (ast, info) = match parsed {
+        Ok(Ok(v)) => v,
+        Ok(Err(errs)) => {
+            let first = errs.errors.into_iter().next();
+            let (message, pos) = first
+                .map(|e| (e.msg, e.pos))
+                .unwrap_or_else(|| ("invalid expression".into(), (1, 1)));
+            let rw_off = line_col_to_char(&rewritten, pos.0, pos.1);
+            return Err(SyntaxError {
+                message: tidy_parse_message(&message),
+                offset: to_orig(rw_off),
+            });
+        }
+        Err(_) => {
+            return Err(SyntaxError {
+                message: "expression could not be parsed".into(),
+                offset: 0,
+            })
+        }
+    };
+    let mut refs = Vec::new();
+    let mut unknown = Vec::new();
+    let mut bound: Vec<String> = Vec::new();
+    let offset_of = |id: u64| -> (usize, usize) {
+        match info.offset_for(id) {
+            Some((s, e)) => {
+                let so = to_orig(s as usize);
+                let eo = to_orig((e as usize).max(s as usize));
+                (so, eo.saturating_sub(so) + 1)
+            }
+            None => (0, 1),
+        }
+    };
+    walk(&ast, &mut bound, &mut refs, &mut unknown, &offset_of);
+    Ok((ast, refs, unknown))
+}
+
+fn tidy_parse_message(m: &str) -> String {
+    m.replace("<EOF>", "end of expression")
+}
+
+fn line_col_to_char(s: &str, line: isize, col: isize) -> usize {
+    let mut off = 0usize;
+    for (i, l) in s.split_inclusive('\n').enumerate() {
+        if (i as isize) + 1 == line {
+            return off + (col.max(1) as usize - 1).min(l.chars().count());
+        }
+        off += l.chars().count();
+    }
+    off
+}
+
+/// `a.b.c` (or `a['b'].c`) as segments, root first.
+fn segments(e: &IdedExpr) -> Option<Vec<String>> {
+    match &e.expr {
+        Ast::Ident(n) => Some(vec![n.clone()]),
+        Ast::Select(s) if !s.test => {
+            let mut v = segments(&s.operand)?;
+            v.push(s.field.clone());
+            Some(v)
+        }
+        Ast::Call(CallExpr {
+            func_name,
+            target: None,
+            args,
+        }) if func_name == "_[_]" && args.len() == 2 => {
+            let mut v = segments(&args[0])?;
+            match &args[1].expr {
+                Ast::Literal(LiteralValue::String(s)) => {
+                    v.push(s.inner().to_string());
+                    Some(v)
+                }
+                _ => Some(v),
+            }
+        }
+        _ => None,
+    }
+}
+
+fn walk(
+    e: &IdedExpr,
+    bound: &mut Vec<String>,
+    refs: &mut Vec<Ref>,
+    unknown: &mut Vec<(String, usize)>,
+    offset_of: &dyn Fn(u64) -> (usize, usize),
+) {
+    // A selection chain on a root identifier is one reference.
+    if matches!(&e.expr, Ast::Select(_) | Ast::Ident(_) | Ast::Call(_)) {
+        if let Some(seg) = segments(e) {
+            let root = &seg[0];
+            if !bound.contains(root) {
+                let (off, _) = offset_of(root_id(e));
+                let (_, _) = offset_of(e.id);
+                if ROOTS.contains(&root.as_str()) {
+                    let len = seg.iter().take(2).map(|s| s.chars().count()).sum::<usize>()
+                        + usize::from(seg.len() > 1);
+                    refs.push(Ref {
+                        root: root.clone(),
+                        name: seg.get(1).cloned(),
+                        path: seg.iter().skip(2).cloned().collect(),
+                        offset: off,
+                        len,
+                    });
+                } else {
+                    unknown.push((root.clone(), off));
+                }
+            }
+            // Still walk index arguments that are not literals (`a[b]`).
+            if let Ast::Call(c) = &e.expr {
+                for a in c.args.iter().skip(1) {
+                    walk(a, bound, refs, unknown, offset_of);
+                }
+                if let Some(first) = c.args.first() {
+                    if segments(first).is_none() {
+                        walk(first, bound, refs, unknown, offset_of);
+                    }
+                }
+            }
+            return;
+        }
+    }
+    match &e.expr {
+        Ast::Call(c) => {
+            if let Some(t) = &c.target {
+                walk(t, bound, refs, unknown, offset_of);
+            }
+            for a in &c.args {
+                walk(a, bound, refs, unknown, offset_of);
+            }
+        }
+        Ast::Comprehension(c) => {
+            walk(&c.iter_range, bound, refs, unknown, offset_of);
+            walk(&c.accu_init, bound, refs, unknown, offset_of);
+            let n = bound.len();
+            bound.push(c.iter_var.clone());
+            if let Some(v2) = &c.iter_var2 {
+                bound.push(v2.clone());
+            }
+            bound.push(c.accu_var.clone());
+            walk(&c.loop_cond, bound, refs, unknown, offset_of);
+            walk(&c.loop_step, bound, refs, unknown, offset_of);
+            walk(&c.result, bound, refs, unknown, offset_of);
+            bound.truncate(n);
+        }
+        Ast::List(l) => {
+            for x in &l.elements {
+                walk(x, bound, refs, unknown, offset_of);
+            }
+        }
+        Ast::Map(m) => {
+            for entry in &m.entries {
+                if let cel::common::ast::EntryExpr::MapEntry(me) = &entry.expr {
+                    walk(&me.key, bound, refs, unknown, offset_of);
+                    walk(&me.value, bound, refs, unknown, offset_of);
+                }
+            }
+        }
+        Ast::Select(s) => walk(&s.operand, bound, refs, unknown, offset_of),
+        Ast::Struct(_) | Ast::Ident(_) | Ast::Literal(_) | Ast::Unspecified => {}
+    }
+}
+
+fn root_id(e: &IdedExpr) -> u64 {
+    match &e.expr {
+        Ast::Select(s) => root_id(&s.operand),
+        Ast::Call(c) if c.func_name == "_[_]" && c.target.is_none() && !c.args.is_empty() => {
+            root_id(&c.args[0])
+        }
+        _ => e.id,
+    }
+}
+
+/// The shared CEL environment (standard library); built once.
+pub(crate) fn env() -> &'static std::sync::Arc<cel::Env> {
+    static ENV: OnceLock<std::sync::Arc<cel::Env>> = OnceLock::new();
+    ENV.get_or_init(|| std::sync::Arc::new(cel::Env::stdlib()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hyphenated_names_after_roots() {
+        let (rw, map) = rewrite_hyphens("steps.build-image.outputs.x - inputs.a-b");
+        assert_eq!(rw, "steps.`build-image`.outputs.x - inputs.`a-b`");
+        assert_eq!(map.len(), rw.chars().count() + 1);
+        let (rw, _) = rewrite_hyphens("'steps.a-b' + x.steps.a-b");
+        assert_eq!(rw, "'steps.a-b' + x.steps.a-b");
+    }
+
+    #[test]
+    fn references_are_collected() {
+        let (_, refs, unknown) =
+            compile("steps.build-image.outputs.digest == inputs.env && foo && [1].all(x, x > index)")
+                .unwrap();
+        let names: Vec<_> = refs
+            .iter()
+            .map(|r| (r.root.as_str(), r.name.as_deref()))
+            .collect();
+        assert!(names.contains(&("steps", Some("build-image"))));
+        assert!(names.contains(&("inputs", Some("env"))));
+        assert!(names.contains(&("index", None)));
+        assert_eq!(unknown.iter().map(|u| u.0.as_str()).collect::<Vec<_>>(), vec!["foo"]);
+        let r = refs.iter().find(|r| r.root == "inputs").unwrap();
+        assert_eq!(r.offset, 36);
+    }
+
+    #[test]
+    fn index_form_counts_as_reference() {
+        let (_, refs, _) = compile("steps['a'].outputs.x").unwrap();
+        assert_eq!(refs[0].name.as_deref(), Some("a"));
+        assert_eq!(refs[0].path, vec!["outputs", "x"]);
+    }
+
+    #[test]
+    fn syntax_errors_have_positions() {
+        let e = compile("inputs.a == ").unwrap_err();
+        assert!(e.offset >= 9, "{e:?}");
+        let e = compile("steps.a-b.x +* 2").unwrap_err();
+        assert!(e.offset >= 12 && e.offset <= 14, "{e:?}");
+        assert!(compile("  ").is_err());
+    }
+}

@@ -1,0 +1,61 @@
+//! Finding and reading the files the user points at: workflow files and
+//! `orchestration.yaml`, with the guards that keep bad input from hanging or
+//! crashing (size cap, binary detection, directories).
+
+pub mod yaml;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::diag::Diag;
+use crate::source::Source;
+
+/// Workflow and config files beyond this are refused before parsing: a
+/// 10,000-step workflow is well under 1 MiB.
+pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
+pub const CONFIG_FILE: &str = "orchestration.yaml";
+
+/// Read a file as a [`Source`], refusing what cannot be a YAML document.
+pub fn read_source(path: &Path) -> Result<Arc<Source>, Diag> {
+    let name = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|e| {
+        let what = if e.kind() == std::io::ErrorKind::NotFound {
+            "no such file".to_string()
+        } else {
+            e.to_string()
+        };
+        Diag::new("io", format!("cannot read {name}: {what}"))
+    })?;
+    if meta.is_dir() {
+        return Err(Diag::new("io", format!("cannot read {name}: it is a directory"))
+            .help("give the path of a workflow file, e.g. workflows/build.yaml"));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(Diag::new(
+            "io",
+            format!(
+                "{name} is too large ({} MiB; the limit is {} MiB)",
+                meta.len() / (1024 * 1024),
+                MAX_FILE_BYTES / (1024 * 1024)
+            ),
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| Diag::new("io", format!("cannot read {name}: {e}")))?;
+    if bytes.contains(&0) {
+        return Err(Diag::new("io", format!("{name} is a binary file, not YAML")));
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|e| Diag::new("io", format!("{name} is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to())))?;
+    // A byte-order mark is legal in YAML but would shift every column.
+    let text = text.strip_prefix('\u{feff}').map(str::to_string).unwrap_or(text);
+    Ok(Arc::new(Source::new(name, path, text)))
+}
+
+/// `orchestration.yaml` in `start` or the nearest parent, like `.git`.
+pub fn discover_config(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .map(|d| d.join(CONFIG_FILE))
+        .find(|p| p.is_file())
+}

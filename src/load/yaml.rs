@@ -1,0 +1,332 @@
+//! YAML → a small spanned tree of our own. The validator works on this tree, so
+//! nothing downstream depends on the YAML crate, and every value keeps the byte
+//! range it came from.
+
+use std::sync::Arc;
+
+use marked_yaml::{LoadError, LoaderOptions, Node};
+
+use crate::diag::Diag;
+use crate::source::{Source, Span};
+
+#[derive(Debug, Clone)]
+pub struct Yaml {
+    pub span: Span,
+    pub kind: YamlKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum YamlKind {
+    Scalar(Scalar),
+    Seq(Vec<Yaml>),
+    Map(Vec<(Key, Yaml)>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Scalar {
+    pub text: String,
+    /// Plain (unquoted) scalars are typed (`3`, `true`, `null`); quoted ones are strings.
+    pub plain: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Key {
+    pub name: String,
+    pub span: Span,
+}
+
+impl Yaml {
+    pub fn as_map(&self) -> Option<&[(Key, Yaml)]> {
+        match &self.kind {
+            YamlKind::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn as_seq(&self) -> Option<&[Yaml]> {
+        match &self.kind {
+            YamlKind::Seq(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_scalar(&self) -> Option<&Scalar> {
+        match &self.kind {
+            YamlKind::Scalar(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Any scalar as text (numbers and booleans included), as a shell or URL would see it.
+    pub fn as_str(&self) -> Option<&str> {
+        self.as_scalar().map(|s| s.text.as_str())
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(&self.kind, YamlKind::Scalar(s) if s.plain && matches!(s.text.as_str(), "" | "~" | "null" | "Null" | "NULL"))
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match &self.kind {
+            YamlKind::Scalar(s) if s.plain => match s.text.as_str() {
+                "true" | "True" | "TRUE" => Some(true),
+                "false" | "False" | "FALSE" => Some(false),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    pub fn as_i64(&self) -> Option<i64> {
+        match &self.kind {
+            YamlKind::Scalar(s) if s.plain => s.text.parse().ok(),
+            _ => None,
+        }
+    }
+
+    pub fn as_f64(&self) -> Option<f64> {
+        match &self.kind {
+            YamlKind::Scalar(s) if s.plain => s.text.parse().ok(),
+            _ => None,
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Yaml> {
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| k.name == key)
+            .map(|(_, v)| v)
+    }
+
+    /// A short name of the node's shape, for "expected X, found Y".
+    pub fn kind_name(&self) -> &'static str {
+        match &self.kind {
+            YamlKind::Map(_) => "a mapping",
+            YamlKind::Seq(_) => "a list",
+            YamlKind::Scalar(_) if self.is_null() => "nothing",
+            YamlKind::Scalar(s) if !s.plain => "a string",
+            YamlKind::Scalar(_) if self.as_bool().is_some() => "a boolean",
+            YamlKind::Scalar(_) if self.as_f64().is_some() => "a number",
+            YamlKind::Scalar(_) => "a string",
+        }
+    }
+
+    /// The value as JSON, with YAML 1.2 core-schema typing of plain scalars.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match &self.kind {
+            YamlKind::Map(m) => J::Object(
+                m.iter()
+                    .map(|(k, v)| (k.name.clone(), v.to_json()))
+                    .collect(),
+            ),
+            YamlKind::Seq(s) => J::Array(s.iter().map(Yaml::to_json).collect()),
+            YamlKind::Scalar(s) => {
+                if !s.plain {
+                    J::String(s.text.clone())
+                } else if self.is_null() {
+                    J::Null
+                } else if let Some(b) = self.as_bool() {
+                    J::Bool(b)
+                } else if let Ok(i) = s.text.parse::<i64>() {
+                    J::from(i)
+                } else if let Some(f) = s
+                    .text
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite())
+                    .and_then(serde_json::Number::from_f64)
+                {
+                    J::Number(f)
+                } else {
+                    J::String(s.text.clone())
+                }
+            }
+        }
+    }
+}
+
+/// Parse YAML text into the spanned tree. Anchors, aliases and tags are refused
+/// (no alias bombs); duplicate keys are errors.
+pub fn parse(source: &Arc<Source>) -> Result<Yaml, Diag> {
+    let text = &source.text;
+    if text
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---")
+    {
+        return Err(Diag::new("yaml", format!("{} is empty", source.name))
+            .help("a workflow needs at least `name:` and `steps:`")
+            .with_source(source));
+    }
+    let opts = LoaderOptions::default()
+        .error_on_duplicate_keys(true)
+        .prevent_coercion(true)
+        .toplevel_mapping();
+    // The YAML loader has internal assertions; a panic there must become a
+    // diagnostic, never a crash.
+    let parsed = std::panic::catch_unwind(|| marked_yaml::parse_yaml_with_options(0, &**text, opts));
+    let node = match parsed {
+        Ok(Ok(node)) => node,
+        Ok(Err(e)) => return Err(load_error(source, e)),
+        Err(_) => {
+            return Err(Diag::new(
+                "yaml",
+                format!("{} is not YAML that orch can read", source.name),
+            )
+            .with_source(source))
+        }
+    };
+    Ok(convert(source, &node))
+}
+
+fn marker_offset(source: &Source, m: &marked_yaml::Marker) -> usize {
+    source.offset_of(m.line().saturating_sub(1), m.column().saturating_sub(1))
+}
+
+fn load_error(source: &Arc<Source>, e: LoadError) -> Diag {
+    let at = |m: &marked_yaml::Marker| Span::new(marker_offset(source, m), 1);
+    let d = match &e {
+        LoadError::TopLevelMustBeMapping(m) | LoadError::TopLevelMustBeSequence(m) => {
+            Diag::new("yaml", "the top level of the file must be a mapping of keys")
+                .label(at(m), "expected `key: value` here")
+        }
+        LoadError::UnexpectedAnchor(m) => Diag::new("yaml", "YAML anchors and aliases are not supported")
+            .label(at(m), "anchor defined here")
+            .help("write the value out, or use `defaults:` for values shared by every step"),
+        LoadError::MappingKeyMustBeScalar(m) => {
+            Diag::new("yaml", "mapping keys must be plain strings").label(at(m), "complex key here")
+        }
+        LoadError::UnexpectedTag(m) => Diag::new("yaml", "YAML tags (`!tag`) are not supported")
+            .label(at(m), "tag here"),
+        LoadError::ScanError(m, err) => {
+            #[allow(deprecated)]
+            let what = std::error::Error::description(err).to_string();
+            let msg = what.split(" at byte").next().unwrap_or(&what).to_string();
+            if msg.contains("anchor") || msg.contains("alias") {
+                Diag::new("yaml", "YAML anchors and aliases are not supported")
+                    .label(at(m), msg)
+            } else {
+                Diag::new("yaml", format!("invalid YAML: {msg}")).label(at(m), "here")
+            }
+        }
+        LoadError::DuplicateKey(dk) => {
+            let first = dk.prev_key.span().start().map(&at).unwrap_or_default();
+            let second = dk.key.span().start().map(&at).unwrap_or_default();
+            let len = dk.key.as_str().len().max(1);
+            Diag::new("duplicate-key", format!("duplicate key `{}`", dk.key.as_str()))
+                .label(Span::new(first.offset, len), "first defined here")
+                .label(Span::new(second.offset, len), "defined again here")
+        }
+    };
+    d.with_source(source)
+}
+
+/// Length of a scalar as written, so a label underlines the whole value.
+fn scalar_len(text: &str, at: usize, value: &str) -> usize {
+    let rest = &text[at.min(text.len())..];
+    let line = rest.split('\n').next().unwrap_or("");
+    if value.is_empty() {
+        return 1;
+    }
+    if line.starts_with(value) {
+        return value.len();
+    }
+    if let Some(q @ ('"' | '\'')) = line.chars().next() {
+        // Quoted: up to the closing quote on this line.
+        let mut escaped = false;
+        for (i, c) in line.char_indices().skip(1) {
+            if q == '"' && c == '\\' && !escaped {
+                escaped = true;
+                continue;
+            }
+            if c == q && !escaped {
+                return i + 1;
+            }
+            escaped = false;
+        }
+    }
+    line.trim_end().len().max(1)
+}
+
+fn convert(source: &Source, node: &Node) -> Yaml {
+    let start = node
+        .span()
+        .start()
+        .map(|m| marker_offset(source, m))
+        .unwrap_or(0);
+    match node {
+        Node::Scalar(s) => Yaml {
+            span: Span::new(start, scalar_len(&source.text, start, s.as_str())),
+            kind: YamlKind::Scalar(Scalar {
+                text: s.as_str().to_string(),
+                plain: s.may_coerce(),
+            }),
+        },
+        Node::Sequence(seq) => Yaml {
+            span: Span::new(start, 1),
+            kind: YamlKind::Seq(seq.iter().map(|n| convert(source, n)).collect()),
+        },
+        Node::Mapping(map) => Yaml {
+            span: Span::new(start, 1),
+            kind: YamlKind::Map(
+                map.iter()
+                    .map(|(k, v)| {
+                        let ks = k
+                            .span()
+                            .start()
+                            .map(|m| marker_offset(source, m))
+                            .unwrap_or(start);
+                        let key = Key {
+                            name: k.as_str().to_string(),
+                            span: Span::new(ks, scalar_len(&source.text, ks, k.as_str())),
+                        };
+                        (key, convert(source, v))
+                    })
+                    .collect(),
+            ),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn src(t: &str) -> Arc<Source> {
+        Arc::new(Source::new("t.yaml", "t.yaml", t))
+    }
+
+    #[test]
+    fn spans_point_at_values() {
+        let s = src("name: x\nsteps:\n  - id: \"héllo\"\n    run: echo hi\n");
+        let y = parse(&s).unwrap();
+        let steps = y.get("steps").unwrap().as_seq().unwrap();
+        let id = steps[0].get("id").unwrap();
+        assert_eq!(&s.text[id.span.offset..id.span.offset + id.span.len], "\"héllo\"");
+        let run = steps[0].get("run").unwrap();
+        assert_eq!(&s.text[run.span.offset..run.span.offset + run.span.len], "echo hi");
+        assert!(!id.as_scalar().unwrap().plain);
+    }
+
+    #[test]
+    fn refuses_aliases_and_empty_files() {
+        assert!(parse(&src("a: &x [1]\nb: *x\n")).is_err());
+        assert!(parse(&src("b: *x\n")).is_err());
+        assert!(parse(&src("")).is_err());
+        assert!(parse(&src("# only a comment\n")).is_err());
+        assert!(parse(&src("- a\n- b\n")).is_err());
+        assert!(parse(&src("a: 1\na: 2\n")).is_err());
+        assert!(parse(&src("a: !tag 1\n")).is_err());
+        assert!(parse(&src("a: [1\n")).is_err());
+    }
+
+    #[test]
+    fn typing_of_plain_scalars() {
+        let y = parse(&src("a: 3\nb: '3'\nc: true\nd: ~\ne: 1.5\n")).unwrap();
+        assert_eq!(y.get("a").unwrap().to_json(), serde_json::json!(3));
+        assert_eq!(y.get("b").unwrap().to_json(), serde_json::json!("3"));
+        assert_eq!(y.get("c").unwrap().to_json(), serde_json::json!(true));
+        assert_eq!(y.get("d").unwrap().to_json(), serde_json::Value::Null);
+        assert_eq!(y.get("e").unwrap().to_json(), serde_json::json!(1.5));
+    }
+}

@@ -1,0 +1,160 @@
+//! Graph algorithms over step dependencies: cycles, levels, transitive needs.
+
+/// A cycle among `deps` (deps[i] = steps i waits for), as a path that starts
+/// and ends at the same node, or `None` when the graph is a DAG.
+pub fn find_cycle(deps: &[Vec<usize>]) -> Option<Vec<usize>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Active,
+        Done,
+    }
+    let n = deps.len();
+    let mut mark = vec![Mark::New; n];
+    // Iterative DFS so a 10,000-step chain cannot overflow the stack.
+    for root in 0..n {
+        if mark[root] != Mark::New {
+            continue;
+        }
+        let mut stack: Vec<(usize, usize)> = vec![(root, 0)];
+        mark[root] = Mark::Active;
+        while let Some(&mut (node, ref mut next)) = stack.last_mut() {
+            if let Some(&dep) = deps[node].get(*next) {
+                *next += 1;
+                match mark[dep] {
+                    Mark::New => {
+                        mark[dep] = Mark::Active;
+                        stack.push((dep, 0));
+                    }
+                    Mark::Active => {
+                        let start = stack.iter().position(|(n, _)| *n == dep).unwrap_or(0);
+                        let mut cycle: Vec<usize> = stack[start..].iter().map(|(n, _)| *n).collect();
+                        cycle.push(dep);
+                        return Some(cycle);
+                    }
+                    Mark::Done => {}
+                }
+            } else {
+                mark[node] = Mark::Done;
+                stack.pop();
+            }
+        }
+    }
+    None
+}
+
+/// Topological levels: level 0 has no deps; each node is one past its deepest dep.
+/// The graph must be acyclic.
+pub fn levels(deps: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    let order = topo_order(deps);
+    let mut level = vec![0usize; deps.len()];
+    for &i in &order {
+        level[i] = deps[i].iter().map(|&d| level[d] + 1).max().unwrap_or(0);
+    }
+    let max = level.iter().copied().max().map(|m| m + 1).unwrap_or(0);
+    let mut out = vec![Vec::new(); max];
+    for (i, l) in level.iter().enumerate() {
+        out[*l].push(i);
+    }
+    out
+}
+
+/// Nodes in an order where every node comes after its deps (Kahn's algorithm,
+/// stable by index).
+pub fn topo_order(deps: &[Vec<usize>]) -> Vec<usize> {
+    let n = deps.len();
+    let mut remaining: Vec<usize> = deps.iter().map(Vec::len).collect();
+    let mut dependents = vec![Vec::new(); n];
+    for (i, ds) in deps.iter().enumerate() {
+        for &d in ds {
+            dependents[d].push(i);
+        }
+    }
+    let mut ready: std::collections::VecDeque<usize> = (0..n).filter(|&i| remaining[i] == 0).collect();
+    let mut out = Vec::with_capacity(n);
+    while let Some(i) = ready.pop_front() {
+        out.push(i);
+        for &j in &dependents[i] {
+            remaining[j] -= 1;
+            if remaining[j] == 0 {
+                ready.push_back(j);
+            }
+        }
+    }
+    out
+}
+
+/// Transitive needs of every node as bitsets (the graph must be acyclic).
+pub struct Closure {
+    words: usize,
+    bits: Vec<u64>,
+}
+
+impl Closure {
+    pub fn new(deps: &[Vec<usize>]) -> Self {
+        let n = deps.len();
+        let words = n.div_ceil(64);
+        let mut bits = vec![0u64; n * words];
+        for i in topo_order(deps) {
+            for &d in &deps[i] {
+                let (a, b) = if d < i {
+                    let (lo, hi) = bits.split_at_mut(i * words);
+                    (&mut hi[..words], &lo[d * words..d * words + words])
+                } else {
+                    let (lo, hi) = bits.split_at_mut(d * words);
+                    (&mut lo[i * words..i * words + words], &hi[..words])
+                };
+                for (x, y) in a.iter_mut().zip(b) {
+                    *x |= *y;
+                }
+                bits[i * words + d / 64] |= 1 << (d % 64);
+            }
+        }
+        Closure { words, bits }
+    }
+
+    /// Does `a` (transitively) need `b`?
+    pub fn needs(&self, a: usize, b: usize) -> bool {
+        self.bits[a * self.words + b / 64] & (1 << (b % 64)) != 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cycles_are_found_with_their_path() {
+        // 0 → 1 → 2 → 0
+        let deps = vec![vec![2], vec![0], vec![1], vec![]];
+        let c = find_cycle(&deps).unwrap();
+        assert_eq!(c.first(), c.last());
+        assert_eq!(c.len(), 4);
+        assert!(find_cycle(&[vec![], vec![0], vec![0, 1]]).is_none());
+        assert_eq!(find_cycle(&[vec![0]]), Some(vec![0, 0]));
+    }
+
+    #[test]
+    fn levels_of_a_diamond() {
+        let deps = vec![vec![], vec![0], vec![0], vec![1, 2]];
+        assert_eq!(levels(&deps), vec![vec![0], vec![1, 2], vec![3]]);
+    }
+
+    #[test]
+    fn closure_is_transitive() {
+        let deps = vec![vec![], vec![0], vec![1], vec![]];
+        let c = Closure::new(&deps);
+        assert!(c.needs(2, 0));
+        assert!(c.needs(2, 1));
+        assert!(!c.needs(0, 2));
+        assert!(!c.needs(3, 0));
+    }
+
+    #[test]
+    fn long_chain_does_not_overflow() {
+        let n = 20_000;
+        let deps: Vec<Vec<usize>> = (0..n).map(|i| if i == 0 { vec![] } else { vec![i - 1] }).collect();
+        assert!(find_cycle(&deps).is_none());
+        assert_eq!(levels(&deps).len(), n);
+    }
+}

@@ -1,0 +1,338 @@
+//! From the spanned YAML tree to validated models, collecting every problem
+//! instead of stopping at the first.
+
+pub mod config;
+pub mod duration;
+mod refs;
+mod step;
+mod workflow;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::diag::{did_you_mean, Diag};
+use crate::expr::{self, template, Expr};
+use crate::load::yaml::{Key, Yaml, YamlKind};
+use crate::model::{Part, Template, Val};
+use crate::source::{Source, Span};
+
+pub use workflow::workflow;
+
+/// Parse and validate a workflow file's text.
+pub fn workflow_source(src: &Arc<Source>, config: &crate::model::Config) -> Result<crate::model::Workflow, Vec<Diag>> {
+    let tree = crate::load::yaml::parse(src).map_err(|d| vec![d])?;
+    workflow(src, &tree, config)
+}
+
+/// Collects diagnostics for one source file.
+pub(crate) struct Ctx {
+    pub src: Arc<Source>,
+    pub diags: Vec<Diag>,
+}
+
+/// The keys of a mapping, after unknown ones were reported.
+pub(crate) struct Fields<'a> {
+    pub entries: &'a [(Key, Yaml)],
+    pub span: Span,
+}
+
+impl<'a> Fields<'a> {
+    pub fn get(&self, k: &str) -> Option<&'a Yaml> {
+        self.entries.iter().find(|(key, _)| key.name == k).map(|(_, v)| v)
+    }
+
+    pub fn key(&self, k: &str) -> Option<&'a Key> {
+        self.entries.iter().find(|(key, _)| key.name == k).map(|(k, _)| k)
+    }
+
+    pub fn has(&self, k: &str) -> bool {
+        self.get(k).is_some()
+    }
+}
+
+impl Ctx {
+    pub fn new(src: &Arc<Source>) -> Self {
+        Ctx {
+            src: src.clone(),
+            diags: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, d: Diag) {
+        self.diags.push(d.with_source(&self.src));
+    }
+
+    pub fn error(&mut self, code: &'static str, span: Span, message: impl Into<String>, label: impl Into<String>) {
+        self.push(Diag::new(code, message).label(span, label));
+    }
+
+    pub fn expected(&mut self, y: &Yaml, what: &str, expected: &str) {
+        self.push(
+            Diag::new("type", format!("`{what}` must be {expected}"))
+                .label(y.span, format!("found {}", y.kind_name())),
+        );
+    }
+
+    /// A mapping with only `allowed` keys; unknown keys get a did-you-mean.
+    pub fn fields<'a>(&mut self, y: &'a Yaml, what: &str, allowed: &[&str]) -> Option<Fields<'a>> {
+        let Some(entries) = y.as_map() else {
+            self.expected(y, what, "a mapping");
+            return None;
+        };
+        for (k, _) in entries {
+            if !allowed.contains(&k.name.as_str()) {
+                let suggestion = did_you_mean(&k.name, allowed.iter().copied());
+                self.push(
+                    Diag::new("unknown-key", format!("unknown key `{}` in {what}", k.name))
+                        .label(k.span, "not a known key")
+                        .help(match suggestion {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => format!("known keys: {}", allowed.join(", ")),
+                        }),
+                );
+            }
+        }
+        Some(Fields {
+            entries,
+            span: y.span,
+        })
+    }
+
+    pub fn string(&mut self, y: &Yaml, what: &str) -> Option<String> {
+        match &y.kind {
+            YamlKind::Scalar(s) if !y.is_null() => Some(s.text.clone()),
+            _ => {
+                self.expected(y, what, "a string");
+                None
+            }
+        }
+    }
+
+    pub fn bool(&mut self, y: &Yaml, what: &str) -> Option<bool> {
+        let b = y.as_bool();
+        if b.is_none() {
+            self.expected(y, what, "true or false");
+        }
+        b
+    }
+
+    pub fn int(&mut self, y: &Yaml, what: &str) -> Option<i64> {
+        let i = y.as_i64();
+        if i.is_none() {
+            self.expected(y, what, "an integer");
+        }
+        i
+    }
+
+    /// A positive count (concurrency, attempts, …).
+    pub fn count(&mut self, y: &Yaml, what: &str, min: i64) -> Option<u64> {
+        let i = self.int(y, what)?;
+        if i < min {
+            self.push(
+                Diag::new("range", format!("`{what}` must be at least {min}"))
+                    .label(y.span, format!("{i} is too small")),
+            );
+            return None;
+        }
+        Some(i as u64)
+    }
+
+    pub fn duration(&mut self, y: &Yaml, what: &str) -> Option<Duration> {
+        let s = match &y.kind {
+            YamlKind::Scalar(s) if !y.is_null() => s.text.clone(),
+            _ => {
+                self.expected(y, what, "a duration like 30s or 1m30s");
+                return None;
+            }
+        };
+        match duration::parse(&s) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.push(
+                    Diag::new("duration", format!("invalid duration for `{what}`"))
+                        .label(y.span, e)
+                        .help("durations look like 250ms, 30s, 10m, 2h, 1d or 1m30s"),
+                );
+                None
+            }
+        }
+    }
+
+    /// A string or a list of strings.
+    pub fn string_list(&mut self, y: &Yaml, what: &str) -> Vec<(String, Span)> {
+        match &y.kind {
+            YamlKind::Seq(items) => items
+                .iter()
+                .filter_map(|i| self.string(i, what).map(|s| (s, i.span)))
+                .collect(),
+            YamlKind::Scalar(_) if !y.is_null() => vec![(y.as_str().unwrap_or_default().to_string(), y.span)],
+            _ => {
+                self.expected(y, what, "a string or a list of strings");
+                Vec::new()
+            }
+        }
+    }
+
+    /// A string value that may hold `${{ }}`.
+    pub fn template(&mut self, y: &Yaml, what: &str) -> Option<Template> {
+        let text = self.string(y, what)?;
+        self.template_of(&text, y.span, false)
+    }
+
+    /// Compile the expressions inside `text` (a scalar written at `span`).
+    pub fn template_of(&mut self, text: &str, span: Span, bare: bool) -> Option<Template> {
+        let pieces = if bare && !text.contains("${{") {
+            vec![template::Piece::Expr { text, offset: 0 }]
+        } else {
+            match template::split(text) {
+                Ok(p) => p,
+                Err(u) => {
+                    let at = self.locate(span, &text[u.offset..]).unwrap_or(span.offset);
+                    self.push(
+                        Diag::new("expression", "`${{` is never closed")
+                            .label(Span::new(at, 3), "opened here")
+                            .help("close the expression with `}}`"),
+                    );
+                    return None;
+                }
+            }
+        };
+        let mut parts = Vec::new();
+        let mut ok = true;
+        for p in pieces {
+            match p {
+                template::Piece::Text(t) => parts.push(Part::Text(t.to_string())),
+                template::Piece::Expr { text: inner, .. } => match self.expr(inner, span) {
+                    Some(e) => parts.push(Part::Expr(e)),
+                    None => ok = false,
+                },
+            }
+        }
+        ok.then_some(Template { parts, span })
+    }
+
+    /// Where `needle` is written in the file, searching from the value's start.
+    fn locate(&self, span: Span, needle: &str) -> Option<usize> {
+        let text = &self.src.text;
+        let start = span.offset.min(text.len());
+        let end = (start + needle.len() * 2 + 4096).min(text.len());
+        let hay = text.get(start..end)?;
+        hay.find(needle).map(|i| start + i)
+    }
+
+    /// Compile one expression; syntax errors point inside it.
+    pub fn expr(&mut self, text: &str, value_span: Span) -> Option<Arc<Expr>> {
+        let file_offset = self.locate(value_span, text);
+        match expr::compile(text) {
+            Ok((ast, refs, unknown_idents)) => Some(Arc::new(Expr {
+                text: text.to_string(),
+                ast,
+                refs,
+                unknown_idents,
+                file_offset,
+                value_span,
+            })),
+            Err(e) => {
+                let probe = Expr {
+                    text: text.to_string(),
+                    ast: Default::default(),
+                    refs: vec![],
+                    unknown_idents: vec![],
+                    file_offset,
+                    value_span,
+                };
+                self.push(
+                    Diag::new("expression", "invalid expression")
+                        .label(probe.span_of(e.offset, 1), e.message)
+                        .help("expressions are CEL: https://github.com/google/cel-spec/blob/master/doc/langdef.md"),
+                );
+                None
+            }
+        }
+    }
+
+    /// Any YAML value, with expressions compiled in every string inside.
+    pub fn val(&mut self, y: &Yaml, what: &str) -> Option<Val> {
+        Some(match &y.kind {
+            YamlKind::Scalar(s) if s.text.contains("${{") => Val::Str(self.template(y, what)?),
+            YamlKind::Scalar(_) => Val::Lit(y.to_json()),
+            YamlKind::Seq(items) => {
+                let mut out = Vec::new();
+                let mut ok = true;
+                for i in items {
+                    match self.val(i, what) {
+                        Some(v) => out.push(v),
+                        None => ok = false,
+                    }
+                }
+                if !ok {
+                    return None;
+                }
+                if out.iter().all(|v| matches!(v, Val::Lit(_))) {
+                    Val::Lit(y.to_json())
+                } else {
+                    Val::List(out)
+                }
+            }
+            YamlKind::Map(m) => {
+                let mut out = Vec::new();
+                let mut ok = true;
+                for (k, v) in m {
+                    match self.val(v, what) {
+                        Some(x) => out.push((k.name.clone(), x)),
+                        None => ok = false,
+                    }
+                }
+                if !ok {
+                    return None;
+                }
+                if out.iter().all(|(_, v)| matches!(v, Val::Lit(_))) {
+                    Val::Lit(y.to_json())
+                } else {
+                    Val::Map(out)
+                }
+            }
+        })
+    }
+
+    /// A mapping of names to values with expressions (`env:`, `outputs:`, `with:`).
+    pub fn val_map(&mut self, y: &Yaml, what: &str) -> Vec<(String, Val)> {
+        let Some(m) = y.as_map() else {
+            self.expected(y, what, "a mapping");
+            return Vec::new();
+        };
+        m.iter()
+            .filter_map(|(k, v)| {
+                let val = if v.as_scalar().is_some() && !v.is_null() {
+                    self.val(v, what)?
+                } else if v.is_null() {
+                    Val::Lit(serde_json::Value::String(String::new()))
+                } else {
+                    self.val(v, what)?
+                };
+                Some((k.name.clone(), val))
+            })
+            .collect()
+    }
+}
+
+/// `[A-Za-z_][A-Za-z0-9_-]*`: step, input and secret names.
+pub fn is_name(s: &str) -> bool {
+    let mut c = s.chars();
+    matches!(c.next(), Some(f) if f.is_ascii_alphabetic() || f == '_')
+        && c.all(|x| x.is_ascii_alphanumeric() || x == '_' || x == '-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(is_name("build-image"));
+        assert!(is_name("_x1"));
+        assert!(!is_name("1x"));
+        assert!(!is_name("a b"));
+        assert!(!is_name(""));
+    }
+}

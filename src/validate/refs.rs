@@ -1,0 +1,363 @@
+//! Checks across the whole workflow: unique ids, `needs`, cycles, and what
+//! each expression refers to.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::diag::{did_you_mean, Diag};
+use crate::expr::Expr;
+use crate::model::*;
+use crate::plan::graph;
+
+use super::Ctx;
+
+/// Where an expression is written, which decides what it may see.
+#[derive(Clone, Copy, PartialEq)]
+enum Place {
+    /// Fields of a step: `if`, `env`, the kind's values, …
+    Step,
+    /// The `for_each` value itself (no `item` yet).
+    ForEach,
+    /// `outputs:` and `compensate:` may read the step's own results.
+    OwnResults,
+    RetryCondition,
+}
+
+pub(crate) fn check(cx: &mut Ctx, wf: &Workflow, config: &Config) {
+    // Unique ids.
+    let mut first: HashMap<&str, usize> = HashMap::new();
+    for (i, s) in wf.steps.iter().enumerate() {
+        if let Some(&j) = first.get(s.id.as_str()) {
+            let len = s.id.len().max(1);
+            cx.push(
+                Diag::new("duplicate-id", format!("duplicate step id `{}`", s.id))
+                    .label(crate::source::Span::new(wf.steps[j].span.offset, wf.steps[j].span.len.max(len)), "first used here")
+                    .label(s.span, "used again here")
+                    .help("step ids must be unique in a file (on_failure and finally included)"),
+            );
+        } else {
+            first.insert(&s.id, i);
+        }
+    }
+
+    // Needs → indices.
+    let ids: Vec<&str> = wf.steps.iter().map(|s| s.id.as_str()).collect();
+    let mut deps: Vec<Vec<usize>> = vec![Vec::new(); wf.steps.len()];
+    let mut need_ok = true;
+    for (i, s) in wf.steps.iter().enumerate() {
+        for n in &s.needs {
+            match first.get(n.id.as_str()) {
+                Some(&j) => {
+                    let target = &wf.steps[j];
+                    if s.phase == Phase::Main && target.phase != Phase::Main {
+                        cx.push(
+                            Diag::new("needs", format!("`{}` cannot need `{}`", s.id, n.id))
+                                .label(n.span, format!("`{}` is an {} step", n.id, phase_name(target.phase)))
+                                .help("main steps run before on_failure and finally steps"),
+                        );
+                        need_ok = false;
+                    } else if target.phase == s.phase {
+                        deps[i].push(j);
+                    }
+                }
+                None => {
+                    need_ok = false;
+                    let hint = did_you_mean(&n.id, ids.iter().copied());
+                    cx.push(
+                        Diag::new("unknown-step", format!("`{}` needs `{}`, which does not exist", s.id, n.id))
+                            .label(n.span, "no step with this id")
+                            .help(match hint {
+                                Some(h) => format!("did you mean `{h}`?"),
+                                None => format!("steps in this file: {}", preview(&ids)),
+                            }),
+                    );
+                }
+            }
+        }
+    }
+
+    let mut acyclic = true;
+    if let Some(cycle) = graph::find_cycle(&deps) {
+        acyclic = false;
+        // The cycle lists waiters: a waits for b waits for c … so show it in
+        // "needs" order.
+        let path: Vec<&str> = cycle.iter().map(|&i| wf.steps[i].id.as_str()).collect();
+        let mut d = Diag::new("cycle", format!("dependency cycle: {}", path.join(" → ")))
+            .help("remove one of these `needs` to break the cycle");
+        for w in cycle.windows(2) {
+            let (from, to) = (w[0], w[1]);
+            if let Some(n) = wf.steps[from].needs.iter().find(|n| n.id == wf.steps[to].id) {
+                d = d.label(n.span, format!("`{}` needs `{}`", wf.steps[from].id, wf.steps[to].id));
+            }
+        }
+        cx.push(d);
+    }
+
+    let closure = (acyclic && need_ok).then(|| graph::Closure::new(&deps));
+    let declared: Vec<&str> = wf.inputs.iter().map(|i| i.name.as_str()).collect();
+
+    // Workflow-level expressions: env (no steps), outputs (any step).
+    for (_, v) in &wf.env {
+        for e in v.exprs() {
+            check_expr(cx, wf, e, None, Place::Step, &first, &declared, None, false);
+        }
+    }
+    for (_, v) in &wf.outputs {
+        for e in v.exprs() {
+            check_expr(cx, wf, e, None, Place::Step, &first, &declared, None, true);
+        }
+    }
+
+    for (i, s) in wf.steps.iter().enumerate() {
+        let check = |cx: &mut Ctx, e: &Arc<Expr>, place: Place| {
+            check_expr(cx, wf, e, Some(i), place, &first, &declared, closure.as_ref(), false)
+        };
+        if let Some(c) = &s.cond {
+            check(cx, c, Place::Step);
+        }
+        if let Some(fe) = &s.for_each {
+            for e in fe.exprs() {
+                check(cx, e, Place::ForEach);
+            }
+        }
+        if let Some(w) = &s.working_dir {
+            for e in w.exprs() {
+                check(cx, e, Place::Step);
+            }
+        }
+        for (_, v) in &s.outputs {
+            for e in v.exprs() {
+                check(cx, e, Place::OwnResults);
+            }
+        }
+        if let Some(c) = &s.cache {
+            if let Some(k) = &c.key {
+                for e in k.exprs() {
+                    check(cx, e, Place::Step);
+                }
+            }
+        }
+        for (body, place) in std::iter::once((&s.body, Place::Step))
+            .chain(s.compensate.as_deref().map(|b| (b, Place::OwnResults)))
+        {
+            for e in body_exprs(body) {
+                check(cx, e, place);
+            }
+            if let Some(r) = &body.retry {
+                if let Some(c) = &r.condition {
+                    check(cx, c, Place::RetryCondition);
+                }
+            }
+        }
+
+        let kind = s.body.kind.name();
+        if super::step::NOT_YET.contains(&kind) {
+            cx.push(
+                Diag::new("not-supported", format!("`{kind}` steps are not supported yet"))
+                    .label(s.span, format!("step `{}` is a `{kind}` step", s.id))
+                    .help("this version of orch runs `run` and `transform` steps"),
+            );
+        }
+        if let Some(c) = &s.compensate {
+            let k = c.kind.name();
+            if super::step::NOT_YET.contains(&k) {
+                cx.push(
+                    Diag::new("not-supported", format!("`{k}` compensations are not supported yet"))
+                        .label(s.span, format!("step `{}` compensates with `{k}`", s.id)),
+                );
+            }
+        }
+        for (pool, amount) in &s.resources {
+            match config.pools.iter().find(|(p, _)| p == pool) {
+                None => cx.push(
+                    Diag::new("resources", format!("unknown resource pool `{pool}`"))
+                        .label(s.span, format!("step `{}` uses it", s.id))
+                        .help(match did_you_mean(pool, config.pools.iter().map(|(p, _)| p.as_str())) {
+                            Some(h) => format!("did you mean `{h}`?"),
+                            None => "declare pools in orchestration.yaml: `pools: { gpu: 1 }`".into(),
+                        }),
+                ),
+                Some((_, size)) if amount > size => cx.push(
+                    Diag::new("resources", format!("step `{}` asks for {amount} of pool `{pool}`, which has {size}", s.id))
+                        .label(s.span, "can never start"),
+                ),
+                _ => {}
+            }
+        }
+    }
+}
+
+fn phase_name(p: Phase) -> &'static str {
+    match p {
+        Phase::Main => "main",
+        Phase::OnFailure => "on_failure",
+        Phase::Finally => "finally",
+    }
+}
+
+fn preview(ids: &[&str]) -> String {
+    let mut s = ids.iter().take(8).copied().collect::<Vec<_>>().join(", ");
+    if ids.len() > 8 {
+        s.push_str(", …");
+    }
+    s
+}
+
+pub(crate) fn body_exprs(b: &StepBody) -> Vec<&Arc<Expr>> {
+    let mut out: Vec<&Arc<Expr>> = Vec::new();
+    for (_, v) in &b.env {
+        out.extend(v.exprs());
+    }
+    match &b.kind {
+        StepKind::Run { script, .. } => out.extend(script.exprs()),
+        StepKind::Transform(m) => m.iter().for_each(|(_, v)| out.extend(v.exprs())),
+        StepKind::Http(h) => {
+            out.extend(h.url.exprs());
+            for (_, v) in h.headers.iter().chain(&h.query) {
+                out.extend(v.exprs());
+            }
+            match &h.body {
+                Some(HttpBody::Json(v) | HttpBody::Text(v)) => out.extend(v.exprs()),
+                Some(HttpBody::Form(m)) => m.iter().for_each(|(_, v)| out.extend(v.exprs())),
+                None => {}
+            }
+        }
+        StepKind::Call { with, .. } | StepKind::Workflow { with, .. } => {
+            with.iter().for_each(|(_, v)| out.extend(v.exprs()))
+        }
+        StepKind::Approval { message, .. } => {
+            if let Some(m) = message {
+                out.extend(m.exprs());
+            }
+        }
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_expr(
+    cx: &mut Ctx,
+    wf: &Workflow,
+    e: &Arc<Expr>,
+    step: Option<usize>,
+    place: Place,
+    ids: &HashMap<&str, usize>,
+    declared: &[&str],
+    closure: Option<&graph::Closure>,
+    any_step: bool,
+) {
+    let me = step.map(|i| &wf.steps[i]);
+    for r in &e.refs {
+        let span = e.span_of(r.offset, r.len);
+        match r.root.as_str() {
+            "steps" => {
+                let Some(name) = &r.name else {
+                    cx.push(Diag::new("expression", "`steps` needs a step id").label(span, "e.g. steps.build.outputs.x"));
+                    continue;
+                };
+                let Some(&j) = ids.get(name.as_str()) else {
+                    let hint = did_you_mean(name, ids.keys().copied());
+                    cx.push(
+                        Diag::new("unknown-step", format!("expression refers to step `{name}`, which does not exist"))
+                            .label(span, "no such step")
+                            .maybe_help(hint.map(|h| format!("did you mean `{h}`?"))),
+                    );
+                    continue;
+                };
+                if any_step {
+                    continue;
+                }
+                let Some(me_step) = me else {
+                    cx.push(
+                        Diag::new("expression", "workflow `env` cannot read step results")
+                            .label(span, "steps have not run when `env` is evaluated")
+                            .help("set the variable in the step's own `env:` instead"),
+                    );
+                    continue;
+                };
+                let i = step.unwrap_or(0);
+                if j == i {
+                    if place != Place::OwnResults {
+                        cx.push(
+                            Diag::new("expression", format!("step `{name}` refers to its own results"))
+                                .label(span, "not available before the step ran")
+                                .help("a step's own results can be used in its `outputs:` and `compensate:`"),
+                        );
+                    }
+                    continue;
+                }
+                let target = &wf.steps[j];
+                // on_failure / finally steps may read any main step.
+                if me_step.phase != Phase::Main && target.phase == Phase::Main {
+                    continue;
+                }
+                let needed = target.phase == me_step.phase && closure.map(|c| c.needs(i, j)).unwrap_or(true);
+                if !needed {
+                    cx.push(
+                        Diag::new(
+                            "expression",
+                            format!("step `{}` uses `steps.{name}` but does not need `{name}`", me_step.id),
+                        )
+                        .label(span, format!("`{name}` may not have run yet"))
+                        .help(format!("add `{name}` to the `needs` of `{}`", me_step.id)),
+                    );
+                }
+            }
+            "inputs" => {
+                if let Some(name) = &r.name {
+                    if !declared.contains(&name.as_str()) {
+                        let hint = did_you_mean(name, declared.iter().copied());
+                        cx.push(
+                            Diag::new("unknown-input", format!("input `{name}` is not declared"))
+                                .label(span, "undeclared input")
+                                .help(match hint {
+                                    Some(h) => format!("did you mean `{h}`?"),
+                                    None => format!("declare it under `inputs:`, e.g. `inputs: {{ {name}: {{ type: string }} }}`"),
+                                }),
+                        );
+                    }
+                }
+            }
+            "item" | "index" => {
+                let ok = me.map(|s| s.for_each.is_some()).unwrap_or(false) && place != Place::ForEach;
+                if !ok {
+                    cx.push(
+                        Diag::new("expression", format!("`{}` is only defined in `for_each` steps", r.root))
+                            .label(span, "no `for_each` here"),
+                    );
+                }
+            }
+            "error" => {
+                if place != Place::RetryCondition {
+                    cx.push(
+                        Diag::new("expression", "`error` is only defined in `retry.condition`")
+                            .label(span, "not available here"),
+                    );
+                }
+            }
+            "step" => cx.push(
+                Diag::new("expression", "`step` is only defined in policy rules")
+                    .label(span, "not available here")
+                    .help("use `steps.<id>` for another step's results"),
+            ),
+            "secrets" => {
+                if r.name.is_none() {
+                    cx.push(Diag::new("expression", "`secrets` needs a name").label(span, "e.g. secrets.api-token"));
+                }
+            }
+            _ => {}
+        }
+    }
+    for (name, off) in &e.unknown_idents {
+        let span = e.span_of(*off, name.chars().count());
+        let hint = did_you_mean(name, crate::expr::ROOTS);
+        cx.push(
+            Diag::new("expression", format!("unknown name `{name}` in expression"))
+                .label(span, "not defined")
+                .help(match hint {
+                    Some(h) => format!("did you mean `{h}`?"),
+                    None => "expressions can use inputs, env, steps, run, secrets (and item, index in for_each steps)".into(),
+                }),
+        );
+    }
+}

@@ -1,0 +1,436 @@
+//! One step (or a `compensate:` body) from its YAML mapping.
+
+use crate::diag::Diag;
+use crate::load::yaml::{Yaml, YamlKind};
+use crate::model::*;
+use crate::source::Span;
+
+use super::{is_name, Ctx, Fields};
+
+pub const KINDS: [&str; 6] = ["run", "http", "call", "workflow", "transform", "approval"];
+
+const COMMON: [&str; 18] = [
+    "id",
+    "name",
+    "needs",
+    "if",
+    "env",
+    "working_dir",
+    "timeout",
+    "retry",
+    "continue_on_error",
+    "for_each",
+    "max_parallel",
+    "outputs",
+    "cache",
+    "compensate",
+    "priority",
+    "resources",
+    "shell",
+    "with",
+];
+
+const BODY: [&str; 5] = ["env", "timeout", "retry", "shell", "with"];
+
+/// Kinds that parse but do not run yet; validation refuses them loudly.
+pub const NOT_YET: [&str; 4] = ["http", "call", "workflow", "approval"];
+
+pub(crate) struct StepDefaults<'a> {
+    pub timeout: Option<std::time::Duration>,
+    pub retry: Option<&'a RetrySpec>,
+    pub shell: Shell,
+    pub working_dir: Option<&'a Val>,
+}
+
+pub(crate) fn step(cx: &mut Ctx, y: &Yaml, phase: Phase, defaults: &StepDefaults<'_>) -> Option<Step> {
+    let allowed: Vec<&str> = COMMON.iter().chain(KINDS.iter()).copied().collect();
+    let f = cx.fields(y, "a step", &allowed)?;
+    let (id, span) = match f.get("id") {
+        Some(v) => {
+            let id = cx.string(v, "id")?;
+            if !is_name(&id) {
+                cx.push(
+                    Diag::new("step-id", format!("invalid step id `{id}`"))
+                        .label(v.span, "not a valid id")
+                        .help("step ids are letters, digits, `_` and `-`, starting with a letter or `_`"),
+                );
+            }
+            (id, v.span)
+        }
+        None => {
+            cx.push(
+                Diag::new("missing-key", "step has no `id`")
+                    .label(y.span, "this step")
+                    .help("every step needs a unique `id:`"),
+            );
+            return None;
+        }
+    };
+    let main_body = body(cx, &f, y.span, &id, defaults)?;
+
+    let needs = match f.get("needs") {
+        Some(v) => cx
+            .string_list(v, "needs")
+            .into_iter()
+            .map(|(id, span)| Need { id, span })
+            .collect(),
+        None => Vec::new(),
+    };
+    let cond = f.get("if").and_then(|v| condition(cx, v, "if"));
+    let working_dir = f
+        .get("working_dir")
+        .or(None)
+        .and_then(|v| cx.val(v, "working_dir"))
+        .or_else(|| defaults.working_dir.cloned());
+    let continue_on_error = f
+        .get("continue_on_error")
+        .and_then(|v| cx.bool(v, "continue_on_error"))
+        .unwrap_or(false);
+    let for_each = f.get("for_each").and_then(|v| match &v.kind {
+        YamlKind::Seq(_) => cx.val(v, "for_each"),
+        YamlKind::Scalar(s) if s.text.contains("${{") => cx.val(v, "for_each"),
+        _ => {
+            cx.expected(v, "for_each", "a list or an expression giving a list");
+            None
+        }
+    });
+    let max_parallel = f
+        .get("max_parallel")
+        .and_then(|v| cx.count(v, "max_parallel", 1))
+        .map(|n| n as usize);
+    if let (Some(k), None) = (f.key("max_parallel"), &for_each) {
+        cx.push(
+            Diag::new("for-each", "`max_parallel` only applies to `for_each` steps")
+                .label(k.span, "no `for_each` on this step"),
+        );
+    }
+    let outputs = f.get("outputs").map(|v| cx.val_map(v, "outputs")).unwrap_or_default();
+    let cache = f.get("cache").and_then(|v| cache(cx, v));
+    let compensate = f.get("compensate").and_then(|v| {
+        let cf = cx.fields(v, "compensate", &[&KINDS[..], &BODY[..]].concat())?;
+        body(cx, &cf, v.span, &id, defaults).map(Box::new)
+    });
+    let priority = f.get("priority").and_then(|v| cx.int(v, "priority")).unwrap_or(0);
+    let resources = f
+        .get("resources")
+        .and_then(|v| {
+            let m = v.as_map().or_else(|| {
+                cx.expected(v, "resources", "a mapping of pool names to amounts");
+                None
+            })?;
+            Some(
+                m.iter()
+                    .filter_map(|(k, a)| Some((k.name.clone(), cx.count(a, "resources", 1)? as u32)))
+                    .collect(),
+            )
+        })
+        .unwrap_or_default();
+    let name = f.get("name").and_then(|v| cx.string(v, "name"));
+
+    Some(Step {
+        id,
+        name,
+        phase,
+        span,
+        needs,
+        cond,
+        working_dir,
+        continue_on_error,
+        for_each,
+        max_parallel,
+        outputs,
+        cache,
+        compensate,
+        priority,
+        resources,
+        body: main_body,
+    })
+}
+
+/// An `if:`/`condition:` value: `${{ … }}` or a bare expression.
+pub(crate) fn condition(cx: &mut Ctx, v: &Yaml, what: &str) -> Option<std::sync::Arc<crate::expr::Expr>> {
+    let text = match &v.kind {
+        YamlKind::Scalar(s) => s.text.clone(),
+        _ => {
+            cx.expected(v, what, "an expression");
+            return None;
+        }
+    };
+    let t = cx.template_of(&text, v.span, true)?;
+    match t.whole() {
+        Some(e) => Some(e.clone()),
+        None => {
+            cx.push(
+                Diag::new("expression", format!("`{what}` must be a single expression"))
+                    .label(v.span, "text around `${{ }}`")
+                    .help("write the whole condition inside one `${{ … }}`, or without the braces"),
+            );
+            None
+        }
+    }
+}
+
+fn body(cx: &mut Ctx, f: &Fields<'_>, span: Span, id: &str, d: &StepDefaults<'_>) -> Option<StepBody> {
+    let present: Vec<&str> = KINDS.iter().copied().filter(|k| f.has(k)).collect();
+    if present.is_empty() {
+        cx.push(
+            Diag::new("step-kind", format!("step `{id}` says nothing to do"))
+                .label(span, "no kind key")
+                .help(format!("add exactly one of: {}", KINDS.join(", "))),
+        );
+        return None;
+    }
+    if present.len() > 1 {
+        let mut d = Diag::new(
+            "step-kind",
+            format!("step `{id}` has {} kinds: {}", present.len(), present.join(", ")),
+        )
+        .help("a step does exactly one thing; split it into several steps");
+        for k in &present {
+            if let Some(key) = f.key(k) {
+                d = d.label(key.span, format!("`{k}`"));
+            }
+        }
+        cx.push(d);
+        return None;
+    }
+    let kind_key = present[0];
+    let v = f.get(kind_key)?;
+    let shell = match f.get("shell") {
+        Some(s) => match s.as_str() {
+            Some("sh") => Shell::Sh,
+            Some("bash") => Shell::Bash,
+            _ => {
+                cx.push(Diag::new("shell", "`shell` must be `sh` or `bash`").label(s.span, "unknown shell"));
+                d.shell
+            }
+        },
+        None => d.shell,
+    };
+    if f.has("with") && kind_key != "workflow" {
+        if let Some(k) = f.key("with") {
+            cx.push(
+                Diag::new("unknown-key", "`with` belongs to `workflow` steps")
+                    .label(k.span, "not used by this kind")
+                    .help("for `call` steps, write `with` inside `call: { … }`"),
+            );
+        }
+    }
+    let kind = match kind_key {
+        "run" => {
+            let script = cx.template(v, "run")?;
+            for e in script.exprs() {
+                if let Some(r) = e.refs.iter().find(|r| r.root == "secrets") {
+                    cx.push(
+                        Diag::new("secret-in-run", "secrets must not be written into a `run` script")
+                            .label(e.span_of(r.offset, r.len), "secret used here")
+                            .help(format!(
+                                "pass it through the environment: `env: {{ TOKEN: \"${{{{ secrets.{} }}}}\" }}` and use \"$TOKEN\"",
+                                r.name.as_deref().unwrap_or("name")
+                            )),
+                    );
+                }
+            }
+            StepKind::Run { script, shell }
+        }
+        "transform" => {
+            let m = cx.val_map(v, "transform");
+            if m.is_empty() && v.as_map().is_some() {
+                cx.error("step-kind", v.span, "`transform` computes nothing", "empty mapping");
+            }
+            StepKind::Transform(m)
+        }
+        "http" => StepKind::Http(http(cx, v)?),
+        "call" => {
+            let cf = cx.fields(v, "call", &["service", "capability", "endpoint", "with"])?;
+            let target = match (cf.get("service"), cf.get("capability")) {
+                (Some(s), None) => CallTarget::Service(cx.string(s, "service")?),
+                (None, Some(c)) => CallTarget::Capability(cx.string(c, "capability")?),
+                _ => {
+                    cx.push(
+                        Diag::new("call", "`call` needs exactly one of `service` or `capability`")
+                            .label(v.span, "here"),
+                    );
+                    return None;
+                }
+            };
+            let endpoint = match cf.get("endpoint") {
+                Some(e) => cx.string(e, "endpoint")?,
+                None => {
+                    cx.error("missing-key", v.span, "`call` needs an `endpoint`", "no endpoint");
+                    return None;
+                }
+            };
+            let with = cf.get("with").map(|w| cx.val_map(w, "with")).unwrap_or_default();
+            StepKind::Call { target, endpoint, with }
+        }
+        "workflow" => {
+            let path = cx.string(v, "workflow")?;
+            let with = f.get("with").map(|w| cx.val_map(w, "with")).unwrap_or_default();
+            StepKind::Workflow { path, with }
+        }
+        "approval" => {
+            let af = cx.fields(v, "approval", &["message", "timeout"])?;
+            StepKind::Approval {
+                message: af.get("message").and_then(|m| cx.val(m, "message")),
+                timeout: af.get("timeout").and_then(|t| cx.duration(t, "timeout")),
+            }
+        }
+        _ => return None,
+    };
+    let env = f.get("env").map(|e| cx.val_map(e, "env")).unwrap_or_default();
+    let timeout = match f.get("timeout") {
+        Some(t) => cx.duration(t, "timeout"),
+        None => d.timeout,
+    };
+    let retry = match f.get("retry") {
+        Some(r) => retry(cx, r),
+        None => d.retry.cloned(),
+    };
+    Some(StepBody {
+        kind,
+        env,
+        timeout,
+        retry,
+    })
+}
+
+fn http(cx: &mut Ctx, v: &Yaml) -> Option<HttpSpec> {
+    let hf = cx.fields(
+        v,
+        "http",
+        &["url", "method", "headers", "query", "json", "body", "form", "expect_status"],
+    )?;
+    let url = match hf.get("url") {
+        Some(u) => cx.val(u, "url")?,
+        None => {
+            cx.error("missing-key", v.span, "`http` needs a `url`", "no url");
+            return None;
+        }
+    };
+    let method = hf
+        .get("method")
+        .and_then(|m| cx.string(m, "method"))
+        .map(|m| m.to_ascii_uppercase())
+        .unwrap_or_else(|| "GET".into());
+    let bodies: Vec<&str> = ["json", "body", "form"].into_iter().filter(|k| hf.has(k)).collect();
+    if bodies.len() > 1 {
+        cx.error(
+            "http",
+            v.span,
+            format!("`http` has {} bodies ({})", bodies.len(), bodies.join(", ")),
+            "pick one of json, body, form",
+        );
+    }
+    let body = if let Some(j) = hf.get("json") {
+        cx.val(j, "json").map(HttpBody::Json)
+    } else if let Some(b) = hf.get("body") {
+        cx.val(b, "body").map(HttpBody::Text)
+    } else {
+        hf.get("form").map(|fm| HttpBody::Form(cx.val_map(fm, "form")))
+    };
+    let expect_status = match hf.get("expect_status") {
+        Some(s) => match &s.kind {
+            YamlKind::Seq(items) => items
+                .iter()
+                .filter_map(|i| cx.count(i, "expect_status", 100).map(|n| n as u16))
+                .collect(),
+            _ => cx.count(s, "expect_status", 100).map(|n| vec![n as u16]).unwrap_or_default(),
+        },
+        None => Vec::new(),
+    };
+    Some(HttpSpec {
+        url,
+        method,
+        headers: hf.get("headers").map(|h| cx.val_map(h, "headers")).unwrap_or_default(),
+        query: hf.get("query").map(|q| cx.val_map(q, "query")).unwrap_or_default(),
+        body,
+        expect_status,
+    })
+}
+
+fn cache(cx: &mut Ctx, v: &Yaml) -> Option<CacheSpec> {
+    if let Some(b) = v.as_bool() {
+        return b.then_some(CacheSpec {
+            ttl: None,
+            key: None,
+            sources: Vec::new(),
+        });
+    }
+    let cf = cx.fields(v, "cache", &["ttl", "key", "sources"])?;
+    Some(CacheSpec {
+        ttl: cf.get("ttl").and_then(|t| cx.duration(t, "ttl")),
+        key: cf.get("key").and_then(|k| cx.val(k, "key")),
+        sources: cf
+            .get("sources")
+            .map(|s| cx.string_list(s, "sources").into_iter().map(|(s, _)| s).collect())
+            .unwrap_or_default(),
+    })
+}
+
+/// `retry:` (also used by `orchestration.retry`).
+pub(crate) fn retry(cx: &mut Ctx, v: &Yaml) -> Option<RetrySpec> {
+    let f = cx.fields(
+        v,
+        "retry",
+        &[
+            "max_attempts",
+            "delay_strategy",
+            "base_delay",
+            "base_delay_ms",
+            "max_delay",
+            "factor",
+            "jitter",
+            "condition",
+        ],
+    )?;
+    let mut r = RetrySpec::default();
+    if let Some(m) = f.get("max_attempts") {
+        r.max_attempts = cx.count(m, "max_attempts", 1)?.min(u32::MAX as u64) as u32;
+    }
+    if let Some(s) = f.get("delay_strategy") {
+        r.strategy = match s.as_str() {
+            Some("fixed") => DelayStrategy::Fixed,
+            Some("linear") => DelayStrategy::Linear,
+            Some("exponential") => DelayStrategy::Exponential,
+            other => {
+                let hint = other
+                    .and_then(|o| crate::diag::did_you_mean(o, ["fixed", "linear", "exponential"]))
+                    .map(|s| format!("did you mean `{s}`?"))
+                    .unwrap_or_else(|| "use fixed, linear or exponential".into());
+                cx.push(
+                    Diag::new("retry", "unknown `delay_strategy`")
+                        .label(s.span, "not a strategy")
+                        .help(hint),
+                );
+                return None;
+            }
+        };
+    }
+    match (f.get("base_delay"), f.get("base_delay_ms")) {
+        (Some(_), Some(ms)) => {
+            cx.error("retry", ms.span, "give `base_delay` or `base_delay_ms`, not both", "second delay");
+        }
+        (Some(d), None) => r.base_delay = cx.duration(d, "base_delay")?,
+        (None, Some(ms)) => r.base_delay = std::time::Duration::from_millis(cx.count(ms, "base_delay_ms", 0)?),
+        (None, None) => {}
+    }
+    if let Some(m) = f.get("max_delay") {
+        r.max_delay = Some(cx.duration(m, "max_delay")?);
+    }
+    if let Some(x) = f.get("factor") {
+        match x.as_f64() {
+            Some(v) if v >= 1.0 && v.is_finite() => r.factor = v,
+            _ => {
+                cx.error("retry", x.span, "`factor` must be a number ≥ 1", "invalid factor");
+            }
+        }
+    }
+    if let Some(j) = f.get("jitter") {
+        r.jitter = cx.bool(j, "jitter")?;
+    }
+    if let Some(c) = f.get("condition") {
+        r.condition = Some(condition(cx, c, "condition")?);
+    }
+    Some(r)
+}
