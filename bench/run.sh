@@ -7,6 +7,7 @@
 #   ORCH_BIN     orch binary to measure (default: build target/release/orch)
 #   BENCH_RUNS   timed repetitions per command (default 5; 30 for startup)
 #   BENCH_TIMER  auto | hyperfine | python (default auto: hyperfine if on PATH)
+#   BENCH_KEEP   set to 1 to keep the temp dir (generated workflows) for a look
 #
 # The report never fails on a missed target; the exit status is non-zero only
 # when a benchmarked command itself fails (or the setup does).
@@ -27,7 +28,11 @@ command -v rustc >/dev/null || die "rustc is required (to build the floor)"
 [[ $RUNS_BIG =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive integer"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/orch-bench.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
+if [[ ${BENCH_KEEP:-0} == 1 ]]; then
+  trap 'echo "bench: kept $TMP" >&2' EXIT
+else
+  trap 'rm -rf "$TMP"' EXIT
+fi
 mkdir "$TMP/wf" "$TMP/cwd"
 
 # A parent make's -j / jobserver must not leak into the make we measure.
@@ -51,14 +56,16 @@ FLOOR=$TMP/floor PEAKRSS=$TMP/peakrss
 
 # go-task and Taskwarrior both install a `task`; only go-task says "Task version".
 TASK=
-if command -v task >/dev/null && task --version 2>/dev/null | grep -q 'Task version'; then
+# (Output goes through a variable, not a pipe: grep -q closing it early would
+# SIGPIPE the writer and, under pipefail, fail the test.)
+if command -v task >/dev/null && grep -q 'Task version' <<<"$(task --version 2>/dev/null)"; then
   TASK=$(command -v task)
 fi
 
 TIMER=${BENCH_TIMER:-auto}
 if [[ $TIMER == auto ]]; then
   # --shell=none (hyperfine >= 1.13) keeps a wrapping shell out of the numbers.
-  if command -v hyperfine >/dev/null && hyperfine --help 2>/dev/null | grep -q -- '--shell=none'; then
+  if command -v hyperfine >/dev/null && grep -q -- '--shell=none' <<<"$(hyperfine --help 2>/dev/null)"; then
     TIMER=hyperfine
   else
     TIMER=python
@@ -308,8 +315,11 @@ time_cmd() {
     return
   fi
   if ! hyperfine --style none --shell=none --warmup 1 --runs "$runs" \
-      --export-json "$TMP/hf.json" -- "$(printf '%q ' "$@")" >/dev/null 2>"$TMP/stderr.log"; then
-    echo >&2; cat "$TMP/stderr.log" >&2
+      --export-json "$TMP/hf.json" -- "$(printf '%q ' "$@")" >/dev/null 2>"$TMP/hf.log"; then
+    # hyperfine swallows the command's own stderr: run it once more to show why.
+    echo >&2; tail -n 3 "$TMP/hf.log" >&2
+    "$@" </dev/null >/dev/null 2>"$TMP/stderr.log" || true
+    tail -c 2000 "$TMP/stderr.log" >&2
     return 1
   fi
   python3 "$HELPER" hyperfine-median "$TMP/hf.json"
@@ -340,7 +350,7 @@ bench() {
   echo "host:   $(uname -srm), $(nproc) CPUs"
   echo "orch:   $ORCH"
   echo "make:   $(make --version | head -n1)"
-  echo "task:   ${TASK:+$("$TASK" --version | head -n1)}${TASK:-not installed (go-task); skipped}"
+  if [[ -n $TASK ]]; then echo "task:   $("$TASK" --version | head -n1)"; else echo "task:   go-task not on PATH; skipped"; fi
   echo "timer:  $TIMER, median of $RUNS_BIG runs ($RUNS_STARTUP for startup) after 1 warm-up; -j $JOBS"
   echo
 }
@@ -368,7 +378,6 @@ bench validate-10k - "orch validate" "$VALIDATE_N" "$RUNS_BIG" -- "$ORCH" valida
 
 echo >&2
 python3 "$HELPER" report "$RESULTS"
-[[ -n $TASK ]] || echo "(go-task not on PATH: task rows skipped)"
 
 if ((${#FAILED[@]})); then
   echo >&2

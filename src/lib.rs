@@ -1,9 +1,45 @@
 //! orch: a local-first workflow orchestrator.
+//!
+//! Data flows one way: `cli` → `settings` → `load` (spanned YAML) → `validate`
+//! → `plan` → `exec` (scheduler + `steps` executors) → `event` → `report` sinks.
 
+pub mod cli;
+pub mod commands;
 pub mod diag;
+pub mod event;
+pub mod exec;
+pub mod exit;
 pub mod expr;
+pub mod inputs;
 pub mod load;
 pub mod model;
-pub mod source;
 pub mod plan;
+pub mod render;
+pub mod report;
+pub mod settings;
+pub mod source;
+pub mod steps;
 pub mod validate;
+
+use cli::{Cli, Command};
+use exit::Exit;
+
+/// Run one command; returns the process exit code.
+pub fn run(cli: Cli) -> i32 {
+    let cx = commands::Context::new(&cli);
+    let result = match &cli.command {
+        Command::Run(a) => commands::run::run(&cx, a),
+        Command::Validate(a) => commands::validate::run(&cx, a),
+        Command::Plan(a) => commands::plan::run(&cx, a),
+        Command::Graph(a) => commands::graph::run(&cx, a),
+        Command::Completions { shell } => Ok(commands::completions::completions(*shell)),
+        Command::Man => Ok(commands::completions::man()),
+    };
+    match result {
+        Ok(exit) => exit.code(),
+        Err(exit::Invalid(diags)) => {
+            render::report(&diags, &cx.style());
+            Exit::Invalid.code()
+        }
+    }
+}

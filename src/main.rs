@@ -1,3 +1,6 @@
+use clap::Parser;
+
 fn main() {
-    println!("Hello, world!");
+    let cli = orch::cli::Cli::parse();
+    std::process::exit(orch::run(cli));
 }

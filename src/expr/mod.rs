@@ -420,3 +420,14 @@ mod tests {
         assert!(compile("  ").is_err());
     }
 }
+
+impl Expr {
+    /// Does the expression call `success()`, `failure()`, `always()` or
+    /// `cancelled()`? Without one, an `if:` means `success() && (…)`.
+    pub fn uses_status_fn(&self) -> bool {
+        let r = self.ast.references();
+        ["success", "failure", "always", "cancelled"]
+            .iter()
+            .any(|f| r.has_function(f))
+    }
+}

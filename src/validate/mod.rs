@@ -336,3 +336,11 @@ mod tests {
         assert!(!is_name(""));
     }
 }
+
+pub use refs::body_exprs;
+pub use workflow::{check_type, json_kind};
+
+/// "a list", "a string", … for messages about values computed at run time.
+pub fn json_kind_of(v: &serde_json::Value) -> &'static str {
+    workflow::json_kind(v)
+}

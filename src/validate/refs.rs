@@ -203,7 +203,7 @@ fn preview(ids: &[&str]) -> String {
     s
 }
 
-pub(crate) fn body_exprs(b: &StepBody) -> Vec<&Arc<Expr>> {
+pub fn body_exprs(b: &StepBody) -> Vec<&Arc<Expr>> {
     let mut out: Vec<&Arc<Expr>> = Vec::new();
     for (_, v) in &b.env {
         out.extend(v.exprs());

@@ -1,0 +1,206 @@
+//! Command-line definitions (clap). Only parsing lives here; completions and
+//! the man page are generated from this same definition.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXAMPLES: &str = "\
+Examples:
+  orch run examples/diamond.yaml          Run a workflow file
+  orch run build -i env=prod              Run workflows/build.yaml with an input
+  orch validate workflows/*.yaml          Check files without running anything
+  orch plan deploy.yaml                   Show the order steps would run in
+  orch graph deploy.yaml --format mermaid Draw the DAG";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "orch",
+    version,
+    about = "Run workflows written in YAML: a DAG of steps, on this machine",
+    long_about = "orch runs workflows written in YAML: a DAG of steps (shell scripts, transforms, \
+                  fan-outs) with retries, timeouts and failure handlers, on this machine, with live progress.",
+    after_help = EXAMPLES,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// orchestration.yaml to use (default: found in this directory or a parent)
+    #[arg(long, global = true, env = "ORCH_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// When to use colours (NO_COLOR is honoured by `auto`)
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    /// Print less: only errors and the summary
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Print more detail
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputArg {
+    /// Live view on a terminal outside CI, plain lines otherwise
+    Auto,
+    /// Live progress bars
+    Tty,
+    /// One line per event, step output prefixed by the step id
+    Plain,
+    /// One JSON object per event on stdout
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    Text,
+    Mermaid,
+    Dot,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate a workflow, then run it
+    #[command(after_help = "\
+Examples:
+  orch run examples/diamond.yaml
+  orch run release -i env=prod -i build_id=42     (workflows/release.yaml)
+  orch run deploy.yaml --input-file inputs.json -j 8
+  orch run ci.yaml --output json | jq .event
+
+Exit codes: 0 success, 1 the run failed, 2 invalid workflow or usage,
+3 waiting for an approval, 130 cancelled.")]
+    Run(RunArgs),
+
+    /// Check workflow files and report every problem at once
+    #[command(after_help = "\
+Examples:
+  orch validate release.yaml
+  orch validate workflows/*.yaml
+
+Exit codes: 0 all files are valid, 2 at least one problem.")]
+    Validate(ValidateArgs),
+
+    /// Show the order in which steps would run, without running anything
+    #[command(after_help = "\
+Examples:
+  orch plan release.yaml
+  orch plan release.yaml -i env=prod")]
+    Plan(PlanArgs),
+
+    /// Draw the DAG of a workflow
+    #[command(after_help = "\
+Examples:
+  orch graph release.yaml
+  orch graph release.yaml --format mermaid > dag.mmd
+  orch graph release.yaml --format dot | dot -Tsvg > dag.svg")]
+    Graph(GraphArgs),
+
+    /// Print a shell completion script
+    #[command(after_help = "\
+Examples:
+  orch completions bash > ~/.local/share/bash-completion/completions/orch
+  orch completions zsh > ~/.zfunc/_orch
+  orch completions fish > ~/.config/fish/completions/orch.fish")]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+
+    /// Print the man page (roff)
+    #[command(hide = true)]
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// Set an input: -i key=value (repeatable)
+    #[arg(short = 'i', long = "input", value_name = "KEY=VALUE")]
+    pub inputs: Vec<String>,
+
+    /// Read inputs from a JSON (or YAML) object
+    #[arg(long, value_name = "FILE")]
+    pub input_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Workflow file, or NAME for workflows/NAME.yaml beside orchestration.yaml
+    #[arg(value_name = "FILE")]
+    pub file: String,
+
+    #[command(flatten)]
+    pub inputs: InputArgs,
+
+    /// Maximum steps running at once
+    #[arg(short = 'j', long = "jobs", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
+
+    /// How to show progress
+    #[arg(long, value_enum, default_value_t = OutputArg::Auto)]
+    pub output: OutputArg,
+
+    /// Time between SIGTERM and SIGKILL when stopping steps
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub grace: std::time::Duration,
+
+    /// Validate and print the plan, but run nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Workflow files (or names in workflows/)
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[arg(value_name = "FILE")]
+    pub file: String,
+
+    #[command(flatten)]
+    pub inputs: InputArgs,
+
+    /// Maximum steps running at once
+    #[arg(short = 'j', long = "jobs", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    #[arg(value_name = "FILE")]
+    pub file: String,
+
+    #[arg(long, value_enum, default_value_t = GraphFormat::Text)]
+    pub format: GraphFormat,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    crate::validate::duration::parse(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

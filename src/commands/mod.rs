@@ -1,0 +1,62 @@
+//! One file per subcommand. Each returns the exit status it wants.
+
+pub mod completions;
+pub mod graph;
+pub mod plan;
+pub mod run;
+pub mod validate;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::cli::{Cli, ColorChoice};
+use crate::exit::Invalid;
+use crate::model::Workflow;
+use crate::settings::{EnvVars, Project};
+
+/// What every command gets: parsed flags, the environment, the working directory.
+pub struct Context {
+    pub env: EnvVars,
+    pub cwd: PathBuf,
+    pub color: bool,
+    pub quiet: bool,
+    pub config: Option<PathBuf>,
+}
+
+impl Context {
+    pub fn new(cli: &Cli) -> Self {
+        let env = EnvVars::capture();
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        let color = match cli.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => !env.no_color && console::Term::stderr().is_term(),
+        };
+        Context {
+            env,
+            cwd,
+            color,
+            quiet: cli.quiet,
+            config: cli.config.clone(),
+        }
+    }
+
+    pub fn style(&self) -> crate::render::Style {
+        crate::render::Style::for_stderr(self.color, self.env.github_actions)
+    }
+
+    pub fn project(&self) -> Result<Project, Invalid> {
+        Ok(Project::load(self.config.as_deref(), &self.cwd)?)
+    }
+
+    /// Find, read and validate one workflow.
+    pub fn workflow(&self, project: &Project, arg: &str) -> Result<Arc<Workflow>, Invalid> {
+        let path = project.find_workflow(arg, &self.cwd)?;
+        load_workflow(&path, project)
+    }
+}
+
+pub fn load_workflow(path: &Path, project: &Project) -> Result<Arc<Workflow>, Invalid> {
+    let src = crate::load::read_source(path)?;
+    Ok(Arc::new(crate::validate::workflow_source(&src, &project.config)?))
+}

@@ -1,0 +1,59 @@
+//! Cancellation shared by the scheduler and every running step.
+
+use tokio::sync::watch;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CancelLevel {
+    None,
+    /// First Ctrl-C / SIGTERM / workflow timeout: SIGTERM, SIGKILL after the grace period.
+    Graceful,
+    /// Second Ctrl-C: SIGKILL now, run nothing more.
+    Immediate,
+}
+
+#[derive(Clone)]
+pub struct Canceller(watch::Sender<CancelLevel>);
+
+#[derive(Clone)]
+pub struct CancelWatch(watch::Receiver<CancelLevel>);
+
+pub fn channel() -> (Canceller, CancelWatch) {
+    let (tx, rx) = watch::channel(CancelLevel::None);
+    (Canceller(tx), CancelWatch(rx))
+}
+
+impl Canceller {
+    /// Raise the level (never lowers it).
+    pub fn raise(&self, level: CancelLevel) {
+        self.0.send_if_modified(|cur| {
+            if level > *cur {
+                *cur = level;
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    pub fn level(&self) -> CancelLevel {
+        *self.0.borrow()
+    }
+
+    pub fn watch(&self) -> CancelWatch {
+        CancelWatch(self.0.subscribe())
+    }
+}
+
+impl CancelWatch {
+    pub fn level(&self) -> CancelLevel {
+        *self.0.borrow()
+    }
+
+    /// Resolves when the level changes; never when every sender is gone.
+    pub async fn changed(&mut self) -> CancelLevel {
+        if self.0.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        *self.0.borrow_and_update()
+    }
+}

@@ -1,0 +1,86 @@
+//! Delay between attempts: fixed, linear or exponential, capped, with full jitter.
+
+use std::time::Duration;
+
+use crate::model::{DelayStrategy, RetrySpec};
+
+/// The delay before the attempt after `failed_attempt` (1-based), before jitter.
+pub fn base_delay(spec: &RetrySpec, failed_attempt: u32) -> Duration {
+    let n = failed_attempt.max(1);
+    let base = spec.base_delay.as_secs_f64();
+    let secs = match spec.strategy {
+        DelayStrategy::Fixed => base,
+        DelayStrategy::Linear => base * n as f64,
+        DelayStrategy::Exponential => base * spec.factor.powi((n - 1).min(1000) as i32),
+    };
+    let cap = spec.max_delay.map(|d| d.as_secs_f64()).unwrap_or(f64::MAX);
+    // Saturate rather than overflow on silly factors.
+    let secs = secs.min(cap).min(365.0 * 86400.0);
+    Duration::from_secs_f64(if secs.is_finite() { secs.max(0.0) } else { 0.0 })
+}
+
+/// The delay to actually wait: with full jitter, uniform in [0, base].
+pub fn delay(spec: &RetrySpec, failed_attempt: u32, rng: &mut fastrand::Rng) -> Duration {
+    let d = base_delay(spec, failed_attempt);
+    if spec.jitter {
+        d.mul_f64(rng.f64())
+    } else {
+        d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(strategy: DelayStrategy) -> RetrySpec {
+        RetrySpec {
+            max_attempts: 5,
+            strategy,
+            base_delay: Duration::from_millis(200),
+            max_delay: Some(Duration::from_secs(1)),
+            factor: 2.0,
+            jitter: false,
+            condition: None,
+        }
+    }
+
+    #[test]
+    fn strategies() {
+        let ms = |s: &RetrySpec, n| base_delay(s, n).as_millis();
+        let f = spec(DelayStrategy::Fixed);
+        assert_eq!((ms(&f, 1), ms(&f, 3)), (200, 200));
+        let l = spec(DelayStrategy::Linear);
+        assert_eq!((ms(&l, 1), ms(&l, 2), ms(&l, 3)), (200, 400, 600));
+        let e = spec(DelayStrategy::Exponential);
+        assert_eq!((ms(&e, 1), ms(&e, 2), ms(&e, 3)), (200, 400, 800));
+        // Capped by max_delay.
+        assert_eq!(ms(&e, 4), 1000);
+        assert_eq!(ms(&e, 60), 1000);
+    }
+
+    #[test]
+    fn huge_factor_saturates() {
+        let mut s = spec(DelayStrategy::Exponential);
+        s.max_delay = None;
+        s.factor = 1e300;
+        assert!(base_delay(&s, 50) <= Duration::from_secs(365 * 86400));
+    }
+
+    #[test]
+    fn full_jitter_stays_in_bounds() {
+        let mut s = spec(DelayStrategy::Exponential);
+        s.jitter = true;
+        let mut rng = fastrand::Rng::with_seed(7);
+        let mut seen_low = false;
+        let mut seen_high = false;
+        for _ in 0..2000 {
+            let d = delay(&s, 3, &mut rng);
+            assert!(d <= Duration::from_millis(800));
+            seen_low |= d < Duration::from_millis(200);
+            seen_high |= d > Duration::from_millis(600);
+        }
+        // Full jitter covers the whole range, not just a band around the base.
+        assert!(seen_low && seen_high);
+    }
+}

@@ -1,0 +1,835 @@
+//! The scheduling loop: which step may start, in what order, under which
+//! caps; what happens after a failure, a timeout or a cancellation.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::{json, Map, Value as Json};
+use tokio::task::JoinSet;
+
+use super::cancel::{self, CancelLevel, Canceller};
+use super::unit::{self, UnitCtx, UnitResult};
+use super::{RunOptions, RunOutcome, StepReport};
+use crate::event::{Event, EventKind, Sink, Status};
+use crate::expr::eval::{resolve, to_text};
+use crate::expr::{Scope, StatusFns};
+use crate::model::{Config, Phase, Workflow};
+
+/// A unit waiting for a slot: higher priority first, then file order.
+#[derive(PartialEq, Eq)]
+struct Ready {
+    priority: i64,
+    step: usize,
+}
+
+impl Ord for Ready {
+    fn cmp(&self, o: &Self) -> Ordering {
+        self.priority
+            .cmp(&o.priority)
+            .then_with(|| o.step.cmp(&self.step))
+    }
+}
+
+impl PartialOrd for Ready {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+#[derive(Default)]
+struct Items {
+    values: Vec<Json>,
+    next: usize,
+    running: usize,
+    done: usize,
+    results: Vec<Option<UnitResult>>,
+}
+
+struct StepState {
+    status: Status,
+    started: Option<Instant>,
+    /// Time the step went terminal.
+    duration: Option<Duration>,
+    result: Option<UnitResult>,
+    items: Option<Items>,
+    error: Option<String>,
+    /// The `steps.<id>` view, once terminal.
+    view: Option<Arc<Json>>,
+    queued: bool,
+}
+
+pub(crate) struct Engine {
+    wf: Arc<Workflow>,
+    opts: RunOptions,
+    sink: Arc<dyn Sink>,
+    deps: Vec<Vec<usize>>,
+    dependents: Vec<Vec<usize>>,
+    waiting_on: Vec<usize>,
+    /// Steps each step's expressions read (for building its context).
+    reads: Vec<Vec<usize>>,
+    state: Vec<StepState>,
+    ready: BinaryHeap<Ready>,
+    running: usize,
+    pools: HashMap<String, u32>,
+    failing: bool,
+    cancelled: bool,
+    run_error: Option<String>,
+    failures: Vec<String>,
+    tasks: JoinSet<(usize, Option<usize>, UnitResult)>,
+    inputs: Arc<Json>,
+    env_ctx: Arc<Json>,
+    run_ctx: Arc<Json>,
+    base_env: Arc<Vec<(String, String)>>,
+    run_id: Arc<str>,
+    workflow: Arc<str>,
+    phase_cancel: Canceller,
+}
+
+impl Engine {
+    pub fn new(wf: Arc<Workflow>, cfg: Arc<Config>, opts: RunOptions, sink: Arc<dyn Sink>) -> Self {
+        let n = wf.steps.len();
+        let index: HashMap<&str, usize> = wf.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+        let mut deps = vec![Vec::new(); n];
+        let mut dependents = vec![Vec::new(); n];
+        for (i, s) in wf.steps.iter().enumerate() {
+            for need in &s.needs {
+                if let Some(&j) = index.get(need.id.as_str()) {
+                    if wf.steps[j].phase == s.phase && !deps[i].contains(&j) {
+                        deps[i].push(j);
+                        dependents[j].push(i);
+                    }
+                }
+            }
+        }
+        let reads = wf
+            .steps
+            .iter()
+            .map(|s| {
+                let mut ids: Vec<usize> = Vec::new();
+                let mut add = |e: &Arc<crate::expr::Expr>| {
+                    for name in e.steps() {
+                        if let Some(&j) = index.get(name) {
+                            if !ids.contains(&j) {
+                                ids.push(j);
+                            }
+                        }
+                    }
+                };
+                s.cond.iter().for_each(&mut add);
+                s.for_each.iter().flat_map(|v| v.exprs()).for_each(&mut add);
+                s.working_dir.iter().flat_map(|v| v.exprs()).for_each(&mut add);
+                s.outputs.iter().flat_map(|(_, v)| v.exprs()).for_each(&mut add);
+                crate::validate::body_exprs(&s.body).into_iter().for_each(&mut add);
+                if let Some(c) = s.body.retry.as_ref().and_then(|r| r.condition.as_ref()) {
+                    add(c);
+                }
+                ids
+            })
+            .collect();
+        let waiting_on = deps.iter().map(Vec::len).collect();
+        let state = (0..n)
+            .map(|_| StepState {
+                status: Status::Pending,
+                started: None,
+                duration: None,
+                result: None,
+                items: None,
+                error: None,
+                view: None,
+                queued: false,
+            })
+            .collect();
+        let mut env_map: Map<String, Json> = opts
+            .process_env
+            .iter()
+            .map(|(k, v)| (k.clone(), Json::String(v.clone())))
+            .collect();
+        let run_id = opts.run_id.clone();
+        let workflow: Arc<str> = Arc::from(wf.name.as_str());
+        let run_ctx = Arc::new(json!({
+            "id": &*run_id,
+            "workflow": &*workflow,
+            "attempt": 1,
+            "started_at": humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        }));
+        let inputs = Arc::new(opts.inputs.clone());
+        // Workflow env, in file order: later values may read earlier ones.
+        let mut base_env = Vec::new();
+        let mut env_error = None;
+        for (k, v) in &wf.env {
+            let env_json = Json::Object(env_map.clone());
+            let no_steps = |_: &str| None;
+            let no_secrets = |_: &str| None;
+            let scope = Scope {
+                inputs: &inputs,
+                env: &env_json,
+                run: &run_ctx,
+                steps: &no_steps,
+                secrets: &no_secrets,
+                item: None,
+                index: None,
+                error: None,
+                step: None,
+                status: StatusFns::default(),
+            };
+            match resolve(v, &scope) {
+                Ok(j) => {
+                    let text = to_text(&j);
+                    env_map.insert(k.clone(), Json::String(text.clone()));
+                    base_env.push((k.clone(), text));
+                }
+                Err(e) => env_error = Some(format!("workflow env `{k}`: {}", e.message)),
+            }
+        }
+        let (phase_cancel, _) = cancel::channel();
+        let failing = env_error.is_some();
+        Engine {
+            pools: cfg.pools.iter().cloned().collect(),
+            wf,
+            sink,
+            deps,
+            dependents,
+            waiting_on,
+            reads,
+            state,
+            ready: BinaryHeap::new(),
+            running: 0,
+            failing,
+            cancelled: false,
+            run_error: env_error,
+            failures: Vec::new(),
+            tasks: JoinSet::new(),
+            inputs,
+            env_ctx: Arc::new(Json::Object(env_map)),
+            run_ctx,
+            base_env: Arc::new(base_env),
+            run_id,
+            workflow,
+            phase_cancel,
+            opts,
+        }
+    }
+
+    fn event(&self, kind: EventKind) -> Event {
+        Event::new(kind, &self.run_id, &self.workflow)
+    }
+
+    pub async fn run(mut self) -> RunOutcome {
+        let started = Instant::now();
+        self.sink.event(&self.event(EventKind::RunCreated));
+        let mut ev = self.event(EventKind::RunStarted);
+        ev.status = Some(Status::Running);
+        self.sink.event(&ev);
+
+        let deadline = self.wf.timeout.map(|t| tokio::time::Instant::now() + t);
+        if self.failing {
+            // The workflow env could not be evaluated: nothing in main runs.
+            self.resolve_unrun(Phase::Main, Status::Skipped);
+        } else {
+            self.run_phase(Phase::Main, deadline).await;
+        }
+        let immediate = self.opts.cancel.level() == CancelLevel::Immediate;
+        if self.failing && !self.cancelled && !immediate {
+            self.run_phase(Phase::OnFailure, None).await;
+        } else {
+            self.resolve_unrun(Phase::OnFailure, if immediate { Status::Cancelled } else { Status::Skipped });
+        }
+        if immediate {
+            self.resolve_unrun(Phase::Finally, Status::Cancelled);
+        } else {
+            self.run_phase(Phase::Finally, None).await;
+        }
+
+        let outputs = self.workflow_outputs();
+        let status = if self.cancelled {
+            Status::Cancelled
+        } else if self.failing {
+            Status::Failed
+        } else {
+            Status::Succeeded
+        };
+        let duration = started.elapsed();
+        let mut ev = self.event(match status {
+            Status::Succeeded => EventKind::RunCompleted,
+            Status::Cancelled => EventKind::RunCancelled,
+            _ => EventKind::RunFailed,
+        });
+        ev.status = Some(status);
+        ev.duration_ms = Some(duration.as_millis() as u64);
+        ev.error = self.run_error.clone().or_else(|| {
+            self.failures
+                .first()
+                .map(|f| format!("step `{f}` failed"))
+        });
+        self.sink.event(&ev);
+        RunOutcome {
+            status,
+            steps: self.reports(),
+            failures: self.failures.clone(),
+            outputs,
+            error: self.run_error.clone(),
+            duration,
+        }
+    }
+
+    fn phase_steps(&self, phase: Phase) -> impl Iterator<Item = usize> + '_ {
+        self.wf.steps.iter().enumerate().filter(move |(_, s)| s.phase == phase).map(|(i, _)| i)
+    }
+
+    fn resolve_unrun(&mut self, phase: Phase, status: Status) {
+        let ids: Vec<usize> = self.phase_steps(phase).filter(|&i| self.state[i].status == Status::Pending).collect();
+        for i in ids {
+            self.set_terminal(i, status, None);
+        }
+    }
+
+    async fn run_phase(&mut self, phase: Phase, deadline: Option<tokio::time::Instant>) {
+        // Each phase has its own cancellation: a cancelled main phase must not
+        // stop `finally` from running.
+        let (canceller, _) = cancel::channel();
+        self.phase_cancel = canceller;
+        if phase != Phase::Finally && self.opts.cancel.level() >= CancelLevel::Graceful {
+            self.cancelled = true;
+            self.phase_cancel.raise(CancelLevel::Graceful);
+        }
+        if self.opts.cancel.level() == CancelLevel::Immediate {
+            self.phase_cancel.raise(CancelLevel::Immediate);
+        }
+        let roots: Vec<usize> = self.phase_steps(phase).filter(|&i| self.waiting_on[i] == 0).collect();
+        for i in roots {
+            self.decide(i);
+        }
+        let mut external = self.opts.cancel.clone();
+        let mut timed_out = false;
+        let far = tokio::time::Instant::now() + Duration::from_secs(86400 * 365);
+        loop {
+            self.fill();
+            if self.running == 0 {
+                break;
+            }
+            tokio::select! {
+                joined = self.tasks.join_next() => {
+                    match joined {
+                        Some(Ok((step, item, result))) => self.on_done(step, item, result),
+                        Some(Err(e)) => {
+                            // A panicking step task is a bug; record it rather than hang.
+                            self.running = self.running.saturating_sub(1);
+                            self.failing = true;
+                            self.run_error = Some(format!("internal error in a step task: {e}"));
+                        }
+                        None => break,
+                    }
+                }
+                level = external.changed() => {
+                    match level {
+                        CancelLevel::Immediate => {
+                            self.cancelled = true;
+                            self.phase_cancel.raise(CancelLevel::Immediate);
+                        }
+                        CancelLevel::Graceful if phase != Phase::Finally => {
+                            self.cancelled = true;
+                            self.phase_cancel.raise(CancelLevel::Graceful);
+                        }
+                        _ => {}
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline.unwrap_or(far)), if deadline.is_some() && !timed_out => {
+                    timed_out = true;
+                    self.failing = true;
+                    self.run_error = Some(format!(
+                        "the workflow timed out after {}",
+                        humantime::format_duration(self.wf.timeout.unwrap_or_default())
+                    ));
+                    self.phase_cancel.raise(CancelLevel::Graceful);
+                }
+            }
+        }
+        // Anything still pending could never start (e.g. the run was cancelled
+        // while it waited).
+        let left: Vec<usize> = self.phase_steps(phase).filter(|&i| !self.state[i].status.is_terminal()).collect();
+        for i in left {
+            self.set_terminal(i, if self.cancelled { Status::Cancelled } else { Status::Skipped }, None);
+        }
+    }
+
+    fn status_fns(&self, i: usize) -> StatusFns {
+        let phase = self.wf.steps[i].phase;
+        let needs_ok = self.deps[i].iter().all(|&d| {
+            let st = &self.state[d];
+            match st.status {
+                Status::Succeeded | Status::Skipped | Status::Cached => true,
+                Status::Failed => self.wf.steps[d].continue_on_error,
+                _ => false,
+            }
+        });
+        let need_failed = self.deps[i].iter().any(|&d| self.state[d].status == Status::Failed);
+        let run_ok = match phase {
+            Phase::Main => !self.failing && !self.cancelled,
+            // After the main steps, only the phase's own needs matter.
+            _ => true,
+        };
+        StatusFns {
+            success: run_ok && needs_ok,
+            failure: self.failing || need_failed,
+            cancelled: self.cancelled,
+        }
+    }
+
+    fn lookup_view(&self, id: &str) -> Option<Json> {
+        let i = self.wf.step_index(id)?;
+        self.state[i].view.as_deref().cloned()
+    }
+
+    /// A step whose needs are all terminal: evaluate `if`, then queue it or skip it.
+    fn decide(&mut self, i: usize) {
+        let step = &self.wf.steps[i];
+        let fns = self.status_fns(i);
+        let (run, error) = {
+            let lookup = |id: &str| self.lookup_view(id);
+            let no_secrets = |_: &str| None;
+            let scope = Scope {
+                inputs: &self.inputs,
+                env: &self.env_ctx,
+                run: &self.run_ctx,
+                steps: &lookup,
+                secrets: &no_secrets,
+                item: None,
+                index: None,
+                error: None,
+                step: None,
+                status: fns,
+            };
+            match &step.cond {
+                None => (fns.success, None),
+                Some(c) => {
+                    let implicit = !c.uses_status_fn();
+                    if implicit && !fns.success {
+                        (false, None)
+                    } else {
+                        match crate::expr::eval(c, &scope).and_then(|j| crate::expr::eval::truthy(&j)) {
+                            Ok(b) => (b, None),
+                            Err(e) => (false, Some(format!("if: {}", e.message))),
+                        }
+                    }
+                }
+            }
+        };
+        if let Some(e) = error {
+            self.fail_now(i, e);
+            return;
+        }
+        if !run {
+            let explicit = step.cond.as_ref().is_some_and(|c| c.uses_status_fn());
+            let status = if self.cancelled && !explicit { Status::Cancelled } else { Status::Skipped };
+            self.set_terminal(i, status, None);
+            return;
+        }
+        if let Some(fe) = &step.for_each {
+            let values = {
+                let lookup = |id: &str| self.lookup_view(id);
+                let no_secrets = |_: &str| None;
+                let scope = Scope {
+                    inputs: &self.inputs,
+                    env: &self.env_ctx,
+                    run: &self.run_ctx,
+                    steps: &lookup,
+                    secrets: &no_secrets,
+                    item: None,
+                    index: None,
+                    error: None,
+                    step: None,
+                    status: fns,
+                };
+                resolve(fe, &scope)
+            };
+            match values {
+                Ok(Json::Array(values)) => {
+                    let n = values.len();
+                    let mut ev = self.event(EventKind::StepStarted);
+                    ev.step_id = Some(step.id.clone());
+                    ev.status = Some(Status::Running);
+                    self.sink.event(&ev);
+                    self.state[i].started = Some(Instant::now());
+                    self.state[i].status = Status::Running;
+                    self.state[i].items = Some(Items {
+                        values,
+                        results: (0..n).map(|_| None).collect(),
+                        ..Items::default()
+                    });
+                    if n == 0 {
+                        self.finish_items(i);
+                        return;
+                    }
+                }
+                Ok(other) => {
+                    self.fail_now(
+                        i,
+                        format!("for_each must give a list, got {}", crate::validate::json_kind_of(&other)),
+                    );
+                    return;
+                }
+                Err(e) => {
+                    self.fail_now(i, format!("for_each: {}", e.message));
+                    return;
+                }
+            }
+        }
+        self.enqueue(i);
+    }
+
+    fn enqueue(&mut self, i: usize) {
+        if !self.state[i].queued {
+            self.state[i].queued = true;
+            self.ready.push(Ready {
+                priority: self.wf.steps[i].priority,
+                step: i,
+            });
+        }
+    }
+
+    /// Start units while there are slots.
+    fn fill(&mut self) {
+        let mut blocked = Vec::new();
+        while self.running < self.opts.concurrency {
+            let Some(r) = self.ready.pop() else { break };
+            let i = r.step;
+            self.state[i].queued = false;
+            if !self.fits(i) {
+                blocked.push(r);
+                continue;
+            }
+            if self.cancelled && self.wf.steps[i].phase != Phase::Finally {
+                // Cancelled between queueing and a free slot.
+                if self.state[i].items.is_none() {
+                    self.set_terminal(i, Status::Cancelled, None);
+                }
+                continue;
+            }
+            self.take(i);
+            let item = match &mut self.state[i].items {
+                Some(items) => {
+                    let k = items.next;
+                    items.next += 1;
+                    items.running += 1;
+                    let cap = self.wf.steps[i].max_parallel.unwrap_or(usize::MAX);
+                    let more = items.next < items.values.len() && items.running < cap;
+                    let v = items.values[k].clone();
+                    if more {
+                        self.enqueue(i);
+                    }
+                    Some((k, v))
+                }
+                None => {
+                    self.state[i].status = Status::Running;
+                    self.state[i].started = Some(Instant::now());
+                    None
+                }
+            };
+            self.spawn(i, item);
+        }
+        for b in blocked {
+            self.state[b.step].queued = true;
+            self.ready.push(b);
+        }
+    }
+
+    fn fits(&self, i: usize) -> bool {
+        self.wf.steps[i]
+            .resources
+            .iter()
+            .all(|(p, n)| self.pools.get(p).is_some_and(|free| free >= n))
+    }
+
+    fn take(&mut self, i: usize) {
+        for (p, n) in &self.wf.steps[i].resources {
+            if let Some(free) = self.pools.get_mut(p) {
+                *free -= n;
+            }
+        }
+    }
+
+    fn give_back(&mut self, i: usize) {
+        for (p, n) in &self.wf.steps[i].resources {
+            if let Some(free) = self.pools.get_mut(p) {
+                *free += n;
+            }
+        }
+    }
+
+    fn spawn(&mut self, i: usize, item: Option<(usize, Json)>) {
+        self.running += 1;
+        let views = self.reads[i]
+            .iter()
+            .filter_map(|&j| {
+                let v = self.state[j].view.clone()?;
+                Some((self.wf.steps[j].id.clone(), v))
+            })
+            .collect();
+        let ctx = UnitCtx {
+            wf: self.wf.clone(),
+            step: i,
+            item: item.clone(),
+            views,
+            inputs: self.inputs.clone(),
+            env_ctx: self.env_ctx.clone(),
+            run_ctx: self.run_ctx.clone(),
+            base_env: self.base_env.clone(),
+            project_dir: self.opts.project_dir.clone(),
+            scratch_dir: self.opts.scratch_dir.clone(),
+            grace: self.opts.grace,
+            cancel: self.phase_cancel.watch(),
+            sink: self.sink.clone(),
+            run_id: self.run_id.clone(),
+            workflow: self.workflow.clone(),
+        };
+        let k = item.map(|(k, _)| k);
+        self.tasks.spawn(async move { (i, k, unit::execute(ctx).await) });
+    }
+
+    fn on_done(&mut self, i: usize, item: Option<usize>, result: UnitResult) {
+        self.running -= 1;
+        self.give_back(i);
+        match item {
+            None => {
+                let status = result.status;
+                let error = result.error.clone();
+                self.state[i].result = Some(result);
+                self.set_terminal(i, status, error);
+            }
+            Some(k) => {
+                let id = format!("{}[{k}]", self.wf.steps[i].id);
+                self.emit_end(&id, &result);
+                if result.status == Status::Failed && !self.wf.steps[i].continue_on_error {
+                    self.failures.push(id);
+                }
+                let cap = self.wf.steps[i].max_parallel.unwrap_or(usize::MAX);
+                let Some(items) = self.state[i].items.as_mut() else { return };
+                items.running -= 1;
+                items.done += 1;
+                items.results[k] = Some(result);
+                let all_done = items.done == items.values.len();
+                let more = items.next < items.values.len() && items.running < cap;
+                if all_done {
+                    self.finish_items(i);
+                } else if more {
+                    self.enqueue(i);
+                }
+            }
+        }
+    }
+
+    fn emit_end(&self, id: &str, r: &UnitResult) {
+        let kind = match r.status {
+            Status::Succeeded => EventKind::StepCompleted,
+            Status::Skipped => EventKind::StepSkipped,
+            _ => EventKind::StepFailed,
+        };
+        let mut ev = self.event(kind);
+        ev.step_id = Some(id.to_string());
+        ev.attempt = Some(r.attempts);
+        ev.status = Some(r.status);
+        ev.duration_ms = Some(r.duration.as_millis() as u64);
+        ev.error = r.error.clone();
+        ev.exit_code = r.exit_code;
+        self.sink.event(&ev);
+    }
+
+    fn finish_items(&mut self, i: usize) {
+        let Some(items) = &self.state[i].items else { return };
+        let any_failed = items.results.iter().flatten().any(|r| r.status == Status::Failed);
+        let any_cancelled = items.results.iter().flatten().any(|r| r.status == Status::Cancelled);
+        let status = if any_failed {
+            Status::Failed
+        } else if any_cancelled {
+            Status::Cancelled
+        } else {
+            Status::Succeeded
+        };
+        let error = any_failed.then(|| {
+            let n = items.results.iter().flatten().filter(|r| r.status == Status::Failed).count();
+            format!("{n} of {} items failed", items.values.len())
+        });
+        self.set_terminal(i, status, error);
+    }
+
+    fn fail_now(&mut self, i: usize, error: String) {
+        let mut ev = self.event(EventKind::StepStarted);
+        ev.step_id = Some(self.wf.steps[i].id.clone());
+        ev.status = Some(Status::Running);
+        self.sink.event(&ev);
+        self.set_terminal(i, Status::Failed, Some(error));
+    }
+
+    /// Record a terminal status, tell the sinks, release dependents.
+    fn set_terminal(&mut self, i: usize, status: Status, error: Option<String>) {
+        let step = &self.wf.steps[i];
+        let st = &mut self.state[i];
+        st.status = status;
+        st.error = error.clone();
+        st.duration = st.started.map(|s| s.elapsed());
+        let view = step_view(st);
+        st.view = Some(Arc::new(view));
+        if status == Status::Failed && !step.continue_on_error {
+            self.failing = true;
+            if st.items.is_none() {
+                self.failures.push(step.id.clone());
+            }
+        }
+        let kind = match status {
+            Status::Succeeded => EventKind::StepCompleted,
+            Status::Skipped | Status::Cancelled if self.state[i].started.is_none() => EventKind::StepSkipped,
+            Status::Cached => EventKind::StepCached,
+            Status::Compensated => EventKind::StepCompensated,
+            _ => EventKind::StepFailed,
+        };
+        let st = &self.state[i];
+        let mut ev = self.event(kind);
+        ev.step_id = Some(step.id.clone());
+        ev.status = Some(status);
+        ev.duration_ms = st.duration.map(|d| d.as_millis() as u64);
+        ev.error = error;
+        if let Some(r) = &st.result {
+            ev.attempt = Some(r.attempts);
+            ev.exit_code = r.exit_code;
+        }
+        self.sink.event(&ev);
+        let dependents = self.dependents[i].clone();
+        for d in dependents {
+            self.waiting_on[d] -= 1;
+            if self.waiting_on[d] == 0 && self.state[d].status == Status::Pending {
+                self.decide(d);
+            }
+        }
+    }
+
+    fn workflow_outputs(&mut self) -> Json {
+        if self.wf.outputs.is_empty() {
+            return Json::Object(Map::new());
+        }
+        let mut out = Map::new();
+        let mut err = None;
+        {
+            let lookup = |id: &str| self.lookup_view(id);
+            let no_secrets = |_: &str| None;
+            let scope = Scope {
+                inputs: &self.inputs,
+                env: &self.env_ctx,
+                run: &self.run_ctx,
+                steps: &lookup,
+                secrets: &no_secrets,
+                item: None,
+                index: None,
+                error: None,
+                step: None,
+                status: StatusFns::default(),
+            };
+            for (k, v) in &self.wf.outputs {
+                match resolve(v, &scope) {
+                    Ok(j) => {
+                        out.insert(k.clone(), j);
+                    }
+                    Err(e) if !self.failing && !self.cancelled => {
+                        err = Some(format!("workflow output `{k}`: {}", e.message));
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+        if let Some(e) = err {
+            self.failing = true;
+            self.run_error = Some(e);
+        }
+        Json::Object(out)
+    }
+
+    fn reports(&self) -> Vec<StepReport> {
+        self.wf
+            .steps
+            .iter()
+            .zip(&self.state)
+            .map(|(s, st)| {
+                let r = st.result.as_ref();
+                let items = st
+                    .items
+                    .as_ref()
+                    .map(|items| {
+                        items
+                            .results
+                            .iter()
+                            .enumerate()
+                            .map(|(k, r)| match r {
+                                Some(r) => StepReport {
+                                    id: format!("{}[{k}]", s.id),
+                                    status: r.status,
+                                    attempts: r.attempts,
+                                    duration: Some(r.duration),
+                                    exit_code: r.exit_code,
+                                    error: r.error.clone(),
+                                    outputs: Json::Object(r.outputs.clone()),
+                                    items: Vec::new(),
+                                },
+                                None => StepReport {
+                                    id: format!("{}[{k}]", s.id),
+                                    status: if self.cancelled { Status::Cancelled } else { Status::Skipped },
+                                    attempts: 0,
+                                    duration: None,
+                                    exit_code: None,
+                                    error: None,
+                                    outputs: Json::Object(Map::new()),
+                                    items: Vec::new(),
+                                },
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                StepReport {
+                    id: s.id.clone(),
+                    status: st.status,
+                    attempts: r.map(|r| r.attempts).unwrap_or(0),
+                    duration: st.duration,
+                    exit_code: r.and_then(|r| r.exit_code),
+                    error: st.error.clone(),
+                    outputs: r.map(|r| Json::Object(r.outputs.clone())).unwrap_or_else(|| json!({})),
+                    items,
+                }
+            })
+            .collect()
+    }
+}
+
+/// `steps.<id>` as expressions see it.
+fn step_view(st: &StepState) -> Json {
+    let mut m = Map::new();
+    m.insert("status".into(), Json::String(st.status.as_str().into()));
+    let r = st.result.as_ref();
+    m.insert(
+        "outputs".into(),
+        Json::Object(r.map(|r| r.outputs.clone()).unwrap_or_default()),
+    );
+    m.insert("exit_code".into(), r.and_then(|r| r.exit_code).map(Json::from).unwrap_or(Json::Null));
+    m.insert(
+        "stdout".into(),
+        r.and_then(|r| r.stdout.clone()).map(Json::String).unwrap_or(Json::Null),
+    );
+    m.insert("error".into(), st.error.clone().map(Json::String).unwrap_or(Json::Null));
+    if let Some(items) = &st.items {
+        let list = items
+            .results
+            .iter()
+            .map(|r| match r {
+                Some(r) => json!({
+                    "status": r.status.as_str(),
+                    "outputs": Json::Object(r.outputs.clone()),
+                    "exit_code": r.exit_code,
+                    "stdout": r.stdout,
+                    "error": r.error,
+                }),
+                None => json!({"status": "skipped", "outputs": {}}),
+            })
+            .collect();
+        m.insert("items".into(), Json::Array(list));
+    }
+    Json::Object(m)
+}

@@ -1,0 +1,33 @@
+//! `--output json`: one JSON object per event on stdout and nothing else.
+//! Step output goes to stderr, prefixed, so stdout stays machine-readable.
+
+use std::io::Write;
+
+use crate::event::{Event, OutputLine, Sink};
+use crate::exec::RunOutcome;
+
+use super::Reporter;
+
+pub struct JsonReporter;
+
+impl Sink for JsonReporter {
+    fn event(&self, ev: &Event) {
+        if let Ok(mut line) = serde_json::to_string(ev) {
+            line.push('\n');
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(line.as_bytes());
+            let _ = out.flush();
+        }
+    }
+
+    fn output(&self, line: &OutputLine<'_>) {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "[{}] {}", line.step_id, line.line);
+    }
+}
+
+impl Reporter for JsonReporter {
+    fn summary(&self, _outcome: &RunOutcome) {
+        // The run's last event already carries the verdict.
+    }
+}

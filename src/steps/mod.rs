@@ -1,0 +1,5 @@
+//! One executor per step kind. Each runs one attempt and reports what happened;
+//! retries, events and state live in `exec`.
+
+pub mod output_file;
+pub mod shell;

@@ -1,0 +1,347 @@
+//! `run:` steps: a script in its own process group, output streamed line by
+//! line to the sinks while the last 1 MiB of stdout is kept, and the whole
+//! group signalled on timeout or cancellation.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::time::Instant;
+
+use crate::event::{OutputLine, Sink, Stream};
+use crate::exec::cancel::{CancelLevel, CancelWatch};
+use crate::model::Shell;
+
+/// `stdout` kept for `steps.<id>.stdout`.
+pub const STDOUT_TAIL: usize = 1024 * 1024;
+/// Longer lines are cut into pieces so one line cannot hold unbounded memory.
+const MAX_LINE: usize = 64 * 1024;
+/// After the script exits, how long leftover processes may keep its pipes open.
+const DRAIN: Duration = Duration::from_secs(1);
+
+pub struct ShellJob {
+    pub display_id: String,
+    pub shell: Shell,
+    pub script: String,
+    pub env: Vec<(String, String)>,
+    pub cwd: PathBuf,
+    pub timeout: Option<Duration>,
+    pub grace: Duration,
+    pub cancel: CancelWatch,
+    pub sink: Arc<dyn Sink>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    Exited(i32),
+    Signalled(i32),
+    TimedOut,
+    Cancelled,
+    SpawnFailed,
+}
+
+#[derive(Debug)]
+pub struct ShellResult {
+    pub ending: Ending,
+    pub stdout_tail: String,
+    pub spawn_error: Option<String>,
+}
+
+impl ShellResult {
+    /// The exit code as a shell reports it (128 + signal when killed).
+    pub fn exit_code(&self) -> Option<i32> {
+        match self.ending {
+            Ending::Exited(c) => Some(c),
+            Ending::Signalled(s) => Some(128 + s),
+            _ => None,
+        }
+    }
+}
+
+/// Shell builtins that have no program of the same name, or whose program
+/// would act differently outside a shell: these always go through the shell.
+const SHELL_ONLY: &[&str] = &[
+    ".", ":", "alias", "bg", "bind", "break", "builtin", "caller", "cd", "command", "compgen", "complete",
+    "continue", "declare", "dirs", "disown", "enable", "eval", "exec", "exit", "export", "fc", "fg",
+    "getopts", "hash", "help", "history", "jobs", "let", "local", "logout", "mapfile", "popd", "pushd",
+    "read", "readarray", "readonly", "return", "set", "shift", "shopt", "source", "suspend", "times",
+    "trap", "type", "typeset", "ulimit", "umask", "unalias", "unset", "wait", "if", "then", "else",
+    "fi", "for", "while", "until", "do", "done", "case", "esac", "function", "select", "time",
+];
+
+/// A one-line script made only of plain words (no quoting, expansion,
+/// redirection or operators) runs without a shell, as `make` does.
+pub fn direct_argv(script: &str) -> Option<Vec<&str>> {
+    let s = script.trim();
+    if s.is_empty() || s.contains('\n') {
+        return None;
+    }
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_./:=,+@%-".contains(c) || c == ' ' || c == '\t';
+    if !s.chars().all(plain) {
+        return None;
+    }
+    let argv: Vec<&str> = s.split_ascii_whitespace().collect();
+    let first = argv.first()?;
+    if first.contains('=') || SHELL_ONLY.contains(first) {
+        return None;
+    }
+    Some(argv)
+}
+
+/// `cmd` looked up on `path` like execvp, cached per (PATH, cmd).
+fn which(cmd: &str, path: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    if cmd.contains('/') {
+        return Some(PathBuf::from(cmd));
+    }
+    static CACHE: OnceLock<Mutex<HashMap<(String, String), Option<PathBuf>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let key = (path.to_string(), cmd.to_string());
+    if let Some(hit) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        return hit;
+    }
+    let found = path
+        .split(':')
+        .filter(|d| !d.is_empty())
+        .map(|d| Path::new(d).join(cmd))
+        .find(|p| {
+            std::fs::metadata(p)
+                .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+                .unwrap_or(false)
+        });
+    if let Ok(mut c) = cache.lock() {
+        c.insert(key, found.clone());
+    }
+    found
+}
+
+fn command_for(job: &ShellJob) -> tokio::process::Command {
+    let path = job
+        .env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.clone())
+        .or_else(|| std::env::var("PATH").ok())
+        .unwrap_or_default();
+    if let Some(argv) = direct_argv(&job.script) {
+        if let Some(prog) = which(argv[0], &path) {
+            let mut c = tokio::process::Command::new(prog);
+            c.arg0(argv[0]).args(&argv[1..]);
+            return c;
+        }
+    }
+    let mut c = tokio::process::Command::new(job.shell.program());
+    c.arg("-e").arg("-c").arg(&job.script);
+    c
+}
+
+fn signal_group(pgid: i32, sig: Signal) {
+    // ESRCH (group already gone) is the normal case after a clean exit.
+    let _ = killpg(Pid::from_raw(pgid), sig);
+}
+
+pub async fn run(mut job: ShellJob) -> ShellResult {
+    let mut cmd = command_for(&job);
+    cmd.current_dir(&job.cwd)
+        .envs(job.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(false);
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            let what = if e.kind() == std::io::ErrorKind::NotFound && !job.cwd.is_dir() {
+                format!("working directory {} does not exist", job.cwd.display())
+            } else {
+                format!("could not start {}: {e}", job.shell.program())
+            };
+            return ShellResult {
+                ending: Ending::SpawnFailed,
+                stdout_tail: String::new(),
+                spawn_error: Some(what),
+            };
+        }
+    };
+    let pgid = child.id().map(|p| p as i32).unwrap_or(0);
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let sink = job.sink.clone();
+    let id = job.display_id.clone();
+    let reader = tokio::spawn(async move {
+        let out = async {
+            match stdout {
+                Some(s) => pump(s, &id, Stream::Stdout, &*sink, true).await,
+                None => VecDeque::new(),
+            }
+        };
+        let err = async {
+            if let Some(s) = stderr {
+                pump(s, &id, Stream::Stderr, &*sink, false).await;
+            }
+        };
+        let (tail, ()) = tokio::join!(out, err);
+        tail
+    });
+
+    let mut timed_out = false;
+    let mut cancelled = false;
+    let deadline = job.timeout.map(|t| Instant::now() + t);
+    let mut kill_at: Option<Instant> = None;
+    let far = Instant::now() + Duration::from_secs(86400 * 365);
+    if job.cancel.level() >= CancelLevel::Graceful {
+        cancelled = true;
+        signal_group(pgid, Signal::SIGTERM);
+        kill_at = Some(Instant::now() + job.grace);
+    }
+    let status: std::io::Result<ExitStatus> = loop {
+        tokio::select! {
+            st = child.wait() => break st,
+            _ = tokio::time::sleep_until(deadline.unwrap_or(far)), if deadline.is_some() && !timed_out && !cancelled => {
+                timed_out = true;
+                signal_group(pgid, Signal::SIGTERM);
+                kill_at = Some(Instant::now() + job.grace);
+            }
+            _ = tokio::time::sleep_until(kill_at.unwrap_or(far)), if kill_at.is_some() => {
+                signal_group(pgid, Signal::SIGKILL);
+                kill_at = None;
+            }
+            level = job.cancel.changed() => {
+                match level {
+                    CancelLevel::Immediate => {
+                        cancelled = true;
+                        signal_group(pgid, Signal::SIGKILL);
+                    }
+                    CancelLevel::Graceful if !cancelled => {
+                        cancelled = true;
+                        signal_group(pgid, Signal::SIGTERM);
+                        kill_at = Some(Instant::now() + job.grace);
+                    }
+                    _ => {}
+                }
+            }
+        }
+    };
+    // Processes the script left behind in its group end with it.
+    signal_group(pgid, Signal::SIGTERM);
+    let mut reader = reader;
+    let tail = match tokio::time::timeout(DRAIN, &mut reader).await {
+        Ok(r) => r.unwrap_or_default(),
+        Err(_) => {
+            signal_group(pgid, Signal::SIGKILL);
+            match tokio::time::timeout(DRAIN, &mut reader).await {
+                Ok(r) => r.unwrap_or_default(),
+                Err(_) => {
+                    // Something left the group but holds our pipe: stop listening.
+                    reader.abort();
+                    VecDeque::new()
+                }
+            }
+        }
+    };
+    let stdout_tail = tail_to_string(tail);
+    let ending = if cancelled {
+        Ending::Cancelled
+    } else if timed_out {
+        Ending::TimedOut
+    } else {
+        match status {
+            Ok(st) => {
+                use std::os::unix::process::ExitStatusExt;
+                match (st.code(), st.signal()) {
+                    (Some(c), _) => Ending::Exited(c),
+                    (None, Some(s)) => Ending::Signalled(s),
+                    _ => Ending::Exited(-1),
+                }
+            }
+            Err(_) => Ending::Exited(-1),
+        }
+    };
+    ShellResult {
+        ending,
+        stdout_tail,
+        spawn_error: None,
+    }
+}
+
+fn tail_to_string(tail: VecDeque<u8>) -> String {
+    let (a, b) = tail.as_slices();
+    let mut v = Vec::with_capacity(a.len() + b.len());
+    v.extend_from_slice(a);
+    v.extend_from_slice(b);
+    // A cut at the 1 MiB boundary may split a character; drop the fragment.
+    let text = String::from_utf8_lossy(&v);
+    text.trim_start_matches('\u{FFFD}').trim().to_string()
+}
+
+/// Read a pipe to EOF: emit each line, keep the last [`STDOUT_TAIL`] bytes.
+async fn pump<R: AsyncRead + Unpin>(mut r: R, id: &str, stream: Stream, sink: &dyn Sink, keep: bool) -> VecDeque<u8> {
+    let mut tail: VecDeque<u8> = VecDeque::new();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match r.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let chunk = &buf[..n];
+        if keep {
+            tail.extend(chunk);
+            if tail.len() > STDOUT_TAIL {
+                let excess = tail.len() - STDOUT_TAIL;
+                tail.drain(..excess);
+            }
+        }
+        pending.extend_from_slice(chunk);
+        let mut start = 0;
+        while let Some(pos) = pending[start..].iter().position(|&b| b == b'\n') {
+            emit(sink, id, stream, &pending[start..start + pos]);
+            start += pos + 1;
+        }
+        pending.drain(..start);
+        if pending.len() > MAX_LINE {
+            emit(sink, id, stream, &pending);
+            pending.clear();
+        }
+    }
+    if !pending.is_empty() {
+        emit(sink, id, stream, &pending);
+    }
+    tail
+}
+
+fn emit(sink: &dyn Sink, id: &str, stream: Stream, bytes: &[u8]) {
+    let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+    let line = String::from_utf8_lossy(bytes);
+    sink.output(&OutputLine {
+        step_id: id,
+        stream,
+        line: &line,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_path_only_for_plain_words() {
+        assert_eq!(direct_argv("true"), Some(vec!["true"]));
+        assert_eq!(direct_argv("/bin/echo a b"), Some(vec!["/bin/echo", "a", "b"]));
+        assert_eq!(direct_argv("echo $HOME"), None);
+        assert_eq!(direct_argv("echo a > f"), None);
+        assert_eq!(direct_argv("cd /tmp"), None);
+        assert_eq!(direct_argv("exit 3"), None);
+        assert_eq!(direct_argv("A=1 env"), None);
+        assert_eq!(direct_argv("echo 'q'"), None);
+        assert_eq!(direct_argv("a\nb"), None);
+        assert_eq!(direct_argv("echo *"), None);
+    }
+}
