@@ -43,6 +43,8 @@ struct State {
     counted: HashSet<String>,
     /// Set by `summary`: the bars are gone, later events draw nothing.
     done: bool,
+    /// Tests collect the summary here instead of writing to stderr.
+    captured: Option<Vec<String>>,
 }
 
 /// A step with a spinner on screen.
@@ -364,9 +366,14 @@ impl Reporter for TtyReporter {
         self.clear_bars(&mut st);
         // Written directly: the summary must appear even when indicatif
         // decided stderr is no terminal and hid the bars.
+        let lines = summary_lines(&self.palette, outcome);
+        if let Some(captured) = &mut st.captured {
+            captured.extend(lines);
+            return;
+        }
         let term = Term::stderr();
         let _ = term.write_line("");
-        for line in summary_lines(&self.palette, outcome) {
+        for line in lines {
             let _ = term.write_line(&line);
         }
     }
@@ -765,6 +772,7 @@ mod tests {
     #[test]
     fn events_drive_spinners_and_run_bar() {
         let r = TtyReporter::with_target(2, false, ProgressDrawTarget::hidden());
+        r.lock().captured = Some(Vec::new());
         r.event(&Event::new(
             EventKind::RunStarted,
             &Arc::from("r1"),
@@ -822,9 +830,11 @@ mod tests {
         );
         r.summary(&o);
         r.event(&event(EventKind::StepStarted, "late"));
-        assert!(
-            r.lock().running.is_empty(),
-            "nothing is drawn after the summary"
+        let st = r.lock();
+        assert!(st.running.is_empty(), "nothing is drawn after the summary");
+        assert_eq!(
+            st.captured.as_ref().map(|c| c[0].as_str()),
+            Some("✗ run failed in 3.2s — 1 failed")
         );
     }
 }

@@ -158,14 +158,21 @@ pub(crate) fn check(cx: &mut Ctx, wf: &Workflow, config: &Config) {
                     .help("this version of orch runs `run` and `transform` steps"),
             );
         }
-        if let Some(c) = &s.compensate {
-            let k = c.kind.name();
-            if super::step::NOT_YET.contains(&k) {
-                cx.push(
-                    Diag::new("not-supported", format!("`{k}` compensations are not supported yet"))
-                        .label(s.span, format!("step `{}` compensates with `{k}`", s.id)),
-                );
-            }
+        // Parsed so files written for later versions validate cleanly, but
+        // refused until they run: nothing may pass silently.
+        if s.compensate.is_some() {
+            cx.push(
+                Diag::new("not-supported", "`compensate` is not supported yet")
+                    .label(s.span, format!("step `{}` declares a compensation", s.id))
+                    .help("undo the step in an `on_failure` step for now"),
+            );
+        }
+        if s.cache.is_some() {
+            cx.push(
+                Diag::new("not-supported", "step `cache` is not supported yet")
+                    .label(s.span, format!("step `{}` asks for caching", s.id))
+                    .help("remove `cache:`; the step will run every time"),
+            );
         }
         for (pool, amount) in &s.resources {
             match config.pools.iter().find(|(p, _)| p == pool) {

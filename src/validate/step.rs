@@ -385,8 +385,13 @@ pub(crate) fn retry(cx: &mut Ctx, v: &Yaml) -> Option<RetrySpec> {
         ],
     )?;
     let mut r = RetrySpec::default();
+    // Keep going after a bad field so every problem is reported at once.
+    let mut ok = true;
     if let Some(m) = f.get("max_attempts") {
-        r.max_attempts = cx.count(m, "max_attempts", 1)?.min(u32::MAX as u64) as u32;
+        match cx.count(m, "max_attempts", 1) {
+            Some(n) => r.max_attempts = n.min(u32::MAX as u64) as u32,
+            None => ok = false,
+        }
     }
     if let Some(s) = f.get("delay_strategy") {
         r.strategy = match s.as_str() {
@@ -403,7 +408,8 @@ pub(crate) fn retry(cx: &mut Ctx, v: &Yaml) -> Option<RetrySpec> {
                         .label(s.span, "not a strategy")
                         .help(hint),
                 );
-                return None;
+                ok = false;
+                r.strategy
             }
         };
     }
@@ -411,26 +417,38 @@ pub(crate) fn retry(cx: &mut Ctx, v: &Yaml) -> Option<RetrySpec> {
         (Some(_), Some(ms)) => {
             cx.error("retry", ms.span, "give `base_delay` or `base_delay_ms`, not both", "second delay");
         }
-        (Some(d), None) => r.base_delay = cx.duration(d, "base_delay")?,
-        (None, Some(ms)) => r.base_delay = std::time::Duration::from_millis(cx.count(ms, "base_delay_ms", 0)?),
+        (Some(d), None) => match cx.duration(d, "base_delay") {
+            Some(v) => r.base_delay = v,
+            None => ok = false,
+        },
+        (None, Some(ms)) => match cx.count(ms, "base_delay_ms", 0) {
+            Some(v) => r.base_delay = std::time::Duration::from_millis(v),
+            None => ok = false,
+        },
         (None, None) => {}
     }
     if let Some(m) = f.get("max_delay") {
-        r.max_delay = Some(cx.duration(m, "max_delay")?);
+        r.max_delay = cx.duration(m, "max_delay");
+        ok &= r.max_delay.is_some();
     }
     if let Some(x) = f.get("factor") {
         match x.as_f64() {
             Some(v) if v >= 1.0 && v.is_finite() => r.factor = v,
             _ => {
                 cx.error("retry", x.span, "`factor` must be a number ≥ 1", "invalid factor");
+                ok = false;
             }
         }
     }
     if let Some(j) = f.get("jitter") {
-        r.jitter = cx.bool(j, "jitter")?;
+        match cx.bool(j, "jitter") {
+            Some(b) => r.jitter = b,
+            None => ok = false,
+        }
     }
     if let Some(c) = f.get("condition") {
-        r.condition = Some(condition(cx, c, "condition")?);
+        r.condition = condition(cx, c, "condition");
+        ok &= r.condition.is_some();
     }
-    Some(r)
+    ok.then_some(r)
 }

@@ -1,0 +1,44 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+/// `orch` with a clean, predictable environment: no colour, not CI, no
+/// inherited orch settings.
+pub fn orch(dir: &Path) -> Command {
+    let mut c = Command::cargo_bin("orch").expect("binary built");
+    c.current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("CI")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("ORCH_CONFIG")
+        .env_remove("ORCHESTRATION_DEFAULT_MAX_PARALLEL")
+        .env_remove("ORCHESTRATION_MAX_CONCURRENCY");
+    c
+}
+
+/// A temporary directory with the given files written into it.
+pub fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(path, text).expect("write fixture");
+    }
+    dir
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Parse `--output json` stdout into events.
+pub fn events(stdout: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
+        .collect()
+}
