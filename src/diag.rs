@@ -144,13 +144,21 @@ impl Diagnostic for Rendered {
     }
 }
 
-/// Closest candidate by edit distance, for "did you mean" help.
+/// Closest candidate by edit distance, for "did you mean" help. Typos
+/// (a swapped or missing letter) count; unrelated short words do not.
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let n = word.chars().count();
+    let allowed = match n {
+        0..=3 => 1,
+        4..=6 => 2,
+        _ => 3,
+    };
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(word, c), c))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .filter(|c| *c != word)
+        .map(|c| (strsim::damerau_levenshtein(word, c), c))
+        .filter(|(d, c)| *d <= allowed && *d < c.chars().count())
+        .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }
 
@@ -162,5 +170,8 @@ mod tests {
     fn suggests_close_names_only() {
         assert_eq!(did_you_mean("neds", ["needs", "name", "env"]), Some("needs"));
         assert_eq!(did_you_mean("zzzz", ["needs", "name"]), None);
+        assert_eq!(did_you_mean("evn", ["n", "env"]), Some("env"));
+        assert_eq!(did_you_mean("buidl", ["build", "test"]), Some("build"));
+        assert_eq!(did_you_mean("x", ["n", "env"]), None);
     }
 }

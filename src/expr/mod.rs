@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 
 use cel::common::ast::{CallExpr, Expr as Ast, LiteralValue};
 use cel::parser::Parser;
+
 use cel::IdedExpr;
 
 pub use eval::{eval, render, EvalError, Scope, StatusFns};
@@ -179,7 +180,8 @@ fn rewrite_hyphens(src: &str) -> (String, Vec<usize>) {
 }
 
 fn parser() -> Parser {
-    Parser::new()
+    env()
+        .parser()
         .enable_ident_escape_syntax(true)
         .max_recursion_depth(64)
 }
@@ -371,7 +373,23 @@ fn root_id(e: &IdedExpr) -> u64 {
 /// The shared CEL environment (standard library); built once.
 pub(crate) fn env() -> &'static std::sync::Arc<cel::Env> {
     static ENV: OnceLock<std::sync::Arc<cel::Env>> = OnceLock::new();
-    ENV.get_or_init(|| std::sync::Arc::new(cel::Env::stdlib()))
+    ENV.get_or_init(|| {
+        let mut env = cel::Env::stdlib();
+        // The common extensions users of CEL elsewhere expect: `split`,
+        // `join`, `lowerAscii`, `math.greatest`, `base64.encode`, …
+        for ext in [
+            cel::extensions::strings as fn(&mut cel::Env) -> Result<(), cel::DeclarationError>,
+            cel::extensions::lists,
+            cel::extensions::math,
+            cel::extensions::encoders,
+        ] {
+            // Declaring a standard extension on a fresh environment cannot
+            // conflict; if it ever did, the functions would be missing and
+            // expressions using them would say so.
+            let _ = env.add_extension(ext);
+        }
+        std::sync::Arc::new(env)
+    })
 }
 
 #[cfg(test)]
