@@ -186,8 +186,11 @@ fn parser() -> Parser {
         .max_recursion_depth(64)
 }
 
+/// A compiled expression's tree, its references and its unknown names.
+pub type Compiled = (IdedExpr, Vec<Ref>, Vec<(String, usize)>);
+
 /// Compile the inside of `${{ }}`.
-pub fn compile(text: &str) -> Result<(IdedExpr, Vec<Ref>, Vec<(String, usize)>), SyntaxError> {
+pub fn compile(text: &str) -> Result<Compiled, SyntaxError> {
     if text.trim().is_empty() {
         return Err(SyntaxError {
             message: "empty expression".into(),
@@ -392,6 +395,17 @@ pub(crate) fn env() -> &'static std::sync::Arc<cel::Env> {
     })
 }
 
+impl Expr {
+    /// Does the expression call `success()`, `failure()`, `always()` or
+    /// `cancelled()`? Without one, an `if:` means `success() && (…)`.
+    pub fn uses_status_fn(&self) -> bool {
+        let r = self.ast.references();
+        ["success", "failure", "always", "cancelled"]
+            .iter()
+            .any(|f| r.has_function(f))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -436,16 +450,5 @@ mod tests {
         let e = compile("steps.a-b.x +* 2").unwrap_err();
         assert!(e.offset >= 12 && e.offset <= 14, "{e:?}");
         assert!(compile("  ").is_err());
-    }
-}
-
-impl Expr {
-    /// Does the expression call `success()`, `failure()`, `always()` or
-    /// `cancelled()`? Without one, an `if:` means `success() && (…)`.
-    pub fn uses_status_fn(&self) -> bool {
-        let r = self.ast.references();
-        ["success", "failure", "always", "cancelled"]
-            .iter()
-            .any(|f| r.has_function(f))
     }
 }

@@ -99,7 +99,8 @@ fn which(cmd: &str, path: &str) -> Option<PathBuf> {
     if cmd.contains('/') {
         return Some(PathBuf::from(cmd));
     }
-    static CACHE: OnceLock<Mutex<HashMap<(String, String), Option<PathBuf>>>> = OnceLock::new();
+    type Cache = Mutex<HashMap<(String, String), Option<PathBuf>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let key = (path.to_string(), cmd.to_string());
     if let Some(hit) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {

@@ -323,6 +323,14 @@ pub fn is_name(s: &str) -> bool {
         && c.all(|x| x.is_ascii_alphanumeric() || x == '_' || x == '-')
 }
 
+pub use refs::body_exprs;
+pub use workflow::{check_type, json_kind};
+
+/// "a list", "a string", … for messages about values computed at run time.
+pub fn json_kind_of(v: &serde_json::Value) -> &'static str {
+    workflow::json_kind(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,12 +343,4 @@ mod tests {
         assert!(!is_name("a b"));
         assert!(!is_name(""));
     }
-}
-
-pub use refs::body_exprs;
-pub use workflow::{check_type, json_kind};
-
-/// "a list", "a string", … for messages about values computed at run time.
-pub fn json_kind_of(v: &serde_json::Value) -> &'static str {
-    workflow::json_kind(v)
 }

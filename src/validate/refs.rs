@@ -334,23 +334,19 @@ fn check_expr(
                     );
                 }
             }
-            "error" => {
-                if place != Place::RetryCondition {
-                    cx.push(
-                        Diag::new("expression", "`error` is only defined in `retry.condition`")
-                            .label(span, "not available here"),
-                    );
-                }
+            "error" if place != Place::RetryCondition => {
+                cx.push(
+                    Diag::new("expression", "`error` is only defined in `retry.condition`")
+                        .label(span, "not available here"),
+                );
             }
             "step" => cx.push(
                 Diag::new("expression", "`step` is only defined in policy rules")
                     .label(span, "not available here")
                     .help("use `steps.<id>` for another step's results"),
             ),
-            "secrets" => {
-                if r.name.is_none() {
-                    cx.push(Diag::new("expression", "`secrets` needs a name").label(span, "e.g. secrets.api-token"));
-                }
+            "secrets" if r.name.is_none() => {
+                cx.push(Diag::new("expression", "`secrets` needs a name").label(span, "e.g. secrets.api-token"));
             }
             _ => {}
         }
