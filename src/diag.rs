@@ -146,7 +146,10 @@ impl Diagnostic for Rendered {
 
 /// Closest candidate by edit distance, for "did you mean" help. Typos
 /// (a swapped or missing letter) count; unrelated short words do not.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let n = word.chars().count();
     let allowed = match n {
         0..=3 => 1,
@@ -168,7 +171,10 @@ mod tests {
 
     #[test]
     fn suggests_close_names_only() {
-        assert_eq!(did_you_mean("neds", ["needs", "name", "env"]), Some("needs"));
+        assert_eq!(
+            did_you_mean("neds", ["needs", "name", "env"]),
+            Some("needs")
+        );
         assert_eq!(did_you_mean("zzzz", ["needs", "name"]), None);
         assert_eq!(did_you_mean("evn", ["n", "env"]), Some("env"));
         assert_eq!(did_you_mean("buidl", ["build", "test"]), Some("build"));

@@ -95,7 +95,10 @@ impl Status {
     }
 
     pub fn is_terminal(self) -> bool {
-        !matches!(self, Status::Pending | Status::Running | Status::Retrying | Status::Waiting)
+        !matches!(
+            self,
+            Status::Pending | Status::Running | Status::Retrying | Status::Waiting
+        )
     }
 }
 

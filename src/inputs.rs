@@ -16,13 +16,18 @@ pub fn resolve(wf: &Workflow, pairs: &[String], file: Option<&Path>) -> Result<J
     if let Some(path) = file {
         match read_file(path) {
             Ok(Json::Object(m)) => given.extend(m.into_iter().map(|(k, v)| (k, v, "--input-file"))),
-            Ok(_) => errors.push(Diag::new("input", format!("{} must hold an object of inputs", path.display()))),
+            Ok(_) => errors.push(Diag::new(
+                "input",
+                format!("{} must hold an object of inputs", path.display()),
+            )),
             Err(d) => errors.push(d),
         }
     }
     for p in pairs {
         let Some((k, v)) = p.split_once('=') else {
-            errors.push(Diag::new("input", format!("`-i {p}` is not key=value")).help("e.g. -i env=prod"));
+            errors.push(
+                Diag::new("input", format!("`-i {p}` is not key=value")).help("e.g. -i env=prod"),
+            );
             continue;
         };
         let k = k.trim();
@@ -41,10 +46,16 @@ pub fn resolve(wf: &Workflow, pairs: &[String], file: Option<&Path>) -> Result<J
             let d = Diag::new("input", format!("unknown input `{k}` (from {from})"));
             errors.push(match hint {
                 Some(h) => d.help(format!("did you mean `{h}`?")),
-                None if wf.inputs.is_empty() => d.help(format!("workflow `{}` declares no inputs", wf.name)),
+                None if wf.inputs.is_empty() => {
+                    d.help(format!("workflow `{}` declares no inputs", wf.name))
+                }
                 None => d.help(format!(
                     "declared inputs: {}",
-                    wf.inputs.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")
+                    wf.inputs
+                        .iter()
+                        .map(|d| d.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )),
             });
             continue;
@@ -133,7 +144,11 @@ pub fn parse_cli_value(ty: InputType, v: &str) -> Result<Json, String> {
             } else if t.is_empty() {
                 Ok(Json::Array(vec![]))
             } else {
-                Ok(Json::Array(t.split(',').map(|s| Json::String(s.trim().to_string())).collect()))
+                Ok(Json::Array(
+                    t.split(',')
+                        .map(|s| Json::String(s.trim().to_string()))
+                        .collect(),
+                ))
             }
         }
         InputType::Object => serde_json::from_str::<Json>(v.trim())
@@ -151,13 +166,28 @@ mod tests {
     #[test]
     fn cli_values_by_type() {
         assert_eq!(parse_cli_value(InputType::Number, "42").unwrap(), json!(42));
-        assert_eq!(parse_cli_value(InputType::Number, "1.5").unwrap(), json!(1.5));
+        assert_eq!(
+            parse_cli_value(InputType::Number, "1.5").unwrap(),
+            json!(1.5)
+        );
         assert!(parse_cli_value(InputType::Number, "x").is_err());
-        assert_eq!(parse_cli_value(InputType::Boolean, "true").unwrap(), json!(true));
+        assert_eq!(
+            parse_cli_value(InputType::Boolean, "true").unwrap(),
+            json!(true)
+        );
         assert!(parse_cli_value(InputType::Boolean, "yes").is_err());
-        assert_eq!(parse_cli_value(InputType::List, "eu, us").unwrap(), json!(["eu", "us"]));
-        assert_eq!(parse_cli_value(InputType::List, "[1,2]").unwrap(), json!([1, 2]));
-        assert_eq!(parse_cli_value(InputType::Object, "{\"a\":1}").unwrap(), json!({"a": 1}));
+        assert_eq!(
+            parse_cli_value(InputType::List, "eu, us").unwrap(),
+            json!(["eu", "us"])
+        );
+        assert_eq!(
+            parse_cli_value(InputType::List, "[1,2]").unwrap(),
+            json!([1, 2])
+        );
+        assert_eq!(
+            parse_cli_value(InputType::Object, "{\"a\":1}").unwrap(),
+            json!({"a": 1})
+        );
         assert!(parse_cli_value(InputType::Object, "[1]").is_err());
     }
 }

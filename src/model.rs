@@ -191,12 +191,25 @@ pub struct HttpSpec {
 
 #[derive(Debug, Clone)]
 pub enum StepKind {
-    Run { script: Template, shell: Shell },
+    Run {
+        script: Template,
+        shell: Shell,
+    },
     Http(HttpSpec),
-    Call { target: CallTarget, endpoint: String, with: Vec<(String, Val)> },
-    Workflow { path: String, with: Vec<(String, Val)> },
+    Call {
+        target: CallTarget,
+        endpoint: String,
+        with: Vec<(String, Val)>,
+    },
+    Workflow {
+        path: String,
+        with: Vec<(String, Val)>,
+    },
     Transform(Vec<(String, Val)>),
-    Approval { message: Option<Val>, timeout: Option<Duration> },
+    Approval {
+        message: Option<Val>,
+        timeout: Option<Duration>,
+    },
 }
 
 impl StepKind {

@@ -44,7 +44,11 @@ pub fn diagnostic(d: &Diag, style: &Style) -> String {
     }
     if style.github {
         if let Some((file, line, col)) = d.location() {
-            let _ = writeln!(out, "::error file={file},line={line},col={col}::{}", d.message.replace('\n', " "));
+            let _ = writeln!(
+                out,
+                "::error file={file},line={line},col={col}::{}",
+                d.message.replace('\n', " ")
+            );
         } else {
             let _ = writeln!(out, "::error::{}", d.message.replace('\n', " "));
         }
@@ -73,7 +77,11 @@ pub fn report(diags: &[Diag], style: &Style) {
             out,
             "error: {n} problem{} found{}",
             if n == 1 { "" } else { "s" },
-            if files.is_empty() { String::new() } else { format!(" in {}", files.join(", ")) }
+            if files.is_empty() {
+                String::new()
+            } else {
+                format!(" in {}", files.join(", "))
+            }
         );
     }
     eprint!("{out}");

@@ -75,7 +75,8 @@ impl Project {
         if direct.exists() {
             return Ok(direct.to_path_buf());
         }
-        let looks_like_name = !arg.contains('/') && !arg.ends_with(".yaml") && !arg.ends_with(".yml");
+        let looks_like_name =
+            !arg.contains('/') && !arg.ends_with(".yaml") && !arg.ends_with(".yml");
         if looks_like_name {
             for ext in ["yaml", "yml"] {
                 let candidate = self.dir.join("workflows").join(format!("{arg}.{ext}"));
@@ -106,7 +107,8 @@ impl Project {
             .filter_map(|e| {
                 let p = e.path();
                 let ext = p.extension()?.to_str()?;
-                (ext == "yaml" || ext == "yml").then(|| p.file_stem()?.to_str().map(str::to_string))?
+                (ext == "yaml" || ext == "yml")
+                    .then(|| p.file_stem()?.to_str().map(str::to_string))?
             })
             .collect();
         names.sort();
@@ -117,24 +119,39 @@ impl Project {
 /// The run's concurrency: `-j`, then the workflow's `concurrency`, then
 /// `policies.max_parallel_tasks`, then `ORCHESTRATION_DEFAULT_MAX_PARALLEL`,
 /// else the CPU count; `ORCHESTRATION_MAX_CONCURRENCY` caps all of them.
-pub fn concurrency(jobs: Option<u32>, wf: &Workflow, cfg: &Config, env: &EnvVars) -> Result<usize, Diag> {
+pub fn concurrency(
+    jobs: Option<u32>,
+    wf: &Workflow,
+    cfg: &Config,
+    env: &EnvVars,
+) -> Result<usize, Diag> {
     let parse = |name: &str, v: &Option<String>| -> Result<Option<usize>, Diag> {
         match v {
             None => Ok(None),
             Some(s) => match s.trim().parse::<usize>() {
                 Ok(n) if n >= 1 => Ok(Some(n)),
-                _ => Err(Diag::new("env", format!("{name} must be a positive integer, got `{s}`"))),
+                _ => Err(Diag::new(
+                    "env",
+                    format!("{name} must be a positive integer, got `{s}`"),
+                )),
             },
         }
     };
-    let default = parse("ORCHESTRATION_DEFAULT_MAX_PARALLEL", &env.default_max_parallel)?;
+    let default = parse(
+        "ORCHESTRATION_DEFAULT_MAX_PARALLEL",
+        &env.default_max_parallel,
+    )?;
     let cap = parse("ORCHESTRATION_MAX_CONCURRENCY", &env.max_concurrency)?;
     let n = jobs
         .map(|j| j as usize)
         .or(wf.concurrency)
         .or(cfg.policies.max_parallel_tasks)
         .or(default)
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        });
     Ok(cap.map_or(n, |c| n.min(c)).max(1))
 }
 
@@ -150,7 +167,9 @@ fn absolute(p: &Path, cwd: &Path) -> PathBuf {
 
 /// Show paths under the working directory relative to it.
 fn relative_to(p: &Path, cwd: &Path) -> PathBuf {
-    p.strip_prefix(cwd).map(Path::to_path_buf).unwrap_or_else(|_| p.to_path_buf())
+    p.strip_prefix(cwd)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| p.to_path_buf())
 }
 
 fn display_path(p: &Path, cwd: &Path) -> PathBuf {
@@ -162,7 +181,11 @@ mod tests {
     use super::*;
 
     fn wf(concurrency: Option<usize>) -> Workflow {
-        let src = Arc::new(crate::source::Source::new("w", "w", "name: w\nsteps: [{id: a, run: x}]\n"));
+        let src = Arc::new(crate::source::Source::new(
+            "w",
+            "w",
+            "name: w\nsteps: [{id: a, run: x}]\n",
+        ));
         let mut w = crate::validate::workflow_source(&src, &Config::default()).unwrap();
         w.concurrency = concurrency;
         w

@@ -36,7 +36,11 @@ impl From<Span> for SourceSpan {
 }
 
 impl Source {
-    pub fn new(name: impl Into<String>, path: impl Into<PathBuf>, text: impl Into<Arc<str>>) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        path: impl Into<PathBuf>,
+        text: impl Into<Arc<str>>,
+    ) -> Self {
         let text: Arc<str> = text.into();
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
@@ -76,7 +80,9 @@ impl Source {
             Err(i) => i.saturating_sub(1),
         };
         let start = self.line_starts[line];
-        let col = self.text[start..offset.min(self.text.len())].chars().count();
+        let col = self.text[start..offset.min(self.text.len())]
+            .chars()
+            .count();
         (line + 1, col + 1)
     }
 

@@ -3,7 +3,11 @@
 use crate::common::{orch, repo_root};
 
 fn help(args: &[&str]) -> String {
-    let out = orch(&repo_root()).args(args).env("COLUMNS", "100").output().expect("runs");
+    let out = orch(&repo_root())
+        .args(args)
+        .env("COLUMNS", "100")
+        .output()
+        .expect("runs");
     assert!(out.status.success(), "{args:?} failed");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -13,7 +17,10 @@ fn help_texts() {
     insta::assert_snapshot!("help", help(&["--help"]));
     for cmd in ["run", "validate", "plan", "graph", "completions"] {
         let text = help(&[cmd, "--help"]);
-        assert!(text.contains("Examples:"), "`orch {cmd} --help` has no examples");
+        assert!(
+            text.contains("Examples:"),
+            "`orch {cmd} --help` has no examples"
+        );
         insta::assert_snapshot!(format!("help_{cmd}"), text);
     }
 }
@@ -22,7 +29,10 @@ fn help_texts() {
 fn usage_errors_exit_2() {
     orch(&repo_root()).args(["frobnicate"]).assert().code(2);
     orch(&repo_root()).args(["run"]).assert().code(2);
-    orch(&repo_root()).args(["run", "x.yaml", "--output", "fancy"]).assert().code(2);
+    orch(&repo_root())
+        .args(["run", "x.yaml", "--output", "fancy"])
+        .assert()
+        .code(2);
 }
 
 #[test]
@@ -31,5 +41,8 @@ fn version() {
         .arg("--version")
         .assert()
         .success()
-        .stdout(predicates::str::starts_with(format!("orch {}", env!("CARGO_PKG_VERSION"))));
+        .stdout(predicates::str::starts_with(format!(
+            "orch {}",
+            env!("CARGO_PKG_VERSION")
+        )));
 }

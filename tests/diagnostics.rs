@@ -28,7 +28,11 @@ fn fixture_path(name: &str) -> String {
 fn check_fixture(name: &str) {
     let path = fixture_path(name);
     let (code, stderr) = validate_in(&repo_root(), &[&path]);
-    assert_eq!(code, Some(2), "{path} should be invalid (exit 2); stderr:\n{stderr}");
+    assert_eq!(
+        code,
+        Some(2),
+        "{path} should be invalid (exit 2); stderr:\n{stderr}"
+    );
     assert!(
         stderr.contains(&path),
         "the diagnostics should name {path}; stderr:\n{stderr}"
@@ -116,7 +120,10 @@ fn every_fixture_has_a_test() {
     on_disk.sort();
     let mut tested: Vec<String> = FIXTURES.iter().map(|s| s.to_string()).collect();
     tested.sort();
-    assert_eq!(on_disk, tested, "fixtures in {FIXTURE_DIR} and tests in diagnostics.rs differ");
+    assert_eq!(
+        on_disk, tested,
+        "fixtures in {FIXTURE_DIR} and tests in diagnostics.rs differ"
+    );
 }
 
 #[test]
@@ -127,8 +134,14 @@ fn one_file_with_many_problems_reports_them_all() {
     let n = problem_count(&stderr);
     assert!(n >= 5, "expected at least 5 problems, got {n}:\n{stderr}");
     // One rendered diagnostic per problem counted.
-    let rendered = stderr.lines().filter(|l| l.trim_start().starts_with("× ")).count();
-    assert_eq!(rendered, n, "the count should match the diagnostics shown:\n{stderr}");
+    let rendered = stderr
+        .lines()
+        .filter(|l| l.trim_start().starts_with("× "))
+        .count();
+    assert_eq!(
+        rendered, n,
+        "the count should match the diagnostics shown:\n{stderr}"
+    );
     // And they are different kinds of problem, not one repeated.
     let mut codes: Vec<&str> = stderr
         .lines()
@@ -136,9 +149,14 @@ fn one_file_with_many_problems_reports_them_all() {
         .collect();
     codes.sort_unstable();
     codes.dedup();
-    assert!(codes.len() >= 5, "expected at least 5 kinds of problem, got {codes:?}");
     assert!(
-        stderr.trim_end().ends_with(&format!("problems found in {path}")),
+        codes.len() >= 5,
+        "expected at least 5 kinds of problem, got {codes:?}"
+    );
+    assert!(
+        stderr
+            .trim_end()
+            .ends_with(&format!("problems found in {path}")),
         "stderr:\n{stderr}"
     );
 }
@@ -150,9 +168,15 @@ fn problems_in_several_files_are_reported_together() {
     let (code, stderr) = validate_in(&repo_root(), &[&a, &b]);
     assert_eq!(code, Some(2), "stderr:\n{stderr}");
     assert!(stderr.contains("dependency cycle"), "stderr:\n{stderr}");
-    assert!(stderr.contains("`deploy` needs `publish`"), "stderr:\n{stderr}");
+    assert!(
+        stderr.contains("`deploy` needs `publish`"),
+        "stderr:\n{stderr}"
+    );
     assert_eq!(problem_count(&stderr), 3, "stderr:\n{stderr}");
-    assert!(stderr.contains(&format!("found in {a}, {b}")), "stderr:\n{stderr}");
+    assert!(
+        stderr.contains(&format!("found in {a}, {b}")),
+        "stderr:\n{stderr}"
+    );
 }
 
 const GOOD: &str = r#"name: good
@@ -186,7 +210,10 @@ fn a_valid_file_exits_zero() {
     let dir = project(&[("good.yaml", GOOD)]);
     let (code, stderr) = validate_in(dir.path(), &["good.yaml"]);
     assert_eq!(code, Some(0), "stderr:\n{stderr}");
-    assert!(stderr.contains("good.yaml is valid (3 steps)"), "stderr:\n{stderr}");
+    assert!(
+        stderr.contains("good.yaml is valid (3 steps)"),
+        "stderr:\n{stderr}"
+    );
     assert!(!stderr.contains("error"), "stderr:\n{stderr}");
 }
 
@@ -214,19 +241,33 @@ fn a_directory_is_refused() {
 #[test]
 fn a_binary_file_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("blob.yaml"), b"name: x\n\x00\x01\x02\xffsteps: []\n").expect("write");
+    std::fs::write(
+        dir.path().join("blob.yaml"),
+        b"name: x\n\x00\x01\x02\xffsteps: []\n",
+    )
+    .expect("write");
     let (code, stderr) = validate_in(dir.path(), &["blob.yaml"]);
     assert_eq!(code, Some(2), "stderr:\n{stderr}");
-    assert!(stderr.contains("blob.yaml is a binary file, not YAML"), "stderr:\n{stderr}");
+    assert!(
+        stderr.contains("blob.yaml is a binary file, not YAML"),
+        "stderr:\n{stderr}"
+    );
 }
 
 #[test]
 fn a_file_that_is_not_utf8_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("latin1.yaml"), b"name: caf\xe9\nsteps: []\n").expect("write");
+    std::fs::write(
+        dir.path().join("latin1.yaml"),
+        b"name: caf\xe9\nsteps: []\n",
+    )
+    .expect("write");
     let (code, stderr) = validate_in(dir.path(), &["latin1.yaml"]);
     assert_eq!(code, Some(2), "stderr:\n{stderr}");
-    assert!(stderr.contains("latin1.yaml is not UTF-8 text"), "stderr:\n{stderr}");
+    assert!(
+        stderr.contains("latin1.yaml is not UTF-8 text"),
+        "stderr:\n{stderr}"
+    );
 }
 
 #[test]
@@ -236,7 +277,8 @@ fn a_huge_file_is_refused_before_parsing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("huge.yaml");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
-    f.write_all(b"name: huge\nsteps:\n  - id: a\n    run: echo a\n").expect("write");
+    f.write_all(b"name: huge\nsteps:\n  - id: a\n    run: echo a\n")
+        .expect("write");
     let mut line = "#".repeat(1023);
     line.push('\n');
     for _ in 0..50 * 1024 {
@@ -248,7 +290,10 @@ fn a_huge_file_is_refused_before_parsing() {
 
     let (code, stderr) = validate_in(dir.path(), &["huge.yaml"]);
     assert_eq!(code, Some(2), "stderr:\n{stderr}");
-    assert!(stderr.contains("huge.yaml is too large (50 MiB"), "stderr:\n{stderr}");
+    assert!(
+        stderr.contains("huge.yaml is too large (50 MiB"),
+        "stderr:\n{stderr}"
+    );
 }
 
 #[test]
@@ -265,7 +310,7 @@ fn a_billion_laughs_alias_bomb_is_refused() {
     let mut text = String::from("name: laughs\na0: &a0 lol\n");
     for i in 1..=10 {
         let prev = format!("*a{}", i - 1);
-        let items = vec![prev.as_str(); 10].join(", ");
+        let items = [prev.as_str(); 10].join(", ");
         text.push_str(&format!("a{i}: &a{i} [{items}]\n"));
     }
     text.push_str("steps:\n  - id: boom\n    run: echo boom\n");

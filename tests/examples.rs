@@ -18,12 +18,19 @@ fn workflow_files() -> Vec<String> {
     let root = repo_root();
     let mut out = Vec::new();
     for dir in ["examples", "workflows"] {
-        let entries = std::fs::read_dir(root.join(dir)).unwrap_or_else(|e| panic!("cannot read {dir}/: {e}"));
+        let entries =
+            std::fs::read_dir(root.join(dir)).unwrap_or_else(|e| panic!("cannot read {dir}/: {e}"));
         for entry in entries {
             let path = entry.expect("directory entry").path();
-            let is_yaml = matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"));
+            let is_yaml = matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml")
+            );
             if is_yaml && path.is_file() {
-                let name = path.file_name().and_then(|n| n.to_str()).expect("UTF-8 file name");
+                let name = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .expect("UTF-8 file name");
                 out.push(format!("{dir}/{name}"));
             }
         }
@@ -48,14 +55,17 @@ struct Run {
 
 impl Run {
     fn names(&self) -> Vec<&str> {
-        self.events.iter().map(|e| e["event"].as_str().unwrap_or("")).collect()
+        self.events
+            .iter()
+            .map(|e| e["event"].as_str().unwrap_or(""))
+            .collect()
     }
 
     /// Index of the first event of `kind` for `step`.
     fn find(&self, kind: &str, step: &str) -> Option<usize> {
-        self.events
-            .iter()
-            .position(|e| e["event"] == format!("orchestration.step.{kind}").as_str() && e["step_id"] == step)
+        self.events.iter().position(|e| {
+            e["event"] == format!("orchestration.step.{kind}").as_str() && e["step_id"] == step
+        })
     }
 
     fn index(&self, kind: &str, step: &str) -> usize {
@@ -66,12 +76,16 @@ impl Run {
     fn all(&self, kind: &str, step: &str) -> Vec<&Json> {
         self.events
             .iter()
-            .filter(|e| e["event"] == format!("orchestration.step.{kind}").as_str() && e["step_id"] == step)
+            .filter(|e| {
+                e["event"] == format!("orchestration.step.{kind}").as_str() && e["step_id"] == step
+            })
             .collect()
     }
 
     fn last(&self) -> &Json {
-        self.events.last().unwrap_or_else(|| panic!("no events; stderr:\n{}", self.stderr))
+        self.events
+            .last()
+            .unwrap_or_else(|| panic!("no events; stderr:\n{}", self.stderr))
     }
 
     fn dump(&self) -> String {
@@ -101,7 +115,11 @@ fn run_json(file: &str, args: &[&str]) -> Run {
         .expect("read TMPDIR")
         .map(|e| e.expect("entry").path())
         .collect();
-    assert!(left.is_empty(), "{file} left files in TMPDIR: {left:?}\n{}", run.dump());
+    assert!(
+        left.is_empty(),
+        "{file} left files in TMPDIR: {left:?}\n{}",
+        run.dump()
+    );
     run
 }
 
@@ -114,7 +132,11 @@ fn assert_completed(run: &Run, steps: &[&str]) {
 fn assert_skipped(run: &Run, steps: &[&str]) {
     for s in steps {
         run.index("skipped", s);
-        assert!(run.find("started", s).is_none(), "`{s}` was skipped but started:\n{}", run.dump());
+        assert!(
+            run.find("started", s).is_none(),
+            "`{s}` was skipped but started:\n{}",
+            run.dump()
+        );
     }
 }
 
@@ -130,14 +152,20 @@ fn the_documented_examples_exist() {
         "examples/inputs.yaml",
         "workflows/hello.yaml",
     ] {
-        assert!(files.iter().any(|x| x == f), "{f} is missing; found {files:?}");
+        assert!(
+            files.iter().any(|x| x == f),
+            "{f} is missing; found {files:?}"
+        );
     }
 }
 
 #[test]
 fn every_workflow_file_validates_plans_and_draws() {
     for file in workflow_files() {
-        let out = orch(&repo_root()).args(["validate", &file]).output().expect("orch runs");
+        let out = orch(&repo_root())
+            .args(["validate", &file])
+            .output()
+            .expect("orch runs");
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -157,7 +185,11 @@ fn every_workflow_file_validates_plans_and_draws() {
                 args.join(" "),
                 String::from_utf8_lossy(&out.stderr)
             );
-            assert!(!out.stdout.is_empty(), "`orch {}` printed nothing", args.join(" "));
+            assert!(
+                !out.stdout.is_empty(),
+                "`orch {}` printed nothing",
+                args.join(" ")
+            );
         }
     }
 }
@@ -169,9 +201,17 @@ fn every_workflow_file_runs() {
     let mut problems = Vec::new();
     for file in &files {
         let run = run_json(file, &[]);
-        let (code, last) = if expected_to_fail(file) { (1, FAILED) } else { (0, COMPLETED) };
+        let (code, last) = if expected_to_fail(file) {
+            (1, FAILED)
+        } else {
+            (0, COMPLETED)
+        };
         if run.code != code {
-            problems.push(format!("{file}: exit code {} (expected {code})\n{}", run.code, run.dump()));
+            problems.push(format!(
+                "{file}: exit code {} (expected {code})\n{}",
+                run.code,
+                run.dump()
+            ));
             continue;
         }
         if run.last()["event"] != last {
@@ -179,8 +219,13 @@ fn every_workflow_file_runs() {
             continue;
         }
         let names = run.names();
-        if names.first() != Some(&"orchestration.run.created") || !names.contains(&"orchestration.run.started") {
-            problems.push(format!("{file}: the run did not start properly\n{}", run.dump()));
+        if names.first() != Some(&"orchestration.run.created")
+            || !names.contains(&"orchestration.run.started")
+        {
+            problems.push(format!(
+                "{file}: the run did not start properly\n{}",
+                run.dump()
+            ));
         }
         let ids: Vec<&Json> = run.events.iter().map(|e| &e["run_id"]).collect();
         if ids.iter().any(|id| *id != ids[0]) {
@@ -202,7 +247,10 @@ fn diamond_links_after_both_compiles() {
     assert!(link > run.index("completed", "compile-a"), "{}", run.dump());
     assert!(link > run.index("completed", "compile-b"), "{}", run.dump());
     assert!(run.index("started", "cleanup") > run.index("completed", "link"));
-    assert_completed(&run, &["prepare", "compile-a", "compile-b", "link", "cleanup"]);
+    assert_completed(
+        &run,
+        &["prepare", "compile-a", "compile-b", "link", "cleanup"],
+    );
     assert!(run.stderr.contains("[link] DELTA"), "{}", run.stderr);
 }
 
@@ -217,13 +265,19 @@ fn retry_backoff_succeeds_on_the_third_attempt() {
         assert_eq!(r["attempt"], attempt, "{r}");
         assert_eq!(r["max_attempts"], 3, "{r}");
         assert_eq!(r["exit_code"], 75, "{r}");
-        let delay = r["delay_ms"].as_u64().unwrap_or_else(|| panic!("no delay_ms: {r}"));
+        let delay = r["delay_ms"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no delay_ms: {r}"));
         assert!(delay <= cap, "delay {delay}ms over {cap}ms: {r}");
     }
     let done = &run.events[run.index("completed", "flaky")];
     assert_eq!(done["attempt"], 3, "{done}");
     assert!(run.find("failed", "flaky").is_none(), "{}", run.dump());
-    assert!(run.stderr.contains("flaky succeeded on attempt 3"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("flaky succeeded on attempt 3"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -241,23 +295,39 @@ fn fan_out_runs_each_region_at_most_two_at_a_time() {
     let mut running = 0i32;
     let mut peak = 0;
     for e in &run.events {
-        let item = e["step_id"].as_str().is_some_and(|s| s.starts_with("deploy["));
+        let item = e["step_id"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("deploy["));
         match e["event"].as_str() {
             Some("orchestration.step.started") if item => running += 1,
-            Some("orchestration.step.completed" | "orchestration.step.failed") if item => running -= 1,
+            Some("orchestration.step.completed" | "orchestration.step.failed") if item => {
+                running -= 1
+            }
             _ => {}
         }
         peak = peak.max(running);
     }
-    assert!(peak <= 2, "max_parallel 2, but {peak} items ran at once:\n{}", run.dump());
+    assert!(
+        peak <= 2,
+        "max_parallel 2, but {peak} items ran at once:\n{}",
+        run.dump()
+    );
     assert!(run.index("started", "summary") > run.index("completed", "deploy"));
     assert!(run.stderr.contains("deployed 4 regions"), "{}", run.stderr);
-    assert!(run.stderr.contains("https://sa-east.example.invalid/v1.2.3"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("https://sa-east.example.invalid/v1.2.3"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
 fn fan_out_takes_regions_from_an_input() {
-    let run = run_json("examples/fan-out.yaml", &["-i", r#"regions=["north","south"]"#]);
+    let run = run_json(
+        "examples/fan-out.yaml",
+        &["-i", r#"regions=["north","south"]"#],
+    );
     assert_eq!(run.code, 0, "{}", run.dump());
     run.index("completed", "deploy[1]");
     assert!(run.find("started", "deploy[2]").is_none(), "{}", run.dump());
@@ -265,12 +335,29 @@ fn fan_out_takes_regions_from_an_input() {
 }
 
 #[test]
+fn fan_out_over_no_regions_still_succeeds() {
+    let run = run_json("examples/fan-out.yaml", &["-i", "regions=[]"]);
+    assert_eq!(run.code, 0, "{}", run.dump());
+    assert!(run.find("started", "deploy[0]").is_none(), "{}", run.dump());
+    assert_completed(&run, &["deploy", "summary", "show"]);
+    assert!(run.stderr.contains("deployed 0 regions"), "{}", run.stderr);
+}
+
+#[test]
 fn outputs_and_transforms_flow_between_steps() {
     let run = run_json("examples/outputs-transforms.yaml", &[]);
     assert_eq!(run.code, 0, "{}", run.dump());
     assert_completed(&run, &["measure", "stats", "check"]);
-    assert!(run.stderr.contains("[check] 9 words on 3 lines"), "{}", run.stderr);
-    assert!(run.stderr.contains(r#""words_per_line":3"#), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("[check] 9 words on 3 lines"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(r#""words_per_line":3"#),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -279,10 +366,17 @@ fn failure_handlers_run_and_the_run_still_succeeds() {
     assert_eq!(run.code, 0, "{}", run.dump());
     let lint = &run.events[run.index("failed", "lint")];
     assert_eq!(lint["exit_code"], 3, "{lint}");
-    assert_completed(&run, &["test", "report-lint", "package", "notify", "tidy-up"]);
+    assert_completed(
+        &run,
+        &["test", "report-lint", "package", "notify", "tidy-up"],
+    );
     assert_skipped(&run, &["page-someone"]);
     assert!(run.index("started", "tidy-up") > run.index("completed", "notify"));
-    assert!(run.stderr.contains("lint=failed package=succeeded"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("lint=failed package=succeeded"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(run.last()["event"], COMPLETED);
 }
 
@@ -300,8 +394,16 @@ fn failing_runs_on_failure_then_finally() {
     assert!(run.index("started", "cleanup") > run.index("completed", "alert"));
     let last = run.last();
     assert_eq!(last["event"], FAILED, "{last}");
-    assert!(last["error"].as_str().is_some_and(|e| e.contains("deploy")), "{last}");
-    assert!(run.stderr.contains("deploy failed (exit code 4), rolling back"), "{}", run.stderr);
+    assert!(
+        last["error"].as_str().is_some_and(|e| e.contains("deploy")),
+        "{last}"
+    );
+    assert!(
+        run.stderr
+            .contains("deploy failed (exit code 4), rolling back"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -310,30 +412,63 @@ fn inputs_defaults_pick_the_dry_run() {
     assert_eq!(run.code, 0, "{}", run.dump());
     assert_completed(&run, &["show", "plan", "dry-run"]);
     assert_skipped(&run, &["deploy", "production-checks"]);
-    assert!(run.stderr.contains("would start 2 replicas in staging"), "{}", run.stderr);
-    assert!(run.stderr.contains(r#"features:    ["search","billing"]"#), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("would start 2 replicas in staging"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(r#"features:    ["search","billing"]"#),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
 fn inputs_given_on_the_command_line_change_the_path() {
-    let args = ["-i", "environment=prod", "-i", "replicas=5", "-i", "dry_run=false"];
+    let args = [
+        "-i",
+        "environment=prod",
+        "-i",
+        "replicas=5",
+        "-i",
+        "dry_run=false",
+    ];
     let run = run_json("examples/inputs.yaml", &args);
     assert_eq!(run.code, 0, "{}", run.dump());
     assert_completed(&run, &["show", "plan", "deploy", "production-checks"]);
     assert_skipped(&run, &["dry-run"]);
-    assert!(run.stderr.contains("starting 7 replicas in prod"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("starting 7 replicas in prod"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
 fn inputs_outside_the_enum_are_refused_before_running() {
     let out = orch(&repo_root())
-        .args(["run", "examples/inputs.yaml", "--output", "json", "-i", "environment=qa"])
+        .args([
+            "run",
+            "examples/inputs.yaml",
+            "--output",
+            "json",
+            "-i",
+            "environment=qa",
+        ])
         .output()
         .expect("orch runs");
     assert_eq!(out.status.code(), Some(2));
-    assert!(out.stdout.is_empty(), "nothing may run: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.stdout.is_empty(),
+        "nothing may run: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("must be one of: dev, staging, prod"), "{stderr}");
+    assert!(
+        stderr.contains("must be one of: dev, staging, prod"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -365,7 +500,11 @@ fn hello_runs_by_name_from_the_repo_root() {
     let run = run_json("hello", &["-i", "who=tests"]);
     assert_eq!(run.code, 0, "{}", run.dump());
     assert_completed(&run, &["greet", "done"]);
-    assert!(run.stderr.contains("said 'hello, tests' in run "), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("said 'hello, tests' in run "),
+        "{}",
+        run.stderr
+    );
 }
 
 /// Run from a copy of the examples in an empty project: nothing may be left
@@ -387,7 +526,12 @@ fn examples_leave_nothing_in_the_project_dir() {
             .output()
             .expect("orch runs");
         let code = if expected_to_fail(f) { 1 } else { 0 };
-        assert_eq!(out.status.code(), Some(code), "{f}:\n{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{f}:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     assert_eq!(listing(project.path()), before);
 }

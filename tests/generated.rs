@@ -31,5 +31,8 @@ fn completions_are_up_to_date() {
 
 #[test]
 fn man_page_is_up_to_date() {
-    assert!(generated(&["man"]) == committed("man/orch.1"), "man/orch.1 is stale: run `bash .ci/generate`");
+    assert!(
+        generated(&["man"]) == committed("man/orch.1"),
+        "man/orch.1 is stale: run `bash .ci/generate`"
+    );
 }

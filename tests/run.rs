@@ -15,7 +15,11 @@ fn timeline(dir: &Path) -> Vec<(String, String, u128)> {
         .lines()
         .filter_map(|l| {
             let mut p = l.split_whitespace();
-            Some((p.next()?.to_string(), p.next()?.to_string(), p.next()?.parse().ok()?))
+            Some((
+                p.next()?.to_string(),
+                p.next()?.to_string(),
+                p.next()?.parse().ok()?,
+            ))
         })
         .collect()
 }
@@ -36,7 +40,10 @@ fn diamond_runs_in_dependency_order_with_overlap() {
         t = TIMED
     );
     let p = project(&[("w.yaml", &wf)]);
-    orch(p.path()).args(["run", "w.yaml", "-j", "4", "--output", "plain"]).assert().success();
+    orch(p.path())
+        .args(["run", "w.yaml", "-j", "4", "--output", "plain"])
+        .assert()
+        .success();
     let t = timeline(p.path());
     assert!(at(&t, "start", "b") >= at(&t, "end", "a"));
     assert!(at(&t, "start", "c") >= at(&t, "end", "a"));
@@ -72,7 +79,10 @@ fn wide(n: usize) -> String {
 #[test]
 fn concurrency_cap_is_respected() {
     let p = project(&[("w.yaml", &wide(6))]);
-    orch(p.path()).args(["run", "w.yaml", "-j", "2"]).assert().success();
+    orch(p.path())
+        .args(["run", "w.yaml", "-j", "2"])
+        .assert()
+        .success();
     let t = timeline(p.path());
     assert_eq!(t.len(), 12);
     assert!(max_overlap(&t) <= 2, "{t:?}");
@@ -98,14 +108,23 @@ steps:
     retry: { max_attempts: 3, delay_strategy: exponential, base_delay: 10ms, jitter: true }
 "#;
     let p = project(&[("w.yaml", wf)]);
-    let out = orch(p.path()).args(["run", "w.yaml", "--output", "json"]).assert().success();
+    let out = orch(p.path())
+        .args(["run", "w.yaml", "--output", "json"])
+        .assert()
+        .success();
     let ev = events(&out.get_output().stdout);
-    let retrying: Vec<_> = ev.iter().filter(|e| e["event"] == "orchestration.step.retrying").collect();
+    let retrying: Vec<_> = ev
+        .iter()
+        .filter(|e| e["event"] == "orchestration.step.retrying")
+        .collect();
     assert_eq!(retrying.len(), 2);
     assert_eq!(retrying[0]["attempt"], 2);
     assert_eq!(retrying[1]["attempt"], 3);
     assert!(retrying[0]["error"].as_str().unwrap().contains("code 7"));
-    let done = ev.iter().find(|e| e["event"] == "orchestration.step.completed").unwrap();
+    let done = ev
+        .iter()
+        .find(|e| e["event"] == "orchestration.step.completed")
+        .unwrap();
     assert_eq!(done["attempt"], 3);
 }
 
@@ -113,9 +132,15 @@ steps:
 fn retries_exhausted_fail_the_run() {
     let wf = "name: f\nsteps:\n  - id: s\n    run: exit 3\n    retry: { max_attempts: 2, base_delay: 1ms }\n";
     let p = project(&[("w.yaml", wf)]);
-    let out = orch(p.path()).args(["run", "w.yaml", "--output", "json"]).assert().code(1);
+    let out = orch(p.path())
+        .args(["run", "w.yaml", "--output", "json"])
+        .assert()
+        .code(1);
     let ev = events(&out.get_output().stdout);
-    let failed = ev.iter().find(|e| e["event"] == "orchestration.step.failed").unwrap();
+    let failed = ev
+        .iter()
+        .find(|e| e["event"] == "orchestration.step.failed")
+        .unwrap();
     assert_eq!(failed["attempt"], 2);
     assert_eq!(failed["exit_code"], 3);
     assert_eq!(ev.last().unwrap()["event"], "orchestration.run.failed");
@@ -151,9 +176,18 @@ steps:
         .code(1);
     assert!(started.elapsed() < Duration::from_secs(20));
     let ev = events(&out.get_output().stdout);
-    let failed = ev.iter().find(|e| e["event"] == "orchestration.step.failed").unwrap();
-    assert!(failed["error"].as_str().unwrap().contains("timed out"), "{failed}");
-    let pid: i32 = read(p.path(), "bg.pid").trim().parse().expect("background pid");
+    let failed = ev
+        .iter()
+        .find(|e| e["event"] == "orchestration.step.failed")
+        .unwrap();
+    assert!(
+        failed["error"].as_str().unwrap().contains("timed out"),
+        "{failed}"
+    );
+    let pid: i32 = read(p.path(), "bg.pid")
+        .trim()
+        .parse()
+        .expect("background pid");
     // The background child was in the step's process group: it is gone.
     assert!(dies_soon(pid), "background child {pid} survived");
 }
@@ -162,7 +196,12 @@ steps:
 /// reaper (containers often have none).
 fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
         Err(_) => false,
     }
 }
@@ -188,7 +227,10 @@ steps:
     retry: { max_attempts: 2, base_delay: 1ms, condition: "${{ error.kind == 'timeout' }}" }
 "#;
     let p = project(&[("w.yaml", wf)]);
-    orch(p.path()).args(["run", "w.yaml", "--grace", "1s"]).assert().success();
+    orch(p.path())
+        .args(["run", "w.yaml", "--grace", "1s"])
+        .assert()
+        .success();
 }
 
 #[test]
@@ -217,11 +259,18 @@ finally:
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(100));
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
     let status = wait_timeout(&mut child, Duration::from_secs(15));
     assert_eq!(status, Some(130));
     assert!(p.path().join("cleaned-up").exists(), "finally did not run");
-    assert!(!p.path().join("after-ran").exists(), "a step started after cancel");
+    assert!(
+        !p.path().join("after-ran").exists(),
+        "a step started after cancel"
+    );
     let pid: i32 = read(p.path(), "bg.pid").trim().parse().unwrap();
     assert!(dies_soon(pid), "background child {pid} survived the cancel");
 }
@@ -283,15 +332,24 @@ fn exit_codes() {
     orch(p.path()).args(["run", "ok.yaml"]).assert().code(0);
     orch(p.path()).args(["run", "fail.yaml"]).assert().code(1);
     orch(p.path()).args(["run", "bad.yaml"]).assert().code(2);
-    orch(p.path()).args(["run", "missing.yaml"]).assert().code(2);
-    orch(p.path()).args(["run", "ok.yaml", "-j", "0"]).assert().code(2);
+    orch(p.path())
+        .args(["run", "missing.yaml"])
+        .assert()
+        .code(2);
+    orch(p.path())
+        .args(["run", "ok.yaml", "-j", "0"])
+        .assert()
+        .code(2);
 }
 
 #[test]
 fn json_stream_is_pure_and_complete() {
     let wf = "name: j\nsteps:\n  - id: a\n    run: echo to-stdout; echo to-stderr >&2\n  - id: b\n    needs: a\n    if: \"false\"\n    run: 'true'\n";
     let p = project(&[("w.yaml", wf)]);
-    let out = orch(p.path()).args(["run", "w.yaml", "--output", "json"]).assert().success();
+    let out = orch(p.path())
+        .args(["run", "w.yaml", "--output", "json"])
+        .assert()
+        .success();
     let ev = events(&out.get_output().stdout);
     let names: Vec<&str> = ev.iter().map(|e| e["event"].as_str().unwrap()).collect();
     assert_eq!(
@@ -316,7 +374,10 @@ fn json_stream_is_pure_and_complete() {
 
 #[test]
 fn plain_output_prefixes_step_lines() {
-    let p = project(&[("w.yaml", "name: p\nsteps: [{id: hello, run: 'echo hi there'}]\n")]);
+    let p = project(&[(
+        "w.yaml",
+        "name: p\nsteps: [{id: hello, run: 'echo hi there'}]\n",
+    )]);
     orch(p.path())
         .args(["run", "w.yaml", "--output", "plain"])
         .assert()
@@ -327,15 +388,22 @@ fn plain_output_prefixes_step_lines() {
 
 #[test]
 fn github_actions_groups_and_annotations() {
-    let p = project(&[("w.yaml", "name: p\nsteps: [{id: hello, run: 'echo hi; exit 2'}]\n")]);
+    let p = project(&[(
+        "w.yaml",
+        "name: p\nsteps: [{id: hello, run: 'echo hi; exit 2'}]\n",
+    )]);
     orch(p.path())
         .args(["run", "w.yaml"])
         .env("GITHUB_ACTIONS", "true")
         .env("CI", "true")
         .assert()
         .code(1)
-        .stdout(predicates::str::contains("::group::hello\n[hello] hi\n::endgroup::"))
-        .stdout(predicates::str::contains("::error title=step hello failed::exited with code 2"));
+        .stdout(predicates::str::contains(
+            "::group::hello\n[hello] hi\n::endgroup::",
+        ))
+        .stdout(predicates::str::contains(
+            "::error title=step hello failed::exited with code 2",
+        ));
 }
 
 #[test]
@@ -395,11 +463,16 @@ steps:
     run: test "${{ steps.deploy.items[3].outputs.region }}" = sa
 "#;
     let p = project(&[("w.yaml", wf)]);
-    let out = orch(p.path()).args(["run", "w.yaml", "--output", "json", "-j", "8"]).assert().success();
+    let out = orch(p.path())
+        .args(["run", "w.yaml", "--output", "json", "-j", "8"])
+        .assert()
+        .success();
     let ev = events(&out.get_output().stdout);
     for i in 0..4 {
         let id = format!("deploy[{i}]");
-        assert!(ev.iter().any(|e| e["step_id"] == id.as_str() && e["event"] == "orchestration.step.completed"));
+        assert!(ev
+            .iter()
+            .any(|e| e["step_id"] == id.as_str() && e["event"] == "orchestration.step.completed"));
     }
     assert!(max_overlap(&timeline(p.path())) <= 2);
 }
@@ -475,13 +548,32 @@ steps:
     run: touch ran
 "#;
     let p = project(&[("w.yaml", wf)]);
-    orch(p.path()).args(["run", "w.yaml", "-i", "n=abc"]).assert().code(2).stderr(predicates::str::contains("expected a number"));
-    orch(p.path()).args(["run", "w.yaml"]).assert().code(2).stderr(predicates::str::contains("`n` is required"));
-    orch(p.path()).args(["run", "w.yaml", "-i", "n=1", "-i", "env=dev"]).assert().code(2).stderr(predicates::str::contains("must be one of"));
-    orch(p.path()).args(["run", "w.yaml", "-i", "n=1", "-i", "evn=prod"]).assert().code(2).stderr(predicates::str::contains("did you mean `env`"));
+    orch(p.path())
+        .args(["run", "w.yaml", "-i", "n=abc"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("expected a number"));
+    orch(p.path())
+        .args(["run", "w.yaml"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("`n` is required"));
+    orch(p.path())
+        .args(["run", "w.yaml", "-i", "n=1", "-i", "env=dev"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("must be one of"));
+    orch(p.path())
+        .args(["run", "w.yaml", "-i", "n=1", "-i", "evn=prod"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("did you mean `env`"));
     assert!(!p.path().join("ran").exists());
     std::fs::write(p.path().join("in.json"), r#"{"n": 2, "env": "prod"}"#).unwrap();
-    orch(p.path()).args(["run", "w.yaml", "--input-file", "in.json"]).assert().success();
+    orch(p.path())
+        .args(["run", "w.yaml", "--input-file", "in.json"])
+        .assert()
+        .success();
     assert!(p.path().join("ran").exists());
 }
 
@@ -503,25 +595,41 @@ steps:
     orch(p.path()).args(["run", "w.yaml"]).assert().success();
     assert!(!p.path().join("prod").exists());
     assert!(p.path().join("staging").exists());
-    orch(p.path()).args(["run", "w.yaml", "-i", "env=prod"]).assert().success();
+    orch(p.path())
+        .args(["run", "w.yaml", "-i", "env=prod"])
+        .assert()
+        .success();
     assert!(p.path().join("prod").exists());
 }
 
 #[test]
 fn run_by_name_from_a_subdirectory() {
     let p = project(&[
-        ("orchestration.yaml", "orchestration:\n  policies: { max_parallel_tasks: 2 }\n"),
-        ("workflows/build.yaml", "name: build\nsteps: [{id: a, run: 'pwd > where'}]\n"),
+        (
+            "orchestration.yaml",
+            "orchestration:\n  policies: { max_parallel_tasks: 2 }\n",
+        ),
+        (
+            "workflows/build.yaml",
+            "name: build\nsteps: [{id: a, run: 'pwd > where'}]\n",
+        ),
         ("sub/deeper/.keep", ""),
     ]);
-    orch(&p.path().join("sub/deeper")).args(["run", "build"]).assert().success();
+    orch(&p.path().join("sub/deeper"))
+        .args(["run", "build"])
+        .assert()
+        .success();
     // Steps run in the project directory (beside orchestration.yaml).
     let where_ = read(p.path(), "where");
     assert_eq!(
         std::fs::canonicalize(where_.trim()).unwrap(),
         std::fs::canonicalize(p.path()).unwrap()
     );
-    orch(&p.path().join("sub")).args(["run", "biuld"]).assert().code(2).stderr(predicates::str::contains("did you mean `build`"));
+    orch(&p.path().join("sub"))
+        .args(["run", "biuld"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("did you mean `build`"));
 }
 
 #[test]
@@ -556,7 +664,10 @@ steps:
     run: test ${{ steps.check.outputs.n }} -le 1048576 && test ${{ steps.check.outputs.tail }} = true
 "#;
     let p = project(&[("w.yaml", wf)]);
-    orch(p.path()).args(["run", "w.yaml", "--output", "json"]).assert().success();
+    orch(p.path())
+        .args(["run", "w.yaml", "--output", "json"])
+        .assert()
+        .success();
 }
 
 #[test]
@@ -575,12 +686,19 @@ steps:
 "#;
     let p = project(&[("w.yaml", wf), ("sub/.keep", "")]);
     orch(p.path()).args(["run", "w.yaml"]).assert().success();
-    assert_eq!(read(p.path(), "sub/out.txt").trim(), "hello world hello! e a");
+    assert_eq!(
+        read(p.path(), "sub/out.txt").trim(),
+        "hello world hello! e a"
+    );
 }
 
 #[test]
 fn dry_run_runs_nothing() {
     let p = project(&[("w.yaml", "name: d\nsteps: [{id: a, run: touch ran}]\n")]);
-    orch(p.path()).args(["run", "w.yaml", "--dry-run"]).assert().success().stdout(predicates::str::contains("1. a"));
+    orch(p.path())
+        .args(["run", "w.yaml", "--dry-run"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("1. a"));
     assert!(!p.path().join("ran").exists());
 }

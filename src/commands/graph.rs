@@ -71,7 +71,12 @@ pub fn render(wf: &Workflow, format: GraphFormat) -> String {
                     Phase::Main => "",
                     _ => ", style=dashed",
                 };
-                let _ = writeln!(out, "    {} [label={}{style}];", quote(&s.id), quote(s.display_name()));
+                let _ = writeln!(
+                    out,
+                    "    {} [label={}{style}];",
+                    quote(&s.id),
+                    quote(s.display_name())
+                );
             }
             for (from, to) in edges(wf) {
                 let _ = writeln!(out, "    {} -> {};", quote(from), quote(to));

@@ -58,5 +58,8 @@ impl Context {
 
 pub fn load_workflow(path: &Path, project: &Project) -> Result<Arc<Workflow>, Invalid> {
     let src = crate::load::read_source(path)?;
-    Ok(Arc::new(crate::validate::workflow_source(&src, &project.config)?))
+    Ok(Arc::new(crate::validate::workflow_source(
+        &src,
+        &project.config,
+    )?))
 }

@@ -12,7 +12,8 @@ use super::Context;
 pub fn run(cx: &Context, args: &PlanArgs) -> Result<Exit, Invalid> {
     let project = cx.project()?;
     let wf = cx.workflow(&project, &args.file)?;
-    let inputs = crate::inputs::resolve(&wf, &args.inputs.inputs, args.inputs.input_file.as_deref())?;
+    let inputs =
+        crate::inputs::resolve(&wf, &args.inputs.inputs, args.inputs.input_file.as_deref())?;
     let jobs = crate::settings::concurrency(args.jobs, &wf, &project.config, &cx.env)?;
     print!("{}", render(&wf, &inputs, jobs));
     Ok(Exit::Success)
@@ -21,7 +22,14 @@ pub fn run(cx: &Context, args: &PlanArgs) -> Result<Exit, Invalid> {
 pub fn render(wf: &Workflow, inputs: &serde_json::Value, jobs: usize) -> String {
     let plan = Plan::new(wf);
     let mut out = String::new();
-    let _ = writeln!(out, "workflow {}{}", wf.name, wf.version.map(|v| format!(" (version {v})")).unwrap_or_default());
+    let _ = writeln!(
+        out,
+        "workflow {}{}",
+        wf.name,
+        wf.version
+            .map(|v| format!(" (version {v})"))
+            .unwrap_or_default()
+    );
     if let Some(obj) = inputs.as_object().filter(|o| !o.is_empty()) {
         let _ = writeln!(out, "inputs:");
         for (k, v) in obj {

@@ -14,7 +14,8 @@ use super::Context;
 pub fn run(cx: &Context, args: &RunArgs) -> Result<Exit, Invalid> {
     let project = cx.project()?;
     let wf = cx.workflow(&project, &args.file)?;
-    let inputs = crate::inputs::resolve(&wf, &args.inputs.inputs, args.inputs.input_file.as_deref())?;
+    let inputs =
+        crate::inputs::resolve(&wf, &args.inputs.inputs, args.inputs.input_file.as_deref())?;
     let concurrency = crate::settings::concurrency(args.jobs, &wf, &project.config, &cx.env)?;
     if args.dry_run {
         print!("{}", super::plan::render(&wf, &inputs, concurrency));
@@ -36,7 +37,10 @@ pub fn run(cx: &Context, args: &RunArgs) -> Result<Exit, Invalid> {
     let mut sinks: Vec<Arc<dyn Sink>> = vec![reporter.clone()];
     let telemetry = &project.config.telemetry;
     if telemetry.log_to_file {
-        let rel = telemetry.log_file_path.as_deref().unwrap_or("logs/orchestration.log");
+        let rel = telemetry
+            .log_file_path
+            .as_deref()
+            .unwrap_or("logs/orchestration.log");
         let path = project.dir.join(rel);
         match report::logfile::LogFile::open(&path) {
             Ok(f) => sinks.push(Arc::new(f)),
@@ -54,11 +58,22 @@ pub fn run(cx: &Context, args: &RunArgs) -> Result<Exit, Invalid> {
     let run_id: Arc<str> = Arc::from(ulid::Ulid::new().to_string().to_lowercase());
     let scratch = std::env::temp_dir().join(format!("orch-{run_id}"));
     if let Err(e) = std::fs::create_dir_all(&scratch) {
-        return Err(crate::diag::Diag::new("io", format!("cannot create {}: {e}", scratch.display())).into());
+        return Err(crate::diag::Diag::new(
+            "io",
+            format!("cannot create {}: {e}", scratch.display()),
+        )
+        .into());
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
-        Err(e) => return Err(crate::diag::Diag::new("io", format!("cannot start the runtime: {e}")).into()),
+        Err(e) => {
+            return Err(
+                crate::diag::Diag::new("io", format!("cannot start the runtime: {e}")).into(),
+            )
+        }
     };
     let (canceller, cancel_watch) = exec::cancel::channel();
     let opts = RunOptions {
@@ -91,7 +106,10 @@ pub fn run(cx: &Context, args: &RunArgs) -> Result<Exit, Invalid> {
 /// First Ctrl-C or SIGTERM: stop gracefully; a second one: stop at once.
 async fn watch_signals(canceller: exec::Canceller, hint: bool) {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
         return;
     };
     loop {
@@ -102,7 +120,9 @@ async fn watch_signals(canceller: exec::Canceller, hint: bool) {
         if canceller.level() == CancelLevel::None {
             canceller.raise(CancelLevel::Graceful);
             if hint {
-                eprintln!("cancelling: stopping running steps (press Ctrl-C again to stop at once)");
+                eprintln!(
+                    "cancelling: stopping running steps (press Ctrl-C again to stop at once)"
+                );
             }
         } else {
             canceller.raise(CancelLevel::Immediate);

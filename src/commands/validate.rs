@@ -17,7 +17,10 @@ pub fn run(cx: &Context, args: &ValidateArgs) -> Result<Exit, Invalid> {
     }
     if !cx.quiet {
         for (f, n) in &ok {
-            eprintln!("✓ {f} is valid ({n} step{})", if *n == 1 { "" } else { "s" });
+            eprintln!(
+                "✓ {f} is valid ({n} step{})",
+                if *n == 1 { "" } else { "s" }
+            );
         }
     }
     if all.is_empty() {

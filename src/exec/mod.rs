@@ -63,6 +63,11 @@ pub struct RunOutcome {
 }
 
 /// Run a validated workflow to the end.
-pub async fn run(wf: Arc<Workflow>, cfg: Arc<Config>, opts: RunOptions, sink: Arc<dyn Sink>) -> RunOutcome {
+pub async fn run(
+    wf: Arc<Workflow>,
+    cfg: Arc<Config>,
+    opts: RunOptions,
+    sink: Arc<dyn Sink>,
+) -> RunOutcome {
     scheduler::Engine::new(wf, cfg, opts, sink).run().await
 }

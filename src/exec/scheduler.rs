@@ -90,7 +90,12 @@ pub(crate) struct Engine {
 impl Engine {
     pub fn new(wf: Arc<Workflow>, cfg: Arc<Config>, opts: RunOptions, sink: Arc<dyn Sink>) -> Self {
         let n = wf.steps.len();
-        let index: HashMap<&str, usize> = wf.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+        let index: HashMap<&str, usize> = wf
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.as_str(), i))
+            .collect();
         let mut deps = vec![Vec::new(); n];
         let mut dependents = vec![Vec::new(); n];
         for (i, s) in wf.steps.iter().enumerate() {
@@ -119,9 +124,17 @@ impl Engine {
                 };
                 s.cond.iter().for_each(&mut add);
                 s.for_each.iter().flat_map(|v| v.exprs()).for_each(&mut add);
-                s.working_dir.iter().flat_map(|v| v.exprs()).for_each(&mut add);
-                s.outputs.iter().flat_map(|(_, v)| v.exprs()).for_each(&mut add);
-                crate::validate::body_exprs(&s.body).into_iter().for_each(&mut add);
+                s.working_dir
+                    .iter()
+                    .flat_map(|v| v.exprs())
+                    .for_each(&mut add);
+                s.outputs
+                    .iter()
+                    .flat_map(|(_, v)| v.exprs())
+                    .for_each(&mut add);
+                crate::validate::body_exprs(&s.body)
+                    .into_iter()
+                    .for_each(&mut add);
                 if let Some(c) = s.body.retry.as_ref().and_then(|r| r.condition.as_ref()) {
                     add(c);
                 }
@@ -234,7 +247,14 @@ impl Engine {
         if self.failing && !self.cancelled && !immediate {
             self.run_phase(Phase::OnFailure, None).await;
         } else {
-            self.resolve_unrun(Phase::OnFailure, if immediate { Status::Cancelled } else { Status::Skipped });
+            self.resolve_unrun(
+                Phase::OnFailure,
+                if immediate {
+                    Status::Cancelled
+                } else {
+                    Status::Skipped
+                },
+            );
         }
         if immediate {
             self.resolve_unrun(Phase::Finally, Status::Cancelled);
@@ -258,11 +278,10 @@ impl Engine {
         });
         ev.status = Some(status);
         ev.duration_ms = Some(duration.as_millis() as u64);
-        ev.error = self.run_error.clone().or_else(|| {
-            self.failures
-                .first()
-                .map(|f| format!("step `{f}` failed"))
-        });
+        ev.error = self
+            .run_error
+            .clone()
+            .or_else(|| self.failures.first().map(|f| format!("step `{f}` failed")));
         self.sink.event(&ev);
         RunOutcome {
             status,
@@ -275,11 +294,19 @@ impl Engine {
     }
 
     fn phase_steps(&self, phase: Phase) -> impl Iterator<Item = usize> + '_ {
-        self.wf.steps.iter().enumerate().filter(move |(_, s)| s.phase == phase).map(|(i, _)| i)
+        self.wf
+            .steps
+            .iter()
+            .enumerate()
+            .filter(move |(_, s)| s.phase == phase)
+            .map(|(i, _)| i)
     }
 
     fn resolve_unrun(&mut self, phase: Phase, status: Status) {
-        let ids: Vec<usize> = self.phase_steps(phase).filter(|&i| self.state[i].status == Status::Pending).collect();
+        let ids: Vec<usize> = self
+            .phase_steps(phase)
+            .filter(|&i| self.state[i].status == Status::Pending)
+            .collect();
         for i in ids {
             self.set_terminal(i, status, None);
         }
@@ -297,7 +324,10 @@ impl Engine {
         if self.opts.cancel.level() == CancelLevel::Immediate {
             self.phase_cancel.raise(CancelLevel::Immediate);
         }
-        let roots: Vec<usize> = self.phase_steps(phase).filter(|&i| self.waiting_on[i] == 0).collect();
+        let roots: Vec<usize> = self
+            .phase_steps(phase)
+            .filter(|&i| self.waiting_on[i] == 0)
+            .collect();
         for i in roots {
             self.decide(i);
         }
@@ -348,9 +378,20 @@ impl Engine {
         }
         // Anything still pending could never start (e.g. the run was cancelled
         // while it waited).
-        let left: Vec<usize> = self.phase_steps(phase).filter(|&i| !self.state[i].status.is_terminal()).collect();
+        let left: Vec<usize> = self
+            .phase_steps(phase)
+            .filter(|&i| !self.state[i].status.is_terminal())
+            .collect();
         for i in left {
-            self.set_terminal(i, if self.cancelled { Status::Cancelled } else { Status::Skipped }, None);
+            self.set_terminal(
+                i,
+                if self.cancelled {
+                    Status::Cancelled
+                } else {
+                    Status::Skipped
+                },
+                None,
+            );
         }
     }
 
@@ -364,7 +405,9 @@ impl Engine {
                 _ => false,
             }
         });
-        let need_failed = self.deps[i].iter().any(|&d| self.state[d].status == Status::Failed);
+        let need_failed = self.deps[i]
+            .iter()
+            .any(|&d| self.state[d].status == Status::Failed);
         let run_ok = match phase {
             Phase::Main => !self.failing && !self.cancelled,
             // After the main steps, only the phase's own needs matter.
@@ -408,7 +451,9 @@ impl Engine {
                     if implicit && !fns.success {
                         (false, None)
                     } else {
-                        match crate::expr::eval(c, &scope).and_then(|j| crate::expr::eval::truthy(&j)) {
+                        match crate::expr::eval(c, &scope)
+                            .and_then(|j| crate::expr::eval::truthy(&j))
+                        {
                             Ok(b) => (b, None),
                             Err(e) => (false, Some(format!("if: {}", e.message))),
                         }
@@ -422,7 +467,11 @@ impl Engine {
         }
         if !run {
             let explicit = step.cond.as_ref().is_some_and(|c| c.uses_status_fn());
-            let status = if self.cancelled && !explicit { Status::Cancelled } else { Status::Skipped };
+            let status = if self.cancelled && !explicit {
+                Status::Cancelled
+            } else {
+                Status::Skipped
+            };
             self.set_terminal(i, status, None);
             return;
         }
@@ -466,7 +515,10 @@ impl Engine {
                 Ok(other) => {
                     self.fail_now(
                         i,
-                        format!("for_each must give a list, got {}", crate::validate::json_kind_of(&other)),
+                        format!(
+                            "for_each must give a list, got {}",
+                            crate::validate::json_kind_of(&other)
+                        ),
                     );
                     return;
                 }
@@ -585,7 +637,8 @@ impl Engine {
             workflow: self.workflow.clone(),
         };
         let k = item.map(|(k, _)| k);
-        self.tasks.spawn(async move { (i, k, unit::execute(ctx).await) });
+        self.tasks
+            .spawn(async move { (i, k, unit::execute(ctx).await) });
     }
 
     fn on_done(&mut self, i: usize, item: Option<usize>, result: UnitResult) {
@@ -605,7 +658,9 @@ impl Engine {
                     self.failures.push(id);
                 }
                 let cap = self.wf.steps[i].max_parallel.unwrap_or(usize::MAX);
-                let Some(items) = self.state[i].items.as_mut() else { return };
+                let Some(items) = self.state[i].items.as_mut() else {
+                    return;
+                };
                 items.running -= 1;
                 items.done += 1;
                 items.results[k] = Some(result);
@@ -637,9 +692,19 @@ impl Engine {
     }
 
     fn finish_items(&mut self, i: usize) {
-        let Some(items) = &self.state[i].items else { return };
-        let any_failed = items.results.iter().flatten().any(|r| r.status == Status::Failed);
-        let any_cancelled = items.results.iter().flatten().any(|r| r.status == Status::Cancelled);
+        let Some(items) = &self.state[i].items else {
+            return;
+        };
+        let any_failed = items
+            .results
+            .iter()
+            .flatten()
+            .any(|r| r.status == Status::Failed);
+        let any_cancelled = items
+            .results
+            .iter()
+            .flatten()
+            .any(|r| r.status == Status::Cancelled);
         let status = if any_failed {
             Status::Failed
         } else if any_cancelled {
@@ -648,7 +713,12 @@ impl Engine {
             Status::Succeeded
         };
         let error = any_failed.then(|| {
-            let n = items.results.iter().flatten().filter(|r| r.status == Status::Failed).count();
+            let n = items
+                .results
+                .iter()
+                .flatten()
+                .filter(|r| r.status == Status::Failed)
+                .count();
             format!("{n} of {} items failed", items.values.len())
         });
         self.set_terminal(i, status, error);
@@ -679,7 +749,9 @@ impl Engine {
         }
         let kind = match status {
             Status::Succeeded => EventKind::StepCompleted,
-            Status::Skipped | Status::Cancelled if self.state[i].started.is_none() => EventKind::StepSkipped,
+            Status::Skipped | Status::Cancelled if self.state[i].started.is_none() => {
+                EventKind::StepSkipped
+            }
             Status::Cached => EventKind::StepCached,
             Status::Compensated => EventKind::StepCompensated,
             _ => EventKind::StepFailed,
@@ -772,7 +844,11 @@ impl Engine {
                                 },
                                 None => StepReport {
                                     id: format!("{}[{k}]", s.id),
-                                    status: if self.cancelled { Status::Cancelled } else { Status::Skipped },
+                                    status: if self.cancelled {
+                                        Status::Cancelled
+                                    } else {
+                                        Status::Skipped
+                                    },
                                     attempts: 0,
                                     duration: None,
                                     exit_code: None,
@@ -791,7 +867,9 @@ impl Engine {
                     duration: st.duration,
                     exit_code: r.and_then(|r| r.exit_code),
                     error: st.error.clone(),
-                    outputs: r.map(|r| Json::Object(r.outputs.clone())).unwrap_or_else(|| json!({})),
+                    outputs: r
+                        .map(|r| Json::Object(r.outputs.clone()))
+                        .unwrap_or_else(|| json!({})),
                     items,
                 }
             })
@@ -808,12 +886,22 @@ fn step_view(st: &StepState) -> Json {
         "outputs".into(),
         Json::Object(r.map(|r| r.outputs.clone()).unwrap_or_default()),
     );
-    m.insert("exit_code".into(), r.and_then(|r| r.exit_code).map(Json::from).unwrap_or(Json::Null));
+    m.insert(
+        "exit_code".into(),
+        r.and_then(|r| r.exit_code)
+            .map(Json::from)
+            .unwrap_or(Json::Null),
+    );
     m.insert(
         "stdout".into(),
-        r.and_then(|r| r.stdout.clone()).map(Json::String).unwrap_or(Json::Null),
+        r.and_then(|r| r.stdout.clone())
+            .map(Json::String)
+            .unwrap_or(Json::Null),
     );
-    m.insert("error".into(), st.error.clone().map(Json::String).unwrap_or(Json::Null));
+    m.insert(
+        "error".into(),
+        st.error.clone().map(Json::String).unwrap_or(Json::Null),
+    );
     if let Some(items) = &st.items {
         let list = items
             .results

@@ -13,8 +13,8 @@ use crate::exec::cancel::{CancelLevel, CancelWatch};
 use crate::expr::eval::{resolve, to_text};
 use crate::expr::{EvalError, Scope, StatusFns};
 use crate::model::{RetrySpec, Step, StepKind, Workflow};
-use crate::steps::shell::{self, Ending, ShellJob};
 use crate::steps::output_file;
+use crate::steps::shell::{self, Ending, ShellJob};
 
 /// Everything a unit needs, owned, so it can run in its own task.
 pub(crate) struct UnitCtx {
@@ -130,7 +130,9 @@ pub(crate) async fn execute(ctx: UnitCtx) -> UnitResult {
     let step = ctx.step();
     let retry = match &step.body.kind {
         // Only an explicit `retry:` retries a run step (defaults included).
-        StepKind::Run { .. } | StepKind::Transform(_) => step.body.retry.clone().unwrap_or_default(),
+        StepKind::Run { .. } | StepKind::Transform(_) => {
+            step.body.retry.clone().unwrap_or_default()
+        }
         _ => step.body.retry.clone().unwrap_or_default(),
     };
     let max = retry.max_attempts.max(1);
@@ -146,10 +148,15 @@ pub(crate) async fn execute(ctx: UnitCtx) -> UnitResult {
         if a.ok {
             return finish(&ctx, a, attempt, started);
         }
-        let cancelled = ctx.cancel.level() >= CancelLevel::Graceful || a.kind == ErrorKind::Cancelled;
+        let cancelled =
+            ctx.cancel.level() >= CancelLevel::Graceful || a.kind == ErrorKind::Cancelled;
         if attempt >= max || cancelled || !should_retry(&ctx, &retry, &a, attempt) {
             return UnitResult {
-                status: if a.kind == ErrorKind::Cancelled { Status::Cancelled } else { Status::Failed },
+                status: if a.kind == ErrorKind::Cancelled {
+                    Status::Cancelled
+                } else {
+                    Status::Failed
+                },
                 attempts: attempt,
                 exit_code: a.exit_code,
                 stdout: a.stdout,
@@ -298,7 +305,9 @@ async fn run_attempt(ctx: &UnitCtx, attempt: u32) -> Attempt {
                 },
                 None => ctx.project_dir.clone(),
             };
-            let out_file = ctx.scratch_dir.join(format!("{}.{attempt}.out", ctx.display_id()));
+            let out_file = ctx
+                .scratch_dir
+                .join(format!("{}.{attempt}.out", ctx.display_id()));
             env.push(("ORCH_RUN_ID".into(), ctx.run_id.to_string()));
             env.push(("ORCH_STEP_ID".into(), step.id.clone()));
             env.push(("ORCH_ATTEMPT".into(), attempt.to_string()));
@@ -348,7 +357,9 @@ async fn run_attempt(ctx: &UnitCtx, attempt: u32) -> Attempt {
                     ErrorKind::Exit,
                     format!(
                         "killed by signal {}",
-                        nix::sys::signal::Signal::try_from(s).map(|s| s.as_str()).unwrap_or("?")
+                        nix::sys::signal::Signal::try_from(s)
+                            .map(|s| s.as_str())
+                            .unwrap_or("?")
                     ),
                 ),
                 Ending::TimedOut => (
@@ -360,7 +371,11 @@ async fn run_attempt(ctx: &UnitCtx, attempt: u32) -> Attempt {
                     ),
                 ),
                 Ending::Cancelled => (false, ErrorKind::Cancelled, "cancelled".into()),
-                Ending::SpawnFailed => (false, ErrorKind::Exit, res.spawn_error.clone().unwrap_or_default()),
+                Ending::SpawnFailed => (
+                    false,
+                    ErrorKind::Exit,
+                    res.spawn_error.clone().unwrap_or_default(),
+                ),
             };
             Attempt {
                 ok,

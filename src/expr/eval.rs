@@ -89,7 +89,10 @@ pub fn eval(expr: &Expr, scope: &Scope<'_>) -> Result<Json, EvalError> {
             "env" => json_to_cel(scope.env),
             "run" => json_to_cel(scope.run),
             "item" => scope.item.map(json_to_cel).unwrap_or(Value::Null),
-            "index" => scope.index.map(|i| Value::Int(i as i64)).unwrap_or(Value::Null),
+            "index" => scope
+                .index
+                .map(|i| Value::Int(i as i64))
+                .unwrap_or(Value::Null),
             "error" => scope.error.map(json_to_cel).unwrap_or(Value::Null),
             "step" => scope.step.map(json_to_cel).unwrap_or(Value::Null),
             "steps" => {
@@ -108,7 +111,9 @@ pub fn eval(expr: &Expr, scope: &Scope<'_>) -> Result<Json, EvalError> {
                     if let Some(name) = &r.name {
                         match (scope.secrets)(name) {
                             Some(v) => m.insert(name.clone(), Json::String(v)),
-                            None => return Err(EvalError::new(format!("secret `{name}` is not set"))),
+                            None => {
+                                return Err(EvalError::new(format!("secret `{name}` is not set")))
+                            }
                         };
                     }
                 }
@@ -129,11 +134,14 @@ pub fn eval(expr: &Expr, scope: &Scope<'_>) -> Result<Json, EvalError> {
             .map_err(|e| ExecutionError::function_error("toJSON", e.to_string()))?;
         Ok(Value::String(Arc::new(j.to_string())))
     });
-    let _ = ctx.add_function("fromJSON", |s: Arc<String>| -> Result<Value, ExecutionError> {
-        serde_json::from_str::<Json>(&s)
-            .map(|j| json_to_cel(&j))
-            .map_err(|e| ExecutionError::function_error("fromJSON", e.to_string()))
-    });
+    let _ = ctx.add_function(
+        "fromJSON",
+        |s: Arc<String>| -> Result<Value, ExecutionError> {
+            serde_json::from_str::<Json>(&s)
+                .map(|j| json_to_cel(&j))
+                .map_err(|e| ExecutionError::function_error("fromJSON", e.to_string()))
+        },
+    );
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ctx.resolve(&expr.ast)))
         .map_err(|_| EvalError::new("expression evaluation failed unexpectedly"))?;
     match result {
@@ -156,7 +164,8 @@ fn explain(e: ExecutionError, expr: &Expr, steps: &[(String, Json)]) -> EvalErro
             for r in &expr.refs {
                 if let Some(pos) = r.path.iter().position(|p| p == key) {
                     if r.root == "steps" {
-                        if let Some((_, j)) = steps.iter().find(|(n, _)| Some(n) == r.name.as_ref()) {
+                        if let Some((_, j)) = steps.iter().find(|(n, _)| Some(n) == r.name.as_ref())
+                        {
                             let mut cur = j;
                             for p in &r.path[..pos] {
                                 match cur.get(p) {
@@ -173,7 +182,11 @@ fn explain(e: ExecutionError, expr: &Expr, steps: &[(String, Json)]) -> EvalErro
                                     .join(".");
                                 return EvalError::new(format!(
                                     "steps.{where_} has no key `{key}`; it has: {}",
-                                    if keys.is_empty() { "(none)".to_string() } else { keys.join(", ") }
+                                    if keys.is_empty() {
+                                        "(none)".to_string()
+                                    } else {
+                                        keys.join(", ")
+                                    }
                                 ));
                             }
                         }
@@ -218,7 +231,11 @@ pub fn resolve(v: &Val, scope: &Scope<'_>) -> Result<Json, EvalError> {
             Some(e) => eval(e, scope)?,
             None => Json::String(render(t, scope)?),
         },
-        Val::List(l) => Json::Array(l.iter().map(|x| resolve(x, scope)).collect::<Result<_, _>>()?),
+        Val::List(l) => Json::Array(
+            l.iter()
+                .map(|x| resolve(x, scope))
+                .collect::<Result<_, _>>()?,
+        ),
         Val::Map(m) => Json::Object(
             m.iter()
                 .map(|(k, x)| Ok((k.clone(), resolve(x, scope)?)))
@@ -262,7 +279,9 @@ mod tests {
         let env = json!({"HOME": "/root"});
         let runj = json!({"id": "r1", "workflow": "w", "attempt": 1});
         let steps = |id: &str| match id {
-            "build-image" => Some(json!({"status": "succeeded", "outputs": {"digest": "sha256:1"}})),
+            "build-image" => {
+                Some(json!({"status": "succeeded", "outputs": {"digest": "sha256:1"}}))
+            }
             _ => None,
         };
         let secrets = |_: &str| None;
@@ -287,10 +306,16 @@ mod tests {
 
     #[test]
     fn contexts_and_types() {
-        assert_eq!(run("inputs.env == 'prod' && !inputs.dry_run").unwrap(), json!(true));
+        assert_eq!(
+            run("inputs.env == 'prod' && !inputs.dry_run").unwrap(),
+            json!(true)
+        );
         assert_eq!(run("inputs.regions").unwrap(), json!(["eu", "us"]));
         assert_eq!(run("inputs.n + 1").unwrap(), json!(4));
-        assert_eq!(run("steps.build-image.outputs.digest").unwrap(), json!("sha256:1"));
+        assert_eq!(
+            run("steps.build-image.outputs.digest").unwrap(),
+            json!("sha256:1")
+        );
         assert_eq!(run("item + '-' + string(index)").unwrap(), json!("eu-0"));
         assert_eq!(run("run.id").unwrap(), json!("r1"));
         assert_eq!(run("env.HOME").unwrap(), json!("/root"));
@@ -298,8 +323,14 @@ mod tests {
 
     #[test]
     fn extra_functions() {
-        assert_eq!(run("success() && !failure() && always() && !cancelled()").unwrap(), json!(true));
-        assert_eq!(run("toJSON(inputs.regions)").unwrap(), json!("[\"eu\",\"us\"]"));
+        assert_eq!(
+            run("success() && !failure() && always() && !cancelled()").unwrap(),
+            json!(true)
+        );
+        assert_eq!(
+            run("toJSON(inputs.regions)").unwrap(),
+            json!("[\"eu\",\"us\"]")
+        );
         assert_eq!(run("fromJSON('{\"a\": [1]}').a[0]").unwrap(), json!(1));
         assert!(run("fromJSON('nope')").is_err());
     }

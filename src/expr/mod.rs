@@ -22,7 +22,14 @@ pub const ROOTS: [&str; 9] = [
     "inputs", "env", "steps", "run", "secrets", "item", "index", "error", "step",
 ];
 
-pub const FUNCTIONS: [&str; 6] = ["success", "failure", "always", "cancelled", "toJSON", "fromJSON"];
+pub const FUNCTIONS: [&str; 6] = [
+    "success",
+    "failure",
+    "always",
+    "cancelled",
+    "toJSON",
+    "fromJSON",
+];
 
 /// A compiled expression.
 #[derive(Debug)]
@@ -77,7 +84,12 @@ impl Expr {
     pub fn span_of(&self, char_offset: usize, char_len: usize) -> crate::source::Span {
         match self.file_offset {
             Some(base) => {
-                let start: usize = self.text.chars().take(char_offset).map(char::len_utf8).sum();
+                let start: usize = self
+                    .text
+                    .chars()
+                    .take(char_offset)
+                    .map(char::len_utf8)
+                    .sum();
                 let len: usize = self
                     .text
                     .chars()
@@ -421,9 +433,10 @@ mod tests {
 
     #[test]
     fn references_are_collected() {
-        let (_, refs, unknown) =
-            compile("steps.build-image.outputs.digest == inputs.env && foo && [1].all(x, x > index)")
-                .unwrap();
+        let (_, refs, unknown) = compile(
+            "steps.build-image.outputs.digest == inputs.env && foo && [1].all(x, x > index)",
+        )
+        .unwrap();
         let names: Vec<_> = refs
             .iter()
             .map(|r| (r.root.as_str(), r.name.as_deref()))
@@ -431,7 +444,10 @@ mod tests {
         assert!(names.contains(&("steps", Some("build-image"))));
         assert!(names.contains(&("inputs", Some("env"))));
         assert!(names.contains(&("index", None)));
-        assert_eq!(unknown.iter().map(|u| u.0.as_str()).collect::<Vec<_>>(), vec!["foo"]);
+        assert_eq!(
+            unknown.iter().map(|u| u.0.as_str()).collect::<Vec<_>>(),
+            vec!["foo"]
+        );
         let r = refs.iter().find(|r| r.root == "inputs").unwrap();
         assert_eq!(r.offset, 36);
     }

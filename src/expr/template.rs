@@ -78,9 +78,15 @@ mod tests {
             p,
             vec![
                 Piece::Text("a "),
-                Piece::Expr { text: " x ", offset: 5 },
+                Piece::Expr {
+                    text: " x ",
+                    offset: 5
+                },
                 Piece::Text(" b"),
-                Piece::Expr { text: "y", offset: 15 },
+                Piece::Expr {
+                    text: "y",
+                    offset: 15
+                },
             ]
         );
     }
@@ -88,7 +94,13 @@ mod tests {
     #[test]
     fn braces_and_strings_inside() {
         let p = split("${{ {'a': {'b': '}}'}} }}").unwrap();
-        assert_eq!(p, vec![Piece::Expr { text: " {'a': {'b': '}}'}} ", offset: 3 }]);
+        assert_eq!(
+            p,
+            vec![Piece::Expr {
+                text: " {'a': {'b': '}}'}} ",
+                offset: 3
+            }]
+        );
     }
 
     #[test]

@@ -28,8 +28,10 @@ pub fn read_source(path: &Path) -> Result<Arc<Source>, Diag> {
         Diag::new("io", format!("cannot read {name}: {what}"))
     })?;
     if meta.is_dir() {
-        return Err(Diag::new("io", format!("cannot read {name}: it is a directory"))
-            .help("give the path of a workflow file, e.g. workflows/build.yaml"));
+        return Err(
+            Diag::new("io", format!("cannot read {name}: it is a directory"))
+                .help("give the path of a workflow file, e.g. workflows/build.yaml"),
+        );
     }
     if meta.len() > MAX_FILE_BYTES {
         return Err(Diag::new(
@@ -41,14 +43,28 @@ pub fn read_source(path: &Path) -> Result<Arc<Source>, Diag> {
             ),
         ));
     }
-    let bytes = std::fs::read(path).map_err(|e| Diag::new("io", format!("cannot read {name}: {e}")))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| Diag::new("io", format!("cannot read {name}: {e}")))?;
     if bytes.contains(&0) {
-        return Err(Diag::new("io", format!("{name} is a binary file, not YAML")));
+        return Err(Diag::new(
+            "io",
+            format!("{name} is a binary file, not YAML"),
+        ));
     }
-    let text = String::from_utf8(bytes)
-        .map_err(|e| Diag::new("io", format!("{name} is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to())))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        Diag::new(
+            "io",
+            format!(
+                "{name} is not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })?;
     // A byte-order mark is legal in YAML but would shift every column.
-    let text = text.strip_prefix('\u{feff}').map(str::to_string).unwrap_or(text);
+    let text = text
+        .strip_prefix('\u{feff}')
+        .map(str::to_string)
+        .unwrap_or(text);
     Ok(Arc::new(Source::new(name, path, text)))
 }
 

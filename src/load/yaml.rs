@@ -164,7 +164,8 @@ pub fn parse(source: &Arc<Source>) -> Result<Yaml, Diag> {
         .toplevel_mapping();
     // The YAML loader has internal assertions; a panic there must become a
     // diagnostic, never a crash.
-    let parsed = std::panic::catch_unwind(|| marked_yaml::parse_yaml_with_options(0, &**text, opts));
+    let parsed =
+        std::panic::catch_unwind(|| marked_yaml::parse_yaml_with_options(0, &**text, opts));
     let node = match parsed {
         Ok(Ok(node)) => node,
         Ok(Err(e)) => return Err(load_error(source, e)),
@@ -186,25 +187,28 @@ fn marker_offset(source: &Source, m: &marked_yaml::Marker) -> usize {
 fn load_error(source: &Arc<Source>, e: LoadError) -> Diag {
     let at = |m: &marked_yaml::Marker| Span::new(marker_offset(source, m), 1);
     let d = match &e {
-        LoadError::TopLevelMustBeMapping(m) | LoadError::TopLevelMustBeSequence(m) => {
-            Diag::new("yaml", "the top level of the file must be a mapping of keys")
-                .label(at(m), "expected `key: value` here")
+        LoadError::TopLevelMustBeMapping(m) | LoadError::TopLevelMustBeSequence(m) => Diag::new(
+            "yaml",
+            "the top level of the file must be a mapping of keys",
+        )
+        .label(at(m), "expected `key: value` here"),
+        LoadError::UnexpectedAnchor(m) => {
+            Diag::new("yaml", "YAML anchors and aliases are not supported")
+                .label(at(m), "anchor defined here")
+                .help("write the value out, or use `defaults:` for values shared by every step")
         }
-        LoadError::UnexpectedAnchor(m) => Diag::new("yaml", "YAML anchors and aliases are not supported")
-            .label(at(m), "anchor defined here")
-            .help("write the value out, or use `defaults:` for values shared by every step"),
         LoadError::MappingKeyMustBeScalar(m) => {
             Diag::new("yaml", "mapping keys must be plain strings").label(at(m), "complex key here")
         }
-        LoadError::UnexpectedTag(m) => Diag::new("yaml", "YAML tags (`!tag`) are not supported")
-            .label(at(m), "tag here"),
+        LoadError::UnexpectedTag(m) => {
+            Diag::new("yaml", "YAML tags (`!tag`) are not supported").label(at(m), "tag here")
+        }
         LoadError::ScanError(m, err) => {
             #[allow(deprecated)]
             let what = std::error::Error::description(err).to_string();
             let msg = what.split(" at byte").next().unwrap_or(&what).to_string();
             if msg.contains("anchor") || msg.contains("alias") {
-                Diag::new("yaml", "YAML anchors and aliases are not supported")
-                    .label(at(m), msg)
+                Diag::new("yaml", "YAML anchors and aliases are not supported").label(at(m), msg)
             } else {
                 Diag::new("yaml", format!("invalid YAML: {msg}")).label(at(m), "here")
             }
@@ -213,9 +217,12 @@ fn load_error(source: &Arc<Source>, e: LoadError) -> Diag {
             let first = dk.prev_key.span().start().map(&at).unwrap_or_default();
             let second = dk.key.span().start().map(&at).unwrap_or_default();
             let len = dk.key.as_str().len().max(1);
-            Diag::new("duplicate-key", format!("duplicate key `{}`", dk.key.as_str()))
-                .label(Span::new(first.offset, len), "first defined here")
-                .label(Span::new(second.offset, len), "defined again here")
+            Diag::new(
+                "duplicate-key",
+                format!("duplicate key `{}`", dk.key.as_str()),
+            )
+            .label(Span::new(first.offset, len), "first defined here")
+            .label(Span::new(second.offset, len), "defined again here")
         }
     };
     d.with_source(source)
@@ -266,28 +273,34 @@ fn convert(source: &Source, node: &Node) -> Yaml {
             span: Span::new(start, 1),
             kind: YamlKind::Seq(seq.iter().map(|n| convert(source, n)).collect()),
         },
-        Node::Mapping(map) => Yaml {
-            span: Span::new(start, 1),
-            kind: YamlKind::Map(
-                map.iter()
-                    .map(|(k, v)| {
-                        let ks = k
-                            .span()
-                            .start()
-                            .map(|m| marker_offset(source, m))
-                            .unwrap_or(start);
-                        let key = Key {
-                            name: k.as_str().to_string(),
-                            span: Span::new(ks, scalar_len(&source.text, ks, k.as_str())),
-                        };
-                        (key, convert(source, v))
-                    })
-                    .collect(),
-            ),
-        },
+        Node::Mapping(map) => {
+            let entries: Vec<(Key, Yaml)> = map
+                .iter()
+                .map(|(k, v)| {
+                    let ks = k
+                        .span()
+                        .start()
+                        .map(|m| marker_offset(source, m))
+                        .unwrap_or(start);
+                    let key = Key {
+                        name: k.as_str().to_string(),
+                        span: Span::new(ks, scalar_len(&source.text, ks, k.as_str())),
+                    };
+                    (key, convert(source, v))
+                })
+                .collect();
+            // A block mapping's start mark is where the parser recognised it
+            // (after its first key); labels read better on that key.
+            let begin = entries
+                .first()
+                .map_or(start, |(k, _)| k.span.offset.min(start));
+            Yaml {
+                span: Span::new(begin, 1),
+                kind: YamlKind::Map(entries),
+            }
+        }
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,9 +315,15 @@ mod tests {
         let y = parse(&s).unwrap();
         let steps = y.get("steps").unwrap().as_seq().unwrap();
         let id = steps[0].get("id").unwrap();
-        assert_eq!(&s.text[id.span.offset..id.span.offset + id.span.len], "\"héllo\"");
+        assert_eq!(
+            &s.text[id.span.offset..id.span.offset + id.span.len],
+            "\"héllo\""
+        );
         let run = steps[0].get("run").unwrap();
-        assert_eq!(&s.text[run.span.offset..run.span.offset + run.span.len], "echo hi");
+        assert_eq!(
+            &s.text[run.span.offset..run.span.offset + run.span.len],
+            "echo hi"
+        );
         assert!(!id.as_scalar().unwrap().plain);
     }
 

@@ -28,7 +28,8 @@ pub fn find_cycle(deps: &[Vec<usize>]) -> Option<Vec<usize>> {
                     }
                     Mark::Active => {
                         let start = stack.iter().position(|(n, _)| *n == dep).unwrap_or(0);
-                        let mut cycle: Vec<usize> = stack[start..].iter().map(|(n, _)| *n).collect();
+                        let mut cycle: Vec<usize> =
+                            stack[start..].iter().map(|(n, _)| *n).collect();
                         cycle.push(dep);
                         return Some(cycle);
                     }
@@ -70,7 +71,8 @@ pub fn topo_order(deps: &[Vec<usize>]) -> Vec<usize> {
             dependents[d].push(i);
         }
     }
-    let mut ready: std::collections::VecDeque<usize> = (0..n).filter(|&i| remaining[i] == 0).collect();
+    let mut ready: std::collections::VecDeque<usize> =
+        (0..n).filter(|&i| remaining[i] == 0).collect();
     let mut out = Vec::with_capacity(n);
     while let Some(i) = ready.pop_front() {
         out.push(i);
@@ -153,7 +155,9 @@ mod tests {
     #[test]
     fn long_chain_does_not_overflow() {
         let n = 20_000;
-        let deps: Vec<Vec<usize>> = (0..n).map(|i| if i == 0 { vec![] } else { vec![i - 1] }).collect();
+        let deps: Vec<Vec<usize>> = (0..n)
+            .map(|i| if i == 0 { vec![] } else { vec![i - 1] })
+            .collect();
         assert!(find_cycle(&deps).is_none());
         assert_eq!(levels(&deps).len(), n);
     }

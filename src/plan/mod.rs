@@ -33,12 +33,19 @@ impl Plan {
     /// Levels of one phase, as step indices: every step comes one level after
     /// its deepest need.
     pub fn levels(&self, phase: Phase) -> Vec<Vec<usize>> {
-        let members: Vec<usize> = (0..self.deps.len()).filter(|&i| self.phases[i] == phase).collect();
+        let members: Vec<usize> = (0..self.deps.len())
+            .filter(|&i| self.phases[i] == phase)
+            .collect();
         let local: std::collections::HashMap<usize, usize> =
             members.iter().enumerate().map(|(k, &i)| (i, k)).collect();
         let deps: Vec<Vec<usize>> = members
             .iter()
-            .map(|&i| self.deps[i].iter().filter_map(|d| local.get(d).copied()).collect())
+            .map(|&i| {
+                self.deps[i]
+                    .iter()
+                    .filter_map(|d| local.get(d).copied())
+                    .collect()
+            })
             .collect();
         graph::levels(&deps)
             .into_iter()

@@ -17,7 +17,9 @@ impl LogFile {
             std::fs::create_dir_all(dir)?;
         }
         let file = OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(LogFile { file: Mutex::new(file) })
+        Ok(LogFile {
+            file: Mutex::new(file),
+        })
     }
 }
 

@@ -43,7 +43,11 @@ pub fn describe(ev: &Event) -> Option<String> {
         .duration_ms
         .map(|ms| format!(" in {}", short_duration(Duration::from_millis(ms))))
         .unwrap_or_default();
-    let err = ev.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
+    let err = ev
+        .error
+        .as_deref()
+        .map(|e| format!(": {e}"))
+        .unwrap_or_default();
     Some(match ev.event {
         EventKind::RunCreated => return None,
         EventKind::RunStarted => format!("run {} of {} started", ev.run_id, ev.workflow),
@@ -62,9 +66,13 @@ pub fn describe(ev: &Event) -> Option<String> {
             short_duration(Duration::from_millis(ev.delay_ms.unwrap_or(0)))
         ),
         EventKind::StepCompleted => format!("{step} ✓ succeeded{dur}"),
-        EventKind::StepFailed if ev.status == Some(Status::Cancelled) => format!("{step} cancelled{dur}"),
+        EventKind::StepFailed if ev.status == Some(Status::Cancelled) => {
+            format!("{step} cancelled{dur}")
+        }
         EventKind::StepFailed => format!("{step} ✗ failed{dur}{err}"),
-        EventKind::StepSkipped if ev.status == Some(Status::Cancelled) => format!("{step} cancelled (not started)"),
+        EventKind::StepSkipped if ev.status == Some(Status::Cancelled) => {
+            format!("{step} cancelled (not started)")
+        }
         EventKind::StepSkipped => format!("{step} ↷ skipped"),
         EventKind::StepCached => format!("{step} ⚡ cached"),
         EventKind::StepCompensated => format!("{step} compensated{dur}"),
@@ -147,7 +155,12 @@ pub fn summary_text(o: &RunOutcome) -> String {
     ];
     let parts: Vec<String> = order
         .iter()
-        .filter_map(|st| counts.iter().find(|(s, _)| s == st).map(|(_, n)| format!("{n} {}", st.as_str())))
+        .filter_map(|st| {
+            counts
+                .iter()
+                .find(|(s, _)| s == st)
+                .map(|(_, n)| format!("{n} {}", st.as_str()))
+        })
         .collect();
     let verdict = match o.status {
         Status::Succeeded => "run succeeded",
@@ -155,7 +168,11 @@ pub fn summary_text(o: &RunOutcome) -> String {
         Status::Waiting => "run waiting",
         _ => "run failed",
     };
-    let mut s = format!("{verdict} in {}: {}", short_duration(o.duration), parts.join(", "));
+    let mut s = format!(
+        "{verdict} in {}: {}",
+        short_duration(o.duration),
+        parts.join(", ")
+    );
     if let Some(first) = o.failures.first() {
         let err = o
             .steps

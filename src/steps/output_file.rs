@@ -8,7 +8,11 @@ pub enum OutputFileError {
     #[error("ORCH_OUTPUT line {line}: `{key}` is not a valid output name")]
     BadKey { line: usize, key: String },
     #[error("ORCH_OUTPUT line {line}: `{key}<<{delim}` is never closed by a `{delim}` line")]
-    Unterminated { line: usize, key: String, delim: String },
+    Unterminated {
+        line: usize,
+        key: String,
+        delim: String,
+    },
 }
 
 pub fn parse(text: &str) -> Result<Vec<(String, String)>, OutputFileError> {
@@ -83,9 +87,18 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert_eq!(parse("novalue\n").unwrap_err(), OutputFileError::BadLine { line: 1 });
-        assert!(matches!(parse("x<<END\nabc\n").unwrap_err(), OutputFileError::Unterminated { line: 1, .. }));
-        assert!(matches!(parse("bad key=1\n").unwrap_err(), OutputFileError::BadKey { .. }));
+        assert_eq!(
+            parse("novalue\n").unwrap_err(),
+            OutputFileError::BadLine { line: 1 }
+        );
+        assert!(matches!(
+            parse("x<<END\nabc\n").unwrap_err(),
+            OutputFileError::Unterminated { line: 1, .. }
+        ));
+        assert!(matches!(
+            parse("bad key=1\n").unwrap_err(),
+            OutputFileError::BadKey { .. }
+        ));
         assert_eq!(parse("").unwrap(), vec![]);
     }
 }

@@ -66,12 +66,72 @@ impl ShellResult {
 /// Shell builtins that have no program of the same name, or whose program
 /// would act differently outside a shell: these always go through the shell.
 const SHELL_ONLY: &[&str] = &[
-    ".", ":", "alias", "bg", "bind", "break", "builtin", "caller", "cd", "command", "compgen", "complete",
-    "continue", "declare", "dirs", "disown", "enable", "eval", "exec", "exit", "export", "fc", "fg",
-    "getopts", "hash", "help", "history", "jobs", "let", "local", "logout", "mapfile", "popd", "pushd",
-    "read", "readarray", "readonly", "return", "set", "shift", "shopt", "source", "suspend", "times",
-    "trap", "type", "typeset", "ulimit", "umask", "unalias", "unset", "wait", "if", "then", "else",
-    "fi", "for", "while", "until", "do", "done", "case", "esac", "function", "select", "time",
+    ".",
+    ":",
+    "alias",
+    "bg",
+    "bind",
+    "break",
+    "builtin",
+    "caller",
+    "cd",
+    "command",
+    "compgen",
+    "complete",
+    "continue",
+    "declare",
+    "dirs",
+    "disown",
+    "enable",
+    "eval",
+    "exec",
+    "exit",
+    "export",
+    "fc",
+    "fg",
+    "getopts",
+    "hash",
+    "help",
+    "history",
+    "jobs",
+    "let",
+    "local",
+    "logout",
+    "mapfile",
+    "popd",
+    "pushd",
+    "read",
+    "readarray",
+    "readonly",
+    "return",
+    "set",
+    "shift",
+    "shopt",
+    "source",
+    "suspend",
+    "times",
+    "trap",
+    "type",
+    "typeset",
+    "ulimit",
+    "umask",
+    "unalias",
+    "unset",
+    "wait",
+    "if",
+    "then",
+    "else",
+    "fi",
+    "for",
+    "while",
+    "until",
+    "do",
+    "done",
+    "case",
+    "esac",
+    "function",
+    "select",
+    "time",
 ];
 
 /// A one-line script made only of plain words (no quoting, expansion,
@@ -81,7 +141,8 @@ pub fn direct_argv(script: &str) -> Option<Vec<&str>> {
     if s.is_empty() || s.contains('\n') {
         return None;
     }
-    let plain = |c: char| c.is_ascii_alphanumeric() || "_./:=,+@%-".contains(c) || c == ' ' || c == '\t';
+    let plain =
+        |c: char| c.is_ascii_alphanumeric() || "_./:=,+@%-".contains(c) || c == ' ' || c == '\t';
     if !s.chars().all(plain) {
         return None;
     }
@@ -283,7 +344,13 @@ fn tail_to_string(tail: VecDeque<u8>) -> String {
 }
 
 /// Read a pipe to EOF: emit each line, keep the last [`STDOUT_TAIL`] bytes.
-async fn pump<R: AsyncRead + Unpin>(mut r: R, id: &str, stream: Stream, sink: &dyn Sink, keep: bool) -> VecDeque<u8> {
+async fn pump<R: AsyncRead + Unpin>(
+    mut r: R,
+    id: &str,
+    stream: Stream,
+    sink: &dyn Sink,
+    keep: bool,
+) -> VecDeque<u8> {
     let mut tail: VecDeque<u8> = VecDeque::new();
     let mut pending: Vec<u8> = Vec::new();
     let mut buf = vec![0u8; 16 * 1024];
@@ -335,7 +402,10 @@ mod tests {
     #[test]
     fn fast_path_only_for_plain_words() {
         assert_eq!(direct_argv("true"), Some(vec!["true"]));
-        assert_eq!(direct_argv("/bin/echo a b"), Some(vec!["/bin/echo", "a", "b"]));
+        assert_eq!(
+            direct_argv("/bin/echo a b"),
+            Some(vec!["/bin/echo", "a", "b"])
+        );
         assert_eq!(direct_argv("echo $HOME"), None);
         assert_eq!(direct_argv("echo a > f"), None);
         assert_eq!(direct_argv("cd /tmp"), None);

@@ -21,8 +21,11 @@ pub fn config(src: &Arc<Source>) -> Result<Config, Vec<Diag>> {
     };
     let Some(o) = top.get("orchestration") else {
         cx.push(
-            Diag::new("missing-key", "orchestration.yaml has no `orchestration:` section")
-                .label(top.span, "expected `orchestration:` at the top"),
+            Diag::new(
+                "missing-key",
+                "orchestration.yaml has no `orchestration:` section",
+            )
+            .label(top.span, "expected `orchestration:` at the top"),
         );
         return Err(cx.diags);
     };
@@ -41,9 +44,16 @@ pub fn config(src: &Arc<Source>) -> Result<Config, Vec<Diag>> {
             cfg.policies = policies(&mut cx, p);
         }
         if let Some(c) = f.get("credential_injection") {
-            if let Some(cf) = cx.fields(c, "credential_injection", &["allow_external_vault", "auto_load_from_prompt_vault"]) {
+            if let Some(cf) = cx.fields(
+                c,
+                "credential_injection",
+                &["allow_external_vault", "auto_load_from_prompt_vault"],
+            ) {
                 cfg.credential_injection = CredentialInjection {
-                    allow_external_vault: cf.get("allow_external_vault").and_then(|v| cx.bool(v, "allow_external_vault")).unwrap_or(false),
+                    allow_external_vault: cf
+                        .get("allow_external_vault")
+                        .and_then(|v| cx.bool(v, "allow_external_vault"))
+                        .unwrap_or(false),
                     auto_load_from_prompt_vault: cf
                         .get("auto_load_from_prompt_vault")
                         .and_then(|v| cx.bool(v, "auto_load_from_prompt_vault"))
@@ -84,12 +94,23 @@ fn policies(cx: &mut Ctx, y: &Yaml) -> Policies {
     let Some(f) = cx.fields(
         y,
         "policies",
-        &["fallback_on_error", "allow_cross_agent", "max_parallel_tasks", "rules"],
+        &[
+            "fallback_on_error",
+            "allow_cross_agent",
+            "max_parallel_tasks",
+            "rules",
+        ],
     ) else {
         return p;
     };
-    p.fallback_on_error = f.get("fallback_on_error").and_then(|v| cx.bool(v, "fallback_on_error")).unwrap_or(false);
-    p.allow_cross_agent = f.get("allow_cross_agent").and_then(|v| cx.bool(v, "allow_cross_agent")).unwrap_or(false);
+    p.fallback_on_error = f
+        .get("fallback_on_error")
+        .and_then(|v| cx.bool(v, "fallback_on_error"))
+        .unwrap_or(false);
+    p.allow_cross_agent = f
+        .get("allow_cross_agent")
+        .and_then(|v| cx.bool(v, "allow_cross_agent"))
+        .unwrap_or(false);
     p.max_parallel_tasks = f
         .get("max_parallel_tasks")
         .and_then(|v| cx.count(v, "max_parallel_tasks", 1))
@@ -100,14 +121,20 @@ fn policies(cx: &mut Ctx, y: &Yaml) -> Policies {
             return p;
         };
         for r in items {
-            let Some(rf) = cx.fields(r, "a policy rule", &["id", "when", "action", "message"]) else {
+            let Some(rf) = cx.fields(r, "a policy rule", &["id", "when", "action", "message"])
+            else {
                 continue;
             };
             let id = rf.get("id").and_then(|v| cx.string(v, "id"));
             let when = match rf.get("when") {
                 Some(w) => step::condition(cx, w, "when"),
                 None => {
-                    cx.error("missing-key", r.span, "policy rule has no `when`", "add `when: ${{ … }}`");
+                    cx.error(
+                        "missing-key",
+                        r.span,
+                        "policy rule has no `when`",
+                        "add `when: ${{ … }}`",
+                    );
                     None
                 }
             };
@@ -127,23 +154,37 @@ fn policies(cx: &mut Ctx, y: &Yaml) -> Policies {
                     Some("deny") => Some(PolicyAction::Deny),
                     Some("require_approval") => Some(PolicyAction::RequireApproval),
                     other => {
-                        let hint = other.and_then(|o| did_you_mean(o, ["deny", "require_approval"]));
+                        let hint =
+                            other.and_then(|o| did_you_mean(o, ["deny", "require_approval"]));
                         cx.push(
                             Diag::new("policy", "unknown policy `action`")
                                 .label(a.span, "not an action")
-                                .help(hint.map(|h| format!("did you mean `{h}`?")).unwrap_or_else(|| "use deny or require_approval".into())),
+                                .help(
+                                    hint.map(|h| format!("did you mean `{h}`?"))
+                                        .unwrap_or_else(|| "use deny or require_approval".into()),
+                                ),
                         );
                         None
                     }
                 },
                 None => {
-                    cx.error("missing-key", r.span, "policy rule has no `action`", "add `action: deny`");
+                    cx.error(
+                        "missing-key",
+                        r.span,
+                        "policy rule has no `action`",
+                        "add `action: deny`",
+                    );
                     None
                 }
             };
             let message = rf.get("message").and_then(|v| cx.string(v, "message"));
             if let (Some(id), Some(when), Some(action)) = (id, when, action) {
-                p.rules.push(PolicyRule { id, when, action, message });
+                p.rules.push(PolicyRule {
+                    id,
+                    when,
+                    action,
+                    message,
+                });
             }
         }
     }
@@ -167,21 +208,33 @@ fn middleware(cx: &mut Ctx, y: &Yaml) -> Vec<Middleware> {
                 cx.push(
                     Diag::new("middleware", format!("unknown middleware `{id}`"))
                         .label(idy.span, "not a middleware")
-                        .help(hint.map(|h| format!("did you mean `{h}`?")).unwrap_or_else(|| format!("known: {}", known.join(", ")))),
+                        .help(
+                            hint.map(|h| format!("did you mean `{h}`?"))
+                                .unwrap_or_else(|| format!("known: {}", known.join(", "))),
+                        ),
                 );
                 return None;
             }
-            let enabled = f.get("enabled").and_then(|v| cx.bool(v, "enabled")).unwrap_or(true);
+            let enabled = f
+                .get("enabled")
+                .and_then(|v| cx.bool(v, "enabled"))
+                .unwrap_or(true);
             if id == "sanitization" && !enabled {
                 cx.push(
-                    Diag::new("middleware", "secret masking (`sanitization`) cannot be turned off")
-                        .label(idy.span, "always enabled"),
+                    Diag::new(
+                        "middleware",
+                        "secret masking (`sanitization`) cannot be turned off",
+                    )
+                    .label(idy.span, "always enabled"),
                 );
             }
             Some(Middleware {
                 id,
                 enabled,
-                priority: f.get("priority").and_then(|v| cx.int(v, "priority")).unwrap_or(0),
+                priority: f
+                    .get("priority")
+                    .and_then(|v| cx.int(v, "priority"))
+                    .unwrap_or(0),
             })
         })
         .collect()
@@ -191,16 +244,34 @@ fn telemetry(cx: &mut Ctx, y: &Yaml) -> Telemetry {
     let Some(f) = cx.fields(
         y,
         "telemetry",
-        &["log_to_file", "log_file_path", "emit_events", "metrics_endpoint", "webhook_url"],
+        &[
+            "log_to_file",
+            "log_file_path",
+            "emit_events",
+            "metrics_endpoint",
+            "webhook_url",
+        ],
     ) else {
         return Telemetry::default();
     };
     Telemetry {
-        log_to_file: f.get("log_to_file").and_then(|v| cx.bool(v, "log_to_file")).unwrap_or(false),
-        log_file_path: f.get("log_file_path").and_then(|v| cx.string(v, "log_file_path")),
-        emit_events: f.get("emit_events").and_then(|v| cx.bool(v, "emit_events")).unwrap_or(true),
-        metrics_endpoint: f.get("metrics_endpoint").and_then(|v| cx.string(v, "metrics_endpoint")),
-        webhook_url: f.get("webhook_url").and_then(|v| cx.string(v, "webhook_url")),
+        log_to_file: f
+            .get("log_to_file")
+            .and_then(|v| cx.bool(v, "log_to_file"))
+            .unwrap_or(false),
+        log_file_path: f
+            .get("log_file_path")
+            .and_then(|v| cx.string(v, "log_file_path")),
+        emit_events: f
+            .get("emit_events")
+            .and_then(|v| cx.bool(v, "emit_events"))
+            .unwrap_or(true),
+        metrics_endpoint: f
+            .get("metrics_endpoint")
+            .and_then(|v| cx.string(v, "metrics_endpoint")),
+        webhook_url: f
+            .get("webhook_url")
+            .and_then(|v| cx.string(v, "webhook_url")),
     }
 }
 
@@ -234,18 +305,35 @@ fn services(cx: &mut Ctx, y: &Yaml) -> Vec<Service> {
             cx.error("missing-key", s.span, "service has no `id`", "add `id:`");
             continue;
         };
-        let Some(id) = cx.string(idy, "id") else { continue };
+        let Some(id) = cx.string(idy, "id") else {
+            continue;
+        };
         if out.iter().any(|o| o.id == id) {
-            cx.error("duplicate-id", idy.span, format!("duplicate service id `{id}`"), "used again here");
+            cx.error(
+                "duplicate-id",
+                idy.span,
+                format!("duplicate service id `{id}`"),
+                "used again here",
+            );
         }
         let Some(base_url) = f.get("base_url").and_then(|v| cx.string(v, "base_url")) else {
-            cx.error("missing-key", idy.span, format!("service `{id}` has no `base_url`"), "this service");
+            cx.error(
+                "missing-key",
+                idy.span,
+                format!("service `{id}` has no `base_url`"),
+                "this service",
+            );
             continue;
         };
         let auth = f.get("auth").map(|a| auth(cx, a)).unwrap_or(Auth::None);
         let capabilities = f
             .get("capabilities")
-            .map(|c| cx.string_list(c, "capabilities").into_iter().map(|(s, _)| s).collect())
+            .map(|c| {
+                cx.string_list(c, "capabilities")
+                    .into_iter()
+                    .map(|(s, _)| s)
+                    .collect()
+            })
             .unwrap_or_default();
         let rate_limit = f.get("rate_limit").and_then(|r| {
             let rf = cx.fields(r, "rate_limit", &["requests", "per"])?;
@@ -255,9 +343,14 @@ fn services(cx: &mut Ctx, y: &Yaml) -> Vec<Service> {
             })
         });
         let circuit_breaker = f.get("circuit_breaker").and_then(|r| {
-            let rf = cx.fields(r, "circuit_breaker", &["failure_threshold", "reset_timeout"])?;
+            let rf = cx.fields(
+                r,
+                "circuit_breaker",
+                &["failure_threshold", "reset_timeout"],
+            )?;
             Some(CircuitBreaker {
-                failure_threshold: cx.count(rf.get("failure_threshold")?, "failure_threshold", 1)? as u32,
+                failure_threshold: cx.count(rf.get("failure_threshold")?, "failure_threshold", 1)?
+                    as u32,
                 reset_timeout: cx.duration(rf.get("reset_timeout")?, "reset_timeout")?,
             })
         });
@@ -269,14 +362,20 @@ fn services(cx: &mut Ctx, y: &Yaml) -> Vec<Service> {
                 timeout: hf.get("timeout").and_then(|v| cx.duration(v, "timeout")),
             })
         });
-        let endpoints = f.get("endpoints").map(|e| endpoints(cx, e)).unwrap_or_default();
+        let endpoints = f
+            .get("endpoints")
+            .map(|e| endpoints(cx, e))
+            .unwrap_or_default();
         out.push(Service {
             id,
             name: f.get("name").and_then(|v| cx.string(v, "name")),
             base_url,
             auth,
             capabilities,
-            priority: f.get("priority").and_then(|v| cx.int(v, "priority")).unwrap_or(0),
+            priority: f
+                .get("priority")
+                .and_then(|v| cx.int(v, "priority"))
+                .unwrap_or(0),
             timeout: f.get("timeout").and_then(|v| cx.duration(v, "timeout")),
             rate_limit,
             circuit_breaker,
@@ -296,20 +395,32 @@ fn auth(cx: &mut Ctx, y: &Yaml) -> Auth {
     let credential = f.get("credential").and_then(|c| cx.string(c, "credential"));
     let need_cred = |cx: &mut Ctx| {
         if credential.is_none() {
-            cx.error("auth", y.span, format!("`{ty}` auth needs a `credential`"), "add `credential: <secret name>`");
+            cx.error(
+                "auth",
+                y.span,
+                format!("`{ty}` auth needs a `credential`"),
+                "add `credential: <secret name>`",
+            );
         }
         credential.clone().unwrap_or_default()
     };
     match ty {
         "none" => Auth::None,
-        "bearer" => Auth::Bearer { credential: need_cred(cx) },
-        "basic" => Auth::Basic { credential: need_cred(cx) },
+        "bearer" => Auth::Bearer {
+            credential: need_cred(cx),
+        },
+        "basic" => Auth::Basic {
+            credential: need_cred(cx),
+        },
         "api_key" => {
             let header = f
                 .get("header")
                 .and_then(|h| cx.string(h, "header"))
                 .unwrap_or_else(|| "X-API-Key".into());
-            Auth::ApiKey { header, credential: need_cred(cx) }
+            Auth::ApiKey {
+                header,
+                credential: need_cred(cx),
+            }
         }
         other => {
             let hint = did_you_mean(other, ["none", "bearer", "basic", "api_key"]);
@@ -317,7 +428,10 @@ fn auth(cx: &mut Ctx, y: &Yaml) -> Auth {
             cx.push(
                 Diag::new("auth", format!("unknown auth type `{other}`"))
                     .label(span, "not an auth type")
-                    .help(hint.map(|h| format!("did you mean `{h}`?")).unwrap_or_else(|| "use none, bearer, basic or api_key".into())),
+                    .help(
+                        hint.map(|h| format!("did you mean `{h}`?"))
+                            .unwrap_or_else(|| "use none, bearer, basic or api_key".into()),
+                    ),
             );
             Auth::None
         }
@@ -341,21 +455,30 @@ fn endpoints(cx: &mut Ctx, y: &Yaml) -> Vec<Endpoint> {
                     ps.iter()
                         .filter_map(|p| {
                             let pf = cx.fields(p, "a parameter", &["name", "in", "required"])?;
-                            let location = match pf.get("in").and_then(|i| i.as_str()).unwrap_or("body") {
-                                "path" => ParamIn::Path,
-                                "query" => ParamIn::Query,
-                                "body" => ParamIn::Body,
-                                "header" => ParamIn::Header,
-                                _ => {
-                                    let span = pf.get("in").map(|i| i.span).unwrap_or(p.span);
-                                    cx.error("endpoint", span, "parameter `in` must be path, query, body or header", "unknown location");
-                                    return None;
-                                }
-                            };
+                            let location =
+                                match pf.get("in").and_then(|i| i.as_str()).unwrap_or("body") {
+                                    "path" => ParamIn::Path,
+                                    "query" => ParamIn::Query,
+                                    "body" => ParamIn::Body,
+                                    "header" => ParamIn::Header,
+                                    _ => {
+                                        let span = pf.get("in").map(|i| i.span).unwrap_or(p.span);
+                                        cx.error(
+                                            "endpoint",
+                                            span,
+                                            "parameter `in` must be path, query, body or header",
+                                            "unknown location",
+                                        );
+                                        return None;
+                                    }
+                                };
                             Some(Parameter {
                                 name: cx.string(pf.get("name")?, "name")?,
                                 location,
-                                required: pf.get("required").and_then(|r| cx.bool(r, "required")).unwrap_or(false),
+                                required: pf
+                                    .get("required")
+                                    .and_then(|r| cx.bool(r, "required"))
+                                    .unwrap_or(false),
                             })
                         })
                         .collect()
@@ -368,7 +491,10 @@ fn endpoints(cx: &mut Ctx, y: &Yaml) -> Vec<Endpoint> {
                     .and_then(|m| cx.string(m, "method"))
                     .map(|m| m.to_ascii_uppercase())
                     .unwrap_or_else(|| "GET".into()),
-                path: f.get("path").and_then(|p| cx.string(p, "path")).unwrap_or_default(),
+                path: f
+                    .get("path")
+                    .and_then(|p| cx.string(p, "path"))
+                    .unwrap_or_default(),
                 parameters,
             })
         })

@@ -10,7 +10,9 @@ pub fn parse(s: &str) -> Result<Duration, String> {
     let mut total = Duration::ZERO;
     let mut rest = s;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             return Err(format!("`{s}` is not a duration"));
         }
@@ -18,7 +20,9 @@ pub fn parse(s: &str) -> Result<Duration, String> {
             .parse()
             .map_err(|_| format!("`{s}` is too large"))?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         let ms = match unit {
             "ms" => 1,
@@ -27,7 +31,12 @@ pub fn parse(s: &str) -> Result<Duration, String> {
             "h" => 3_600_000,
             "d" => 86_400_000,
             "" => return Err(format!("`{s}` needs a unit (ms, s, m, h or d)")),
-            other => return Err(format!("unknown unit `{other}` in `{s}` (use ms, s, m, h or d)")),
+            other => {
+                return Err(format!(
+                    "unknown unit `{}` in `{s}` (use ms, s, m, h or d)",
+                    other.trim()
+                ))
+            }
         };
         let add = n
             .checked_mul(ms)

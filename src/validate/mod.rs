@@ -19,7 +19,10 @@ use crate::source::{Source, Span};
 pub use workflow::workflow;
 
 /// Parse and validate a workflow file's text.
-pub fn workflow_source(src: &Arc<Source>, config: &crate::model::Config) -> Result<crate::model::Workflow, Vec<Diag>> {
+pub fn workflow_source(
+    src: &Arc<Source>,
+    config: &crate::model::Config,
+) -> Result<crate::model::Workflow, Vec<Diag>> {
     let tree = crate::load::yaml::parse(src).map_err(|d| vec![d])?;
     workflow(src, &tree, config)
 }
@@ -28,6 +31,10 @@ pub fn workflow_source(src: &Arc<Source>, config: &crate::model::Config) -> Resu
 pub(crate) struct Ctx {
     pub src: Arc<Source>,
     pub diags: Vec<Diag>,
+    /// Steps and inputs that were declared but had errors of their own:
+    /// references to them are not reported a second time.
+    pub broken_steps: Vec<String>,
+    pub broken_inputs: Vec<String>,
 }
 
 /// The keys of a mapping, after unknown ones were reported.
@@ -38,11 +45,17 @@ pub(crate) struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     pub fn get(&self, k: &str) -> Option<&'a Yaml> {
-        self.entries.iter().find(|(key, _)| key.name == k).map(|(_, v)| v)
+        self.entries
+            .iter()
+            .find(|(key, _)| key.name == k)
+            .map(|(_, v)| v)
     }
 
     pub fn key(&self, k: &str) -> Option<&'a Key> {
-        self.entries.iter().find(|(key, _)| key.name == k).map(|(k, _)| k)
+        self.entries
+            .iter()
+            .find(|(key, _)| key.name == k)
+            .map(|(k, _)| k)
     }
 
     pub fn has(&self, k: &str) -> bool {
@@ -55,6 +68,8 @@ impl Ctx {
         Ctx {
             src: src.clone(),
             diags: Vec::new(),
+            broken_steps: Vec::new(),
+            broken_inputs: Vec::new(),
         }
     }
 
@@ -62,14 +77,27 @@ impl Ctx {
         self.diags.push(d.with_source(&self.src));
     }
 
-    pub fn error(&mut self, code: &'static str, span: Span, message: impl Into<String>, label: impl Into<String>) {
+    pub fn error(
+        &mut self,
+        code: &'static str,
+        span: Span,
+        message: impl Into<String>,
+        label: impl Into<String>,
+    ) {
         self.push(Diag::new(code, message).label(span, label));
     }
 
     pub fn expected(&mut self, y: &Yaml, what: &str, expected: &str) {
         self.push(
-            Diag::new("type", format!("`{what}` must be {expected}"))
-                .label(y.span, format!("found {}", y.kind_name())),
+            Diag::new(
+                "type",
+                if what.contains(' ') {
+                    format!("{what} must be {expected}")
+                } else {
+                    format!("`{what}` must be {expected}")
+                },
+            )
+            .label(y.span, format!("found {}", y.kind_name())),
         );
     }
 
@@ -165,7 +193,9 @@ impl Ctx {
                 .iter()
                 .filter_map(|i| self.string(i, what).map(|s| (s, i.span)))
                 .collect(),
-            YamlKind::Scalar(_) if !y.is_null() => vec![(y.as_str().unwrap_or_default().to_string(), y.span)],
+            YamlKind::Scalar(_) if !y.is_null() => {
+                vec![(y.as_str().unwrap_or_default().to_string(), y.span)]
+            }
             _ => {
                 self.expected(y, what, "a string or a list of strings");
                 Vec::new()

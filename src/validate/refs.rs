@@ -31,7 +31,13 @@ pub(crate) fn check(cx: &mut Ctx, wf: &Workflow, config: &Config) {
             let len = s.id.len().max(1);
             cx.push(
                 Diag::new("duplicate-id", format!("duplicate step id `{}`", s.id))
-                    .label(crate::source::Span::new(wf.steps[j].span.offset, wf.steps[j].span.len.max(len)), "first used here")
+                    .label(
+                        crate::source::Span::new(
+                            wf.steps[j].span.offset,
+                            wf.steps[j].span.len.max(len),
+                        ),
+                        "first used here",
+                    )
                     .label(s.span, "used again here")
                     .help("step ids must be unique in a file (on_failure and finally included)"),
             );
@@ -43,7 +49,6 @@ pub(crate) fn check(cx: &mut Ctx, wf: &Workflow, config: &Config) {
     // Needs → indices.
     let ids: Vec<&str> = wf.steps.iter().map(|s| s.id.as_str()).collect();
     let mut deps: Vec<Vec<usize>> = vec![Vec::new(); wf.steps.len()];
-    let mut need_ok = true;
     for (i, s) in wf.steps.iter().enumerate() {
         for n in &s.needs {
             match first.get(n.id.as_str()) {
@@ -52,24 +57,29 @@ pub(crate) fn check(cx: &mut Ctx, wf: &Workflow, config: &Config) {
                     if s.phase == Phase::Main && target.phase != Phase::Main {
                         cx.push(
                             Diag::new("needs", format!("`{}` cannot need `{}`", s.id, n.id))
-                                .label(n.span, format!("`{}` is an {} step", n.id, phase_name(target.phase)))
+                                .label(
+                                    n.span,
+                                    format!("`{}` is {} step", n.id, phase_name(target.phase)),
+                                )
                                 .help("main steps run before on_failure and finally steps"),
                         );
-                        need_ok = false;
                     } else if target.phase == s.phase {
                         deps[i].push(j);
                     }
                 }
+                None if cx.broken_steps.contains(&n.id) => {}
                 None => {
-                    need_ok = false;
                     let hint = did_you_mean(&n.id, ids.iter().copied());
                     cx.push(
-                        Diag::new("unknown-step", format!("`{}` needs `{}`, which does not exist", s.id, n.id))
-                            .label(n.span, "no step with this id")
-                            .help(match hint {
-                                Some(h) => format!("did you mean `{h}`?"),
-                                None => format!("steps in this file: {}", preview(&ids)),
-                            }),
+                        Diag::new(
+                            "unknown-step",
+                            format!("`{}` needs `{}`, which does not exist", s.id, n.id),
+                        )
+                        .label(n.span, "no step with this id")
+                        .help(match hint {
+                            Some(h) => format!("did you mean `{h}`?"),
+                            None => format!("steps in this file: {}", preview(&ids)),
+                        }),
                     );
                 }
             }
@@ -86,14 +96,21 @@ pub(crate) fn check(cx: &mut Ctx, wf: &Workflow, config: &Config) {
             .help("remove one of these `needs` to break the cycle");
         for w in cycle.windows(2) {
             let (from, to) = (w[0], w[1]);
-            if let Some(n) = wf.steps[from].needs.iter().find(|n| n.id == wf.steps[to].id) {
-                d = d.label(n.span, format!("`{}` needs `{}`", wf.steps[from].id, wf.steps[to].id));
+            if let Some(n) = wf.steps[from]
+                .needs
+                .iter()
+                .find(|n| n.id == wf.steps[to].id)
+            {
+                d = d.label(
+                    n.span,
+                    format!("`{}` needs `{}`", wf.steps[from].id, wf.steps[to].id),
+                );
             }
         }
         cx.push(d);
     }
 
-    let closure = (acyclic && need_ok).then(|| graph::Closure::new(&deps));
+    let closure = acyclic.then(|| graph::Closure::new(&deps));
     let declared: Vec<&str> = wf.inputs.iter().map(|i| i.name.as_str()).collect();
 
     // Workflow-level expressions: env (no steps), outputs (any step).
@@ -110,7 +127,17 @@ pub(crate) fn check(cx: &mut Ctx, wf: &Workflow, config: &Config) {
 
     for (i, s) in wf.steps.iter().enumerate() {
         let check = |cx: &mut Ctx, e: &Arc<Expr>, place: Place| {
-            check_expr(cx, wf, e, Some(i), place, &first, &declared, closure.as_ref(), false)
+            check_expr(
+                cx,
+                wf,
+                e,
+                Some(i),
+                place,
+                &first,
+                &declared,
+                closure.as_ref(),
+                false,
+            )
         };
         if let Some(c) = &s.cond {
             check(cx, c, Place::Step);
@@ -153,9 +180,12 @@ pub(crate) fn check(cx: &mut Ctx, wf: &Workflow, config: &Config) {
         let kind = s.body.kind.name();
         if super::step::NOT_YET.contains(&kind) {
             cx.push(
-                Diag::new("not-supported", format!("`{kind}` steps are not supported yet"))
-                    .label(s.span, format!("step `{}` is a `{kind}` step", s.id))
-                    .help("this version of orch runs `run` and `transform` steps"),
+                Diag::new(
+                    "not-supported",
+                    format!("`{kind}` steps are not supported yet"),
+                )
+                .label(s.span, format!("step `{}` has kind `{kind}`", s.id))
+                .help("this version of orch runs `run` and `transform` steps"),
             );
         }
         // Parsed so files written for later versions validate cleanly, but
@@ -179,14 +209,23 @@ pub(crate) fn check(cx: &mut Ctx, wf: &Workflow, config: &Config) {
                 None => cx.push(
                     Diag::new("resources", format!("unknown resource pool `{pool}`"))
                         .label(s.span, format!("step `{}` uses it", s.id))
-                        .help(match did_you_mean(pool, config.pools.iter().map(|(p, _)| p.as_str())) {
-                            Some(h) => format!("did you mean `{h}`?"),
-                            None => "declare pools in orchestration.yaml: `pools: { gpu: 1 }`".into(),
-                        }),
+                        .help(
+                            match did_you_mean(pool, config.pools.iter().map(|(p, _)| p.as_str())) {
+                                Some(h) => format!("did you mean `{h}`?"),
+                                None => "declare pools in orchestration.yaml: `pools: { gpu: 1 }`"
+                                    .into(),
+                            },
+                        ),
                 ),
                 Some((_, size)) if amount > size => cx.push(
-                    Diag::new("resources", format!("step `{}` asks for {amount} of pool `{pool}`, which has {size}", s.id))
-                        .label(s.span, "can never start"),
+                    Diag::new(
+                        "resources",
+                        format!(
+                            "step `{}` asks for {amount} of pool `{pool}`, which has {size}",
+                            s.id
+                        ),
+                    )
+                    .label(s.span, "can never start"),
                 ),
                 _ => {}
             }
@@ -196,9 +235,9 @@ pub(crate) fn check(cx: &mut Ctx, wf: &Workflow, config: &Config) {
 
 fn phase_name(p: Phase) -> &'static str {
     match p {
-        Phase::Main => "main",
-        Phase::OnFailure => "on_failure",
-        Phase::Finally => "finally",
+        Phase::Main => "a main",
+        Phase::OnFailure => "an on_failure",
+        Phase::Finally => "a finally",
     }
 }
 
@@ -259,15 +298,24 @@ fn check_expr(
         match r.root.as_str() {
             "steps" => {
                 let Some(name) = &r.name else {
-                    cx.push(Diag::new("expression", "`steps` needs a step id").label(span, "e.g. steps.build.outputs.x"));
+                    cx.push(
+                        Diag::new("expression", "`steps` needs a step id")
+                            .label(span, "e.g. steps.build.outputs.x"),
+                    );
                     continue;
                 };
                 let Some(&j) = ids.get(name.as_str()) else {
+                    if cx.broken_steps.contains(name) {
+                        continue;
+                    }
                     let hint = did_you_mean(name, ids.keys().copied());
                     cx.push(
-                        Diag::new("unknown-step", format!("expression refers to step `{name}`, which does not exist"))
-                            .label(span, "no such step")
-                            .maybe_help(hint.map(|h| format!("did you mean `{h}`?"))),
+                        Diag::new(
+                            "unknown-step",
+                            format!("expression refers to step `{name}`, which does not exist"),
+                        )
+                        .label(span, "no such step")
+                        .maybe_help(hint.map(|h| format!("did you mean `{h}`?"))),
                     );
                     continue;
                 };
@@ -298,12 +346,16 @@ fn check_expr(
                 if me_step.phase != Phase::Main && target.phase == Phase::Main {
                     continue;
                 }
-                let needed = target.phase == me_step.phase && closure.map(|c| c.needs(i, j)).unwrap_or(true);
+                let needed =
+                    target.phase == me_step.phase && closure.map(|c| c.needs(i, j)).unwrap_or(true);
                 if !needed {
                     cx.push(
                         Diag::new(
                             "expression",
-                            format!("step `{}` uses `steps.{name}` but does not need `{name}`", me_step.id),
+                            format!(
+                                "step `{}` uses `steps.{name}` but does not need `{name}`",
+                                me_step.id
+                            ),
                         )
                         .label(span, format!("`{name}` may not have run yet"))
                         .help(format!("add `{name}` to the `needs` of `{}`", me_step.id)),
@@ -312,7 +364,7 @@ fn check_expr(
             }
             "inputs" => {
                 if let Some(name) = &r.name {
-                    if !declared.contains(&name.as_str()) {
+                    if !declared.contains(&name.as_str()) && !cx.broken_inputs.contains(name) {
                         let hint = did_you_mean(name, declared.iter().copied());
                         cx.push(
                             Diag::new("unknown-input", format!("input `{name}` is not declared"))
@@ -326,11 +378,15 @@ fn check_expr(
                 }
             }
             "item" | "index" => {
-                let ok = me.map(|s| s.for_each.is_some()).unwrap_or(false) && place != Place::ForEach;
+                let ok =
+                    me.map(|s| s.for_each.is_some()).unwrap_or(false) && place != Place::ForEach;
                 if !ok {
                     cx.push(
-                        Diag::new("expression", format!("`{}` is only defined in `for_each` steps", r.root))
-                            .label(span, "no `for_each` here"),
+                        Diag::new(
+                            "expression",
+                            format!("`{}` is only defined in `for_each` steps", r.root),
+                        )
+                        .label(span, "no `for_each` here"),
                     );
                 }
             }
@@ -346,7 +402,10 @@ fn check_expr(
                     .help("use `steps.<id>` for another step's results"),
             ),
             "secrets" if r.name.is_none() => {
-                cx.push(Diag::new("expression", "`secrets` needs a name").label(span, "e.g. secrets.api-token"));
+                cx.push(
+                    Diag::new("expression", "`secrets` needs a name")
+                        .label(span, "e.g. secrets.api-token"),
+                );
             }
             _ => {}
         }

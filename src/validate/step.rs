@@ -42,7 +42,12 @@ pub(crate) struct StepDefaults<'a> {
     pub working_dir: Option<&'a Val>,
 }
 
-pub(crate) fn step(cx: &mut Ctx, y: &Yaml, phase: Phase, defaults: &StepDefaults<'_>) -> Option<Step> {
+pub(crate) fn step(
+    cx: &mut Ctx,
+    y: &Yaml,
+    phase: Phase,
+    defaults: &StepDefaults<'_>,
+) -> Option<Step> {
     let allowed: Vec<&str> = COMMON.iter().chain(KINDS.iter()).copied().collect();
     let f = cx.fields(y, "a step", &allowed)?;
     let (id, span) = match f.get("id") {
@@ -66,7 +71,11 @@ pub(crate) fn step(cx: &mut Ctx, y: &Yaml, phase: Phase, defaults: &StepDefaults
             return None;
         }
     };
-    let main_body = body(cx, &f, y.span, &id, defaults)?;
+    let Some(main_body) = body(cx, &f, y.span, &id, defaults) else {
+        // Remembered so references to it are not reported as unknown too.
+        cx.broken_steps.push(id);
+        return None;
+    };
 
     let needs = match f.get("needs") {
         Some(v) => cx
@@ -100,17 +109,26 @@ pub(crate) fn step(cx: &mut Ctx, y: &Yaml, phase: Phase, defaults: &StepDefaults
         .map(|n| n as usize);
     if let (Some(k), None) = (f.key("max_parallel"), &for_each) {
         cx.push(
-            Diag::new("for-each", "`max_parallel` only applies to `for_each` steps")
-                .label(k.span, "no `for_each` on this step"),
+            Diag::new(
+                "for-each",
+                "`max_parallel` only applies to `for_each` steps",
+            )
+            .label(k.span, "no `for_each` on this step"),
         );
     }
-    let outputs = f.get("outputs").map(|v| cx.val_map(v, "outputs")).unwrap_or_default();
+    let outputs = f
+        .get("outputs")
+        .map(|v| cx.val_map(v, "outputs"))
+        .unwrap_or_default();
     let cache = f.get("cache").and_then(|v| cache(cx, v));
     let compensate = f.get("compensate").and_then(|v| {
         let cf = cx.fields(v, "compensate", &[&KINDS[..], &BODY[..]].concat())?;
         body(cx, &cf, v.span, &id, defaults).map(Box::new)
     });
-    let priority = f.get("priority").and_then(|v| cx.int(v, "priority")).unwrap_or(0);
+    let priority = f
+        .get("priority")
+        .and_then(|v| cx.int(v, "priority"))
+        .unwrap_or(0);
     let resources = f
         .get("resources")
         .and_then(|v| {
@@ -120,7 +138,9 @@ pub(crate) fn step(cx: &mut Ctx, y: &Yaml, phase: Phase, defaults: &StepDefaults
             })?;
             Some(
                 m.iter()
-                    .filter_map(|(k, a)| Some((k.name.clone(), cx.count(a, "resources", 1)? as u32)))
+                    .filter_map(|(k, a)| {
+                        Some((k.name.clone(), cx.count(a, "resources", 1)? as u32))
+                    })
                     .collect(),
             )
         })
@@ -148,7 +168,11 @@ pub(crate) fn step(cx: &mut Ctx, y: &Yaml, phase: Phase, defaults: &StepDefaults
 }
 
 /// An `if:`/`condition:` value: `${{ … }}` or a bare expression.
-pub(crate) fn condition(cx: &mut Ctx, v: &Yaml, what: &str) -> Option<std::sync::Arc<crate::expr::Expr>> {
+pub(crate) fn condition(
+    cx: &mut Ctx,
+    v: &Yaml,
+    what: &str,
+) -> Option<std::sync::Arc<crate::expr::Expr>> {
     let text = match &v.kind {
         YamlKind::Scalar(s) => s.text.clone(),
         _ => {
@@ -161,16 +185,25 @@ pub(crate) fn condition(cx: &mut Ctx, v: &Yaml, what: &str) -> Option<std::sync:
         Some(e) => Some(e.clone()),
         None => {
             cx.push(
-                Diag::new("expression", format!("`{what}` must be a single expression"))
-                    .label(v.span, "text around `${{ }}`")
-                    .help("write the whole condition inside one `${{ … }}`, or without the braces"),
+                Diag::new(
+                    "expression",
+                    format!("`{what}` must be a single expression"),
+                )
+                .label(v.span, "text around `${{ }}`")
+                .help("write the whole condition inside one `${{ … }}`, or without the braces"),
             );
             None
         }
     }
 }
 
-fn body(cx: &mut Ctx, f: &Fields<'_>, span: Span, id: &str, d: &StepDefaults<'_>) -> Option<StepBody> {
+fn body(
+    cx: &mut Ctx,
+    f: &Fields<'_>,
+    span: Span,
+    id: &str,
+    d: &StepDefaults<'_>,
+) -> Option<StepBody> {
     let present: Vec<&str> = KINDS.iter().copied().filter(|k| f.has(k)).collect();
     if present.is_empty() {
         cx.push(
@@ -183,7 +216,11 @@ fn body(cx: &mut Ctx, f: &Fields<'_>, span: Span, id: &str, d: &StepDefaults<'_>
     if present.len() > 1 {
         let mut d = Diag::new(
             "step-kind",
-            format!("step `{id}` has {} kinds: {}", present.len(), present.join(", ")),
+            format!(
+                "step `{id}` has {} kinds: {}",
+                present.len(),
+                present.join(", ")
+            ),
         )
         .help("a step does exactly one thing; split it into several steps");
         for k in &present {
@@ -201,7 +238,10 @@ fn body(cx: &mut Ctx, f: &Fields<'_>, span: Span, id: &str, d: &StepDefaults<'_>
             Some("sh") => Shell::Sh,
             Some("bash") => Shell::Bash,
             _ => {
-                cx.push(Diag::new("shell", "`shell` must be `sh` or `bash`").label(s.span, "unknown shell"));
+                cx.push(
+                    Diag::new("shell", "`shell` must be `sh` or `bash`")
+                        .label(s.span, "unknown shell"),
+                );
                 d.shell
             }
         },
@@ -235,8 +275,13 @@ fn body(cx: &mut Ctx, f: &Fields<'_>, span: Span, id: &str, d: &StepDefaults<'_>
         }
         "transform" => {
             let m = cx.val_map(v, "transform");
-            if m.is_empty() && v.as_map().is_some() {
-                cx.error("step-kind", v.span, "`transform` computes nothing", "empty mapping");
+            if v.as_map().is_some_and(|m| m.is_empty()) {
+                cx.error(
+                    "step-kind",
+                    v.span,
+                    "`transform` computes nothing",
+                    "empty mapping",
+                );
             }
             StepKind::Transform(m)
         }
@@ -248,8 +293,11 @@ fn body(cx: &mut Ctx, f: &Fields<'_>, span: Span, id: &str, d: &StepDefaults<'_>
                 (None, Some(c)) => CallTarget::Capability(cx.string(c, "capability")?),
                 _ => {
                     cx.push(
-                        Diag::new("call", "`call` needs exactly one of `service` or `capability`")
-                            .label(v.span, "here"),
+                        Diag::new(
+                            "call",
+                            "`call` needs exactly one of `service` or `capability`",
+                        )
+                        .label(v.span, "here"),
                     );
                     return None;
                 }
@@ -257,16 +305,31 @@ fn body(cx: &mut Ctx, f: &Fields<'_>, span: Span, id: &str, d: &StepDefaults<'_>
             let endpoint = match cf.get("endpoint") {
                 Some(e) => cx.string(e, "endpoint")?,
                 None => {
-                    cx.error("missing-key", v.span, "`call` needs an `endpoint`", "no endpoint");
+                    cx.error(
+                        "missing-key",
+                        v.span,
+                        "`call` needs an `endpoint`",
+                        "no endpoint",
+                    );
                     return None;
                 }
             };
-            let with = cf.get("with").map(|w| cx.val_map(w, "with")).unwrap_or_default();
-            StepKind::Call { target, endpoint, with }
+            let with = cf
+                .get("with")
+                .map(|w| cx.val_map(w, "with"))
+                .unwrap_or_default();
+            StepKind::Call {
+                target,
+                endpoint,
+                with,
+            }
         }
         "workflow" => {
             let path = cx.string(v, "workflow")?;
-            let with = f.get("with").map(|w| cx.val_map(w, "with")).unwrap_or_default();
+            let with = f
+                .get("with")
+                .map(|w| cx.val_map(w, "with"))
+                .unwrap_or_default();
             StepKind::Workflow { path, with }
         }
         "approval" => {
@@ -278,7 +341,10 @@ fn body(cx: &mut Ctx, f: &Fields<'_>, span: Span, id: &str, d: &StepDefaults<'_>
         }
         _ => return None,
     };
-    let env = f.get("env").map(|e| cx.val_map(e, "env")).unwrap_or_default();
+    let env = f
+        .get("env")
+        .map(|e| cx.val_map(e, "env"))
+        .unwrap_or_default();
     let timeout = match f.get("timeout") {
         Some(t) => cx.duration(t, "timeout"),
         None => d.timeout,
@@ -299,7 +365,16 @@ fn http(cx: &mut Ctx, v: &Yaml) -> Option<HttpSpec> {
     let hf = cx.fields(
         v,
         "http",
-        &["url", "method", "headers", "query", "json", "body", "form", "expect_status"],
+        &[
+            "url",
+            "method",
+            "headers",
+            "query",
+            "json",
+            "body",
+            "form",
+            "expect_status",
+        ],
     )?;
     let url = match hf.get("url") {
         Some(u) => cx.val(u, "url")?,
@@ -313,7 +388,10 @@ fn http(cx: &mut Ctx, v: &Yaml) -> Option<HttpSpec> {
         .and_then(|m| cx.string(m, "method"))
         .map(|m| m.to_ascii_uppercase())
         .unwrap_or_else(|| "GET".into());
-    let bodies: Vec<&str> = ["json", "body", "form"].into_iter().filter(|k| hf.has(k)).collect();
+    let bodies: Vec<&str> = ["json", "body", "form"]
+        .into_iter()
+        .filter(|k| hf.has(k))
+        .collect();
     if bodies.len() > 1 {
         cx.error(
             "http",
@@ -327,7 +405,8 @@ fn http(cx: &mut Ctx, v: &Yaml) -> Option<HttpSpec> {
     } else if let Some(b) = hf.get("body") {
         cx.val(b, "body").map(HttpBody::Text)
     } else {
-        hf.get("form").map(|fm| HttpBody::Form(cx.val_map(fm, "form")))
+        hf.get("form")
+            .map(|fm| HttpBody::Form(cx.val_map(fm, "form")))
     };
     let expect_status = match hf.get("expect_status") {
         Some(s) => match &s.kind {
@@ -335,15 +414,24 @@ fn http(cx: &mut Ctx, v: &Yaml) -> Option<HttpSpec> {
                 .iter()
                 .filter_map(|i| cx.count(i, "expect_status", 100).map(|n| n as u16))
                 .collect(),
-            _ => cx.count(s, "expect_status", 100).map(|n| vec![n as u16]).unwrap_or_default(),
+            _ => cx
+                .count(s, "expect_status", 100)
+                .map(|n| vec![n as u16])
+                .unwrap_or_default(),
         },
         None => Vec::new(),
     };
     Some(HttpSpec {
         url,
         method,
-        headers: hf.get("headers").map(|h| cx.val_map(h, "headers")).unwrap_or_default(),
-        query: hf.get("query").map(|q| cx.val_map(q, "query")).unwrap_or_default(),
+        headers: hf
+            .get("headers")
+            .map(|h| cx.val_map(h, "headers"))
+            .unwrap_or_default(),
+        query: hf
+            .get("query")
+            .map(|q| cx.val_map(q, "query"))
+            .unwrap_or_default(),
         body,
         expect_status,
     })
@@ -363,7 +451,12 @@ fn cache(cx: &mut Ctx, v: &Yaml) -> Option<CacheSpec> {
         key: cf.get("key").and_then(|k| cx.val(k, "key")),
         sources: cf
             .get("sources")
-            .map(|s| cx.string_list(s, "sources").into_iter().map(|(s, _)| s).collect())
+            .map(|s| {
+                cx.string_list(s, "sources")
+                    .into_iter()
+                    .map(|(s, _)| s)
+                    .collect()
+            })
             .unwrap_or_default(),
     })
 }
@@ -415,7 +508,12 @@ pub(crate) fn retry(cx: &mut Ctx, v: &Yaml) -> Option<RetrySpec> {
     }
     match (f.get("base_delay"), f.get("base_delay_ms")) {
         (Some(_), Some(ms)) => {
-            cx.error("retry", ms.span, "give `base_delay` or `base_delay_ms`, not both", "second delay");
+            cx.error(
+                "retry",
+                ms.span,
+                "give `base_delay` or `base_delay_ms`, not both",
+                "second delay",
+            );
         }
         (Some(d), None) => match cx.duration(d, "base_delay") {
             Some(v) => r.base_delay = v,
@@ -435,7 +533,12 @@ pub(crate) fn retry(cx: &mut Ctx, v: &Yaml) -> Option<RetrySpec> {
         match x.as_f64() {
             Some(v) if v >= 1.0 && v.is_finite() => r.factor = v,
             _ => {
-                cx.error("retry", x.span, "`factor` must be a number ≥ 1", "invalid factor");
+                cx.error(
+                    "retry",
+                    x.span,
+                    "`factor` must be a number ≥ 1",
+                    "invalid factor",
+                );
                 ok = false;
             }
         }

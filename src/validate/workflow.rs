@@ -35,7 +35,11 @@ pub fn workflow(src: &Arc<Source>, y: &Yaml, config: &Config) -> Result<Workflow
     let name = match f.get("name") {
         Some(v) => {
             let n = cx.string(v, "name").unwrap_or_default();
-            if !n.is_empty() && !n.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
+            if !n.is_empty()
+                && !n
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+            {
                 cx.push(
                     Diag::new("name", format!("invalid workflow name `{n}`"))
                         .label(v.span, "not a valid name")
@@ -53,10 +57,18 @@ pub fn workflow(src: &Arc<Source>, y: &Yaml, config: &Config) -> Result<Workflow
             String::new()
         }
     };
-    let description = f.get("description").and_then(|v| cx.string(v, "description"));
+    let description = f
+        .get("description")
+        .and_then(|v| cx.string(v, "description"));
     let version = f.get("version").and_then(|v| cx.int(v, "version"));
-    let inputs = f.get("inputs").map(|v| inputs(&mut cx, v)).unwrap_or_default();
-    let env = f.get("env").map(|v| cx.val_map(v, "env")).unwrap_or_default();
+    let inputs = f
+        .get("inputs")
+        .map(|v| inputs(&mut cx, v))
+        .unwrap_or_default();
+    let env = f
+        .get("env")
+        .map(|v| cx.val_map(v, "env"))
+        .unwrap_or_default();
     let concurrency = f
         .get("concurrency")
         .and_then(|v| cx.count(v, "concurrency", 1))
@@ -75,7 +87,12 @@ pub fn workflow(src: &Arc<Source>, y: &Yaml, config: &Config) -> Result<Workflow
                 match s.as_str() {
                     Some("sh") => d_shell = Shell::Sh,
                     Some("bash") => d_shell = Shell::Bash,
-                    _ => cx.error("shell", s.span, "`shell` must be `sh` or `bash`", "unknown shell"),
+                    _ => cx.error(
+                        "shell",
+                        s.span,
+                        "`shell` must be `sh` or `bash`",
+                        "unknown shell",
+                    ),
                 }
             }
             d_wd = df.get("working_dir").and_then(|v| cx.val(v, "working_dir"));
@@ -92,7 +109,11 @@ pub fn workflow(src: &Arc<Source>, y: &Yaml, config: &Config) -> Result<Workflow
     match f.get("steps") {
         Some(v) => match v.as_seq() {
             Some([]) => cx.error("steps", v.span, "`steps` is empty", "add at least one step"),
-            Some(items) => steps.extend(items.iter().filter_map(|s| step::step(&mut cx, s, Phase::Main, &defaults))),
+            Some(items) => steps.extend(
+                items
+                    .iter()
+                    .filter_map(|s| step::step(&mut cx, s, Phase::Main, &defaults)),
+            ),
             None => cx.expected(v, "steps", "a list of steps"),
         },
         None => cx.push(
@@ -101,15 +122,25 @@ pub fn workflow(src: &Arc<Source>, y: &Yaml, config: &Config) -> Result<Workflow
                 .help("e.g. `steps: [{ id: hello, run: echo hello }]`"),
         ),
     }
-    for (key, phase) in [("on_failure", Phase::OnFailure), ("finally", Phase::Finally)] {
+    for (key, phase) in [
+        ("on_failure", Phase::OnFailure),
+        ("finally", Phase::Finally),
+    ] {
         if let Some(v) = f.get(key) {
             match v.as_seq() {
-                Some(items) => steps.extend(items.iter().filter_map(|s| step::step(&mut cx, s, phase, &defaults))),
+                Some(items) => steps.extend(
+                    items
+                        .iter()
+                        .filter_map(|s| step::step(&mut cx, s, phase, &defaults)),
+                ),
                 None => cx.expected(v, key, "a list of steps"),
             }
         }
     }
-    let outputs = f.get("outputs").map(|v| cx.val_map(v, "outputs")).unwrap_or_default();
+    let outputs = f
+        .get("outputs")
+        .map(|v| cx.val_map(v, "outputs"))
+        .unwrap_or_default();
 
     let wf = Workflow {
         name,
@@ -128,8 +159,12 @@ pub fn workflow(src: &Arc<Source>, y: &Yaml, config: &Config) -> Result<Workflow
         Ok(wf)
     } else {
         // Report in file order, so a user fixes them top to bottom.
-        cx.diags
-            .sort_by_key(|d| d.labels.first().map(|l| l.span.offset).unwrap_or(usize::MAX));
+        cx.diags.sort_by_key(|d| {
+            d.labels
+                .first()
+                .map(|l| l.span.offset)
+                .unwrap_or(usize::MAX)
+        });
         Err(cx.diags)
     }
 }
@@ -142,10 +177,20 @@ fn inputs(cx: &mut Ctx, y: &Yaml) -> Vec<InputDecl> {
     let mut out = Vec::new();
     for (k, v) in m {
         if !super::is_name(&k.name) {
-            cx.error("input", k.span, format!("invalid input name `{}`", k.name), "not a valid name");
+            cx.error(
+                "input",
+                k.span,
+                format!("invalid input name `{}`", k.name),
+                "not a valid name",
+            );
             continue;
         }
-        let Some(f) = cx.fields(v, "an input", &["type", "default", "enum", "required", "description"]) else {
+        let Some(f) = cx.fields(
+            v,
+            "an input",
+            &["type", "default", "enum", "required", "description"],
+        ) else {
+            cx.broken_inputs.push(k.name.clone());
             continue;
         };
         let ty = match f.get("type") {
@@ -167,18 +212,29 @@ fn inputs(cx: &mut Ctx, y: &Yaml) -> Vec<InputDecl> {
                             .label(t.span, "not a type")
                             .help(hint),
                     );
+                    cx.broken_inputs.push(k.name.clone());
                     continue;
                 }
             },
         };
-        let required = f.get("required").and_then(|r| cx.bool(r, "required")).unwrap_or(false);
-        let description = f.get("description").and_then(|d| cx.string(d, "description"));
+        let required = f
+            .get("required")
+            .and_then(|r| cx.bool(r, "required"))
+            .unwrap_or(false);
+        let description = f
+            .get("description")
+            .and_then(|d| cx.string(d, "description"));
         let mut ok = true;
         let choices = f.get("enum").and_then(|e| match &e.kind {
             YamlKind::Seq(items) if !items.is_empty() => {
                 for i in items {
                     if let Err(msg) = check_type(ty, &i.to_json()) {
-                        cx.error("input", i.span, format!("`enum` value does not match type {}", ty.name()), msg);
+                        cx.error(
+                            "input",
+                            i.span,
+                            format!("`enum` value does not match type {}", ty.name()),
+                            msg,
+                        );
                         ok = false;
                     }
                 }
@@ -205,14 +261,19 @@ fn inputs(cx: &mut Ctx, y: &Yaml) -> Vec<InputDecl> {
                     cx.error(
                         "input",
                         dy.span,
-                        format!("default of input `{}` is not one of its `enum` values", k.name),
+                        format!(
+                            "default of input `{}` is not one of its `enum` values",
+                            k.name
+                        ),
                         "not in enum",
                     );
                     ok = false;
                 }
             }
         }
-        if ok {
+        if !ok {
+            cx.broken_inputs.push(k.name.clone());
+        } else {
             out.push(InputDecl {
                 name: k.name.clone(),
                 ty,
