@@ -128,6 +128,9 @@ pub struct Event {
     /// Before a retry: how long orch waits.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delay_ms: Option<u64>,
+    /// The workflow's `outputs`, on the event that ends a run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outputs: Option<serde_json::Value>,
 }
 
 fn rfc3339<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
@@ -149,6 +152,7 @@ impl Event {
             max_attempts: None,
             exit_code: None,
             delay_ms: None,
+            outputs: None,
         }
     }
 }

@@ -243,6 +243,9 @@ impl Engine {
         } else {
             self.run_phase(Phase::Main, deadline).await;
         }
+        // Outputs read main steps; evaluated now so that a failing output
+        // fails the run in time for `on_failure` to see it.
+        let outputs = self.workflow_outputs();
         let immediate = self.opts.cancel.level() == CancelLevel::Immediate;
         if self.failing && !self.cancelled && !immediate {
             self.run_phase(Phase::OnFailure, None).await;
@@ -262,7 +265,6 @@ impl Engine {
             self.run_phase(Phase::Finally, None).await;
         }
 
-        let outputs = self.workflow_outputs();
         let status = if self.cancelled {
             Status::Cancelled
         } else if self.failing {

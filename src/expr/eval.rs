@@ -196,9 +196,71 @@ fn explain(e: ExecutionError, expr: &Expr, steps: &[(String, Json)]) -> EvalErro
             EvalError::new(format!("no such key `{key}`"))
         }
         ExecutionError::UndeclaredReference(name) => {
-            EvalError::new(format!("`{name}` is not available here"))
+            if expr.ast.references().has_function(name.as_str()) {
+                EvalError::new(format!("unknown function `{name}`"))
+            } else {
+                EvalError::new(format!("`{name}` is not available here"))
+            }
         }
+        ExecutionError::UnsupportedBinaryOperator(op, a, b) => EvalError::new(format!(
+            "cannot {op} {} and {}{}",
+            describe(a),
+            describe(b),
+            if is_number(a) && is_number(b) {
+                "; CEL does not mix number types: convert with double(…) or int(…)"
+            } else {
+                ""
+            }
+        )),
+        ExecutionError::IndexOutOfBounds(i) => {
+            EvalError::new(format!("index {} is out of range", describe_plain(i)))
+        }
+        ExecutionError::NoSuchOverload(_)
+        | ExecutionError::ValuesNotComparable(..)
+        | ExecutionError::UnexpectedType { .. } => EvalError::new(
+            format!("{e}")
+                .replace("Int(", "int(")
+                .replace("Float(", "double(")
+                .replace("String(", "string("),
+        ),
         _ => EvalError::new(e.to_string()),
+    }
+}
+
+fn is_number(v: &Value) -> bool {
+    matches!(v, Value::Int(_) | Value::UInt(_) | Value::Float(_))
+}
+
+/// A value with its CEL type, for messages: `the int 1`, `the double 2.5`.
+fn describe(v: &Value) -> String {
+    let ty = match v {
+        Value::Int(_) => "the int",
+        Value::UInt(_) => "the uint",
+        Value::Float(_) => "the double",
+        Value::String(_) => "the string",
+        Value::Bool(_) => "the bool",
+        Value::List(_) => "the list",
+        Value::Map(_) => "the map",
+        Value::Null => return "null".into(),
+        _ => "the value",
+    };
+    format!("{ty} {}", describe_plain(v))
+}
+
+fn describe_plain(v: &Value) -> String {
+    match cel_to_json(v) {
+        Ok(j) => {
+            let t = j.to_string();
+            if t.len() > 60 {
+                format!(
+                    "{}…",
+                    &t[..t.char_indices().nth(57).map(|(i, _)| i).unwrap_or(t.len())]
+                )
+            } else {
+                t
+            }
+        }
+        Err(_) => format!("{v:?}"),
     }
 }
 
@@ -333,6 +395,24 @@ mod tests {
         );
         assert_eq!(run("fromJSON('{\"a\": [1]}').a[0]").unwrap(), json!(1));
         assert!(run("fromJSON('nope')").is_err());
+    }
+
+    #[test]
+    fn readable_errors() {
+        let e = run("inputs.n + 1.5").unwrap_err();
+        assert!(
+            e.message.contains("the int 3") && e.message.contains("double("),
+            "{}",
+            e.message
+        );
+        let e = run("inputs.regions[5]").unwrap_err();
+        assert!(
+            e.message.contains("index 5 is out of range"),
+            "{}",
+            e.message
+        );
+        let e = run("nosuchfn(1)").unwrap_err();
+        assert_eq!(e.message, "unknown function `nosuchfn`");
     }
 
     #[test]

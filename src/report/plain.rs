@@ -188,5 +188,10 @@ pub fn summary_text(o: &RunOutcome) -> String {
     if let Some(e) = &o.error {
         s.push_str(&format!("; {e}"));
     }
+    if let Some(out) = o.outputs.as_object().filter(|m| !m.is_empty()) {
+        for (k, v) in out {
+            s.push_str(&format!("\noutput {k} = {}", crate::expr::eval::to_text(v)));
+        }
+    }
     s
 }

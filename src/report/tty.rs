@@ -525,6 +525,12 @@ fn summary_lines(p: &Palette, o: &RunOutcome) -> Vec<String> {
             e.trim_end()
         ));
     }
+    if let Some(out) = o.outputs.as_object().filter(|m| !m.is_empty()) {
+        lines.push(paint(&p.bold, "Outputs:"));
+        for (k, v) in out {
+            lines.push(format!("  {k} = {}", crate::expr::eval::to_text(v)));
+        }
+    }
     lines
 }
 
