@@ -923,3 +923,112 @@ fn step_view(st: &StepState) -> Json {
     }
     Json::Object(m)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Event;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<Event>>);
+
+    impl Sink for Recorder {
+        fn event(&self, ev: &Event) {
+            self.0.lock().unwrap().push(ev.clone());
+        }
+    }
+
+    fn run(yaml: &str, concurrency: usize) -> (RunOutcome, Vec<Event>) {
+        let src = Arc::new(crate::source::Source::new("t.yaml", "t.yaml", yaml));
+        let cfg = Config::default();
+        let wf = Arc::new(crate::validate::workflow_source(&src, &cfg).expect("valid"));
+        let (_canceller, watch) = cancel::channel();
+        let opts = RunOptions {
+            run_id: Arc::from("r"),
+            inputs: json!({}),
+            concurrency,
+            grace: Duration::from_secs(1),
+            project_dir: std::env::temp_dir(),
+            scratch_dir: std::env::temp_dir(),
+            process_env: vec![],
+            cancel: watch,
+        };
+        let rec = Arc::new(Recorder::default());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let outcome = rt.block_on(super::super::run(wf, Arc::new(cfg), opts, rec.clone()));
+        let events = rec.0.lock().unwrap().clone();
+        (outcome, events)
+    }
+
+    fn started(events: &[Event]) -> Vec<String> {
+        events
+            .iter()
+            .filter(|e| e.event == EventKind::StepStarted)
+            .filter_map(|e| e.step_id.clone())
+            .collect()
+    }
+
+    #[test]
+    fn priority_then_file_order_when_slots_are_scarce() {
+        let (o, ev) = run(
+            "name: p\nsteps:\n  - {id: low, transform: {x: '${{ 1 }}'}}\n  - {id: high, priority: 5, transform: {x: '${{ 1 }}'}}\n  - {id: mid, priority: 1, transform: {x: '${{ 1 }}'}}\n  - {id: low2, transform: {x: '${{ 1 }}'}}\n",
+            1,
+        );
+        assert_eq!(o.status, Status::Succeeded);
+        assert_eq!(started(&ev), ["high", "mid", "low", "low2"]);
+    }
+
+    #[test]
+    fn dependents_start_after_their_needs_and_see_outputs() {
+        let (o, ev) = run(
+            "name: d\nsteps:\n  - {id: c, needs: [a, b], transform: {sum: '${{ steps.a.outputs.v + steps.b.outputs.v }}'}}\n  - {id: a, transform: {v: '${{ 1 }}'}}\n  - {id: b, needs: a, transform: {v: '${{ 2 }}'}}\n",
+            4,
+        );
+        assert_eq!(started(&ev), ["a", "b", "c"]);
+        let c = o.steps.iter().find(|s| s.id == "c").unwrap();
+        assert_eq!(c.outputs, json!({"sum": 3}));
+    }
+
+    #[test]
+    fn failure_skips_dependents_and_runs_handlers() {
+        let (o, _) = run(
+            "name: f\nsteps:\n  - {id: bad, transform: {x: '${{ fromJSON(\"nope\") }}'}}\n  - {id: after, needs: bad, transform: {x: '${{ 1 }}'}}\n  - {id: rescue, needs: bad, if: failure(), transform: {x: '${{ 1 }}'}}\non_failure:\n  - {id: alert, transform: {x: '${{ 1 }}'}}\nfinally:\n  - {id: fin, transform: {x: '${{ 1 }}'}}\n",
+            2,
+        );
+        let status = |id: &str| o.steps.iter().find(|s| s.id == id).unwrap().status;
+        assert_eq!(o.status, Status::Failed);
+        assert_eq!(o.failures, ["bad"]);
+        assert_eq!(status("after"), Status::Skipped);
+        assert_eq!(status("rescue"), Status::Succeeded);
+        assert_eq!(status("alert"), Status::Succeeded);
+        assert_eq!(status("fin"), Status::Succeeded);
+    }
+
+    #[test]
+    fn skipped_need_counts_as_success() {
+        let (o, _) = run(
+            "name: s\nsteps:\n  - {id: a, if: 'false', transform: {x: '${{ 1 }}'}}\n  - {id: b, needs: a, transform: {x: '${{ 1 }}'}}\n",
+            2,
+        );
+        assert_eq!(o.status, Status::Succeeded);
+        assert_eq!(o.steps[0].status, Status::Skipped);
+        assert_eq!(o.steps[1].status, Status::Succeeded);
+    }
+
+    #[test]
+    fn for_each_items_are_reported_in_order() {
+        let (o, _) = run(
+            "name: fe\nsteps:\n  - {id: sq, for_each: [1, 2, 3], max_parallel: 2, transform: {y: '${{ item * item }}'}}\n  - {id: total, needs: sq, transform: {t: '${{ steps.sq.items[0].outputs.y + steps.sq.items[1].outputs.y + steps.sq.items[2].outputs.y }}'}}\n",
+            4,
+        );
+        assert_eq!(o.status, Status::Succeeded, "{:?}", o.steps);
+        let sq = &o.steps[0];
+        assert_eq!(sq.items.len(), 3);
+        assert_eq!(sq.items[2].outputs, json!({"y": 9}));
+        assert_eq!(o.steps[1].outputs, json!({"t": 14}));
+    }
+}
