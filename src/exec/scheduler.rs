@@ -427,41 +427,38 @@ impl Engine {
         self.state[i].view.as_deref().cloned()
     }
 
+    /// Evaluate with the run's context: inputs, env, run, finished steps.
+    fn with_scope<T>(&self, status: StatusFns, f: impl FnOnce(&Scope<'_>) -> T) -> T {
+        let lookup = |id: &str| self.lookup_view(id);
+        let no_secrets = |_: &str| None;
+        f(&Scope {
+            inputs: &self.inputs,
+            env: &self.env_ctx,
+            run: &self.run_ctx,
+            steps: &lookup,
+            secrets: &no_secrets,
+            item: None,
+            index: None,
+            error: None,
+            step: None,
+            status,
+        })
+    }
+
     /// A step whose needs are all terminal: evaluate `if`, then queue it or skip it.
     fn decide(&mut self, i: usize) {
         let step = &self.wf.steps[i];
         let fns = self.status_fns(i);
-        let (run, error) = {
-            let lookup = |id: &str| self.lookup_view(id);
-            let no_secrets = |_: &str| None;
-            let scope = Scope {
-                inputs: &self.inputs,
-                env: &self.env_ctx,
-                run: &self.run_ctx,
-                steps: &lookup,
-                secrets: &no_secrets,
-                item: None,
-                index: None,
-                error: None,
-                step: None,
-                status: fns,
-            };
-            match &step.cond {
-                None => (fns.success, None),
-                Some(c) => {
-                    let implicit = !c.uses_status_fn();
-                    if implicit && !fns.success {
-                        (false, None)
-                    } else {
-                        match crate::expr::eval(c, &scope)
-                            .and_then(|j| crate::expr::eval::truthy(&j))
-                        {
-                            Ok(b) => (b, None),
-                            Err(e) => (false, Some(format!("if: {}", e.message))),
-                        }
-                    }
+        let (run, error) = match &step.cond {
+            None => (fns.success, None),
+            // Without a status function, `if: x` means `success() && x`.
+            Some(c) if !c.uses_status_fn() && !fns.success => (false, None),
+            Some(c) => self.with_scope(fns, |scope| {
+                match crate::expr::eval(c, scope).and_then(|j| crate::expr::eval::truthy(&j)) {
+                    Ok(b) => (b, None),
+                    Err(e) => (false, Some(format!("if: {}", e.message))),
                 }
-            }
+            }),
         };
         if let Some(e) = error {
             self.fail_now(i, e);
@@ -478,23 +475,7 @@ impl Engine {
             return;
         }
         if let Some(fe) = &step.for_each {
-            let values = {
-                let lookup = |id: &str| self.lookup_view(id);
-                let no_secrets = |_: &str| None;
-                let scope = Scope {
-                    inputs: &self.inputs,
-                    env: &self.env_ctx,
-                    run: &self.run_ctx,
-                    steps: &lookup,
-                    secrets: &no_secrets,
-                    item: None,
-                    index: None,
-                    error: None,
-                    step: None,
-                    status: fns,
-                };
-                resolve(fe, &scope)
-            };
+            let values = self.with_scope(fns, |scope| resolve(fe, scope));
             match values {
                 Ok(Json::Array(values)) => {
                     let n = values.len();
@@ -784,33 +765,22 @@ impl Engine {
         }
         let mut out = Map::new();
         let mut err = None;
-        {
-            let lookup = |id: &str| self.lookup_view(id);
-            let no_secrets = |_: &str| None;
-            let scope = Scope {
-                inputs: &self.inputs,
-                env: &self.env_ctx,
-                run: &self.run_ctx,
-                steps: &lookup,
-                secrets: &no_secrets,
-                item: None,
-                index: None,
-                error: None,
-                step: None,
-                status: StatusFns::default(),
-            };
+        let (failing, cancelled) = (self.failing, self.cancelled);
+        self.with_scope(StatusFns::default(), |scope| {
             for (k, v) in &self.wf.outputs {
-                match resolve(v, &scope) {
+                match resolve(v, scope) {
                     Ok(j) => {
                         out.insert(k.clone(), j);
                     }
-                    Err(e) if !self.failing && !self.cancelled => {
+                    // After a failure, outputs of steps that never ran are
+                    // simply absent.
+                    Err(e) if !failing && !cancelled => {
                         err = Some(format!("workflow output `{k}`: {}", e.message));
                     }
                     Err(_) => {}
                 }
             }
-        }
+        });
         if let Some(e) = err {
             self.failing = true;
             self.run_error = Some(e);

@@ -34,6 +34,31 @@ impl OutputMode {
     }
 }
 
+/// `3 succeeded, 1 failed, 2 skipped` over top-level steps, zeros left out.
+pub fn count_line(steps: &[crate::exec::StepReport]) -> String {
+    use crate::event::Status;
+    const ORDER: [Status; 10] = [
+        Status::Succeeded,
+        Status::Cached,
+        Status::Failed,
+        Status::Skipped,
+        Status::Cancelled,
+        Status::Compensated,
+        Status::Pending,
+        Status::Running,
+        Status::Retrying,
+        Status::Waiting,
+    ];
+    ORDER
+        .iter()
+        .filter_map(|st| {
+            let n = steps.iter().filter(|s| s.status == *st).count();
+            (n > 0).then(|| format!("{n} {}", st.as_str()))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Short human form of a duration: `820ms`, `3.2s`, `2m05s`.
 pub fn short_duration(d: std::time::Duration) -> String {
     let ms = d.as_millis();

@@ -138,30 +138,6 @@ impl Reporter for PlainReporter {
 
 /// `run failed in 1.2s: 3 succeeded, 1 failed, 2 skipped; first failure: build (exited with code 2)`
 pub fn summary_text(o: &RunOutcome) -> String {
-    let mut counts: Vec<(Status, usize)> = Vec::new();
-    for s in &o.steps {
-        match counts.iter_mut().find(|(st, _)| *st == s.status) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((s.status, 1)),
-        }
-    }
-    let order = [
-        Status::Succeeded,
-        Status::Cached,
-        Status::Failed,
-        Status::Skipped,
-        Status::Cancelled,
-        Status::Compensated,
-    ];
-    let parts: Vec<String> = order
-        .iter()
-        .filter_map(|st| {
-            counts
-                .iter()
-                .find(|(s, _)| s == st)
-                .map(|(_, n)| format!("{n} {}", st.as_str()))
-        })
-        .collect();
     let verdict = match o.status {
         Status::Succeeded => "run succeeded",
         Status::Cancelled => "run cancelled",
@@ -171,7 +147,7 @@ pub fn summary_text(o: &RunOutcome) -> String {
     let mut s = format!(
         "{verdict} in {}: {}",
         short_duration(o.duration),
-        parts.join(", ")
+        super::count_line(&o.steps)
     );
     if let Some(first) = o.failures.first() {
         let err = o

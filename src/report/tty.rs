@@ -439,37 +439,13 @@ fn summary_line(o: &RunOutcome) -> String {
         Status::Failed => "✗ run failed".to_string(),
         other => format!("run {}", other.as_str()),
     };
-    let counts = count_line(&o.steps);
+    let counts = super::count_line(&o.steps);
     let counts = if counts.is_empty() {
         "no steps".to_string()
     } else {
         counts
     };
     format!("{head} in {} — {counts}", short_duration(o.duration))
-}
-
-/// `3 succeeded, 1 failed, 2 skipped` over top-level steps, zeros left out.
-fn count_line(steps: &[StepReport]) -> String {
-    const ORDER: [Status; 10] = [
-        Status::Succeeded,
-        Status::Cached,
-        Status::Failed,
-        Status::Skipped,
-        Status::Cancelled,
-        Status::Compensated,
-        Status::Pending,
-        Status::Running,
-        Status::Retrying,
-        Status::Waiting,
-    ];
-    ORDER
-        .iter()
-        .filter_map(|st| {
-            let n = steps.iter().filter(|s| s.status == *st).count();
-            (n > 0).then(|| format!("{n} {}", st.as_str()))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The summary: headline, failed steps in failure order, run-level error.
