@@ -46,3 +46,35 @@ fn version() {
             env!("CARGO_PKG_VERSION")
         )));
 }
+
+#[test]
+fn github_actions_annotations_for_diagnostics() {
+    let p = crate::common::project(&[(
+        "bad.yaml",
+        "name: b\nsteps:\n  - id: a\n    neds: x\n    run: 'true'\n",
+    )]);
+    orch(p.path())
+        .args(["validate", "bad.yaml"])
+        .env("GITHUB_ACTIONS", "true")
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "::error file=bad.yaml,line=4,col=5::unknown key `neds` in a step",
+        ));
+}
+
+#[test]
+fn quiet_prints_only_failures_and_the_summary() {
+    let p = crate::common::project(&[(
+        "w.yaml",
+        "name: q\nsteps:\n  - {id: a, run: echo noisy}\n  - {id: b, run: exit 3}\n",
+    )]);
+    let out = orch(p.path())
+        .args(["run", "w.yaml", "-q", "--output", "plain"])
+        .assert()
+        .code(1);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(!stdout.contains("noisy"), "{stdout}");
+    assert!(stdout.contains("b ✗ failed"), "{stdout}");
+    assert!(stdout.contains("run failed in"), "{stdout}");
+}

@@ -20,6 +20,7 @@ pub struct Context {
     pub cwd: PathBuf,
     pub color: bool,
     pub quiet: bool,
+    pub verbose: u8,
     pub config: Option<PathBuf>,
 }
 
@@ -37,6 +38,7 @@ impl Context {
             cwd,
             color,
             quiet: cli.quiet,
+            verbose: cli.verbose,
             config: cli.config.clone(),
         }
     }

@@ -31,7 +31,10 @@ pub fn run(cx: &Context, args: &RunArgs) -> Result<Exit, Invalid> {
     let top_level = wf.steps.len();
     let reporter: Arc<dyn Reporter> = match mode {
         OutputMode::Tty => Arc::new(report::tty::TtyReporter::new(top_level, cx.color)),
-        OutputMode::Plain => Arc::new(report::plain::PlainReporter::new(cx.env.github_actions)),
+        OutputMode::Plain => Arc::new(report::plain::PlainReporter::new(
+            cx.env.github_actions,
+            cx.quiet,
+        )),
         OutputMode::Json => Arc::new(report::json::JsonReporter),
     };
     let mut sinks: Vec<Arc<dyn Sink>> = vec![reporter.clone()];
@@ -56,6 +59,19 @@ pub fn run(cx: &Context, args: &RunArgs) -> Result<Exit, Invalid> {
     let sink: Arc<dyn Sink> = Arc::new(Fanout(sinks));
 
     let run_id: Arc<str> = Arc::from(ulid::Ulid::new().to_string().to_lowercase());
+    if cx.verbose > 0 {
+        eprintln!(
+            "orch: run {run_id}, workflow {} ({}), config {}, project dir {}, concurrency {concurrency}",
+            wf.name,
+            wf.source.name,
+            project
+                .config_path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "none".into()),
+            project.dir.display()
+        );
+    }
     let scratch = std::env::temp_dir().join(format!("orch-{run_id}"));
     if let Err(e) = std::fs::create_dir_all(&scratch) {
         return Err(crate::diag::Diag::new(

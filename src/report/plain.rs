@@ -17,13 +17,16 @@ const GROUP_MAX_LINES: usize = 20_000;
 
 pub struct PlainReporter {
     github: bool,
+    /// `-q`: only failures and the summary.
+    quiet: bool,
     groups: Mutex<HashMap<String, (Vec<String>, usize)>>,
 }
 
 impl PlainReporter {
-    pub fn new(github_actions: bool) -> Self {
+    pub fn new(github_actions: bool, quiet: bool) -> Self {
         PlainReporter {
             github: github_actions,
+            quiet,
             groups: Mutex::new(HashMap::new()),
         }
     }
@@ -83,6 +86,9 @@ pub fn describe(ev: &Event) -> Option<String> {
 
 impl Sink for PlainReporter {
     fn event(&self, ev: &Event) {
+        if self.quiet && ev.event != EventKind::StepFailed {
+            return;
+        }
         let step_end = matches!(ev.event, EventKind::StepCompleted | EventKind::StepFailed);
         if self.github && step_end {
             if let Some(id) = &ev.step_id {
@@ -116,6 +122,9 @@ impl Sink for PlainReporter {
     }
 
     fn output(&self, line: &OutputLine<'_>) {
+        if self.quiet {
+            return;
+        }
         if self.github {
             let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
             let entry = groups.entry(line.step_id.to_string()).or_default();
