@@ -13,6 +13,8 @@ use crate::model::{InputType, Workflow};
 pub fn resolve(wf: &Workflow, pairs: &[String], file: Option<&Path>) -> Result<Json, Vec<Diag>> {
     let mut errors = Vec::new();
     let mut given: Vec<(String, Json, &'static str)> = Vec::new();
+    // Given but unusable: reported once, not again as missing.
+    let mut invalid: Vec<String> = Vec::new();
     if let Some(path) = file {
         match read_file(path) {
             Ok(Json::Object(m)) => given.extend(m.into_iter().map(|(k, v)| (k, v, "--input-file"))),
@@ -34,7 +36,10 @@ pub fn resolve(wf: &Workflow, pairs: &[String], file: Option<&Path>) -> Result<J
         match wf.inputs.iter().find(|d| d.name == k) {
             Some(decl) => match parse_cli_value(decl.ty, v) {
                 Ok(j) => given.push((k.to_string(), j, "-i")),
-                Err(e) => errors.push(Diag::new("input", format!("input `{k}`: {e}"))),
+                Err(e) => {
+                    errors.push(Diag::new("input", format!("input `{k}`: {e}")));
+                    invalid.push(k.to_string());
+                }
             },
             None => given.push((k.to_string(), Json::String(v.to_string()), "-i")),
         }
@@ -62,12 +67,13 @@ pub fn resolve(wf: &Workflow, pairs: &[String], file: Option<&Path>) -> Result<J
         };
         if let Err(e) = crate::validate::check_type(decl.ty, &v) {
             errors.push(Diag::new("input", format!("input `{k}`: {e}")));
+            invalid.push(k);
             continue;
         }
         out.insert(k, v);
     }
     for decl in &wf.inputs {
-        if !out.contains_key(&decl.name) {
+        if !out.contains_key(&decl.name) && !invalid.contains(&decl.name) {
             match &decl.default {
                 Some(d) => {
                     out.insert(decl.name.clone(), d.clone());

@@ -702,3 +702,26 @@ fn dry_run_runs_nothing() {
         .stdout(predicates::str::contains("1. a"));
     assert!(!p.path().join("ran").exists());
 }
+
+#[test]
+fn after_a_failure_waiting_steps_do_not_start() {
+    // One slot: `boom` runs first (priority) and fails; `later` was ready but
+    // waiting for the slot, so it must not start.
+    let wf = "name: f\nsteps:\n  - {id: boom, priority: 9, run: exit 1}\n  - {id: later, run: touch later}\n  - {id: rescue, needs: boom, if: failure(), run: touch rescued}\n";
+    let p = project(&[("w.yaml", wf)]);
+    orch(p.path())
+        .args(["run", "w.yaml", "-j", "1"])
+        .assert()
+        .code(1);
+    assert!(!p.path().join("later").exists());
+    assert!(p.path().join("rescued").exists());
+}
+
+#[test]
+fn finally_step_needing_a_failed_main_step_is_skipped_unless_always() {
+    let wf = "name: f\nsteps:\n  - {id: main, run: exit 1}\nfinally:\n  - {id: report, needs: main, run: touch report}\n  - {id: always-report, needs: main, if: always(), run: touch always}\n";
+    let p = project(&[("w.yaml", wf)]);
+    orch(p.path()).args(["run", "w.yaml"]).assert().code(1);
+    assert!(!p.path().join("report").exists());
+    assert!(p.path().join("always").exists());
+}

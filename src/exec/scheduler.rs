@@ -64,7 +64,8 @@ pub(crate) struct Engine {
     wf: Arc<Workflow>,
     opts: RunOptions,
     sink: Arc<dyn Sink>,
-    deps: Vec<Vec<usize>>,
+    /// Needs of any phase (earlier phases are already done); for `success()`.
+    all_needs: Vec<Vec<usize>>,
     dependents: Vec<Vec<usize>>,
     waiting_on: Vec<usize>,
     /// Steps each step's expressions read (for building its context).
@@ -97,10 +98,12 @@ impl Engine {
             .map(|(i, s)| (s.id.as_str(), i))
             .collect();
         let mut deps = vec![Vec::new(); n];
+        let mut all_needs = vec![Vec::new(); n];
         let mut dependents = vec![Vec::new(); n];
         for (i, s) in wf.steps.iter().enumerate() {
             for need in &s.needs {
                 if let Some(&j) = index.get(need.id.as_str()) {
+                    all_needs[i].push(j);
                     if wf.steps[j].phase == s.phase && !deps[i].contains(&j) {
                         deps[i].push(j);
                         dependents[j].push(i);
@@ -202,7 +205,7 @@ impl Engine {
             pools: cfg.pools.iter().cloned().collect(),
             wf,
             sink,
-            deps,
+            all_needs,
             dependents,
             waiting_on,
             reads,
@@ -399,7 +402,7 @@ impl Engine {
 
     fn status_fns(&self, i: usize) -> StatusFns {
         let phase = self.wf.steps[i].phase;
-        let needs_ok = self.deps[i].iter().all(|&d| {
+        let needs_ok = self.all_needs[i].iter().all(|&d| {
             let st = &self.state[d];
             match st.status {
                 Status::Succeeded | Status::Skipped | Status::Cached => true,
@@ -407,7 +410,7 @@ impl Engine {
                 _ => false,
             }
         });
-        let need_failed = self.deps[i]
+        let need_failed = self.all_needs[i]
             .iter()
             .any(|&d| self.state[d].status == Status::Failed);
         let run_ok = match phase {
@@ -540,6 +543,20 @@ impl Engine {
                 if self.state[i].items.is_none() {
                     self.set_terminal(i, Status::Cancelled, None);
                 }
+                continue;
+            }
+            let explicit = self.wf.steps[i]
+                .cond
+                .as_ref()
+                .is_some_and(|c| c.uses_status_fn());
+            if self.failing
+                && self.wf.steps[i].phase == Phase::Main
+                && !explicit
+                && self.state[i].items.is_none()
+            {
+                // The run failed while this step waited for a slot: after a
+                // failure nothing new starts unless it asks to.
+                self.set_terminal(i, Status::Skipped, None);
                 continue;
             }
             self.take(i);

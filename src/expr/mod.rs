@@ -22,6 +22,9 @@ pub const ROOTS: [&str; 9] = [
     "inputs", "env", "steps", "run", "secrets", "item", "index", "error", "step",
 ];
 
+/// Function namespaces of the CEL extensions.
+const NAMESPACES: [&str; 5] = ["math", "base64", "lists", "strings", "sets"];
+
 pub const FUNCTIONS: [&str; 6] = [
     "success",
     "failure",
@@ -336,8 +339,14 @@ fn walk(
     }
     match &e.expr {
         Ast::Call(c) => {
-            if let Some(t) = &c.target {
-                walk(t, bound, refs, unknown, offset_of);
+            match c.target.as_deref() {
+                // `math.abs(x)`, `base64.encode(b)`: a namespace, not a variable.
+                Some(IdedExpr {
+                    expr: Ast::Ident(ns),
+                    ..
+                }) if NAMESPACES.contains(&ns.as_str()) && !bound.contains(ns) => {}
+                Some(t) => walk(t, bound, refs, unknown, offset_of),
+                None => {}
             }
             for a in &c.args {
                 walk(a, bound, refs, unknown, offset_of);
@@ -450,6 +459,12 @@ mod tests {
         );
         let r = refs.iter().find(|r| r.root == "inputs").unwrap();
         assert_eq!(r.offset, 36);
+    }
+
+    #[test]
+    fn extension_namespaces_are_not_variables() {
+        let (_, _, unknown) = compile("math.abs(-1) + size(base64.encode(b'x'))").unwrap();
+        assert!(unknown.is_empty(), "{unknown:?}");
     }
 
     #[test]

@@ -125,7 +125,18 @@ fn policies(cx: &mut Ctx, y: &Yaml) -> Policies {
             else {
                 continue;
             };
-            let id = rf.get("id").and_then(|v| cx.string(v, "id"));
+            let id = match rf.get("id") {
+                Some(v) => cx.string(v, "id"),
+                None => {
+                    cx.error(
+                        "missing-key",
+                        r.span,
+                        "policy rule has no `id`",
+                        "add `id:`",
+                    );
+                    None
+                }
+            };
             let when = match rf.get("when") {
                 Some(w) => step::condition(cx, w, "when"),
                 None => {
@@ -337,9 +348,18 @@ fn services(cx: &mut Ctx, y: &Yaml) -> Vec<Service> {
             .unwrap_or_default();
         let rate_limit = f.get("rate_limit").and_then(|r| {
             let rf = cx.fields(r, "rate_limit", &["requests", "per"])?;
+            let (Some(req), Some(per)) = (rf.get("requests"), rf.get("per")) else {
+                cx.error(
+                    "missing-key",
+                    r.span,
+                    "`rate_limit` needs `requests` and `per`",
+                    "e.g. { requests: 10, per: 1s }",
+                );
+                return None;
+            };
             Some(RateLimit {
-                requests: cx.count(rf.get("requests")?, "requests", 1)? as u32,
-                per: cx.duration(rf.get("per")?, "per")?,
+                requests: cx.count(req, "requests", 1)? as u32,
+                per: cx.duration(per, "per")?,
             })
         });
         let circuit_breaker = f.get("circuit_breaker").and_then(|r| {
@@ -356,8 +376,17 @@ fn services(cx: &mut Ctx, y: &Yaml) -> Vec<Service> {
         });
         let health_check = f.get("health_check").and_then(|h| {
             let hf = cx.fields(h, "health_check", &["path", "interval", "timeout"])?;
+            let Some(path) = hf.get("path") else {
+                cx.error(
+                    "missing-key",
+                    h.span,
+                    "`health_check` needs a `path`",
+                    "e.g. { path: /health }",
+                );
+                return None;
+            };
             Some(HealthCheck {
-                path: cx.string(hf.get("path")?, "path")?,
+                path: cx.string(path, "path")?,
                 interval: hf.get("interval").and_then(|v| cx.duration(v, "interval")),
                 timeout: hf.get("timeout").and_then(|v| cx.duration(v, "timeout")),
             })

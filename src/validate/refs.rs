@@ -16,7 +16,7 @@ use super::Ctx;
 enum Place {
     /// Fields of a step: `if`, `env`, the kind's values, …
     Step,
-    /// The `for_each` value itself (no `item` yet).
+    /// The `for_each` value itself, and `if:`, which decides for all items.
     ForEach,
     /// `outputs:` and `compensate:` may read the step's own results.
     OwnResults,
@@ -54,14 +54,14 @@ pub(crate) fn check(cx: &mut Ctx, wf: &Workflow, config: &Config) {
             match first.get(n.id.as_str()) {
                 Some(&j) => {
                     let target = &wf.steps[j];
-                    if s.phase == Phase::Main && target.phase != Phase::Main {
+                    if target.phase > s.phase {
                         cx.push(
                             Diag::new("needs", format!("`{}` cannot need `{}`", s.id, n.id))
                                 .label(
                                     n.span,
                                     format!("`{}` is {} step", n.id, phase_name(target.phase)),
                                 )
-                                .help("main steps run before on_failure and finally steps"),
+                                .help("main steps run first, then on_failure, then finally"),
                         );
                     } else if target.phase == s.phase {
                         deps[i].push(j);
@@ -140,7 +140,7 @@ pub(crate) fn check(cx: &mut Ctx, wf: &Workflow, config: &Config) {
             )
         };
         if let Some(c) = &s.cond {
-            check(cx, c, Place::Step);
+            check(cx, c, Place::ForEach);
         }
         if let Some(fe) = &s.for_each {
             for e in fe.exprs() {
@@ -342,8 +342,8 @@ fn check_expr(
                     continue;
                 }
                 let target = &wf.steps[j];
-                // on_failure / finally steps may read any main step.
-                if me_step.phase != Phase::Main && target.phase == Phase::Main {
+                // Later phases may read any step of an earlier phase.
+                if target.phase < me_step.phase {
                     continue;
                 }
                 let needed =
@@ -378,15 +378,23 @@ fn check_expr(
                 }
             }
             "item" | "index" => {
-                let ok =
-                    me.map(|s| s.for_each.is_some()).unwrap_or(false) && place != Place::ForEach;
-                if !ok {
+                let for_each = me.map(|s| s.for_each.is_some()).unwrap_or(false);
+                if !for_each {
                     cx.push(
                         Diag::new(
                             "expression",
                             format!("`{}` is only defined in `for_each` steps", r.root),
                         )
                         .label(span, "no `for_each` here"),
+                    );
+                } else if place == Place::ForEach {
+                    cx.push(
+                        Diag::new(
+                            "expression",
+                            format!("`{}` is not defined in `for_each` or `if`", r.root),
+                        )
+                        .label(span, "evaluated once for the whole step")
+                        .help("`item` and `index` are available in the step's other fields"),
                     );
                 }
             }
@@ -401,10 +409,19 @@ fn check_expr(
                     .label(span, "not available here")
                     .help("use `steps.<id>` for another step's results"),
             ),
-            "secrets" if r.name.is_none() => {
+            // Already reported as a secret inside a `run` script.
+            "secrets"
+                if cx
+                    .diags
+                    .iter()
+                    .any(|d| d.labels.first().is_some_and(|l| l.span == span)) => {}
+            "secrets" => {
+                // Reading secrets needs masking in every sink first; refused
+                // loudly rather than leaking or silently failing at run time.
                 cx.push(
-                    Diag::new("expression", "`secrets` needs a name")
-                        .label(span, "e.g. secrets.api-token"),
+                    Diag::new("not-supported", "`secrets` are not supported yet")
+                        .label(span, "secret used here")
+                        .help("pass the value through the environment of orch itself for now"),
                 );
             }
             _ => {}
