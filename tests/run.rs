@@ -725,3 +725,59 @@ fn finally_step_needing_a_failed_main_step_is_skipped_unless_always() {
     assert!(!p.path().join("report").exists());
     assert!(p.path().join("always").exists());
 }
+
+#[test]
+fn spec_orchestration_yaml_loads_unchanged_and_pools_serialise() {
+    let dir = crate::common::repo_root().join("tests/fixtures/config");
+    orch(&dir).args(["validate", "pooled"]).assert().success();
+    let scratch = tempfile::tempdir().unwrap();
+    let out = scratch.path().join("timeline");
+    orch(&dir)
+        .args(["run", "pooled", "-j", "4", "--output", "json"])
+        .env("OUT", &out)
+        .assert()
+        .success();
+    let t = timeline(scratch.path());
+    // One GPU: the two steps never overlap although four slots are free.
+    assert_eq!(max_overlap(&t), 1, "{t:?}");
+    // The telemetry log from the config was written beside it.
+    let log = dir.join("logs/orchestration.log");
+    assert!(log.exists());
+    let _ = std::fs::remove_dir_all(dir.join("logs"));
+}
+
+#[test]
+fn unknown_pool_is_a_validation_error() {
+    let p = project(&[
+        ("orchestration.yaml", "orchestration:\n  pools: { gpu: 1 }\n"),
+        ("w.yaml", "name: w\nsteps:\n  - {id: a, resources: {gpu: 2}, run: 'true'}\n  - {id: b, resources: {gppu: 1}, run: 'true'}\n"),
+    ]);
+    orch(p.path())
+        .args(["validate", "w.yaml"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("did you mean `gpu`"))
+        .stderr(predicates::str::contains("which has 1"));
+}
+
+#[test]
+fn broken_config_is_reported_with_its_location() {
+    let p = project(&[
+        (
+            "orchestration.yaml",
+            "orchestration:\n  retry: { max_attempts: 3, delay_strategy: expo }\n  telemetri: {}\n",
+        ),
+        ("w.yaml", "name: w\nsteps: [{id: a, run: 'true'}]\n"),
+    ]);
+    orch(p.path())
+        .args(["run", "w.yaml"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("orchestration.yaml:2:"))
+        .stderr(predicates::str::contains("did you mean `telemetry`"));
+    orch(p.path())
+        .args(["run", "w.yaml", "--config", "nope.yaml"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("nope.yaml"));
+}
