@@ -135,8 +135,9 @@ pub struct InputArgs {
     pub input_file: Option<PathBuf>,
 }
 
+/// What `run` and `plan` share: the workflow, its inputs, the concurrency.
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub struct Target {
     /// Workflow file, or NAME for workflows/NAME.yaml beside orchestration.yaml
     #[arg(value_name = "FILE")]
     pub file: String,
@@ -147,6 +148,12 @@ pub struct RunArgs {
     /// Maximum steps running at once
     #[arg(short = 'j', long = "jobs", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub jobs: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub target: Target,
 
     /// How to show progress
     #[arg(long, value_enum, default_value_t = OutputArg::Auto)]
@@ -170,15 +177,8 @@ pub struct ValidateArgs {
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    #[arg(value_name = "FILE")]
-    pub file: String,
-
     #[command(flatten)]
-    pub inputs: InputArgs,
-
-    /// Maximum steps running at once
-    #[arg(short = 'j', long = "jobs", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub jobs: Option<u32>,
+    pub target: Target,
 }
 
 #[derive(Debug, Args)]

@@ -247,17 +247,7 @@ finally:
     run: touch cleaned-up
 "#;
     let p = project(&[("w.yaml", wf)]);
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("orch"))
-        .args(["run", "w.yaml", "--output", "plain", "--grace", "2s"])
-        .current_dir(p.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !p.path().join("bg.pid").exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut child = spawn_until(p.path(), "2s", "bg.pid");
     std::thread::sleep(Duration::from_millis(100));
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
@@ -286,17 +276,7 @@ finally:
     run: touch cleaned-up
 "#;
     let p = project(&[("w.yaml", wf)]);
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("orch"))
-        .args(["run", "w.yaml", "--output", "plain", "--grace", "60s"])
-        .current_dir(p.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !p.path().join("started").exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut child = spawn_until(p.path(), "60s", "started");
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
     std::thread::sleep(Duration::from_millis(300));
@@ -306,6 +286,23 @@ finally:
     assert_eq!(status, Some(130));
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(!p.path().join("cleaned-up").exists());
+}
+
+/// Start `orch run w.yaml` in the background and wait until the step has
+/// created `marker`, so a signal lands while it runs.
+fn spawn_until(dir: &Path, grace: &str, marker: &str) -> std::process::Child {
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("orch"))
+        .args(["run", "w.yaml", "--output", "plain", "--grace", grace])
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !dir.join(marker).exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
 }
 
 fn wait_timeout(child: &mut std::process::Child, limit: Duration) -> Option<i32> {

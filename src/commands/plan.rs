@@ -11,10 +11,13 @@ use super::Context;
 
 pub fn run(cx: &Context, args: &PlanArgs) -> Result<Exit, Invalid> {
     let project = cx.project()?;
-    let wf = cx.workflow(&project, &args.file)?;
-    let inputs =
-        crate::inputs::resolve(&wf, &args.inputs.inputs, args.inputs.input_file.as_deref())?;
-    let jobs = crate::settings::concurrency(args.jobs, &wf, &project.config, &cx.env)?;
+    let wf = cx.workflow(&project, &args.target.file)?;
+    let inputs = crate::inputs::resolve(
+        &wf,
+        &args.target.inputs.inputs,
+        args.target.inputs.input_file.as_deref(),
+    )?;
+    let jobs = crate::settings::concurrency(args.target.jobs, &wf, &project.config, &cx.env)?;
     print!("{}", render(&wf, &inputs, jobs));
     Ok(Exit::Success)
 }

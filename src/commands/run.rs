@@ -13,10 +13,14 @@ use super::Context;
 
 pub fn run(cx: &Context, args: &RunArgs) -> Result<Exit, Invalid> {
     let project = cx.project()?;
-    let wf = cx.workflow(&project, &args.file)?;
-    let inputs =
-        crate::inputs::resolve(&wf, &args.inputs.inputs, args.inputs.input_file.as_deref())?;
-    let concurrency = crate::settings::concurrency(args.jobs, &wf, &project.config, &cx.env)?;
+    let wf = cx.workflow(&project, &args.target.file)?;
+    let inputs = crate::inputs::resolve(
+        &wf,
+        &args.target.inputs.inputs,
+        args.target.inputs.input_file.as_deref(),
+    )?;
+    let concurrency =
+        crate::settings::concurrency(args.target.jobs, &wf, &project.config, &cx.env)?;
     if args.dry_run {
         print!("{}", super::plan::render(&wf, &inputs, concurrency));
         return Ok(Exit::Success);
