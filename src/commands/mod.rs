@@ -51,11 +51,38 @@ impl Context {
         Ok(Project::load(self.config.as_deref(), &self.cwd)?)
     }
 
+    /// What `run` and `plan` both need: the project, the validated workflow,
+    /// its checked inputs and the run's concurrency.
+    pub fn prepare(&self, target: &crate::cli::Target) -> Result<Prepared, Invalid> {
+        let project = self.project()?;
+        let wf = self.workflow(&project, &target.file)?;
+        let inputs = crate::inputs::resolve(
+            &wf,
+            &target.inputs.inputs,
+            target.inputs.input_file.as_deref(),
+        )?;
+        let concurrency =
+            crate::settings::concurrency(target.jobs, &wf, &project.config, &self.env)?;
+        Ok(Prepared {
+            project,
+            wf,
+            inputs,
+            concurrency,
+        })
+    }
+
     /// Find, read and validate one workflow.
     pub fn workflow(&self, project: &Project, arg: &str) -> Result<Arc<Workflow>, Invalid> {
         let path = project.find_workflow(arg, &self.cwd)?;
         load_workflow(&path, project)
     }
+}
+
+pub struct Prepared {
+    pub project: Project,
+    pub wf: Arc<Workflow>,
+    pub inputs: serde_json::Value,
+    pub concurrency: usize,
 }
 
 pub fn load_workflow(path: &Path, project: &Project) -> Result<Arc<Workflow>, Invalid> {

@@ -10,15 +10,8 @@ use crate::plan::Plan;
 use super::Context;
 
 pub fn run(cx: &Context, args: &PlanArgs) -> Result<Exit, Invalid> {
-    let project = cx.project()?;
-    let wf = cx.workflow(&project, &args.target.file)?;
-    let inputs = crate::inputs::resolve(
-        &wf,
-        &args.target.inputs.inputs,
-        args.target.inputs.input_file.as_deref(),
-    )?;
-    let jobs = crate::settings::concurrency(args.target.jobs, &wf, &project.config, &cx.env)?;
-    print!("{}", render(&wf, &inputs, jobs));
+    let p = cx.prepare(&args.target)?;
+    print!("{}", render(&p.wf, &p.inputs, p.concurrency));
     Ok(Exit::Success)
 }
 

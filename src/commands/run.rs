@@ -12,15 +12,12 @@ use crate::report::{self, OutputMode, Reporter};
 use super::Context;
 
 pub fn run(cx: &Context, args: &RunArgs) -> Result<Exit, Invalid> {
-    let project = cx.project()?;
-    let wf = cx.workflow(&project, &args.target.file)?;
-    let inputs = crate::inputs::resolve(
-        &wf,
-        &args.target.inputs.inputs,
-        args.target.inputs.input_file.as_deref(),
-    )?;
-    let concurrency =
-        crate::settings::concurrency(args.target.jobs, &wf, &project.config, &cx.env)?;
+    let super::Prepared {
+        project,
+        wf,
+        inputs,
+        concurrency,
+    } = cx.prepare(&args.target)?;
     if args.dry_run {
         print!("{}", super::plan::render(&wf, &inputs, concurrency));
         return Ok(Exit::Success);

@@ -128,13 +128,8 @@ impl UnitCtx {
 pub(crate) async fn execute(ctx: UnitCtx) -> UnitResult {
     let started = Instant::now();
     let step = ctx.step();
-    let retry = match &step.body.kind {
-        // Only an explicit `retry:` retries a run step (defaults included).
-        StepKind::Run { .. } | StepKind::Transform(_) => {
-            step.body.retry.clone().unwrap_or_default()
-        }
-        _ => step.body.retry.clone().unwrap_or_default(),
-    };
+    // Only an explicit `retry:` (or `defaults.retry`) retries a step.
+    let retry = step.body.retry.clone().unwrap_or_default();
     let max = retry.max_attempts.max(1);
     let mut rng = fastrand::Rng::new();
     let mut attempt = 1u32;

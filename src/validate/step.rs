@@ -88,7 +88,6 @@ pub(crate) fn step(
     let cond = f.get("if").and_then(|v| condition(cx, v, "if"));
     let working_dir = f
         .get("working_dir")
-        .or(None)
         .and_then(|v| cx.val(v, "working_dir"))
         .or_else(|| defaults.working_dir.cloned());
     let continue_on_error = f
