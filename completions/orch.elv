@@ -32,6 +32,14 @@ set edit:completion:arg-completer[orch] = {|@words|
             cand validate 'Check workflow files and report every problem at once'
             cand plan 'Show the order in which steps would run, without running anything'
             cand graph 'Draw the DAG of a workflow'
+            cand history 'List past runs, newest first'
+            cand show 'Show one run: every step with status, attempts, duration, exit code, error'
+            cand logs 'Print a run''s step output as recorded'
+            cand resume 'Continue a failed, cancelled, interrupted or waiting run'
+            cand approve 'Approve a waiting approval step'
+            cand reject 'Reject a waiting approval step (the step fails when the run resumes)'
+            cand stats 'Per-step statistics over past runs: runs, failure rate, duration p50/p95'
+            cand cache 'Manage the step cache'
             cand completions 'Print a shell completion script'
             cand man 'Print the man page (roff)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -44,8 +52,10 @@ set edit:completion:arg-completer[orch] = {|@words|
             cand --jobs 'Maximum steps running at once'
             cand --output 'How to show progress'
             cand --grace 'Time between SIGTERM and SIGKILL when stopping steps'
+            cand --approve 'Approve an approval step in advance (repeatable; `all` for every one)'
             cand --config 'orchestration.yaml to use (default: found in this directory or a parent)'
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
+            cand --no-cache 'Ignore the step cache: run every step'
             cand --dry-run 'Validate and print the plan, but run nothing'
             cand -q 'Print less: only errors and the summary'
             cand --quiet 'Print less: only errors and the summary'
@@ -98,6 +108,168 @@ set edit:completion:arg-completer[orch] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'orch;history'= {
+            cand --workflow 'Only runs of this workflow (its `name`)'
+            cand --status 'Only runs with this status'
+            cand --since 'Only runs started within this long (e.g. 7d, 12h)'
+            cand --limit 'At most this many runs'
+            cand --config 'orchestration.yaml to use (default: found in this directory or a parent)'
+            cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
+            cand --json 'Print a JSON array instead of a table'
+            cand -q 'Print less: only errors and the summary'
+            cand --quiet 'Print less: only errors and the summary'
+            cand -v 'Print more detail'
+            cand --verbose 'Print more detail'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand prune 'Delete old runs and their logs'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'orch;history;prune'= {
+            cand --older-than 'Delete runs created longer ago than this (e.g. 30d)'
+            cand --config 'orchestration.yaml to use (default: found in this directory or a parent)'
+            cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
+            cand --dry-run 'Say what would be deleted, delete nothing'
+            cand -q 'Print less: only errors and the summary'
+            cand --quiet 'Print less: only errors and the summary'
+            cand -v 'Print more detail'
+            cand --verbose 'Print more detail'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'orch;history;help'= {
+            cand prune 'Delete old runs and their logs'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'orch;history;help;prune'= {
+        }
+        &'orch;history;help;help'= {
+        }
+        &'orch;show'= {
+            cand --config 'orchestration.yaml to use (default: found in this directory or a parent)'
+            cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
+            cand --json 'Print JSON instead of a table'
+            cand -q 'Print less: only errors and the summary'
+            cand --quiet 'Print less: only errors and the summary'
+            cand -v 'Print more detail'
+            cand --verbose 'Print more detail'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'orch;logs'= {
+            cand --config 'orchestration.yaml to use (default: found in this directory or a parent)'
+            cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
+            cand -f 'Keep printing new output until the run ends'
+            cand --follow 'Keep printing new output until the run ends'
+            cand -q 'Print less: only errors and the summary'
+            cand --quiet 'Print less: only errors and the summary'
+            cand -v 'Print more detail'
+            cand --verbose 'Print more detail'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'orch;resume'= {
+            cand --from 'Also re-run this step and everything downstream of it'
+            cand -j 'Maximum steps running at once'
+            cand --jobs 'Maximum steps running at once'
+            cand --output 'How to show progress'
+            cand --grace 'Time between SIGTERM and SIGKILL when stopping steps'
+            cand --approve 'Approve an approval step in advance (repeatable; `all` for every one)'
+            cand --config 'orchestration.yaml to use (default: found in this directory or a parent)'
+            cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
+            cand --no-cache 'Ignore the step cache: run every step'
+            cand -q 'Print less: only errors and the summary'
+            cand --quiet 'Print less: only errors and the summary'
+            cand -v 'Print more detail'
+            cand --verbose 'Print more detail'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'orch;approve'= {
+            cand -m 'Recorded with the decision'
+            cand --comment 'Recorded with the decision'
+            cand --config 'orchestration.yaml to use (default: found in this directory or a parent)'
+            cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
+            cand -q 'Print less: only errors and the summary'
+            cand --quiet 'Print less: only errors and the summary'
+            cand -v 'Print more detail'
+            cand --verbose 'Print more detail'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'orch;reject'= {
+            cand -m 'Recorded with the decision'
+            cand --comment 'Recorded with the decision'
+            cand --config 'orchestration.yaml to use (default: found in this directory or a parent)'
+            cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
+            cand -q 'Print less: only errors and the summary'
+            cand --quiet 'Print less: only errors and the summary'
+            cand -v 'Print more detail'
+            cand --verbose 'Print more detail'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'orch;stats'= {
+            cand --config 'orchestration.yaml to use (default: found in this directory or a parent)'
+            cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
+            cand --json 'Print JSON instead of a table'
+            cand -q 'Print less: only errors and the summary'
+            cand --quiet 'Print less: only errors and the summary'
+            cand -v 'Print more detail'
+            cand --verbose 'Print more detail'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'orch;cache'= {
+            cand --config 'orchestration.yaml to use (default: found in this directory or a parent)'
+            cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
+            cand -q 'Print less: only errors and the summary'
+            cand --quiet 'Print less: only errors and the summary'
+            cand -v 'Print more detail'
+            cand --verbose 'Print more detail'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand clear 'Delete every cached step result'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'orch;cache;clear'= {
+            cand --config 'orchestration.yaml to use (default: found in this directory or a parent)'
+            cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
+            cand -q 'Print less: only errors and the summary'
+            cand --quiet 'Print less: only errors and the summary'
+            cand -v 'Print more detail'
+            cand --verbose 'Print more detail'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'orch;cache;help'= {
+            cand clear 'Delete every cached step result'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'orch;cache;help;clear'= {
+        }
+        &'orch;cache;help;help'= {
+        }
         &'orch;completions'= {
             cand --config 'orchestration.yaml to use (default: found in this directory or a parent)'
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
@@ -127,6 +299,14 @@ set edit:completion:arg-completer[orch] = {|@words|
             cand validate 'Check workflow files and report every problem at once'
             cand plan 'Show the order in which steps would run, without running anything'
             cand graph 'Draw the DAG of a workflow'
+            cand history 'List past runs, newest first'
+            cand show 'Show one run: every step with status, attempts, duration, exit code, error'
+            cand logs 'Print a run''s step output as recorded'
+            cand resume 'Continue a failed, cancelled, interrupted or waiting run'
+            cand approve 'Approve a waiting approval step'
+            cand reject 'Reject a waiting approval step (the step fails when the run resumes)'
+            cand stats 'Per-step statistics over past runs: runs, failure rate, duration p50/p95'
+            cand cache 'Manage the step cache'
             cand completions 'Print a shell completion script'
             cand man 'Print the man page (roff)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -138,6 +318,28 @@ set edit:completion:arg-completer[orch] = {|@words|
         &'orch;help;plan'= {
         }
         &'orch;help;graph'= {
+        }
+        &'orch;help;history'= {
+            cand prune 'Delete old runs and their logs'
+        }
+        &'orch;help;history;prune'= {
+        }
+        &'orch;help;show'= {
+        }
+        &'orch;help;logs'= {
+        }
+        &'orch;help;resume'= {
+        }
+        &'orch;help;approve'= {
+        }
+        &'orch;help;reject'= {
+        }
+        &'orch;help;stats'= {
+        }
+        &'orch;help;cache'= {
+            cand clear 'Delete every cached step result'
+        }
+        &'orch;help;cache;clear'= {
         }
         &'orch;help;completions'= {
         }

@@ -36,6 +36,14 @@ complete -c orch -n "__fish_orch_needs_command" -f -a "run" -d 'Validate a workf
 complete -c orch -n "__fish_orch_needs_command" -f -a "validate" -d 'Check workflow files and report every problem at once'
 complete -c orch -n "__fish_orch_needs_command" -f -a "plan" -d 'Show the order in which steps would run, without running anything'
 complete -c orch -n "__fish_orch_needs_command" -f -a "graph" -d 'Draw the DAG of a workflow'
+complete -c orch -n "__fish_orch_needs_command" -f -a "history" -d 'List past runs, newest first'
+complete -c orch -n "__fish_orch_needs_command" -f -a "show" -d 'Show one run: every step with status, attempts, duration, exit code, error'
+complete -c orch -n "__fish_orch_needs_command" -f -a "logs" -d 'Print a run\'s step output as recorded'
+complete -c orch -n "__fish_orch_needs_command" -f -a "resume" -d 'Continue a failed, cancelled, interrupted or waiting run'
+complete -c orch -n "__fish_orch_needs_command" -f -a "approve" -d 'Approve a waiting approval step'
+complete -c orch -n "__fish_orch_needs_command" -f -a "reject" -d 'Reject a waiting approval step (the step fails when the run resumes)'
+complete -c orch -n "__fish_orch_needs_command" -f -a "stats" -d 'Per-step statistics over past runs: runs, failure rate, duration p50/p95'
+complete -c orch -n "__fish_orch_needs_command" -f -a "cache" -d 'Manage the step cache'
 complete -c orch -n "__fish_orch_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c orch -n "__fish_orch_needs_command" -f -a "man" -d 'Print the man page (roff)'
 complete -c orch -n "__fish_orch_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -47,10 +55,12 @@ tty\t'Live progress bars'
 plain\t'One line per event, step output prefixed by the step id'
 json\t'One JSON object per event on stdout'"
 complete -c orch -n "__fish_orch_using_subcommand run" -l grace -d 'Time between SIGTERM and SIGKILL when stopping steps' -r
+complete -c orch -n "__fish_orch_using_subcommand run" -l approve -d 'Approve an approval step in advance (repeatable; `all` for every one)' -r
 complete -c orch -n "__fish_orch_using_subcommand run" -l config -d 'orchestration.yaml to use (default: found in this directory or a parent)' -r -F
 complete -c orch -n "__fish_orch_using_subcommand run" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c orch -n "__fish_orch_using_subcommand run" -l no-cache -d 'Ignore the step cache: run every step'
 complete -c orch -n "__fish_orch_using_subcommand run" -l dry-run -d 'Validate and print the plan, but run nothing'
 complete -c orch -n "__fish_orch_using_subcommand run" -s q -l quiet -d 'Print less: only errors and the summary'
 complete -c orch -n "__fish_orch_using_subcommand run" -s v -l verbose -d 'Print more detail'
@@ -86,6 +96,121 @@ complete -c orch -n "__fish_orch_using_subcommand graph" -s q -l quiet -d 'Print
 complete -c orch -n "__fish_orch_using_subcommand graph" -s v -l verbose -d 'Print more detail'
 complete -c orch -n "__fish_orch_using_subcommand graph" -s h -l help -d 'Print help'
 complete -c orch -n "__fish_orch_using_subcommand graph" -s V -l version -d 'Print version'
+complete -c orch -n "__fish_orch_using_subcommand history; and not __fish_seen_subcommand_from prune help" -l workflow -d 'Only runs of this workflow (its `name`)' -r
+complete -c orch -n "__fish_orch_using_subcommand history; and not __fish_seen_subcommand_from prune help" -l status -d 'Only runs with this status' -r -f -a "pending\t''
+running\t''
+waiting\t''
+succeeded\t''
+failed\t''
+cancelled\t''
+interrupted\t''"
+complete -c orch -n "__fish_orch_using_subcommand history; and not __fish_seen_subcommand_from prune help" -l since -d 'Only runs started within this long (e.g. 7d, 12h)' -r
+complete -c orch -n "__fish_orch_using_subcommand history; and not __fish_seen_subcommand_from prune help" -l limit -d 'At most this many runs' -r
+complete -c orch -n "__fish_orch_using_subcommand history; and not __fish_seen_subcommand_from prune help" -l config -d 'orchestration.yaml to use (default: found in this directory or a parent)' -r -F
+complete -c orch -n "__fish_orch_using_subcommand history; and not __fish_seen_subcommand_from prune help" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c orch -n "__fish_orch_using_subcommand history; and not __fish_seen_subcommand_from prune help" -l json -d 'Print a JSON array instead of a table'
+complete -c orch -n "__fish_orch_using_subcommand history; and not __fish_seen_subcommand_from prune help" -s q -l quiet -d 'Print less: only errors and the summary'
+complete -c orch -n "__fish_orch_using_subcommand history; and not __fish_seen_subcommand_from prune help" -s v -l verbose -d 'Print more detail'
+complete -c orch -n "__fish_orch_using_subcommand history; and not __fish_seen_subcommand_from prune help" -s h -l help -d 'Print help'
+complete -c orch -n "__fish_orch_using_subcommand history; and not __fish_seen_subcommand_from prune help" -s V -l version -d 'Print version'
+complete -c orch -n "__fish_orch_using_subcommand history; and not __fish_seen_subcommand_from prune help" -f -a "prune" -d 'Delete old runs and their logs'
+complete -c orch -n "__fish_orch_using_subcommand history; and not __fish_seen_subcommand_from prune help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c orch -n "__fish_orch_using_subcommand history; and __fish_seen_subcommand_from prune" -l older-than -d 'Delete runs created longer ago than this (e.g. 30d)' -r
+complete -c orch -n "__fish_orch_using_subcommand history; and __fish_seen_subcommand_from prune" -l config -d 'orchestration.yaml to use (default: found in this directory or a parent)' -r -F
+complete -c orch -n "__fish_orch_using_subcommand history; and __fish_seen_subcommand_from prune" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c orch -n "__fish_orch_using_subcommand history; and __fish_seen_subcommand_from prune" -l dry-run -d 'Say what would be deleted, delete nothing'
+complete -c orch -n "__fish_orch_using_subcommand history; and __fish_seen_subcommand_from prune" -s q -l quiet -d 'Print less: only errors and the summary'
+complete -c orch -n "__fish_orch_using_subcommand history; and __fish_seen_subcommand_from prune" -s v -l verbose -d 'Print more detail'
+complete -c orch -n "__fish_orch_using_subcommand history; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help'
+complete -c orch -n "__fish_orch_using_subcommand history; and __fish_seen_subcommand_from prune" -s V -l version -d 'Print version'
+complete -c orch -n "__fish_orch_using_subcommand history; and __fish_seen_subcommand_from help" -f -a "prune" -d 'Delete old runs and their logs'
+complete -c orch -n "__fish_orch_using_subcommand history; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c orch -n "__fish_orch_using_subcommand show" -l config -d 'orchestration.yaml to use (default: found in this directory or a parent)' -r -F
+complete -c orch -n "__fish_orch_using_subcommand show" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c orch -n "__fish_orch_using_subcommand show" -l json -d 'Print JSON instead of a table'
+complete -c orch -n "__fish_orch_using_subcommand show" -s q -l quiet -d 'Print less: only errors and the summary'
+complete -c orch -n "__fish_orch_using_subcommand show" -s v -l verbose -d 'Print more detail'
+complete -c orch -n "__fish_orch_using_subcommand show" -s h -l help -d 'Print help'
+complete -c orch -n "__fish_orch_using_subcommand show" -s V -l version -d 'Print version'
+complete -c orch -n "__fish_orch_using_subcommand logs" -l config -d 'orchestration.yaml to use (default: found in this directory or a parent)' -r -F
+complete -c orch -n "__fish_orch_using_subcommand logs" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c orch -n "__fish_orch_using_subcommand logs" -s f -l follow -d 'Keep printing new output until the run ends'
+complete -c orch -n "__fish_orch_using_subcommand logs" -s q -l quiet -d 'Print less: only errors and the summary'
+complete -c orch -n "__fish_orch_using_subcommand logs" -s v -l verbose -d 'Print more detail'
+complete -c orch -n "__fish_orch_using_subcommand logs" -s h -l help -d 'Print help'
+complete -c orch -n "__fish_orch_using_subcommand logs" -s V -l version -d 'Print version'
+complete -c orch -n "__fish_orch_using_subcommand resume" -l from -d 'Also re-run this step and everything downstream of it' -r
+complete -c orch -n "__fish_orch_using_subcommand resume" -s j -l jobs -d 'Maximum steps running at once' -r
+complete -c orch -n "__fish_orch_using_subcommand resume" -l output -d 'How to show progress' -r -f -a "auto\t'Live view on a terminal outside CI, plain lines otherwise'
+tty\t'Live progress bars'
+plain\t'One line per event, step output prefixed by the step id'
+json\t'One JSON object per event on stdout'"
+complete -c orch -n "__fish_orch_using_subcommand resume" -l grace -d 'Time between SIGTERM and SIGKILL when stopping steps' -r
+complete -c orch -n "__fish_orch_using_subcommand resume" -l approve -d 'Approve an approval step in advance (repeatable; `all` for every one)' -r
+complete -c orch -n "__fish_orch_using_subcommand resume" -l config -d 'orchestration.yaml to use (default: found in this directory or a parent)' -r -F
+complete -c orch -n "__fish_orch_using_subcommand resume" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c orch -n "__fish_orch_using_subcommand resume" -l no-cache -d 'Ignore the step cache: run every step'
+complete -c orch -n "__fish_orch_using_subcommand resume" -s q -l quiet -d 'Print less: only errors and the summary'
+complete -c orch -n "__fish_orch_using_subcommand resume" -s v -l verbose -d 'Print more detail'
+complete -c orch -n "__fish_orch_using_subcommand resume" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c orch -n "__fish_orch_using_subcommand resume" -s V -l version -d 'Print version'
+complete -c orch -n "__fish_orch_using_subcommand approve" -s m -l comment -d 'Recorded with the decision' -r
+complete -c orch -n "__fish_orch_using_subcommand approve" -l config -d 'orchestration.yaml to use (default: found in this directory or a parent)' -r -F
+complete -c orch -n "__fish_orch_using_subcommand approve" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c orch -n "__fish_orch_using_subcommand approve" -s q -l quiet -d 'Print less: only errors and the summary'
+complete -c orch -n "__fish_orch_using_subcommand approve" -s v -l verbose -d 'Print more detail'
+complete -c orch -n "__fish_orch_using_subcommand approve" -s h -l help -d 'Print help'
+complete -c orch -n "__fish_orch_using_subcommand approve" -s V -l version -d 'Print version'
+complete -c orch -n "__fish_orch_using_subcommand reject" -s m -l comment -d 'Recorded with the decision' -r
+complete -c orch -n "__fish_orch_using_subcommand reject" -l config -d 'orchestration.yaml to use (default: found in this directory or a parent)' -r -F
+complete -c orch -n "__fish_orch_using_subcommand reject" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c orch -n "__fish_orch_using_subcommand reject" -s q -l quiet -d 'Print less: only errors and the summary'
+complete -c orch -n "__fish_orch_using_subcommand reject" -s v -l verbose -d 'Print more detail'
+complete -c orch -n "__fish_orch_using_subcommand reject" -s h -l help -d 'Print help'
+complete -c orch -n "__fish_orch_using_subcommand reject" -s V -l version -d 'Print version'
+complete -c orch -n "__fish_orch_using_subcommand stats" -l config -d 'orchestration.yaml to use (default: found in this directory or a parent)' -r -F
+complete -c orch -n "__fish_orch_using_subcommand stats" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c orch -n "__fish_orch_using_subcommand stats" -l json -d 'Print JSON instead of a table'
+complete -c orch -n "__fish_orch_using_subcommand stats" -s q -l quiet -d 'Print less: only errors and the summary'
+complete -c orch -n "__fish_orch_using_subcommand stats" -s v -l verbose -d 'Print more detail'
+complete -c orch -n "__fish_orch_using_subcommand stats" -s h -l help -d 'Print help'
+complete -c orch -n "__fish_orch_using_subcommand stats" -s V -l version -d 'Print version'
+complete -c orch -n "__fish_orch_using_subcommand cache; and not __fish_seen_subcommand_from clear help" -l config -d 'orchestration.yaml to use (default: found in this directory or a parent)' -r -F
+complete -c orch -n "__fish_orch_using_subcommand cache; and not __fish_seen_subcommand_from clear help" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c orch -n "__fish_orch_using_subcommand cache; and not __fish_seen_subcommand_from clear help" -s q -l quiet -d 'Print less: only errors and the summary'
+complete -c orch -n "__fish_orch_using_subcommand cache; and not __fish_seen_subcommand_from clear help" -s v -l verbose -d 'Print more detail'
+complete -c orch -n "__fish_orch_using_subcommand cache; and not __fish_seen_subcommand_from clear help" -s h -l help -d 'Print help'
+complete -c orch -n "__fish_orch_using_subcommand cache; and not __fish_seen_subcommand_from clear help" -s V -l version -d 'Print version'
+complete -c orch -n "__fish_orch_using_subcommand cache; and not __fish_seen_subcommand_from clear help" -f -a "clear" -d 'Delete every cached step result'
+complete -c orch -n "__fish_orch_using_subcommand cache; and not __fish_seen_subcommand_from clear help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c orch -n "__fish_orch_using_subcommand cache; and __fish_seen_subcommand_from clear" -l config -d 'orchestration.yaml to use (default: found in this directory or a parent)' -r -F
+complete -c orch -n "__fish_orch_using_subcommand cache; and __fish_seen_subcommand_from clear" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c orch -n "__fish_orch_using_subcommand cache; and __fish_seen_subcommand_from clear" -s q -l quiet -d 'Print less: only errors and the summary'
+complete -c orch -n "__fish_orch_using_subcommand cache; and __fish_seen_subcommand_from clear" -s v -l verbose -d 'Print more detail'
+complete -c orch -n "__fish_orch_using_subcommand cache; and __fish_seen_subcommand_from clear" -s h -l help -d 'Print help'
+complete -c orch -n "__fish_orch_using_subcommand cache; and __fish_seen_subcommand_from clear" -s V -l version -d 'Print version'
+complete -c orch -n "__fish_orch_using_subcommand cache; and __fish_seen_subcommand_from help" -f -a "clear" -d 'Delete every cached step result'
+complete -c orch -n "__fish_orch_using_subcommand cache; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c orch -n "__fish_orch_using_subcommand completions" -l config -d 'orchestration.yaml to use (default: found in this directory or a parent)' -r -F
 complete -c orch -n "__fish_orch_using_subcommand completions" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
 always\t''
@@ -102,10 +227,20 @@ complete -c orch -n "__fish_orch_using_subcommand man" -s q -l quiet -d 'Print l
 complete -c orch -n "__fish_orch_using_subcommand man" -s v -l verbose -d 'Print more detail'
 complete -c orch -n "__fish_orch_using_subcommand man" -s h -l help -d 'Print help'
 complete -c orch -n "__fish_orch_using_subcommand man" -s V -l version -d 'Print version'
-complete -c orch -n "__fish_orch_using_subcommand help; and not __fish_seen_subcommand_from run validate plan graph completions man help" -f -a "run" -d 'Validate a workflow, then run it'
-complete -c orch -n "__fish_orch_using_subcommand help; and not __fish_seen_subcommand_from run validate plan graph completions man help" -f -a "validate" -d 'Check workflow files and report every problem at once'
-complete -c orch -n "__fish_orch_using_subcommand help; and not __fish_seen_subcommand_from run validate plan graph completions man help" -f -a "plan" -d 'Show the order in which steps would run, without running anything'
-complete -c orch -n "__fish_orch_using_subcommand help; and not __fish_seen_subcommand_from run validate plan graph completions man help" -f -a "graph" -d 'Draw the DAG of a workflow'
-complete -c orch -n "__fish_orch_using_subcommand help; and not __fish_seen_subcommand_from run validate plan graph completions man help" -f -a "completions" -d 'Print a shell completion script'
-complete -c orch -n "__fish_orch_using_subcommand help; and not __fish_seen_subcommand_from run validate plan graph completions man help" -f -a "man" -d 'Print the man page (roff)'
-complete -c orch -n "__fish_orch_using_subcommand help; and not __fish_seen_subcommand_from run validate plan graph completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c orch -n "__fish_orch_using_subcommand help; and not __fish_seen_subcommand_from run validate plan graph history show logs resume approve reject stats cache completions man help" -f -a "run" -d 'Validate a workflow, then run it'
+complete -c orch -n "__fish_orch_using_subcommand help; and not __fish_seen_subcommand_from run validate plan graph history show logs resume approve reject stats cache completions man help" -f -a "validate" -d 'Check workflow files and report every problem at once'
+complete -c orch -n "__fish_orch_using_subcommand help; and not __fish_seen_subcommand_from run validate plan graph history show logs resume approve reject stats cache completions man help" -f -a "plan" -d 'Show the order in which steps would run, without running anything'
+complete -c orch -n "__fish_orch_using_subcommand help; and not __fish_seen_subcommand_from run validate plan graph history show logs resume approve reject stats cache completions man help" -f -a "graph" -d 'Draw the DAG of a workflow'
+complete -c orch -n "__fish_orch_using_subcommand help; and not __fish_seen_subcommand_from run validate plan graph history show logs resume approve reject stats cache completions man help" -f -a "history" -d 'List past runs, newest first'
+complete -c orch -n "__fish_orch_using_subcommand help; and not __fish_seen_subcommand_from run validate plan graph history show logs resume approve reject stats cache completions man help" -f -a "show" -d 'Show one run: every step with status, attempts, duration, exit code, error'
+complete -c orch -n "__fish_orch_using_subcommand help; and not __fish_seen_subcommand_from run validate plan graph history show logs resume approve reject stats cache completions man help" -f -a "logs" -d 'Print a run\'s step output as recorded'
+complete -c orch -n "__fish_orch_using_subcommand help; and not __fish_seen_subcommand_from run validate plan graph history show logs resume approve reject stats cache completions man help" -f -a "resume" -d 'Continue a failed, cancelled, interrupted or waiting run'
+complete -c orch -n "__fish_orch_using_subcommand help; and not __fish_seen_subcommand_from run validate plan graph history show logs resume approve reject stats cache completions man help" -f -a "approve" -d 'Approve a waiting approval step'
+complete -c orch -n "__fish_orch_using_subcommand help; and not __fish_seen_subcommand_from run validate plan graph history show logs resume approve reject stats cache completions man help" -f -a "reject" -d 'Reject a waiting approval step (the step fails when the run resumes)'
+complete -c orch -n "__fish_orch_using_subcommand help; and not __fish_seen_subcommand_from run validate plan graph history show logs resume approve reject stats cache completions man help" -f -a "stats" -d 'Per-step statistics over past runs: runs, failure rate, duration p50/p95'
+complete -c orch -n "__fish_orch_using_subcommand help; and not __fish_seen_subcommand_from run validate plan graph history show logs resume approve reject stats cache completions man help" -f -a "cache" -d 'Manage the step cache'
+complete -c orch -n "__fish_orch_using_subcommand help; and not __fish_seen_subcommand_from run validate plan graph history show logs resume approve reject stats cache completions man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c orch -n "__fish_orch_using_subcommand help; and not __fish_seen_subcommand_from run validate plan graph history show logs resume approve reject stats cache completions man help" -f -a "man" -d 'Print the man page (roff)'
+complete -c orch -n "__fish_orch_using_subcommand help; and not __fish_seen_subcommand_from run validate plan graph history show logs resume approve reject stats cache completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c orch -n "__fish_orch_using_subcommand help; and __fish_seen_subcommand_from history" -f -a "prune" -d 'Delete old runs and their logs'
+complete -c orch -n "__fish_orch_using_subcommand help; and __fish_seen_subcommand_from cache" -f -a "clear" -d 'Delete every cached step result'

@@ -108,6 +108,79 @@ Examples:
   orch graph release.yaml --format dot | dot -Tsvg > dag.svg")]
     Graph(GraphArgs),
 
+    /// List past runs, newest first
+    #[command(
+        args_conflicts_with_subcommands = true,
+        after_help = "\
+Examples:
+  orch history
+  orch history --workflow release --status failed --since 7d
+  orch history --json --limit 100 | jq '.[].id'
+  orch history prune --older-than 30d --dry-run
+
+Status `interrupted` marks a run whose orch process died; `orch resume` continues it."
+    )]
+    History(HistoryArgs),
+
+    /// Show one run: every step with status, attempts, duration, exit code, error
+    #[command(after_help = "\
+Examples:
+  orch show last
+  orch show 01jh3k            (a unique prefix of the run id)
+  orch show last --json | jq '.steps[] | select(.status == \"failed\")'")]
+    Show(ShowArgs),
+
+    /// Print a run's step output as recorded
+    #[command(after_help = "\
+Examples:
+  orch logs last              (every step, each line prefixed by its step)
+  orch logs last build
+  orch logs 01jh3k deploy --follow")]
+    Logs(LogsArgs),
+
+    /// Continue a failed, cancelled, interrupted or waiting run
+    #[command(after_help = "\
+Finished steps keep their results and outputs; the others run. The workflow file
+may have changed in the steps that will run again, not in the finished ones.
+
+Examples:
+  orch resume last
+  orch resume 01jh3k --from build   (re-run build and everything after it)
+
+Exit codes: as for `orch run`; 2 when the run cannot be resumed.")]
+    Resume(ResumeArgs),
+
+    /// Approve a waiting approval step
+    #[command(after_help = "\
+Examples:
+  orch approve last deploy --comment \"change ticket 4711\"
+  orch resume last")]
+    Approve(DecideArgs),
+
+    /// Reject a waiting approval step (the step fails when the run resumes)
+    #[command(after_help = "\
+Examples:
+  orch reject last deploy --comment \"not during the freeze\"
+  orch resume last")]
+    Reject(DecideArgs),
+
+    /// Per-step statistics over past runs: runs, failure rate, duration p50/p95
+    #[command(after_help = "\
+Examples:
+  orch stats
+  orch stats release
+  orch stats release --json")]
+    Stats(StatsArgs),
+
+    /// Manage the step cache
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  orch cache clear"
+    )]
+    Cache(CacheCommand),
+
     /// Print a shell completion script
     #[command(after_help = "\
 Examples:
@@ -150,11 +223,9 @@ pub struct Target {
     pub jobs: Option<u32>,
 }
 
+/// How a run executes; shared by `run` and `resume`.
 #[derive(Debug, Args)]
-pub struct RunArgs {
-    #[command(flatten)]
-    pub target: Target,
-
+pub struct ExecArgs {
     /// How to show progress
     #[arg(long, value_enum, default_value_t = OutputArg::Auto)]
     pub output: OutputArg,
@@ -162,6 +233,23 @@ pub struct RunArgs {
     /// Time between SIGTERM and SIGKILL when stopping steps
     #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub grace: std::time::Duration,
+
+    /// Ignore the step cache: run every step
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// Approve an approval step in advance (repeatable; `all` for every one)
+    #[arg(long, value_name = "STEP|all")]
+    pub approve: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub target: Target,
+
+    #[command(flatten)]
+    pub exec: ExecArgs,
 
     /// Validate and print the plan, but run nothing
     #[arg(long)]
@@ -188,6 +276,133 @@ pub struct GraphArgs {
 
     #[arg(long, value_enum, default_value_t = GraphFormat::Text)]
     pub format: GraphFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(subcommand)]
+    pub command: Option<HistoryCommand>,
+
+    /// Only runs of this workflow (its `name`)
+    #[arg(long, value_name = "NAME")]
+    pub workflow: Option<String>,
+
+    /// Only runs with this status
+    #[arg(long, value_enum, value_name = "STATUS")]
+    pub status: Option<RunStatusArg>,
+
+    /// Only runs started within this long (e.g. 7d, 12h)
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub since: Option<std::time::Duration>,
+
+    /// At most this many runs
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub limit: usize,
+
+    /// Print a JSON array instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RunStatusArg {
+    Pending,
+    Running,
+    Waiting,
+    Succeeded,
+    Failed,
+    Cancelled,
+    Interrupted,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HistoryCommand {
+    /// Delete old runs and their logs
+    Prune {
+        /// Delete runs created longer ago than this (e.g. 30d)
+        #[arg(long, value_parser = parse_duration, value_name = "DURATION", required = true)]
+        older_than: std::time::Duration,
+
+        /// Say what would be deleted, delete nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Run id, a unique prefix of one, or `last`
+    #[arg(value_name = "RUN")]
+    pub run: String,
+
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Run id, a unique prefix of one, or `last`
+    #[arg(value_name = "RUN")]
+    pub run: String,
+
+    /// Only this step (or `step[i]` for one for_each item)
+    #[arg(value_name = "STEP")]
+    pub step: Option<String>,
+
+    /// Keep printing new output until the run ends
+    #[arg(short, long)]
+    pub follow: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// Run id, a unique prefix of one, or `last`
+    #[arg(value_name = "RUN")]
+    pub run: String,
+
+    /// Also re-run this step and everything downstream of it
+    #[arg(long, value_name = "STEP")]
+    pub from: Option<String>,
+
+    /// Maximum steps running at once
+    #[arg(short = 'j', long = "jobs", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
+
+    #[command(flatten)]
+    pub exec: ExecArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DecideArgs {
+    /// Run id, a unique prefix of one, or `last`
+    #[arg(value_name = "RUN")]
+    pub run: String,
+
+    /// The approval step
+    #[arg(value_name = "STEP")]
+    pub step: String,
+
+    /// Recorded with the decision
+    #[arg(long, short = 'm', value_name = "TEXT")]
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Only this workflow (its `name`)
+    #[arg(value_name = "WORKFLOW")]
+    pub workflow: Option<String>,
+
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Delete every cached step result
+    Clear,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

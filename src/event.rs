@@ -131,6 +131,42 @@ pub struct Event {
     /// The workflow's `outputs`, on the event that ends a run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outputs: Option<serde_json::Value>,
+    /// On `approval.*` events: the request or the decision.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalNote>,
+    /// On a step's last event: `steps.<id>` as expressions see it, for
+    /// stores that must restore it later. Not part of the JSON stream.
+    #[serde(skip)]
+    pub result: Option<Arc<serde_json::Value>>,
+    /// On `step.completed` and `step.cached` of a cached step.
+    #[serde(skip)]
+    pub cache: Option<Arc<CacheNote>>,
+}
+
+/// What an approval event says.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct ApprovalNote {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// How long the request stays open.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    /// `approved`, `rejected` or `timed_out`, once decided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// The cache entry a step produced or used.
+#[derive(Debug, Clone)]
+pub struct CacheNote {
+    pub fingerprint: String,
+    /// What went into the fingerprint (JSON), to explain later misses.
+    pub parts: String,
+    pub ttl: Option<std::time::Duration>,
 }
 
 fn rfc3339<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
@@ -153,6 +189,9 @@ impl Event {
             exit_code: None,
             delay_ms: None,
             outputs: None,
+            approval: None,
+            result: None,
+            cache: None,
         }
     }
 }
@@ -171,11 +210,20 @@ pub struct OutputLine<'a> {
     pub line: &'a str,
 }
 
+/// Resolves once what a sink was given is safely stored.
+pub type Durable = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
 /// Where events go. Called from engine tasks; implementations must be cheap
 /// or hand work to a thread of their own.
 pub trait Sink: Send + Sync {
     fn event(&self, ev: &Event);
     fn output(&self, _line: &OutputLine<'_>) {}
+    /// For sinks that store state: a future that resolves when every event
+    /// given so far is durable. The engine awaits it before acting on a
+    /// state change (starting the dependents of a finished step).
+    fn durable(&self) -> Option<Durable> {
+        None
+    }
 }
 
 /// Sends every event to several sinks, in order.
@@ -192,6 +240,18 @@ impl Sink for Fanout {
         for s in &self.0 {
             s.output(line);
         }
+    }
+
+    fn durable(&self) -> Option<Durable> {
+        let waits: Vec<Durable> = self.0.iter().filter_map(|s| s.durable()).collect();
+        if waits.is_empty() {
+            return None;
+        }
+        Some(Box::pin(async move {
+            for w in waits {
+                w.await;
+            }
+        }))
     }
 }
 

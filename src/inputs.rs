@@ -44,6 +44,31 @@ pub fn resolve(wf: &Workflow, pairs: &[String], file: Option<&Path>) -> Result<J
             None => given.push((k.to_string(), Json::String(v.to_string()), "-i")),
         }
     }
+    check(wf, given, errors, invalid)
+}
+
+/// The inputs a run was recorded with, checked again against the workflow
+/// as it is now (for `orch resume`); newly declared inputs get defaults.
+pub fn recheck(wf: &Workflow, stored: &Json) -> Result<Json, Vec<Diag>> {
+    let given = stored
+        .as_object()
+        .map(|m| {
+            m.iter()
+                // Nulls are unset optional inputs: let defaults apply again.
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), v.clone(), "the recorded run"))
+                .collect()
+        })
+        .unwrap_or_default();
+    check(wf, given, Vec::new(), Vec::new())
+}
+
+fn check(
+    wf: &Workflow,
+    given: Vec<(String, Json, &'static str)>,
+    mut errors: Vec<Diag>,
+    mut invalid: Vec<String>,
+) -> Result<Json, Vec<Diag>> {
     let mut out = Map::new();
     for (k, v, from) in given {
         let Some(decl) = wf.inputs.iter().find(|d| d.name == k) else {

@@ -3,13 +3,16 @@
 //! Data flows one way: `cli` → `settings` → `load` (spanned YAML) → `validate`
 //! → `plan` → `exec` (scheduler + `steps` executors) → `event` → `report` sinks.
 
+pub mod approver;
 pub mod cli;
 pub mod commands;
 pub mod diag;
+pub mod digest;
 pub mod event;
 pub mod exec;
 pub mod exit;
 pub mod expr;
+pub mod history;
 pub mod inputs;
 pub mod load;
 pub mod model;
@@ -32,6 +35,14 @@ pub fn run(cli: Cli) -> i32 {
         Command::Validate(a) => commands::validate::run(&cx, a),
         Command::Plan(a) => commands::plan::run(&cx, a),
         Command::Graph(a) => commands::graph::run(&cx, a),
+        Command::History(a) => commands::history::run(&cx, a),
+        Command::Show(a) => commands::show::run(&cx, a),
+        Command::Logs(a) => commands::logs::run(&cx, a),
+        Command::Resume(a) => commands::resume::run(&cx, a),
+        Command::Approve(a) => commands::approve::run(&cx, a, true),
+        Command::Reject(a) => commands::approve::run(&cx, a, false),
+        Command::Stats(a) => commands::stats::run(&cx, a),
+        Command::Cache(c) => commands::cache::run(&cx, c),
         Command::Completions { shell } => Ok(commands::completions::completions(*shell)),
         Command::Man => Ok(commands::completions::man()),
     };

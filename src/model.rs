@@ -267,6 +267,8 @@ pub struct Step {
     pub priority: i64,
     pub resources: Vec<(String, u32)>,
     pub body: StepBody,
+    /// SHA-256 of the step as written: what `orch resume` compares.
+    pub definition: String,
 }
 
 impl Step {

@@ -16,6 +16,10 @@ pub struct EnvVars {
     pub github_actions: bool,
     pub default_max_parallel: Option<String>,
     pub max_concurrency: Option<String>,
+    pub orch_home: Option<String>,
+    /// `ORCH_HISTORY=memory`: keep history in memory (for benchmarks).
+    pub history: Option<String>,
+    pub cache_max: Option<String>,
     /// All of orch's environment, passed on to steps.
     pub all: Vec<(String, String)>,
 }
@@ -32,6 +36,9 @@ impl EnvVars {
             github_actions: get("GITHUB_ACTIONS").as_deref() == Some("true"),
             default_max_parallel: get("ORCHESTRATION_DEFAULT_MAX_PARALLEL"),
             max_concurrency: get("ORCHESTRATION_MAX_CONCURRENCY"),
+            orch_home: get("ORCH_HOME"),
+            history: get("ORCH_HISTORY"),
+            cache_max: get("ORCHESTRATION_CACHE_MAX_STEP_OUTPUTS"),
             all,
         }
     }
@@ -113,6 +120,19 @@ impl Project {
             .collect();
         names.sort();
         names
+    }
+}
+
+/// `ORCHESTRATION_CACHE_MAX_STEP_OUTPUTS`, default 2000.
+pub fn cache_max(env: &EnvVars) -> Result<usize, Diag> {
+    match env.cache_max.as_deref() {
+        None => Ok(2000),
+        Some(s) => s.trim().parse::<usize>().map_err(|_| {
+            Diag::new(
+                "env",
+                format!("ORCHESTRATION_CACHE_MAX_STEP_OUTPUTS must be a whole number, got `{s}`"),
+            )
+        }),
     }
 }
 

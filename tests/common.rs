@@ -4,17 +4,35 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+/// One `ORCH_HOME` shared by every test that does not make its own, so
+/// that no test writes into the real user's data directory.
+pub fn shared_home() -> &'static Path {
+    static HOME: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    HOME.get_or_init(|| tempfile::tempdir().expect("tempdir"))
+        .path()
+}
+
 /// `orch` with a clean, predictable environment: no colour, not CI, no
-/// inherited orch settings.
+/// inherited orch settings, history in a temporary `ORCH_HOME`.
 pub fn orch(dir: &Path) -> Command {
     let mut c = Command::cargo_bin("orch").expect("binary built");
     c.current_dir(dir)
+        .env("ORCH_HOME", shared_home())
+        .env_remove("ORCH_HISTORY")
+        .env_remove("ORCHESTRATION_CACHE_MAX_STEP_OUTPUTS")
         .env("NO_COLOR", "1")
         .env_remove("CI")
         .env_remove("GITHUB_ACTIONS")
         .env_remove("ORCH_CONFIG")
         .env_remove("ORCHESTRATION_DEFAULT_MAX_PARALLEL")
         .env_remove("ORCHESTRATION_MAX_CONCURRENCY");
+    c
+}
+
+/// `orch` with its own `ORCH_HOME` (for tests that inspect history).
+pub fn orch_in(dir: &Path, home: &Path) -> Command {
+    let mut c = orch(dir);
+    c.env("ORCH_HOME", home);
     c
 }
 

@@ -2,8 +2,13 @@
 
 mod common;
 
+mod approvals;
+mod cache;
 mod cli;
 mod diagnostics;
 mod examples;
 mod generated;
+mod history_store;
+mod inspect;
+mod resume;
 mod run;

@@ -294,6 +294,7 @@ fn spawn_until(dir: &Path, grace: &str, marker: &str) -> std::process::Child {
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("orch"))
         .args(["run", "w.yaml", "--output", "plain", "--grace", grace])
         .current_dir(dir)
+        .env("ORCH_HOME", crate::common::shared_home())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

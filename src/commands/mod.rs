@@ -1,9 +1,16 @@
 //! One file per subcommand. Each returns the exit status it wants.
 
+pub mod approve;
+pub mod cache;
 pub mod completions;
 pub mod graph;
+pub mod history;
+pub mod logs;
 pub mod plan;
+pub mod resume;
 pub mod run;
+pub mod show;
+pub mod stats;
 pub mod validate;
 
 use std::path::{Path, PathBuf};
@@ -45,6 +52,14 @@ impl Context {
 
     pub fn style(&self) -> crate::render::Style {
         crate::render::Style::for_stderr(self.color, self.env.github_actions)
+    }
+
+    /// `ORCH_HOME` (or the platform data dir).
+    pub fn home(&self) -> Result<crate::history::Home, Invalid> {
+        Ok(crate::history::Home::locate(
+            self.env.orch_home.as_deref(),
+            self.env.history.as_deref(),
+        )?)
     }
 
     pub fn project(&self) -> Result<Project, Invalid> {

@@ -11,11 +11,66 @@ use super::Context;
 
 pub fn run(cx: &Context, args: &PlanArgs) -> Result<Exit, Invalid> {
     let p = cx.prepare(&args.target)?;
-    print!("{}", render(&p.wf, &p.inputs, p.concurrency));
+    let notes = cache_notes(cx, &p)?;
+    print!("{}", render(&p.wf, &p.inputs, p.concurrency, Some(&notes)));
     Ok(Exit::Success)
 }
 
-pub fn render(wf: &Workflow, inputs: &serde_json::Value, jobs: usize) -> String {
+/// For each `cache:` step: would it hit, or why not.
+fn cache_notes(cx: &Context, p: &super::Prepared) -> Result<Vec<(String, String)>, Invalid> {
+    use crate::exec::prepare;
+    let wf = &p.wf;
+    if !wf.steps.iter().any(|s| s.cache.is_some()) {
+        return Ok(Vec::new());
+    }
+    let store = crate::history::Store::open_existing(&cx.home()?)?;
+    let run = serde_json::json!({"id": "", "workflow": wf.name, "attempt": 1, "started_at": ""});
+    let (base_env, env_ctx, env_err) = prepare::workflow_env(wf, &cx.env.all, &p.inputs, &run);
+    let mut out = Vec::new();
+    for s in wf.steps.iter().filter(|s| s.cache.is_some()) {
+        let reads: Vec<&str> = crate::validate::body_exprs(&s.body)
+            .into_iter()
+            .chain(
+                s.cache
+                    .as_ref()
+                    .and_then(|c| c.key.as_ref())
+                    .into_iter()
+                    .flat_map(|k| k.exprs()),
+            )
+            .chain(s.working_dir.iter().flat_map(|w| w.exprs()))
+            .flat_map(|e| e.steps())
+            .collect();
+        let note = if let Some(e) = &env_err {
+            format!("unknown: {e}")
+        } else if let Some(dep) = reads.first() {
+            format!("decided when it runs (it reads steps.{dep})")
+        } else if s.for_each.is_some() {
+            "decided per item when it runs".to_string()
+        } else {
+            let fp = prepare::with_scope_no_steps(&p.inputs, &env_ctx, &run, |scope| {
+                let resolved = prepare::resolve_body(s, scope, &base_env, &p.project.dir)?;
+                prepare::fingerprint(wf, s, &resolved, None, scope, &p.project.dir)
+            });
+            match (fp, &store) {
+                (Err(e), _) => format!("would fail: {e}"),
+                (Ok(None), _) => continue,
+                (Ok(Some(_)), None) => "would run: never run".to_string(),
+                (Ok(Some(fp)), Some(store)) => {
+                    crate::history::cache::explain(store, &wf.name, &s.id, &fp)
+                }
+            }
+        };
+        out.push((s.id.clone(), note));
+    }
+    Ok(out)
+}
+
+pub fn render(
+    wf: &Workflow,
+    inputs: &serde_json::Value,
+    jobs: usize,
+    cache: Option<&[(String, String)]>,
+) -> String {
     let plan = Plan::new(wf);
     let mut out = String::new();
     let _ = writeln!(
@@ -67,6 +122,12 @@ pub fn render(wf: &Workflow, inputs: &serde_json::Value, jobs: usize) -> String 
                 })
                 .collect();
             let _ = writeln!(out, "  {}. {}", n + 1, names.join(", "));
+        }
+    }
+    if let Some(notes) = cache.filter(|n| !n.is_empty()) {
+        let _ = writeln!(out, "cache:");
+        for (id, note) in notes {
+            let _ = writeln!(out, "  {id}: {note}");
         }
     }
     out

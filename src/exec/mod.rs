@@ -3,11 +3,16 @@
 //! only — it never prints and never touches storage.
 
 pub mod cancel;
+pub mod fingerprint;
+pub mod prepare;
 pub mod retry;
 mod scheduler;
 mod unit;
 
+use std::collections::HashMap;
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +39,70 @@ pub struct RunOptions {
     pub process_env: Vec<(String, String)>,
     /// External cancellation (Ctrl-C / SIGTERM).
     pub cancel: CancelWatch,
+    /// 1 for a new run, +1 for each `orch resume` (`run.attempt`).
+    pub attempt: u32,
+    /// Steps that finished in an earlier attempt of this run (`orch resume`):
+    /// they keep their results and do not run again.
+    pub restore: HashMap<String, Restored>,
+    /// Where `cache:` steps look for earlier results; `None` with `--no-cache`.
+    pub cache: Option<Arc<dyn StepCache>>,
+    /// Who decides `approval` steps.
+    pub approver: Arc<dyn Approver>,
+}
+
+/// A step result carried over from an earlier attempt of the run.
+#[derive(Debug, Clone)]
+pub struct Restored {
+    pub status: Status,
+    /// `steps.<id>` as expressions saw it.
+    pub view: Json,
+    pub attempts: u32,
+    pub duration: Option<Duration>,
+}
+
+/// Earlier results of `cache:` steps, by fingerprint. Entries are written
+/// through the sink (the `cache` note of a `step.completed` event).
+pub trait StepCache: Send + Sync {
+    /// The `steps.<id>` view stored under a fresh (unexpired) fingerprint.
+    fn lookup(&self, fingerprint: &str) -> Option<Json>;
+}
+
+pub struct ApprovalRequest {
+    pub run_id: Arc<str>,
+    pub step_id: String,
+    pub message: String,
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Approved {
+        by: String,
+        comment: Option<String>,
+    },
+    Rejected {
+        by: String,
+        comment: Option<String>,
+    },
+    TimedOut,
+    /// Nobody can answer now: the run stops as `waiting`.
+    Wait,
+}
+
+pub type DecisionFuture = Pin<Box<dyn Future<Output = Decision> + Send>>;
+
+/// Decides approval steps: a prompt, a recorded decision, a pre-approval.
+pub trait Approver: Send + Sync {
+    fn decide(&self, req: ApprovalRequest) -> DecisionFuture;
+}
+
+/// Nobody answers: every approval waits.
+pub struct NoApprover;
+
+impl Approver for NoApprover {
+    fn decide(&self, _req: ApprovalRequest) -> DecisionFuture {
+        Box::pin(async { Decision::Wait })
+    }
 }
 
 /// What a step (or one `for_each` item) ended as.
@@ -60,6 +129,8 @@ pub struct RunOutcome {
     /// A failure of the run itself (timeout, workflow outputs).
     pub error: Option<String>,
     pub duration: Duration,
+    /// Approval steps nobody has decided yet (status `waiting`).
+    pub waiting: Vec<String>,
 }
 
 /// Run a validated workflow to the end.

@@ -13,7 +13,7 @@ use super::cancel::{self, CancelLevel, Canceller};
 use super::unit::{self, UnitCtx, UnitResult};
 use super::{RunOptions, RunOutcome, StepReport};
 use crate::event::{Event, EventKind, Sink, Status};
-use crate::expr::eval::{resolve, to_text};
+use crate::expr::eval::resolve;
 use crate::expr::{Scope, StatusFns};
 use crate::model::{Config, Phase, Workflow};
 
@@ -86,6 +86,10 @@ pub(crate) struct Engine {
     run_id: Arc<str>,
     workflow: Arc<str>,
     phase_cancel: Canceller,
+    /// Approval steps nobody has decided yet.
+    waiting: Vec<usize>,
+    /// A step went terminal since the sink last said all was durable.
+    unsynced: bool,
 }
 
 impl Engine {
@@ -157,51 +161,20 @@ impl Engine {
                 queued: false,
             })
             .collect();
-        let mut env_map: Map<String, Json> = opts
-            .process_env
-            .iter()
-            .map(|(k, v)| (k.clone(), Json::String(v.clone())))
-            .collect();
         let run_id = opts.run_id.clone();
         let workflow: Arc<str> = Arc::from(wf.name.as_str());
         let run_ctx = Arc::new(json!({
             "id": &*run_id,
             "workflow": &*workflow,
-            "attempt": 1,
+            "attempt": opts.attempt,
             "started_at": humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         }));
         let inputs = Arc::new(opts.inputs.clone());
-        // Workflow env, in file order: later values may read earlier ones.
-        let mut base_env = Vec::new();
-        let mut env_error = None;
-        for (k, v) in &wf.env {
-            let env_json = Json::Object(env_map.clone());
-            let no_steps = |_: &str| None;
-            let no_secrets = |_: &str| None;
-            let scope = Scope {
-                inputs: &inputs,
-                env: &env_json,
-                run: &run_ctx,
-                steps: &no_steps,
-                secrets: &no_secrets,
-                item: None,
-                index: None,
-                error: None,
-                step: None,
-                status: StatusFns::default(),
-            };
-            match resolve(v, &scope) {
-                Ok(j) => {
-                    let text = to_text(&j);
-                    env_map.insert(k.clone(), Json::String(text.clone()));
-                    base_env.push((k.clone(), text));
-                }
-                Err(e) => env_error = Some(format!("workflow env `{k}`: {}", e.message)),
-            }
-        }
+        let (base_env, env_ctx, env_error) =
+            super::prepare::workflow_env(&wf, &opts.process_env, &inputs, &run_ctx);
         let (phase_cancel, _) = cancel::channel();
         let failing = env_error.is_some();
-        Engine {
+        let mut engine = Engine {
             pools: cfg.pools.iter().cloned().collect(),
             wf,
             sink,
@@ -218,13 +191,63 @@ impl Engine {
             failures: Vec::new(),
             tasks: JoinSet::new(),
             inputs,
-            env_ctx: Arc::new(Json::Object(env_map)),
+            env_ctx: Arc::new(env_ctx),
             run_ctx,
             base_env: Arc::new(base_env),
             run_id,
             workflow,
             phase_cancel,
             opts,
+            waiting: Vec::new(),
+            unsynced: false,
+        };
+        engine.restore();
+        engine
+    }
+
+    /// Put back the results of steps that finished in an earlier attempt
+    /// of this run; they count as done for their dependents.
+    fn restore(&mut self) {
+        let restore = std::mem::take(&mut self.opts.restore);
+        for (id, r) in restore {
+            let Some(i) = self.wf.step_index(&id) else {
+                continue;
+            };
+            let view = match &r.view {
+                Json::Object(m) => m.clone(),
+                _ => Map::new(),
+            };
+            let mut extra = view.clone();
+            for k in ["status", "outputs", "exit_code", "stdout", "error", "items"] {
+                extra.remove(k);
+            }
+            let st = &mut self.state[i];
+            st.status = r.status;
+            st.duration = r.duration;
+            st.result = Some(UnitResult {
+                status: r.status,
+                attempts: r.attempts,
+                exit_code: view
+                    .get("exit_code")
+                    .and_then(Json::as_i64)
+                    .map(|c| c as i32),
+                stdout: view
+                    .get("stdout")
+                    .and_then(Json::as_str)
+                    .map(str::to_string),
+                outputs: match view.get("outputs") {
+                    Some(Json::Object(m)) => m.clone(),
+                    _ => Map::new(),
+                },
+                error: None,
+                duration: r.duration.unwrap_or_default(),
+                extra,
+                cache: None,
+            });
+            st.view = Some(Arc::new(r.view));
+            for d in self.dependents[i].clone() {
+                self.waiting_on[d] -= 1;
+            }
         }
     }
 
@@ -245,6 +268,14 @@ impl Engine {
             self.resolve_unrun(Phase::Main, Status::Skipped);
         } else {
             self.run_phase(Phase::Main, deadline).await;
+        }
+        if !self.waiting.is_empty() && !self.failing && !self.cancelled {
+            // Stopped at an approval: the rest runs on `orch resume`.
+            return self.end(Status::Waiting, started, Json::Object(Map::new()));
+        }
+        // A failed or cancelled run does not wait for anyone.
+        for i in std::mem::take(&mut self.waiting) {
+            self.set_terminal(i, Status::Cancelled, None);
         }
         // Outputs read main steps; evaluated now so that a failing output
         // fails the run in time for `on_failure` to see it.
@@ -275,10 +306,15 @@ impl Engine {
         } else {
             Status::Succeeded
         };
+        self.end(status, started, outputs)
+    }
+
+    fn end(&mut self, status: Status, started: Instant, outputs: Json) -> RunOutcome {
         let duration = started.elapsed();
         let mut ev = self.event(match status {
             Status::Succeeded => EventKind::RunCompleted,
             Status::Cancelled => EventKind::RunCancelled,
+            Status::Waiting => EventKind::RunWaiting,
             _ => EventKind::RunFailed,
         });
         ev.status = Some(status);
@@ -287,6 +323,9 @@ impl Engine {
             .run_error
             .clone()
             .or_else(|| self.failures.first().map(|f| format!("step `{f}` failed")));
+        if status != Status::Waiting {
+            ev.outputs = Some(outputs.clone());
+        }
         self.sink.event(&ev);
         RunOutcome {
             status,
@@ -295,6 +334,11 @@ impl Engine {
             outputs,
             error: self.run_error.clone(),
             duration,
+            waiting: self
+                .waiting
+                .iter()
+                .map(|&i| self.wf.steps[i].id.clone())
+                .collect(),
         }
     }
 
@@ -331,7 +375,7 @@ impl Engine {
         }
         let roots: Vec<usize> = self
             .phase_steps(phase)
-            .filter(|&i| self.waiting_on[i] == 0)
+            .filter(|&i| self.waiting_on[i] == 0 && self.state[i].status == Status::Pending)
             .collect();
         for i in roots {
             self.decide(i);
@@ -340,6 +384,13 @@ impl Engine {
         let mut timed_out = false;
         let far = tokio::time::Instant::now() + Duration::from_secs(86400 * 365);
         loop {
+            if self.unsynced {
+                // Dependents start only once the finished step is on disk.
+                self.unsynced = false;
+                if let Some(durable) = self.sink.durable() {
+                    durable.await;
+                }
+            }
             self.fill();
             if self.running == 0 {
                 break;
@@ -380,6 +431,10 @@ impl Engine {
                     self.phase_cancel.raise(CancelLevel::Graceful);
                 }
             }
+        }
+        if !self.waiting.is_empty() && !self.failing && !self.cancelled {
+            // Steps behind an approval stay pending until `orch resume`.
+            return;
         }
         // Anything still pending could never start (e.g. the run was cancelled
         // while it waited).
@@ -635,6 +690,8 @@ impl Engine {
             sink: self.sink.clone(),
             run_id: self.run_id.clone(),
             workflow: self.workflow.clone(),
+            cache: self.opts.cache.clone(),
+            approver: self.opts.approver.clone(),
         };
         let k = item.map(|(k, _)| k);
         self.tasks
@@ -645,6 +702,10 @@ impl Engine {
         self.running -= 1;
         self.give_back(i);
         match item {
+            None if result.status == Status::Waiting => {
+                self.state[i].status = Status::Waiting;
+                self.waiting.push(i);
+            }
             None => {
                 let status = result.status;
                 let error = result.error.clone();
@@ -675,10 +736,11 @@ impl Engine {
         }
     }
 
-    fn emit_end(&self, id: &str, r: &UnitResult) {
+    fn emit_end(&mut self, id: &str, r: &UnitResult) {
         let kind = match r.status {
             Status::Succeeded => EventKind::StepCompleted,
             Status::Skipped => EventKind::StepSkipped,
+            Status::Cached => EventKind::StepCached,
             _ => EventKind::StepFailed,
         };
         let mut ev = self.event(kind);
@@ -688,7 +750,10 @@ impl Engine {
         ev.duration_ms = Some(r.duration.as_millis() as u64);
         ev.error = r.error.clone();
         ev.exit_code = r.exit_code;
+        ev.result = Some(Arc::new(unit_view(r.status, Some(r), r.error.as_deref())));
+        ev.cache = r.cache.clone();
         self.sink.event(&ev);
+        self.unsynced = true;
     }
 
     fn finish_items(&mut self, i: usize) {
@@ -765,8 +830,11 @@ impl Engine {
         if let Some(r) = &st.result {
             ev.attempt = Some(r.attempts);
             ev.exit_code = r.exit_code;
+            ev.cache = r.cache.clone();
         }
+        ev.result = st.view.clone();
         self.sink.event(&ev);
+        self.unsynced = true;
         let dependents = self.dependents[i].clone();
         for d in dependents {
             self.waiting_on[d] -= 1;
@@ -868,45 +936,36 @@ impl Engine {
 
 /// `steps.<id>` as expressions see it.
 fn step_view(st: &StepState) -> Json {
-    let mut m = Map::new();
-    m.insert("status".into(), Json::String(st.status.as_str().into()));
-    let r = st.result.as_ref();
-    m.insert(
-        "outputs".into(),
-        Json::Object(r.map(|r| r.outputs.clone()).unwrap_or_default()),
-    );
-    m.insert(
-        "exit_code".into(),
-        r.and_then(|r| r.exit_code)
-            .map(Json::from)
-            .unwrap_or(Json::Null),
-    );
-    m.insert(
-        "stdout".into(),
-        r.and_then(|r| r.stdout.clone())
-            .map(Json::String)
-            .unwrap_or(Json::Null),
-    );
-    m.insert(
-        "error".into(),
-        st.error.clone().map(Json::String).unwrap_or(Json::Null),
-    );
-    if let Some(items) = &st.items {
+    let mut view = unit_view(st.status, st.result.as_ref(), st.error.as_deref());
+    if let (Some(items), Json::Object(m)) = (&st.items, &mut view) {
         let list = items
             .results
             .iter()
             .map(|r| match r {
-                Some(r) => json!({
-                    "status": r.status.as_str(),
-                    "outputs": Json::Object(r.outputs.clone()),
-                    "exit_code": r.exit_code,
-                    "stdout": r.stdout,
-                    "error": r.error,
-                }),
+                Some(r) => unit_view(r.status, Some(r), r.error.as_deref()),
                 None => json!({"status": "skipped", "outputs": {}}),
             })
             .collect();
         m.insert("items".into(), Json::Array(list));
+    }
+    view
+}
+
+/// The view of one unit (a step or a `for_each` item).
+fn unit_view(status: Status, r: Option<&UnitResult>, error: Option<&str>) -> Json {
+    let mut m = Map::new();
+    m.insert("status".into(), Json::String(status.as_str().into()));
+    m.insert(
+        "outputs".into(),
+        Json::Object(r.map(|r| r.outputs.clone()).unwrap_or_default()),
+    );
+    m.insert("exit_code".into(), json!(r.and_then(|r| r.exit_code)));
+    m.insert("stdout".into(), json!(r.and_then(|r| r.stdout.as_deref())));
+    m.insert("error".into(), json!(error));
+    if let Some(r) = r {
+        for (k, v) in &r.extra {
+            m.insert(k.clone(), v.clone());
+        }
     }
     Json::Object(m)
 }
@@ -940,6 +999,10 @@ mod tests {
             scratch_dir: std::env::temp_dir(),
             process_env: vec![],
             cancel: watch,
+            attempt: 1,
+            restore: HashMap::new(),
+            cache: None,
+            approver: Arc::new(super::super::NoApprover),
         };
         let rec = Arc::new(Recorder::default());
         let rt = tokio::runtime::Builder::new_current_thread()

@@ -8,10 +8,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value as Json};
 
-use crate::event::{Event, EventKind, Sink, Status};
+use crate::event::{ApprovalNote, CacheNote, Event, EventKind, Sink, Status};
 use crate::exec::cancel::{CancelLevel, CancelWatch};
+use crate::exec::prepare::{self, Resolved};
+use crate::exec::{ApprovalRequest, Approver, Decision, StepCache};
 use crate::expr::eval::{resolve, to_text};
-use crate::expr::{EvalError, Scope, StatusFns};
+use crate::expr::{Scope, StatusFns};
 use crate::model::{RetrySpec, Step, StepKind, Workflow};
 use crate::steps::output_file;
 use crate::steps::shell::{self, Ending, ShellJob};
@@ -35,6 +37,8 @@ pub(crate) struct UnitCtx {
     pub sink: Arc<dyn Sink>,
     pub run_id: Arc<str>,
     pub workflow: Arc<str>,
+    pub cache: Option<Arc<dyn StepCache>>,
+    pub approver: Arc<dyn Approver>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +69,26 @@ pub(crate) struct UnitResult {
     pub outputs: Map<String, Json>,
     pub error: Option<String>,
     pub duration: Duration,
+    /// Results beside `outputs` in `steps.<id>` (`approved_by`, `comment`).
+    pub extra: Map<String, Json>,
+    /// The cache entry this result came from or should be stored under.
+    pub cache: Option<Arc<CacheNote>>,
+}
+
+impl UnitResult {
+    fn failed(error: String, started: Instant) -> Self {
+        UnitResult {
+            status: Status::Failed,
+            attempts: 1,
+            exit_code: None,
+            stdout: None,
+            outputs: Map::new(),
+            error: Some(error),
+            duration: started.elapsed(),
+            extra: Map::new(),
+            cache: None,
+        }
+    }
 }
 
 struct Attempt {
@@ -131,17 +155,72 @@ pub(crate) async fn execute(ctx: UnitCtx) -> UnitResult {
     // Only an explicit `retry:` (or `defaults.retry`) retries a step.
     let retry = step.body.retry.clone().unwrap_or_default();
     let max = retry.max_attempts.max(1);
+    let start_event = |attempt: u32| {
+        let mut ev = ctx.event(EventKind::StepStarted);
+        ev.attempt = Some(attempt);
+        ev.max_attempts = Some(max);
+        ev.status = Some(Status::Running);
+        ctx.sink.event(&ev);
+    };
+
+    let resolved = ctx.scope_eval(None, |scope| {
+        prepare::resolve_body(step, scope, &ctx.base_env, &ctx.project_dir)
+    });
+    let resolved = match resolved {
+        Ok(r) => r,
+        Err(e) => {
+            start_event(1);
+            return UnitResult::failed(e, started);
+        }
+    };
+
+    let mut cache_note = None;
+    if let Some(cache) = &ctx.cache {
+        let fp = ctx.scope_eval(None, |scope| {
+            prepare::fingerprint(
+                &ctx.wf,
+                step,
+                &resolved,
+                ctx.item.as_ref().map(|(_, v)| v),
+                scope,
+                &ctx.project_dir,
+            )
+        });
+        match fp {
+            Ok(Some(fp)) => {
+                let note = Arc::new(CacheNote {
+                    parts: serde_json::to_string(&fp.parts).unwrap_or_default(),
+                    fingerprint: fp.digest,
+                    ttl: step.cache.as_ref().and_then(|c| c.ttl),
+                });
+                if let Some(view) = cache.lookup(&note.fingerprint) {
+                    return from_cache(view, note, started);
+                }
+                cache_note = Some(note);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                start_event(1);
+                return UnitResult::failed(e, started);
+            }
+        }
+    }
+
+    if let Resolved::Approval { message } = &resolved {
+        return approval(&ctx, message.clone(), started).await;
+    }
+
     let mut rng = fastrand::Rng::new();
     let mut attempt = 1u32;
-    let mut ev = ctx.event(EventKind::StepStarted);
-    ev.attempt = Some(1);
-    ev.max_attempts = Some(max);
-    ev.status = Some(Status::Running);
-    ctx.sink.event(&ev);
+    start_event(1);
     loop {
-        let a = run_attempt(&ctx, attempt).await;
+        let a = run_attempt(&ctx, &resolved, attempt).await;
         if a.ok {
-            return finish(&ctx, a, attempt, started);
+            let mut r = finish(&ctx, a, attempt, started);
+            if r.status == Status::Succeeded {
+                r.cache = cache_note;
+            }
+            return r;
         }
         let cancelled =
             ctx.cancel.level() >= CancelLevel::Graceful || a.kind == ErrorKind::Cancelled;
@@ -158,6 +237,8 @@ pub(crate) async fn execute(ctx: UnitCtx) -> UnitResult {
                 outputs: a.outputs,
                 error: Some(a.message),
                 duration: started.elapsed(),
+                extra: Map::new(),
+                cache: None,
             };
         }
         let delay = crate::exec::retry::delay(&retry, attempt, &mut rng);
@@ -182,10 +263,117 @@ pub(crate) async fn execute(ctx: UnitCtx) -> UnitResult {
                     outputs: a.outputs,
                     error: Some("cancelled while waiting to retry".into()),
                     duration: started.elapsed(),
+                    extra: Map::new(),
+                    cache: None,
                 };
             }
         }
     }
+}
+
+/// A cache hit: the stored `steps.<id>` view, nothing run.
+fn from_cache(view: Json, note: Arc<CacheNote>, started: Instant) -> UnitResult {
+    let mut view = match view {
+        Json::Object(m) => m,
+        _ => Map::new(),
+    };
+    let outputs = match view.remove("outputs") {
+        Some(Json::Object(m)) => m,
+        _ => Map::new(),
+    };
+    let exit_code = view
+        .remove("exit_code")
+        .and_then(|c| c.as_i64())
+        .map(|c| c as i32);
+    let stdout = match view.remove("stdout") {
+        Some(Json::String(s)) => Some(s),
+        _ => None,
+    };
+    for k in ["status", "error", "items"] {
+        view.remove(k);
+    }
+    UnitResult {
+        status: Status::Cached,
+        attempts: 0,
+        exit_code,
+        stdout,
+        outputs,
+        error: None,
+        duration: started.elapsed(),
+        extra: view,
+        cache: Some(note),
+    }
+}
+
+/// An approval gate: ask the approver; `Wait` leaves the step waiting.
+async fn approval(ctx: &UnitCtx, message: String, started: Instant) -> UnitResult {
+    let timeout = match &ctx.step().body.kind {
+        StepKind::Approval { timeout, .. } => *timeout,
+        _ => None,
+    };
+    let mut ev = ctx.event(EventKind::ApprovalRequested);
+    ev.approval = Some(ApprovalNote {
+        message: Some(message.clone()),
+        timeout_ms: timeout.map(|t| t.as_millis() as u64),
+        ..ApprovalNote::default()
+    });
+    ctx.sink.event(&ev);
+    let decision = ctx
+        .approver
+        .decide(ApprovalRequest {
+            run_id: ctx.run_id.clone(),
+            step_id: ctx.display_id(),
+            message,
+            timeout,
+        })
+        .await;
+    let (name, by, comment) = match &decision {
+        Decision::Wait => {
+            let mut r = UnitResult::failed(String::new(), started);
+            r.status = Status::Waiting;
+            r.attempts = 0;
+            r.error = None;
+            return r;
+        }
+        Decision::Approved { by, comment } => ("approved", Some(by.clone()), comment.clone()),
+        Decision::Rejected { by, comment } => ("rejected", Some(by.clone()), comment.clone()),
+        Decision::TimedOut => ("timed_out", None, None),
+    };
+    let mut ev = ctx.event(EventKind::ApprovalDecided);
+    ev.approval = Some(ApprovalNote {
+        decision: Some(name),
+        by: by.clone(),
+        comment: comment.clone(),
+        ..ApprovalNote::default()
+    });
+    ctx.sink.event(&ev);
+    let mut ev = ctx.event(EventKind::StepStarted);
+    ev.attempt = Some(1);
+    ev.max_attempts = Some(1);
+    ev.status = Some(Status::Running);
+    ctx.sink.event(&ev);
+    let mut r = UnitResult::failed(String::new(), started);
+    r.extra.insert("approved_by".into(), json!(by));
+    r.extra.insert("comment".into(), json!(comment));
+    match decision {
+        Decision::Approved { .. } => {
+            r.status = Status::Succeeded;
+            r.error = None;
+        }
+        Decision::Rejected { by, comment } => {
+            r.error = Some(match comment {
+                Some(c) => format!("rejected by {by}: {c}"),
+                None => format!("rejected by {by}"),
+            });
+        }
+        _ => {
+            r.error = Some(format!(
+                "the approval timed out after {}",
+                humantime::format_duration(timeout.unwrap_or_default())
+            ));
+        }
+    }
+    r
 }
 
 fn should_retry(ctx: &UnitCtx, retry: &RetrySpec, a: &Attempt, attempt: u32) -> bool {
@@ -232,6 +420,8 @@ fn finish(ctx: &UnitCtx, mut a: Attempt, attempts: u32, started: Instant) -> Uni
                         outputs: a.outputs,
                         error: Some(format!("output `{name}`: {}", e.message)),
                         duration: started.elapsed(),
+                        extra: Map::new(),
+                        cache: None,
                     };
                 }
             }
@@ -245,61 +435,28 @@ fn finish(ctx: &UnitCtx, mut a: Attempt, attempts: u32, started: Instant) -> Uni
         outputs: a.outputs,
         error: None,
         duration: started.elapsed(),
+        extra: Map::new(),
+        cache: None,
     }
 }
 
-fn expr_failure(e: EvalError, what: &str) -> Attempt {
-    Attempt {
-        ok: false,
-        kind: ErrorKind::Expression,
-        message: format!("{what}: {}", e.message),
-        exit_code: None,
-        stdout: None,
-        outputs: Map::new(),
-    }
-}
-
-async fn run_attempt(ctx: &UnitCtx, attempt: u32) -> Attempt {
+async fn run_attempt(ctx: &UnitCtx, resolved: &Resolved, attempt: u32) -> Attempt {
     let step = ctx.step();
-    match &step.body.kind {
-        StepKind::Transform(fields) => {
-            let mut outputs = Map::new();
-            for (name, v) in fields {
-                match ctx.scope_eval(None, |s| resolve(v, s)) {
-                    Ok(j) => {
-                        outputs.insert(name.clone(), j);
-                    }
-                    Err(e) => return expr_failure(e, &format!("transform `{name}`")),
-                }
-            }
-            Attempt {
-                ok: true,
-                kind: ErrorKind::Exit,
-                message: String::new(),
-                exit_code: None,
-                stdout: None,
-                outputs,
-            }
-        }
-        StepKind::Run { script, shell } => {
-            let script = match ctx.scope_eval(None, |s| crate::expr::render(script, s)) {
-                Ok(s) => s,
-                Err(e) => return expr_failure(e, "run"),
+    match resolved {
+        Resolved::Transform(outputs) => Attempt {
+            ok: true,
+            kind: ErrorKind::Exit,
+            message: String::new(),
+            exit_code: None,
+            stdout: None,
+            outputs: outputs.clone(),
+        },
+        Resolved::Run { script, env, cwd } => {
+            let shell = match &step.body.kind {
+                StepKind::Run { shell, .. } => *shell,
+                _ => crate::model::Shell::Sh,
             };
-            let mut env: Vec<(String, String)> = (*ctx.base_env).clone();
-            for (k, v) in &step.body.env {
-                match ctx.scope_eval(None, |s| resolve(v, s)) {
-                    Ok(j) => env.push((k.clone(), to_text(&j))),
-                    Err(e) => return expr_failure(e, &format!("env `{k}`")),
-                }
-            }
-            let cwd = match &step.working_dir {
-                Some(w) => match ctx.scope_eval(None, |s| resolve(w, s)) {
-                    Ok(j) => ctx.project_dir.join(to_text(&j)),
-                    Err(e) => return expr_failure(e, "working_dir"),
-                },
-                None => ctx.project_dir.clone(),
-            };
+            let mut env = env.clone();
             let out_file = ctx
                 .scratch_dir
                 .join(format!("{}.{attempt}.out", ctx.display_id()));
@@ -314,10 +471,10 @@ async fn run_attempt(ctx: &UnitCtx, attempt: u32) -> Attempt {
             }
             let res = shell::run(ShellJob {
                 display_id: ctx.display_id(),
-                shell: *shell,
-                script,
+                shell,
+                script: script.clone(),
                 env,
-                cwd,
+                cwd: cwd.clone(),
                 timeout: step.body.timeout,
                 grace: ctx.grace,
                 cancel: ctx.cancel.clone(),
@@ -381,10 +538,18 @@ async fn run_attempt(ctx: &UnitCtx, attempt: u32) -> Attempt {
                 outputs,
             }
         }
-        other => Attempt {
+        Resolved::Approval { .. } => Attempt {
             ok: false,
             kind: ErrorKind::Expression,
-            message: format!("`{}` steps are not supported yet", other.name()),
+            message: "an approval is not an attempt".into(),
+            exit_code: None,
+            stdout: None,
+            outputs: Map::new(),
+        },
+        Resolved::Unsupported(kind) => Attempt {
+            ok: false,
+            kind: ErrorKind::Expression,
+            message: format!("`{kind}` steps are not supported yet"),
             exit_code: None,
             stdout: None,
             outputs: Map::new(),

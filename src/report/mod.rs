@@ -12,6 +12,9 @@ use crate::exec::RunOutcome;
 /// A sink that also prints the end-of-run summary.
 pub trait Reporter: Sink {
     fn summary(&self, outcome: &RunOutcome);
+    /// Stop (or resume) drawing live progress while someone is asked a
+    /// question on the terminal.
+    fn pause(&self, _paused: bool) {}
 }
 
 /// How `orch run` shows progress.

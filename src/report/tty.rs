@@ -359,6 +359,15 @@ impl Sink for TtyReporter {
 }
 
 impl Reporter for TtyReporter {
+    fn pause(&self, paused: bool) {
+        if paused {
+            let _ = self.multi.clear();
+            self.multi.set_draw_target(ProgressDrawTarget::hidden());
+        } else {
+            self.multi.set_draw_target(ProgressDrawTarget::stderr());
+        }
+    }
+
     fn summary(&self, outcome: &RunOutcome) {
         let mut st = self.lock();
         st.done = true;
@@ -598,6 +607,7 @@ mod tests {
             outputs: serde_json::Value::Null,
             error: None,
             duration: Duration::from_millis(3240),
+            waiting: vec![],
         }
     }
 

@@ -185,7 +185,7 @@ pub(crate) fn check(cx: &mut Ctx, wf: &Workflow, config: &Config) {
                     format!("`{kind}` steps are not supported yet"),
                 )
                 .label(s.span, format!("step `{}` has kind `{kind}`", s.id))
-                .help("this version of orch runs `run` and `transform` steps"),
+                .help("this version of orch runs `run`, `transform` and `approval` steps"),
             );
         }
         // Parsed so files written for later versions validate cleanly, but
@@ -197,11 +197,17 @@ pub(crate) fn check(cx: &mut Ctx, wf: &Workflow, config: &Config) {
                     .help("undo the step in an `on_failure` step for now"),
             );
         }
-        if s.cache.is_some() {
+        if kind == "approval" && s.for_each.is_some() {
             cx.push(
-                Diag::new("not-supported", "step `cache` is not supported yet")
-                    .label(s.span, format!("step `{}` asks for caching", s.id))
-                    .help("remove `cache:`; the step will run every time"),
+                Diag::new("approval", "an approval step cannot use `for_each`")
+                    .label(s.span, format!("step `{}` is an approval", s.id))
+                    .help("ask once in an approval step that the fan-out step `needs`"),
+            );
+        }
+        if kind == "approval" && s.cache.is_some() {
+            cx.push(
+                Diag::new("approval", "an approval step cannot be cached")
+                    .label(s.span, format!("step `{}` is an approval", s.id)),
             );
         }
         for (pool, amount) in &s.resources {

@@ -33,7 +33,7 @@ const COMMON: [&str; 18] = [
 const BODY: [&str; 5] = ["env", "timeout", "retry", "shell", "with"];
 
 /// Kinds that parse but do not run yet; validation refuses them loudly.
-pub const NOT_YET: [&str; 4] = ["http", "call", "workflow", "approval"];
+pub const NOT_YET: [&str; 3] = ["http", "call", "workflow"];
 
 pub(crate) struct StepDefaults<'a> {
     pub timeout: Option<std::time::Duration>,
@@ -147,6 +147,7 @@ pub(crate) fn step(
     let name = f.get("name").and_then(|v| cx.string(v, "name"));
 
     Some(Step {
+        definition: crate::digest::sha256_hex(y.to_json().to_string().as_bytes()),
         id,
         name,
         phase,

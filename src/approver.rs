@@ -1,0 +1,221 @@
+//! Who decides an `approval` step when orch runs one: a pre-approval from
+//! `--approve`, a decision recorded with `orch approve`/`orch reject`, or
+//! the person at the terminal. Otherwise the run waits (exit 3).
+
+use std::collections::HashMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::exec::{ApprovalRequest, Approver, Decision, DecisionFuture};
+use crate::history::store::{now_ms, ApprovalRow};
+use crate::report::Reporter;
+
+/// `--approve STEP|all`.
+#[derive(Debug, Clone, Default)]
+pub enum PreApproved {
+    #[default]
+    None,
+    All,
+    Steps(Vec<String>),
+}
+
+impl PreApproved {
+    pub fn from_args(args: &[String]) -> PreApproved {
+        if args.iter().any(|a| a == "all") {
+            PreApproved::All
+        } else if args.is_empty() {
+            PreApproved::None
+        } else {
+            PreApproved::Steps(args.to_vec())
+        }
+    }
+
+    fn covers(&self, step: &str) -> bool {
+        match self {
+            PreApproved::None => false,
+            PreApproved::All => true,
+            PreApproved::Steps(s) => s.iter().any(|x| x == step),
+        }
+    }
+}
+
+pub struct RunApprover {
+    pub pre: PreApproved,
+    /// Decisions already in the history (for `orch resume`).
+    pub recorded: HashMap<String, ApprovalRow>,
+    /// stdin and stderr are a terminal, outside CI.
+    pub interactive: bool,
+    pub reporter: Arc<dyn Reporter>,
+    pub user: String,
+}
+
+/// The OS user deciding, for the record.
+pub fn current_user() -> String {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| format!("uid {}", nix::unistd::getuid()))
+}
+
+pub fn terminal_is_interactive(ci: bool) -> bool {
+    !ci && std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+impl Approver for RunApprover {
+    fn decide(&self, req: ApprovalRequest) -> DecisionFuture {
+        if self.pre.covers(&req.step_id) {
+            let by = format!("{} (--approve)", self.user);
+            return Box::pin(async move { Decision::Approved { by, comment: None } });
+        }
+        if let Some(row) = self.recorded.get(&req.step_id) {
+            let d = recorded_decision(row);
+            if d != Decision::Wait || !self.interactive {
+                return Box::pin(async move { d });
+            }
+        }
+        if !self.interactive {
+            return Box::pin(async { Decision::Wait });
+        }
+        let reporter = self.reporter.clone();
+        let user = self.user.clone();
+        Box::pin(async move { prompt(req, reporter, user).await })
+    }
+}
+
+/// What a stored approval row says now.
+pub fn recorded_decision(row: &ApprovalRow) -> Decision {
+    let by = row.decided_by.clone().unwrap_or_default();
+    match row.decision.as_deref() {
+        Some("approved") => Decision::Approved {
+            by,
+            comment: row.comment.clone(),
+        },
+        Some("rejected") => Decision::Rejected {
+            by,
+            comment: row.comment.clone(),
+        },
+        Some(_) => Decision::TimedOut,
+        None if row.expires_at.is_some_and(|e| e <= now_ms()) => Decision::TimedOut,
+        None => Decision::Wait,
+    }
+}
+
+/// Ask on the terminal. The read runs on a thread of its own, so a timeout
+/// can give up on it (a blocked read cannot be cancelled).
+async fn prompt(req: ApprovalRequest, reporter: Arc<dyn Reporter>, user: String) -> Decision {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    reporter.pause(true);
+    let question = format!(
+        "\n? {} (step `{}`{})\n  approve? [y/n, optionally followed by a comment]: ",
+        req.message,
+        req.step_id,
+        req.timeout
+            .map(|t| format!(", times out in {}", humantime::format_duration(t)))
+            .unwrap_or_default()
+    );
+    let spawned = std::thread::Builder::new()
+        .name("orch-approval".into())
+        .spawn(move || {
+            let stdin = std::io::stdin();
+            let mut line = String::new();
+            loop {
+                eprint!("{question}");
+                let _ = std::io::stderr().flush();
+                line.clear();
+                match stdin.lock().read_line(&mut line) {
+                    Ok(0) | Err(_) => {
+                        let _ = tx.send(None);
+                        return;
+                    }
+                    Ok(_) => {}
+                }
+                if let Some(answer) = parse_answer(&line) {
+                    let _ = tx.send(Some(answer));
+                    return;
+                }
+            }
+        });
+    if spawned.is_err() {
+        reporter.pause(false);
+        return Decision::Wait;
+    }
+    let far = Duration::from_secs(86400 * 365);
+    let answer = tokio::time::timeout(req.timeout.unwrap_or(far), rx).await;
+    reporter.pause(false);
+    match answer {
+        Err(_) => {
+            eprintln!();
+            Decision::TimedOut
+        }
+        Ok(Ok(Some((true, comment)))) => Decision::Approved { by: user, comment },
+        Ok(Ok(Some((false, comment)))) => Decision::Rejected { by: user, comment },
+        // stdin closed: nobody is there after all.
+        Ok(_) => Decision::Wait,
+    }
+}
+
+/// `y`, `yes`, `n`, `no`, each optionally followed by a comment.
+fn parse_answer(line: &str) -> Option<(bool, Option<String>)> {
+    let line = line.trim();
+    let (word, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+    let ok = match word
+        .trim_end_matches([',', ':'])
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "y" | "yes" => true,
+        "n" | "no" => false,
+        _ => return None,
+    };
+    let rest = rest.trim();
+    Some((ok, (!rest.is_empty()).then(|| rest.to_string())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers() {
+        assert_eq!(parse_answer("y\n"), Some((true, None)));
+        assert_eq!(
+            parse_answer("yes: ship it\n"),
+            Some((true, Some("ship it".into())))
+        );
+        assert_eq!(
+            parse_answer("N  not today"),
+            Some((false, Some("not today".into())))
+        );
+        assert_eq!(parse_answer("maybe"), None);
+        assert_eq!(parse_answer(""), None);
+    }
+
+    #[test]
+    fn recorded_rows() {
+        let mut row = ApprovalRow {
+            step_id: "gate".into(),
+            message: None,
+            requested_at: 0,
+            expires_at: None,
+            decision: None,
+            decided_by: None,
+            decided_at: None,
+            comment: None,
+        };
+        assert_eq!(recorded_decision(&row), Decision::Wait);
+        row.expires_at = Some(1);
+        assert_eq!(recorded_decision(&row), Decision::TimedOut);
+        row.decision = Some("approved".into());
+        row.decided_by = Some("ana".into());
+        assert_eq!(
+            recorded_decision(&row),
+            Decision::Approved {
+                by: "ana".into(),
+                comment: None
+            }
+        );
+    }
+}

@@ -1,0 +1,93 @@
+//! `orch approve RUN STEP` / `orch reject RUN STEP`: record a decision on a
+//! waiting approval; `orch resume` then continues the run.
+
+use rusqlite::params;
+
+use crate::cli::DecideArgs;
+use crate::diag::Diag;
+use crate::exit::{Exit, Invalid};
+use crate::history::store::now_ms;
+use crate::history::Store;
+
+use super::Context;
+
+pub fn run(cx: &Context, args: &DecideArgs, approve: bool) -> Result<Exit, Invalid> {
+    let verb = if approve { "approved" } else { "rejected" };
+    let home = cx.home()?;
+    let store =
+        Store::open_existing(&home)?.ok_or_else(|| Diag::new("history", "no runs recorded yet"))?;
+    let run = store.resolve_run(&args.run)?;
+    let Some(row) = store.approval(&run.id, &args.step)? else {
+        let asked: Vec<String> = store
+            .approvals(&run.id)?
+            .into_iter()
+            .map(|a| a.step_id)
+            .collect();
+        let d = Diag::new(
+            "approval",
+            format!(
+                "step `{}` of run {} has not asked for an approval",
+                args.step, run.id
+            ),
+        );
+        return Err(
+            match crate::diag::did_you_mean(&args.step, asked.iter().map(String::as_str)) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None if asked.is_empty() => d.help("this run has no approval steps waiting"),
+                None => d.help(format!("approvals in this run: {}", asked.join(", "))),
+            }
+            .into(),
+        );
+    };
+    if let Some(decision) = &row.decision {
+        return Err(Diag::new(
+            "approval",
+            format!(
+                "step `{}` of run {} was already decided: {decision}{}",
+                args.step,
+                run.id,
+                row.decided_by
+                    .as_deref()
+                    .map(|b| format!(" by {b}"))
+                    .unwrap_or_default()
+            ),
+        )
+        .into());
+    }
+    if let Some(exp) = row.expires_at.filter(|&e| e <= now_ms()) {
+        return Err(Diag::new(
+            "approval",
+            format!(
+                "the approval of `{}` timed out at {}",
+                args.step,
+                humantime::format_rfc3339_seconds(
+                    std::time::UNIX_EPOCH + std::time::Duration::from_millis(exp as u64)
+                )
+            ),
+        )
+        .help(format!(
+            "`orch resume {}` fails the step; `orch resume {} --from {}` asks again",
+            run.id, run.id, args.step
+        ))
+        .into());
+    }
+    let user = crate::approver::current_user();
+    let n = store
+        .conn
+        .execute(
+            "UPDATE approvals SET decision = ?3, decided_by = ?4, decided_at = ?5, comment = ?6 \
+             WHERE run_id = ?1 AND step_id = ?2 AND decision IS NULL",
+            params![run.id, args.step, verb, user, now_ms(), args.comment],
+        )
+        .map_err(|e| store.err(e))?;
+    if n == 0 {
+        return Err(Diag::new("approval", "someone decided it at the same moment").into());
+    }
+    if !cx.quiet {
+        println!(
+            "{verb} `{}` in run {} as {user}\ncontinue with: orch resume {}",
+            args.step, run.id, run.id
+        );
+    }
+    Ok(Exit::Success)
+}

@@ -1,0 +1,198 @@
+//! Turning a step definition into what will actually run: expressions
+//! evaluated, environment assembled. Shared by the engine and by `orch plan`
+//! (which must compute the same cache fingerprints without running).
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Map, Value as Json};
+
+use crate::expr::eval::{resolve, to_text};
+use crate::expr::{Scope, StatusFns};
+use crate::model::{Step, StepKind, Workflow};
+
+use super::fingerprint::{self, Fingerprint};
+
+/// A step body with its expressions evaluated.
+#[derive(Debug, Clone)]
+pub enum Resolved {
+    Run {
+        script: String,
+        /// Workflow env, then the step's env (no `ORCH_*` yet).
+        env: Vec<(String, String)>,
+        cwd: PathBuf,
+    },
+    Transform(Map<String, Json>),
+    Approval {
+        message: String,
+    },
+    /// A kind this engine does not execute yet.
+    Unsupported(&'static str),
+}
+
+impl Resolved {
+    /// What the cache fingerprint covers besides the environment.
+    fn definition(&self, step: &Step, item: Option<&Json>, project_dir: &Path) -> Json {
+        let mut j = json!({
+            "definition": step.definition,
+            "timeout_ms": step.body.timeout.map(|t| t.as_millis() as u64),
+            "item": item,
+        });
+        match self {
+            Resolved::Run { script, cwd, .. } => {
+                j["script"] = json!(script);
+                j["cwd"] = json!(cwd.strip_prefix(project_dir).unwrap_or(cwd));
+                if let StepKind::Run { shell, .. } = &step.body.kind {
+                    j["shell"] = json!(format!("{shell:?}"));
+                }
+            }
+            Resolved::Transform(values) => j["values"] = Json::Object(values.clone()),
+            Resolved::Approval { message } => j["message"] = json!(message),
+            Resolved::Unsupported(_) => {}
+        }
+        j
+    }
+
+    pub fn env(&self) -> &[(String, String)] {
+        match self {
+            Resolved::Run { env, .. } => env,
+            _ => &[],
+        }
+    }
+}
+
+/// A scope with no finished steps, for values resolved before any step runs.
+pub fn with_scope_no_steps<T>(
+    inputs: &Json,
+    env: &Json,
+    run: &Json,
+    f: impl FnOnce(&Scope<'_>) -> T,
+) -> T {
+    let no_steps = |_: &str| None;
+    let no_secrets = |_: &str| None;
+    f(&Scope {
+        inputs,
+        env,
+        run,
+        steps: &no_steps,
+        secrets: &no_secrets,
+        item: None,
+        index: None,
+        error: None,
+        step: None,
+        status: StatusFns::default(),
+    })
+}
+
+/// The workflow's `env:`, in file order (later values may read earlier
+/// ones). Returns the resolved pairs and the `env` context (process env plus
+/// these), or the first error.
+pub fn workflow_env(
+    wf: &Workflow,
+    process_env: &[(String, String)],
+    inputs: &Json,
+    run: &Json,
+) -> (Vec<(String, String)>, Json, Option<String>) {
+    let mut env_map: Map<String, Json> = process_env
+        .iter()
+        .map(|(k, v)| (k.clone(), Json::String(v.clone())))
+        .collect();
+    let mut pairs = Vec::new();
+    for (k, v) in &wf.env {
+        let env_json = Json::Object(env_map.clone());
+        match with_scope_no_steps(inputs, &env_json, run, |scope| resolve(v, scope)) {
+            Ok(j) => {
+                let text = to_text(&j);
+                env_map.insert(k.clone(), Json::String(text.clone()));
+                pairs.push((k.clone(), text));
+            }
+            Err(e) => {
+                return (
+                    pairs,
+                    Json::Object(env_map),
+                    Some(format!("workflow env `{k}`: {}", e.message)),
+                )
+            }
+        }
+    }
+    (pairs, Json::Object(env_map), None)
+}
+
+/// Evaluate a step's body in `scope`. Errors name the field that failed.
+pub fn resolve_body(
+    step: &Step,
+    scope: &Scope<'_>,
+    base_env: &[(String, String)],
+    project_dir: &Path,
+) -> Result<Resolved, String> {
+    Ok(match &step.body.kind {
+        StepKind::Run { script, .. } => {
+            let script =
+                crate::expr::render(script, scope).map_err(|e| format!("run: {}", e.message))?;
+            let mut env = base_env.to_vec();
+            for (k, v) in &step.body.env {
+                let j = resolve(v, scope).map_err(|e| format!("env `{k}`: {}", e.message))?;
+                env.push((k.clone(), to_text(&j)));
+            }
+            let cwd = match &step.working_dir {
+                Some(w) => {
+                    let j = resolve(w, scope).map_err(|e| format!("working_dir: {}", e.message))?;
+                    project_dir.join(to_text(&j))
+                }
+                None => project_dir.to_path_buf(),
+            };
+            Resolved::Run { script, env, cwd }
+        }
+        StepKind::Transform(fields) => {
+            let mut out = Map::new();
+            for (name, v) in fields {
+                let j =
+                    resolve(v, scope).map_err(|e| format!("transform `{name}`: {}", e.message))?;
+                out.insert(name.clone(), j);
+            }
+            Resolved::Transform(out)
+        }
+        StepKind::Approval { message, .. } => {
+            let message = match message {
+                Some(m) => to_text(
+                    &resolve(m, scope).map_err(|e| format!("approval message: {}", e.message))?,
+                ),
+                None => format!("Approve step `{}`?", step.id),
+            };
+            Resolved::Approval { message }
+        }
+        other => Resolved::Unsupported(other.name()),
+    })
+}
+
+/// The cache fingerprint of a resolved step, or why it cannot be computed.
+pub fn fingerprint(
+    wf: &Workflow,
+    step: &Step,
+    resolved: &Resolved,
+    item: Option<&Json>,
+    scope: &Scope<'_>,
+    project_dir: &Path,
+) -> Result<Option<Fingerprint>, String> {
+    let Some(spec) = &step.cache else {
+        return Ok(None);
+    };
+    let key = match &spec.key {
+        Some(k) => Some(to_text(
+            &resolve(k, scope).map_err(|e| format!("cache key: {}", e.message))?,
+        )),
+        None => None,
+    };
+    let base = match wf.source.path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let sources = fingerprint::hash_sources(base, &spec.sources)?;
+    Ok(Some(fingerprint::compute(
+        &wf.name,
+        &step.id,
+        &resolved.definition(step, item, project_dir),
+        resolved.env(),
+        key.as_deref(),
+        sources,
+    )))
+}

@@ -1,0 +1,89 @@
+//! Which runs are alive: the process running a run holds an exclusive
+//! `flock` on `locks/<run-id>`. The kernel drops it when the process dies,
+//! however it dies, so a `running` run whose lock is free was interrupted.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
+
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
+
+use super::store::Home;
+
+/// Held for as long as this process runs the run.
+pub struct RunLock {
+    _lock: Option<Flock<File>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("another orch process is running it")]
+    Held,
+    #[error("cannot lock {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+fn open(home: &Home, run_id: &str) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(home.lock_path(run_id))
+}
+
+/// Take the run's lock, or say that a live process holds it.
+pub fn acquire(home: &Home, run_id: &str) -> Result<RunLock, LockError> {
+    if home.in_memory {
+        return Ok(RunLock { _lock: None });
+    }
+    let io = |source| LockError::Io {
+        path: home.lock_path(run_id).display().to_string(),
+        source,
+    };
+    let file = open(home, run_id).map_err(io)?;
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => Ok(RunLock { _lock: Some(lock) }),
+        Err((_, Errno::EWOULDBLOCK)) => Err(LockError::Held),
+        Err((_, e)) => Err(io(std::io::Error::from(e))),
+    }
+}
+
+/// Whether a live process holds the run's lock.
+pub fn is_live(home: &Home, run_id: &str) -> bool {
+    let Ok(file) = File::open(home.lock_path(run_id)) else {
+        return false;
+    };
+    match Flock::lock(file, FlockArg::LockSharedNonblock) {
+        Ok(_released_on_drop) => false,
+        Err((_, e)) => e == Errno::EWOULDBLOCK,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_lock_is_live_and_exclusive() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home {
+            dir: dir.path().to_path_buf(),
+            in_memory: false,
+        };
+        home.create_dirs().unwrap();
+        assert!(!is_live(&home, "r1"));
+        let held = acquire(&home, "r1").unwrap();
+        assert!(is_live(&home, "r1"));
+        // flock is per open file description: a second open in this same
+        // process conflicts just as another process would.
+        assert!(matches!(acquire(&home, "r1"), Err(LockError::Held)));
+        drop(held);
+        assert!(!is_live(&home, "r1"));
+        assert!(acquire(&home, "r1").is_ok());
+    }
+}

@@ -1,0 +1,762 @@
+//! Recording a run: the run row is created before anything runs, then a
+//! [`HistorySink`] turns engine events into rows on a thread of its own.
+//!
+//! Events queue up while the writer commits; each commit takes everything
+//! queued (group commit), so steps never wait for one transaction per event.
+//! The engine asks [`Sink::durable`] before starting the dependents of a
+//! finished step, which is the one wait that durability needs.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde_json::Value as Json;
+use tokio::sync::watch;
+
+use super::store::{now_ms, to_ms, Store};
+use super::transition::{run_from, sql_list, step_from};
+use crate::event::{Durable, Event, EventKind, OutputLine, Sink, Status, Stream};
+
+/// What a run row records about where it came from.
+pub struct NewRun<'a> {
+    pub id: &'a str,
+    pub workflow: &'a str,
+    pub version: Option<i64>,
+    pub file_path: &'a str,
+    pub file_hash: &'a str,
+    /// `{step id: definition hash}`.
+    pub definitions: &'a Json,
+    pub inputs: &'a Json,
+    pub parent_run_id: Option<&'a str>,
+    pub project_dir: &'a str,
+    pub config_path: Option<&'a str>,
+    /// Step ids in file order.
+    pub steps: &'a [&'a str],
+}
+
+impl Store {
+    /// Insert the run (`pending`) and all its steps (`pending`) at once.
+    pub fn create_run(&mut self, run: &NewRun<'_>) -> Result<(), crate::diag::Diag> {
+        let path = self.path.clone();
+        let err = |e: rusqlite::Error| super::store::db_error(&path, &e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        tx.execute(
+            "INSERT INTO runs (id, workflow, version, file_path, file_hash, definitions, inputs, \
+             orch_version, parent_run_id, project_dir, config_path, status, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'pending', ?12)",
+            params![
+                run.id,
+                run.workflow,
+                run.version,
+                run.file_path,
+                run.file_hash,
+                run.definitions.to_string(),
+                run.inputs.to_string(),
+                env!("CARGO_PKG_VERSION"),
+                run.parent_run_id,
+                run.project_dir,
+                run.config_path,
+                now_ms(),
+            ],
+        )
+        .map_err(err)?;
+        {
+            let mut st = tx
+                .prepare_cached(
+                    "INSERT INTO steps (run_id, step_id, position, status) \
+                     VALUES (?1, ?2, ?3, 'pending')",
+                )
+                .map_err(err)?;
+            for (i, s) in run.steps.iter().enumerate() {
+                st.execute(params![run.id, s, i as i64]).map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+}
+
+enum Msg {
+    Event(Box<Event>),
+    Output {
+        step: String,
+        stream: Stream,
+        line: String,
+    },
+}
+
+/// Settings the writer needs besides the events.
+pub struct WriterConfig {
+    pub run_id: String,
+    /// `runs.attempt` of this attempt (attempt rows are keyed by it).
+    pub run_attempt: i64,
+    /// Step ids in file order (positions of item rows).
+    pub steps: Vec<String>,
+    /// Where `<step>.log` files go; `None` writes none.
+    pub logs_dir: Option<PathBuf>,
+    /// Cache entries kept (least recently used evicted).
+    pub cache_max: usize,
+}
+
+/// What went wrong while recording, reported by [`HistorySink::finish`].
+#[derive(Debug, Default)]
+pub struct WriterReport {
+    /// The first database or file error; later writes were given up.
+    pub error: Option<String>,
+    /// Illegal status transitions: each one is a bug in orch.
+    pub illegal: Vec<String>,
+}
+
+pub struct HistorySink {
+    tx: Mutex<Option<mpsc::Sender<Msg>>>,
+    sent: AtomicU64,
+    committed: watch::Receiver<u64>,
+    thread: Mutex<Option<std::thread::JoinHandle<WriterReport>>>,
+}
+
+impl HistorySink {
+    /// Start the writer thread on `store`'s connection.
+    pub fn start(store: Store, cfg: WriterConfig) -> Arc<HistorySink> {
+        let (tx, rx) = mpsc::channel();
+        let (done_tx, done_rx) = watch::channel(0u64);
+        let thread = std::thread::Builder::new()
+            .name("orch-history".into())
+            .spawn(move || Writer::new(store, cfg).run(rx, done_tx))
+            .ok();
+        Arc::new(HistorySink {
+            tx: Mutex::new(Some(tx)),
+            sent: AtomicU64::new(0),
+            committed: done_rx,
+            thread: Mutex::new(thread),
+        })
+    }
+
+    fn send(&self, msg: Msg) {
+        if let Ok(guard) = self.tx.lock() {
+            if let Some(tx) = guard.as_ref() {
+                if tx.send(msg).is_ok() {
+                    self.sent.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }
+    }
+
+    /// Wait until everything is written; report what went wrong.
+    pub fn finish(&self) -> WriterReport {
+        if let Ok(mut guard) = self.tx.lock() {
+            guard.take();
+        }
+        let handle = self.thread.lock().ok().and_then(|mut t| t.take());
+        match handle.map(|h| h.join()) {
+            Some(Ok(report)) => report,
+            Some(Err(_)) => WriterReport {
+                error: Some("the history writer stopped unexpectedly".into()),
+                illegal: Vec::new(),
+            },
+            None => WriterReport {
+                error: Some("the history writer could not start".into()),
+                illegal: Vec::new(),
+            },
+        }
+    }
+}
+
+impl Sink for HistorySink {
+    fn event(&self, ev: &Event) {
+        self.send(Msg::Event(Box::new(ev.clone())));
+    }
+
+    fn output(&self, line: &OutputLine<'_>) {
+        self.send(Msg::Output {
+            step: line.step_id.to_string(),
+            stream: line.stream,
+            line: line.line.to_string(),
+        });
+    }
+
+    fn durable(&self) -> Option<Durable> {
+        let target = self.sent.load(Ordering::SeqCst);
+        let mut rx = self.committed.clone();
+        Some(Box::pin(async move {
+            // An error means the writer is gone; there is nothing to wait for.
+            let _ = rx.wait_for(|&done| done >= target).await;
+        }))
+    }
+}
+
+struct Writer {
+    conn: Connection,
+    path: PathBuf,
+    cfg: WriterConfig,
+    positions: HashMap<String, i64>,
+    logs: HashMap<String, BufWriter<File>>,
+    report: WriterReport,
+}
+
+/// One statement's worth of work, so a batch can be applied in one transaction.
+type Res<T> = Result<T, String>;
+
+impl Writer {
+    fn new(store: Store, cfg: WriterConfig) -> Self {
+        let positions = cfg
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.clone(), i as i64))
+            .collect();
+        Writer {
+            conn: store.conn,
+            path: store.path,
+            cfg,
+            positions,
+            logs: HashMap::new(),
+            report: WriterReport::default(),
+        }
+    }
+
+    fn run(mut self, rx: mpsc::Receiver<Msg>, done: watch::Sender<u64>) -> WriterReport {
+        let mut count = 0u64;
+        while let Ok(first) = rx.recv() {
+            let mut batch = vec![first];
+            while batch.len() < 4096 {
+                match rx.try_recv() {
+                    Ok(m) => batch.push(m),
+                    Err(_) => break,
+                }
+            }
+            count += batch.len() as u64;
+            if self.report.error.is_none() {
+                if let Err(e) = self.apply(batch) {
+                    self.report.error = Some(e);
+                }
+            }
+            let _ = done.send(count);
+        }
+        for (_, mut f) in self.logs.drain() {
+            let _ = f.flush();
+        }
+        self.report
+    }
+
+    fn apply(&mut self, batch: Vec<Msg>) -> Res<()> {
+        let mut events = Vec::new();
+        for m in batch {
+            match m {
+                Msg::Output { step, stream, line } => self.log_line(&step, stream, &line)?,
+                Msg::Event(e) => events.push(e),
+            }
+        }
+        // Output reaches its file before the step's end is committed.
+        for f in self.logs.values_mut() {
+            f.flush()
+                .map_err(|e| format!("cannot write a step log: {e}"))?;
+        }
+        if events.is_empty() {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let db = |e: rusqlite::Error| super::store::db_error(&path, &e).message;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let mut illegal = Vec::new();
+        let mut cached_any = false;
+        for ev in &events {
+            let rec = Rec {
+                tx: &tx,
+                cfg: &self.cfg,
+                positions: &self.positions,
+            };
+            match rec.apply(ev) {
+                Ok(Applied::Ok) => {}
+                Ok(Applied::CacheStored) => cached_any = true,
+                Ok(Applied::Illegal(msg)) => illegal.push(msg),
+                Err(e) => return Err(db(e)),
+            }
+        }
+        if cached_any {
+            tx.execute(
+                "DELETE FROM cache WHERE fingerprint IN \
+                 (SELECT fingerprint FROM cache ORDER BY last_used_at DESC LIMIT -1 OFFSET ?1)",
+                [self.cfg.cache_max as i64],
+            )
+            .map_err(db)?;
+        }
+        tx.commit().map_err(db)?;
+        self.report.illegal.extend(illegal);
+        Ok(())
+    }
+
+    fn log_line(&mut self, step: &str, stream: Stream, line: &str) -> Res<()> {
+        let Some(dir) = &self.cfg.logs_dir else {
+            return Ok(());
+        };
+        if !self.logs.contains_key(step) {
+            super::store::create_private_dir(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            let path = dir.join(format!("{step}.log"));
+            let f = {
+                use std::os::unix::fs::OpenOptionsExt;
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .mode(0o600)
+                    .open(&path)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?
+            };
+            self.logs
+                .insert(step.to_string(), BufWriter::with_capacity(16 * 1024, f));
+        }
+        let f = self.logs.get_mut(step).expect("inserted above");
+        let res = match stream {
+            Stream::Stdout => writeln!(f, "{line}"),
+            // Both streams share one file, as a terminal shows them.
+            Stream::Stderr => writeln!(f, "{line}"),
+        };
+        res.map_err(|e| format!("cannot write a step log: {e}"))
+    }
+}
+
+enum Applied {
+    Ok,
+    CacheStored,
+    Illegal(String),
+}
+
+/// Applies events inside one transaction.
+struct Rec<'a> {
+    tx: &'a rusqlite::Transaction<'a>,
+    cfg: &'a WriterConfig,
+    positions: &'a HashMap<String, i64>,
+}
+
+impl Rec<'_> {
+    fn apply(&self, ev: &Event) -> rusqlite::Result<Applied> {
+        let t = to_ms(ev.time);
+        let run = self.cfg.run_id.as_str();
+        match ev.event {
+            EventKind::RunCreated => Ok(Applied::Ok),
+            EventKind::RunStarted => {
+                let n = self.tx.execute(
+                    &format!(
+                        "UPDATE runs SET status = 'running', started_at = coalesce(started_at, ?2), \
+                         attempt = ?3 WHERE id = ?1 AND status IN {}",
+                        sql_list(run_from(Status::Running))
+                    ),
+                    params![run, t, self.cfg.run_attempt],
+                )?;
+                self.check_run(n, Status::Running)
+            }
+            EventKind::RunCompleted
+            | EventKind::RunFailed
+            | EventKind::RunCancelled
+            | EventKind::RunWaiting => {
+                let to = ev.status.unwrap_or(Status::Failed);
+                let n = self.tx.execute(
+                    &format!(
+                        "UPDATE runs SET status = ?2, finished_at = ?3, \
+                         duration_ms = coalesce(duration_ms, 0) + ?4, error = ?5, outputs = ?6 \
+                         WHERE id = ?1 AND status IN {}",
+                        sql_list(run_from(to))
+                    ),
+                    params![
+                        run,
+                        to.as_str(),
+                        t,
+                        ev.duration_ms.unwrap_or(0) as i64,
+                        ev.error,
+                        ev.outputs.as_ref().map(Json::to_string),
+                    ],
+                )?;
+                self.check_run(n, to)
+            }
+            EventKind::StepStarted => {
+                let Some(id) = ev.step_id.as_deref() else {
+                    return Ok(Applied::Ok);
+                };
+                self.ensure_item_row(id)?;
+                let n = self.tx.execute(
+                    &format!(
+                        "UPDATE steps SET status = 'running', attempts = 1, started_at = ?3, \
+                         finished_at = NULL, duration_ms = NULL, exit_code = NULL, error = NULL, \
+                         result = NULL, cached = 0 \
+                         WHERE run_id = ?1 AND step_id = ?2 AND status IN {}",
+                        sql_list(step_from(Status::Running))
+                    ),
+                    params![run, id, t],
+                )?;
+                if n == 0 {
+                    return self.illegal_step(id, Status::Running);
+                }
+                if let Some(a) = ev.attempt {
+                    self.tx.execute(
+                        "INSERT OR REPLACE INTO attempts \
+                         (run_id, step_id, run_attempt, attempt, status, started_at) \
+                         VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
+                        params![run, id, self.cfg.run_attempt, a, t],
+                    )?;
+                }
+                Ok(Applied::Ok)
+            }
+            EventKind::StepRetrying => {
+                let Some(id) = ev.step_id.as_deref() else {
+                    return Ok(Applied::Ok);
+                };
+                let next = ev.attempt.unwrap_or(2) as i64;
+                let n = self.tx.execute(
+                    &format!(
+                        "UPDATE steps SET status = 'retrying', attempts = ?3 \
+                         WHERE run_id = ?1 AND step_id = ?2 AND status IN {}",
+                        sql_list(step_from(Status::Retrying))
+                    ),
+                    params![run, id, next],
+                )?;
+                // From `retrying` the step goes on to its next attempt.
+                let n2 = if n == 0 {
+                    self.tx.execute(
+                        "UPDATE steps SET attempts = ?3 \
+                         WHERE run_id = ?1 AND step_id = ?2 AND status = 'retrying'",
+                        params![run, id, next],
+                    )?
+                } else {
+                    n
+                };
+                if n2 == 0 {
+                    return self.illegal_step(id, Status::Retrying);
+                }
+                self.close_attempt(id, next - 1, "failed", t, ev)?;
+                let starts = t + ev.delay_ms.unwrap_or(0) as i64;
+                self.tx.execute(
+                    "INSERT OR REPLACE INTO attempts \
+                     (run_id, step_id, run_attempt, attempt, status, started_at) \
+                     VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
+                    params![run, id, self.cfg.run_attempt, next, starts],
+                )?;
+                Ok(Applied::Ok)
+            }
+            EventKind::StepCompleted
+            | EventKind::StepFailed
+            | EventKind::StepSkipped
+            | EventKind::StepCached
+            | EventKind::StepCompensated => {
+                let Some(id) = ev.step_id.as_deref() else {
+                    return Ok(Applied::Ok);
+                };
+                let to = ev.status.unwrap_or(Status::Failed);
+                self.ensure_item_row(id)?;
+                let result = ev.result.as_ref().map(|r| r.to_string());
+                let n = self.tx.execute(
+                    &format!(
+                        "UPDATE steps SET status = ?3, attempts = coalesce(?4, attempts), \
+                         finished_at = ?5, duration_ms = ?6, exit_code = ?7, error = ?8, \
+                         result = ?9, cached = ?10 \
+                         WHERE run_id = ?1 AND step_id = ?2 AND status IN {}",
+                        sql_list(step_from(to))
+                    ),
+                    params![
+                        run,
+                        id,
+                        to.as_str(),
+                        ev.attempt,
+                        t,
+                        ev.duration_ms.map(|d| d as i64),
+                        ev.exit_code,
+                        ev.error,
+                        result,
+                        to == Status::Cached,
+                    ],
+                )?;
+                if n == 0 {
+                    return self.illegal_step(id, to);
+                }
+                if let Some(a) = ev.attempt.filter(|&a| a > 0) {
+                    self.close_attempt(id, a as i64, to.as_str(), t, ev)?;
+                }
+                self.cache(ev, id, t)
+            }
+            EventKind::ApprovalRequested => {
+                let Some(id) = ev.step_id.as_deref() else {
+                    return Ok(Applied::Ok);
+                };
+                let note = ev.approval.as_ref();
+                self.tx.execute(
+                    "INSERT INTO approvals (run_id, step_id, message, requested_at, expires_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                    params![
+                        run,
+                        id,
+                        note.and_then(|n| n.message.as_deref()),
+                        t,
+                        note.and_then(|n| n.timeout_ms).map(|ms| t + ms as i64),
+                    ],
+                )?;
+                Ok(Applied::Ok)
+            }
+            EventKind::ApprovalDecided => {
+                let (Some(id), Some(note)) = (ev.step_id.as_deref(), ev.approval.as_ref()) else {
+                    return Ok(Applied::Ok);
+                };
+                self.tx.execute(
+                    "UPDATE approvals SET decision = ?3, decided_by = ?4, decided_at = ?5, \
+                     comment = ?6 WHERE run_id = ?1 AND step_id = ?2 AND decision IS NULL",
+                    params![run, id, note.decision, note.by, t, note.comment],
+                )?;
+                Ok(Applied::Ok)
+            }
+        }
+    }
+
+    fn cache(&self, ev: &Event, id: &str, t: i64) -> rusqlite::Result<Applied> {
+        let Some(note) = &ev.cache else {
+            return Ok(Applied::Ok);
+        };
+        if ev.event == EventKind::StepCached {
+            self.tx.execute(
+                "UPDATE cache SET last_used_at = ?2 WHERE fingerprint = ?1",
+                params![note.fingerprint, t],
+            )?;
+            return Ok(Applied::Ok);
+        }
+        if ev.event != EventKind::StepCompleted {
+            return Ok(Applied::Ok);
+        }
+        let mut result = ev.result.as_deref().cloned().unwrap_or(Json::Null);
+        if let Json::Object(m) = &mut result {
+            m.remove("status");
+            m.remove("error");
+        }
+        let step = id.split('[').next().unwrap_or(id);
+        self.tx.execute(
+            "INSERT OR REPLACE INTO cache (fingerprint, workflow, step_id, parts, result, run_id, \
+             created_at, expires_at, last_used_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7)",
+            params![
+                note.fingerprint,
+                &*ev.workflow,
+                step,
+                note.parts,
+                result.to_string(),
+                self.cfg.run_id,
+                t,
+                note.ttl.map(|d| t + d.as_millis() as i64),
+            ],
+        )?;
+        Ok(Applied::CacheStored)
+    }
+
+    fn close_attempt(
+        &self,
+        id: &str,
+        attempt: i64,
+        status: &str,
+        t: i64,
+        ev: &Event,
+    ) -> rusqlite::Result<()> {
+        self.tx.execute(
+            "UPDATE attempts SET status = ?5, finished_at = ?6, exit_code = ?7, error = ?8 \
+             WHERE run_id = ?1 AND step_id = ?2 AND run_attempt = ?3 AND attempt = ?4 \
+             AND status = 'running'",
+            params![
+                self.cfg.run_id,
+                id,
+                self.cfg.run_attempt,
+                attempt,
+                status,
+                t,
+                ev.exit_code,
+                ev.error
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// `for_each` items get their row when they first appear.
+    fn ensure_item_row(&self, id: &str) -> rusqlite::Result<()> {
+        let Some((parent, rest)) = id.split_once('[') else {
+            return Ok(());
+        };
+        let item: i64 = rest.trim_end_matches(']').parse().unwrap_or(0);
+        let position = self.positions.get(parent).copied().unwrap_or(0);
+        self.tx.execute(
+            "INSERT OR IGNORE INTO steps (run_id, step_id, parent, position, item, status) \
+             VALUES (?1, ?2, ?3, ?4, ?5, 'pending')",
+            params![self.cfg.run_id, id, parent, position, item],
+        )?;
+        Ok(())
+    }
+
+    fn check_run(&self, n: usize, to: Status) -> rusqlite::Result<Applied> {
+        if n > 0 {
+            return Ok(Applied::Ok);
+        }
+        let from: Option<String> = self
+            .tx
+            .query_row(
+                "SELECT status FROM runs WHERE id = ?1",
+                [&self.cfg.run_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(Applied::Illegal(format!(
+            "run {}: {} → {}",
+            self.cfg.run_id,
+            from.as_deref().unwrap_or("(no row)"),
+            to.as_str()
+        )))
+    }
+
+    fn illegal_step(&self, id: &str, to: Status) -> rusqlite::Result<Applied> {
+        let from: Option<String> = self
+            .tx
+            .query_row(
+                "SELECT status FROM steps WHERE run_id = ?1 AND step_id = ?2",
+                params![self.cfg.run_id, id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(Applied::Illegal(format!(
+            "step `{id}`: {} → {}",
+            from.as_deref().unwrap_or("(no row)"),
+            to.as_str()
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::store::Home;
+
+    fn setup() -> (tempfile::TempDir, Home, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home {
+            dir: dir.path().to_path_buf(),
+            in_memory: false,
+        };
+        let mut store = Store::open(&home).unwrap();
+        store
+            .create_run(&NewRun {
+                id: "r1",
+                workflow: "w",
+                version: None,
+                file_path: "w.yaml",
+                file_hash: "h",
+                definitions: &serde_json::json!({}),
+                inputs: &serde_json::json!({}),
+                parent_run_id: None,
+                project_dir: ".",
+                config_path: None,
+                steps: &["a", "b"],
+            })
+            .unwrap();
+        (dir, home, store)
+    }
+
+    fn ev(kind: EventKind, step: Option<&str>, status: Status) -> Event {
+        let mut e = Event::new(kind, &Arc::from("r1"), &Arc::from("w"));
+        e.step_id = step.map(str::to_string);
+        e.status = Some(status);
+        e
+    }
+
+    fn sink(home: &Home) -> Arc<HistorySink> {
+        let store = Store::open(home).unwrap();
+        HistorySink::start(
+            store,
+            WriterConfig {
+                run_id: "r1".into(),
+                run_attempt: 1,
+                steps: vec!["a".into(), "b".into()],
+                logs_dir: Some(home.run_logs("r1")),
+                cache_max: 10,
+            },
+        )
+    }
+
+    fn status_of(store: &Store, step: &str) -> String {
+        store
+            .conn
+            .query_row(
+                "SELECT status FROM steps WHERE run_id='r1' AND step_id=?1",
+                [step],
+                |r| r.get(0),
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn records_a_run_and_its_steps() {
+        let (_d, home, store) = setup();
+        let s = sink(&home);
+        s.event(&ev(EventKind::RunStarted, None, Status::Running));
+        let mut st = ev(EventKind::StepStarted, Some("a"), Status::Running);
+        st.attempt = Some(1);
+        s.event(&st);
+        s.output(&OutputLine {
+            step_id: "a",
+            stream: Stream::Stdout,
+            line: "hello",
+        });
+        let mut done = ev(EventKind::StepCompleted, Some("a"), Status::Succeeded);
+        done.attempt = Some(1);
+        done.result = Some(Arc::new(serde_json::json!({"outputs": {"x": "1"}})));
+        s.event(&done);
+        s.event(&ev(EventKind::StepSkipped, Some("b"), Status::Skipped));
+        s.event(&ev(EventKind::RunCompleted, None, Status::Succeeded));
+        let report = s.finish();
+        assert!(report.error.is_none(), "{:?}", report.error);
+        assert!(report.illegal.is_empty(), "{:?}", report.illegal);
+        assert_eq!(status_of(&store, "a"), "succeeded");
+        assert_eq!(status_of(&store, "b"), "skipped");
+        let run: String = store
+            .conn
+            .query_row("SELECT status FROM runs WHERE id='r1'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(run, "succeeded");
+        let log = std::fs::read_to_string(home.run_logs("r1").join("a.log")).unwrap();
+        assert_eq!(log, "hello\n");
+        let rows = store.steps("r1").unwrap();
+        assert_eq!(rows[0].outputs(), serde_json::json!({"x": "1"}));
+    }
+
+    #[test]
+    fn an_illegal_transition_is_reported_not_written() {
+        let (_d, home, store) = setup();
+        let s = sink(&home);
+        s.event(&ev(EventKind::RunStarted, None, Status::Running));
+        s.event(&ev(EventKind::StepStarted, Some("a"), Status::Running));
+        s.event(&ev(EventKind::StepCompleted, Some("a"), Status::Succeeded));
+        // A finished step cannot start again, nor fail afterwards.
+        s.event(&ev(EventKind::StepStarted, Some("a"), Status::Running));
+        s.event(&ev(EventKind::StepFailed, Some("a"), Status::Failed));
+        let report = s.finish();
+        assert_eq!(report.illegal.len(), 2, "{:?}", report.illegal);
+        assert!(report.illegal[0].contains("succeeded → running"));
+        assert_eq!(status_of(&store, "a"), "succeeded");
+    }
+
+    #[test]
+    fn durable_resolves_after_commit() {
+        let (_d, home, store) = setup();
+        let s = sink(&home);
+        s.event(&ev(EventKind::RunStarted, None, Status::Running));
+        s.event(&ev(EventKind::StepStarted, Some("a"), Status::Running));
+        s.event(&ev(EventKind::StepCompleted, Some("a"), Status::Succeeded));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(s.durable().unwrap());
+        // Read through another connection, as another process would.
+        assert_eq!(status_of(&store, "a"), "succeeded");
+        s.finish();
+    }
+}

@@ -1,0 +1,1 @@
+//! Approval steps: waiting (exit 3), approve/reject, resume, --approve.

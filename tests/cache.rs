@@ -1,0 +1,1 @@
+//! The step cache: hits, misses on source changes, `--no-cache`, `orch plan`.

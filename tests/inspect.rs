@@ -1,0 +1,2 @@
+//! `orch history`, `show`, `logs`, `stats`, `history prune`, `cache clear`
+//! on real recorded runs.

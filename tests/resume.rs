@@ -1,0 +1,1 @@
+//! `orch resume`: finished steps keep their results, the rest run.
