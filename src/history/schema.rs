@@ -116,6 +116,22 @@ pub enum SchemaError {
     Sqlite(#[from] rusqlite::Error),
 }
 
+/// Refuse a database that is not ours or is newer, without writing to it.
+pub fn check(conn: &Connection) -> Result<(), SchemaError> {
+    let app: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if app != APPLICATION_ID {
+        let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
+        if app != 0 || tables > 0 || version != 0 {
+            return Err(SchemaError::Foreign);
+        }
+    }
+    if version > VERSION {
+        return Err(SchemaError::Newer { found: version });
+    }
+    Ok(())
+}
+
 /// Bring the schema up to [`VERSION`] in one exclusive transaction.
 /// Refuses databases that are not ours or that are newer than us.
 pub fn migrate(conn: &mut Connection) -> Result<(), SchemaError> {

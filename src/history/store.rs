@@ -98,7 +98,11 @@ pub fn db_error(path: &Path, e: &rusqlite::Error) -> Diag {
         Some(ErrorCode::DatabaseCorrupt) => "is corrupt".to_string(),
         Some(ErrorCode::DiskFull) => "cannot be written: the disk is full".to_string(),
         Some(ErrorCode::ReadOnly) => "is read-only".to_string(),
-        Some(ErrorCode::CannotOpen) => "cannot be opened".to_string(),
+        Some(ErrorCode::CannotOpen) => match std::fs::OpenOptions::new().write(true).open(path) {
+            // SQLite does not say why; the OS does.
+            Err(io) => format!("cannot be opened for writing: {io}"),
+            Ok(_) => "cannot be opened (its directory must be writable too)".to_string(),
+        },
         Some(ErrorCode::PermissionDenied) => "cannot be accessed: permission denied".to_string(),
         Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => format!(
             "stayed locked by another process for more than {}s",
@@ -160,6 +164,9 @@ impl Store {
         let mut conn = Connection::open_with_flags(path, flags).map_err(|e| db_error(path, &e))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| db_error(path, &e))?;
+        // Before anything that writes (even switching to WAL rewrites the
+        // header): is this our database?
+        schema::check(&conn).map_err(|e| schema_error(path, e))?;
         // journal_mode answers with a row; WAL lets readers and one writer
         // work at once. synchronous=NORMAL: a commit survives kill -9 (it is
         // in the OS); only a power cut may lose the last ones.

@@ -105,6 +105,19 @@ pub struct WriterConfig {
     pub cache_max: usize,
 }
 
+impl WriterConfig {
+    fn log_error(&self, step: &str, e: std::io::Error) -> String {
+        let dir = self
+            .logs_dir
+            .as_deref()
+            .unwrap_or(std::path::Path::new("."));
+        format!(
+            "cannot write {}: {e}",
+            dir.join(format!("{step}.log")).display()
+        )
+    }
+}
+
 /// What went wrong while recording, reported by [`HistorySink::finish`].
 #[derive(Debug, Default)]
 pub struct WriterReport {
@@ -316,12 +329,9 @@ impl Writer {
                 .insert(step.to_string(), BufWriter::with_capacity(16 * 1024, f));
         }
         let f = self.logs.get_mut(step).expect("inserted above");
-        let res = match stream {
-            Stream::Stdout => writeln!(f, "{line}"),
-            // Both streams share one file, as a terminal shows them.
-            Stream::Stderr => writeln!(f, "{line}"),
-        };
-        res.map_err(|e| format!("cannot write a step log: {e}"))
+        // Both streams share one file, as a terminal shows them.
+        let _ = stream;
+        writeln!(f, "{line}").map_err(|e| self.cfg.log_error(step, e))
     }
 }
 

@@ -79,8 +79,26 @@ pub fn describe(ev: &Event) -> Option<String> {
         EventKind::StepSkipped => format!("{step} ↷ skipped"),
         EventKind::StepCached => format!("{step} ⚡ cached"),
         EventKind::StepCompensated => format!("{step} compensated{dur}"),
-        EventKind::ApprovalRequested => format!("{step} waits for approval"),
-        EventKind::ApprovalDecided => format!("{step} approval decided{err}"),
+        EventKind::ApprovalRequested => {
+            match ev.approval.as_ref().and_then(|a| a.message.as_deref()) {
+                Some(m) => format!("{step} waits for approval: {m}"),
+                None => format!("{step} waits for approval"),
+            }
+        }
+        EventKind::ApprovalDecided => {
+            let a = ev.approval.clone().unwrap_or_default();
+            let mut s = format!(
+                "{step} {}",
+                a.decision.unwrap_or("decided").replace('_', " ")
+            );
+            if let Some(by) = a.by {
+                s.push_str(&format!(" by {by}"));
+            }
+            if let Some(c) = a.comment {
+                s.push_str(&format!(": {c}"));
+            }
+            s
+        }
     })
 }
 
