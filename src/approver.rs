@@ -67,8 +67,13 @@ pub fn terminal_is_interactive(ci: bool) -> bool {
 impl Approver for RunApprover {
     fn decide(&self, req: ApprovalRequest) -> DecisionFuture {
         if self.pre.covers(&req.step_id) {
-            let by = format!("{} (--approve)", self.user);
-            return Box::pin(async move { Decision::Approved { by, comment: None } });
+            let by = self.user.clone();
+            return Box::pin(async move {
+                Decision::Approved {
+                    by,
+                    comment: Some("approved in advance with --approve".into()),
+                }
+            });
         }
         if let Some(row) = self.recorded.get(&req.step_id) {
             let d = recorded_decision(row);

@@ -1,1 +1,161 @@
-//! Approval steps: waiting (exit 3), approve/reject, resume, --approve.
+//! Approval steps: waiting (exit 3), approve/reject, resume, `--approve`.
+
+use crate::common::{orch_in, project};
+use crate::history_store::{db, only_run, step_status};
+
+const GATED: &str = r#"
+name: release
+steps:
+  - id: build
+    run: echo build >> runs.txt
+  - id: gate
+    needs: [build]
+    approval:
+      message: "Ship ${{ steps.build.status }} build?"
+      timeout: 1h
+  - id: ship
+    needs: [gate]
+    run: 'echo "ship by ${{ steps.gate.approved_by }} - ${{ steps.gate.comment }}" >> runs.txt'
+"#;
+
+fn runs(dir: &std::path::Path) -> String {
+    std::fs::read_to_string(dir.join("runs.txt")).unwrap_or_default()
+}
+
+#[test]
+fn without_a_terminal_the_run_waits_then_approve_and_resume() {
+    let p = project(&[("w.yaml", GATED)]);
+    let home = tempfile::tempdir().unwrap();
+    let out = orch_in(p.path(), home.path())
+        .args(["run", "w.yaml", "--output", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let (run, status) = only_run(home.path());
+    assert_eq!(status, "waiting");
+    assert!(err.contains(&format!("orch approve {run} gate")), "{err}");
+    assert!(err.contains(&format!("orch resume {run}")), "{err}");
+    let events = crate::common::events(&out.stdout);
+    let requested = events
+        .iter()
+        .find(|e| e["event"] == "orchestration.approval.requested")
+        .expect("approval.requested");
+    assert_eq!(requested["approval"]["message"], "Ship succeeded build?");
+    assert_eq!(events.last().unwrap()["event"], "orchestration.run.waiting");
+    assert_eq!(step_status(home.path(), &run, "gate"), "pending");
+    assert_eq!(step_status(home.path(), &run, "ship"), "pending");
+
+    orch_in(p.path(), home.path())
+        .args(["approve", "last", "gate", "--comment", "ticket 42"])
+        .assert()
+        .success();
+    let (by, comment): (String, String) = db(home.path())
+        .query_row(
+            "SELECT decided_by, comment FROM approvals WHERE step_id = 'gate'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(!by.is_empty());
+    assert_eq!(comment, "ticket 42");
+    // Deciding twice is refused.
+    orch_in(p.path(), home.path())
+        .args(["reject", "last", "gate"])
+        .assert()
+        .code(2);
+
+    orch_in(p.path(), home.path())
+        .args(["resume", "last"])
+        .assert()
+        .success();
+    let r = runs(p.path());
+    assert_eq!(r.matches("build").count(), 1, "{r}");
+    assert!(r.contains(&format!("ship by {by} - ticket 42")), "{r}");
+    assert_eq!(only_run(home.path()).1, "succeeded");
+}
+
+#[test]
+fn a_rejection_fails_the_step_on_resume() {
+    let p = project(&[("w.yaml", GATED)]);
+    let home = tempfile::tempdir().unwrap();
+    orch_in(p.path(), home.path())
+        .args(["run", "w.yaml"])
+        .assert()
+        .code(3);
+    orch_in(p.path(), home.path())
+        .args(["reject", "last", "gate", "-m", "freeze"])
+        .assert()
+        .success();
+    let out = orch_in(p.path(), home.path())
+        .args(["resume", "last", "--output", "plain"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("rejected by"));
+    let (run, status) = only_run(home.path());
+    assert_eq!(status, "failed");
+    assert_eq!(step_status(home.path(), &run, "gate"), "failed");
+    assert_eq!(step_status(home.path(), &run, "ship"), "skipped");
+    assert!(!runs(p.path()).contains("ship"));
+}
+
+#[test]
+fn approve_in_advance_for_ci() {
+    let p = project(&[("w.yaml", GATED)]);
+    let home = tempfile::tempdir().unwrap();
+    orch_in(p.path(), home.path())
+        .args(["run", "w.yaml", "--approve", "gate"])
+        .assert()
+        .success();
+    assert!(runs(p.path()).contains("approved in advance"));
+    orch_in(p.path(), home.path())
+        .args(["run", "w.yaml", "--approve", "all"])
+        .assert()
+        .success();
+    orch_in(p.path(), home.path())
+        .args(["run", "w.yaml", "--approve", "other"])
+        .assert()
+        .code(3);
+}
+
+#[test]
+fn a_timed_out_approval_fails_the_step() {
+    let p = project(&[(
+        "w.yaml",
+        "name: t\nsteps:\n  - id: gate\n    approval: { message: ok?, timeout: 1s }\n  - id: after\n    needs: [gate]\n    run: touch after\n",
+    )]);
+    let home = tempfile::tempdir().unwrap();
+    orch_in(p.path(), home.path())
+        .args(["run", "w.yaml"])
+        .assert()
+        .code(3);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let out = orch_in(p.path(), home.path())
+        .args(["approve", "last", "gate"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("timed out"));
+    let out = orch_in(p.path(), home.path())
+        .args(["resume", "last", "--output", "plain"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("timed out"));
+    assert!(!p.path().join("after").exists());
+}
+
+#[test]
+fn an_approval_cannot_fan_out() {
+    let p = project(&[(
+        "w.yaml",
+        "name: t\nsteps:\n  - id: gate\n    for_each: [1, 2]\n    approval: { message: ok? }\n",
+    )]);
+    let out = orch_in(p.path(), p.path())
+        .args(["validate", "w.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot use `for_each`"));
+}

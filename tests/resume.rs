@@ -1,1 +1,214 @@
 //! `orch resume`: finished steps keep their results, the rest run.
+
+use std::path::Path;
+
+use crate::common::{orch_in, project};
+use crate::history_store::{only_run, step_status};
+
+const PIPELINE: &str = r#"
+name: pipeline
+inputs:
+  target: { type: string, default: prod }
+steps:
+  - id: fetch
+    run: |
+      echo fetch >> runs.txt
+      echo "version=1.2.$RANDOM" >> $ORCH_OUTPUT
+  - id: build
+    needs: [fetch]
+    run: |
+      echo build >> runs.txt
+      test -f fixed || { echo "compiler error" >&2; exit 4; }
+      echo "artifact=app-${{ steps.fetch.outputs.version }}" >> $ORCH_OUTPUT
+  - id: deploy
+    needs: [build]
+    run: echo "deploy ${{ steps.build.outputs.artifact }} from ${{ steps.fetch.outputs.version }} to ${{ inputs.target }}" >> runs.txt
+"#;
+
+fn lines(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("runs.txt"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+#[test]
+fn a_failed_run_resumed_after_the_fix_keeps_finished_steps_and_outputs() {
+    let p = project(&[("w.yaml", PIPELINE)]);
+    let home = tempfile::tempdir().unwrap();
+    orch_in(p.path(), home.path())
+        .args(["run", "w.yaml", "-i", "target=staging", "--output", "plain"])
+        .assert()
+        .code(1);
+    let (run, status) = only_run(home.path());
+    assert_eq!(status, "failed");
+    assert_eq!(step_status(home.path(), &run, "fetch"), "succeeded");
+    assert_eq!(step_status(home.path(), &run, "build"), "failed");
+    assert_eq!(step_status(home.path(), &run, "deploy"), "skipped");
+
+    std::fs::write(p.path().join("fixed"), "").unwrap();
+    orch_in(p.path(), home.path())
+        .args(["resume", &run[..10], "--output", "plain"])
+        .assert()
+        .success();
+    let l = lines(p.path());
+    assert_eq!(l.iter().filter(|x| *x == "fetch").count(), 1, "{l:?}");
+    assert_eq!(l.iter().filter(|x| *x == "build").count(), 2, "{l:?}");
+    // fetch's random version was restored, not recomputed, and the inputs
+    // of the first attempt still apply.
+    let deploy = l.last().unwrap();
+    let version = deploy
+        .rsplit(" from ")
+        .next()
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
+    assert!(
+        deploy.starts_with(&format!("deploy app-{version} from {version} to staging")),
+        "{deploy}"
+    );
+    let (same, status) = only_run(home.path());
+    assert_eq!(
+        (same.as_str(), status.as_str()),
+        (run.as_str(), "succeeded")
+    );
+    let attempt: i64 = crate::history_store::db(home.path())
+        .query_row("SELECT attempt FROM runs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(attempt, 2);
+}
+
+#[test]
+fn a_succeeded_run_is_not_resumed() {
+    let p = project(&[("w.yaml", PIPELINE), ("fixed", "")]);
+    let home = tempfile::tempdir().unwrap();
+    orch_in(p.path(), home.path())
+        .args(["run", "w.yaml"])
+        .assert()
+        .success();
+    let out = orch_in(p.path(), home.path())
+        .args(["resume", "last"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("already succeeded"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn from_reruns_the_step_and_everything_downstream() {
+    let p = project(&[("w.yaml", PIPELINE)]);
+    let home = tempfile::tempdir().unwrap();
+    orch_in(p.path(), home.path())
+        .args(["run", "w.yaml"])
+        .assert()
+        .code(1);
+    std::fs::write(p.path().join("fixed"), "").unwrap();
+    orch_in(p.path(), home.path())
+        .args(["resume", "last", "--from", "fetch", "--output", "plain"])
+        .assert()
+        .success();
+    let l = lines(p.path());
+    assert_eq!(l.iter().filter(|x| *x == "fetch").count(), 2, "{l:?}");
+
+    let out = orch_in(p.path(), home.path())
+        .args(["resume", "last", "--from", "fecth"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn changing_a_finished_step_makes_resume_refuse_and_say_what_changed() {
+    let p = project(&[("w.yaml", PIPELINE)]);
+    let home = tempfile::tempdir().unwrap();
+    orch_in(p.path(), home.path())
+        .args(["run", "w.yaml"])
+        .assert()
+        .code(1);
+    // Editing the failed step is the point of resuming: allowed.
+    let fixed = PIPELINE.replace("exit 4", "true");
+    std::fs::write(p.path().join("w.yaml"), &fixed).unwrap();
+    // Editing a finished step is not: its results came from the old text.
+    let changed = fixed.replace("echo fetch >> runs.txt", "echo fetched >> runs.txt");
+    std::fs::write(p.path().join("w.yaml"), &changed).unwrap();
+    let out = orch_in(p.path(), home.path())
+        .args(["resume", "last"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("`fetch` finished, but its definition changed"),
+        "{err}"
+    );
+    assert!(err.contains("--from fetch"), "{err}");
+    assert_eq!(lines(p.path()).len(), 2, "nothing ran");
+
+    // A new step that a finished step would need is refused as well.
+    let added = PIPELINE.replace(
+        "  - id: fetch\n",
+        "  - id: prepare\n    run: 'true'\n  - id: fetch\n    needs: [prepare]\n",
+    );
+    std::fs::write(p.path().join("w.yaml"), &added).unwrap();
+    let out = orch_in(p.path(), home.path())
+        .args(["resume", "last"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("`prepare` is new"), "{err}");
+
+    // With --from, the changed step runs again: safe.
+    std::fs::write(p.path().join("w.yaml"), &changed).unwrap();
+    orch_in(p.path(), home.path())
+        .args(["resume", "last", "--from", "fetch"])
+        .assert()
+        .success();
+    assert!(lines(p.path()).contains(&"fetched".to_string()));
+}
+
+#[test]
+fn for_each_items_are_recorded_and_a_failed_fan_out_reruns() {
+    let p = project(&[(
+        "w.yaml",
+        r#"
+name: fan
+steps:
+  - id: each
+    for_each: [1, 2, 3]
+    run: |
+      echo "item ${{ item }}" >> runs.txt
+      test "${{ item }}" != 2 || test -f fixed
+  - id: after
+    needs: [each]
+    run: echo after >> runs.txt
+"#,
+    )]);
+    let home = tempfile::tempdir().unwrap();
+    orch_in(p.path(), home.path())
+        .args(["run", "w.yaml", "-j", "1"])
+        .assert()
+        .code(1);
+    let (run, _) = only_run(home.path());
+    assert_eq!(step_status(home.path(), &run, "each[0]"), "succeeded");
+    assert_eq!(step_status(home.path(), &run, "each[1]"), "failed");
+    assert_eq!(step_status(home.path(), &run, "each[2]"), "succeeded");
+    assert_eq!(step_status(home.path(), &run, "each"), "failed");
+    std::fs::write(p.path().join("fixed"), "").unwrap();
+    orch_in(p.path(), home.path())
+        .args(["resume", "last", "-j", "1"])
+        .assert()
+        .success();
+    assert_eq!(step_status(home.path(), &run, "each[1]"), "succeeded");
+    assert_eq!(lines(p.path()).last().map(String::as_str), Some("after"));
+}

@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod lock;
+pub mod query;
 pub mod schema;
 pub mod store;
 pub mod transition;

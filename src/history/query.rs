@@ -1,0 +1,671 @@
+//! Read-side queries behind `orch history`, `stats` and `history prune`:
+//! the SQL, and the filtering and aggregation done in Rust after it.
+//!
+//! Whether a `running`/`pending` run is alive is not in the database (it is
+//! a lock held by a process), so these functions take it as a function of
+//! the run id: [`super::lock::is_live`] in the commands, a fake in tests.
+
+use std::collections::HashMap;
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, Row, TransactionBehavior};
+
+use super::store::Store;
+use crate::diag::Diag;
+
+/// What `orch history` shows of a run: the run row without its large
+/// columns (definitions, inputs, outputs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSummary {
+    pub id: String,
+    pub workflow: String,
+    /// As recorded; see [`shown_status`].
+    pub status: String,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub parent_run_id: Option<String>,
+}
+
+const SUMMARY_COLUMNS: &str =
+    "id, workflow, status, created_at, started_at, finished_at, duration_ms, parent_run_id";
+
+impl RunSummary {
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(RunSummary {
+            id: r.get(0)?,
+            workflow: r.get(1)?,
+            status: r.get(2)?,
+            created_at: r.get(3)?,
+            started_at: r.get(4)?,
+            finished_at: r.get(5)?,
+            duration_ms: r.get(6)?,
+            parent_run_id: r.get(7)?,
+        })
+    }
+}
+
+/// Whether a run with this recorded status may be alive (and so needs its
+/// lock checked to know what to show).
+pub fn may_be_live(status: &str) -> bool {
+    matches!(status, "running" | "pending")
+}
+
+/// The status to show: a `running`/`pending` run whose process is gone is
+/// `interrupted`. `live` is only asked when it matters.
+pub fn shown_status(status: &str, live: impl FnOnce() -> bool) -> &str {
+    if may_be_live(status) && !live() {
+        "interrupted"
+    } else {
+        status
+    }
+}
+
+/// Which runs `orch history` lists.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter<'a> {
+    /// Only runs of this workflow (its `name`).
+    pub workflow: Option<&'a str>,
+    /// Only runs showing this status (`interrupted` included).
+    pub status: Option<&'a str>,
+    /// Only runs created at or after this time (unix ms).
+    pub created_since: Option<i64>,
+    /// At most this many runs.
+    pub limit: usize,
+}
+
+/// A listed run and the status it shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedRun {
+    pub run: RunSummary,
+    pub shown_status: String,
+}
+
+/// The SQL for a filter: (statement, parameters, whether rows must still
+/// be filtered on liveness in Rust).
+fn list_sql(f: &RunFilter<'_>) -> (String, Vec<Value>, bool) {
+    let mut cond = Vec::new();
+    let mut params = Vec::new();
+    if let Some(w) = f.workflow {
+        params.push(Value::Text(w.to_string()));
+        cond.push(format!("workflow = ?{}", params.len()));
+    }
+    let mut post_filter = false;
+    match f.status {
+        Some("interrupted") => {
+            cond.push("status IN ('running', 'pending')".to_string());
+            post_filter = true;
+        }
+        Some(s) => {
+            post_filter = may_be_live(s);
+            params.push(Value::Text(s.to_string()));
+            cond.push(format!("status = ?{}", params.len()));
+        }
+        None => {}
+    }
+    if let Some(t) = f.created_since {
+        params.push(Value::Integer(t));
+        cond.push(format!("created_at >= ?{}", params.len()));
+    }
+    let mut sql = format!("SELECT {SUMMARY_COLUMNS} FROM runs");
+    if !cond.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&cond.join(" AND "));
+    }
+    // runs_by_workflow / runs_by_time give the order; `id` only breaks ties.
+    sql.push_str(" ORDER BY created_at DESC, id DESC");
+    if !post_filter {
+        params.push(Value::Integer(i64::try_from(f.limit).unwrap_or(i64::MAX)));
+        sql.push_str(&format!(" LIMIT ?{}", params.len()));
+    }
+    (sql, params, post_filter)
+}
+
+/// Runs matching `f`, newest first.
+pub fn list_runs(
+    store: &Store,
+    f: &RunFilter<'_>,
+    is_live: impl Fn(&str) -> bool,
+) -> Result<Vec<ListedRun>, Diag> {
+    list_runs_on(&store.conn, f, is_live).map_err(|e| store.err(e))
+}
+
+fn list_runs_on(
+    conn: &Connection,
+    f: &RunFilter<'_>,
+    is_live: impl Fn(&str) -> bool,
+) -> rusqlite::Result<Vec<ListedRun>> {
+    let mut out = Vec::new();
+    if f.limit == 0 {
+        return Ok(out);
+    }
+    let (sql, params, _) = list_sql(f);
+    let mut st = conn.prepare(&sql)?;
+    let mut rows = st.query(rusqlite::params_from_iter(params))?;
+    while let Some(row) = rows.next()? {
+        let run = RunSummary::from_row(row)?;
+        let shown = shown_status(&run.status, || is_live(&run.id)).to_string();
+        if f.status.is_some_and(|want| want != shown) {
+            continue;
+        }
+        out.push(ListedRun {
+            run,
+            shown_status: shown,
+        });
+        if out.len() >= f.limit {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// Names of the workflows with recorded runs, sorted.
+pub fn workflows(store: &Store) -> Result<Vec<String>, Diag> {
+    let run = || -> rusqlite::Result<Vec<String>> {
+        let mut st = store
+            .conn
+            .prepare("SELECT DISTINCT workflow FROM runs ORDER BY workflow")?;
+        let rows = st.query_map([], |r| r.get(0))?;
+        rows.collect()
+    };
+    run().map_err(|e| store.err(e))
+}
+
+// ---------------------------------------------------------------- stats
+
+/// One step's numbers over the recorded runs of its workflow.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StepStats {
+    pub workflow: String,
+    pub step: String,
+    /// Rows that ran to an end: succeeded, failed, cached, cancelled,
+    /// compensated (not skipped, and not still pending or running).
+    pub runs: u64,
+    pub failures: u64,
+    /// `failures / runs`, 0 when the step never ran.
+    pub failure_rate: f64,
+    pub p50_ms: Option<i64>,
+    pub p95_ms: Option<i64>,
+}
+
+/// One `steps` row as stats reads it.
+#[derive(Debug, Clone)]
+pub struct StatRow {
+    pub workflow: String,
+    pub step: String,
+    pub position: i64,
+    /// `runs.created_at`: the newest run decides the step's place.
+    pub created_at: i64,
+    pub status: String,
+    pub duration_ms: Option<i64>,
+}
+
+/// Statuses a step reaches by running (or by being served from the cache):
+/// what stats counts as a run of the step.
+const COUNTED: &[&str] = &["succeeded", "failed", "cached", "cancelled", "compensated"];
+
+/// Nearest-rank percentile of ascending `sorted` values (`p` in 0..=100).
+pub fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let n = sorted.len();
+    let rank = ((p / 100.0) * n as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, n) - 1])
+}
+
+#[derive(Default)]
+struct Acc {
+    /// (created_at, position) of the newest row seen.
+    place: Option<(i64, i64)>,
+    runs: u64,
+    failures: u64,
+    durations: Vec<i64>,
+}
+
+/// Aggregate rows into per-step numbers, grouped by workflow (by name)
+/// then step (in the order of the workflow's newest run).
+pub fn aggregate(rows: impl IntoIterator<Item = StatRow>) -> Vec<StepStats> {
+    let mut acc: HashMap<(String, String), Acc> = HashMap::new();
+    for r in rows {
+        let a = acc.entry((r.workflow, r.step)).or_default();
+        if a.place.is_none_or(|(t, _)| r.created_at > t) {
+            a.place = Some((r.created_at, r.position));
+        }
+        if !COUNTED.contains(&r.status.as_str()) {
+            continue;
+        }
+        a.runs += 1;
+        if r.status == "failed" {
+            a.failures += 1;
+        }
+        if let Some(d) = r.duration_ms {
+            a.durations.push(d);
+        }
+    }
+    let mut out: Vec<(i64, StepStats)> = acc
+        .into_iter()
+        .map(|((workflow, step), mut a)| {
+            a.durations.sort_unstable();
+            let stats = StepStats {
+                workflow,
+                step,
+                runs: a.runs,
+                failures: a.failures,
+                failure_rate: if a.runs == 0 {
+                    0.0
+                } else {
+                    a.failures as f64 / a.runs as f64
+                },
+                p50_ms: percentile(&a.durations, 50.0),
+                p95_ms: percentile(&a.durations, 95.0),
+            };
+            (a.place.map_or(0, |(_, pos)| pos), stats)
+        })
+        .collect();
+    out.sort_by(|(pa, a), (pb, b)| {
+        a.workflow
+            .cmp(&b.workflow)
+            .then(pa.cmp(pb))
+            .then(a.step.cmp(&b.step))
+    });
+    out.into_iter().map(|(_, s)| s).collect()
+}
+
+/// Per-step stats of top-level steps (not for_each items), for one
+/// workflow or all of them.
+pub fn step_stats(store: &Store, workflow: Option<&str>) -> Result<Vec<StepStats>, Diag> {
+    step_stats_on(&store.conn, workflow).map_err(|e| store.err(e))
+}
+
+fn step_stats_on(conn: &Connection, workflow: Option<&str>) -> rusqlite::Result<Vec<StepStats>> {
+    // Runs first (by the workflow index), then each run's steps by primary
+    // key: never a scan of all steps for one workflow.
+    let sql = "SELECT r.workflow, s.step_id, s.position, r.created_at, s.status, s.duration_ms \
+               FROM runs r JOIN steps s ON s.run_id = r.id \
+               WHERE s.parent IS NULL";
+    let mut st;
+    let mut rows = match workflow {
+        Some(w) => {
+            st = conn.prepare(&format!("{sql} AND r.workflow = ?1"))?;
+            st.query([w])?
+        }
+        None => {
+            st = conn.prepare(sql)?;
+            st.query([])?
+        }
+    };
+    let mut all = Vec::new();
+    while let Some(r) = rows.next()? {
+        all.push(StatRow {
+            workflow: r.get(0)?,
+            step: r.get(1)?,
+            position: r.get(2)?,
+            created_at: r.get(3)?,
+            status: r.get(4)?,
+            duration_ms: r.get(5)?,
+        });
+    }
+    Ok(aggregate(all))
+}
+
+// ---------------------------------------------------------------- prune
+
+/// What `history prune` found: the runs it deletes (or would), and the
+/// old runs it left because their process is still running them.
+#[derive(Debug, Default)]
+pub struct Pruned {
+    pub deleted: Vec<RunSummary>,
+    pub live: Vec<RunSummary>,
+}
+
+fn old_runs(conn: &Connection, before_ms: i64) -> rusqlite::Result<Vec<RunSummary>> {
+    let mut st = conn.prepare(&format!(
+        "SELECT {SUMMARY_COLUMNS} FROM runs WHERE created_at < ?1 ORDER BY created_at, id"
+    ))?;
+    let rows = st.query_map([before_ms], RunSummary::from_row)?;
+    rows.collect()
+}
+
+fn split_live(runs: Vec<RunSummary>, is_live: impl Fn(&str) -> bool) -> Pruned {
+    let (live, deleted) = runs.into_iter().partition(|r| is_live(&r.id));
+    Pruned { deleted, live }
+}
+
+/// Delete runs created before `before_ms` that no process is running, with
+/// their steps, attempts and approvals, in one transaction. Only the rows:
+/// the caller removes log directories and lock files after this returns.
+/// With `dry_run` nothing is deleted.
+pub fn prune(
+    store: &mut Store,
+    before_ms: i64,
+    dry_run: bool,
+    is_live: impl Fn(&str) -> bool,
+) -> Result<Pruned, Diag> {
+    let path = store.path.clone();
+    let err = |e: rusqlite::Error| super::store::db_error(&path, &e);
+    if dry_run {
+        return Ok(split_live(
+            old_runs(&store.conn, before_ms).map_err(err)?,
+            is_live,
+        ));
+    }
+    // Deleting a run makes SQLite look for runs naming it as their parent
+    // (`parent_run_id ... ON DELETE SET NULL`), and no index covers that
+    // column: a full scan of `runs` for every deleted run. So the cascade
+    // is done here by hand, with foreign keys off for this connection
+    // (the pragma cannot change inside a transaction).
+    store
+        .conn
+        .execute_batch("PRAGMA foreign_keys=OFF")
+        .map_err(err)?;
+    let res = delete_old(&mut store.conn, before_ms, is_live);
+    let on = store.conn.execute_batch("PRAGMA foreign_keys=ON");
+    let pruned = res.map_err(err)?;
+    on.map_err(err)?;
+    Ok(pruned)
+}
+
+fn delete_old(
+    conn: &mut Connection,
+    before_ms: i64,
+    is_live: impl Fn(&str) -> bool,
+) -> rusqlite::Result<Pruned> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let pruned = split_live(old_runs(&tx, before_ms)?, is_live);
+    if pruned.deleted.is_empty() {
+        return Ok(pruned);
+    }
+    tx.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS pruned_runs (id TEXT PRIMARY KEY) WITHOUT ROWID; \
+         DELETE FROM temp.pruned_runs;",
+    )?;
+    {
+        let mut ins = tx.prepare("INSERT INTO temp.pruned_runs (id) VALUES (?1)")?;
+        for r in &pruned.deleted {
+            ins.execute([&r.id])?;
+        }
+    }
+    tx.execute_batch(
+        "DELETE FROM attempts WHERE run_id IN (SELECT id FROM temp.pruned_runs); \
+         DELETE FROM approvals WHERE run_id IN (SELECT id FROM temp.pruned_runs); \
+         DELETE FROM steps WHERE run_id IN (SELECT id FROM temp.pruned_runs); \
+         UPDATE runs SET parent_run_id = NULL \
+           WHERE parent_run_id IN (SELECT id FROM temp.pruned_runs); \
+         DELETE FROM runs WHERE id IN (SELECT id FROM temp.pruned_runs); \
+         DROP TABLE temp.pruned_runs;",
+    )?;
+    tx.commit()?;
+    Ok(pruned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::store::Home;
+    use rusqlite::params;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home {
+            dir: dir.path().to_path_buf(),
+            in_memory: false,
+        };
+        (dir, Store::open(&home).unwrap())
+    }
+
+    fn add_run(s: &Store, id: &str, workflow: &str, status: &str, created: i64) {
+        s.conn
+            .execute(
+                "INSERT INTO runs (id, workflow, file_path, file_hash, definitions, inputs, \
+                 orch_version, project_dir, status, created_at) \
+                 VALUES (?1, ?2, 'f', 'h', '{}', '{}', 'v', '.', ?3, ?4)",
+                params![id, workflow, status, created],
+            )
+            .unwrap();
+    }
+
+    fn add_step(s: &Store, run: &str, step: &str, status: &str, duration: Option<i64>) {
+        let (parent, item) = match step.split_once('[') {
+            Some((p, i)) => (Some(p), i.trim_end_matches(']').parse::<i64>().ok()),
+            None => (None, None),
+        };
+        s.conn
+            .execute(
+                "INSERT INTO steps (run_id, step_id, parent, position, item, status, duration_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    run,
+                    step,
+                    parent,
+                    i64::from(step.starts_with('b')),
+                    item,
+                    status,
+                    duration
+                ],
+            )
+            .unwrap();
+    }
+
+    fn ids(v: &[ListedRun]) -> Vec<&str> {
+        v.iter().map(|r| r.run.id.as_str()).collect()
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        assert_eq!(percentile(&[], 50.0), None);
+        assert_eq!(percentile(&[7], 50.0), Some(7));
+        assert_eq!(percentile(&[7], 95.0), Some(7));
+        let v: Vec<i64> = (1..=20).collect();
+        assert_eq!(percentile(&v, 50.0), Some(10));
+        assert_eq!(percentile(&v, 95.0), Some(19));
+        assert_eq!(percentile(&v, 100.0), Some(20));
+        assert_eq!(percentile(&v, 0.0), Some(1));
+        assert_eq!(percentile(&[1, 2, 3], 50.0), Some(2));
+        assert_eq!(percentile(&[1, 2, 3, 4], 50.0), Some(2));
+        assert_eq!(percentile(&[1, 2, 3, 4], 95.0), Some(4));
+    }
+
+    #[test]
+    fn shown_status_asks_liveness_only_when_needed() {
+        assert_eq!(shown_status("running", || false), "interrupted");
+        assert_eq!(shown_status("pending", || false), "interrupted");
+        assert_eq!(shown_status("running", || true), "running");
+        assert_eq!(
+            shown_status("failed", || panic!("not asked for a finished run")),
+            "failed"
+        );
+    }
+
+    #[test]
+    fn lists_newest_first_with_filters() {
+        let (_d, s) = store();
+        add_run(&s, "r1", "a", "succeeded", 1_000);
+        add_run(&s, "r2", "b", "failed", 2_000);
+        add_run(&s, "r3", "a", "running", 3_000);
+        add_run(&s, "r4", "a", "running", 4_000);
+        add_run(&s, "r5", "a", "failed", 4_000);
+        let live = |id: &str| id == "r4";
+        let all = |f: RunFilter<'_>| list_runs(&s, &f, live).unwrap();
+        let base = RunFilter {
+            limit: 20,
+            ..Default::default()
+        };
+        // Same time: the larger id first.
+        assert_eq!(ids(&all(base.clone())), ["r5", "r4", "r3", "r2", "r1"]);
+        let listed = all(base.clone());
+        let shown: Vec<&str> = listed.iter().map(|r| r.shown_status.as_str()).collect();
+        assert_eq!(
+            shown,
+            ["failed", "running", "interrupted", "failed", "succeeded"]
+        );
+        let f = |workflow, status, since, limit| RunFilter {
+            workflow,
+            status,
+            created_since: since,
+            limit,
+        };
+        assert_eq!(
+            ids(&all(f(Some("a"), None, None, 20))),
+            ["r5", "r4", "r3", "r1"]
+        );
+        assert_eq!(ids(&all(f(None, Some("interrupted"), None, 20))), ["r3"]);
+        assert_eq!(ids(&all(f(None, Some("running"), None, 20))), ["r4"]);
+        assert_eq!(ids(&all(f(None, Some("failed"), None, 20))), ["r5", "r2"]);
+        assert_eq!(
+            ids(&all(f(None, None, Some(3_000), 20))),
+            ["r5", "r4", "r3"]
+        );
+        assert_eq!(ids(&all(f(None, None, None, 2))), ["r5", "r4"]);
+        assert!(all(f(None, None, None, 0)).is_empty());
+        assert_eq!(
+            ids(&all(f(Some("a"), Some("failed"), Some(1_500), 1))),
+            ["r5"]
+        );
+        assert!(all(f(Some("zzz"), None, None, 20)).is_empty());
+        // The limit counts rows after the liveness filter.
+        add_run(&s, "r6", "a", "running", 5_000);
+        assert_eq!(
+            ids(&all(f(None, Some("interrupted"), None, 2))),
+            ["r6", "r3"]
+        );
+    }
+
+    #[test]
+    fn filters_use_the_indexes() {
+        let (_d, s) = store();
+        let plan = |f: &RunFilter<'_>| {
+            let (sql, params, _) = list_sql(f);
+            let mut st = s
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap();
+            let rows = st
+                .query_map(rusqlite::params_from_iter(params), |r| {
+                    r.get::<_, String>(3)
+                })
+                .unwrap();
+            rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+        };
+        let p = plan(&RunFilter {
+            limit: 20,
+            ..Default::default()
+        });
+        assert!(p.contains("runs_by_time"), "{p}");
+        let p = plan(&RunFilter {
+            workflow: Some("w"),
+            status: Some("failed"),
+            limit: 20,
+            ..Default::default()
+        });
+        assert!(p.contains("runs_by_workflow"), "{p}");
+    }
+
+    #[test]
+    fn aggregates_top_level_steps_per_workflow() {
+        let (_d, s) = store();
+        for (i, st) in ["succeeded", "failed", "succeeded"].iter().enumerate() {
+            let id = format!("r{i}");
+            add_run(&s, &id, "w", "failed", i as i64);
+            add_step(&s, &id, "a", "succeeded", Some(10 * (i as i64 + 1)));
+            add_step(&s, &id, "b", st, Some(100));
+            add_step(&s, &id, "b[0]", "failed", Some(5));
+        }
+        add_run(&s, "r9", "w", "running", 9);
+        add_step(&s, "r9", "a", "running", None);
+        add_step(&s, "r9", "b", "pending", None);
+        add_run(&s, "x1", "other", "succeeded", 1);
+        add_step(&s, "x1", "a", "skipped", None);
+
+        let w = step_stats(&s, Some("w")).unwrap();
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert_eq!((w[0].step.as_str(), w[0].runs, w[0].failures), ("a", 3, 0));
+        assert_eq!((w[0].p50_ms, w[0].p95_ms), (Some(20), Some(30)));
+        assert_eq!((w[1].step.as_str(), w[1].runs, w[1].failures), ("b", 3, 1));
+        assert!((w[1].failure_rate - 1.0 / 3.0).abs() < 1e-9);
+
+        let all = step_stats(&s, None).unwrap();
+        let names: Vec<(&str, &str)> = all
+            .iter()
+            .map(|s| (s.workflow.as_str(), s.step.as_str()))
+            .collect();
+        assert_eq!(names, [("other", "a"), ("w", "a"), ("w", "b")]);
+        // A step that was only ever skipped: no runs, no durations.
+        assert_eq!(
+            (all[0].runs, all[0].failure_rate, all[0].p50_ms),
+            (0, 0.0, None)
+        );
+        assert!(step_stats(&s, Some("nope")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn prune_deletes_old_idle_runs_with_their_rows() {
+        let (_d, mut s) = store();
+        add_run(&s, "old", "w", "succeeded", 1_000);
+        add_run(&s, "old-live", "w", "running", 1_000);
+        add_run(&s, "new", "w", "succeeded", 9_000);
+        s.conn
+            .execute("UPDATE runs SET parent_run_id = 'old' WHERE id = 'new'", [])
+            .unwrap();
+        for run in ["old", "old-live", "new"] {
+            add_step(&s, run, "a", "succeeded", Some(1));
+            s.conn
+                .execute(
+                    "INSERT INTO attempts (run_id, step_id, run_attempt, attempt, status, \
+                     started_at) VALUES (?1, 'a', 1, 1, 'succeeded', 0)",
+                    [run],
+                )
+                .unwrap();
+            s.conn
+                .execute(
+                    "INSERT INTO approvals (run_id, step_id, requested_at) VALUES (?1, 'a', 0)",
+                    [run],
+                )
+                .unwrap();
+        }
+        let live = |id: &str| id == "old-live";
+        let count = |s: &Store, table: &str| -> i64 {
+            s.conn
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap()
+        };
+
+        let dry = prune(&mut s, 5_000, true, live).unwrap();
+        assert_eq!(dry.deleted.len(), 1);
+        assert_eq!(dry.live.len(), 1);
+        assert_eq!(count(&s, "runs"), 3);
+
+        let done = prune(&mut s, 5_000, false, live).unwrap();
+        assert_eq!(done.deleted[0].id, "old");
+        assert_eq!(done.live[0].id, "old-live");
+        for (table, left) in [("runs", 2), ("steps", 2), ("attempts", 2), ("approvals", 2)] {
+            assert_eq!(count(&s, table), left, "{table}");
+        }
+        let parent: Option<String> = s
+            .conn
+            .query_row("SELECT parent_run_id FROM runs WHERE id = 'new'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(parent, None);
+        // Foreign keys are back on for this connection.
+        let fk: i64 = s
+            .conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(fk, 1);
+        let fk_problems: i64 = s
+            .conn
+            .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(fk_problems, 0);
+        // Nothing left to prune is fine.
+        assert!(prune(&mut s, 5_000, false, live)
+            .unwrap()
+            .deleted
+            .is_empty());
+    }
+}
