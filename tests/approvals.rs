@@ -159,3 +159,78 @@ fn an_approval_cannot_fan_out() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot use `for_each`"));
 }
+
+/// Run orch on a pseudo-terminal (util-linux `script`), typing `answer`
+/// after `delay_ms`. `None` when `script` is missing.
+fn on_a_terminal(
+    dir: &std::path::Path,
+    home: &std::path::Path,
+    answer: Option<&str>,
+    keep_open_s: u32,
+) -> Option<(i32, String)> {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return None;
+    }
+    let orch = assert_cmd::cargo::cargo_bin("orch");
+    let typed = match answer {
+        Some(a) => format!("sleep 0.5; echo '{a}'; sleep {keep_open_s}"),
+        None => format!("sleep {keep_open_s}"),
+    };
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "({typed}) | script -qec '{} run w.yaml --output plain' /dev/null",
+            orch.display()
+        ))
+        .current_dir(dir)
+        .env("ORCH_HOME", home)
+        .env("NO_COLOR", "1")
+        .env_remove("CI")
+        .output()
+        .unwrap();
+    Some((
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+    ))
+}
+
+#[test]
+fn on_a_terminal_the_person_is_asked() {
+    let p = project(&[("w.yaml", GATED)]);
+    let home = tempfile::tempdir().unwrap();
+    let Some((code, out)) = on_a_terminal(p.path(), home.path(), Some("yes lgtm"), 0) else {
+        return;
+    };
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Ship succeeded build?"), "{out}");
+    assert!(runs(p.path()).contains("- lgtm"), "{}", runs(p.path()));
+    let decision: String = db(home.path())
+        .query_row("SELECT decision FROM approvals", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(decision, "approved");
+
+    let Some((code, out)) = on_a_terminal(p.path(), home.path(), Some("n"), 0) else {
+        return;
+    };
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("rejected by"), "{out}");
+}
+
+#[test]
+fn an_unanswered_prompt_times_out() {
+    let p = project(&[(
+        "w.yaml",
+        "name: t\nsteps:\n  - id: gate\n    approval: { message: ok?, timeout: 1s }\n",
+    )]);
+    let home = tempfile::tempdir().unwrap();
+    let Some((code, out)) = on_a_terminal(p.path(), home.path(), None, 3) else {
+        return;
+    };
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("timed out"), "{out}");
+}
