@@ -200,7 +200,8 @@ fn every_workflow_file_runs() {
     assert!(!files.is_empty());
     let mut problems = Vec::new();
     for file in &files {
-        let run = run_json(file, &[]);
+        // Examples with approval steps are approved in advance, as in CI.
+        let run = run_json(file, &["--approve", "all"]);
         let (code, last) = if expected_to_fail(file) {
             (1, FAILED)
         } else {
@@ -233,6 +234,29 @@ fn every_workflow_file_runs() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+#[test]
+fn release_gate_waits_for_a_person_and_caches_its_build() {
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = orch(&repo_root())
+            .env("ORCH_HOME", home.path())
+            .args(["run", "examples/release-gate.yaml", "--output", "json"])
+            .args(args)
+            .output()
+            .expect("orch runs");
+        (out.status.code(), events(&out.stdout))
+    };
+    let (code, evs) = run(&[]);
+    assert_eq!(code, Some(3), "without a terminal the run waits");
+    assert_eq!(evs.last().unwrap()["event"], "orchestration.run.waiting");
+    let (code, evs) = run(&["--approve", "approve"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        evs.iter().any(|e| e["event"] == "orchestration.step.cached" && e["step_id"] == "build"),
+        "the second run restores the build from the cache"
+    );
 }
 
 #[test]
@@ -521,7 +545,7 @@ fn examples_leave_nothing_in_the_project_dir() {
     let before = listing(project.path());
     for f in &files {
         let out = orch(project.path())
-            .args(["run", f, "--output", "json"])
+            .args(["run", f, "--output", "json", "--approve", "all"])
             .timeout(std::time::Duration::from_secs(60))
             .output()
             .expect("orch runs");
