@@ -117,14 +117,22 @@ pub enum SchemaError {
 }
 
 /// Refuse a database that is not ours or is newer, without writing to it.
-pub fn check(conn: &Connection) -> Result<(), SchemaError> {
+pub fn check(conn: &mut Connection) -> Result<(), SchemaError> {
+    // One read transaction: another process may be migrating right now,
+    // and the three reads must see the same state.
+    let tx = conn.transaction()?;
+    identify(&tx)?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn identify(conn: &Connection) -> Result<(), SchemaError> {
+    // Reading the schema first takes the read lock for the whole snapshot.
+    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
     let app: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if app != APPLICATION_ID {
-        let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
-        if app != 0 || tables > 0 || version != 0 {
-            return Err(SchemaError::Foreign);
-        }
+    if app != APPLICATION_ID && (app != 0 || tables > 0 || version != 0) {
+        return Err(SchemaError::Foreign);
     }
     if version > VERSION {
         return Err(SchemaError::Newer { found: version });
@@ -136,17 +144,11 @@ pub fn check(conn: &Connection) -> Result<(), SchemaError> {
 /// Refuses databases that are not ours or that are newer than us.
 pub fn migrate(conn: &mut Connection) -> Result<(), SchemaError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+    identify(&tx)?;
     let app: i64 = tx.query_row("PRAGMA application_id", [], |r| r.get(0))?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if app != APPLICATION_ID {
-        let tables: i64 = tx.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
-        if app != 0 || tables > 0 || version != 0 {
-            return Err(SchemaError::Foreign);
-        }
         tx.pragma_update(None, "application_id", APPLICATION_ID)?;
-    }
-    if version > VERSION {
-        return Err(SchemaError::Newer { found: version });
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         tx.execute_batch(sql)?;

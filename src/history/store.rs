@@ -166,7 +166,7 @@ impl Store {
             .map_err(|e| db_error(path, &e))?;
         // Before anything that writes (even switching to WAL rewrites the
         // header): is this our database?
-        schema::check(&conn).map_err(|e| schema_error(path, e))?;
+        schema::check(&mut conn).map_err(|e| schema_error(path, e))?;
         // journal_mode answers with a row; WAL lets readers and one writer
         // work at once. synchronous=NORMAL: a commit survives kill -9 (it is
         // in the OS); only a power cut may lose the last ones.
