@@ -254,7 +254,8 @@ fn release_gate_waits_for_a_person_and_caches_its_build() {
     let (code, evs) = run(&["--approve", "approve"]);
     assert_eq!(code, Some(0));
     assert!(
-        evs.iter().any(|e| e["event"] == "orchestration.step.cached" && e["step_id"] == "build"),
+        evs.iter()
+            .any(|e| e["event"] == "orchestration.step.cached" && e["step_id"] == "build"),
         "the second run restores the build from the cache"
     );
 }

@@ -1,11 +1,284 @@
-//! `orch show`.
+//! `orch show RUN`: one recorded run. A header (id, workflow, status, times,
+//! error, inputs), then every step and for_each item with its status,
+//! attempts, duration, exit code and error, then the workflow's outputs.
+//! `--json` prints the same as one object (a documented format).
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+use serde_json::Value as Json;
 
 use crate::cli::ShowArgs;
-use crate::diag::Diag;
 use crate::exit::{Exit, Invalid};
+use crate::history::store::{RunRow, StepRow};
+use crate::history::Store;
 
+use super::history::{duration_text, emit, one_line, rfc3339, table, time_text, to_json};
 use super::Context;
 
-pub fn run(_cx: &Context, _args: &ShowArgs) -> Result<Exit, Invalid> {
-    Err(Diag::new("not-supported", "`orch show` is not implemented yet").into())
+pub fn run(cx: &Context, args: &ShowArgs) -> Result<Exit, Invalid> {
+    let home = cx.home()?;
+    let store = open_store(&home)?;
+    let run = crate::history::query::resolve_run(&store, &args.run)?;
+    let steps = store.steps(&run.id)?;
+    let open_approvals: HashSet<String> = store
+        .approvals(&run.id)?
+        .into_iter()
+        .filter(|a| a.decision.is_none())
+        .map(|a| a.step_id)
+        .collect();
+    let status = run.shown_status(&home).to_string();
+    let shown: Vec<(&StepRow, &str)> = steps
+        .iter()
+        .map(|s| (s, step_status(s, &open_approvals, &status)))
+        .collect();
+    if args.json {
+        emit(&format!("{}\n", to_json(&run_json(&run, &status, &shown))?))?;
+    } else {
+        emit(&render(&run, &status, &shown))?;
+    }
+    Ok(Exit::Success)
+}
+
+/// The store for a command that needs a recorded run.
+pub(super) fn open_store(home: &crate::history::Home) -> Result<Store, Invalid> {
+    Store::open_existing(home)?.ok_or_else(|| {
+        crate::diag::Diag::new("history", "no runs recorded yet")
+            .help("runs are recorded by `orch run`")
+            .into()
+    })
+}
+
+/// What a step shows: `cached` when served from the cache, `waiting` while
+/// its approval is open, `interrupted` when its run's process died under it.
+fn step_status<'a>(s: &'a StepRow, open_approvals: &HashSet<String>, run_status: &str) -> &'a str {
+    if s.cached {
+        "cached"
+    } else if s.status == "pending" && open_approvals.contains(&s.step_id) {
+        "waiting"
+    } else if run_status == "interrupted" && matches!(s.status.as_str(), "running" | "retrying") {
+        "interrupted"
+    } else {
+        &s.status
+    }
+}
+
+/// A stored JSON object; `{}` when there is none (or it is unreadable).
+fn object(text: Option<&str>) -> Json {
+    text.and_then(|t| serde_json::from_str::<Json>(t).ok())
+        .filter(Json::is_object)
+        .unwrap_or_else(|| Json::Object(Default::default()))
+}
+
+#[derive(Serialize)]
+struct RunJson<'a> {
+    id: &'a str,
+    workflow: &'a str,
+    version: Option<i64>,
+    status: &'a str,
+    started_at: Option<String>,
+    finished_at: Option<String>,
+    duration_ms: Option<i64>,
+    parent_run_id: Option<&'a str>,
+    file: &'a str,
+    inputs: Json,
+    outputs: Json,
+    error: Option<&'a str>,
+    attempt: i64,
+    steps: Vec<StepJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct StepJson<'a> {
+    id: &'a str,
+    status: &'a str,
+    attempts: i64,
+    duration_ms: Option<i64>,
+    exit_code: Option<i64>,
+    http_status: Option<i64>,
+    cached: bool,
+    error: Option<&'a str>,
+    outputs: Json,
+}
+
+fn run_json<'a>(run: &'a RunRow, status: &'a str, steps: &[(&'a StepRow, &'a str)]) -> RunJson<'a> {
+    RunJson {
+        id: &run.id,
+        workflow: &run.workflow,
+        version: run.version,
+        status,
+        started_at: rfc3339(run.started_at),
+        finished_at: rfc3339(run.finished_at),
+        duration_ms: run.duration_ms,
+        parent_run_id: run.parent_run_id.as_deref(),
+        file: &run.file_path,
+        inputs: object(Some(&run.inputs)),
+        outputs: object(run.outputs.as_deref()),
+        error: run.error.as_deref(),
+        attempt: run.attempt,
+        steps: steps
+            .iter()
+            .map(|(s, status)| StepJson {
+                id: &s.step_id,
+                status,
+                attempts: s.attempts,
+                duration_ms: s.duration_ms,
+                exit_code: s.exit_code,
+                http_status: s.http_status,
+                cached: s.cached,
+                error: s.error.as_deref(),
+                outputs: s.outputs(),
+            })
+            .collect(),
+    }
+}
+
+/// A value as people read it: strings without quotes, the rest as JSON.
+fn value_text(v: &Json) -> String {
+    match v {
+        Json::String(s) if !s.chars().any(char::is_control) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn push_values(out: &mut String, title: &str, values: &Json) {
+    let Json::Object(map) = values else { return };
+    if map.is_empty() {
+        return;
+    }
+    out.push_str(title);
+    out.push('\n');
+    for (k, v) in map {
+        out.push_str(&format!("  {k} = {}\n", value_text(v)));
+    }
+}
+
+fn render(run: &RunRow, status: &str, steps: &[(&StepRow, &str)]) -> String {
+    let mut head: Vec<(&str, String)> = vec![
+        ("run", run.id.clone()),
+        (
+            "workflow",
+            match run.version {
+                Some(v) => format!("{} (version {v})", run.workflow),
+                None => run.workflow.clone(),
+            },
+        ),
+        ("status", status.to_string()),
+        (
+            "started",
+            match run.started_at {
+                Some(t) => format!("{} UTC", time_text(Some(t))),
+                None => "-".to_string(),
+            },
+        ),
+        ("duration", duration_text(run.duration_ms)),
+    ];
+    if run.attempt > 1 {
+        head.push(("attempts", run.attempt.to_string()));
+    }
+    if let Some(p) = &run.parent_run_id {
+        head.push(("parent", p.clone()));
+    }
+    if let Some(e) = run.error.as_deref().filter(|e| !e.is_empty()) {
+        head.push(("error", one_line(e)));
+    }
+    let mut out = String::new();
+    for (k, v) in head {
+        out.push_str(&format!("{k:<9} {v}\n"));
+    }
+    push_values(&mut out, "inputs", &object(Some(&run.inputs)));
+
+    let rows: Vec<Vec<String>> = steps
+        .iter()
+        .map(|(s, status)| {
+            vec![
+                if s.parent.is_some() {
+                    format!("  {}", s.step_id)
+                } else {
+                    s.step_id.clone()
+                },
+                status.to_string(),
+                if s.attempts > 0 {
+                    s.attempts.to_string()
+                } else {
+                    "-".to_string()
+                },
+                duration_text(s.duration_ms),
+                s.exit_code
+                    .or(s.http_status)
+                    .map_or_else(|| "-".to_string(), |c| c.to_string()),
+                s.error.as_deref().map(one_line).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    out.push('\n');
+    out.push_str(&table(
+        &["STEP", "STATUS", "ATTEMPTS", "DURATION", "EXIT", "ERROR"],
+        &rows,
+    ));
+    let outputs = object(run.outputs.as_deref());
+    if outputs.as_object().is_some_and(|m| !m.is_empty()) {
+        out.push('\n');
+        push_values(&mut out, "outputs", &outputs);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(id: &str, status: &str, cached: bool) -> StepRow {
+        StepRow {
+            step_id: id.into(),
+            parent: None,
+            position: 0,
+            item: None,
+            status: status.into(),
+            attempts: 0,
+            started_at: None,
+            finished_at: None,
+            duration_ms: None,
+            exit_code: None,
+            http_status: None,
+            cached,
+            error: None,
+            result: None,
+        }
+    }
+
+    #[test]
+    fn step_statuses() {
+        let open: HashSet<String> = ["gate".to_string()].into();
+        assert_eq!(
+            step_status(&step("gate", "pending", false), &open, "waiting"),
+            "waiting"
+        );
+        assert_eq!(
+            step_status(&step("other", "pending", false), &open, "waiting"),
+            "pending"
+        );
+        assert_eq!(
+            step_status(&step("a", "cached", true), &open, "succeeded"),
+            "cached"
+        );
+        assert_eq!(
+            step_status(&step("a", "running", false), &open, "interrupted"),
+            "interrupted"
+        );
+        assert_eq!(
+            step_status(&step("a", "running", false), &open, "running"),
+            "running"
+        );
+    }
+
+    #[test]
+    fn stored_objects() {
+        assert_eq!(object(Some(r#"{"a":1}"#)), serde_json::json!({"a": 1}));
+        assert_eq!(object(None), serde_json::json!({}));
+        assert_eq!(object(Some("not json")), serde_json::json!({}));
+        assert_eq!(value_text(&serde_json::json!("x y")), "x y");
+        assert_eq!(value_text(&serde_json::json!("a\nb")), r#""a\nb""#);
+        assert_eq!(value_text(&serde_json::json!([1, 2])), "[1,2]");
+    }
 }

@@ -45,12 +45,20 @@ pub fn acquire(home: &Home, run_id: &str) -> Result<RunLock, LockError> {
         path: home.lock_path(run_id).display().to_string(),
         source,
     };
-    let file = open(home, run_id).map_err(io)?;
-    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-        Ok(lock) => Ok(RunLock { _lock: Some(lock) }),
-        Err((_, Errno::EWOULDBLOCK)) => Err(LockError::Held),
-        Err((_, e)) => Err(io(std::io::Error::from(e))),
+    let mut file = open(home, run_id).map_err(io)?;
+    // A reader checking liveness holds a shared lock for an instant; only
+    // a lock that stays taken means a live run.
+    for _ in 0..20 {
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => return Ok(RunLock { _lock: Some(lock) }),
+            Err((f, Errno::EWOULDBLOCK)) => {
+                file = f;
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err((_, e)) => return Err(io(std::io::Error::from(e))),
+        }
     }
+    Err(LockError::Held)
 }
 
 /// Whether a live process holds the run's lock.

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use rusqlite::types::Value;
 use rusqlite::{Connection, Row, TransactionBehavior};
 
-use super::store::Store;
+use super::store::{RunRow, Store};
 use crate::diag::Diag;
 
 /// What `orch history` shows of a run: the run row without its large
@@ -82,9 +82,9 @@ pub struct ListedRun {
     pub shown_status: String,
 }
 
-/// The SQL for a filter: (statement, parameters, whether rows must still
-/// be filtered on liveness in Rust).
-fn list_sql(f: &RunFilter<'_>) -> (String, Vec<Value>, bool) {
+/// The SQL for a filter and its parameters. Statuses that depend on
+/// liveness are filtered again in Rust, so the LIMIT is applied there.
+fn list_sql(f: &RunFilter<'_>) -> (String, Vec<Value>) {
     let mut cond = Vec::new();
     let mut params = Vec::new();
     if let Some(w) = f.workflow {
@@ -108,7 +108,15 @@ fn list_sql(f: &RunFilter<'_>) -> (String, Vec<Value>, bool) {
         params.push(Value::Integer(t));
         cond.push(format!("created_at >= ?{}", params.len()));
     }
-    let mut sql = format!("SELECT {SUMMARY_COLUMNS} FROM runs");
+    // Named, not left to the planner: without ANALYZE statistics SQLite
+    // 3.53 sorts the whole table for a small LIMIT instead of walking the
+    // index (60 ms rather than 0.1 ms on 100,000 runs).
+    let index = if f.workflow.is_some() {
+        "runs_by_workflow"
+    } else {
+        "runs_by_time"
+    };
+    let mut sql = format!("SELECT {SUMMARY_COLUMNS} FROM runs INDEXED BY {index}");
     if !cond.is_empty() {
         sql.push_str(" WHERE ");
         sql.push_str(&cond.join(" AND "));
@@ -119,7 +127,7 @@ fn list_sql(f: &RunFilter<'_>) -> (String, Vec<Value>, bool) {
         params.push(Value::Integer(i64::try_from(f.limit).unwrap_or(i64::MAX)));
         sql.push_str(&format!(" LIMIT ?{}", params.len()));
     }
-    (sql, params, post_filter)
+    (sql, params)
 }
 
 /// Runs matching `f`, newest first.
@@ -140,7 +148,7 @@ fn list_runs_on(
     if f.limit == 0 {
         return Ok(out);
     }
-    let (sql, params, _) = list_sql(f);
+    let (sql, params) = list_sql(f);
     let mut st = conn.prepare(&sql)?;
     let mut rows = st.query(rusqlite::params_from_iter(params))?;
     while let Some(row) = rows.next()? {
@@ -158,6 +166,11 @@ fn list_runs_on(
         }
     }
     Ok(out)
+}
+
+/// A run by id, unique id prefix, or `last`.
+pub fn resolve_run(store: &Store, reference: &str) -> Result<RunRow, Diag> {
+    store.resolve_run(reference)
 }
 
 /// Names of the workflows with recorded runs, sorted.
@@ -189,18 +202,6 @@ pub struct StepStats {
     pub p95_ms: Option<i64>,
 }
 
-/// One `steps` row as stats reads it.
-#[derive(Debug, Clone)]
-pub struct StatRow {
-    pub workflow: String,
-    pub step: String,
-    pub position: i64,
-    /// `runs.created_at`: the newest run decides the step's place.
-    pub created_at: i64,
-    pub status: String,
-    pub duration_ms: Option<i64>,
-}
-
 /// Statuses a step reaches by running (or by being served from the cache):
 /// what stats counts as a run of the step.
 const COUNTED: &[&str] = &["succeeded", "failed", "cached", "cancelled", "compensated"];
@@ -224,90 +225,161 @@ struct Acc {
     durations: Vec<i64>,
 }
 
-/// Aggregate rows into per-step numbers, grouped by workflow (by name)
-/// then step (in the order of the workflow's newest run).
-pub fn aggregate(rows: impl IntoIterator<Item = StatRow>) -> Vec<StepStats> {
-    let mut acc: HashMap<(String, String), Acc> = HashMap::new();
-    for r in rows {
-        let a = acc.entry((r.workflow, r.step)).or_default();
-        if a.place.is_none_or(|(t, _)| r.created_at > t) {
-            a.place = Some((r.created_at, r.position));
+/// Per-step numbers built up one `steps` row at a time. Keyed by
+/// workflow, then step, so that a row costs lookups, not allocations.
+#[derive(Default)]
+pub struct StatsBuilder {
+    acc: HashMap<String, HashMap<String, Acc>>,
+}
+
+impl StatsBuilder {
+    /// One top-level step row of a run of `workflow` created at `created_at`.
+    pub fn add(
+        &mut self,
+        workflow: &str,
+        step: &str,
+        position: i64,
+        created_at: i64,
+        status: &str,
+        duration_ms: Option<i64>,
+    ) {
+        if !self.acc.contains_key(workflow) {
+            self.acc.insert(workflow.to_string(), HashMap::new());
         }
-        if !COUNTED.contains(&r.status.as_str()) {
-            continue;
+        let steps = self.acc.get_mut(workflow).expect("inserted above");
+        if !steps.contains_key(step) {
+            steps.insert(step.to_string(), Acc::default());
+        }
+        let a = steps.get_mut(step).expect("inserted above");
+        if a.place.is_none_or(|(t, _)| created_at > t) {
+            a.place = Some((created_at, position));
+        }
+        if !COUNTED.contains(&status) {
+            return;
         }
         a.runs += 1;
-        if r.status == "failed" {
+        if status == "failed" {
             a.failures += 1;
         }
-        if let Some(d) = r.duration_ms {
+        if let Some(d) = duration_ms {
             a.durations.push(d);
         }
     }
-    let mut out: Vec<(i64, StepStats)> = acc
-        .into_iter()
-        .map(|((workflow, step), mut a)| {
-            a.durations.sort_unstable();
-            let stats = StepStats {
-                workflow,
-                step,
-                runs: a.runs,
-                failures: a.failures,
-                failure_rate: if a.runs == 0 {
-                    0.0
-                } else {
-                    a.failures as f64 / a.runs as f64
-                },
-                p50_ms: percentile(&a.durations, 50.0),
-                p95_ms: percentile(&a.durations, 95.0),
-            };
-            (a.place.map_or(0, |(_, pos)| pos), stats)
-        })
-        .collect();
-    out.sort_by(|(pa, a), (pb, b)| {
-        a.workflow
-            .cmp(&b.workflow)
-            .then(pa.cmp(pb))
-            .then(a.step.cmp(&b.step))
-    });
-    out.into_iter().map(|(_, s)| s).collect()
+
+    /// Grouped by workflow (by name), then step (in the order of the
+    /// workflow's newest run).
+    pub fn finish(self) -> Vec<StepStats> {
+        let mut out: Vec<(i64, StepStats)> = Vec::new();
+        for (workflow, steps) in self.acc {
+            for (step, mut a) in steps {
+                a.durations.sort_unstable();
+                let stats = StepStats {
+                    workflow: workflow.clone(),
+                    step,
+                    runs: a.runs,
+                    failures: a.failures,
+                    failure_rate: if a.runs == 0 {
+                        0.0
+                    } else {
+                        a.failures as f64 / a.runs as f64
+                    },
+                    p50_ms: percentile(&a.durations, 50.0),
+                    p95_ms: percentile(&a.durations, 95.0),
+                };
+                out.push((a.place.map_or(0, |(_, pos)| pos), stats));
+            }
+        }
+        out.sort_by(|(pa, a), (pb, b)| {
+            a.workflow
+                .cmp(&b.workflow)
+                .then(pa.cmp(pb))
+                .then(a.step.cmp(&b.step))
+        });
+        out.into_iter().map(|(_, s)| s).collect()
+    }
 }
 
 /// Per-step stats of top-level steps (not for_each items), for one
 /// workflow or all of them.
 pub fn step_stats(store: &Store, workflow: Option<&str>) -> Result<Vec<StepStats>, Diag> {
-    step_stats_on(&store.conn, workflow).map_err(|e| store.err(e))
+    let res = match workflow {
+        Some(w) => workflow_stats(&store.conn, w),
+        None => all_stats(&store.conn),
+    };
+    res.map_err(|e| store.err(e))
 }
 
-fn step_stats_on(conn: &Connection, workflow: Option<&str>) -> rusqlite::Result<Vec<StepStats>> {
-    // Runs first (by the workflow index), then each run's steps by primary
-    // key: never a scan of all steps for one workflow.
-    let sql = "SELECT r.workflow, s.step_id, s.position, r.created_at, s.status, s.duration_ms \
-               FROM runs r JOIN steps s ON s.run_id = r.id \
-               WHERE s.parent IS NULL";
-    let mut st;
-    let mut rows = match workflow {
-        Some(w) => {
-            st = conn.prepare(&format!("{sql} AND r.workflow = ?1"))?;
-            st.query([w])?
-        }
-        None => {
-            st = conn.prepare(sql)?;
-            st.query([])?
-        }
-    };
-    let mut all = Vec::new();
+/// One workflow: its runs by the `runs_by_workflow` index, then each run's
+/// steps by primary key. Never a scan of all steps.
+fn workflow_stats(conn: &Connection, workflow: &str) -> rusqlite::Result<Vec<StepStats>> {
+    let mut st = conn.prepare(
+        "SELECT s.step_id, s.position, r.created_at, s.status, s.duration_ms \
+         FROM runs r JOIN steps s ON s.run_id = r.id \
+         WHERE r.workflow = ?1 AND s.parent IS NULL",
+    )?;
+    let mut rows = st.query([workflow])?;
+    let mut b = StatsBuilder::default();
     while let Some(r) = rows.next()? {
-        all.push(StatRow {
-            workflow: r.get(0)?,
-            step: r.get(1)?,
-            position: r.get(2)?,
-            created_at: r.get(3)?,
-            status: r.get(4)?,
-            duration_ms: r.get(5)?,
-        });
+        b.add(
+            workflow,
+            r.get_ref(0)?.as_str()?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get_ref(3)?.as_str()?,
+            r.get(4)?,
+        );
     }
-    Ok(aggregate(all))
+    Ok(b.finish())
+}
+
+/// Every workflow: one pass over `steps` in primary-key order, joined to
+/// the runs here. (SQLite's own join looks up the run of every step: on
+/// 1,000,000 steps that made the whole command take 0.9 s rather than 0.6 s.)
+fn all_stats(conn: &Connection) -> rusqlite::Result<Vec<StepStats>> {
+    let mut workflows: Vec<String> = Vec::new();
+    let mut runs: HashMap<String, (usize, i64)> = HashMap::new();
+    {
+        let mut st = conn.prepare("SELECT id, workflow, created_at FROM runs")?;
+        let mut rows = st.query([])?;
+        let mut index: HashMap<String, usize> = HashMap::new();
+        while let Some(r) = rows.next()? {
+            let workflow = r.get_ref(1)?.as_str()?;
+            let w = match index.get(workflow) {
+                Some(&w) => w,
+                None => {
+                    workflows.push(workflow.to_string());
+                    index.insert(workflow.to_string(), workflows.len() - 1);
+                    workflows.len() - 1
+                }
+            };
+            runs.insert(r.get(0)?, (w, r.get(2)?));
+        }
+    }
+    let mut st = conn.prepare(
+        "SELECT run_id, step_id, position, status, duration_ms FROM steps WHERE parent IS NULL",
+    )?;
+    let mut rows = st.query([])?;
+    let mut b = StatsBuilder::default();
+    // Rows come by run: look each run up once.
+    let mut current: Option<(String, Option<(usize, i64)>)> = None;
+    while let Some(r) = rows.next()? {
+        let run_id = r.get_ref(0)?.as_str()?;
+        if current.as_ref().is_none_or(|(id, _)| id != run_id) {
+            current = Some((run_id.to_string(), runs.get(run_id).copied()));
+        }
+        let Some((_, Some((w, created_at)))) = current else {
+            continue;
+        };
+        b.add(
+            &workflows[w],
+            r.get_ref(1)?.as_str()?,
+            r.get(2)?,
+            created_at,
+            r.get_ref(3)?.as_str()?,
+            r.get(4)?,
+        );
+    }
+    Ok(b.finish())
 }
 
 // ---------------------------------------------------------------- prune
@@ -524,6 +596,8 @@ mod tests {
             ["r5"]
         );
         assert!(all(f(Some("zzz"), None, None, 20)).is_empty());
+        assert_eq!(resolve_run(&s, "last").unwrap().id, "r5");
+        assert_eq!(resolve_run(&s, "r2").unwrap().id, "r2");
         // The limit counts rows after the liveness filter.
         add_run(&s, "r6", "a", "running", 5_000);
         assert_eq!(
@@ -536,7 +610,7 @@ mod tests {
     fn filters_use_the_indexes() {
         let (_d, s) = store();
         let plan = |f: &RunFilter<'_>| {
-            let (sql, params, _) = list_sql(f);
+            let (sql, params) = list_sql(f);
             let mut st = s
                 .conn
                 .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
@@ -550,6 +624,13 @@ mod tests {
         };
         let p = plan(&RunFilter {
             limit: 20,
+            ..Default::default()
+        });
+        assert!(p.contains("runs_by_time"), "{p}");
+        let p = plan(&RunFilter {
+            status: Some("interrupted"),
+            created_since: Some(5),
+            limit: 1,
             ..Default::default()
         });
         assert!(p.contains("runs_by_time"), "{p}");

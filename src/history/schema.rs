@@ -99,6 +99,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX cache_by_use ON cache(last_used_at);
     CREATE INDEX cache_by_step ON cache(workflow, step_id, created_at DESC);
     "#,
+    // 2: deleting a run looks up its children (ON DELETE SET NULL); without
+    // an index that is a scan of every run.
+    r#"
+    CREATE INDEX runs_by_parent ON runs(parent_run_id) WHERE parent_run_id IS NOT NULL;
+    "#,
 ];
 
 /// The schema version this orch writes.

@@ -193,7 +193,11 @@ impl Store {
         let found: Vec<RunRow> = if reference == "last" {
             let mut st = self
                 .conn
-                .prepare_cached(&format!("{sql} ORDER BY created_at DESC, id DESC LIMIT 1"))
+                // Without ANALYZE statistics SQLite may sort the whole table
+                // instead of walking the index backwards: name the index.
+                .prepare_cached(&format!(
+                    "{sql} INDEXED BY runs_by_time ORDER BY created_at DESC, id DESC LIMIT 1"
+                ))
                 .map_err(|e| self.err(e))?;
             let rows = st
                 .query_map([], RunRow::from_row)
