@@ -261,6 +261,10 @@ impl Engine {
         let mut ev = self.event(EventKind::RunStarted);
         ev.status = Some(Status::Running);
         self.sink.event(&ev);
+        // The run is recorded as running before its first step starts.
+        if let Some(durable) = self.sink.durable() {
+            durable.await;
+        }
 
         let deadline = self.wf.timeout.map(|t| tokio::time::Instant::now() + t);
         if self.failing {
