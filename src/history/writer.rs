@@ -127,8 +127,12 @@ pub struct WriterReport {
     pub illegal: Vec<String>,
 }
 
+/// Messages queued for the writer at most; a step printing faster than the
+/// disk takes it waits here rather than growing memory without bound.
+const QUEUE: usize = 16 * 1024;
+
 pub struct HistorySink {
-    tx: Mutex<Option<mpsc::Sender<Msg>>>,
+    tx: Mutex<Option<mpsc::SyncSender<Msg>>>,
     sent: AtomicU64,
     committed: watch::Receiver<u64>,
     thread: Mutex<Option<std::thread::JoinHandle<WriterReport>>>,
@@ -137,7 +141,7 @@ pub struct HistorySink {
 impl HistorySink {
     /// Start the writer thread on `store`'s connection.
     pub fn start(store: Store, cfg: WriterConfig) -> Arc<HistorySink> {
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
         let (done_tx, done_rx) = watch::channel(0u64);
         let thread = std::thread::Builder::new()
             .name("orch-history".into())
