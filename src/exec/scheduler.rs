@@ -88,8 +88,10 @@ pub(crate) struct Engine {
     phase_cancel: Canceller,
     /// Approval steps nobody has decided yet.
     waiting: Vec<usize>,
-    /// A step went terminal since the sink last said all was durable.
-    unsynced: bool,
+    /// Steps whose end the sink may not have made durable yet.
+    unsynced: Vec<bool>,
+    /// A queued step needs one of those: wait for the sink before starting it.
+    sync_needed: bool,
 }
 
 impl Engine {
@@ -199,7 +201,8 @@ impl Engine {
             phase_cancel,
             opts,
             waiting: Vec::new(),
-            unsynced: false,
+            unsynced: vec![false; n],
+            sync_needed: false,
         };
         engine.restore();
         engine
@@ -388,12 +391,14 @@ impl Engine {
         let mut timed_out = false;
         let far = tokio::time::Instant::now() + Duration::from_secs(86400 * 365);
         loop {
-            if self.unsynced {
-                // Dependents start only once the finished step is on disk.
-                self.unsynced = false;
+            if self.sync_needed {
+                // A step starts only once the steps it needs are on disk as
+                // finished. Unrelated steps do not wait.
+                self.sync_needed = false;
                 if let Some(durable) = self.sink.durable() {
                     durable.await;
                 }
+                self.unsynced.iter_mut().for_each(|u| *u = false);
             }
             self.fill();
             if self.running == 0 {
@@ -577,6 +582,9 @@ impl Engine {
     }
 
     fn enqueue(&mut self, i: usize) {
+        if self.all_needs[i].iter().any(|&d| self.unsynced[d]) {
+            self.sync_needed = true;
+        }
         if !self.state[i].queued {
             self.state[i].queued = true;
             self.ready.push(Ready {
@@ -757,7 +765,6 @@ impl Engine {
         ev.result = Some(Arc::new(unit_view(r.status, Some(r), r.error.as_deref())));
         ev.cache = r.cache.clone();
         self.sink.event(&ev);
-        self.unsynced = true;
     }
 
     fn finish_items(&mut self, i: usize) {
@@ -838,7 +845,7 @@ impl Engine {
         }
         ev.result = st.view.clone();
         self.sink.event(&ev);
-        self.unsynced = true;
+        self.unsynced[i] = true;
         let dependents = self.dependents[i].clone();
         for d in dependents {
             self.waiting_on[d] -= 1;

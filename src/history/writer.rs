@@ -131,6 +131,10 @@ pub struct WriterReport {
 /// disk takes it waits here rather than growing memory without bound.
 const QUEUE: usize = 16 * 1024;
 
+/// Commits between two WAL checkpoints (about what SQLite's default
+/// 1000-page auto-checkpoint amounts to for orch's small transactions).
+const CHECKPOINT_EVERY: u64 = 500;
+
 pub struct HistorySink {
     tx: Mutex<Option<mpsc::SyncSender<Msg>>>,
     sent: AtomicU64,
@@ -228,8 +232,13 @@ impl Writer {
             .enumerate()
             .map(|(i, s)| (s.clone(), i as i64))
             .collect();
+        let conn = store.conn;
+        conn.set_prepared_statement_cache_capacity(64);
+        // Checkpoints are run by the writer between commits (see `run`),
+        // never inside a commit that the engine is waiting for.
+        let _ = conn.pragma_update(None, "wal_autocheckpoint", 0);
         Writer {
-            conn: store.conn,
+            conn,
             path: store.path,
             cfg,
             positions,
@@ -240,6 +249,7 @@ impl Writer {
 
     fn run(mut self, rx: mpsc::Receiver<Msg>, done: watch::Sender<u64>) -> WriterReport {
         let mut count = 0u64;
+        let mut since_checkpoint = 0u64;
         while let Ok(first) = rx.recv() {
             let mut batch = vec![first];
             while batch.len() < 4096 {
@@ -255,6 +265,14 @@ impl Writer {
                 }
             }
             let _ = done.send(count);
+            since_checkpoint += 1;
+            if since_checkpoint >= CHECKPOINT_EVERY {
+                since_checkpoint = 0;
+                // PASSIVE: never waits for readers or other writers.
+                let _ = self
+                    .conn
+                    .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            }
         }
         for (_, mut f) in self.logs.drain() {
             let _ = f.flush();
@@ -359,14 +377,11 @@ impl Rec<'_> {
         match ev.event {
             EventKind::RunCreated => Ok(Applied::Ok),
             EventKind::RunStarted => {
-                let n = self.tx.execute(
-                    &format!(
+                let n = self.tx.prepare_cached(&format!(
                         "UPDATE runs SET status = 'running', started_at = coalesce(started_at, ?2), \
                          attempt = ?3 WHERE id = ?1 AND status IN {}",
                         sql_list(run_from(Status::Running))
-                    ),
-                    params![run, t, self.cfg.run_attempt],
-                )?;
+                    ))?.execute(params![run, t, self.cfg.run_attempt])?;
                 self.check_run(n, Status::Running)
             }
             EventKind::RunCompleted
@@ -374,22 +389,22 @@ impl Rec<'_> {
             | EventKind::RunCancelled
             | EventKind::RunWaiting => {
                 let to = ev.status.unwrap_or(Status::Failed);
-                let n = self.tx.execute(
-                    &format!(
+                let n = self
+                    .tx
+                    .prepare_cached(&format!(
                         "UPDATE runs SET status = ?2, finished_at = ?3, \
                          duration_ms = coalesce(duration_ms, 0) + ?4, error = ?5, outputs = ?6 \
                          WHERE id = ?1 AND status IN {}",
                         sql_list(run_from(to))
-                    ),
-                    params![
+                    ))?
+                    .execute(params![
                         run,
                         to.as_str(),
                         t,
                         ev.duration_ms.unwrap_or(0) as i64,
                         ev.error,
                         ev.outputs.as_ref().map(Json::to_string),
-                    ],
-                )?;
+                    ])?;
                 self.check_run(n, to)
             }
             EventKind::StepStarted => {
@@ -397,26 +412,27 @@ impl Rec<'_> {
                     return Ok(Applied::Ok);
                 };
                 self.ensure_item_row(id)?;
-                let n = self.tx.execute(
-                    &format!(
+                let n = self
+                    .tx
+                    .prepare_cached(&format!(
                         "UPDATE steps SET status = 'running', attempts = 1, started_at = ?3, \
                          finished_at = NULL, duration_ms = NULL, exit_code = NULL, error = NULL, \
                          result = NULL, cached = 0 \
                          WHERE run_id = ?1 AND step_id = ?2 AND status IN {}",
                         sql_list(step_from(Status::Running))
-                    ),
-                    params![run, id, t],
-                )?;
+                    ))?
+                    .execute(params![run, id, t])?;
                 if n == 0 {
                     return self.illegal_step(id, Status::Running);
                 }
                 if let Some(a) = ev.attempt {
-                    self.tx.execute(
-                        "INSERT OR REPLACE INTO attempts \
+                    self.tx
+                        .prepare_cached(
+                            "INSERT OR REPLACE INTO attempts \
                          (run_id, step_id, run_attempt, attempt, status, started_at) \
                          VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
-                        params![run, id, self.cfg.run_attempt, a, t],
-                    )?;
+                        )?
+                        .execute(params![run, id, self.cfg.run_attempt, a, t])?;
                 }
                 Ok(Applied::Ok)
             }
@@ -425,21 +441,22 @@ impl Rec<'_> {
                     return Ok(Applied::Ok);
                 };
                 let next = ev.attempt.unwrap_or(2) as i64;
-                let n = self.tx.execute(
-                    &format!(
+                let n = self
+                    .tx
+                    .prepare_cached(&format!(
                         "UPDATE steps SET status = 'retrying', attempts = ?3 \
                          WHERE run_id = ?1 AND step_id = ?2 AND status IN {}",
                         sql_list(step_from(Status::Retrying))
-                    ),
-                    params![run, id, next],
-                )?;
+                    ))?
+                    .execute(params![run, id, next])?;
                 // From `retrying` the step goes on to its next attempt.
                 let n2 = if n == 0 {
-                    self.tx.execute(
-                        "UPDATE steps SET attempts = ?3 \
+                    self.tx
+                        .prepare_cached(
+                            "UPDATE steps SET attempts = ?3 \
                          WHERE run_id = ?1 AND step_id = ?2 AND status = 'retrying'",
-                        params![run, id, next],
-                    )?
+                        )?
+                        .execute(params![run, id, next])?
                 } else {
                     n
                 };
@@ -448,12 +465,13 @@ impl Rec<'_> {
                 }
                 self.close_attempt(id, next - 1, "failed", t, ev)?;
                 let starts = t + ev.delay_ms.unwrap_or(0) as i64;
-                self.tx.execute(
-                    "INSERT OR REPLACE INTO attempts \
+                self.tx
+                    .prepare_cached(
+                        "INSERT OR REPLACE INTO attempts \
                      (run_id, step_id, run_attempt, attempt, status, started_at) \
                      VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
-                    params![run, id, self.cfg.run_attempt, next, starts],
-                )?;
+                    )?
+                    .execute(params![run, id, self.cfg.run_attempt, next, starts])?;
                 Ok(Applied::Ok)
             }
             EventKind::StepCompleted
@@ -467,15 +485,16 @@ impl Rec<'_> {
                 let to = ev.status.unwrap_or(Status::Failed);
                 self.ensure_item_row(id)?;
                 let result = ev.result.as_ref().map(|r| r.to_string());
-                let n = self.tx.execute(
-                    &format!(
+                let n = self
+                    .tx
+                    .prepare_cached(&format!(
                         "UPDATE steps SET status = ?3, attempts = coalesce(?4, attempts), \
                          finished_at = ?5, duration_ms = ?6, exit_code = ?7, error = ?8, \
                          result = ?9, cached = ?10 \
                          WHERE run_id = ?1 AND step_id = ?2 AND status IN {}",
                         sql_list(step_from(to))
-                    ),
-                    params![
+                    ))?
+                    .execute(params![
                         run,
                         id,
                         to.as_str(),
@@ -486,8 +505,7 @@ impl Rec<'_> {
                         ev.error,
                         result,
                         to == Status::Cached,
-                    ],
-                )?;
+                    ])?;
                 if n == 0 {
                     return self.illegal_step(id, to);
                 }
@@ -501,28 +519,26 @@ impl Rec<'_> {
                     return Ok(Applied::Ok);
                 };
                 let note = ev.approval.as_ref();
-                self.tx.execute(
-                    "INSERT INTO approvals (run_id, step_id, message, requested_at, expires_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
-                    params![
+                self.tx.prepare_cached("INSERT INTO approvals (run_id, step_id, message, requested_at, expires_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING")?.execute(params![
                         run,
                         id,
                         note.and_then(|n| n.message.as_deref()),
                         t,
                         note.and_then(|n| n.timeout_ms).map(|ms| t + ms as i64),
-                    ],
-                )?;
+                    ])?;
                 Ok(Applied::Ok)
             }
             EventKind::ApprovalDecided => {
                 let (Some(id), Some(note)) = (ev.step_id.as_deref(), ev.approval.as_ref()) else {
                     return Ok(Applied::Ok);
                 };
-                self.tx.execute(
-                    "UPDATE approvals SET decision = ?3, decided_by = ?4, decided_at = ?5, \
+                self.tx
+                    .prepare_cached(
+                        "UPDATE approvals SET decision = ?3, decided_by = ?4, decided_at = ?5, \
                      comment = ?6 WHERE run_id = ?1 AND step_id = ?2 AND decision IS NULL",
-                    params![run, id, note.decision, note.by, t, note.comment],
-                )?;
+                    )?
+                    .execute(params![run, id, note.decision, note.by, t, note.comment])?;
                 Ok(Applied::Ok)
             }
         }
@@ -533,10 +549,9 @@ impl Rec<'_> {
             return Ok(Applied::Ok);
         };
         if ev.event == EventKind::StepCached {
-            self.tx.execute(
-                "UPDATE cache SET last_used_at = ?2 WHERE fingerprint = ?1",
-                params![note.fingerprint, t],
-            )?;
+            self.tx
+                .prepare_cached("UPDATE cache SET last_used_at = ?2 WHERE fingerprint = ?1")?
+                .execute(params![note.fingerprint, t])?;
             return Ok(Applied::Ok);
         }
         if ev.event != EventKind::StepCompleted {
@@ -548,11 +563,9 @@ impl Rec<'_> {
             m.remove("error");
         }
         let step = id.split('[').next().unwrap_or(id);
-        self.tx.execute(
-            "INSERT OR REPLACE INTO cache (fingerprint, workflow, step_id, parts, result, run_id, \
+        self.tx.prepare_cached("INSERT OR REPLACE INTO cache (fingerprint, workflow, step_id, parts, result, run_id, \
              created_at, expires_at, last_used_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7)",
-            params![
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7)")?.execute(params![
                 note.fingerprint,
                 &*ev.workflow,
                 step,
@@ -561,8 +574,7 @@ impl Rec<'_> {
                 self.cfg.run_id,
                 t,
                 note.ttl.map(|d| t + d.as_millis() as i64),
-            ],
-        )?;
+            ])?;
         Ok(Applied::CacheStored)
     }
 
@@ -574,11 +586,13 @@ impl Rec<'_> {
         t: i64,
         ev: &Event,
     ) -> rusqlite::Result<()> {
-        self.tx.execute(
-            "UPDATE attempts SET status = ?5, finished_at = ?6, exit_code = ?7, error = ?8 \
+        self.tx
+            .prepare_cached(
+                "UPDATE attempts SET status = ?5, finished_at = ?6, exit_code = ?7, error = ?8 \
              WHERE run_id = ?1 AND step_id = ?2 AND run_attempt = ?3 AND attempt = ?4 \
              AND status = 'running'",
-            params![
+            )?
+            .execute(params![
                 self.cfg.run_id,
                 id,
                 self.cfg.run_attempt,
@@ -587,8 +601,7 @@ impl Rec<'_> {
                 t,
                 ev.exit_code,
                 ev.error
-            ],
-        )?;
+            ])?;
         Ok(())
     }
 
@@ -599,11 +612,12 @@ impl Rec<'_> {
         };
         let item: i64 = rest.trim_end_matches(']').parse().unwrap_or(0);
         let position = self.positions.get(parent).copied().unwrap_or(0);
-        self.tx.execute(
-            "INSERT OR IGNORE INTO steps (run_id, step_id, parent, position, item, status) \
+        self.tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO steps (run_id, step_id, parent, position, item, status) \
              VALUES (?1, ?2, ?3, ?4, ?5, 'pending')",
-            params![self.cfg.run_id, id, parent, position, item],
-        )?;
+            )?
+            .execute(params![self.cfg.run_id, id, parent, position, item])?;
         Ok(())
     }
 
