@@ -25,7 +25,7 @@ const POLL: Duration = Duration::from_millis(200);
 pub fn run(cx: &Context, args: &LogsArgs) -> Result<Exit, Invalid> {
     let home = cx.home()?;
     let store = open_store(&home)?;
-    let run = crate::history::query::resolve_run(&store, &args.run)?;
+    let run = store.resolve_run(&args.run)?;
     let dir = home.run_logs(&run.id);
     match &args.step {
         Some(step) => {

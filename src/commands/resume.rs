@@ -161,16 +161,22 @@ fn plan(
         .collect();
 
     let mut unsafe_changes = Vec::new();
+    // The step to suggest for `--from`: the first one named.
+    let mut first: Option<&str> = None;
     for s in wf.steps.iter().filter(|s| keep.contains(s.id.as_str())) {
         match old_defs.get(&s.id) {
             Some(old) if *old == s.definition => {}
-            _ => unsafe_changes.push(format!(
-                "step `{}` finished, but its definition changed since",
-                s.id
-            )),
+            _ => {
+                first.get_or_insert(&s.id);
+                unsafe_changes.push(format!(
+                    "step `{}` finished, but its definition changed since",
+                    s.id
+                ));
+            }
         }
         for n in &s.needs {
             if !old_defs.contains_key(&n.id) {
+                first.get_or_insert(&n.id);
                 unsafe_changes.push(format!(
                     "step `{}` is new, and `{}`, which finished without it, needs it",
                     n.id, s.id
@@ -179,10 +185,7 @@ fn plan(
         }
     }
     if !unsafe_changes.is_empty() {
-        let first = unsafe_changes
-            .iter()
-            .find_map(|c| c.strip_prefix("step `").and_then(|r| r.split('`').next()))
-            .unwrap_or("STEP");
+        let first = first.unwrap_or("STEP");
         return Err(Diag::new(
             "resume",
             format!(
@@ -201,16 +204,18 @@ fn plan(
     }
     // A kept step whose needs run again must run again too.
     loop {
-        let before = keep.len();
-        let snapshot = keep.clone();
-        keep.retain(|id| {
-            wf.steps[wf.step_index(id).expect("kept steps exist")]
-                .needs
-                .iter()
-                .all(|n| snapshot.contains(n.id.as_str()))
-        });
-        if keep.len() == before {
+        let dropped: Vec<&str> = wf
+            .steps
+            .iter()
+            .filter(|s| keep.contains(s.id.as_str()))
+            .filter(|s| s.needs.iter().any(|n| !keep.contains(n.id.as_str())))
+            .map(|s| s.id.as_str())
+            .collect();
+        if dropped.is_empty() {
             break;
+        }
+        for d in dropped {
+            keep.remove(d);
         }
     }
     let restore = keep

@@ -165,8 +165,9 @@ pub(super) fn execute(cx: &Context, ex: Execution<'_>) -> Result<Exit, Invalid> 
     let cache: Option<Arc<dyn StepCache>> = if args.no_cache || home.in_memory {
         None
     } else {
+        // The schema is current: the run's own connection just checked it.
         Some(Arc::new(crate::history::cache::CacheReader::new(
-            Store::open(&home)?,
+            Store::open_path(&home.db_path(), false)?,
         )))
     };
     let history = HistorySink::start(

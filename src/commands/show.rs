@@ -19,7 +19,7 @@ use super::Context;
 pub fn run(cx: &Context, args: &ShowArgs) -> Result<Exit, Invalid> {
     let home = cx.home()?;
     let store = open_store(&home)?;
-    let run = crate::history::query::resolve_run(&store, &args.run)?;
+    let run = store.resolve_run(&args.run)?;
     let steps = store.steps(&run.id)?;
     let open_approvals: HashSet<String> = store
         .approvals(&run.id)?

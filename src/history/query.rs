@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use rusqlite::types::Value;
 use rusqlite::{Connection, Row, TransactionBehavior};
 
-use super::store::{RunRow, Store};
+use super::store::Store;
 use crate::diag::Diag;
 
 /// What `orch history` shows of a run: the run row without its large
@@ -168,11 +168,6 @@ fn list_runs_on(
     Ok(out)
 }
 
-/// A run by id, unique id prefix, or `last`.
-pub fn resolve_run(store: &Store, reference: &str) -> Result<RunRow, Diag> {
-    store.resolve_run(reference)
-}
-
 /// Names of the workflows with recorded runs, sorted.
 pub fn workflows(store: &Store) -> Result<Vec<String>, Diag> {
     let run = || -> rusqlite::Result<Vec<String>> {
@@ -243,14 +238,12 @@ impl StatsBuilder {
         status: &str,
         duration_ms: Option<i64>,
     ) {
-        if !self.acc.contains_key(workflow) {
-            self.acc.insert(workflow.to_string(), HashMap::new());
-        }
-        let steps = self.acc.get_mut(workflow).expect("inserted above");
-        if !steps.contains_key(step) {
-            steps.insert(step.to_string(), Acc::default());
-        }
-        let a = steps.get_mut(step).expect("inserted above");
+        let a = self
+            .acc
+            .entry(workflow.to_string())
+            .or_default()
+            .entry(step.to_string())
+            .or_default();
         if a.place.is_none_or(|(t, _)| created_at > t) {
             a.place = Some((created_at, position));
         }
@@ -596,8 +589,8 @@ mod tests {
             ["r5"]
         );
         assert!(all(f(Some("zzz"), None, None, 20)).is_empty());
-        assert_eq!(resolve_run(&s, "last").unwrap().id, "r5");
-        assert_eq!(resolve_run(&s, "r2").unwrap().id, "r2");
+        assert_eq!(s.resolve_run("last").unwrap().id, "r5");
+        assert_eq!(s.resolve_run("r2").unwrap().id, "r2");
         // The limit counts rows after the liveness filter.
         add_run(&s, "r6", "a", "running", 5_000);
         assert_eq!(

@@ -190,7 +190,7 @@ impl Store {
     /// A run by id, unique id prefix, or `last`.
     pub fn resolve_run(&self, reference: &str) -> Result<RunRow, Diag> {
         let sql = format!("SELECT {RUN_COLUMNS} FROM runs");
-        let found: Vec<RunRow> = if reference == "last" {
+        let mut found: Vec<RunRow> = if reference == "last" {
             let mut st = self
                 .conn
                 // Without ANALYZE statistics SQLite may sort the whole table
@@ -220,16 +220,19 @@ impl Store {
                 .map_err(|e| self.err(e))?;
             rows
         };
+        if let Some(i) = found.iter().position(|r| r.id == reference) {
+            return Ok(found.swap_remove(i));
+        }
+        if found.len() == 1 {
+            if let Some(r) = found.pop() {
+                return Ok(r);
+            }
+        }
         match found.len() {
             0 if reference == "last" => Err(Diag::new("history", "no runs recorded yet")
                 .help("runs are recorded by `orch run`")),
             0 => Err(Diag::new("history", format!("no run `{reference}`"))
                 .help("`orch history` lists runs; `last` is the newest")),
-            1 => Ok(found.into_iter().next().expect("one row")),
-            _ if found.iter().any(|r| r.id == reference) => Ok(found
-                .into_iter()
-                .find(|r| r.id == reference)
-                .expect("exact match")),
             _ => Err(Diag::new(
                 "history",
                 format!("`{reference}` matches more than one run"),

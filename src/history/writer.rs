@@ -20,7 +20,7 @@ use tokio::sync::watch;
 
 use super::store::{now_ms, to_ms, Store};
 use super::transition::{run_from, sql_list, step_from};
-use crate::event::{Durable, Event, EventKind, OutputLine, Sink, Status, Stream};
+use crate::event::{Durable, Event, EventKind, OutputLine, Sink, Status};
 
 /// What a run row records about where it came from.
 pub struct NewRun<'a> {
@@ -85,9 +85,9 @@ impl Store {
 
 enum Msg {
     Event(Box<Event>),
+    /// Both streams share one log file, as a terminal shows them.
     Output {
         step: String,
-        stream: Stream,
         line: String,
     },
 }
@@ -197,7 +197,6 @@ impl Sink for HistorySink {
     fn output(&self, line: &OutputLine<'_>) {
         self.send(Msg::Output {
             step: line.step_id.to_string(),
-            stream: line.stream,
             line: line.line.to_string(),
         });
     }
@@ -284,7 +283,7 @@ impl Writer {
         let mut events = Vec::new();
         for m in batch {
             match m {
-                Msg::Output { step, stream, line } => self.log_line(&step, stream, &line)?,
+                Msg::Output { step, line } => self.log_line(&step, &line)?,
                 Msg::Event(e) => events.push(e),
             }
         }
@@ -330,29 +329,26 @@ impl Writer {
         Ok(())
     }
 
-    fn log_line(&mut self, step: &str, stream: Stream, line: &str) -> Res<()> {
+    fn log_line(&mut self, step: &str, line: &str) -> Res<()> {
         let Some(dir) = &self.cfg.logs_dir else {
             return Ok(());
         };
-        if !self.logs.contains_key(step) {
-            super::store::create_private_dir(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-            let path = dir.join(format!("{step}.log"));
-            let f = {
+        let f = match self.logs.entry(step.to_string()) {
+            std::collections::hash_map::Entry::Occupied(f) => f.into_mut(),
+            std::collections::hash_map::Entry::Vacant(slot) => {
                 use std::os::unix::fs::OpenOptionsExt;
-                std::fs::OpenOptions::new()
+                super::store::create_private_dir(dir)
+                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                let path = dir.join(format!("{step}.log"));
+                let f = std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
                     .mode(0o600)
                     .open(&path)
-                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?
-            };
-            self.logs
-                .insert(step.to_string(), BufWriter::with_capacity(16 * 1024, f));
-        }
-        let f = self.logs.get_mut(step).expect("inserted above");
-        // Both streams share one file, as a terminal shows them.
-        let _ = stream;
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                slot.insert(BufWriter::with_capacity(16 * 1024, f))
+            }
+        };
         writeln!(f, "{line}").map_err(|e| self.cfg.log_error(step, e))
     }
 }
@@ -730,7 +726,7 @@ mod tests {
         s.event(&st);
         s.output(&OutputLine {
             step_id: "a",
-            stream: Stream::Stdout,
+            stream: crate::event::Stream::Stdout,
             line: "hello",
         });
         let mut done = ev(EventKind::StepCompleted, Some("a"), Status::Succeeded);
