@@ -181,6 +181,37 @@ Examples:
     )]
     Cache(CacheCommand),
 
+    /// List the services of orchestration.yaml, or check their health
+    #[command(
+        args_conflicts_with_subcommands = true,
+        after_help = "\
+Examples:
+  orch services
+  orch services --json
+  orch services check
+  orch services check --json | jq '.[] | select(.healthy | not)'
+
+Exit codes: 0 listed, or every service is healthy; 1 at least one is unhealthy;
+2 invalid orchestration.yaml."
+    )]
+    Services(ServicesArgs),
+
+    /// Store, look up or remove a secret in the OS keyring
+    #[command(
+        subcommand,
+        after_help = "\
+Secrets live in the OS keyring under service `orch`, account NAME (Secret
+Service on Linux, Keychain on macOS, Credential Manager on Windows). The
+environment variable ORCH_SECRET_<NAME> takes precedence over the keyring.
+
+Examples:
+  printf %s \"$TOKEN\" | orch secret set summarizer-token
+  orch secret get summarizer-token            (says whether it exists)
+  orch secret get summarizer-token --reveal
+  orch secret rm summarizer-token"
+    )]
+    Secret(SecretCommand),
+
     /// Print a shell completion script
     #[command(after_help = "\
 Examples:
@@ -403,6 +434,50 @@ pub struct StatsArgs {
 pub enum CacheCommand {
     /// Delete every cached step result
     Clear,
+}
+
+#[derive(Debug, Args)]
+pub struct ServicesArgs {
+    #[command(subcommand)]
+    pub command: Option<ServicesCommand>,
+
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServicesCommand {
+    /// Run every health check at once; print status and latency
+    Check {
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Store a secret; the value is read from stdin, never from arguments
+    Set {
+        /// The secret's name (`secrets.NAME`, `credential: NAME`)
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Say whether a secret exists (and where); print it only with --reveal
+    Get {
+        #[arg(value_name = "NAME")]
+        name: String,
+
+        /// Print the value to stdout
+        #[arg(long)]
+        reveal: bool,
+    },
+    /// Remove a secret from the OS keyring
+    Rm {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

@@ -15,10 +15,13 @@ pub mod expr;
 pub mod history;
 pub mod inputs;
 pub mod load;
+pub mod mask;
 pub mod model;
 pub mod plan;
 pub mod render;
 pub mod report;
+pub mod secrets;
+pub mod services;
 pub mod settings;
 pub mod source;
 pub mod steps;
@@ -43,6 +46,8 @@ pub fn run(cli: Cli) -> i32 {
         Command::Reject(a) => commands::approve::run(&cx, a, false),
         Command::Stats(a) => commands::stats::run(&cx, a),
         Command::Cache(c) => commands::cache::run(&cx, c),
+        Command::Services(a) => commands::services::run(&cx, a),
+        Command::Secret(c) => commands::secret::run(&cx, c),
         Command::Completions { shell } => Ok(commands::completions::completions(*shell)),
         Command::Man => Ok(commands::completions::man()),
     };

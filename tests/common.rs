@@ -25,7 +25,16 @@ pub fn orch(dir: &Path) -> Command {
         .env_remove("GITHUB_ACTIONS")
         .env_remove("ORCH_CONFIG")
         .env_remove("ORCHESTRATION_DEFAULT_MAX_PARALLEL")
-        .env_remove("ORCHESTRATION_MAX_CONCURRENCY");
+        .env_remove("ORCHESTRATION_MAX_CONCURRENCY")
+        .env_remove("ORCHESTRATION_PROGRESS_WEBHOOK_URL")
+        // With a display, a locked keyring waits for an unlock prompt.
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY");
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("ORCH_SECRET_") {
+            c.env_remove(k);
+        }
+    }
     c
 }
 

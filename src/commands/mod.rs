@@ -9,6 +9,8 @@ pub mod logs;
 pub mod plan;
 pub mod resume;
 pub mod run;
+pub mod secret;
+pub mod services;
 pub mod show;
 pub mod stats;
 pub mod validate;

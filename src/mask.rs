@@ -1,0 +1,1 @@
+//! Secret masking: every byte orch writes passes through here.

@@ -1,0 +1,1 @@
+//! Secrets: `ORCH_SECRET_<NAME>`, then the OS keyring.

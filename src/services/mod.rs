@@ -1,0 +1,1 @@
+//! The service registry of orchestration.yaml: routing, auth, rate limits, circuit breakers, health.
