@@ -125,6 +125,9 @@ pub struct Event {
     pub max_attempts: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
+    /// The HTTP status an `http`/`call` step got.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
     /// Before a retry: how long orch waits.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delay_ms: Option<u64>,
@@ -187,6 +190,7 @@ impl Event {
             error: None,
             max_attempts: None,
             exit_code: None,
+            http_status: None,
             delay_ms: None,
             outputs: None,
             approval: None,
@@ -208,6 +212,9 @@ pub struct OutputLine<'a> {
     pub step_id: &'a str,
     pub stream: Stream,
     pub line: &'a str,
+    /// True when this piece was cut at the maximum line length and its line
+    /// continues in the next piece; false for a complete line.
+    pub partial: bool,
 }
 
 /// Resolves once what a sink was given is safely stored.

@@ -1,1 +1,1006 @@
 //! Secret masking: every byte orch writes passes through here.
+//!
+//! A [`Masker`] holds the secrets of a run (added as they are resolved, so
+//! it grows while the run goes on) and replaces each occurrence of a secret,
+//! and of its base64 and URL-encoded forms, with `***`. A [`MaskingSink`]
+//! sits in front of every other sink (terminal, log file, history, webhook),
+//! so nothing reaches them unmasked.
+//!
+//! Step output arrives line by line, and a secret may straddle two lines (a
+//! multi-line secret, or a line cut at the maximum line length). The sink
+//! keeps, per step and stream, the text that could still be the beginning of
+//! a secret, and releases it once it cannot be, or when the step ends.
+
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use base64::Engine;
+use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde_json::Value;
+
+use crate::event::{Durable, Event, EventKind, OutputLine, Sink, Stream};
+
+/// What every occurrence of a secret becomes.
+pub const MASK: &str = "***";
+
+/// Secrets shorter than this (in bytes) are not masked: masking them would
+/// destroy all output.
+pub const MIN_SECRET_LEN: usize = 3;
+
+/// Base64 fragments (a secret encoded inside a longer value, at any byte
+/// offset) shorter than this are not masked: too likely to occur by chance.
+const MIN_FRAGMENT_LEN: usize = 8;
+
+/// A line held back longer than this (a line cut into pieces whose tail
+/// keeps looking like the start of a secret) is released in pieces.
+const HOLD_CAP: usize = 256 * 1024;
+
+/// RFC 3986 unreserved characters stay; everything else is `%XX`.
+const URL_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The WHATWG `application/x-www-form-urlencoded` set (`*` stays, `~` not).
+const FORM_WHATWG: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'*')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_');
+
+/// The secrets of a run. Thread-safe; share it as `Arc<Masker>`.
+pub struct Masker {
+    /// Set once the first pattern is in: the fast path checks only this.
+    active: AtomicBool,
+    current: RwLock<Option<Arc<Patterns>>>,
+    /// Every pattern so far (also serializes `add`).
+    all: Mutex<BTreeSet<String>>,
+}
+
+impl Default for Masker {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Masker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secrets themselves.
+        let n = self.all.lock().unwrap_or_else(|e| e.into_inner()).len();
+        f.debug_struct("Masker").field("patterns", &n).finish()
+    }
+}
+
+impl Masker {
+    pub fn new() -> Masker {
+        Masker {
+            active: AtomicBool::new(false),
+            current: RwLock::new(None),
+            all: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    /// Add a secret: its value, its base64 forms (standard and URL-safe
+    /// alphabets, with and without padding, and as a fragment of a longer
+    /// encoded value) and its URL-encoded forms are masked from now on.
+    /// An empty value is ignored (returns true: nothing can leak). A value
+    /// shorter than [`MIN_SECRET_LEN`] bytes is not masked and returns false,
+    /// so the caller can warn.
+    pub fn add(&self, secret: &str) -> bool {
+        if secret.is_empty() {
+            return true;
+        }
+        let Some(forms) = forms(secret) else {
+            return false;
+        };
+        let mut all = self.all.lock().unwrap_or_else(|e| e.into_inner());
+        let before = all.len();
+        all.extend(forms);
+        if all.len() == before {
+            return true;
+        }
+        let Some(patterns) = Patterns::build(&all) else {
+            // Cannot happen for sane sizes; keep what masked so far.
+            return false;
+        };
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(patterns));
+        self.active.store(true, Ordering::Release);
+        true
+    }
+
+    /// True while no secret is masked (cheap: one atomic load).
+    pub fn is_empty(&self) -> bool {
+        !self.active.load(Ordering::Acquire)
+    }
+
+    fn patterns(&self) -> Option<Arc<Patterns>> {
+        if self.is_empty() {
+            return None;
+        }
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// `s` with each occurrence of a secret replaced by `***`; borrowed when
+    /// nothing changed.
+    pub fn mask_str<'a>(&self, s: &'a str) -> Cow<'a, str> {
+        match self.patterns() {
+            Some(p) => p.mask(s),
+            None => Cow::Borrowed(s),
+        }
+    }
+
+    /// `j` with secrets masked in every string, object key and number
+    /// (a masked number becomes a string); None when nothing changed.
+    pub fn mask_json(&self, j: &Value) -> Option<Value> {
+        self.patterns()?.mask_json(j)
+    }
+}
+
+/// Every form of one secret that is masked; None when it is too short.
+fn forms(secret: &str) -> Option<BTreeSet<String>> {
+    // A value read from a file or `echo … |` often ends with a newline; the
+    // newline is not the secret (and masking it would join lines).
+    let plain = secret.trim_matches(['\r', '\n']);
+    if plain.len() < MIN_SECRET_LEN {
+        return None;
+    }
+    let mut sources = vec![plain.to_string()];
+    if plain.contains("\r\n") {
+        // Step output reaches the masker with `\r\n` turned into `\n`.
+        sources.push(plain.replace("\r\n", "\n"));
+    }
+    let mut out: BTreeSet<String> = sources.iter().cloned().collect();
+    if secret != plain {
+        sources.push(secret.to_string());
+    }
+    for src in &sources {
+        let bytes = src.as_bytes();
+        for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
+            out.insert(engine.encode(bytes));
+        }
+        for frag in base64_fragments(bytes) {
+            out.insert(frag);
+        }
+        for enc in url_forms(src) {
+            out.insert(enc);
+        }
+    }
+    out.retain(|f| !f.is_empty());
+    Some(out)
+}
+
+/// The base64 characters that depend on the secret alone, when it is
+/// encoded inside a longer value starting at any byte offset (as in
+/// `Basic base64(user:password)`), in both alphabets.
+fn base64_fragments(src: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    for shift in 0..3usize {
+        let mut buf = vec![0u8; shift];
+        buf.extend_from_slice(src);
+        // Characters whose 6 bits include a byte before the secret…
+        let skip = [0, 2, 3][shift];
+        // …or a byte after it.
+        let keep = 8 * buf.len() / 6;
+        if keep < skip + MIN_FRAGMENT_LEN {
+            continue;
+        }
+        for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+            let enc = engine.encode(&buf);
+            if let Some(frag) = enc.get(skip..keep) {
+                out.push(frag.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Percent-encodings (upper- and lower-case hex) and form encodings.
+fn url_forms(src: &str) -> Vec<String> {
+    let pct = percent_encode(src.as_bytes(), URL_UNRESERVED).to_string();
+    let form = src
+        .split(' ')
+        .map(|part| percent_encode(part.as_bytes(), URL_UNRESERVED).to_string())
+        .collect::<Vec<_>>()
+        .join("+");
+    let whatwg = src
+        .split(' ')
+        .map(|part| percent_encode(part.as_bytes(), FORM_WHATWG).to_string())
+        .collect::<Vec<_>>()
+        .join("+");
+    let mut out = Vec::new();
+    for f in [pct, form, whatwg] {
+        let lower = lower_hex(&f);
+        if lower != f {
+            out.push(lower);
+        }
+        if f != src {
+            out.push(f);
+        }
+    }
+    out
+}
+
+/// `%2F` → `%2f` (some encoders write lower-case hex).
+fn lower_hex(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut hex_left = 0;
+    for c in s.chars() {
+        if hex_left > 0 {
+            out.push(c.to_ascii_lowercase());
+            hex_left -= 1;
+        } else {
+            if c == '%' {
+                hex_left = 2;
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The compiled pattern set; replaced as a whole by each `add`.
+struct Patterns {
+    ac: AhoCorasick,
+    /// Sorted: the patterns that start with a given text are contiguous.
+    sorted: Vec<String>,
+    /// Bytes some pattern starts with.
+    starts: [bool; 256],
+    max_len: usize,
+    /// Some pattern holds a newline (a multi-line secret).
+    multiline: bool,
+}
+
+impl Patterns {
+    fn build(all: &BTreeSet<String>) -> Option<Patterns> {
+        let sorted: Vec<String> = all.iter().cloned().collect();
+        let ac = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&sorted)
+            .ok()?;
+        let mut starts = [false; 256];
+        for p in &sorted {
+            if let Some(&b) = p.as_bytes().first() {
+                starts[b as usize] = true;
+            }
+        }
+        Some(Patterns {
+            ac,
+            max_len: sorted.iter().map(String::len).max().unwrap_or(0),
+            multiline: sorted.iter().any(|p| p.contains('\n')),
+            sorted,
+            starts,
+        })
+    }
+
+    fn matches(&self, s: &str) -> Vec<(usize, usize)> {
+        self.ac.find_iter(s).map(|m| (m.start(), m.end())).collect()
+    }
+
+    fn mask<'a>(&self, s: &'a str) -> Cow<'a, str> {
+        let mut it = self.ac.find_iter(s).peekable();
+        if it.peek().is_none() {
+            return Cow::Borrowed(s);
+        }
+        let mut out = String::with_capacity(s.len());
+        let mut at = 0;
+        for m in it {
+            out.push_str(&s[at..m.start()]);
+            out.push_str(MASK);
+            at = m.end();
+        }
+        out.push_str(&s[at..]);
+        Cow::Owned(out)
+    }
+
+    fn mask_json(&self, j: &Value) -> Option<Value> {
+        match j {
+            Value::String(s) => match self.mask(s) {
+                Cow::Owned(m) => Some(Value::String(m)),
+                Cow::Borrowed(_) => None,
+            },
+            Value::Number(n) => match self.mask(&n.to_string()) {
+                Cow::Owned(m) => Some(Value::String(m)),
+                Cow::Borrowed(_) => None,
+            },
+            Value::Array(a) => {
+                let mut changed: Option<Vec<Value>> = None;
+                for (i, v) in a.iter().enumerate() {
+                    if let Some(m) = self.mask_json(v) {
+                        changed.get_or_insert_with(|| a.clone())[i] = m;
+                    }
+                }
+                changed.map(Value::Array)
+            }
+            Value::Object(o) => {
+                let masked: Vec<(Option<String>, Option<Value>)> = o
+                    .iter()
+                    .map(|(k, v)| {
+                        let key = match self.mask(k) {
+                            Cow::Owned(m) => Some(m),
+                            Cow::Borrowed(_) => None,
+                        };
+                        (key, self.mask_json(v))
+                    })
+                    .collect();
+                if masked.iter().all(|(k, v)| k.is_none() && v.is_none()) {
+                    return None;
+                }
+                let mut out = serde_json::Map::with_capacity(o.len());
+                for ((k, v), (mk, mv)) in o.iter().zip(masked) {
+                    out.insert(
+                        mk.unwrap_or_else(|| k.clone()),
+                        mv.unwrap_or_else(|| v.clone()),
+                    );
+                }
+                Some(Value::Object(out))
+            }
+            Value::Null | Value::Bool(_) => None,
+        }
+    }
+
+    /// Where the longest tail of `text` that is a proper prefix of some
+    /// pattern starts (`text.len()` when there is none): what may not be
+    /// released yet, because more text could complete a secret.
+    fn hold_from(&self, text: &str) -> usize {
+        let b = text.as_bytes();
+        let lo = b.len().saturating_sub(self.max_len.saturating_sub(1));
+        for i in lo..b.len() {
+            if !self.starts[b[i] as usize] {
+                continue;
+            }
+            let tail = &b[i..];
+            let at = self.sorted.partition_point(|p| p.as_bytes() <= tail);
+            if self
+                .sorted
+                .get(at)
+                .is_some_and(|p| p.as_bytes().starts_with(tail))
+            {
+                return i;
+            }
+        }
+        b.len()
+    }
+
+    /// Split `buf` (held text; complete lines end with `\n`) into what can
+    /// go out now, as masked lines `(text, partial)`, and what must wait.
+    /// Returns the lines and how many bytes of `buf` they used. `fin`: the
+    /// step ended, release everything.
+    fn release(&self, buf: &str, fin: bool) -> (Vec<(String, bool)>, usize) {
+        let len = buf.len();
+        let matches = self.matches(buf);
+        let straddling = |at: usize| matches.iter().find(|&&(s, e)| s < at && at < e);
+        // Everything before `r` is final: no match starts there that more
+        // text could lengthen, and no match crosses `r`.
+        let mut r = if fin { len } else { self.hold_from(buf) };
+        if let Some(&(s, _)) = straddling(r) {
+            r = s;
+        }
+        // Lines go out whole: cut after a newline that no match spans.
+        let mut cut = r;
+        if r < len {
+            cut = 0;
+            let mut end = r;
+            while let Some(i) = buf[..end].rfind('\n') {
+                match straddling(i + 1) {
+                    Some(&(s, _)) => end = s,
+                    None => {
+                        cut = i + 1;
+                        break;
+                    }
+                }
+            }
+            if len - cut > HOLD_CAP {
+                // A very long line that keeps looking like a secret's start:
+                // release what is certain as a piece of it.
+                cut = r;
+            }
+        }
+        if cut == 0 {
+            return (Vec::new(), 0);
+        }
+        let mut masked = String::with_capacity(cut);
+        let mut at = 0;
+        for &(s, e) in matches.iter().take_while(|&&(_, e)| e <= cut) {
+            masked.push_str(&buf[at..s]);
+            masked.push_str(MASK);
+            at = e;
+        }
+        masked.push_str(&buf[at..cut]);
+        let complete = masked.ends_with('\n');
+        let mut lines: Vec<(String, bool)> =
+            masked.split('\n').map(|l| (l.to_string(), false)).collect();
+        if complete {
+            lines.pop();
+        } else if !fin {
+            if let Some(last) = lines.last_mut() {
+                last.1 = true;
+            }
+        }
+        (lines, cut)
+    }
+}
+
+/// Text not yet released for one step: `[stdout, stderr]`.
+type Held = HashMap<String, [String; 2]>;
+
+/// Wraps a sink: every event and every output line is masked before it
+/// reaches `inner`.
+pub struct MaskingSink {
+    inner: Arc<dyn Sink>,
+    masker: Arc<Masker>,
+    held: Mutex<Held>,
+    /// `held.len()`, readable without the lock (for the fast path).
+    held_steps: AtomicUsize,
+}
+
+impl MaskingSink {
+    pub fn new(inner: Arc<dyn Sink>, masker: Arc<Masker>) -> MaskingSink {
+        MaskingSink {
+            inner,
+            masker,
+            held: Mutex::new(HashMap::new()),
+            held_steps: AtomicUsize::new(0),
+        }
+    }
+
+    fn forward(&self, step_id: &str, stream: Stream, lines: Vec<(String, bool)>) {
+        for (line, partial) in lines {
+            self.inner.output(&OutputLine {
+                step_id,
+                stream,
+                line: &line,
+                partial,
+            });
+        }
+    }
+
+    /// Release everything held for `step_id` (and its `for_each` items).
+    fn flush_step(&self, step_id: &str) {
+        self.flush_where(|k| {
+            k == step_id
+                || k.strip_prefix(step_id)
+                    .is_some_and(|rest| rest.starts_with('['))
+        });
+    }
+
+    fn flush_where(&self, pick: impl Fn(&str) -> bool) {
+        if self.held_steps.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let Some(p) = self.masker.patterns() else {
+            return;
+        };
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let keys: Vec<String> = held.keys().filter(|k| pick(k)).cloned().collect();
+        for key in keys {
+            let Some(bufs) = held.remove(&key) else {
+                continue;
+            };
+            for (buf, stream) in bufs.iter().zip([Stream::Stdout, Stream::Stderr]) {
+                if !buf.is_empty() {
+                    let (lines, _) = p.release(buf, true);
+                    self.forward(&key, stream, lines);
+                }
+            }
+        }
+        self.held_steps.store(held.len(), Ordering::SeqCst);
+    }
+
+    fn mask_event(&self, ev: &Event) -> Option<Event> {
+        let p = self.masker.patterns()?;
+        let mut out: Option<Event> = None;
+        if let Some(Cow::Owned(m)) = ev.error.as_deref().map(|e| p.mask(e)) {
+            out.get_or_insert_with(|| ev.clone()).error = Some(m);
+        }
+        if let Some(m) = ev.outputs.as_ref().and_then(|o| p.mask_json(o)) {
+            out.get_or_insert_with(|| ev.clone()).outputs = Some(m);
+        }
+        if let Some(a) = &ev.approval {
+            let owned = |f: &Option<String>| match f.as_deref().map(|s| p.mask(s)) {
+                Some(Cow::Owned(m)) => Some(m),
+                _ => None,
+            };
+            let (message, comment, by) = (owned(&a.message), owned(&a.comment), owned(&a.by));
+            if message.is_some() || comment.is_some() || by.is_some() {
+                let e = out.get_or_insert_with(|| ev.clone());
+                if let Some(note) = e.approval.as_mut() {
+                    note.message = message.or(note.message.take());
+                    note.comment = comment.or(note.comment.take());
+                    note.by = by.or(note.by.take());
+                }
+            }
+        }
+        if let Some(m) = ev.result.as_deref().and_then(|r| p.mask_json(r)) {
+            let e = out.get_or_insert_with(|| ev.clone());
+            e.result = Some(Arc::new(m));
+            // A masked value must never become a cache entry.
+            e.cache = None;
+        }
+        out
+    }
+}
+
+impl Sink for MaskingSink {
+    fn event(&self, ev: &Event) {
+        if self.masker.is_empty() {
+            return self.inner.event(ev);
+        }
+        match ev.event {
+            EventKind::StepCompleted
+            | EventKind::StepFailed
+            | EventKind::StepCached
+            | EventKind::StepSkipped
+            | EventKind::StepRetrying
+            | EventKind::StepCompensated => {
+                if let Some(id) = &ev.step_id {
+                    self.flush_step(id);
+                }
+            }
+            EventKind::RunCompleted
+            | EventKind::RunFailed
+            | EventKind::RunCancelled
+            | EventKind::RunWaiting => self.flush_where(|_| true),
+            _ => {}
+        }
+        match self.mask_event(ev) {
+            Some(masked) => self.inner.event(&masked),
+            None => self.inner.event(ev),
+        }
+    }
+
+    fn output(&self, line: &OutputLine<'_>) {
+        let Some(p) = self.masker.patterns() else {
+            return self.inner.output(line);
+        };
+        // A complete line, nothing held, no multi-line secret: nothing can
+        // straddle it, mask and go.
+        if !line.partial && !p.multiline && self.held_steps.load(Ordering::SeqCst) == 0 {
+            return match p.mask(line.line) {
+                Cow::Borrowed(_) => self.inner.output(line),
+                Cow::Owned(m) => self.inner.output(&OutputLine { line: &m, ..*line }),
+            };
+        }
+        let slot = usize::from(line.stream == Stream::Stderr);
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let mut buf = held
+            .get_mut(line.step_id)
+            .map(|b| std::mem::take(&mut b[slot]))
+            .unwrap_or_default();
+        let nothing_to_hold =
+            !p.multiline && (!line.partial || p.hold_from(line.line) == line.line.len());
+        if buf.is_empty() && nothing_to_hold {
+            // Nothing held and nothing to hold: the common case.
+            drop(held);
+            return match p.mask(line.line) {
+                Cow::Borrowed(_) => self.inner.output(line),
+                Cow::Owned(m) => self.inner.output(&OutputLine { line: &m, ..*line }),
+            };
+        }
+        buf.push_str(line.line);
+        if !line.partial {
+            buf.push('\n');
+        }
+        let (lines, used) = p.release(&buf, false);
+        // Forwarded under the lock: a step's lines keep their order.
+        self.forward(line.step_id, line.stream, lines);
+        buf.drain(..used);
+        if buf.is_empty() {
+            if let Some(b) = held.get_mut(line.step_id) {
+                if b.iter().all(String::is_empty) {
+                    held.remove(line.step_id);
+                }
+            }
+        } else {
+            held.entry(line.step_id.to_string()).or_default()[slot] = buf;
+        }
+        self.held_steps.store(held.len(), Ordering::SeqCst);
+    }
+
+    fn durable(&self) -> Option<Durable> {
+        self.inner.durable()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{ApprovalNote, CacheNote, Status};
+    use serde_json::json;
+
+    #[derive(Default)]
+    struct Rec {
+        /// Everything in arrival order: `E <kind>` or `<step>/<stream> <line>[…]`.
+        log: Mutex<Vec<String>>,
+        events: Mutex<Vec<Event>>,
+        /// Addresses of what arrived, to tell forwarded from copied.
+        ptrs: Mutex<Vec<usize>>,
+    }
+
+    impl Sink for Rec {
+        fn event(&self, ev: &Event) {
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("E {}", ev.event.name()));
+            self.events.lock().unwrap().push(ev.clone());
+            self.ptrs.lock().unwrap().push(ev as *const Event as usize);
+        }
+
+        fn output(&self, l: &OutputLine<'_>) {
+            let s = if l.stream == Stream::Stdout {
+                "out"
+            } else {
+                "err"
+            };
+            let p = if l.partial { "…" } else { "" };
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("{}/{s} {}{p}", l.step_id, l.line));
+            self.ptrs.lock().unwrap().push(l.line.as_ptr() as usize);
+        }
+    }
+
+    impl Rec {
+        fn take(&self) -> Vec<String> {
+            std::mem::take(&mut *self.log.lock().unwrap())
+        }
+    }
+
+    fn setup(secrets: &[&str]) -> (Arc<Masker>, Arc<Rec>, MaskingSink) {
+        let m = Arc::new(Masker::new());
+        for s in secrets {
+            assert!(m.add(s));
+        }
+        let rec = Arc::new(Rec::default());
+        let sink = MaskingSink::new(rec.clone(), m.clone());
+        (m, rec, sink)
+    }
+
+    fn out(sink: &MaskingSink, step: &str, line: &str, partial: bool) {
+        sink.output(&OutputLine {
+            step_id: step,
+            stream: Stream::Stdout,
+            line,
+            partial,
+        });
+    }
+
+    fn ev(kind: EventKind, step: Option<&str>) -> Event {
+        let mut e = Event::new(kind, &Arc::from("r1"), &Arc::from("wf"));
+        e.step_id = step.map(String::from);
+        e
+    }
+
+    #[test]
+    fn masks_the_value() {
+        let m = Masker::new();
+        assert!(m.is_empty());
+        assert!(matches!(m.mask_str("pw=hunter2!"), Cow::Borrowed(_)));
+        assert!(m.add("hunter2"));
+        assert!(!m.is_empty());
+        assert_eq!(m.mask_str("pw=hunter2! again hunter2"), "pw=***! again ***");
+        assert!(matches!(m.mask_str("nothing here"), Cow::Borrowed(_)));
+        // A trailing newline (from `echo … |`) is not part of the secret.
+        let m = Masker::new();
+        assert!(m.add("s3cret\n"));
+        assert_eq!(m.mask_str("a s3cret b"), "a *** b");
+    }
+
+    #[test]
+    fn masks_each_base64_form() {
+        let secret = "pa>ss?wo~rd";
+        let m = Masker::new();
+        assert!(m.add(secret));
+        let forms = [
+            STANDARD.encode(secret),
+            STANDARD_NO_PAD.encode(secret),
+            URL_SAFE.encode(secret),
+            URL_SAFE_NO_PAD.encode(secret),
+        ];
+        // The four really differ: both alphabets, padding or not.
+        assert_eq!(forms.iter().collect::<BTreeSet<_>>().len(), 4, "{forms:?}");
+        for f in &forms {
+            assert_eq!(m.mask_str(&format!("x {f} y")), "x *** y", "{f}");
+        }
+    }
+
+    #[test]
+    fn masks_base64_inside_a_longer_value() {
+        let m = Masker::new();
+        assert!(m.add("correct-horse-battery"));
+        for user in ["u", "us", "usr"] {
+            let header = format!(
+                "Basic {}",
+                STANDARD.encode(format!("{user}:correct-horse-battery"))
+            );
+            let masked = m.mask_str(&header);
+            assert!(masked.contains(MASK), "{user}: {header} → {masked}");
+        }
+    }
+
+    #[test]
+    fn masks_url_encoded_forms() {
+        let secret = "p@ss word/+&=~é";
+        let m = Masker::new();
+        assert!(m.add(secret));
+        for f in [
+            "p%40ss%20word%2F%2B%26%3D~%C3%A9",
+            "p%40ss%20word%2f%2b%26%3d~%c3%a9",
+            "p%40ss+word%2F%2B%26%3D~%C3%A9",
+            "p%40ss+word%2F%2B%26%3D%7E%C3%A9",
+        ] {
+            assert_eq!(m.mask_str(&format!("?q={f}&x=1")), "?q=***&x=1", "{f}");
+        }
+        assert_eq!(m.mask_str(secret), MASK);
+    }
+
+    #[test]
+    fn several_secrets_longer_wins() {
+        let m = Masker::new();
+        assert!(m.add("abc"));
+        assert!(m.add("abcdef"));
+        assert!(m.add("xyz123"));
+        assert_eq!(m.mask_str("1abcdef2"), "1***2");
+        assert_eq!(m.mask_str("1abc2 xyz123 abcde"), "1***2 *** ***de");
+        // Adding the same secret again changes nothing.
+        assert!(m.add("abc"));
+        assert_eq!(m.mask_str("abc"), MASK);
+    }
+
+    #[test]
+    fn short_secrets_refused() {
+        let m = Masker::new();
+        assert!(m.add(""), "empty values are ignored");
+        assert!(m.is_empty());
+        assert!(!m.add("ab"));
+        assert!(!m.add("ab\n"));
+        assert!(!m.add("x"));
+        assert!(m.is_empty());
+        assert_eq!(m.mask_str("ab x"), "ab x");
+        assert!(m.add("abc"));
+        assert!(!m.is_empty());
+    }
+
+    #[test]
+    fn masks_json_strings_keys_and_numbers() {
+        let m = Masker::new();
+        assert_eq!(m.mask_json(&json!({"a": "s3cret"})), None, "no secrets yet");
+        assert!(m.add("s3cret"));
+        assert!(m.add("424242"));
+        let j = json!({
+            "plain": "nothing",
+            "s3cret": "key is masked",
+            "nested": {"list": [1, "x s3cret y", {"deep": "s3cret"}], "n": 424242},
+            "flag": true,
+        });
+        let masked = m.mask_json(&j).unwrap();
+        assert_eq!(
+            masked,
+            json!({
+                "plain": "nothing",
+                "***": "key is masked",
+                "nested": {"list": [1, "x *** y", {"deep": "***"}], "n": "***"},
+                "flag": true,
+            })
+        );
+        assert_eq!(m.mask_json(&json!({"a": ["b", 1, null]})), None);
+    }
+
+    #[test]
+    fn fast_path_without_secrets_forwards_as_is() {
+        let (_m, rec, sink) = setup(&[]);
+        let mut e = ev(EventKind::StepCompleted, Some("a"));
+        e.error = Some("boom".into());
+        sink.event(&e);
+        let line = String::from("hello");
+        out(&sink, "a", &line, false);
+        out(&sink, "a", &line, true);
+        let ptrs = rec.ptrs.lock().unwrap().clone();
+        assert_eq!(ptrs[0], &e as *const Event as usize, "the event itself");
+        assert_eq!(ptrs[1], line.as_ptr() as usize, "the line itself");
+        assert_eq!(ptrs[2], line.as_ptr() as usize);
+        assert_eq!(
+            rec.take(),
+            [
+                "E orchestration.step.completed",
+                "a/out hello",
+                "a/out hello…"
+            ]
+        );
+    }
+
+    #[test]
+    fn lines_without_secrets_are_not_copied() {
+        let (_m, rec, sink) = setup(&["s3cret"]);
+        let line = String::from("hello");
+        out(&sink, "a", &line, false);
+        out(&sink, "a", "a s3cret", false);
+        assert_eq!(rec.ptrs.lock().unwrap()[0], line.as_ptr() as usize);
+        assert_eq!(rec.take(), ["a/out hello", "a/out a ***"]);
+    }
+
+    #[test]
+    fn events_are_masked() {
+        let (_m, rec, sink) = setup(&["s3cret"]);
+        let mut e = ev(EventKind::RunFailed, None);
+        e.error = Some("bad s3cret".into());
+        e.outputs = Some(json!({"o": "s3cret"}));
+        sink.event(&e);
+        let mut a = ev(EventKind::ApprovalDecided, Some("gate"));
+        a.approval = Some(ApprovalNote {
+            message: Some("deploy with s3cret?".into()),
+            comment: Some("ok".into()),
+            by: Some("s3cret-user".into()),
+            ..Default::default()
+        });
+        sink.event(&a);
+        let got = rec.events.lock().unwrap().clone();
+        assert_eq!(got[0].error.as_deref(), Some("bad ***"));
+        assert_eq!(got[0].outputs, Some(json!({"o": "***"})));
+        let note = got[1].approval.as_ref().unwrap();
+        assert_eq!(note.message.as_deref(), Some("deploy with ***?"));
+        assert_eq!(note.comment.as_deref(), Some("ok"));
+        assert_eq!(note.by.as_deref(), Some("***-user"));
+    }
+
+    #[test]
+    fn masked_result_is_not_cached() {
+        let (_m, rec, sink) = setup(&["s3cret"]);
+        let note = Arc::new(CacheNote {
+            fingerprint: "f".into(),
+            parts: "{}".into(),
+            ttl: None,
+        });
+        let mut clean = ev(EventKind::StepCompleted, Some("a"));
+        clean.status = Some(Status::Succeeded);
+        clean.result = Some(Arc::new(json!({"outputs": {"x": "1"}})));
+        clean.cache = Some(note.clone());
+        sink.event(&clean);
+        let mut dirty = clean.clone();
+        dirty.step_id = Some("b".into());
+        dirty.result = Some(Arc::new(json!({"outputs": {"x": "s3cret"}})));
+        sink.event(&dirty);
+        let got = rec.events.lock().unwrap().clone();
+        assert!(got[0].cache.is_some());
+        assert!(Arc::ptr_eq(
+            got[0].result.as_ref().unwrap(),
+            clean.result.as_ref().unwrap()
+        ));
+        assert!(got[1].cache.is_none(), "a masked value must not be cached");
+        assert_eq!(
+            *got[1].result.clone().unwrap(),
+            json!({"outputs": {"x": "***"}})
+        );
+    }
+
+    #[test]
+    fn secret_split_across_partial_pieces() {
+        let (_m, rec, sink) = setup(&["SECRETVALUE123"]);
+        out(&sink, "a", "aaa SECRET", true);
+        assert!(rec.take().is_empty(), "the tail may start the secret: held");
+        out(&sink, "a", "VALUE123 bbb", false);
+        assert_eq!(rec.take(), ["a/out aaa *** bbb"], "one complete line");
+        // A piece that cannot start the secret goes out at once, still partial.
+        out(&sink, "a", "xxxx", true);
+        assert_eq!(rec.take(), ["a/out xxxx…"]);
+        out(&sink, "a", "yyyy", false);
+        assert_eq!(rec.take(), ["a/out yyyy"]);
+    }
+
+    #[test]
+    fn multi_line_secret_across_lines() {
+        let (_m, rec, sink) = setup(&["-----BEGIN KEY-----\nMIIEvQIBADAN\n-----END KEY-----"]);
+        out(&sink, "a", "before", false);
+        assert_eq!(rec.take(), ["a/out before"], "cannot start the secret");
+        out(&sink, "a", "key: -----BEGIN KEY-----", false);
+        out(&sink, "a", "MIIEvQIBADAN", false);
+        assert!(rec.take().is_empty());
+        out(&sink, "a", "-----END KEY----- done", false);
+        assert_eq!(rec.take(), ["a/out key: *** done"]);
+        // A beginning that turns out not to be the secret is released whole.
+        out(&sink, "a", "-----BEGIN KEY-----", false);
+        assert!(rec.take().is_empty());
+        out(&sink, "a", "something else", false);
+        assert_eq!(
+            rec.take(),
+            ["a/out -----BEGIN KEY-----", "a/out something else"]
+        );
+    }
+
+    #[test]
+    fn crlf_secret_matches_output_lines() {
+        let (_m, rec, sink) = setup(&["line-one\r\nline-two"]);
+        out(&sink, "a", "x line-one", false);
+        out(&sink, "a", "line-two y", false);
+        assert_eq!(rec.take(), ["a/out x *** y"]);
+    }
+
+    #[test]
+    fn holdback_does_not_delay_other_lines() {
+        let (_m, rec, sink) = setup(&["SECRETVALUE123", "multi\nline-secret"]);
+        out(&sink, "a", "waiting SECRET", true);
+        assert!(rec.take().is_empty());
+        // Another step, and the other stream of the same step, go through.
+        out(&sink, "b", "from b", false);
+        sink.output(&OutputLine {
+            step_id: "a",
+            stream: Stream::Stderr,
+            line: "from a's stderr",
+            partial: false,
+        });
+        out(&sink, "b", "a multi", false);
+        out(&sink, "b", "not it", false);
+        assert_eq!(
+            rec.take(),
+            [
+                "b/out from b",
+                "a/err from a's stderr",
+                "b/out a multi",
+                "b/out not it"
+            ]
+        );
+        out(&sink, "a", "VALUE123", false);
+        assert_eq!(rec.take(), ["a/out waiting ***"]);
+    }
+
+    #[test]
+    fn flush_on_step_end_before_the_event() {
+        let (_m, rec, sink) = setup(&["SECRETVALUE123", "multi\nline-secret"]);
+        out(&sink, "a", "tail SECRET", true);
+        out(&sink, "b", "x multi", false);
+        out(&sink, "deploy[0]", "SECRETVAL", true);
+        assert!(rec.take().is_empty());
+        sink.event(&ev(EventKind::StepCompleted, Some("a")));
+        assert_eq!(
+            rec.take(),
+            ["a/out tail SECRET", "E orchestration.step.completed"]
+        );
+        sink.event(&ev(EventKind::StepFailed, Some("deploy")));
+        assert_eq!(
+            rec.take(),
+            ["deploy[0]/out SECRETVAL", "E orchestration.step.failed"]
+        );
+        sink.event(&ev(EventKind::RunCompleted, None));
+        assert_eq!(
+            rec.take(),
+            ["b/out x multi", "E orchestration.run.completed"]
+        );
+        assert_eq!(sink.held_steps.load(Ordering::SeqCst), 0);
+        // Nothing left: the fast path is back.
+        out(&sink, "a", "plain", false);
+        assert_eq!(rec.take(), ["a/out plain"]);
+    }
+
+    #[test]
+    fn a_very_long_held_line_is_released_in_pieces() {
+        let (_m, rec, sink) = setup(&["SECRETVALUE123"]);
+        let long = format!("{}SECRET", "x".repeat(HOLD_CAP + 10));
+        out(&sink, "a", &long, true);
+        let got = rec.take();
+        assert_eq!(got.len(), 1);
+        assert!(
+            got[0].ends_with("xx…"),
+            "released up to the possible secret"
+        );
+        out(&sink, "a", "VALUE123 end", false);
+        assert_eq!(rec.take(), ["a/out *** end"]);
+    }
+
+    #[test]
+    fn secret_added_mid_run() {
+        let (m, rec, sink) = setup(&[]);
+        out(&sink, "a", "tok3n before", false);
+        assert!(m.add("tok3n"));
+        out(&sink, "a", "tok3n after", false);
+        assert_eq!(rec.take(), ["a/out tok3n before", "a/out *** after"]);
+    }
+}

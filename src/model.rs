@@ -172,6 +172,15 @@ pub enum CallTarget {
     Capability(String),
 }
 
+#[derive(Debug, Clone, Default)]
+pub struct CallSpans {
+    pub target: Span,
+    pub endpoint: Span,
+    pub with: Vec<Span>,
+    /// The whole `call:` mapping.
+    pub call: Span,
+}
+
 #[derive(Debug, Clone)]
 pub enum HttpBody {
     Json(Val),
@@ -200,6 +209,8 @@ pub enum StepKind {
         target: CallTarget,
         endpoint: String,
         with: Vec<(String, Val)>,
+        /// Where `service`/`capability`, `endpoint` and each `with` key are written.
+        spans: CallSpans,
     },
     Workflow {
         path: String,
@@ -313,6 +324,25 @@ pub struct Config {
 }
 
 impl Config {
+    pub fn service(&self, id: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.id == id)
+    }
+
+    /// The services that may answer a call, in the order they are tried:
+    /// `priority` ascending, then file order.
+    pub fn candidates(&self, target: &CallTarget) -> Vec<&Service> {
+        let mut v: Vec<&Service> = match target {
+            CallTarget::Service(id) => self.service(id).into_iter().collect(),
+            CallTarget::Capability(c) => self
+                .services
+                .iter()
+                .filter(|s| s.capabilities.iter().any(|x| x == c))
+                .collect(),
+        };
+        v.sort_by_key(|s| s.priority);
+        v
+    }
+
     /// The directory steps run in: the config file's directory.
     pub fn project_dir(&self) -> Option<&std::path::Path> {
         self.source.as_ref().map(|s| s.dir())
@@ -366,9 +396,50 @@ pub struct Telemetry {
 #[derive(Debug, Clone)]
 pub enum Auth {
     None,
-    Bearer { credential: String },
-    Basic { credential: String },
-    ApiKey { header: String, credential: String },
+    Bearer {
+        credential: String,
+    },
+    /// The credential holds `user:password`.
+    Basic {
+        credential: String,
+    },
+    ApiKey {
+        header: String,
+        credential: String,
+    },
+}
+
+impl Auth {
+    /// The name of the secret this auth reads.
+    pub fn credential(&self) -> Option<&str> {
+        match self {
+            Auth::None => None,
+            Auth::Bearer { credential }
+            | Auth::Basic { credential }
+            | Auth::ApiKey { credential, .. } => Some(credential),
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Auth::None => "none",
+            Auth::Bearer { .. } => "bearer",
+            Auth::Basic { .. } => "basic",
+            Auth::ApiKey { .. } => "api_key",
+        }
+    }
+}
+
+impl Endpoint {
+    pub fn parameter(&self, name: &str) -> Option<&Parameter> {
+        self.parameters.iter().find(|p| p.name == name)
+    }
+}
+
+impl Service {
+    pub fn endpoint(&self, id: &str) -> Option<&Endpoint> {
+        self.endpoints.iter().find(|e| e.id == id)
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -20,6 +20,8 @@ pub struct EnvVars {
     /// `ORCH_HISTORY=memory`: keep history in memory (for benchmarks).
     pub history: Option<String>,
     pub cache_max: Option<String>,
+    /// `ORCHESTRATION_PROGRESS_WEBHOOK_URL`.
+    pub webhook_url: Option<String>,
     /// All of orch's environment, passed on to steps.
     pub all: Vec<(String, String)>,
 }
@@ -39,6 +41,7 @@ impl EnvVars {
             orch_home: get("ORCH_HOME"),
             history: get("ORCH_HISTORY"),
             cache_max: get("ORCHESTRATION_CACHE_MAX_STEP_OUTPUTS"),
+            webhook_url: get("ORCHESTRATION_PROGRESS_WEBHOOK_URL").filter(|v| !v.is_empty()),
             all,
         }
     }

@@ -200,7 +200,51 @@ pub(super) fn execute(cx: &Context, ex: Execution<'_>) -> Result<Exit, Invalid> 
             }
         }
     }
-    let sink: Arc<dyn Sink> = Arc::new(Fanout(sinks));
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            history.finish();
+            return Err(Diag::new("io", format!("cannot start the runtime: {e}")).into());
+        }
+    };
+    let webhook_url = cx
+        .env
+        .webhook_url
+        .clone()
+        .or_else(|| telemetry.webhook_url.clone());
+    // WEBHOOK-WIRING: enabled once report::webhook lands.
+    let _ = webhook_url;
+    // Every sink sits behind the masker: no secret reaches a byte we write.
+    let secrets = Arc::new(crate::secrets::Secrets::new(cx.env.all.iter().cloned()));
+    let masker = Arc::new(crate::mask::Masker::new());
+    for v in secrets.env_values() {
+        masker.add(&v);
+    }
+    let sink: Arc<dyn Sink> = Arc::new(crate::mask::MaskingSink::new(
+        Arc::new(Fanout(sinks)),
+        masker.clone(),
+    ));
+    let services = if uses_http(&wf) {
+        let breakers: Option<Arc<dyn crate::services::BreakerStore>> = if home.in_memory {
+            None
+        } else {
+            Some(Arc::new(crate::history::breakers::BreakerTable::new(
+                Store::open_path(&home.db_path(), false)?,
+            )))
+        };
+        match crate::services::Runtime::new(project.config.clone(), breakers) {
+            Ok(rt) => Some(Arc::new(rt)),
+            Err(e) => {
+                history.finish();
+                return Err(Diag::new("http", e).into());
+            }
+        }
+    } else {
+        None
+    };
 
     if cx.verbose > 0 {
         eprintln!(
@@ -222,16 +266,6 @@ pub(super) fn execute(cx: &Context, ex: Execution<'_>) -> Result<Exit, Invalid> 
         history.finish();
         return Err(Diag::new("io", format!("cannot create {}: {e}", scratch.display())).into());
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            history.finish();
-            return Err(Diag::new("io", format!("cannot start the runtime: {e}")).into());
-        }
-    };
     let approver = Arc::new(RunApprover {
         pre: PreApproved::from_args(&args.approve),
         recorded: approvals,
@@ -248,19 +282,43 @@ pub(super) fn execute(cx: &Context, ex: Execution<'_>) -> Result<Exit, Invalid> 
         grace: args.grace,
         project_dir: project.dir.clone(),
         scratch_dir: scratch.clone(),
-        process_env: cx.env.all.clone(),
+        // Secrets reach steps only through `env:` (and are masked there).
+        process_env: cx
+            .env
+            .all
+            .iter()
+            .filter(|(k, _)| !k.starts_with("ORCH_SECRET_"))
+            .cloned()
+            .collect(),
         cancel: cancel_watch,
         attempt,
         restore,
         cache,
         approver,
+        services: services.clone(),
+        secrets,
+        masker: masker.clone(),
     };
     let config = project.config.clone();
     let show_hint = mode != OutputMode::Json && !cx.quiet;
-    let outcome = runtime.block_on(async move {
+    let (mut outcome, delivery) = runtime.block_on(async move {
         tokio::spawn(watch_signals(canceller, show_hint));
-        exec::run(wf, config, opts, sink).await
+        let outcome = exec::run(wf, config, opts, sink).await;
+        // A slow webhook gets a moment to catch up, never more.
+        let delivery: Option<WebhookCounts> = None;
+        (outcome, delivery)
     });
+    if let Some(rt) = &services {
+        rt.breakers.flush();
+    }
+    mask_outcome(&masker, &mut outcome);
+    if let Some(d) = delivery.filter(|d| d.undelivered > 0) {
+        eprintln!(
+            "orch: {} of {} progress events could not be delivered to the webhook",
+            d.undelivered,
+            d.undelivered + d.delivered
+        );
+    }
     // Steps may still hold the scratch files open in leftover processes; best effort.
     let _ = std::fs::remove_dir_all(&scratch);
     let recorded = history.finish();
@@ -298,6 +356,45 @@ pub(super) fn execute(cx: &Context, ex: Execution<'_>) -> Result<Exit, Invalid> 
         Status::Waiting => Exit::Waiting,
         _ => Exit::RunFailed,
     })
+}
+
+#[derive(Clone, Copy)]
+struct WebhookCounts {
+    delivered: u64,
+    undelivered: u64,
+}
+
+/// Whether any step needs the HTTP client.
+fn uses_http(wf: &crate::model::Workflow) -> bool {
+    wf.steps.iter().any(|s| {
+        matches!(
+            s.body.kind,
+            crate::model::StepKind::Http(_) | crate::model::StepKind::Call { .. }
+        )
+    })
+}
+
+/// The summary is printed from the outcome, not from events: mask it too.
+fn mask_outcome(masker: &crate::mask::Masker, o: &mut exec::RunOutcome) {
+    if masker.is_empty() {
+        return;
+    }
+    fn step(masker: &crate::mask::Masker, r: &mut exec::StepReport) {
+        if let Some(e) = &r.error {
+            r.error = Some(masker.mask_str(e).into_owned());
+        }
+        if let Some(j) = masker.mask_json(&r.outputs) {
+            r.outputs = j;
+        }
+        r.items.iter_mut().for_each(|i| step(masker, i));
+    }
+    o.steps.iter_mut().for_each(|r| step(masker, r));
+    if let Some(e) = &o.error {
+        o.error = Some(masker.mask_str(e).into_owned());
+    }
+    if let Some(j) = masker.mask_json(&o.outputs) {
+        o.outputs = j;
+    }
 }
 
 /// First Ctrl-C or SIGTERM: stop gracefully; a second one: stop at once.

@@ -48,6 +48,13 @@ pub struct RunOptions {
     pub cache: Option<Arc<dyn StepCache>>,
     /// Who decides `approval` steps.
     pub approver: Arc<dyn Approver>,
+    /// The HTTP client, breakers and rate limits of `http`/`call` steps;
+    /// `None` when the workflow has none.
+    pub services: Option<Arc<crate::services::Runtime>>,
+    /// Where `secrets.*` and service credentials come from.
+    pub secrets: Arc<crate::secrets::Secrets>,
+    /// Every secret fetched is added here, so sinks can mask it.
+    pub masker: Arc<crate::mask::Masker>,
 }
 
 /// A step result carried over from an earlier attempt of the run.

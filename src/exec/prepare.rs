@@ -8,7 +8,8 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::expr::eval::{resolve, to_text};
 use crate::expr::{Scope, StatusFns};
-use crate::model::{Step, StepKind, Workflow};
+use crate::model::{CallTarget, HttpBody, Step, StepKind, Workflow};
+use crate::steps::http;
 
 use super::fingerprint::{self, Fingerprint};
 
@@ -24,6 +25,13 @@ pub enum Resolved {
     Transform(Map<String, Json>),
     Approval {
         message: String,
+    },
+    Http(http::Request),
+    /// A call before routing: which service answers is decided per attempt.
+    Call {
+        target: CallTarget,
+        endpoint: String,
+        with: Map<String, Json>,
     },
     /// A kind this engine does not execute yet.
     Unsupported(&'static str),
@@ -47,6 +55,36 @@ impl Resolved {
             }
             Resolved::Transform(values) => j["values"] = Json::Object(values.clone()),
             Resolved::Approval { message } => j["message"] = json!(message),
+            Resolved::Http(r) => {
+                j["request"] = json!({
+                    "method": r.method,
+                    "url": r.url,
+                    "headers": r.headers,
+                    "query": r.query,
+                    "body": match &r.body {
+                        http::Body::None => Json::Null,
+                        http::Body::Json(b) => json!({ "json": b }),
+                        http::Body::Text(t) => json!({ "text": t }),
+                        http::Body::Form(f) => json!({ "form": f }),
+                    },
+                    "expect_status": r.expect_status,
+                });
+            }
+            // Auth is added per attempt and never enters the fingerprint.
+            Resolved::Call {
+                target,
+                endpoint,
+                with,
+            } => {
+                j["call"] = json!({
+                    "target": match target {
+                        CallTarget::Service(s) => json!({ "service": s }),
+                        CallTarget::Capability(c) => json!({ "capability": c }),
+                    },
+                    "endpoint": endpoint,
+                    "with": with,
+                });
+            }
             Resolved::Unsupported(_) => {}
         }
         j
@@ -159,6 +197,52 @@ pub fn resolve_body(
                 None => format!("Approve step `{}`?", step.id),
             };
             Resolved::Approval { message }
+        }
+        StepKind::Http(h) => {
+            let text = |v: &crate::model::Val, what: &str| -> Result<String, String> {
+                resolve(v, scope)
+                    .map(|j| to_text(&j))
+                    .map_err(|e| format!("{what}: {}", e.message))
+            };
+            let pairs = |kv: &[(String, crate::model::Val)], what: &str| {
+                kv.iter()
+                    .map(|(k, v)| Ok((k.clone(), text(v, &format!("{what} `{k}`"))?)))
+                    .collect::<Result<Vec<_>, String>>()
+            };
+            let body = match &h.body {
+                None => http::Body::None,
+                Some(HttpBody::Json(v)) => {
+                    http::Body::Json(resolve(v, scope).map_err(|e| format!("json: {}", e.message))?)
+                }
+                Some(HttpBody::Text(v)) => http::Body::Text(text(v, "body")?),
+                Some(HttpBody::Form(kv)) => http::Body::Form(pairs(kv, "form")?),
+            };
+            Resolved::Http(http::Request {
+                method: h.method.clone(),
+                url: text(&h.url, "url")?,
+                headers: pairs(&h.headers, "header")?,
+                query: pairs(&h.query, "query")?,
+                body,
+                expect_status: h.expect_status.clone(),
+                timeout: step.body.timeout.unwrap_or(http::DEFAULT_TIMEOUT),
+            })
+        }
+        StepKind::Call {
+            target,
+            endpoint,
+            with,
+            ..
+        } => {
+            let mut m = Map::new();
+            for (k, v) in with {
+                let j = resolve(v, scope).map_err(|e| format!("with `{k}`: {}", e.message))?;
+                m.insert(k.clone(), j);
+            }
+            Resolved::Call {
+                target: target.clone(),
+                endpoint: endpoint.clone(),
+                with: m,
+            }
         }
         other => Resolved::Unsupported(other.name()),
     })

@@ -62,6 +62,7 @@ struct StepState {
 
 pub(crate) struct Engine {
     wf: Arc<Workflow>,
+    cfg: Arc<Config>,
     opts: RunOptions,
     sink: Arc<dyn Sink>,
     /// Needs of any phase (earlier phases are already done); for `success()`.
@@ -178,6 +179,7 @@ impl Engine {
         let failing = env_error.is_some();
         let mut engine = Engine {
             pools: cfg.pools.iter().cloned().collect(),
+            cfg: cfg.clone(),
             wf,
             sink,
             all_needs,
@@ -244,6 +246,10 @@ impl Engine {
                 },
                 error: None,
                 duration: r.duration.unwrap_or_default(),
+                http_status: view
+                    .get("http_status")
+                    .and_then(Json::as_u64)
+                    .map(|c| c as u16),
                 extra,
                 cache: None,
             });
@@ -704,6 +710,11 @@ impl Engine {
             workflow: self.workflow.clone(),
             cache: self.opts.cache.clone(),
             approver: self.opts.approver.clone(),
+            cfg: self.cfg.clone(),
+            services: self.opts.services.clone(),
+            secrets: self.opts.secrets.clone(),
+            masker: self.opts.masker.clone(),
+            secret_values: HashMap::new(),
         };
         let k = item.map(|(k, _)| k);
         self.tasks
@@ -762,6 +773,7 @@ impl Engine {
         ev.duration_ms = Some(r.duration.as_millis() as u64);
         ev.error = r.error.clone();
         ev.exit_code = r.exit_code;
+        ev.http_status = r.http_status;
         ev.result = Some(Arc::new(unit_view(r.status, Some(r), r.error.as_deref())));
         ev.cache = r.cache.clone();
         self.sink.event(&ev);
@@ -841,6 +853,7 @@ impl Engine {
         if let Some(r) = &st.result {
             ev.attempt = Some(r.attempts);
             ev.exit_code = r.exit_code;
+            ev.http_status = r.http_status;
             ev.cache = r.cache.clone();
         }
         ev.result = st.view.clone();
@@ -1014,6 +1027,9 @@ mod tests {
             restore: HashMap::new(),
             cache: None,
             approver: Arc::new(super::super::NoApprover),
+            services: None,
+            secrets: Arc::new(crate::secrets::Secrets::env_only(Vec::new())),
+            masker: Arc::new(crate::mask::Masker::new()),
         };
         let rec = Arc::new(Recorder::default());
         let rt = tokio::runtime::Builder::new_current_thread()

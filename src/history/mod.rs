@@ -2,6 +2,7 @@
 //! `ORCH_HOME/logs/<run>/<step>.log`. The engine never sees this module;
 //! [`writer::HistorySink`] receives its events like any other sink.
 
+pub mod breakers;
 pub mod cache;
 pub mod lock;
 pub mod query;

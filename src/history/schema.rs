@@ -104,6 +104,19 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX runs_by_parent ON runs(parent_run_id) WHERE parent_run_id IS NOT NULL;
     "#,
+    // 3: circuit breakers of services, so that the next run remembers a
+    // service that is down. A service is its id and where it lives.
+    r#"
+    CREATE TABLE breakers (
+        service     TEXT NOT NULL,
+        base_url    TEXT NOT NULL,
+        state       TEXT NOT NULL,     -- closed | open | half_open
+        failures    INTEGER NOT NULL,  -- consecutive, while closed
+        open_until  INTEGER,           -- unix ms, while open
+        updated_at  INTEGER NOT NULL,
+        PRIMARY KEY (service, base_url)
+    );
+    "#,
 ];
 
 /// The schema version this orch writes.

@@ -486,7 +486,7 @@ impl Rec<'_> {
                     .prepare_cached(&format!(
                         "UPDATE steps SET status = ?3, attempts = coalesce(?4, attempts), \
                          finished_at = ?5, duration_ms = ?6, exit_code = ?7, error = ?8, \
-                         result = ?9, cached = ?10 \
+                         result = ?9, cached = ?10, http_status = ?11 \
                          WHERE run_id = ?1 AND step_id = ?2 AND status IN {}",
                         sql_list(step_from(to))
                     ))?
@@ -501,6 +501,7 @@ impl Rec<'_> {
                         ev.error,
                         result,
                         to == Status::Cached,
+                        ev.http_status,
                     ])?;
                 if n == 0 {
                     return self.illegal_step(id, to);
@@ -728,6 +729,7 @@ mod tests {
             step_id: "a",
             stream: crate::event::Stream::Stdout,
             line: "hello",
+            partial: false,
         });
         let mut done = ev(EventKind::StepCompleted, Some("a"), Status::Succeeded);
         done.attempt = Some(1);

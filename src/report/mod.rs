@@ -5,6 +5,7 @@ pub mod json;
 pub mod logfile;
 pub mod plain;
 pub mod tty;
+pub mod webhook;
 
 use crate::event::Sink;
 use crate::exec::RunOutcome;

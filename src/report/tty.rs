@@ -781,6 +781,7 @@ mod tests {
                 step_id: "build",
                 stream: crate::event::Stream::Stderr,
                 line: &format!("l{i}"),
+                partial: false,
             });
         }
         {

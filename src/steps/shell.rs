@@ -370,28 +370,52 @@ async fn pump<R: AsyncRead + Unpin>(
         pending.extend_from_slice(chunk);
         let mut start = 0;
         while let Some(pos) = pending[start..].iter().position(|&b| b == b'\n') {
-            emit(sink, id, stream, &pending[start..start + pos]);
+            emit(sink, id, stream, &pending[start..start + pos], false);
             start += pos + 1;
         }
         pending.drain(..start);
         if pending.len() > MAX_LINE {
-            emit(sink, id, stream, &pending);
-            pending.clear();
+            // Cut on a character boundary (never inside a UTF-8 sequence), so
+            // both pieces decode cleanly and a masker can join them again.
+            let len = pending.len();
+            let mut cut = len;
+            let lead = (1..=4.min(len))
+                .map(|back| len - back)
+                .find(|&i| (pending[i] & 0xC0) != 0x80);
+            if let Some(i) = lead {
+                let need = match pending[i] {
+                    b if b >= 0xF0 => 4,
+                    b if b >= 0xE0 => 3,
+                    b if b >= 0xC0 => 2,
+                    _ => 1,
+                };
+                if len - i < need {
+                    cut = i;
+                }
+            }
+            emit(sink, id, stream, &pending[..cut], true);
+            pending.drain(..cut);
         }
     }
     if !pending.is_empty() {
-        emit(sink, id, stream, &pending);
+        emit(sink, id, stream, &pending, false);
     }
     tail
 }
 
-fn emit(sink: &dyn Sink, id: &str, stream: Stream, bytes: &[u8]) {
-    let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+/// `partial`: the piece was cut at [`MAX_LINE`] and its line goes on.
+fn emit(sink: &dyn Sink, id: &str, stream: Stream, bytes: &[u8], partial: bool) {
+    let bytes = if partial {
+        bytes
+    } else {
+        bytes.strip_suffix(b"\r").unwrap_or(bytes)
+    };
     let line = String::from_utf8_lossy(bytes);
     sink.output(&OutputLine {
         step_id: id,
         stream,
         line: &line,
+        partial,
     });
 }
 

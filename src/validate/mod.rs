@@ -3,7 +3,7 @@
 
 pub mod config;
 pub mod duration;
-mod refs;
+pub(crate) mod refs;
 mod step;
 mod workflow;
 

@@ -210,6 +210,15 @@ pub(crate) fn check(cx: &mut Ctx, wf: &Workflow, config: &Config) {
                     .label(s.span, format!("step `{}` is an approval", s.id)),
             );
         }
+        if let StepKind::Call {
+            target,
+            endpoint,
+            with,
+            spans,
+        } = &s.body.kind
+        {
+            check_call(cx, s, config, target, endpoint, with, spans);
+        }
         for (pool, amount) in &s.resources {
             match config.pools.iter().find(|(p, _)| p == pool) {
                 None => cx.push(
@@ -284,6 +293,118 @@ pub fn body_exprs(b: &StepBody) -> Vec<&Arc<Expr>> {
         }
     }
     out
+}
+
+/// A `call` against the registry: the service or capability exists, every
+/// service that may answer has the endpoint, required parameters are given
+/// and no unknown ones are.
+fn check_call(
+    cx: &mut Ctx,
+    s: &Step,
+    config: &Config,
+    target: &CallTarget,
+    endpoint: &str,
+    with: &[(String, Val)],
+    spans: &CallSpans,
+) {
+    let ids = || config.services.iter().map(|s| s.id.as_str());
+    let candidates = config.candidates(target);
+    if candidates.is_empty() {
+        let (msg, help) = match target {
+            CallTarget::Service(id) => (
+                format!("unknown service `{id}`"),
+                match did_you_mean(id, ids()) {
+                    Some(h) => format!("did you mean `{h}`?"),
+                    None if config.services.is_empty() => {
+                        "declare services under `orchestration.services` in orchestration.yaml"
+                            .into()
+                    }
+                    None => format!("services: {}", preview(&ids().collect::<Vec<_>>())),
+                },
+            ),
+            CallTarget::Capability(c) => {
+                let caps: Vec<&str> = config
+                    .services
+                    .iter()
+                    .flat_map(|s| s.capabilities.iter().map(String::as_str))
+                    .collect();
+                (
+                    format!("no service has capability `{c}`"),
+                    match did_you_mean(c, caps.iter().copied()) {
+                        Some(h) => format!("did you mean `{h}`?"),
+                        None if caps.is_empty() => {
+                            "list it under a service's `capabilities:` in orchestration.yaml".into()
+                        }
+                        None => format!("capabilities: {}", preview(&caps)),
+                    },
+                )
+            }
+        };
+        cx.push(
+            Diag::new("call", msg)
+                .label(spans.target, format!("step `{}` calls it", s.id))
+                .help(help),
+        );
+        return;
+    }
+    for svc in candidates {
+        let Some(ep) = svc.endpoint(endpoint) else {
+            let eps: Vec<&str> = svc.endpoints.iter().map(|e| e.id.as_str()).collect();
+            cx.push(
+                Diag::new(
+                    "call",
+                    format!("service `{}` has no endpoint `{endpoint}`", svc.id),
+                )
+                .label(spans.endpoint, "unknown endpoint")
+                .help(match did_you_mean(endpoint, eps.iter().copied()) {
+                    Some(h) => format!("did you mean `{h}`?"),
+                    None if eps.is_empty() => format!("service `{}` declares no endpoints", svc.id),
+                    None => format!("endpoints of `{}`: {}", svc.id, preview(&eps)),
+                }),
+            );
+            continue;
+        };
+        for p in ep.parameters.iter().filter(|p| p.required) {
+            if !with.iter().any(|(k, _)| *k == p.name) {
+                cx.push(
+                    Diag::new(
+                        "call",
+                        format!(
+                            "endpoint `{endpoint}` of service `{}` needs parameter `{}`",
+                            svc.id, p.name
+                        ),
+                    )
+                    .label(spans.call, format!("no `{}` in `with:`", p.name))
+                    .help(format!("add `with: {{ {}: … }}`", p.name)),
+                );
+            }
+        }
+        if ep.parameters.is_empty() {
+            continue;
+        }
+        for (i, (k, _)) in with.iter().enumerate() {
+            if ep.parameter(k).is_none() {
+                let names: Vec<&str> = ep.parameters.iter().map(|p| p.name.as_str()).collect();
+                cx.push(
+                    Diag::new(
+                        "call",
+                        format!(
+                            "endpoint `{endpoint}` of service `{}` has no parameter `{k}`",
+                            svc.id
+                        ),
+                    )
+                    .label(
+                        spans.with.get(i).copied().unwrap_or(spans.call),
+                        "unknown parameter",
+                    )
+                    .help(match did_you_mean(k, names.iter().copied()) {
+                        Some(h) => format!("did you mean `{h}`?"),
+                        None => format!("parameters: {}", preview(&names)),
+                    }),
+                );
+            }
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -422,13 +543,35 @@ fn check_expr(
                     .iter()
                     .any(|d| d.labels.first().is_some_and(|l| l.span == span)) => {}
             "secrets" => {
-                // Reading secrets needs masking in every sink first; refused
-                // loudly rather than leaking or silently failing at run time.
-                cx.push(
-                    Diag::new("not-supported", "`secrets` are not supported yet")
-                        .label(span, "secret used here")
-                        .help("pass the value through the environment of orch itself for now"),
-                );
+                let Some(name) = &r.name else {
+                    cx.push(
+                        Diag::new("expression", "`secrets` needs a secret name")
+                            .label(span, "e.g. secrets.api-token"),
+                    );
+                    continue;
+                };
+                if !super::is_name(name) {
+                    cx.push(
+                        Diag::new("expression", format!("invalid secret name `{name}`"))
+                            .label(span, "not a valid name")
+                            .help("secret names are letters, digits, `_` and `-`"),
+                    );
+                }
+                // Secrets are fetched (and masked) just before the step that
+                // reads them starts; these places are evaluated elsewhere.
+                let refused = match (me, place) {
+                    (None, _) => Some("workflow `env` and `outputs`"),
+                    (Some(_), Place::ForEach) => Some("`if` and `for_each`"),
+                    (Some(_), Place::RetryCondition) => Some("`retry.condition`"),
+                    _ => None,
+                };
+                if let Some(where_) = refused {
+                    cx.push(
+                        Diag::new("expression", format!("{where_} cannot read secrets"))
+                            .label(span, "secret used here")
+                            .help("read it in a step: `env: { TOKEN: \"${{ secrets.NAME }}\" }`"),
+                    );
+                }
             }
             _ => {}
         }

@@ -33,7 +33,7 @@ const COMMON: [&str; 18] = [
 const BODY: [&str; 5] = ["env", "timeout", "retry", "shell", "with"];
 
 /// Kinds that parse but do not run yet; validation refuses them loudly.
-pub const NOT_YET: [&str; 3] = ["http", "call", "workflow"];
+pub const NOT_YET: [&str; 1] = ["workflow"];
 
 pub(crate) struct StepDefaults<'a> {
     pub timeout: Option<std::time::Duration>,
@@ -288,9 +288,9 @@ fn body(
         "http" => StepKind::Http(http(cx, v)?),
         "call" => {
             let cf = cx.fields(v, "call", &["service", "capability", "endpoint", "with"])?;
-            let target = match (cf.get("service"), cf.get("capability")) {
-                (Some(s), None) => CallTarget::Service(cx.string(s, "service")?),
-                (None, Some(c)) => CallTarget::Capability(cx.string(c, "capability")?),
+            let (target, target_span) = match (cf.get("service"), cf.get("capability")) {
+                (Some(s), None) => (CallTarget::Service(cx.string(s, "service")?), s.span),
+                (None, Some(c)) => (CallTarget::Capability(cx.string(c, "capability")?), c.span),
                 _ => {
                     cx.push(
                         Diag::new(
@@ -302,8 +302,8 @@ fn body(
                     return None;
                 }
             };
-            let endpoint = match cf.get("endpoint") {
-                Some(e) => cx.string(e, "endpoint")?,
+            let (endpoint, endpoint_span) = match cf.get("endpoint") {
+                Some(e) => (cx.string(e, "endpoint")?, e.span),
                 None => {
                     cx.error(
                         "missing-key",
@@ -318,10 +318,26 @@ fn body(
                 .get("with")
                 .map(|w| cx.val_map(w, "with"))
                 .unwrap_or_default();
+            let with_spans = cf
+                .get("with")
+                .and_then(|w| w.as_map())
+                .map(|m| {
+                    m.iter()
+                        .filter(|(k, _)| with.iter().any(|(n, _)| *n == k.name))
+                        .map(|(k, _)| k.span)
+                        .collect()
+                })
+                .unwrap_or_default();
             StepKind::Call {
                 target,
                 endpoint,
                 with,
+                spans: CallSpans {
+                    target: target_span,
+                    endpoint: endpoint_span,
+                    with: with_spans,
+                    call: v.span,
+                },
             }
         }
         "workflow" => {

@@ -1,0 +1,121 @@
+//! Circuit-breaker states of services, kept between runs.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::params;
+
+use super::store::{now_ms, Store};
+use crate::services::breaker::{BreakerState, BreakerStore, ServiceKey};
+
+/// Reads and writes breaker states on a connection of its own.
+pub struct BreakerTable {
+    store: Mutex<Store>,
+}
+
+impl BreakerTable {
+    pub fn new(store: Store) -> BreakerTable {
+        BreakerTable {
+            store: Mutex::new(store),
+        }
+    }
+}
+
+fn to_ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl BreakerStore for BreakerTable {
+    fn load(&self, services: &[ServiceKey]) -> HashMap<ServiceKey, BreakerState> {
+        let mut out = HashMap::new();
+        let Ok(store) = self.store.lock() else {
+            return out;
+        };
+        for k in services {
+            let row = store.conn.query_row(
+                "SELECT state, failures, open_until FROM breakers \
+                 WHERE service = ?1 AND base_url = ?2",
+                params![k.id, k.base_url],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, Option<i64>>(2)?,
+                    ))
+                },
+            );
+            // A state that cannot be read is a closed breaker, never a failure.
+            let Ok((state, failures, until)) = row else {
+                continue;
+            };
+            let state = match state.as_str() {
+                "open" => BreakerState::Open {
+                    until: UNIX_EPOCH + Duration::from_millis(until.unwrap_or(0).max(0) as u64),
+                },
+                // The run that held the trial is gone: the next request may
+                // be the trial.
+                "half_open" => BreakerState::Open { until: UNIX_EPOCH },
+                _ => BreakerState::Closed {
+                    failures: failures.clamp(0, u32::MAX as i64) as u32,
+                },
+            };
+            out.insert(k.clone(), state);
+        }
+        out
+    }
+
+    fn save(&self, k: &ServiceKey, state: &BreakerState) {
+        let Ok(store) = self.store.lock() else {
+            return;
+        };
+        let (failures, until) = match state {
+            BreakerState::Closed { failures } => (*failures as i64, None),
+            BreakerState::Open { until } => (0, Some(to_ms(*until))),
+            BreakerState::HalfOpen => (0, None),
+        };
+        // Best effort: a breaker that could not be saved only means the
+        // next run tries the service again.
+        let _ = store.conn.execute(
+            "INSERT INTO breakers (service, base_url, state, failures, open_until, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+             ON CONFLICT (service, base_url) DO UPDATE SET state = ?3, failures = ?4, \
+             open_until = ?5, updated_at = ?6",
+            params![k.id, k.base_url, state.name(), failures, until, now_ms()],
+        );
+    }
+}
+
+/// Every stored breaker (for `orch services`).
+pub fn all(store: &Store) -> rusqlite::Result<Vec<(ServiceKey, BreakerState)>> {
+    let mut stmt = store
+        .conn
+        .prepare("SELECT service, base_url, state, failures, open_until FROM breakers")?;
+    let rows = stmt.query_map([], |r| {
+        let key = ServiceKey {
+            id: r.get(0)?,
+            base_url: r.get(1)?,
+        };
+        let state: String = r.get(2)?;
+        let failures: i64 = r.get(3)?;
+        let until: Option<i64> = r.get(4)?;
+        Ok((key, state, failures, until))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (key, state, failures, until) = row?;
+        let st = match state.as_str() {
+            "open" => BreakerState::Open {
+                until: UNIX_EPOCH + Duration::from_millis(until.unwrap_or(0).max(0) as u64),
+            },
+            "half_open" => BreakerState::HalfOpen,
+            _ => BreakerState::Closed {
+                failures: failures.clamp(0, u32::MAX as i64) as u32,
+            },
+        };
+        out.push((key, st));
+    }
+    Ok(out)
+}

@@ -1,0 +1,213 @@
+//! What a run shares across its `call` steps: the HTTP client, breakers,
+//! rate limiters; and how an endpoint plus `with:` becomes a request.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value as Json};
+
+use crate::expr::eval::to_text;
+use crate::model::{Config, Endpoint, ParamIn, Service};
+use crate::steps::http::{Body, Request};
+
+use super::breaker::{BreakerStore, Breakers};
+use super::ratelimit::TokenBucket;
+
+pub struct Runtime {
+    /// One client per run: connections are reused across steps.
+    pub client: reqwest::Client,
+    pub config: Arc<Config>,
+    pub breakers: Breakers,
+    limiters: HashMap<String, TokenBucket>,
+}
+
+impl Runtime {
+    pub fn new(
+        config: Arc<Config>,
+        store: Option<Arc<dyn BreakerStore>>,
+    ) -> Result<Runtime, String> {
+        let client = crate::steps::http::client()?;
+        let limiters = config
+            .services
+            .iter()
+            .filter_map(|s| Some((s.id.clone(), TokenBucket::new(s.rate_limit.as_ref()?))))
+            .collect();
+        Ok(Runtime {
+            client,
+            breakers: Breakers::new(&config, store),
+            config,
+            limiters,
+        })
+    }
+
+    /// Wait for the service's rate limit (if it has one).
+    pub async fn throttle(&self, service: &str) {
+        if let Some(b) = self.limiters.get(service) {
+            b.acquire().await;
+        }
+    }
+}
+
+/// The request for `endpoint` of `svc` with the `with:` values (already
+/// evaluated). Path parameters fill `{name}` in the path; body parameters
+/// make a JSON object. An endpoint that declares no parameters takes every
+/// `with` value in its body.
+pub fn build_request(
+    svc: &Service,
+    ep: &Endpoint,
+    with: &Map<String, Json>,
+    timeout: Duration,
+) -> Result<Request, String> {
+    let mut path = ep.path.clone();
+    let mut query = Vec::new();
+    let mut headers = Vec::new();
+    let mut body = Map::new();
+    for p in &ep.parameters {
+        if p.required && with.get(&p.name).is_none_or(|v| v.is_null()) {
+            return Err(format!(
+                "endpoint `{}` of service `{}` needs parameter `{}`",
+                ep.id, svc.id, p.name
+            ));
+        }
+    }
+    for (k, v) in with {
+        let location = match ep.parameter(k) {
+            Some(p) => p.location,
+            None if ep.parameters.is_empty() => ParamIn::Body,
+            None => {
+                return Err(format!(
+                    "endpoint `{}` of service `{}` has no parameter `{k}`",
+                    ep.id, svc.id
+                ))
+            }
+        };
+        match location {
+            ParamIn::Path => {
+                let seg = percent_encoding::utf8_percent_encode(
+                    &to_text(v),
+                    percent_encoding::NON_ALPHANUMERIC,
+                )
+                .to_string();
+                let placeholder = format!("{{{k}}}");
+                if !path.contains(&placeholder) {
+                    return Err(format!(
+                        "path parameter `{k}` has no `{placeholder}` in `{}`",
+                        ep.path
+                    ));
+                }
+                path = path.replace(&placeholder, &seg);
+            }
+            ParamIn::Query => query.push((k.clone(), to_text(v))),
+            ParamIn::Header => headers.push((k.clone(), to_text(v))),
+            ParamIn::Body => {
+                body.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    let url = format!(
+        "{}/{}",
+        svc.base_url.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    );
+    Ok(Request {
+        method: ep.method.clone(),
+        url,
+        headers,
+        query,
+        body: if body.is_empty() {
+            Body::None
+        } else {
+            Body::Json(Json::Object(body))
+        },
+        expect_status: Vec::new(),
+        timeout,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Auth, Parameter};
+    use serde_json::json;
+
+    fn svc() -> (Service, Endpoint) {
+        let ep = Endpoint {
+            id: "get".into(),
+            method: "POST".into(),
+            path: "/v1/items/{id}".into(),
+            parameters: vec![
+                Parameter {
+                    name: "id".into(),
+                    location: ParamIn::Path,
+                    required: true,
+                },
+                Parameter {
+                    name: "q".into(),
+                    location: ParamIn::Query,
+                    required: false,
+                },
+                Parameter {
+                    name: "X-Tenant".into(),
+                    location: ParamIn::Header,
+                    required: false,
+                },
+                Parameter {
+                    name: "text".into(),
+                    location: ParamIn::Body,
+                    required: true,
+                },
+            ],
+        };
+        let s = Service {
+            id: "api".into(),
+            name: None,
+            base_url: "http://127.0.0.1:9/".into(),
+            auth: Auth::None,
+            capabilities: vec![],
+            priority: 0,
+            timeout: None,
+            rate_limit: None,
+            circuit_breaker: None,
+            health_check: None,
+            endpoints: vec![ep.clone()],
+            span: Default::default(),
+        };
+        (s, ep)
+    }
+
+    #[test]
+    fn parameters_go_where_declared() {
+        let (s, ep) = svc();
+        let with = json!({"id": "a b/c", "q": 3, "X-Tenant": "t1", "text": "hi"});
+        let r = build_request(&s, &ep, with.as_object().unwrap(), Duration::from_secs(1)).unwrap();
+        assert_eq!(r.url, "http://127.0.0.1:9/v1/items/a%20b%2Fc");
+        assert_eq!(r.query, vec![("q".to_string(), "3".to_string())]);
+        assert_eq!(r.headers, vec![("X-Tenant".to_string(), "t1".to_string())]);
+        assert_eq!(r.body, Body::Json(json!({"text": "hi"})));
+        assert_eq!(r.method, "POST");
+    }
+
+    #[test]
+    fn missing_and_unknown_parameters() {
+        let (s, ep) = svc();
+        let e = build_request(
+            &s,
+            &ep,
+            json!({"id": 1}).as_object().unwrap(),
+            Duration::ZERO,
+        )
+        .unwrap_err();
+        assert!(e.contains("needs parameter `text`"), "{e}");
+        let e = build_request(
+            &s,
+            &ep,
+            json!({"id": 1, "text": "x", "nope": 1})
+                .as_object()
+                .unwrap(),
+            Duration::ZERO,
+        )
+        .unwrap_err();
+        assert!(e.contains("no parameter `nope`"), "{e}");
+    }
+}
