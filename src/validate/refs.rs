@@ -185,7 +185,7 @@ pub(crate) fn check(cx: &mut Ctx, wf: &Workflow, config: &Config) {
                     format!("`{kind}` steps are not supported yet"),
                 )
                 .label(s.span, format!("step `{}` has kind `{kind}`", s.id))
-                .help("this version of orch runs `run`, `transform` and `approval` steps"),
+                .help("this version of orch runs `run`, `http`, `call`, `transform` and `approval` steps"),
             );
         }
         // Parsed so files written for later versions validate cleanly, but
