@@ -528,6 +528,13 @@ impl MaskingSink {
     }
 }
 
+impl Drop for MaskingSink {
+    /// A run that ended without its last event: what was held still goes out.
+    fn drop(&mut self) {
+        self.flush_where(|_| true);
+    }
+}
+
 impl Sink for MaskingSink {
     fn event(&self, ev: &Event) {
         if self.masker.is_empty() {
@@ -978,6 +985,69 @@ mod tests {
         // Nothing left: the fast path is back.
         out(&sink, "a", "plain", false);
         assert_eq!(rec.take(), ["a/out plain"]);
+    }
+
+    /// However the text is cut into lines and pieces, what comes out is the
+    /// whole text masked at once.
+    #[test]
+    fn streaming_equals_masking_the_whole_text() {
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let secrets = ["aab", "abab", "ab\nba", "bbb\nab\na", "baaab"];
+        let (m, _, _) = setup(&secrets);
+        for round in 0..300 {
+            let rec = Arc::new(Rec::default());
+            let sink = MaskingSink::new(rec.clone(), m.clone());
+            let len = 1 + next(120) as usize;
+            let mut text: String = (0..len)
+                .map(|_| match next(7) {
+                    0 => '\n',
+                    1..=3 => 'a',
+                    _ => 'b',
+                })
+                .collect();
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            for line in text.split_terminator('\n') {
+                // Cut each line into pieces at random places.
+                let mut rest = line;
+                while rest.len() > 1 && next(3) == 0 {
+                    let at = 1 + next(rest.len() as u64 - 1) as usize;
+                    out(&sink, "s", &rest[..at], true);
+                    rest = &rest[at..];
+                }
+                out(&sink, "s", rest, false);
+            }
+            sink.event(&ev(EventKind::StepCompleted, Some("s")));
+            let mut got = String::new();
+            for l in rec.take() {
+                if let Some(body) = l.strip_prefix("s/out ") {
+                    match body.strip_suffix('…') {
+                        Some(piece) => got.push_str(piece),
+                        None => {
+                            got.push_str(body);
+                            got.push('\n');
+                        }
+                    }
+                }
+            }
+            assert_eq!(got, m.mask_str(&text), "round {round}: {text:?}");
+        }
+    }
+
+    #[test]
+    fn held_text_goes_out_when_the_sink_is_dropped() {
+        let (_m, rec, sink) = setup(&["SECRETVALUE123"]);
+        out(&sink, "a", "tail SECRET", true);
+        assert!(rec.take().is_empty());
+        drop(sink);
+        assert_eq!(rec.take(), ["a/out tail SECRET"]);
     }
 
     #[test]

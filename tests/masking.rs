@@ -1,1 +1,234 @@
-//! (to be written)
+//! A canary secret goes through every path a secret can take (the
+//! environment, the OS keyring, `env:`, an auth header, a URL, outputs,
+//! errors, a line cut in two) and no byte orch writes may hold it or its
+//! base64 or URL-encoded forms: files under ORCH_HOME, the telemetry log,
+//! webhook bodies, the terminal.
+
+use std::path::Path;
+
+use base64::Engine;
+use orch_testserver::TestServer;
+
+use crate::common::{orch_in, project};
+
+/// Letters that change under every encoding we mask.
+const CANARY: &str = "Can4ry+Secret/Value=42 ?&x";
+const KEYRING_CANARY: &str = "Keyr1ng~Can4ry/Value+7";
+
+fn forms(secret: &str) -> Vec<String> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let b = secret.as_bytes();
+    let mut v = vec![
+        secret.to_string(),
+        STANDARD.encode(b),
+        STANDARD_NO_PAD.encode(b),
+        URL_SAFE.encode(b),
+        URL_SAFE_NO_PAD.encode(b),
+        percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
+            .to_string(),
+        url_form(secret),
+    ];
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// `application/x-www-form-urlencoded`, as in query strings.
+fn url_form(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".into(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn hits(haystack: &[u8], secrets: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in secrets {
+        for f in forms(s) {
+            if haystack.windows(f.len()).any(|w| w == f.as_bytes()) {
+                out.push(f);
+            }
+        }
+    }
+    out
+}
+
+fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files_under(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+fn workflow(srv: &TestServer, keyring: bool) -> String {
+    let kr = if keyring {
+        "\n  - id: from-keyring\n    env: { K: \"${{ secrets.orch-canary-keyring }}\" }\n    run: echo \"keyring value $K\"\n"
+    } else {
+        ""
+    };
+    format!(
+        r#"name: canary
+steps:
+  - id: env-var
+    env: {{ TOKEN: "${{{{ secrets.canary }}}}" }}
+    run: |
+      echo "plain $TOKEN"
+      printf '%s' "$TOKEN" | base64 -w0; echo
+      python3 -c 'import os, urllib.parse as u; print(u.quote(os.environ["TOKEN"], safe="")); print(u.quote_plus(os.environ["TOKEN"]))'
+      echo "to stderr $TOKEN" >&2
+      echo "token=$TOKEN" >> "$ORCH_OUTPUT"
+  - id: cut-line
+    env: {{ TOKEN: "${{{{ secrets.canary }}}}" }}
+    run: python3 -c 'import os, sys; sys.stdout.write("x" * (65536 - 5) + os.environ["TOKEN"] + "\n")'
+  - id: failing
+    env: {{ TOKEN: "${{{{ secrets.canary }}}}" }}
+    run: echo "failing with $TOKEN" >&2; exit 3
+    continue_on_error: true
+  - id: in-outputs
+    transform: {{ value: "${{{{ secrets.canary }}}}" }}
+  - id: in-url
+    http: {{ url: "{echo}?t=${{{{ secrets.canary }}}}" }}
+    cache: true
+  - id: http-error
+    http: {{ url: "{fail}?t=${{{{ secrets.canary }}}}", headers: {{ X-T: "${{{{ secrets.canary }}}}" }} }}
+    retry: {{ max_attempts: 1 }}
+    continue_on_error: true
+  - id: auth
+    call: {{ service: echo, endpoint: echo }}
+    outputs:
+      seen: ${{{{ steps.auth.json.headers.authorization }}}}
+  - id: expr-error
+    env: {{ T: "${{{{ secrets.canary + steps.in-outputs.outputs.nope }}}}" }}
+    needs: in-outputs
+    run: "true"
+    continue_on_error: true
+{kr}"#,
+        echo = srv.url("/echo"),
+        fail = srv.url("/status/500"),
+    )
+}
+
+#[test]
+fn a_canary_secret_never_reaches_a_byte_orch_writes() {
+    let srv = TestServer::start();
+    let keyring = crate::secrets::keyring_available();
+    let kname = "orch-canary-keyring".to_string();
+    if keyring {
+        let mut set = crate::common::orch(Path::new("."));
+        set.args(["secret", "set", &kname])
+            .write_stdin(KEYRING_CANARY)
+            .assert()
+            .success();
+    }
+    let cfg = format!(
+        r#"orchestration:
+  telemetry: {{ log_to_file: true, log_file_path: logs/orchestration.log }}
+  services:
+    - id: echo
+      base_url: {base}
+      auth: {{ type: bearer, credential: canary }}
+      endpoints: [ {{ id: echo, path: /echo/auth }} ]
+"#,
+        base = srv.base_url()
+    );
+    let p = project(&[
+        ("orchestration.yaml", &cfg),
+        ("w.yaml", &workflow(&srv, keyring)),
+    ]);
+    let home = tempfile::tempdir().unwrap();
+    let mut terminal: Vec<u8> = Vec::new();
+    for mode in ["plain", "json"] {
+        let out = orch_in(p.path(), home.path())
+            .args(["run", "w.yaml", "--output", mode])
+            .env("ORCH_SECRET_CANARY", CANARY)
+            .env("ORCHESTRATION_PROGRESS_WEBHOOK_URL", srv.url("/echo/hook"))
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        terminal.extend(&out.stdout);
+        terminal.extend(&out.stderr);
+    }
+    for args in [
+        vec!["show", "last"],
+        vec!["show", "last", "--json"],
+        vec!["logs", "last"],
+        vec!["history", "--json"],
+    ] {
+        let out = orch_in(p.path(), home.path()).args(&args).output().unwrap();
+        terminal.extend(&out.stdout);
+        terminal.extend(&out.stderr);
+    }
+    if keyring {
+        crate::common::orch(Path::new("."))
+            .args(["secret", "rm", &kname])
+            .assert()
+            .success();
+    }
+
+    let secrets: Vec<&str> = if keyring {
+        vec![CANARY, KEYRING_CANARY]
+    } else {
+        vec![CANARY]
+    };
+    // The secret really went everywhere: masks show where.
+    let text = String::from_utf8_lossy(&terminal);
+    assert!(text.contains("plain ***"), "{text}");
+    assert!(text.contains("failing with ***"), "{text}");
+    if keyring {
+        assert!(text.contains("keyring value ***"), "{text}");
+    }
+    // The server saw the real values (that is the point of a secret).
+    let auth = srv
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/echo/auth")
+        .expect("auth call made");
+    assert_eq!(
+        auth.header("authorization").map(str::to_string),
+        Some(format!("Bearer {CANARY}"))
+    );
+
+    let mut leaks = Vec::new();
+    let t = hits(&terminal, &secrets);
+    if !t.is_empty() {
+        leaks.push(format!("terminal: {t:?}"));
+    }
+    let mut files = Vec::new();
+    files_under(home.path(), &mut files);
+    files.push(p.path().join("logs/orchestration.log"));
+    assert!(files.iter().any(|f| f.ends_with("history.db")));
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        let h = hits(&bytes, &secrets);
+        if !h.is_empty() {
+            leaks.push(format!("{}: {h:?}", f.display()));
+        }
+    }
+    let hooks: Vec<_> = srv
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/echo/hook")
+        .collect();
+    assert!(hooks.len() > 10, "webhook got {} events", hooks.len());
+    for r in &hooks {
+        let h = hits(&r.body, &secrets);
+        if !h.is_empty() {
+            leaks.push(format!("webhook body: {h:?}"));
+        }
+    }
+    assert!(leaks.is_empty(), "the canary leaked:\n{}", leaks.join("\n"));
+}

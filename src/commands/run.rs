@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{Map, Value as Json};
 
@@ -215,8 +216,15 @@ pub(super) fn execute(cx: &Context, ex: Execution<'_>) -> Result<Exit, Invalid> 
         .webhook_url
         .clone()
         .or_else(|| telemetry.webhook_url.clone());
-    // WEBHOOK-WIRING: enabled once report::webhook lands.
-    let _ = webhook_url;
+    let webhook = webhook_url.map(|url| {
+        // The delivery task lives on the run's runtime.
+        let _in_runtime = runtime.enter();
+        report::webhook::Webhook::start(url)
+    });
+    if let Some(w) = &webhook {
+        sinks.push(w.clone());
+    }
+    let webhook_host = webhook.as_ref().map(|w| w.endpoint().to_string());
     // Every sink sits behind the masker: no secret reaches a byte we write.
     let secrets = Arc::new(crate::secrets::Secrets::new(cx.env.all.iter().cloned()));
     let masker = Arc::new(crate::mask::Masker::new());
@@ -305,7 +313,11 @@ pub(super) fn execute(cx: &Context, ex: Execution<'_>) -> Result<Exit, Invalid> 
         tokio::spawn(watch_signals(canceller, show_hint));
         let outcome = exec::run(wf, config, opts, sink).await;
         // A slow webhook gets a moment to catch up, never more.
-        let delivery: Option<WebhookCounts> = None;
+        // A slow webhook gets a moment to catch up, never more.
+        let delivery = match &webhook {
+            Some(w) => Some(w.finish(Duration::from_secs(2)).await),
+            None => None,
+        };
         (outcome, delivery)
     });
     if let Some(rt) = &services {
@@ -314,9 +326,10 @@ pub(super) fn execute(cx: &Context, ex: Execution<'_>) -> Result<Exit, Invalid> 
     mask_outcome(&masker, &mut outcome);
     if let Some(d) = delivery.filter(|d| d.undelivered > 0) {
         eprintln!(
-            "orch: {} of {} progress events could not be delivered to the webhook",
+            "orch: {} of {} progress events could not be delivered to the webhook at {}",
             d.undelivered,
-            d.undelivered + d.delivered
+            d.undelivered + d.delivered,
+            webhook_host.as_deref().unwrap_or("?")
         );
     }
     // Steps may still hold the scratch files open in leftover processes; best effort.
@@ -356,12 +369,6 @@ pub(super) fn execute(cx: &Context, ex: Execution<'_>) -> Result<Exit, Invalid> 
         Status::Waiting => Exit::Waiting,
         _ => Exit::RunFailed,
     })
-}
-
-#[derive(Clone, Copy)]
-struct WebhookCounts {
-    delivered: u64,
-    undelivered: u64,
 }
 
 /// Whether any step needs the HTTP client.

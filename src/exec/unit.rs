@@ -176,13 +176,13 @@ impl UnitCtx {
             }
             self.views.get(id).map(|v| (**v).clone())
         };
-        let no_secrets = |_: &str| None;
+        let secrets = |name: &str| self.secret_values.get(name).cloned();
         let scope = Scope {
             inputs: &self.inputs,
             env: &self.env_ctx,
             run: &self.run_ctx,
             steps: &lookup,
-            secrets: &no_secrets,
+            secrets: &secrets,
             item: self.item.as_ref().map(|(_, v)| v),
             index: self.item.as_ref().map(|(i, _)| *i),
             error: None,
@@ -272,16 +272,14 @@ pub(crate) async fn execute(mut ctx: UnitCtx) -> UnitResult {
             start_event(&ctx, 1, per_route);
             return UnitResult::failed(denied, started);
         }
-        Ok(Some(message)) => {
-            match decide(&ctx, message, None).await {
-                Decision::Approved { .. } => {}
-                Decision::Wait => return waiting(started),
-                d => {
-                    start_event(&ctx, 1, per_route);
-                    return UnitResult::failed(rejection(&d, None), started);
-                }
+        Ok(Some(message)) => match decide(&ctx, message, None).await {
+            Decision::Approved { .. } => {}
+            Decision::Wait => return waiting(started),
+            d => {
+                start_event(&ctx, 1, per_route);
+                return UnitResult::failed(rejection(&d, None), started);
             }
-        }
+        },
         Ok(None) => {}
     }
 
@@ -597,10 +595,7 @@ fn policy(
             match rule.action {
                 PolicyAction::Deny => {
                     allowed = false;
-                    denied.get_or_insert(format!(
-                        "denied by policy rule `{}`: {message}",
-                        rule.id
-                    ));
+                    denied.get_or_insert(format!("denied by policy rule `{}`: {message}", rule.id));
                 }
                 PolicyAction::RequireApproval => {
                     approval.get_or_insert(message);
@@ -940,7 +935,10 @@ async fn call_attempt(
         let Some(value) = ctx.secret_values.get(cred) else {
             return Attempt::error(
                 ErrorKind::Expression,
-                format!("credential `{cred}` of service `{}` was not fetched", svc.id),
+                format!(
+                    "credential `{cred}` of service `{}` was not fetched",
+                    svc.id
+                ),
             );
         };
         if let Some(h) = crate::services::auth::header(&svc.auth, value) {
@@ -1031,4 +1029,3 @@ async fn http_attempt(
     });
     attempt
 }
-
