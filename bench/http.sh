@@ -86,6 +86,7 @@ esac
 
 # --- server ----------------------------------------------------------------------
 
+: >"$TMP/server.out"
 "$SERVER" --no-record >"$TMP/server.out" 2>"$TMP/server.err" &
 SERVER_PID=$!
 URL=
@@ -137,7 +138,7 @@ for ((run = 0; run <= RUNS; run++)); do
   figures=$(python3 "$REPORT" orch "$TMP/events.jsonl" "$wall" "$code")
   if [[ $code != 0 ]]; then
     echo "  orch failed (exit $code):" >&2
-    tail -c 1500 "$TMP/orch.err" | sed 's/^/    /' >&2
+    head -n 25 "$TMP/orch.err" | sed 's/^/    /' >&2
     FAILED+=("orch")
     echo "$figures" >>"$ORCH_RESULTS"
     break

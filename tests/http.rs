@@ -214,7 +214,8 @@ steps:
 #[test]
 fn orchestration_retry_applies_to_http_steps_and_a_condition_decides() {
     let srv = TestServer::start();
-    let cfg = "orchestration:\n  retry: { max_attempts: 2, delay_strategy: fixed, base_delay_ms: 10 }\n";
+    let cfg =
+        "orchestration:\n  retry: { max_attempts: 2, delay_strategy: fixed, base_delay_ms: 10 }\n";
     let wf = format!(
         r#"
 name: cond
@@ -314,7 +315,10 @@ steps:
     assert_eq!(srv.count("/slow"), 2);
     let e = end(&r, "slow");
     assert!(
-        e["error"].as_str().unwrap().contains("timed out after 200ms"),
+        e["error"]
+            .as_str()
+            .unwrap()
+            .contains("timed out after 200ms"),
         "{e}"
     );
     assert!(r.took < Duration::from_secs(3), "{:?}", r.took);
@@ -562,7 +566,10 @@ fn a_missing_credential_fails_the_step_and_names_the_variable() {
     assert_eq!(r.code, Some(1));
     let e = end(&r, "a");
     assert!(
-        e["error"].as_str().unwrap().contains("ORCH_SECRET_ABSENT_TOKEN"),
+        e["error"]
+            .as_str()
+            .unwrap()
+            .contains("ORCH_SECRET_ABSENT_TOKEN"),
         "{e}"
     );
     assert_eq!(srv.count("/ok"), 0);
@@ -657,10 +664,9 @@ steps:
     assert_eq!(r.code, Some(1));
     let e = end(&r, "write");
     assert!(
-        e["error"]
-            .as_str()
-            .unwrap()
-            .contains("denied by policy rule `no-prod-writes`: Writes to the prod database are frozen"),
+        e["error"].as_str().unwrap().contains(
+            "denied by policy rule `no-prod-writes`: Writes to the prod database are frozen"
+        ),
         "{e}"
     );
     assert_eq!(srv.count("/echo/db"), 0);

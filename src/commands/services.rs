@@ -181,7 +181,7 @@ fn or_dash(s: String) -> String {
 }
 
 fn dur(d: Duration) -> String {
-    crate::report::short_duration(d)
+    health::duration_text(d)
 }
 
 fn ms(d: Duration) -> u64 {

@@ -123,7 +123,20 @@ fn unhealthy(url: Option<String>, error: String, latency: Option<Duration>) -> H
 }
 
 fn timed_out(limit: Duration) -> String {
-    format!("timed out after {}", crate::report::short_duration(limit))
+    format!("timed out after {}", duration_text(limit))
+}
+
+/// A configured duration, much as it is written in orchestration.yaml:
+/// `200ms`, `2s`, `1.5s`, `1m30s`.
+pub fn duration_text(d: Duration) -> String {
+    if d < Duration::from_secs(1) || d.subsec_millis() == 0 {
+        let whole_ms = Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        humantime::format_duration(whole_ms)
+            .to_string()
+            .replace(' ', "")
+    } else {
+        crate::report::short_duration(d)
+    }
 }
 
 /// A short cause for a failed request: reqwest's own message is generic
@@ -182,6 +195,16 @@ mod tests {
         );
         assert_eq!(display_url("http://h:1/health"), "http://h:1/health");
         assert_eq!(display_url("not a url"), "not a url");
+    }
+
+    #[test]
+    fn durations() {
+        let ms = Duration::from_millis;
+        assert_eq!(duration_text(ms(200)), "200ms");
+        assert_eq!(duration_text(ms(2000)), "2s");
+        assert_eq!(duration_text(ms(1500)), "1.5s");
+        assert_eq!(duration_text(ms(90_000)), "1m30s");
+        assert_eq!(duration_text(ms(3_600_000)), "1h");
     }
 
     #[test]
