@@ -576,3 +576,114 @@ fn listing(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// `examples/services/` (orchestration.yaml + workflows/) against a test
+/// server: the services' URLs are pointed at it, credentials come from
+/// `ORCH_SECRET_*`.
+mod services_example {
+    use std::path::Path;
+
+    use orch_testserver::TestServer;
+
+    use crate::common::{events, orch_in};
+
+    fn copy_example(srv: &TestServer, down: &[&str]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let src = crate::common::repo_root().join("examples/services");
+        // A port nobody listens on stands for a service that is down.
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let mut files = vec![std::path::PathBuf::from("orchestration.yaml")];
+        for e in std::fs::read_dir(src.join("workflows")).unwrap() {
+            files.push(Path::new("workflows").join(e.unwrap().file_name()));
+        }
+        for f in files {
+            let mut text = std::fs::read_to_string(src.join(&f)).unwrap();
+            for (port, name) in [("8081", "summarizer"), ("8082", "backup")] {
+                let target = if down.contains(&name) {
+                    format!("http://127.0.0.1:{closed}")
+                } else {
+                    srv.url(&format!("/echo/{name}"))
+                };
+                text = text.replace(&format!("http://localhost:{port}"), &target);
+            }
+            let to = dir.path().join(&f);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::write(to, text).unwrap();
+        }
+        dir
+    }
+
+    fn run(
+        dir: &Path,
+        home: &Path,
+        args: &[&str],
+    ) -> (Option<i32>, Vec<serde_json::Value>, String) {
+        let out = orch_in(dir, home)
+            .args(["run", "summarize", "--output", "json"])
+            .args(args)
+            .env("ORCH_SECRET_SUMMARIZER_TOKEN", "example-token")
+            .env("ORCH_SECRET_BACKUP_KEY", "example-backup-key")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            events(&out.stdout),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    #[test]
+    fn the_summarizer_answers_with_its_credential() {
+        let srv = TestServer::start();
+        let dir = copy_example(&srv, &[]);
+        let home = tempfile::tempdir().unwrap();
+        let (code, evs, err) = run(dir.path(), home.path(), &[]);
+        assert_eq!(code, Some(0), "{err}");
+        assert_eq!(evs.last().unwrap()["event"], "orchestration.run.completed");
+        let req = srv
+            .requests()
+            .into_iter()
+            .find(|r| r.path == "/echo/summarizer/v1/summarize")
+            .expect("summarizer called");
+        assert_eq!(req.header("authorization"), Some("Bearer example-token"));
+        assert_eq!(req.query, "lang=en");
+        assert!(dir.path().join("logs/orchestration.log").is_file());
+        orch_in(dir.path(), home.path())
+            .args(["services", "check"])
+            .assert()
+            .success();
+    }
+
+    #[test]
+    fn the_backup_takes_over_and_prod_needs_an_approval() {
+        let srv = TestServer::start();
+        let dir = copy_example(&srv, &["summarizer"]);
+        let home = tempfile::tempdir().unwrap();
+        let (code, _, err) = run(dir.path(), home.path(), &[]);
+        assert_eq!(code, Some(0), "{err}");
+        let req = srv
+            .requests()
+            .into_iter()
+            .find(|r| r.path == "/echo/backup/summarize")
+            .expect("backup called");
+        assert_eq!(req.header("x-api-key"), Some("example-backup-key"));
+        // In prod a person decides first, and the backup is not allowed.
+        let (code, _, _) = run(dir.path(), home.path(), &["-i", "env=prod"]);
+        assert_eq!(code, Some(3));
+        let (code, evs, _) = run(
+            dir.path(),
+            home.path(),
+            &["-i", "env=prod", "--approve", "all"],
+        );
+        assert_eq!(code, Some(1));
+        let failed = evs
+            .iter()
+            .find(|e| e["event"] == "orchestration.step.failed" && e["step_id"] == "summarize")
+            .expect("summarize failed");
+        assert!(failed.get("http_status").is_none(), "{failed}");
+        assert_eq!(srv.count("/echo/backup/summarize"), 1);
+    }
+}
