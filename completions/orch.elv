@@ -40,6 +40,8 @@ set edit:completion:arg-completer[orch] = {|@words|
             cand reject 'Reject a waiting approval step (the step fails when the run resumes)'
             cand stats 'Per-step statistics over past runs: runs, failure rate, duration p50/p95'
             cand cache 'Manage the step cache'
+            cand services 'List the services of orchestration.yaml, or check their health'
+            cand secret 'Store, look up or remove a secret in the OS keyring'
             cand completions 'Print a shell completion script'
             cand man 'Print the man page (roff)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -270,6 +272,109 @@ set edit:completion:arg-completer[orch] = {|@words|
         }
         &'orch;cache;help;help'= {
         }
+        &'orch;services'= {
+            cand --config 'orchestration.yaml to use (default: found in this directory or a parent)'
+            cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
+            cand --json 'Print JSON instead of a table'
+            cand -q 'Print less: only errors and the summary'
+            cand --quiet 'Print less: only errors and the summary'
+            cand -v 'Print more detail'
+            cand --verbose 'Print more detail'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand check 'Run every health check at once; print status and latency'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'orch;services;check'= {
+            cand --config 'orchestration.yaml to use (default: found in this directory or a parent)'
+            cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
+            cand --json 'Print JSON instead of a table'
+            cand -q 'Print less: only errors and the summary'
+            cand --quiet 'Print less: only errors and the summary'
+            cand -v 'Print more detail'
+            cand --verbose 'Print more detail'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'orch;services;help'= {
+            cand check 'Run every health check at once; print status and latency'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'orch;services;help;check'= {
+        }
+        &'orch;services;help;help'= {
+        }
+        &'orch;secret'= {
+            cand --config 'orchestration.yaml to use (default: found in this directory or a parent)'
+            cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
+            cand -q 'Print less: only errors and the summary'
+            cand --quiet 'Print less: only errors and the summary'
+            cand -v 'Print more detail'
+            cand --verbose 'Print more detail'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand set 'Store a secret; the value is read from stdin, never from arguments'
+            cand get 'Say whether a secret exists (and where); print it only with --reveal'
+            cand rm 'Remove a secret from the OS keyring'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'orch;secret;set'= {
+            cand --config 'orchestration.yaml to use (default: found in this directory or a parent)'
+            cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
+            cand -q 'Print less: only errors and the summary'
+            cand --quiet 'Print less: only errors and the summary'
+            cand -v 'Print more detail'
+            cand --verbose 'Print more detail'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'orch;secret;get'= {
+            cand --config 'orchestration.yaml to use (default: found in this directory or a parent)'
+            cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
+            cand --reveal 'Print the value to stdout'
+            cand -q 'Print less: only errors and the summary'
+            cand --quiet 'Print less: only errors and the summary'
+            cand -v 'Print more detail'
+            cand --verbose 'Print more detail'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'orch;secret;rm'= {
+            cand --config 'orchestration.yaml to use (default: found in this directory or a parent)'
+            cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
+            cand -q 'Print less: only errors and the summary'
+            cand --quiet 'Print less: only errors and the summary'
+            cand -v 'Print more detail'
+            cand --verbose 'Print more detail'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'orch;secret;help'= {
+            cand set 'Store a secret; the value is read from stdin, never from arguments'
+            cand get 'Say whether a secret exists (and where); print it only with --reveal'
+            cand rm 'Remove a secret from the OS keyring'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'orch;secret;help;set'= {
+        }
+        &'orch;secret;help;get'= {
+        }
+        &'orch;secret;help;rm'= {
+        }
+        &'orch;secret;help;help'= {
+        }
         &'orch;completions'= {
             cand --config 'orchestration.yaml to use (default: found in this directory or a parent)'
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
@@ -307,6 +412,8 @@ set edit:completion:arg-completer[orch] = {|@words|
             cand reject 'Reject a waiting approval step (the step fails when the run resumes)'
             cand stats 'Per-step statistics over past runs: runs, failure rate, duration p50/p95'
             cand cache 'Manage the step cache'
+            cand services 'List the services of orchestration.yaml, or check their health'
+            cand secret 'Store, look up or remove a secret in the OS keyring'
             cand completions 'Print a shell completion script'
             cand man 'Print the man page (roff)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -340,6 +447,22 @@ set edit:completion:arg-completer[orch] = {|@words|
             cand clear 'Delete every cached step result'
         }
         &'orch;help;cache;clear'= {
+        }
+        &'orch;help;services'= {
+            cand check 'Run every health check at once; print status and latency'
+        }
+        &'orch;help;services;check'= {
+        }
+        &'orch;help;secret'= {
+            cand set 'Store a secret; the value is read from stdin, never from arguments'
+            cand get 'Say whether a secret exists (and where); print it only with --reveal'
+            cand rm 'Remove a secret from the OS keyring'
+        }
+        &'orch;help;secret;set'= {
+        }
+        &'orch;help;secret;get'= {
+        }
+        &'orch;help;secret;rm'= {
         }
         &'orch;help;completions'= {
         }

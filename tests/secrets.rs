@@ -56,7 +56,7 @@ fn probe() -> Result<(), String> {
     match out.status.code() {
         Some(1) if has(&stderr, "is not set") => Ok(()),
         _ if has(&stderr, "no OS keyring is reachable") => Err(format!(
-            "no OS keyring is reachable (run under `bash .ci/with-keyring`): {}",
+            "no OS keyring is reachable; run under `bash .ci/with-keyring` (orch said: {})",
             flat(&stderr)
         )),
         _ => Err(format!(
@@ -147,7 +147,7 @@ fn has(haystack: &str, needle: &str) -> bool {
 fn flat(s: &str) -> String {
     s.lines()
         .map(|l| l.trim().trim_start_matches(['│', '×']).trim())
-        .filter(|l| !l.is_empty())
+        .filter(|l| !l.is_empty() && !l.starts_with("orch::"))
         .collect::<Vec<_>>()
         .join(" ")
 }

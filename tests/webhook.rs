@@ -25,7 +25,10 @@ fn every_event_is_posted_in_order() {
     let home = tempfile::tempdir().unwrap();
     let out = orch_in(p.path(), home.path())
         .args(["run", "w.yaml", "--output", "json"])
-        .env("ORCHESTRATION_PROGRESS_WEBHOOK_URL", srv.url("/echo/hook?token=abc"))
+        .env(
+            "ORCHESTRATION_PROGRESS_WEBHOOK_URL",
+            srv.url("/echo/hook?token=abc"),
+        )
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
@@ -98,7 +101,10 @@ fn a_hanging_webhook_does_not_slow_the_steps() {
     let home = tempfile::tempdir().unwrap();
     let out = orch_in(p.path(), home.path())
         .args(["run", "w.yaml", "--output", "json"])
-        .env("ORCHESTRATION_PROGRESS_WEBHOOK_URL", srv.url("/slow?ms=20000"))
+        .env(
+            "ORCHESTRATION_PROGRESS_WEBHOOK_URL",
+            srv.url("/slow?ms=20000"),
+        )
         .timeout(Duration::from_secs(30))
         .output()
         .unwrap();

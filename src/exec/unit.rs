@@ -948,7 +948,10 @@ async fn call_attempt(
     let mut a = match rt.breakers.admit(&svc.id, SystemTime::now()) {
         Admit::No { .. } => Attempt {
             refused: true,
-            ..Attempt::error(ErrorKind::Connect, open_breakers_message(std::slice::from_ref(&svc.id)))
+            ..Attempt::error(
+                ErrorKind::Connect,
+                open_breakers_message(std::slice::from_ref(&svc.id)),
+            )
         },
         Admit::Yes | Admit::Trial => {
             let mut cancel = ctx.cancel.clone();
