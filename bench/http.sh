@@ -110,6 +110,15 @@ WF=$TMP/http-$STEPS.yaml
     printf '  - id: s%d\n    http: { url: "%s" }\n' "$i" "$URL"
   done
 } >"$WF"
+# The same graph with no-op `transform` steps: orch's own cost per step, no I/O.
+WF_FLOOR=$TMP/transform-$STEPS.yaml
+{
+  echo "name: transform-bench"
+  echo "steps:"
+  for ((i = 0; i < STEPS; i++)); do
+    printf '  - id: s%d\n    transform: { x: 1 }\n' "$i"
+  done
+} >"$WF_FLOOR"
 
 {
   echo "orch HTTP benchmark — $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -127,24 +136,31 @@ WF=$TMP/http-$STEPS.yaml
 
 # --- orch ------------------------------------------------------------------------------
 
-ORCH_RESULTS=$TMP/orch.jsonl
+ORCH_RESULTS=$TMP/orch.jsonl FLOOR_RESULTS=$TMP/floor.jsonl
 : >"$ORCH_RESULTS"
+: >"$FLOOR_RESULTS"
 FAILED=()
-for ((run = 0; run <= RUNS; run++)); do
-  label="run $run"; ((run == 0)) && label="warm-up"
-  printf '  orch %-8s' "$label" >&2
-  read -r wall code < <(python3 "$REPORT" time "$TMP/events.jsonl" "$TMP/orch.err" -- \
-    "$ORCH" run "$WF" -j "$JOBS" --output json)
-  figures=$(python3 "$REPORT" orch "$TMP/events.jsonl" "$wall" "$code")
-  if [[ $code != 0 ]]; then
-    echo "  orch failed (exit $code):" >&2
-    head -n 25 "$TMP/orch.err" | sed 's/^/    /' >&2
-    FAILED+=("orch")
-    echo "$figures" >>"$ORCH_RESULTS"
-    break
-  fi
-  ((run == 0)) || echo "$figures" >>"$ORCH_RESULTS"
-done
+# orch_runs NAME WORKFLOW RESULTS: a warm-up and RUNS timed runs; one JSON line each
+orch_runs() {
+  local name=$1 wf=$2 results=$3 run label wall code
+  for ((run = 0; run <= RUNS; run++)); do
+    label="run $run"; ((run == 0)) && label="warm-up"
+    printf '  %-9s %-8s' "$name" "$label" >&2
+    read -r wall code < <(python3 "$REPORT" time "$TMP/events.jsonl" "$TMP/orch.err" -- \
+      "$ORCH" run "$wf" -j "$JOBS" --output json)
+    figures=$(python3 "$REPORT" orch "$TMP/events.jsonl" "$wall" "$code")
+    if [[ $code != 0 ]]; then
+      echo "  orch failed (exit $code):" >&2
+      head -n 25 "$TMP/orch.err" | sed 's/^/    /' >&2
+      FAILED+=("$name")
+      echo "$figures" >>"$results"
+      return
+    fi
+    ((run == 0)) || echo "$figures" >>"$results"
+  done
+}
+orch_runs "orch" "$WF" "$ORCH_RESULTS"
+orch_runs "transform" "$WF_FLOOR" "$FLOOR_RESULTS"
 
 # --- load tool ---------------------------------------------------------------------------
 
@@ -152,7 +168,7 @@ TOOL_RESULT=$TMP/tool.json
 : >"$TOOL_RESULT"
 case $TOOL in
   oha)
-    printf '  oha          ' >&2
+    printf '  %-18s' oha >&2
     # A short warm-up, then the measured run.
     oha -n 200 -c "$JOBS" --no-tui "$URL" >/dev/null 2>&1 || true
     if oha -n "$STEPS" -c "$JOBS" --no-tui --json "$URL" >"$TMP/oha.json" 2>"$TMP/oha.err"; then
@@ -162,7 +178,7 @@ case $TOOL in
     fi
     ;;
   wrk)
-    printf '  wrk          ' >&2
+    printf '  %-18s' wrk >&2
     wrk -t2 -c"$JOBS" -d1s "$URL" >/dev/null 2>&1 || true
     if wrk -t2 -c"$JOBS" -d5s --latency "$URL" >"$TMP/wrk.txt" 2>"$TMP/wrk.err"; then
       python3 "$REPORT" wrk "$TMP/wrk.txt" >"$TOOL_RESULT" || FAILED+=("wrk")
@@ -174,7 +190,7 @@ esac
 if [[ ! -s $TOOL_RESULT && $TOOL != none ]]; then echo >&2; fi
 
 echo >&2
-python3 "$REPORT" report "$ORCH_RESULTS" "$( [[ -s $TOOL_RESULT ]] && echo "$TOOL_RESULT" || echo - )" "$STEPS"
+python3 "$REPORT" report "$ORCH_RESULTS" "$( [[ -s $TOOL_RESULT ]] && echo "$TOOL_RESULT" || echo - )" "$STEPS" "$FLOOR_RESULTS"
 
 if ((${#FAILED[@]})); then
   echo >&2

@@ -7,8 +7,10 @@ tool's output, print the report. Stdlib only.
   http_report.py orch EVENTS WALL_MS EXIT one orch run's figures, as JSON
   http_report.py wrk FILE                 wrk --latency output -> {"rps", "p99_ms"}
   http_report.py oha FILE                 oha --json output    -> {"rps", "p99_ms"}
-  http_report.py report ORCH.jsonl TOOL.json STEPS
-                                          the table (medians over the orch runs)
+  http_report.py report ORCH.jsonl TOOL.json STEPS [FLOOR.jsonl]
+                                          the table (medians over the orch runs);
+                                          TOOL.json may be -; FLOOR.jsonl holds the
+                                          runs of the same graph as transform steps
 """
 
 import json
@@ -140,14 +142,24 @@ def fmt(v, spec):
     return "-" if v is None else format(v, spec)
 
 
-def cmd_report(orch_path, tool_path, steps):
-    runs = [json.loads(l) for l in open(orch_path) if l.strip()]
+def load_runs(path, steps):
+    runs = [json.loads(l) for l in open(path) if l.strip()]
     ok = [r for r in runs if r.get("exit") == 0 and r.get("completed") == steps]
+    return runs, ok
+
+
+def median_of(runs, key):
+    vals = [r[key] for r in runs if r.get(key) is not None]
+    return statistics.median(vals) if vals else None
+
+
+def cmd_report(orch_path, tool_path, steps, floor_path=None):
+    runs, ok = load_runs(orch_path, steps)
+    floor = load_runs(floor_path, steps)[1] if floor_path else []
     tool = json.loads(open(tool_path).read() or "null") if tool_path != "-" else None
 
     def med(key):
-        vals = [r[key] for r in ok if r.get(key) is not None]
-        return statistics.median(vals) if vals else None
+        return median_of(ok, key)
 
     rows = []
     if ok:
@@ -157,6 +169,8 @@ def cmd_report(orch_path, tool_path, steps):
         rows.append(("orch", None, None))
     if tool:
         rows.append((tool["name"], tool["rps"], tool["p99_ms"]))
+    if floor:
+        rows.append(("(orch, transform steps, no I/O)", median_of(floor, "wall_rps"), median_of(floor, "p99_ms")))
 
     tool_rps = tool["rps"] if tool else None
     w = max(len(r[0]) for r in rows)
@@ -201,8 +215,8 @@ def main():
         cmd_wrk(a[1])
     elif a[0] == "oha" and len(a) == 2:
         cmd_oha(a[1])
-    elif a[0] == "report" and len(a) == 4:
-        cmd_report(a[1], a[2], int(a[3]))
+    elif a[0] == "report" and len(a) in (4, 5):
+        cmd_report(a[1], a[2], int(a[3]), a[4] if len(a) == 5 else None)
     else:
         sys.exit(__doc__)
 

@@ -234,3 +234,32 @@ fn an_unanswered_prompt_times_out() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("timed out"), "{out}");
 }
+
+#[test]
+fn a_waiting_approval_is_cancelled_when_another_step_fails() {
+    let wf = r#"
+name: mixed
+steps:
+  - id: gate
+    approval: { message: "ok?" }
+  - id: bad
+    run: sleep 0.2; exit 1
+  - id: after
+    needs: gate
+    run: echo never
+"#;
+    let p = project(&[("w.yaml", wf)]);
+    let home = tempfile::tempdir().unwrap();
+    let out = orch_in(p.path(), home.path())
+        .args(["run", "w.yaml", "--output", "plain"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("internal error"), "{err}");
+    let (run, status) = only_run(home.path());
+    assert_eq!(status, "failed");
+    assert_eq!(step_status(home.path(), &run, "gate"), "cancelled");
+    assert_eq!(step_status(home.path(), &run, "after"), "skipped");
+    assert_eq!(step_status(home.path(), &run, "bad"), "failed");
+}

@@ -453,11 +453,18 @@ impl Engine {
         }
         // Anything still pending could never start (e.g. the run was cancelled
         // while it waited).
+        // Waiting approvals are the caller's to end (they are cancelled).
         let left: Vec<usize> = self
             .phase_steps(phase)
-            .filter(|&i| !self.state[i].status.is_terminal())
+            .filter(|&i| {
+                !self.state[i].status.is_terminal() && self.state[i].status != Status::Waiting
+            })
             .collect();
         for i in left {
+            // Ending one step may already have skipped its dependents.
+            if self.state[i].status.is_terminal() {
+                continue;
+            }
             self.set_terminal(
                 i,
                 if self.cancelled {
@@ -824,6 +831,11 @@ impl Engine {
     fn set_terminal(&mut self, i: usize, status: Status, error: Option<String>) {
         let step = &self.wf.steps[i];
         let st = &mut self.state[i];
+        if st.status.is_terminal() {
+            // Ending a step twice would count its dependents down twice.
+            debug_assert!(false, "step {} ended twice", step.id);
+            return;
+        }
         st.status = status;
         st.error = error.clone();
         st.duration = st.started.map(|s| s.elapsed());

@@ -521,7 +521,13 @@ async fn fetch_secrets(ctx: &UnitCtx) -> Result<HashMap<String, String>, String>
             .map_err(|e| format!("looking up secret `{name}` failed: {e}"))?;
         match got {
             Ok((value, _)) => {
-                ctx.masker.add(&value);
+                // A value too short to mask would leak wherever it is printed.
+                if !ctx.masker.add(&value) {
+                    return Err(format!(
+                        "secret `{name}` is shorter than {} characters: orch cannot mask it, so it is not used",
+                        crate::mask::MIN_SECRET_LEN
+                    ));
+                }
                 out.insert(name, value);
             }
             Err(e) => return Err(e.to_string()),
@@ -960,7 +966,8 @@ async fn call_attempt(
                 _ = cancel.changed() => return Attempt::error(ErrorKind::Cancelled, "cancelled"),
             }
             let (a, service_failure) = http_attempt(ctx, &rt.client, &req, attempt).await;
-            if a.kind != ErrorKind::Cancelled {
+            // A request that could not be built says nothing about the service.
+            if !matches!(a.kind, ErrorKind::Cancelled | ErrorKind::Expression) {
                 rt.breakers
                     .record(&svc.id, !service_failure, SystemTime::now());
             }

@@ -368,10 +368,19 @@ fn services(cx: &mut Ctx, y: &Yaml) -> Vec<Service> {
                 "circuit_breaker",
                 &["failure_threshold", "reset_timeout"],
             )?;
+            let (Some(ft), Some(rt)) = (rf.get("failure_threshold"), rf.get("reset_timeout"))
+            else {
+                cx.error(
+                    "missing-key",
+                    r.span,
+                    "`circuit_breaker` needs `failure_threshold` and `reset_timeout`",
+                    "e.g. { failure_threshold: 5, reset_timeout: 30s }",
+                );
+                return None;
+            };
             Some(CircuitBreaker {
-                failure_threshold: cx.count(rf.get("failure_threshold")?, "failure_threshold", 1)?
-                    as u32,
-                reset_timeout: cx.duration(rf.get("reset_timeout")?, "reset_timeout")?,
+                failure_threshold: cx.count(ft, "failure_threshold", 1)? as u32,
+                reset_timeout: cx.duration(rt, "reset_timeout")?,
             })
         });
         let health_check = f.get("health_check").and_then(|h| {
@@ -476,7 +485,11 @@ fn endpoints(cx: &mut Ctx, y: &Yaml) -> Vec<Endpoint> {
         .iter()
         .filter_map(|e| {
             let f = cx.fields(e, "an endpoint", &["id", "method", "path", "parameters"])?;
-            let id = cx.string(f.get("id")?, "id")?;
+            let Some(idy) = f.get("id") else {
+                cx.error("missing-key", e.span, "endpoint has no `id`", "add `id:`");
+                return None;
+            };
+            let id = cx.string(idy, "id")?;
             let parameters = f
                 .get("parameters")
                 .and_then(|p| p.as_seq())
@@ -501,8 +514,17 @@ fn endpoints(cx: &mut Ctx, y: &Yaml) -> Vec<Endpoint> {
                                         return None;
                                     }
                                 };
+                            let Some(name) = pf.get("name") else {
+                                cx.error(
+                                    "missing-key",
+                                    p.span,
+                                    "parameter has no `name`",
+                                    "add `name:`",
+                                );
+                                return None;
+                            };
                             Some(Parameter {
-                                name: cx.string(pf.get("name")?, "name")?,
+                                name: cx.string(name, "name")?,
                                 location,
                                 required: pf
                                     .get("required")
