@@ -191,6 +191,9 @@ Examples:
   orch services check
   orch services check --json | jq '.[] | select(.healthy | not)'
 
+`check` sends GET base_url + health_check.path to every service at once, with
+the check's timeout (default 5s) and no credentials; 2xx is healthy.
+
 Exit codes: 0 listed, or every service is healthy; 1 at least one is unhealthy;
 2 invalid orchestration.yaml."
     )]
