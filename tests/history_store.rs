@@ -412,3 +412,38 @@ fn files_are_private() {
     assert_eq!(mode(&run.join("s.log")), 0o600);
     assert_eq!(std::fs::read_to_string(run.join("s.log")).unwrap(), "hi\n");
 }
+
+#[test]
+fn thousands_of_step_logs_fit_in_a_small_descriptor_limit() {
+    // Each step's log is closed when the step ends: 600 steps that print
+    // run under a limit of 64 open files.
+    let mut wf = String::from("name: many-logs\nsteps:\n");
+    for i in 0..600 {
+        wf.push_str(&format!("  - id: s{i}\n    transform: {{ n: {i} }}\n"));
+        wf.push_str(&format!("  - id: p{i}\n    run: echo line-{i}\n"));
+    }
+    let p = project(&[("w.yaml", &wf)]);
+    let home = tempfile::tempdir().unwrap();
+    let orch = assert_cmd::cargo::cargo_bin("orch");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -n 64 && exec \"$0\" run w.yaml -j 8 --output plain")
+        .arg(&orch)
+        .current_dir(p.path())
+        .env("ORCH_HOME", home.path())
+        .env("NO_COLOR", "1")
+        .env_remove("CI")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let logs = std::fs::read_dir(home.path().join("logs")).unwrap().count();
+    assert_eq!(logs, 1);
+    let (run, _) = only_run(home.path());
+    let log = std::fs::read_to_string(home.path().join(format!("logs/{run}/p599.log"))).unwrap();
+    assert_eq!(log, "line-599\n");
+}

@@ -216,7 +216,12 @@ struct Writer {
     path: PathBuf,
     cfg: WriterConfig,
     positions: HashMap<String, i64>,
+    /// Open step logs; a step's file is closed when the step ends, so a
+    /// run of thousands of steps never holds thousands of descriptors.
     logs: HashMap<String, BufWriter<File>>,
+    /// Logs written to since the last commit (the ones to flush).
+    dirty: Vec<String>,
+    logs_dir_ready: bool,
     report: WriterReport,
 }
 
@@ -242,6 +247,8 @@ impl Writer {
             cfg,
             positions,
             logs: HashMap::new(),
+            dirty: Vec::new(),
+            logs_dir_ready: false,
             report: WriterReport::default(),
         }
     }
@@ -288,12 +295,21 @@ impl Writer {
             }
         }
         // Output reaches its file before the step's end is committed.
-        for f in self.logs.values_mut() {
-            f.flush()
-                .map_err(|e| format!("cannot write a step log: {e}"))?;
+        for step in std::mem::take(&mut self.dirty) {
+            if let Some(f) = self.logs.get_mut(&step) {
+                f.flush()
+                    .map_err(|e| format!("cannot write a step log: {e}"))?;
+            }
         }
         if events.is_empty() {
             return Ok(());
+        }
+        for ev in &events {
+            let ended = ev.status.is_some_and(|s| s.is_terminal());
+            if let (true, Some(id)) = (ended, &ev.step_id) {
+                // Flushed above; nothing more comes for an ended step.
+                self.logs.remove(id);
+            }
         }
         let path = self.path.clone();
         let db = |e: rusqlite::Error| super::store::db_error(&path, &e).message;
@@ -337,8 +353,11 @@ impl Writer {
             std::collections::hash_map::Entry::Occupied(f) => f.into_mut(),
             std::collections::hash_map::Entry::Vacant(slot) => {
                 use std::os::unix::fs::OpenOptionsExt;
-                super::store::create_private_dir(dir)
-                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                if !self.logs_dir_ready {
+                    super::store::create_private_dir(dir)
+                        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                    self.logs_dir_ready = true;
+                }
                 let path = dir.join(format!("{step}.log"));
                 let f = std::fs::OpenOptions::new()
                     .create(true)
@@ -349,6 +368,9 @@ impl Writer {
                 slot.insert(BufWriter::with_capacity(16 * 1024, f))
             }
         };
+        if f.buffer().is_empty() {
+            self.dirty.push(step.to_string());
+        }
         writeln!(f, "{line}").map_err(|e| self.cfg.log_error(step, e))
     }
 }
