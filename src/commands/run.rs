@@ -236,13 +236,24 @@ pub(super) fn execute(cx: &Context, ex: Execution<'_>) -> Result<Exit, Invalid> 
         masker.clone(),
     ));
     let services = if uses_http(&wf) {
-        let breakers: Option<Arc<dyn crate::services::BreakerStore>> = if home.in_memory {
-            None
-        } else {
-            Some(Arc::new(crate::history::breakers::BreakerTable::new(
-                Store::open_path(&home.db_path(), false)?,
-            )))
-        };
+        // A connection of its own, only when some service has a breaker.
+        let with_breaker = project
+            .config
+            .services
+            .iter()
+            .any(|s| s.circuit_breaker.is_some());
+        let breakers: Option<Arc<dyn crate::services::BreakerStore>> =
+            if home.in_memory || !with_breaker {
+                None
+            } else {
+                match Store::open_path(&home.db_path(), false) {
+                    Ok(store) => Some(Arc::new(crate::history::breakers::BreakerTable::new(store))),
+                    Err(e) => {
+                        history.finish();
+                        return Err(e.into());
+                    }
+                }
+            };
         match crate::services::Runtime::new(project.config.clone(), breakers) {
             Ok(rt) => Some(Arc::new(rt)),
             Err(e) => {

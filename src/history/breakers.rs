@@ -28,6 +28,20 @@ fn to_ms(t: SystemTime) -> i64 {
         .unwrap_or(0)
 }
 
+/// A state as the table stores it. A half-open breaker belonged to a run
+/// that is gone: the next request may be the trial.
+fn stored(state: &str, failures: i64, until: Option<i64>) -> BreakerState {
+    match state {
+        "open" => BreakerState::Open {
+            until: UNIX_EPOCH + Duration::from_millis(until.unwrap_or(0).max(0) as u64),
+        },
+        "half_open" => BreakerState::Open { until: UNIX_EPOCH },
+        _ => BreakerState::Closed {
+            failures: failures.clamp(0, u32::MAX as i64) as u32,
+        },
+    }
+}
+
 impl BreakerStore for BreakerTable {
     fn load(&self, services: &[ServiceKey]) -> HashMap<ServiceKey, BreakerState> {
         let mut out = HashMap::new();
@@ -51,18 +65,7 @@ impl BreakerStore for BreakerTable {
             let Ok((state, failures, until)) = row else {
                 continue;
             };
-            let state = match state.as_str() {
-                "open" => BreakerState::Open {
-                    until: UNIX_EPOCH + Duration::from_millis(until.unwrap_or(0).max(0) as u64),
-                },
-                // The run that held the trial is gone: the next request may
-                // be the trial.
-                "half_open" => BreakerState::Open { until: UNIX_EPOCH },
-                _ => BreakerState::Closed {
-                    failures: failures.clamp(0, u32::MAX as i64) as u32,
-                },
-            };
-            out.insert(k.clone(), state);
+            out.insert(k.clone(), stored(&state, failures, until));
         }
         out
     }
@@ -86,36 +89,4 @@ impl BreakerStore for BreakerTable {
             params![k.id, k.base_url, state.name(), failures, until, now_ms()],
         );
     }
-}
-
-/// Every stored breaker (for `orch services`).
-pub fn all(store: &Store) -> rusqlite::Result<Vec<(ServiceKey, BreakerState)>> {
-    let mut stmt = store
-        .conn
-        .prepare("SELECT service, base_url, state, failures, open_until FROM breakers")?;
-    let rows = stmt.query_map([], |r| {
-        let key = ServiceKey {
-            id: r.get(0)?,
-            base_url: r.get(1)?,
-        };
-        let state: String = r.get(2)?;
-        let failures: i64 = r.get(3)?;
-        let until: Option<i64> = r.get(4)?;
-        Ok((key, state, failures, until))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (key, state, failures, until) = row?;
-        let st = match state.as_str() {
-            "open" => BreakerState::Open {
-                until: UNIX_EPOCH + Duration::from_millis(until.unwrap_or(0).max(0) as u64),
-            },
-            "half_open" => BreakerState::HalfOpen,
-            _ => BreakerState::Closed {
-                failures: failures.clamp(0, u32::MAX as i64) as u32,
-            },
-        };
-        out.push((key, st));
-    }
-    Ok(out)
 }

@@ -105,11 +105,7 @@ pub fn build_request(
             }
         }
     }
-    let url = format!(
-        "{}/{}",
-        svc.base_url.trim_end_matches('/'),
-        path.trim_start_matches('/')
-    );
+    let url = super::health::url(&svc.base_url, &path);
     Ok(Request {
         method: ep.method.clone(),
         url,
