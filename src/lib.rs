@@ -4,15 +4,18 @@
 //! → `plan` → `exec` (scheduler + `steps` executors) → `event` → `report` sinks.
 
 pub mod approver;
+pub mod cancel;
 pub mod cli;
 pub mod commands;
 pub mod diag;
 pub mod digest;
+pub mod duration;
 pub mod event;
 pub mod exec;
 pub mod exit;
 pub mod expr;
 pub mod history;
+pub mod http_client;
 pub mod inputs;
 pub mod load;
 pub mod mask;

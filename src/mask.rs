@@ -22,7 +22,9 @@ use base64::Engine;
 use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value;
 
-use crate::event::{Durable, Event, EventKind, OutputLine, Sink, Stream};
+use crate::event::{
+    Durable, Event, EventKind, OutputLine, RunSummary, Sink, StepReport, Stream, Verdict,
+};
 
 /// What every occurrence of a secret becomes.
 pub const MASK: &str = "***";
@@ -141,6 +143,45 @@ impl Masker {
     /// (a masked number becomes a string); None when nothing changed.
     pub fn mask_json(&self, j: &Value) -> Option<Value> {
         self.patterns()?.mask_json(j)
+    }
+
+    /// Mask a run's summary in place (errors and outputs); true when
+    /// anything changed.
+    pub fn mask_summary(&self, o: &mut RunSummary) -> bool {
+        if self.is_empty() {
+            return false;
+        }
+        let mut changed = false;
+        let mut text = |t: &mut String| {
+            if let Cow::Owned(m) = self.mask_str(t) {
+                *t = m;
+                changed = true;
+            }
+        };
+        fn each(r: &mut StepReport, f: &mut dyn FnMut(&mut StepReport)) {
+            f(r);
+            r.items.iter_mut().for_each(|i| each(i, f));
+        }
+        if let Some(e) = &mut o.error {
+            text(e);
+        }
+        let mut json_changed = false;
+        for r in &mut o.steps {
+            each(r, &mut |r| {
+                if let Some(e) = &mut r.error {
+                    text(e);
+                }
+                if let Some(j) = self.mask_json(&r.outputs) {
+                    r.outputs = j;
+                    json_changed = true;
+                }
+            });
+        }
+        if let Some(j) = self.mask_json(&o.outputs) {
+            o.outputs = j;
+            json_changed = true;
+        }
+        changed || json_changed
     }
 }
 
@@ -494,37 +535,97 @@ impl MaskingSink {
         self.held_steps.store(held.len(), Ordering::SeqCst);
     }
 
+    /// A copy of `ev` with every secret masked, or `None` when it holds none.
     fn mask_event(&self, ev: &Event) -> Option<Event> {
         let p = self.masker.patterns()?;
-        let mut out: Option<Event> = None;
-        if let Some(Cow::Owned(m)) = ev.error.as_deref().map(|e| p.mask(e)) {
-            out.get_or_insert_with(|| ev.clone()).error = Some(m);
-        }
-        if let Some(m) = ev.outputs.as_ref().and_then(|o| p.mask_json(o)) {
-            out.get_or_insert_with(|| ev.clone()).outputs = Some(m);
-        }
-        if let Some(a) = &ev.approval {
-            let owned = |f: &Option<String>| match f.as_deref().map(|s| p.mask(s)) {
-                Some(Cow::Owned(m)) => Some(m),
-                _ => None,
-            };
-            let (message, comment, by) = (owned(&a.message), owned(&a.comment), owned(&a.by));
-            if message.is_some() || comment.is_some() || by.is_some() {
-                let e = out.get_or_insert_with(|| ev.clone());
-                if let Some(note) = e.approval.as_mut() {
-                    note.message = message.or(note.message.take());
-                    note.comment = comment.or(note.comment.take());
-                    note.by = by.or(note.by.take());
+        let owned = |s: &str| match p.mask(s) {
+            Cow::Owned(m) => Some(m),
+            Cow::Borrowed(_) => None,
+        };
+        let opt = |s: &Option<String>| s.as_deref().and_then(owned);
+        let kind = match &ev.kind {
+            EventKind::StepRetrying {
+                step,
+                attempt,
+                max_attempts,
+                error,
+                exit_code,
+                http_status,
+                delay,
+            } => EventKind::StepRetrying {
+                error: owned(error)?,
+                step: step.clone(),
+                attempt: *attempt,
+                max_attempts: *max_attempts,
+                exit_code: *exit_code,
+                http_status: *http_status,
+                delay: *delay,
+            },
+            EventKind::StepFinished { step, outcome } => {
+                let error = opt(&outcome.error);
+                let result = outcome.result.as_deref().and_then(|r| p.mask_json(r));
+                if error.is_none() && result.is_none() {
+                    return None;
+                }
+                let mut o = outcome.clone();
+                if error.is_some() {
+                    o.error = error;
+                }
+                if let Some(m) = result {
+                    o.result = Some(Arc::new(m));
+                    // A masked value must never become a cache entry.
+                    o.cache = None;
+                }
+                EventKind::StepFinished {
+                    step: step.clone(),
+                    outcome: o,
                 }
             }
-        }
-        if let Some(m) = ev.result.as_deref().and_then(|r| p.mask_json(r)) {
-            let e = out.get_or_insert_with(|| ev.clone());
-            e.result = Some(Arc::new(m));
-            // A masked value must never become a cache entry.
-            e.cache = None;
-        }
-        out
+            EventKind::ApprovalRequested {
+                step,
+                message,
+                timeout,
+            } => EventKind::ApprovalRequested {
+                message: owned(message)?,
+                step: step.clone(),
+                timeout: *timeout,
+            },
+            EventKind::ApprovalDecided { step, verdict } => {
+                let masked = |by: &String, comment: &Option<String>| {
+                    let (b, c) = (owned(by), opt(comment));
+                    (b.is_some() || c.is_some())
+                        .then(|| (b.unwrap_or_else(|| by.clone()), c.or(comment.clone())))
+                };
+                let verdict = match verdict {
+                    Verdict::Approved { by, comment } => {
+                        let (by, comment) = masked(by, comment)?;
+                        Verdict::Approved { by, comment }
+                    }
+                    Verdict::Rejected { by, comment } => {
+                        let (by, comment) = masked(by, comment)?;
+                        Verdict::Rejected { by, comment }
+                    }
+                    Verdict::TimedOut => return None,
+                };
+                EventKind::ApprovalDecided {
+                    step: step.clone(),
+                    verdict,
+                }
+            }
+            EventKind::RunFinished { summary } => {
+                let mut s = (**summary).clone();
+                if !self.masker.mask_summary(&mut s) {
+                    return None;
+                }
+                EventKind::RunFinished {
+                    summary: Arc::new(s),
+                }
+            }
+            EventKind::RunCreated | EventKind::RunStarted | EventKind::StepStarted { .. } => {
+                return None
+            }
+        };
+        Some(Event { kind, ..ev.clone() })
     }
 }
 
@@ -540,21 +641,12 @@ impl Sink for MaskingSink {
         if self.masker.is_empty() {
             return self.inner.event(ev);
         }
-        match ev.event {
-            EventKind::StepCompleted
-            | EventKind::StepFailed
-            | EventKind::StepCached
-            | EventKind::StepSkipped
-            | EventKind::StepRetrying
-            | EventKind::StepCompensated => {
-                if let Some(id) = &ev.step_id {
-                    self.flush_step(id);
-                }
+        // What a step printed goes out before the event that ends it.
+        match &ev.kind {
+            EventKind::StepFinished { step, .. } | EventKind::StepRetrying { step, .. } => {
+                self.flush_step(step)
             }
-            EventKind::RunCompleted
-            | EventKind::RunFailed
-            | EventKind::RunCancelled
-            | EventKind::RunWaiting => self.flush_where(|_| true),
+            EventKind::RunFinished { .. } => self.flush_where(|_| true),
             _ => {}
         }
         match self.mask_event(ev) {
@@ -619,7 +711,8 @@ impl Sink for MaskingSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{ApprovalNote, CacheNote, Status};
+    use crate::event::wire::Name;
+    use crate::event::{sample, CacheNote, Status};
     use serde_json::json;
 
     #[derive(Default)]
@@ -633,10 +726,7 @@ mod tests {
 
     impl Sink for Rec {
         fn event(&self, ev: &Event) {
-            self.log
-                .lock()
-                .unwrap()
-                .push(format!("E {}", ev.event.name()));
+            self.log.lock().unwrap().push(format!("E {}", ev.name()));
             self.events.lock().unwrap().push(ev.clone());
             self.ptrs.lock().unwrap().push(ev as *const Event as usize);
         }
@@ -681,10 +771,12 @@ mod tests {
         });
     }
 
-    fn ev(kind: EventKind, step: Option<&str>) -> Event {
-        let mut e = Event::new(kind, &Arc::from("r1"), &Arc::from("wf"));
-        e.step_id = step.map(String::from);
-        e
+    fn ev(name: Name, step: Option<&str>) -> Event {
+        sample::of(name, step.unwrap_or(""))
+    }
+
+    fn wire(e: &Event) -> serde_json::Value {
+        serde_json::to_value(e).unwrap()
     }
 
     #[test]
@@ -805,8 +897,8 @@ mod tests {
     #[test]
     fn fast_path_without_secrets_forwards_as_is() {
         let (_m, rec, sink) = setup(&[]);
-        let mut e = ev(EventKind::StepCompleted, Some("a"));
-        e.error = Some("boom".into());
+        let mut e = ev(Name::StepCompleted, Some("a"));
+        e.outcome_mut().error = Some("boom".into());
         sink.event(&e);
         let line = String::from("hello");
         out(&sink, "a", &line, false);
@@ -838,25 +930,31 @@ mod tests {
     #[test]
     fn events_are_masked() {
         let (_m, rec, sink) = setup(&["s3cret"]);
-        let mut e = ev(EventKind::RunFailed, None);
-        e.error = Some("bad s3cret".into());
-        e.outputs = Some(json!({"o": "s3cret"}));
-        sink.event(&e);
-        let mut a = ev(EventKind::ApprovalDecided, Some("gate"));
-        a.approval = Some(ApprovalNote {
-            message: Some("deploy with s3cret?".into()),
-            comment: Some("ok".into()),
-            by: Some("s3cret-user".into()),
-            ..Default::default()
-        });
-        sink.event(&a);
+        let mut summary = sample::summary(Status::Failed);
+        summary.error = Some("bad s3cret".into());
+        summary.outputs = json!({"o": "s3cret"});
+        sink.event(&sample::event(EventKind::RunFinished {
+            summary: Arc::new(summary),
+        }));
+        sink.event(&sample::event(EventKind::ApprovalRequested {
+            step: "gate".into(),
+            message: "deploy with s3cret?".into(),
+            timeout: None,
+        }));
+        sink.event(&sample::event(EventKind::ApprovalDecided {
+            step: "gate".into(),
+            verdict: Verdict::Approved {
+                by: "s3cret-user".into(),
+                comment: Some("ok".into()),
+            },
+        }));
         let got = rec.events.lock().unwrap().clone();
-        assert_eq!(got[0].error.as_deref(), Some("bad ***"));
-        assert_eq!(got[0].outputs, Some(json!({"o": "***"})));
-        let note = got[1].approval.as_ref().unwrap();
-        assert_eq!(note.message.as_deref(), Some("deploy with ***?"));
-        assert_eq!(note.comment.as_deref(), Some("ok"));
-        assert_eq!(note.by.as_deref(), Some("***-user"));
+        assert_eq!(wire(&got[0])["error"], "bad ***");
+        assert_eq!(wire(&got[0])["outputs"], json!({"o": "***"}));
+        assert_eq!(wire(&got[1])["approval"]["message"], "deploy with ***?");
+        let note = &wire(&got[2])["approval"];
+        assert_eq!(note["comment"], "ok");
+        assert_eq!(note["by"], "***-user");
     }
 
     #[test]
@@ -867,24 +965,24 @@ mod tests {
             parts: "{}".into(),
             ttl: None,
         });
-        let mut clean = ev(EventKind::StepCompleted, Some("a"));
-        clean.status = Some(Status::Succeeded);
-        clean.result = Some(Arc::new(json!({"outputs": {"x": "1"}})));
-        clean.cache = Some(note.clone());
+        let mut clean = ev(Name::StepCompleted, Some("a"));
+        clean.outcome_mut().result = Some(Arc::new(json!({"outputs": {"x": "1"}})));
+        clean.outcome_mut().cache = Some(note.clone());
         sink.event(&clean);
-        let mut dirty = clean.clone();
-        dirty.step_id = Some("b".into());
-        dirty.result = Some(Arc::new(json!({"outputs": {"x": "s3cret"}})));
+        let mut dirty = ev(Name::StepCompleted, Some("b"));
+        dirty.outcome_mut().cache = Some(note.clone());
+        dirty.outcome_mut().result = Some(Arc::new(json!({"outputs": {"x": "s3cret"}})));
         sink.event(&dirty);
-        let got = rec.events.lock().unwrap().clone();
-        assert!(got[0].cache.is_some());
+        let mut got = rec.events.lock().unwrap().clone();
+        let (got0, got1) = (got[0].outcome_mut().clone(), got[1].outcome_mut().clone());
+        assert!(got0.cache.is_some());
         assert!(Arc::ptr_eq(
-            got[0].result.as_ref().unwrap(),
-            clean.result.as_ref().unwrap()
+            got0.result.as_ref().unwrap(),
+            clean.outcome_mut().result.as_ref().unwrap()
         ));
-        assert!(got[1].cache.is_none(), "a masked value must not be cached");
+        assert!(got1.cache.is_none(), "a masked value must not be cached");
         assert_eq!(
-            *got[1].result.clone().unwrap(),
+            *got1.result.clone().unwrap(),
             json!({"outputs": {"x": "***"}})
         );
     }
@@ -966,17 +1064,17 @@ mod tests {
         out(&sink, "b", "x multi", false);
         out(&sink, "deploy[0]", "SECRETVAL", true);
         assert!(rec.take().is_empty());
-        sink.event(&ev(EventKind::StepCompleted, Some("a")));
+        sink.event(&ev(Name::StepCompleted, Some("a")));
         assert_eq!(
             rec.take(),
             ["a/out tail SECRET", "E orchestration.step.completed"]
         );
-        sink.event(&ev(EventKind::StepFailed, Some("deploy")));
+        sink.event(&ev(Name::StepFailed, Some("deploy")));
         assert_eq!(
             rec.take(),
             ["deploy[0]/out SECRETVAL", "E orchestration.step.failed"]
         );
-        sink.event(&ev(EventKind::RunCompleted, None));
+        sink.event(&ev(Name::RunCompleted, None));
         assert_eq!(
             rec.take(),
             ["b/out x multi", "E orchestration.run.completed"]
@@ -1024,7 +1122,7 @@ mod tests {
                 }
                 out(&sink, "s", rest, false);
             }
-            sink.event(&ev(EventKind::StepCompleted, Some("s")));
+            sink.event(&ev(Name::StepCompleted, Some("s")));
             let mut got = String::new();
             for l in rec.take() {
                 if let Some(body) = l.strip_prefix("s/out ") {

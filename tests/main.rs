@@ -3,6 +3,7 @@
 mod common;
 
 mod approvals;
+mod architecture;
 mod cache;
 mod cli;
 mod diagnostics;

@@ -2,7 +2,6 @@
 //! executor with retries and timeouts, and reports through [`Sink`] events
 //! only — it never prints and never touches storage.
 
-pub mod cancel;
 pub mod fingerprint;
 pub mod prepare;
 pub mod retry;
@@ -18,10 +17,14 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 
-use crate::event::{Sink, Status};
+use crate::event::{RunSummary, Sink, Status};
+
+/// The engine's result, under the name its callers knew.
+pub use crate::event::{RunSummary as RunOutcome, StepReport};
 use crate::model::{Config, Workflow};
 
-pub use cancel::{CancelLevel, CancelWatch, Canceller};
+/// Cancellation is a leaf (steps use it too); re-exported where it was.
+pub use crate::cancel::{self, CancelLevel, CancelWatch, Canceller};
 
 /// Everything a run needs besides the workflow itself; resolved by the command.
 pub struct RunOptions {
@@ -112,40 +115,12 @@ impl Approver for NoApprover {
     }
 }
 
-/// What a step (or one `for_each` item) ended as.
-#[derive(Debug, Clone)]
-pub struct StepReport {
-    /// `id`, or `id[i]` for a `for_each` item.
-    pub id: String,
-    pub status: Status,
-    pub attempts: u32,
-    pub duration: Option<Duration>,
-    pub exit_code: Option<i32>,
-    pub error: Option<String>,
-    pub outputs: Json,
-    pub items: Vec<StepReport>,
-}
-
-#[derive(Debug)]
-pub struct RunOutcome {
-    pub status: Status,
-    pub steps: Vec<StepReport>,
-    /// Step ids that failed, in the order they failed (root cause first).
-    pub failures: Vec<String>,
-    pub outputs: Json,
-    /// A failure of the run itself (timeout, workflow outputs).
-    pub error: Option<String>,
-    pub duration: Duration,
-    /// Approval steps nobody has decided yet (status `waiting`).
-    pub waiting: Vec<String>,
-}
-
 /// Run a validated workflow to the end.
 pub async fn run(
     wf: Arc<Workflow>,
     cfg: Arc<Config>,
     opts: RunOptions,
     sink: Arc<dyn Sink>,
-) -> RunOutcome {
+) -> RunSummary {
     scheduler::Engine::new(wf, cfg, opts, sink).run().await
 }

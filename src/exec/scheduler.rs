@@ -9,10 +9,10 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::{json, Map, Value as Json};
 use tokio::task::JoinSet;
 
-use super::cancel::{self, CancelLevel, Canceller};
 use super::unit::{self, UnitCtx, UnitResult};
-use super::{RunOptions, RunOutcome, StepReport};
-use crate::event::{Event, EventKind, Sink, Status};
+use super::RunOptions;
+use crate::cancel::{self, CancelLevel, Canceller};
+use crate::event::{Event, EventKind, RunSummary, Sink, Status, StepOutcome, StepReport};
 use crate::expr::eval::resolve;
 use crate::expr::{Scope, StatusFns};
 use crate::model::{Config, Phase, Workflow};
@@ -260,16 +260,15 @@ impl Engine {
         }
     }
 
-    fn event(&self, kind: EventKind) -> Event {
-        Event::new(kind, &self.run_id, &self.workflow)
+    fn emit(&self, kind: EventKind) {
+        self.sink
+            .event(&Event::new(kind, &self.run_id, &self.workflow));
     }
 
-    pub async fn run(mut self) -> RunOutcome {
+    pub async fn run(mut self) -> RunSummary {
         let started = Instant::now();
-        self.sink.event(&self.event(EventKind::RunCreated));
-        let mut ev = self.event(EventKind::RunStarted);
-        ev.status = Some(Status::Running);
-        self.sink.event(&ev);
+        self.emit(EventKind::RunCreated);
+        self.emit(EventKind::RunStarted);
         // The run is recorded as running before its first step starts.
         if let Some(durable) = self.sink.durable() {
             durable.await;
@@ -322,25 +321,9 @@ impl Engine {
         self.end(status, started, outputs)
     }
 
-    fn end(&mut self, status: Status, started: Instant, outputs: Json) -> RunOutcome {
+    fn end(&mut self, status: Status, started: Instant, outputs: Json) -> RunSummary {
         let duration = started.elapsed();
-        let mut ev = self.event(match status {
-            Status::Succeeded => EventKind::RunCompleted,
-            Status::Cancelled => EventKind::RunCancelled,
-            Status::Waiting => EventKind::RunWaiting,
-            _ => EventKind::RunFailed,
-        });
-        ev.status = Some(status);
-        ev.duration_ms = Some(duration.as_millis() as u64);
-        ev.error = self
-            .run_error
-            .clone()
-            .or_else(|| self.failures.first().map(|f| format!("step `{f}` failed")));
-        if status != Status::Waiting {
-            ev.outputs = Some(outputs.clone());
-        }
-        self.sink.event(&ev);
-        RunOutcome {
+        let summary = Arc::new(RunSummary {
             status,
             steps: self.reports(),
             failures: self.failures.clone(),
@@ -352,7 +335,12 @@ impl Engine {
                 .iter()
                 .map(|&i| self.wf.steps[i].id.clone())
                 .collect(),
-        }
+        });
+        self.emit(EventKind::RunFinished {
+            summary: summary.clone(),
+        });
+        // Sinks that kept the event (a webhook queue) keep their copy.
+        Arc::try_unwrap(summary).unwrap_or_else(|s| (*s).clone())
     }
 
     fn phase_steps(&self, phase: Phase) -> impl Iterator<Item = usize> + '_ {
@@ -559,10 +547,11 @@ impl Engine {
             match values {
                 Ok(Json::Array(values)) => {
                     let n = values.len();
-                    let mut ev = self.event(EventKind::StepStarted);
-                    ev.step_id = Some(step.id.clone());
-                    ev.status = Some(Status::Running);
-                    self.sink.event(&ev);
+                    self.emit(EventKind::StepStarted {
+                        step: step.id.clone(),
+                        attempt: None,
+                        max_attempts: None,
+                    });
                     self.state[i].started = Some(Instant::now());
                     self.state[i].status = Status::Running;
                     self.state[i].items = Some(Items {
@@ -766,24 +755,23 @@ impl Engine {
         }
     }
 
+    /// The end of one `for_each` item.
     fn emit_end(&mut self, id: &str, r: &UnitResult) {
-        let kind = match r.status {
-            Status::Succeeded => EventKind::StepCompleted,
-            Status::Skipped => EventKind::StepSkipped,
-            Status::Cached => EventKind::StepCached,
-            _ => EventKind::StepFailed,
-        };
-        let mut ev = self.event(kind);
-        ev.step_id = Some(id.to_string());
-        ev.attempt = Some(r.attempts);
-        ev.status = Some(r.status);
-        ev.duration_ms = Some(r.duration.as_millis() as u64);
-        ev.error = r.error.clone();
-        ev.exit_code = r.exit_code;
-        ev.http_status = r.http_status;
-        ev.result = Some(Arc::new(unit_view(r.status, Some(r), r.error.as_deref())));
-        ev.cache = r.cache.clone();
-        self.sink.event(&ev);
+        self.emit(EventKind::StepFinished {
+            step: id.to_string(),
+            outcome: StepOutcome {
+                status: r.status,
+                // Items only end after they were started.
+                started: true,
+                attempts: Some(r.attempts),
+                duration: Some(r.duration),
+                error: r.error.clone(),
+                exit_code: r.exit_code,
+                http_status: r.http_status,
+                result: Some(Arc::new(unit_view(r.status, Some(r), r.error.as_deref()))),
+                cache: r.cache.clone(),
+            },
+        });
     }
 
     fn finish_items(&mut self, i: usize) {
@@ -820,10 +808,11 @@ impl Engine {
     }
 
     fn fail_now(&mut self, i: usize, error: String) {
-        let mut ev = self.event(EventKind::StepStarted);
-        ev.step_id = Some(self.wf.steps[i].id.clone());
-        ev.status = Some(Status::Running);
-        self.sink.event(&ev);
+        self.emit(EventKind::StepStarted {
+            step: self.wf.steps[i].id.clone(),
+            attempt: None,
+            max_attempts: None,
+        });
         self.set_terminal(i, Status::Failed, Some(error));
     }
 
@@ -847,29 +836,22 @@ impl Engine {
                 self.failures.push(step.id.clone());
             }
         }
-        let kind = match status {
-            Status::Succeeded => EventKind::StepCompleted,
-            Status::Skipped | Status::Cancelled if self.state[i].started.is_none() => {
-                EventKind::StepSkipped
-            }
-            Status::Cached => EventKind::StepCached,
-            Status::Compensated => EventKind::StepCompensated,
-            _ => EventKind::StepFailed,
-        };
         let st = &self.state[i];
-        let mut ev = self.event(kind);
-        ev.step_id = Some(step.id.clone());
-        ev.status = Some(status);
-        ev.duration_ms = st.duration.map(|d| d.as_millis() as u64);
-        ev.error = error;
-        if let Some(r) = &st.result {
-            ev.attempt = Some(r.attempts);
-            ev.exit_code = r.exit_code;
-            ev.http_status = r.http_status;
-            ev.cache = r.cache.clone();
-        }
-        ev.result = st.view.clone();
-        self.sink.event(&ev);
+        let r = st.result.as_ref();
+        self.emit(EventKind::StepFinished {
+            step: step.id.clone(),
+            outcome: StepOutcome {
+                status,
+                started: st.started.is_some(),
+                attempts: r.map(|r| r.attempts),
+                duration: st.duration,
+                error,
+                exit_code: r.and_then(|r| r.exit_code),
+                http_status: r.and_then(|r| r.http_status),
+                result: st.view.clone(),
+                cache: r.and_then(|r| r.cache.clone()),
+            },
+        });
         self.unsynced[i] = true;
         let dependents = self.dependents[i].clone();
         for d in dependents {
@@ -1021,7 +1003,7 @@ mod tests {
         }
     }
 
-    fn run(yaml: &str, concurrency: usize) -> (RunOutcome, Vec<Event>) {
+    fn run(yaml: &str, concurrency: usize) -> (RunSummary, Vec<Event>) {
         let src = Arc::new(crate::source::Source::new("t.yaml", "t.yaml", yaml));
         let cfg = Config::default();
         let wf = Arc::new(crate::validate::workflow_source(&src, &cfg).expect("valid"));
@@ -1056,8 +1038,8 @@ mod tests {
     fn started(events: &[Event]) -> Vec<String> {
         events
             .iter()
-            .filter(|e| e.event == EventKind::StepStarted)
-            .filter_map(|e| e.step_id.clone())
+            .filter(|e| matches!(e.kind, EventKind::StepStarted { .. }))
+            .filter_map(|e| e.step_id().map(str::to_string))
             .collect()
     }
 

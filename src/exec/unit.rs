@@ -8,8 +8,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{json, Map, Value as Json};
 
-use crate::event::{ApprovalNote, CacheNote, Event, EventKind, Sink, Status};
-use crate::exec::cancel::{CancelLevel, CancelWatch};
+use crate::cancel::{CancelLevel, CancelWatch};
+use crate::event::{CacheNote, Event, EventKind, Sink, Status, Verdict};
 use crate::exec::prepare::{self, Resolved};
 use crate::exec::{ApprovalRequest, Approver, Decision, StepCache};
 use crate::expr::eval::{resolve, to_text};
@@ -160,10 +160,18 @@ impl UnitCtx {
         }
     }
 
-    fn event(&self, kind: EventKind) -> Event {
-        let mut e = Event::new(kind, &self.run_id, &self.workflow);
-        e.step_id = Some(self.display_id());
-        e
+    fn emit(&self, kind: EventKind) {
+        self.sink
+            .event(&Event::new(kind, &self.run_id, &self.workflow));
+    }
+
+    /// An attempt begins.
+    fn started(&self, attempt: u32, max_attempts: u32) {
+        self.emit(EventKind::StepStarted {
+            step: self.display_id(),
+            attempt: Some(attempt),
+            max_attempts: Some(max_attempts),
+        });
     }
 
     fn scope_eval<T>(&self, own: Option<&Json>, f: impl FnOnce(&Scope<'_>) -> T) -> T {
@@ -227,13 +235,7 @@ pub(crate) async fn execute(mut ctx: UnitCtx) -> UnitResult {
         (None, false) => RetrySpec::default(),
     };
     let per_route = retry.max_attempts.max(1);
-    let start_event = |ctx: &UnitCtx, attempt: u32, max: u32| {
-        let mut ev = ctx.event(EventKind::StepStarted);
-        ev.attempt = Some(attempt);
-        ev.max_attempts = Some(max);
-        ev.status = Some(Status::Running);
-        ctx.sink.event(&ev);
-    };
+    let start_event = |ctx: &UnitCtx, attempt: u32, max: u32| ctx.started(attempt, max);
 
     // Secrets first: every later event may need them masked.
     match fetch_secrets(&ctx).await {
@@ -419,15 +421,15 @@ async fn pause(
     delay: Duration,
     started: Instant,
 ) -> Option<UnitResult> {
-    let mut ev = ctx.event(EventKind::StepRetrying);
-    ev.attempt = Some(next);
-    ev.max_attempts = Some(max);
-    ev.status = Some(Status::Retrying);
-    ev.error = Some(a.message.clone());
-    ev.exit_code = a.exit_code;
-    ev.http_status = a.http_status;
-    ev.delay_ms = Some(delay.as_millis() as u64);
-    ctx.sink.event(&ev);
+    ctx.emit(EventKind::StepRetrying {
+        step: ctx.display_id(),
+        attempt: next,
+        max_attempts: max,
+        error: a.message.clone(),
+        exit_code: a.exit_code,
+        http_status: a.http_status,
+        delay,
+    });
     if delay.is_zero() {
         return None;
     }
@@ -656,13 +658,11 @@ fn from_cache(view: Json, note: Arc<CacheNote>, started: Instant) -> UnitResult 
 
 /// Ask the approver, with the `approval.*` events around it.
 async fn decide(ctx: &UnitCtx, message: String, timeout: Option<Duration>) -> Decision {
-    let mut ev = ctx.event(EventKind::ApprovalRequested);
-    ev.approval = Some(ApprovalNote {
-        message: Some(message.clone()),
-        timeout_ms: timeout.map(|t| t.as_millis() as u64),
-        ..ApprovalNote::default()
+    ctx.emit(EventKind::ApprovalRequested {
+        step: ctx.display_id(),
+        message: message.clone(),
+        timeout,
     });
-    ctx.sink.event(&ev);
     let decision = ctx
         .approver
         .decide(ApprovalRequest {
@@ -672,20 +672,22 @@ async fn decide(ctx: &UnitCtx, message: String, timeout: Option<Duration>) -> De
             timeout,
         })
         .await;
-    let (name, by, comment) = match &decision {
+    let verdict = match &decision {
         Decision::Wait => return decision,
-        Decision::Approved { by, comment } => ("approved", Some(by.clone()), comment.clone()),
-        Decision::Rejected { by, comment } => ("rejected", Some(by.clone()), comment.clone()),
-        Decision::TimedOut => ("timed_out", None, None),
+        Decision::Approved { by, comment } => Verdict::Approved {
+            by: by.clone(),
+            comment: comment.clone(),
+        },
+        Decision::Rejected { by, comment } => Verdict::Rejected {
+            by: by.clone(),
+            comment: comment.clone(),
+        },
+        Decision::TimedOut => Verdict::TimedOut,
     };
-    let mut ev = ctx.event(EventKind::ApprovalDecided);
-    ev.approval = Some(ApprovalNote {
-        decision: Some(name),
-        by,
-        comment,
-        ..ApprovalNote::default()
+    ctx.emit(EventKind::ApprovalDecided {
+        step: ctx.display_id(),
+        verdict,
     });
-    ctx.sink.event(&ev);
     decision
 }
 
@@ -714,11 +716,7 @@ async fn approval(ctx: &UnitCtx, message: String, started: Instant) -> UnitResul
     if decision == Decision::Wait {
         return waiting(started);
     }
-    let mut ev = ctx.event(EventKind::StepStarted);
-    ev.attempt = Some(1);
-    ev.max_attempts = Some(1);
-    ev.status = Some(Status::Running);
-    ctx.sink.event(&ev);
+    ctx.started(1, 1);
     let mut r = UnitResult::failed(String::new(), started);
     let (by, comment) = match &decision {
         Decision::Approved { by, comment } | Decision::Rejected { by, comment } => {

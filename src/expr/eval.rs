@@ -8,8 +8,8 @@ use cel::objects::{Key, Map};
 use cel::{Context, ExecutionError, Value};
 use serde_json::Value as Json;
 
+use super::value::{Part, Template, Val};
 use super::Expr;
-use crate::model::{Part, Template, Val};
 
 /// Results of `success()`, `failure()`, `cancelled()` for the expression's step.
 #[derive(Debug, Clone, Copy, Default)]

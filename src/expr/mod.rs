@@ -3,6 +3,7 @@
 
 pub mod eval;
 pub mod template;
+mod value;
 
 use std::sync::OnceLock;
 
@@ -12,6 +13,7 @@ use cel::parser::Parser;
 use cel::IdedExpr;
 
 pub use eval::{eval, render, EvalError, Scope, StatusFns};
+pub use value::{Part, Template, Val};
 
 /// Roots after which a hyphenated name is one name, as in GitHub Actions.
 const NAMED_ROOTS: [&str; 4] = ["steps", "inputs", "secrets", "env"];

@@ -20,7 +20,9 @@ use tokio::sync::watch;
 
 use super::store::{now_ms, to_ms, Store};
 use super::transition::{run_from, sql_list, step_from};
-use crate::event::{Durable, Event, EventKind, OutputLine, Sink, Status};
+use crate::duration::millis;
+use crate::event::wire::Name;
+use crate::event::{Durable, Event, EventKind, OutputLine, Sink, Status, StepOutcome};
 
 /// What a run row records about where it came from.
 pub struct NewRun<'a> {
@@ -305,10 +307,11 @@ impl Writer {
             return Ok(());
         }
         for ev in &events {
-            let ended = ev.status.is_some_and(|s| s.is_terminal());
-            if let (true, Some(id)) = (ended, &ev.step_id) {
-                // Flushed above; nothing more comes for an ended step.
-                self.logs.remove(id);
+            if let EventKind::StepFinished { step, outcome } = &ev.kind {
+                if outcome.status.is_terminal() {
+                    // Flushed above; nothing more comes for an ended step.
+                    self.logs.remove(step);
+                }
             }
         }
         let path = self.path.clone();
@@ -392,7 +395,7 @@ impl Rec<'_> {
     fn apply(&self, ev: &Event) -> rusqlite::Result<Applied> {
         let t = to_ms(ev.time);
         let run = self.cfg.run_id.as_str();
-        match ev.event {
+        match &ev.kind {
             EventKind::RunCreated => Ok(Applied::Ok),
             EventKind::RunStarted => {
                 let n = self.tx.prepare_cached(&format!(
@@ -402,11 +405,8 @@ impl Rec<'_> {
                     ))?.execute(params![run, t, self.cfg.run_attempt])?;
                 self.check_run(n, Status::Running)
             }
-            EventKind::RunCompleted
-            | EventKind::RunFailed
-            | EventKind::RunCancelled
-            | EventKind::RunWaiting => {
-                let to = ev.status.unwrap_or(Status::Failed);
+            EventKind::RunFinished { summary } => {
+                let to = summary.status;
                 let n = self
                     .tx
                     .prepare_cached(&format!(
@@ -419,16 +419,15 @@ impl Rec<'_> {
                         run,
                         to.as_str(),
                         t,
-                        ev.duration_ms.unwrap_or(0) as i64,
-                        ev.error,
-                        ev.outputs.as_ref().map(Json::to_string),
+                        millis(summary.duration) as i64,
+                        summary.event_error(),
+                        summary.event_outputs().map(Json::to_string),
                     ])?;
                 self.check_run(n, to)
             }
-            EventKind::StepStarted => {
-                let Some(id) = ev.step_id.as_deref() else {
-                    return Ok(Applied::Ok);
-                };
+            EventKind::StepStarted {
+                step: id, attempt, ..
+            } => {
                 self.ensure_item_row(id)?;
                 let n = self
                     .tx
@@ -443,7 +442,7 @@ impl Rec<'_> {
                 if n == 0 {
                     return self.illegal_step(id, Status::Running);
                 }
-                if let Some(a) = ev.attempt {
+                if let Some(a) = attempt {
                     self.tx
                         .prepare_cached(
                             "INSERT OR REPLACE INTO attempts \
@@ -454,11 +453,15 @@ impl Rec<'_> {
                 }
                 Ok(Applied::Ok)
             }
-            EventKind::StepRetrying => {
-                let Some(id) = ev.step_id.as_deref() else {
-                    return Ok(Applied::Ok);
-                };
-                let next = ev.attempt.unwrap_or(2) as i64;
+            EventKind::StepRetrying {
+                step: id,
+                attempt,
+                error,
+                exit_code,
+                delay,
+                ..
+            } => {
+                let next = *attempt as i64;
                 let n = self
                     .tx
                     .prepare_cached(&format!(
@@ -481,8 +484,8 @@ impl Rec<'_> {
                 if n2 == 0 {
                     return self.illegal_step(id, Status::Retrying);
                 }
-                self.close_attempt(id, next - 1, "failed", t, ev)?;
-                let starts = t + ev.delay_ms.unwrap_or(0) as i64;
+                self.close_attempt(id, next - 1, "failed", t, *exit_code, Some(error))?;
+                let starts = t + millis(*delay) as i64;
                 self.tx
                     .prepare_cached(
                         "INSERT OR REPLACE INTO attempts \
@@ -492,17 +495,13 @@ impl Rec<'_> {
                     .execute(params![run, id, self.cfg.run_attempt, next, starts])?;
                 Ok(Applied::Ok)
             }
-            EventKind::StepCompleted
-            | EventKind::StepFailed
-            | EventKind::StepSkipped
-            | EventKind::StepCached
-            | EventKind::StepCompensated => {
-                let Some(id) = ev.step_id.as_deref() else {
-                    return Ok(Applied::Ok);
-                };
-                let to = ev.status.unwrap_or(Status::Failed);
+            EventKind::StepFinished {
+                step: id,
+                outcome: o,
+            } => {
+                let to = o.status;
                 self.ensure_item_row(id)?;
-                let result = ev.result.as_ref().map(|r| r.to_string());
+                let result = o.result.as_ref().map(|r| r.to_string());
                 let n = self
                     .tx
                     .prepare_cached(&format!(
@@ -516,67 +515,85 @@ impl Rec<'_> {
                         run,
                         id,
                         to.as_str(),
-                        ev.attempt,
+                        o.attempts,
                         t,
-                        ev.duration_ms.map(|d| d as i64),
-                        ev.exit_code,
-                        ev.error,
+                        o.duration.map(|d| millis(d) as i64),
+                        o.exit_code,
+                        o.error,
                         result,
                         to == Status::Cached,
-                        ev.http_status,
+                        o.http_status,
                     ])?;
                 if n == 0 {
                     return self.illegal_step(id, to);
                 }
-                if let Some(a) = ev.attempt.filter(|&a| a > 0) {
-                    self.close_attempt(id, a as i64, to.as_str(), t, ev)?;
+                if let Some(a) = o.attempts.filter(|&a| a > 0) {
+                    self.close_attempt(
+                        id,
+                        a as i64,
+                        to.as_str(),
+                        t,
+                        o.exit_code,
+                        o.error.as_deref(),
+                    )?;
                 }
-                self.cache(ev, id, t)
+                self.cache(&ev.workflow, Name::of(&ev.kind), o, id, t)
             }
-            EventKind::ApprovalRequested => {
-                let Some(id) = ev.step_id.as_deref() else {
-                    return Ok(Applied::Ok);
-                };
-                let note = ev.approval.as_ref();
+            EventKind::ApprovalRequested {
+                step: id,
+                message,
+                timeout,
+            } => {
                 self.tx.prepare_cached("INSERT INTO approvals (run_id, step_id, message, requested_at, expires_at) \
                      VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING")?.execute(params![
                         run,
                         id,
-                        note.and_then(|n| n.message.as_deref()),
+                        message,
                         t,
-                        note.and_then(|n| n.timeout_ms).map(|ms| t + ms as i64),
+                        timeout.map(|d| t + millis(d) as i64),
                     ])?;
                 Ok(Applied::Ok)
             }
-            EventKind::ApprovalDecided => {
-                let (Some(id), Some(note)) = (ev.step_id.as_deref(), ev.approval.as_ref()) else {
-                    return Ok(Applied::Ok);
-                };
+            EventKind::ApprovalDecided { step: id, verdict } => {
                 self.tx
                     .prepare_cached(
                         "UPDATE approvals SET decision = ?3, decided_by = ?4, decided_at = ?5, \
                      comment = ?6 WHERE run_id = ?1 AND step_id = ?2 AND decision IS NULL",
                     )?
-                    .execute(params![run, id, note.decision, note.by, t, note.comment])?;
+                    .execute(params![
+                        run,
+                        id,
+                        verdict.name(),
+                        verdict.by(),
+                        t,
+                        verdict.comment()
+                    ])?;
                 Ok(Applied::Ok)
             }
         }
     }
 
-    fn cache(&self, ev: &Event, id: &str, t: i64) -> rusqlite::Result<Applied> {
-        let Some(note) = &ev.cache else {
+    fn cache(
+        &self,
+        workflow: &str,
+        name: Name,
+        o: &StepOutcome,
+        id: &str,
+        t: i64,
+    ) -> rusqlite::Result<Applied> {
+        let Some(note) = &o.cache else {
             return Ok(Applied::Ok);
         };
-        if ev.event == EventKind::StepCached {
+        if name == Name::StepCached {
             self.tx
                 .prepare_cached("UPDATE cache SET last_used_at = ?2 WHERE fingerprint = ?1")?
                 .execute(params![note.fingerprint, t])?;
             return Ok(Applied::Ok);
         }
-        if ev.event != EventKind::StepCompleted {
+        if name != Name::StepCompleted {
             return Ok(Applied::Ok);
         }
-        let mut result = ev.result.as_deref().cloned().unwrap_or(Json::Null);
+        let mut result = o.result.as_deref().cloned().unwrap_or(Json::Null);
         if let Json::Object(m) = &mut result {
             m.remove("status");
             m.remove("error");
@@ -586,7 +603,7 @@ impl Rec<'_> {
              created_at, expires_at, last_used_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7)")?.execute(params![
                 note.fingerprint,
-                &*ev.workflow,
+                workflow,
                 step,
                 note.parts,
                 result.to_string(),
@@ -603,7 +620,8 @@ impl Rec<'_> {
         attempt: i64,
         status: &str,
         t: i64,
-        ev: &Event,
+        exit_code: Option<i32>,
+        error: Option<&str>,
     ) -> rusqlite::Result<()> {
         self.tx
             .prepare_cached(
@@ -618,8 +636,8 @@ impl Rec<'_> {
                 attempt,
                 status,
                 t,
-                ev.exit_code,
-                ev.error
+                exit_code,
+                error
             ])?;
         Ok(())
     }
@@ -707,11 +725,8 @@ mod tests {
         (dir, home, store)
     }
 
-    fn ev(kind: EventKind, step: Option<&str>, status: Status) -> Event {
-        let mut e = Event::new(kind, &Arc::from("r1"), &Arc::from("w"));
-        e.step_id = step.map(str::to_string);
-        e.status = Some(status);
-        e
+    fn ev(name: Name, step: Option<&str>) -> Event {
+        crate::event::sample::of(name, step.unwrap_or(""))
     }
 
     fn sink(home: &Home) -> Arc<HistorySink> {
@@ -743,22 +758,24 @@ mod tests {
     fn records_a_run_and_its_steps() {
         let (_d, home, store) = setup();
         let s = sink(&home);
-        s.event(&ev(EventKind::RunStarted, None, Status::Running));
-        let mut st = ev(EventKind::StepStarted, Some("a"), Status::Running);
-        st.attempt = Some(1);
-        s.event(&st);
+        s.event(&ev(Name::RunStarted, None));
+        s.event(&crate::event::sample::event(EventKind::StepStarted {
+            step: "a".into(),
+            attempt: Some(1),
+            max_attempts: None,
+        }));
         s.output(&OutputLine {
             step_id: "a",
             stream: crate::event::Stream::Stdout,
             line: "hello",
             partial: false,
         });
-        let mut done = ev(EventKind::StepCompleted, Some("a"), Status::Succeeded);
-        done.attempt = Some(1);
-        done.result = Some(Arc::new(serde_json::json!({"outputs": {"x": "1"}})));
+        let mut done = ev(Name::StepCompleted, Some("a"));
+        done.outcome_mut().attempts = Some(1);
+        done.outcome_mut().result = Some(Arc::new(serde_json::json!({"outputs": {"x": "1"}})));
         s.event(&done);
-        s.event(&ev(EventKind::StepSkipped, Some("b"), Status::Skipped));
-        s.event(&ev(EventKind::RunCompleted, None, Status::Succeeded));
+        s.event(&ev(Name::StepSkipped, Some("b")));
+        s.event(&ev(Name::RunCompleted, None));
         let report = s.finish();
         assert!(report.error.is_none(), "{:?}", report.error);
         assert!(report.illegal.is_empty(), "{:?}", report.illegal);
@@ -779,12 +796,12 @@ mod tests {
     fn an_illegal_transition_is_reported_not_written() {
         let (_d, home, store) = setup();
         let s = sink(&home);
-        s.event(&ev(EventKind::RunStarted, None, Status::Running));
-        s.event(&ev(EventKind::StepStarted, Some("a"), Status::Running));
-        s.event(&ev(EventKind::StepCompleted, Some("a"), Status::Succeeded));
+        s.event(&ev(Name::RunStarted, None));
+        s.event(&ev(Name::StepStarted, Some("a")));
+        s.event(&ev(Name::StepCompleted, Some("a")));
         // A finished step cannot start again, nor fail afterwards.
-        s.event(&ev(EventKind::StepStarted, Some("a"), Status::Running));
-        s.event(&ev(EventKind::StepFailed, Some("a"), Status::Failed));
+        s.event(&ev(Name::StepStarted, Some("a")));
+        s.event(&ev(Name::StepFailed, Some("a")));
         let report = s.finish();
         assert_eq!(report.illegal.len(), 2, "{:?}", report.illegal);
         assert!(report.illegal[0].contains("succeeded → running"));
@@ -795,9 +812,9 @@ mod tests {
     fn durable_resolves_after_commit() {
         let (_d, home, store) = setup();
         let s = sink(&home);
-        s.event(&ev(EventKind::RunStarted, None, Status::Running));
-        s.event(&ev(EventKind::StepStarted, Some("a"), Status::Running));
-        s.event(&ev(EventKind::StepCompleted, Some("a"), Status::Succeeded));
+        s.event(&ev(Name::RunStarted, None));
+        s.event(&ev(Name::StepStarted, Some("a")));
+        s.event(&ev(Name::StepCompleted, Some("a")));
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

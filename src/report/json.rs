@@ -3,8 +3,7 @@
 
 use std::io::Write;
 
-use crate::event::{Event, OutputLine, Sink};
-use crate::exec::RunOutcome;
+use crate::event::{Event, OutputLine, RunSummary, Sink};
 
 use super::Reporter;
 
@@ -27,7 +26,7 @@ impl Sink for JsonReporter {
 }
 
 impl Reporter for JsonReporter {
-    fn summary(&self, _outcome: &RunOutcome) {
+    fn summary(&self, _outcome: &RunSummary) {
         // The run's last event already carries the verdict.
     }
 }

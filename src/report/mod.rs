@@ -7,12 +7,12 @@ pub mod plain;
 pub mod tty;
 pub mod webhook;
 
+use crate::event::RunSummary;
 use crate::event::Sink;
-use crate::exec::RunOutcome;
 
 /// A sink that also prints the end-of-run summary.
 pub trait Reporter: Sink {
-    fn summary(&self, outcome: &RunOutcome);
+    fn summary(&self, outcome: &RunSummary);
     /// Stop (or resume) drawing live progress while someone is asked a
     /// question on the terminal.
     fn pause(&self, _paused: bool) {}
@@ -38,43 +38,8 @@ impl OutputMode {
     }
 }
 
-/// `3 succeeded, 1 failed, 2 skipped` over top-level steps, zeros left out.
-pub fn count_line(steps: &[crate::exec::StepReport]) -> String {
-    use crate::event::Status;
-    const ORDER: [Status; 10] = [
-        Status::Succeeded,
-        Status::Cached,
-        Status::Failed,
-        Status::Skipped,
-        Status::Cancelled,
-        Status::Compensated,
-        Status::Pending,
-        Status::Running,
-        Status::Retrying,
-        Status::Waiting,
-    ];
-    ORDER
-        .iter()
-        .filter_map(|st| {
-            let n = steps.iter().filter(|s| s.status == *st).count();
-            (n > 0).then(|| format!("{n} {}", st.as_str()))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Short human form of a duration: `820ms`, `3.2s`, `2m05s`.
-pub fn short_duration(d: std::time::Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms < 60_000 {
-        format!("{:.1}s", d.as_secs_f64())
-    } else {
-        let s = d.as_secs();
-        format!("{}m{:02}s", s / 60, s % 60)
-    }
-}
+pub use crate::duration::short as short_duration;
+pub use crate::event::count_line;
 
 #[cfg(test)]
 mod tests {

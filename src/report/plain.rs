@@ -7,8 +7,8 @@ use std::io::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::event::{Event, EventKind, OutputLine, Sink, Status};
-use crate::exec::RunOutcome;
+use crate::event::wire::Name;
+use crate::event::{Event, EventKind, OutputLine, RunSummary, Sink, Status};
 
 use super::{short_duration, Reporter};
 
@@ -41,60 +41,68 @@ impl PlainReporter {
 /// The text of one event line (without timestamp), or `None` for events
 /// that say nothing a reader needs.
 pub fn describe(ev: &Event) -> Option<String> {
-    let step = ev.step_id.as_deref().unwrap_or("");
-    let dur = ev
-        .duration_ms
-        .map(|ms| format!(" in {}", short_duration(Duration::from_millis(ms))))
-        .unwrap_or_default();
-    let err = ev
-        .error
-        .as_deref()
-        .map(|e| format!(": {e}"))
-        .unwrap_or_default();
-    Some(match ev.event {
+    let dur = |d: Option<Duration>| {
+        d.map(|d| format!(" in {}", short_duration(ms(d))))
+            .unwrap_or_default()
+    };
+    let err = |e: Option<&str>| e.map(|e| format!(": {e}")).unwrap_or_default();
+    Some(match &ev.kind {
         EventKind::RunCreated => return None,
         EventKind::RunStarted => format!("run {} of {} started", ev.run_id, ev.workflow),
-        EventKind::RunCompleted => format!("run succeeded{dur}"),
-        EventKind::RunFailed => format!("run failed{dur}{err}"),
-        EventKind::RunCancelled => format!("run cancelled{dur}"),
-        EventKind::RunWaiting => format!("run waiting{err}"),
-        EventKind::StepStarted => match (ev.attempt, ev.max_attempts) {
-            (Some(a), Some(m)) if m > 1 => format!("{step} started (attempt {a}/{m})"),
+        EventKind::RunFinished { summary: s } => {
+            let d = dur(Some(s.duration));
+            match s.status {
+                Status::Succeeded => format!("run succeeded{d}"),
+                Status::Cancelled => format!("run cancelled{d}"),
+                Status::Waiting => format!("run waiting{}", err(s.event_error().as_deref())),
+                _ => format!("run failed{d}{}", err(s.event_error().as_deref())),
+            }
+        }
+        EventKind::StepStarted {
+            step,
+            attempt,
+            max_attempts,
+        } => match (attempt, max_attempts) {
+            (Some(a), Some(m)) if *m > 1 => format!("{step} started (attempt {a}/{m})"),
             _ => format!("{step} started"),
         },
-        EventKind::StepRetrying => format!(
-            "{step} will retry (attempt {}/{}) in {}{err}",
-            ev.attempt.unwrap_or(0),
-            ev.max_attempts.unwrap_or(0),
-            short_duration(Duration::from_millis(ev.delay_ms.unwrap_or(0)))
+        EventKind::StepRetrying {
+            step,
+            attempt,
+            max_attempts,
+            error,
+            delay,
+            ..
+        } => format!(
+            "{step} will retry (attempt {attempt}/{max_attempts}) in {}{}",
+            short_duration(ms(*delay)),
+            err(Some(error))
         ),
-        EventKind::StepCompleted => format!("{step} ✓ succeeded{dur}"),
-        EventKind::StepFailed if ev.status == Some(Status::Cancelled) => {
-            format!("{step} cancelled{dur}")
-        }
-        EventKind::StepFailed => format!("{step} ✗ failed{dur}{err}"),
-        EventKind::StepSkipped if ev.status == Some(Status::Cancelled) => {
-            format!("{step} cancelled (not started)")
-        }
-        EventKind::StepSkipped => format!("{step} ↷ skipped"),
-        EventKind::StepCached => format!("{step} ⚡ cached"),
-        EventKind::StepCompensated => format!("{step} compensated{dur}"),
-        EventKind::ApprovalRequested => {
-            match ev.approval.as_ref().and_then(|a| a.message.as_deref()) {
-                Some(m) => format!("{step} waits for approval: {m}"),
-                None => format!("{step} waits for approval"),
+        EventKind::StepFinished { step, outcome: o } => {
+            let d = dur(o.duration);
+            match Name::of(&ev.kind) {
+                Name::StepCompleted => format!("{step} ✓ succeeded{d}"),
+                Name::StepFailed if o.status == Status::Cancelled => {
+                    format!("{step} cancelled{d}")
+                }
+                Name::StepSkipped if o.status == Status::Cancelled => {
+                    format!("{step} cancelled (not started)")
+                }
+                Name::StepSkipped => format!("{step} ↷ skipped"),
+                Name::StepCached => format!("{step} ⚡ cached"),
+                Name::StepCompensated => format!("{step} compensated{d}"),
+                _ => format!("{step} ✗ failed{d}{}", err(o.error.as_deref())),
             }
         }
-        EventKind::ApprovalDecided => {
-            let a = ev.approval.clone().unwrap_or_default();
-            let mut s = format!(
-                "{step} {}",
-                a.decision.unwrap_or("decided").replace('_', " ")
-            );
-            if let Some(by) = a.by {
+        EventKind::ApprovalRequested { step, message, .. } => {
+            format!("{step} waits for approval: {message}")
+        }
+        EventKind::ApprovalDecided { step, verdict } => {
+            let mut s = format!("{step} {}", verdict.name().replace('_', " "));
+            if let Some(by) = verdict.by() {
                 s.push_str(&format!(" by {by}"));
             }
-            if let Some(c) = a.comment {
+            if let Some(c) = verdict.comment() {
                 s.push_str(&format!(": {c}"));
             }
             s
@@ -102,14 +110,20 @@ pub fn describe(ev: &Event) -> Option<String> {
     })
 }
 
+/// Durations travel as whole milliseconds: show what the JSON says.
+fn ms(d: Duration) -> Duration {
+    Duration::from_millis(crate::duration::millis(d))
+}
+
 impl Sink for PlainReporter {
     fn event(&self, ev: &Event) {
-        if self.quiet && ev.event != EventKind::StepFailed {
+        let name = Name::of(&ev.kind);
+        if self.quiet && name != Name::StepFailed {
             return;
         }
-        let step_end = matches!(ev.event, EventKind::StepCompleted | EventKind::StepFailed);
+        let step_end = matches!(name, Name::StepCompleted | Name::StepFailed);
         if self.github && step_end {
-            if let Some(id) = &ev.step_id {
+            if let Some(id) = ev.step_id() {
                 let group = self
                     .groups
                     .lock()
@@ -132,9 +146,9 @@ impl Sink for PlainReporter {
             let ts = humantime::format_rfc3339_millis(ev.time);
             self.write(&format!("{ts} {text}\n"));
         }
-        if self.github && ev.event == EventKind::StepFailed {
-            if let (Some(id), Some(e)) = (&ev.step_id, &ev.error) {
-                self.write(&format!("::error title=step {id} failed::{e}\n"));
+        if let (true, EventKind::StepFinished { step, outcome }) = (self.github, &ev.kind) {
+            if let (Name::StepFailed, Some(e)) = (name, &outcome.error) {
+                self.write(&format!("::error title=step {step} failed::{e}\n"));
             }
         }
     }
@@ -158,13 +172,13 @@ impl Sink for PlainReporter {
 }
 
 impl Reporter for PlainReporter {
-    fn summary(&self, outcome: &RunOutcome) {
+    fn summary(&self, outcome: &RunSummary) {
         self.write(&format!("{}\n", summary_text(outcome)));
     }
 }
 
 /// `run failed in 1.2s: 3 succeeded, 1 failed, 2 skipped; first failure: build (exited with code 2)`
-pub fn summary_text(o: &RunOutcome) -> String {
+pub fn summary_text(o: &RunSummary) -> String {
     let verdict = match o.status {
         Status::Succeeded => "run succeeded",
         Status::Cancelled => "run cancelled",

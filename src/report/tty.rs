@@ -9,8 +9,9 @@ use std::time::Duration;
 use console::{Style, Term};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
-use crate::event::{Event, EventKind, OutputLine, Sink, Status};
-use crate::exec::{RunOutcome, StepReport};
+use crate::event::wire::Name;
+use crate::event::{Event, EventKind, OutputLine, Sink, Status, StepOutcome};
+use crate::event::{RunSummary, StepReport};
 
 use super::{short_duration, Reporter};
 
@@ -185,11 +186,17 @@ impl TtyReporter {
         let _ = self.multi.println(line);
     }
 
-    fn step_started(&self, st: &mut State, id: &str, ev: &Event) {
+    fn step_started(
+        &self,
+        st: &mut State,
+        id: &str,
+        attempt: Option<u32>,
+        max_attempts: Option<u32>,
+    ) {
         if let Some(r) = st.running.get_mut(id) {
             // Already shown (e.g. a `for_each` parent): just refresh.
-            r.info.attempt = ev.attempt.unwrap_or(r.info.attempt);
-            r.info.max_attempts = ev.max_attempts.unwrap_or(r.info.max_attempts);
+            r.info.attempt = attempt.unwrap_or(r.info.attempt);
+            r.info.max_attempts = max_attempts.unwrap_or(r.info.max_attempts);
             r.bar.set_message(r.info.message());
             return;
         }
@@ -199,8 +206,8 @@ impl TtyReporter {
         bar.set_style(spinner_style(self.color));
         bar.set_prefix(id.to_string());
         let info = SpinnerInfo {
-            attempt: ev.attempt.unwrap_or(1),
-            max_attempts: ev.max_attempts.unwrap_or(1),
+            attempt: attempt.unwrap_or(1),
+            max_attempts: max_attempts.unwrap_or(1),
             ..SpinnerInfo::default()
         };
         bar.set_message(info.message());
@@ -208,11 +215,17 @@ impl TtyReporter {
         st.running.insert(id.to_string(), Running { bar, info });
     }
 
-    fn step_retrying(&self, st: &mut State, id: &str, ev: &Event) {
-        let next = ev.attempt.unwrap_or(2);
-        let max = ev.max_attempts.unwrap_or(next);
-        let error = ev.error.clone().unwrap_or_else(|| "failed".into());
-        let delay = short_duration(Duration::from_millis(ev.delay_ms.unwrap_or(0)));
+    fn step_retrying(
+        &self,
+        st: &mut State,
+        id: &str,
+        next: u32,
+        max: u32,
+        error: &str,
+        delay: Duration,
+    ) {
+        let error = error.to_string();
+        let delay = short_duration(Duration::from_millis(crate::duration::millis(delay)));
         self.println(&paint(
             &self.palette.dim,
             &format!(
@@ -229,7 +242,7 @@ impl TtyReporter {
         }
     }
 
-    fn step_finished(&self, st: &mut State, id: &str, ev: &Event) {
+    fn step_finished(&self, st: &mut State, id: &str, name: Name, o: &StepOutcome) {
         let running = st.running.remove(id);
         let mut elapsed = None;
         let mut max_attempts = 1;
@@ -239,22 +252,19 @@ impl TtyReporter {
             r.bar.finish_and_clear();
             self.multi.remove(&r.bar);
         }
-        let status = ev.status.unwrap_or(match ev.event {
-            EventKind::StepCompleted => Status::Succeeded,
-            EventKind::StepSkipped => Status::Skipped,
-            EventKind::StepCached => Status::Cached,
-            EventKind::StepCompensated => Status::Compensated,
-            _ => Status::Failed,
-        });
+        let status = o.status;
         let end = StepEnd {
             id,
             status,
             // A skipped step never ran: no duration, whatever the event says.
-            not_started: ev.event == EventKind::StepSkipped,
-            duration: ev.duration_ms.map(Duration::from_millis).or(elapsed),
-            attempts: ev.attempt.unwrap_or(1),
+            not_started: name == Name::StepSkipped,
+            duration: o
+                .duration
+                .map(|d| Duration::from_millis(crate::duration::millis(d)))
+                .or(elapsed),
+            attempts: o.attempts.unwrap_or(1),
             max_attempts,
-            error: ev.error.as_deref(),
+            error: o.error.as_deref(),
         };
         self.println(&end.line(&self.palette));
         // The tail is only needed to explain a failure; drop it either way.
@@ -321,27 +331,33 @@ impl Sink for TtyReporter {
         if st.done {
             return;
         }
-        if ev.event == EventKind::RunStarted {
+        if let EventKind::RunStarted = ev.kind {
             self.run_bar.set_prefix(ev.workflow.to_string());
             self.run_bar.reset_elapsed();
             // Ticks keep the elapsed time moving when no spinner is drawn.
             self.run_bar.enable_steady_tick(Duration::from_millis(250));
             return;
         }
-        let Some(id) = ev.step_id.as_deref() else {
-            return;
-        };
-        match ev.event {
-            EventKind::StepStarted => self.step_started(&mut st, id, ev),
-            EventKind::StepRetrying => self.step_retrying(&mut st, id, ev),
-            EventKind::StepCompleted
-            | EventKind::StepFailed
-            | EventKind::StepSkipped
-            | EventKind::StepCached
-            | EventKind::StepCompensated => self.step_finished(&mut st, id, ev),
-            EventKind::ApprovalRequested => self.approval(&mut st, id, true),
-            EventKind::ApprovalDecided => self.approval(&mut st, id, false),
-            _ => {}
+        match &ev.kind {
+            EventKind::StepStarted {
+                step,
+                attempt,
+                max_attempts,
+            } => self.step_started(&mut st, step, *attempt, *max_attempts),
+            EventKind::StepRetrying {
+                step,
+                attempt,
+                max_attempts,
+                error,
+                delay,
+                ..
+            } => self.step_retrying(&mut st, step, *attempt, *max_attempts, error, *delay),
+            EventKind::StepFinished { step, outcome } => {
+                self.step_finished(&mut st, step, Name::of(&ev.kind), outcome)
+            }
+            EventKind::ApprovalRequested { step, .. } => self.approval(&mut st, step, true),
+            EventKind::ApprovalDecided { step, .. } => self.approval(&mut st, step, false),
+            EventKind::RunCreated | EventKind::RunStarted | EventKind::RunFinished { .. } => {}
         }
     }
 
@@ -368,7 +384,7 @@ impl Reporter for TtyReporter {
         }
     }
 
-    fn summary(&self, outcome: &RunOutcome) {
+    fn summary(&self, outcome: &RunSummary) {
         let mut st = self.lock();
         st.done = true;
         st.tails.clear();
@@ -442,7 +458,7 @@ impl StepEnd<'_> {
 }
 
 /// `✓ run succeeded in 3.2s — 5 succeeded, 1 skipped` (no styling).
-fn summary_line(o: &RunOutcome) -> String {
+fn summary_line(o: &RunSummary) -> String {
     let head = match o.status {
         Status::Succeeded => "✓ run succeeded".to_string(),
         Status::Failed => "✗ run failed".to_string(),
@@ -458,7 +474,7 @@ fn summary_line(o: &RunOutcome) -> String {
 }
 
 /// The summary: headline, failed steps in failure order, run-level error.
-fn summary_lines(p: &Palette, o: &RunOutcome) -> Vec<String> {
+fn summary_lines(p: &Palette, o: &RunSummary) -> Vec<String> {
     let head = summary_line(o);
     let head_style = match o.status {
         Status::Succeeded => p.ok.clone().bold(),
@@ -599,8 +615,8 @@ mod tests {
         }
     }
 
-    fn outcome(status: Status, steps: Vec<StepReport>, failures: &[&str]) -> RunOutcome {
-        RunOutcome {
+    fn outcome(status: Status, steps: Vec<StepReport>, failures: &[&str]) -> RunSummary {
+        RunSummary {
             status,
             steps,
             failures: failures.iter().map(|s| s.to_string()).collect(),
@@ -611,10 +627,33 @@ mod tests {
         }
     }
 
-    fn event(kind: EventKind, id: &str) -> Event {
-        let mut e = Event::new(kind, &Arc::from("r1"), &Arc::from("wf"));
-        e.step_id = Some(id.into());
-        e
+    fn event(kind: EventKind) -> Event {
+        Event::new(kind, &Arc::from("r1"), &Arc::from("wf"))
+    }
+
+    fn started(id: &str, attempt: Option<u32>, max_attempts: Option<u32>) -> Event {
+        event(EventKind::StepStarted {
+            step: id.into(),
+            attempt,
+            max_attempts,
+        })
+    }
+
+    fn finished(id: &str, status: Status, attempts: Option<u32>) -> Event {
+        event(EventKind::StepFinished {
+            step: id.into(),
+            outcome: crate::event::StepOutcome {
+                status,
+                started: true,
+                attempts,
+                duration: None,
+                error: None,
+                exit_code: None,
+                http_status: None,
+                result: None,
+                cache: None,
+            },
+        })
     }
 
     #[test]
@@ -765,17 +804,10 @@ mod tests {
     fn events_drive_spinners_and_run_bar() {
         let r = TtyReporter::with_target(2, false, ProgressDrawTarget::hidden());
         r.lock().captured = Some(Vec::new());
-        r.event(&Event::new(
-            EventKind::RunStarted,
-            &Arc::from("r1"),
-            &Arc::from("wf"),
-        ));
-        let mut started = event(EventKind::StepStarted, "build");
-        started.attempt = Some(1);
-        started.max_attempts = Some(2);
-        r.event(&started);
-        r.event(&event(EventKind::StepStarted, "deploy"));
-        r.event(&event(EventKind::StepStarted, "deploy[0]"));
+        r.event(&event(EventKind::RunStarted));
+        r.event(&started("build", Some(1), Some(2)));
+        r.event(&started("deploy", None, None));
+        r.event(&started("deploy[0]", None, None));
         for i in 0..30 {
             r.output(&OutputLine {
                 step_id: "build",
@@ -789,26 +821,26 @@ mod tests {
             assert_eq!(st.running.len(), 3);
             assert_eq!(st.tails["build"].lines.len(), TAIL_LINES);
         }
-        let mut retry = event(EventKind::StepRetrying, "build");
-        retry.attempt = Some(2);
-        retry.max_attempts = Some(2);
-        retry.delay_ms = Some(1500);
-        retry.error = Some("exit code 1".into());
-        r.event(&retry);
+        r.event(&event(EventKind::StepRetrying {
+            step: "build".into(),
+            attempt: 2,
+            max_attempts: 2,
+            delay: Duration::from_millis(1500),
+            error: "exit code 1".into(),
+            exit_code: None,
+            http_status: None,
+        }));
         assert_eq!(
             r.lock().running["build"].bar.message(),
             "attempt 2/2 · last error: exit code 1"
         );
 
-        let mut failed = event(EventKind::StepFailed, "build");
-        failed.status = Some(Status::Failed);
-        failed.attempt = Some(2);
-        r.event(&failed);
-        r.event(&event(EventKind::StepCompleted, "deploy[0]"));
+        r.event(&finished("build", Status::Failed, Some(2)));
+        r.event(&finished("deploy[0]", Status::Succeeded, None));
         assert_eq!(r.run_bar.position(), 1, "items do not advance the run bar");
         assert_eq!(r.lock().running["deploy"].info.items_done, 1);
-        r.event(&event(EventKind::StepCompleted, "deploy"));
-        r.event(&event(EventKind::StepCompensated, "deploy"));
+        r.event(&finished("deploy", Status::Succeeded, None));
+        r.event(&finished("deploy", Status::Compensated, None));
         assert_eq!(r.run_bar.position(), 2, "one advance per top-level step");
         {
             let st = r.lock();
@@ -822,7 +854,7 @@ mod tests {
             &["build"],
         );
         r.summary(&o);
-        r.event(&event(EventKind::StepStarted, "late"));
+        r.event(&started("late", None, None));
         let st = r.lock();
         assert!(st.running.is_empty(), "nothing is drawn after the summary");
         assert_eq!(

@@ -335,11 +335,30 @@ mod tests {
         }
     }
 
-    fn ev(kind: EventKind, step: &str) -> Event {
-        let mut e = Event::new(kind, &Arc::from("r1"), &Arc::from("wf"));
-        e.step_id = Some(step.to_string());
-        e.status = Some(Status::Running);
-        e
+    fn event(kind: EventKind) -> Event {
+        Event::new(kind, &Arc::from("r1"), &Arc::from("wf"))
+    }
+
+    fn started(step: &str) -> Event {
+        event(EventKind::StepStarted {
+            step: step.to_string(),
+            attempt: None,
+            max_attempts: None,
+        })
+    }
+
+    fn completed() -> Event {
+        event(EventKind::RunFinished {
+            summary: Arc::new(crate::event::RunSummary {
+                status: Status::Succeeded,
+                steps: Vec::new(),
+                failures: Vec::new(),
+                outputs: serde_json::json!({}),
+                error: None,
+                duration: Duration::from_millis(5),
+                waiting: Vec::new(),
+            }),
+        })
     }
 
     #[test]
@@ -378,7 +397,7 @@ mod tests {
         assert_eq!(w.endpoint(), "http://[::1]:8080");
         let w = Webhook::start("not a url?token=abc".into());
         assert_eq!(w.endpoint(), "(invalid URL)");
-        w.event(&ev(EventKind::StepStarted, "a"));
+        w.event(&started("a"));
         let r = w.finish(Duration::from_secs(1)).await;
         assert_eq!(
             r,
@@ -393,9 +412,7 @@ mod tests {
     async fn delivers_every_event_in_order() {
         let (url, seen) = server(&[], 200);
         let w = Webhook::start_with(url, quick());
-        let events: Vec<Event> = (0..5)
-            .map(|i| ev(EventKind::StepStarted, &format!("s{i}")))
-            .collect();
+        let events: Vec<Event> = (0..5).map(|i| started(&format!("s{i}"))).collect();
         for e in &events {
             w.event(e);
         }
@@ -440,7 +457,7 @@ mod tests {
     async fn retries_a_500_then_delivers() {
         let (url, seen) = server(&[500, 503], 200);
         let w = Webhook::start_with(url, quick());
-        w.event(&ev(EventKind::RunStarted, "a"));
+        w.event(&event(EventKind::RunStarted));
         let r = w.finish(Duration::from_secs(10)).await;
         assert_eq!(
             r,
@@ -456,7 +473,7 @@ mod tests {
     async fn gives_up_after_three_attempts() {
         let (url, seen) = server(&[], 500);
         let w = Webhook::start_with(url, quick());
-        w.event(&ev(EventKind::RunStarted, "a"));
+        w.event(&event(EventKind::RunStarted));
         let r = w.finish(Duration::from_secs(10)).await;
         assert_eq!(
             r,
@@ -472,8 +489,8 @@ mod tests {
     async fn a_404_is_not_retried() {
         let (url, seen) = server(&[404], 200);
         let w = Webhook::start_with(url, quick());
-        w.event(&ev(EventKind::RunStarted, "a"));
-        w.event(&ev(EventKind::RunCompleted, "a"));
+        w.event(&event(EventKind::RunStarted));
+        w.event(&completed());
         let r = w.finish(Duration::from_secs(10)).await;
         assert_eq!(
             r,
@@ -488,8 +505,8 @@ mod tests {
     #[tokio::test]
     async fn connection_refused_is_undelivered() {
         let w = Webhook::start_with(closed_port(), quick());
-        w.event(&ev(EventKind::RunStarted, "a"));
-        w.event(&ev(EventKind::RunCompleted, "a"));
+        w.event(&event(EventKind::RunStarted));
+        w.event(&completed());
         let r = w.finish(Duration::from_secs(10)).await;
         assert_eq!(
             r,
@@ -503,7 +520,7 @@ mod tests {
     #[tokio::test]
     async fn a_hanging_endpoint_never_slows_the_run() {
         let w = Webhook::start(hanging_server());
-        let e = ev(EventKind::StepStarted, "a");
+        let e = started("a");
         let t = Instant::now();
         for _ in 0..100 {
             w.event(&e);
@@ -533,7 +550,7 @@ mod tests {
             ..quick()
         };
         let w = Webhook::start_with(hanging_server(), cfg);
-        let e = ev(EventKind::StepStarted, "a");
+        let e = started("a");
         for _ in 0..20 {
             w.event(&e);
         }

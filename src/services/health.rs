@@ -135,7 +135,7 @@ pub fn duration_text(d: Duration) -> String {
             .to_string()
             .replace(' ', "")
     } else {
-        crate::report::short_duration(d)
+        crate::duration::short(d)
     }
 }
 

@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde_json::{Map, Value as Json};
 
 use crate::expr::eval::to_text;
+use crate::http_client::{Body, Request};
 use crate::model::{Config, Endpoint, ParamIn, Service};
-use crate::steps::http::{Body, Request};
 
 use super::breaker::{BreakerStore, Breakers};
 use super::ratelimit::TokenBucket;
@@ -27,7 +27,7 @@ impl Runtime {
         config: Arc<Config>,
         store: Option<Arc<dyn BreakerStore>>,
     ) -> Result<Runtime, String> {
-        let client = crate::steps::http::client()?;
+        let client = crate::http_client::client()?;
         let limiters = config
             .services
             .iter()

@@ -13,8 +13,8 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::time::Instant;
 
+use crate::cancel::{CancelLevel, CancelWatch};
 use crate::event::{OutputLine, Sink, Stream};
-use crate::exec::cancel::{CancelLevel, CancelWatch};
 use crate::model::Shell;
 
 /// `stdout` kept for `steps.<id>.stdout`.

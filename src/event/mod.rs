@@ -1,0 +1,330 @@
+//! What the engine says to the world: typed run events, the run summary and
+//! the [`Sink`] port. The engine only emits these; sinks (terminal, JSON,
+//! log files, history, webhook) decide what to do with them.
+//!
+//! Each [`EventKind`] variant carries exactly its data; the SPEC §2.3 JSON
+//! shape of an event is written in one place, [`wire`].
+
+mod sink;
+mod summary;
+pub mod wire;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+pub use sink::{Durable, Fanout, OutputLine, Sink, Stream};
+pub use summary::{count_line, RunSummary, StepReport};
+
+/// Statuses of runs and steps (SPEC §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pending,
+    Running,
+    Retrying,
+    Waiting,
+    Succeeded,
+    Failed,
+    Skipped,
+    Cached,
+    Cancelled,
+    Compensated,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Running => "running",
+            Status::Retrying => "retrying",
+            Status::Waiting => "waiting",
+            Status::Succeeded => "succeeded",
+            Status::Failed => "failed",
+            Status::Skipped => "skipped",
+            Status::Cached => "cached",
+            Status::Cancelled => "cancelled",
+            Status::Compensated => "compensated",
+        }
+    }
+
+    pub fn is_terminal(self) -> bool {
+        !matches!(
+            self,
+            Status::Pending | Status::Running | Status::Retrying | Status::Waiting
+        )
+    }
+}
+
+/// One lifecycle event of a run: when, which run, and what happened.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub time: SystemTime,
+    pub run_id: Arc<str>,
+    pub workflow: Arc<str>,
+    pub kind: EventKind,
+}
+
+/// What happened. Step ids are `id`, or `id[i]` for a `for_each` item.
+#[derive(Debug, Clone)]
+pub enum EventKind {
+    /// The run exists (first of every run's events).
+    RunCreated,
+    /// The run is running; its steps may start.
+    RunStarted,
+    /// A step (or item) began an attempt. `attempt` is absent when the step
+    /// failed before any attempt (an `if:` or `for_each` error) and for the
+    /// parent of a `for_each` step.
+    StepStarted {
+        step: String,
+        attempt: Option<u32>,
+        max_attempts: Option<u32>,
+    },
+    /// An attempt failed (or its service was skipped) and another follows.
+    StepRetrying {
+        step: String,
+        /// The attempt that comes next.
+        attempt: u32,
+        max_attempts: u32,
+        error: String,
+        exit_code: Option<i32>,
+        http_status: Option<u16>,
+        /// How long orch waits before it.
+        delay: Duration,
+    },
+    /// A step (or item) reached a terminal status.
+    StepFinished { step: String, outcome: StepOutcome },
+    /// An approval step (or a `require_approval` policy) asks.
+    ApprovalRequested {
+        step: String,
+        message: String,
+        timeout: Option<Duration>,
+    },
+    /// Somebody (or the clock) decided an approval.
+    ApprovalDecided { step: String, verdict: Verdict },
+    /// The run ended (or stopped, waiting for an approval).
+    RunFinished { summary: Arc<RunSummary> },
+}
+
+/// How a step or item ended.
+#[derive(Debug, Clone)]
+pub struct StepOutcome {
+    /// A terminal status (or `waiting`, for an item stopped at an approval).
+    pub status: Status,
+    /// Whether any of it ran: a cancelled step that never started reads as
+    /// skipped.
+    pub started: bool,
+    pub attempts: Option<u32>,
+    pub duration: Option<Duration>,
+    pub error: Option<String>,
+    pub exit_code: Option<i32>,
+    /// The last HTTP status of an `http`/`call` step.
+    pub http_status: Option<u16>,
+    /// `steps.<id>` as expressions see it, for stores that must restore it
+    /// later. Not part of the JSON stream.
+    pub result: Option<Arc<serde_json::Value>>,
+    /// The cache entry this step produced or used.
+    pub cache: Option<Arc<CacheNote>>,
+}
+
+/// A decided approval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Approved { by: String, comment: Option<String> },
+    Rejected { by: String, comment: Option<String> },
+    TimedOut,
+}
+
+impl Verdict {
+    /// `approved`, `rejected` or `timed_out`, as stored and sent.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Verdict::Approved { .. } => "approved",
+            Verdict::Rejected { .. } => "rejected",
+            Verdict::TimedOut => "timed_out",
+        }
+    }
+
+    pub fn by(&self) -> Option<&str> {
+        match self {
+            Verdict::Approved { by, .. } | Verdict::Rejected { by, .. } => Some(by),
+            Verdict::TimedOut => None,
+        }
+    }
+
+    pub fn comment(&self) -> Option<&str> {
+        match self {
+            Verdict::Approved { comment, .. } | Verdict::Rejected { comment, .. } => {
+                comment.as_deref()
+            }
+            Verdict::TimedOut => None,
+        }
+    }
+}
+
+/// The cache entry a step produced or used.
+#[derive(Debug, Clone)]
+pub struct CacheNote {
+    pub fingerprint: String,
+    /// What went into the fingerprint (JSON), to explain later misses.
+    pub parts: String,
+    pub ttl: Option<Duration>,
+}
+
+impl Event {
+    pub fn new(kind: EventKind, run_id: &Arc<str>, workflow: &Arc<str>) -> Self {
+        Event {
+            time: SystemTime::now(),
+            run_id: run_id.clone(),
+            workflow: workflow.clone(),
+            kind,
+        }
+    }
+
+    /// The step (or item) this event is about.
+    pub fn step_id(&self) -> Option<&str> {
+        match &self.kind {
+            EventKind::StepStarted { step, .. }
+            | EventKind::StepRetrying { step, .. }
+            | EventKind::StepFinished { step, .. }
+            | EventKind::ApprovalRequested { step, .. }
+            | EventKind::ApprovalDecided { step, .. } => Some(step),
+            EventKind::RunCreated | EventKind::RunStarted | EventKind::RunFinished { .. } => None,
+        }
+    }
+
+    /// The SPEC §2.3 name, `orchestration.step.failed` and the like.
+    pub fn name(&self) -> &'static str {
+        wire::Name::of(&self.kind).as_str()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_shape() {
+        let e = Event::new(
+            EventKind::StepFinished {
+                step: "build".into(),
+                outcome: StepOutcome {
+                    status: Status::Failed,
+                    started: true,
+                    attempts: Some(2),
+                    duration: None,
+                    error: None,
+                    exit_code: None,
+                    http_status: None,
+                    result: None,
+                    cache: None,
+                },
+            },
+            &Arc::from("r1"),
+            &Arc::from("w"),
+        );
+        let j = serde_json::to_value(&e).unwrap();
+        assert_eq!(j["event"], "orchestration.step.failed");
+        assert_eq!(j["status"], "failed");
+        assert_eq!(j["step_id"], "build");
+        assert!(j["time"].as_str().unwrap().ends_with('Z'));
+        assert!(j.get("error").is_none());
+    }
+}
+
+/// Small events for the tests of sinks.
+#[cfg(test)]
+pub(crate) mod sample {
+    use super::*;
+    use wire::Name;
+
+    pub(crate) fn event(kind: EventKind) -> Event {
+        Event::new(kind, &Arc::from("r1"), &Arc::from("wf"))
+    }
+
+    pub(crate) fn outcome(status: Status) -> StepOutcome {
+        StepOutcome {
+            status,
+            started: true,
+            attempts: None,
+            duration: None,
+            error: None,
+            exit_code: None,
+            http_status: None,
+            result: None,
+            cache: None,
+        }
+    }
+
+    pub(crate) fn summary(status: Status) -> RunSummary {
+        RunSummary {
+            status,
+            steps: Vec::new(),
+            failures: Vec::new(),
+            outputs: serde_json::json!({}),
+            error: None,
+            duration: Duration::ZERO,
+            waiting: Vec::new(),
+        }
+    }
+
+    /// An event with the given wire name, about `step` (ignored by run
+    /// events), with no more data than the name needs.
+    pub(crate) fn of(name: Name, step: &str) -> Event {
+        let step = step.to_string();
+        let finished = |status| EventKind::StepFinished {
+            step: step.clone(),
+            outcome: outcome(status),
+        };
+        let run = |status| EventKind::RunFinished {
+            summary: Arc::new(summary(status)),
+        };
+        event(match name {
+            Name::RunCreated => EventKind::RunCreated,
+            Name::RunStarted => EventKind::RunStarted,
+            Name::RunCompleted => run(Status::Succeeded),
+            Name::RunFailed => run(Status::Failed),
+            Name::RunCancelled => run(Status::Cancelled),
+            Name::RunWaiting => run(Status::Waiting),
+            Name::StepStarted => EventKind::StepStarted {
+                step,
+                attempt: None,
+                max_attempts: None,
+            },
+            Name::StepRetrying => EventKind::StepRetrying {
+                step,
+                attempt: 2,
+                max_attempts: 2,
+                error: "failed".into(),
+                exit_code: None,
+                http_status: None,
+                delay: Duration::ZERO,
+            },
+            Name::StepCompleted => finished(Status::Succeeded),
+            Name::StepFailed => finished(Status::Failed),
+            Name::StepSkipped => finished(Status::Skipped),
+            Name::StepCached => finished(Status::Cached),
+            Name::StepCompensated => finished(Status::Compensated),
+            Name::ApprovalRequested => EventKind::ApprovalRequested {
+                step,
+                message: "ok?".into(),
+                timeout: None,
+            },
+            Name::ApprovalDecided => EventKind::ApprovalDecided {
+                step,
+                verdict: Verdict::TimedOut,
+            },
+        })
+    }
+
+    impl Event {
+        /// The outcome of a `StepFinished` event, to adjust in a test.
+        pub(crate) fn outcome_mut(&mut self) -> &mut StepOutcome {
+            match &mut self.kind {
+                EventKind::StepFinished { outcome, .. } => outcome,
+                other => panic!("not a finished step: {other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! The port every consumer of a run implements, and the fan-out to several.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use super::Event;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// A line a step printed (not part of the JSON event stream). Kept apart
+/// from [`Event`]: it is the hot path, borrowed, never allocated per sink.
+#[derive(Debug, Clone)]
+pub struct OutputLine<'a> {
+    pub step_id: &'a str,
+    pub stream: Stream,
+    pub line: &'a str,
+    /// True when this piece was cut at the maximum line length and its line
+    /// continues in the next piece; false for a complete line.
+    pub partial: bool,
+}
+
+/// Resolves once what a sink was given is safely stored.
+pub type Durable = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Where events go. Called from engine tasks; implementations must be cheap
+/// or hand work to a thread of their own.
+pub trait Sink: Send + Sync {
+    fn event(&self, ev: &Event);
+    fn output(&self, _line: &OutputLine<'_>) {}
+    /// For sinks that store state: a future that resolves when every event
+    /// given so far is durable. The engine awaits it before acting on a
+    /// state change (starting the dependents of a finished step).
+    fn durable(&self) -> Option<Durable> {
+        None
+    }
+}
+
+/// Sends every event to several sinks, in order.
+pub struct Fanout(pub Vec<Arc<dyn Sink>>);
+
+impl Sink for Fanout {
+    fn event(&self, ev: &Event) {
+        for s in &self.0 {
+            s.event(ev);
+        }
+    }
+
+    fn output(&self, line: &OutputLine<'_>) {
+        for s in &self.0 {
+            s.output(line);
+        }
+    }
+
+    fn durable(&self) -> Option<Durable> {
+        let waits: Vec<Durable> = self.0.iter().filter_map(|s| s.durable()).collect();
+        if waits.is_empty() {
+            return None;
+        }
+        Some(Box::pin(async move {
+            for w in waits {
+                w.await;
+            }
+        }))
+    }
+}

@@ -1,0 +1,81 @@
+//! How a run ended, as the engine hands it to sinks and to the command that
+//! started it: every step's status, the failures in order, the outputs.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use serde_json::Value as Json;
+
+use super::Status;
+
+/// What a step (or one `for_each` item) ended as.
+#[derive(Debug, Clone)]
+pub struct StepReport {
+    /// `id`, or `id[i]` for a `for_each` item.
+    pub id: String,
+    pub status: Status,
+    pub attempts: u32,
+    pub duration: Option<Duration>,
+    pub exit_code: Option<i32>,
+    pub error: Option<String>,
+    pub outputs: Json,
+    pub items: Vec<StepReport>,
+}
+
+/// The end of a run.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub status: Status,
+    pub steps: Vec<StepReport>,
+    /// Step ids that failed, in the order they failed (root cause first).
+    pub failures: Vec<String>,
+    pub outputs: Json,
+    /// A failure of the run itself (timeout, workflow outputs).
+    pub error: Option<String>,
+    pub duration: Duration,
+    /// Approval steps nobody has decided yet (status `waiting`).
+    pub waiting: Vec<String>,
+}
+
+impl RunSummary {
+    /// The `error` of the run's last event: the run's own failure, else the
+    /// first failed step.
+    pub fn event_error(&self) -> Option<Cow<'_, str>> {
+        match &self.error {
+            Some(e) => Some(Cow::Borrowed(e)),
+            None => self
+                .failures
+                .first()
+                .map(|f| Cow::Owned(format!("step `{f}` failed"))),
+        }
+    }
+
+    /// The `outputs` of the run's last event: none while it waits.
+    pub fn event_outputs(&self) -> Option<&Json> {
+        (self.status != Status::Waiting).then_some(&self.outputs)
+    }
+}
+
+/// `3 succeeded, 1 failed, 2 skipped` over top-level steps, zeros left out.
+pub fn count_line(steps: &[StepReport]) -> String {
+    const ORDER: [Status; 10] = [
+        Status::Succeeded,
+        Status::Cached,
+        Status::Failed,
+        Status::Skipped,
+        Status::Cancelled,
+        Status::Compensated,
+        Status::Pending,
+        Status::Running,
+        Status::Retrying,
+        Status::Waiting,
+    ];
+    ORDER
+        .iter()
+        .filter_map(|st| {
+            let n = steps.iter().filter(|s| s.status == *st).count();
+            (n > 0).then(|| format!("{n} {}", st.as_str()))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
