@@ -5,7 +5,6 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use rusqlite::{params, TransactionBehavior};
 use serde_json::Value as Json;
 
 use crate::cli::ResumeArgs;
@@ -13,8 +12,7 @@ use crate::diag::{did_you_mean, Diag};
 use crate::event::Status;
 use crate::exec::Restored;
 use crate::exit::{Exit, Invalid};
-use crate::history::store::{RunRow, StepRow};
-use crate::history::transition::{sql_list, RESUMABLE_STEP};
+use crate::history::runs::{ResumeReset, RunRow, StepRow};
 use crate::history::Store;
 use crate::model::{Phase, Workflow};
 use crate::settings::Project;
@@ -29,7 +27,7 @@ pub fn run(cx: &Context, args: &ResumeArgs) -> Result<Exit, Invalid> {
     let row = store.resolve_run(&args.run)?;
     // The lock is the proof that no live process runs it.
     let lock = take_lock(&home, &row.id)?;
-    if row.status == "succeeded" {
+    if row.status == Status::Succeeded {
         return Err(Diag::new(
             "resume",
             format!(
@@ -68,7 +66,15 @@ pub fn run(cx: &Context, args: &ResumeArgs) -> Result<Exit, Invalid> {
     })?;
     let steps = store.steps(&row.id)?;
     let plan = plan(&wf, &row, &steps, args.from.as_deref())?;
-    reset(&mut store, &row, &wf, &plan)?;
+    let ids: Vec<&str> = wf.steps.iter().map(|s| s.id.as_str()).collect();
+    store.reset_for_resume(&ResumeReset {
+        run_id: &row.id,
+        steps: &ids,
+        kept: &plan.restore.keys().map(String::as_str).collect(),
+        rerun_from: &plan.rerun_from,
+        definitions: &super::run::definitions(&wf),
+        file_hash: &crate::digest::sha256_hex(wf.source.text.as_bytes()),
+    })?;
     let approvals = store
         .approvals(&row.id)?
         .into_iter()
@@ -117,16 +123,7 @@ fn plan(
     steps: &[StepRow],
     from: Option<&str>,
 ) -> Result<ResumePlan, Invalid> {
-    let old_defs: HashMap<String, String> = serde_json::from_str(&row.definitions)
-        .ok()
-        .and_then(|j: Json| {
-            j.as_object().map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                    .collect()
-            })
-        })
-        .unwrap_or_default();
+    let old_defs = row.definitions();
     let rerun_from = match from {
         None => HashSet::new(),
         Some(f) => {
@@ -151,7 +148,7 @@ fn plan(
     let finished = |id: &str| {
         by_id
             .get(id)
-            .is_some_and(|s| s.status == "succeeded" || s.status == "cached")
+            .is_some_and(|s| matches!(s.status, Status::Succeeded | Status::Cached))
     };
     let mut keep: HashSet<&str> = wf
         .steps
@@ -227,7 +224,7 @@ fn plan(
                 .as_deref()
                 .and_then(|r| serde_json::from_str(r).ok())
                 .unwrap_or_else(|| serde_json::json!({"status": s.status, "outputs": {}}));
-            let status = if s.status == "cached" {
+            let status = if s.status == Status::Cached {
                 Status::Cached
             } else {
                 Status::Succeeded
@@ -265,92 +262,4 @@ fn downstream(wf: &Workflow, step: &str) -> HashSet<String> {
             return out;
         }
     }
-}
-
-/// Put every step that will run back to `pending`, in one transaction;
-/// bring the step rows in line with the workflow file as it is now.
-fn reset(store: &mut Store, row: &RunRow, wf: &Workflow, plan: &ResumePlan) -> Result<(), Invalid> {
-    let path = store.path.clone();
-    let err = |e: rusqlite::Error| -> Invalid { crate::history::store::db_error(&path, &e).into() };
-    let tx = store
-        .conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(err)?;
-    let reset_sql = format!(
-        "UPDATE steps SET status = 'pending', attempts = 0, started_at = NULL, \
-         finished_at = NULL, duration_ms = NULL, exit_code = NULL, http_status = NULL, \
-         cached = 0, error = NULL, result = NULL \
-         WHERE run_id = ?1 AND step_id = ?2 AND status IN {}",
-        sql_list(RESUMABLE_STEP)
-    );
-    let ids: HashSet<&str> = wf.steps.iter().map(|s| s.id.as_str()).collect();
-    for (i, s) in wf.steps.iter().enumerate() {
-        if plan.restore.contains_key(&s.id) {
-            tx.execute(
-                "UPDATE steps SET position = ?3 WHERE run_id = ?1 AND step_id = ?2",
-                params![row.id, s.id, i as i64],
-            )
-            .map_err(err)?;
-            continue;
-        }
-        tx.execute(
-            "INSERT OR IGNORE INTO steps (run_id, step_id, position, status) \
-             VALUES (?1, ?2, ?3, 'pending')",
-            params![row.id, s.id, i as i64],
-        )
-        .map_err(err)?;
-        tx.execute(&reset_sql, params![row.id, s.id]).map_err(err)?;
-        tx.execute(
-            "UPDATE steps SET position = ?3 WHERE run_id = ?1 AND step_id = ?2",
-            params![row.id, s.id, i as i64],
-        )
-        .map_err(err)?;
-        tx.execute(
-            "DELETE FROM steps WHERE run_id = ?1 AND parent = ?2",
-            params![row.id, s.id],
-        )
-        .map_err(err)?;
-        if plan.rerun_from.contains(&s.id) {
-            tx.execute(
-                "DELETE FROM approvals WHERE run_id = ?1 AND step_id = ?2",
-                params![row.id, s.id],
-            )
-            .map_err(err)?;
-        }
-    }
-    // Steps no longer in the file: keep finished ones as history, drop the rest.
-    let stale: Vec<String> = {
-        let mut st = tx
-            .prepare("SELECT step_id, status FROM steps WHERE run_id = ?1 AND parent IS NULL")
-            .map_err(err)?;
-        let rows = st
-            .query_map([&row.id], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-            })
-            .map_err(err)?;
-        rows.filter_map(Result::ok)
-            .filter(|(id, status)| {
-                !ids.contains(id.as_str()) && status != "succeeded" && status != "cached"
-            })
-            .map(|(id, _)| id)
-            .collect()
-    };
-    for id in stale {
-        tx.execute(
-            "DELETE FROM steps WHERE run_id = ?1 AND (step_id = ?2 OR parent = ?2)",
-            params![row.id, id],
-        )
-        .map_err(err)?;
-    }
-    tx.execute(
-        "UPDATE runs SET definitions = ?2, file_hash = ?3, error = NULL WHERE id = ?1",
-        params![
-            row.id,
-            super::run::definitions(wf).to_string(),
-            crate::digest::sha256_hex(wf.source.text.as_bytes())
-        ],
-    )
-    .map_err(err)?;
-    tx.commit().map_err(err)?;
-    Ok(())
 }
