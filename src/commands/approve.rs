@@ -1,18 +1,22 @@
 //! `orch approve RUN STEP` / `orch reject RUN STEP`: record a decision on a
 //! waiting approval; `orch resume` then continues the run.
 
-use rusqlite::params;
-
 use crate::cli::DecideArgs;
 use crate::diag::Diag;
 use crate::exit::{Exit, Invalid};
+use crate::history::runs::Verdict;
 use crate::history::store::now_ms;
 use crate::history::Store;
 
 use super::Context;
 
 pub fn run(cx: &Context, args: &DecideArgs, approve: bool) -> Result<Exit, Invalid> {
-    let verb = if approve { "approved" } else { "rejected" };
+    let verdict = if approve {
+        Verdict::Approved
+    } else {
+        Verdict::Rejected
+    };
+    let verb = verdict.as_str();
     let home = cx.home()?;
     let store =
         Store::open_existing(&home)?.ok_or_else(|| Diag::new("history", "no runs recorded yet"))?;
@@ -72,15 +76,9 @@ pub fn run(cx: &Context, args: &DecideArgs, approve: bool) -> Result<Exit, Inval
         .into());
     }
     let user = crate::approver::current_user();
-    let n = store
-        .conn
-        .execute(
-            "UPDATE approvals SET decision = ?3, decided_by = ?4, decided_at = ?5, comment = ?6 \
-             WHERE run_id = ?1 AND step_id = ?2 AND decision IS NULL",
-            params![run.id, args.step, verb, user, now_ms(), args.comment],
-        )
-        .map_err(|e| store.err(e))?;
-    if n == 0 {
+    let decided =
+        store.decide_approval(&run.id, &args.step, verdict, &user, args.comment.as_deref())?;
+    if !decided {
         return Err(Diag::new("approval", "someone decided it at the same moment").into());
     }
     if !cx.quiet {

@@ -11,10 +11,11 @@ use serde::Serialize;
 
 use crate::cli::{HistoryArgs, HistoryCommand, RunStatusArg};
 use crate::diag::Diag;
+use crate::event::Status;
 use crate::exit::{Exit, Invalid};
 use crate::history::query::{self, ListedRun, RunFilter};
 use crate::history::store::now_ms;
-use crate::history::{lock, Home, Store};
+use crate::history::{lock, Home, ShownStatus, Store};
 
 use super::Context;
 
@@ -37,7 +38,7 @@ pub fn run(cx: &Context, args: &HistoryArgs) -> Result<Exit, Invalid> {
     };
     let filter = RunFilter {
         workflow: args.workflow.as_deref(),
-        status: args.status.map(status_name),
+        status: args.status.map(status_filter),
         created_since: args.since.map(ago),
         limit: args.limit,
     };
@@ -59,7 +60,7 @@ pub fn run(cx: &Context, args: &HistoryArgs) -> Result<Exit, Invalid> {
             vec![
                 r.run.id.clone(),
                 r.run.workflow.clone(),
-                r.shown_status.clone(),
+                r.shown_status.to_string(),
                 time_text(Some(r.run.started_at.unwrap_or(r.run.created_at))),
                 duration_text(r.run.duration_ms),
             ]
@@ -77,16 +78,17 @@ fn ago(d: Duration) -> i64 {
     now_ms().saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-fn status_name(s: RunStatusArg) -> &'static str {
-    match s {
-        RunStatusArg::Pending => "pending",
-        RunStatusArg::Running => "running",
-        RunStatusArg::Waiting => "waiting",
-        RunStatusArg::Succeeded => "succeeded",
-        RunStatusArg::Failed => "failed",
-        RunStatusArg::Cancelled => "cancelled",
-        RunStatusArg::Interrupted => "interrupted",
-    }
+fn status_filter(s: RunStatusArg) -> ShownStatus {
+    let recorded = match s {
+        RunStatusArg::Pending => Status::Pending,
+        RunStatusArg::Running => Status::Running,
+        RunStatusArg::Waiting => Status::Waiting,
+        RunStatusArg::Succeeded => Status::Succeeded,
+        RunStatusArg::Failed => Status::Failed,
+        RunStatusArg::Cancelled => Status::Cancelled,
+        RunStatusArg::Interrupted => return ShownStatus::Interrupted,
+    };
+    ShownStatus::Recorded(recorded)
 }
 
 /// One element of `orch history --json` (a documented format).
@@ -106,7 +108,7 @@ impl<'a> From<&'a ListedRun> for RunJson<'a> {
         RunJson {
             id: &r.run.id,
             workflow: &r.run.workflow,
-            status: &r.shown_status,
+            status: r.shown_status.as_str(),
             started_at: rfc3339(r.run.started_at),
             finished_at: rfc3339(r.run.finished_at),
             duration_ms: r.run.duration_ms,
@@ -149,7 +151,7 @@ fn prune(cx: &Context, older_than: Duration, dry_run: bool) -> Result<Exit, Inva
                     "  {}  {}  {}  {}\n",
                     r.id,
                     r.workflow,
-                    query::shown_status(&r.status, || false),
+                    ShownStatus::of_run(r.status, || false),
                     time_text(Some(r.started_at.unwrap_or(r.created_at)))
                 ));
             }

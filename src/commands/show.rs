@@ -11,7 +11,7 @@ use serde_json::Value as Json;
 use crate::cli::ShowArgs;
 use crate::exit::{Exit, Invalid};
 use crate::history::store::{RunRow, StepRow};
-use crate::history::Store;
+use crate::history::{ShownStatus, Store};
 
 use super::history::{duration_text, emit, one_line, rfc3339, table, time_text, to_json};
 use super::Context;
@@ -27,15 +27,16 @@ pub fn run(cx: &Context, args: &ShowArgs) -> Result<Exit, Invalid> {
         .filter(|a| a.decision.is_none())
         .map(|a| a.step_id)
         .collect();
-    let status = run.shown_status(&home).to_string();
+    let shown_status = run.shown_status(&home);
+    let status = shown_status.as_str();
     let shown: Vec<(&StepRow, &str)> = steps
         .iter()
-        .map(|s| (s, step_status(s, &open_approvals, &status)))
+        .map(|s| (s, step_status(s, &open_approvals, shown_status)))
         .collect();
     if args.json {
-        emit(&format!("{}\n", to_json(&run_json(&run, &status, &shown))?))?;
+        emit(&format!("{}\n", to_json(&run_json(&run, status, &shown))?))?;
     } else {
-        emit(&render(&run, &status, &shown))?;
+        emit(&render(&run, status, &shown))?;
     }
     Ok(Exit::Success)
 }
@@ -49,18 +50,19 @@ pub(super) fn open_store(home: &crate::history::Home) -> Result<Store, Invalid> 
     })
 }
 
-/// What a step shows: `cached` when served from the cache, `waiting` while
-/// its approval is open, `interrupted` when its run's process died under it.
-fn step_status<'a>(s: &'a StepRow, open_approvals: &HashSet<String>, run_status: &str) -> &'a str {
-    if s.cached {
-        "cached"
-    } else if s.status == "pending" && open_approvals.contains(&s.step_id) {
-        "waiting"
-    } else if run_status == "interrupted" && matches!(s.status.as_str(), "running" | "retrying") {
-        "interrupted"
-    } else {
-        &s.status
-    }
+/// What a step shows (see [`ShownStatus::of_step`]).
+fn step_status(
+    s: &StepRow,
+    open_approvals: &HashSet<String>,
+    run_status: ShownStatus,
+) -> &'static str {
+    ShownStatus::of_step(
+        s.status,
+        s.cached,
+        open_approvals.contains(&s.step_id),
+        run_status,
+    )
+    .as_str()
 }
 
 /// A stored JSON object; `{}` when there is none (or it is unreadable).
@@ -229,12 +231,13 @@ mod tests {
     use super::*;
 
     fn step(id: &str, status: &str, cached: bool) -> StepRow {
+        let status = crate::history::status::parse(status).unwrap();
         StepRow {
             step_id: id.into(),
             parent: None,
             position: 0,
             item: None,
-            status: status.into(),
+            status,
             attempts: 0,
             started_at: None,
             finished_at: None,
@@ -250,24 +253,25 @@ mod tests {
     #[test]
     fn step_statuses() {
         let open: HashSet<String> = ["gate".to_string()].into();
+        let run = |s| ShownStatus::parse(s).unwrap();
         assert_eq!(
-            step_status(&step("gate", "pending", false), &open, "waiting"),
+            step_status(&step("gate", "pending", false), &open, run("waiting")),
             "waiting"
         );
         assert_eq!(
-            step_status(&step("other", "pending", false), &open, "waiting"),
+            step_status(&step("other", "pending", false), &open, run("waiting")),
             "pending"
         );
         assert_eq!(
-            step_status(&step("a", "cached", true), &open, "succeeded"),
+            step_status(&step("a", "cached", true), &open, run("succeeded")),
             "cached"
         );
         assert_eq!(
-            step_status(&step("a", "running", false), &open, "interrupted"),
+            step_status(&step("a", "running", false), &open, run("interrupted")),
             "interrupted"
         );
         assert_eq!(
-            step_status(&step("a", "running", false), &open, "running"),
+            step_status(&step("a", "running", false), &open, run("running")),
             "running"
         );
     }

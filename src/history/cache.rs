@@ -78,7 +78,7 @@ pub fn explain(store: &Store, workflow: &str, step: &str, fp: &Fingerprint) -> S
 }
 
 /// Empty the cache; returns how many entries went.
-pub fn clear(store: &Store) -> Result<usize, crate::diag::Diag> {
+pub fn clear(store: &Store) -> Result<usize, super::HistoryError> {
     store
         .conn
         .execute("DELETE FROM cache", [])

@@ -8,7 +8,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 
-use super::store::Home;
+use super::home::Home;
 
 /// Held for as long as this process runs the run.
 pub struct RunLock {

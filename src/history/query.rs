@@ -3,15 +3,19 @@
 //!
 //! Whether a `running`/`pending` run is alive is not in the database (it is
 //! a lock held by a process), so these functions take it as a function of
-//! the run id: [`super::lock::is_live`] in the commands, a fake in tests.
+//! the run id: [`super::lock::is_live`] in the commands, a fake in tests;
+//! [`ShownStatus::of_run`] turns it into what a run shows.
 
 use std::collections::HashMap;
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, Row, TransactionBehavior};
 
+use super::error::HistoryError;
+use super::status::{ShownStatus, MAY_BE_LIVE};
 use super::store::Store;
-use crate::diag::Diag;
+use super::transition::sql_list;
+use crate::event::Status;
 
 /// What `orch history` shows of a run: the run row without its large
 /// columns (definitions, inputs, outputs).
@@ -19,8 +23,8 @@ use crate::diag::Diag;
 pub struct RunSummary {
     pub id: String,
     pub workflow: String,
-    /// As recorded; see [`shown_status`].
-    pub status: String,
+    /// As recorded; see [`ShownStatus::of_run`].
+    pub status: Status,
     pub created_at: i64,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
@@ -46,29 +50,13 @@ impl RunSummary {
     }
 }
 
-/// Whether a run with this recorded status may be alive (and so needs its
-/// lock checked to know what to show).
-pub fn may_be_live(status: &str) -> bool {
-    matches!(status, "running" | "pending")
-}
-
-/// The status to show: a `running`/`pending` run whose process is gone is
-/// `interrupted`. `live` is only asked when it matters.
-pub fn shown_status(status: &str, live: impl FnOnce() -> bool) -> &str {
-    if may_be_live(status) && !live() {
-        "interrupted"
-    } else {
-        status
-    }
-}
-
 /// Which runs `orch history` lists.
 #[derive(Debug, Clone, Default)]
 pub struct RunFilter<'a> {
     /// Only runs of this workflow (its `name`).
     pub workflow: Option<&'a str>,
     /// Only runs showing this status (`interrupted` included).
-    pub status: Option<&'a str>,
+    pub status: Option<ShownStatus>,
     /// Only runs created at or after this time (unix ms).
     pub created_since: Option<i64>,
     /// At most this many runs.
@@ -79,7 +67,7 @@ pub struct RunFilter<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedRun {
     pub run: RunSummary,
-    pub shown_status: String,
+    pub shown_status: ShownStatus,
 }
 
 /// The SQL for a filter and its parameters. Statuses that depend on
@@ -93,13 +81,13 @@ fn list_sql(f: &RunFilter<'_>) -> (String, Vec<Value>) {
     }
     let mut post_filter = false;
     match f.status {
-        Some("interrupted") => {
-            cond.push("status IN ('running', 'pending')".to_string());
+        Some(ShownStatus::Interrupted) => {
+            cond.push(format!("status IN {}", sql_list(MAY_BE_LIVE)));
             post_filter = true;
         }
-        Some(s) => {
-            post_filter = may_be_live(s);
-            params.push(Value::Text(s.to_string()));
+        Some(ShownStatus::Recorded(s)) => {
+            post_filter = MAY_BE_LIVE.contains(&s);
+            params.push(Value::Text(s.as_str().to_string()));
             cond.push(format!("status = ?{}", params.len()));
         }
         None => {}
@@ -135,7 +123,7 @@ pub fn list_runs(
     store: &Store,
     f: &RunFilter<'_>,
     is_live: impl Fn(&str) -> bool,
-) -> Result<Vec<ListedRun>, Diag> {
+) -> Result<Vec<ListedRun>, HistoryError> {
     list_runs_on(&store.conn, f, is_live).map_err(|e| store.err(e))
 }
 
@@ -153,7 +141,7 @@ fn list_runs_on(
     let mut rows = st.query(rusqlite::params_from_iter(params))?;
     while let Some(row) = rows.next()? {
         let run = RunSummary::from_row(row)?;
-        let shown = shown_status(&run.status, || is_live(&run.id)).to_string();
+        let shown = ShownStatus::of_run(run.status, || is_live(&run.id));
         if f.status.is_some_and(|want| want != shown) {
             continue;
         }
@@ -169,7 +157,7 @@ fn list_runs_on(
 }
 
 /// Names of the workflows with recorded runs, sorted.
-pub fn workflows(store: &Store) -> Result<Vec<String>, Diag> {
+pub fn workflows(store: &Store) -> Result<Vec<String>, HistoryError> {
     let run = || -> rusqlite::Result<Vec<String>> {
         let mut st = store
             .conn
@@ -199,7 +187,13 @@ pub struct StepStats {
 
 /// Statuses a step reaches by running (or by being served from the cache):
 /// what stats counts as a run of the step.
-const COUNTED: &[&str] = &["succeeded", "failed", "cached", "cancelled", "compensated"];
+const COUNTED: &[Status] = &[
+    Status::Succeeded,
+    Status::Failed,
+    Status::Cached,
+    Status::Cancelled,
+    Status::Compensated,
+];
 
 /// Nearest-rank percentile of ascending `sorted` values (`p` in 0..=100).
 pub fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
@@ -235,7 +229,7 @@ impl StatsBuilder {
         step: &str,
         position: i64,
         created_at: i64,
-        status: &str,
+        status: Status,
         duration_ms: Option<i64>,
     ) {
         let a = self
@@ -251,7 +245,7 @@ impl StatsBuilder {
             return;
         }
         a.runs += 1;
-        if status == "failed" {
+        if status == Status::Failed {
             a.failures += 1;
         }
         if let Some(d) = duration_ms {
@@ -294,7 +288,7 @@ impl StatsBuilder {
 
 /// Per-step stats of top-level steps (not for_each items), for one
 /// workflow or all of them.
-pub fn step_stats(store: &Store, workflow: Option<&str>) -> Result<Vec<StepStats>, Diag> {
+pub fn step_stats(store: &Store, workflow: Option<&str>) -> Result<Vec<StepStats>, HistoryError> {
     let res = match workflow {
         Some(w) => workflow_stats(&store.conn, w),
         None => all_stats(&store.conn),
@@ -318,7 +312,7 @@ fn workflow_stats(conn: &Connection, workflow: &str) -> rusqlite::Result<Vec<Ste
             r.get_ref(0)?.as_str()?,
             r.get(1)?,
             r.get(2)?,
-            r.get_ref(3)?.as_str()?,
+            r.get(3)?,
             r.get(4)?,
         );
     }
@@ -368,7 +362,7 @@ fn all_stats(conn: &Connection) -> rusqlite::Result<Vec<StepStats>> {
             r.get_ref(1)?.as_str()?,
             r.get(2)?,
             created_at,
-            r.get_ref(3)?.as_str()?,
+            r.get(3)?,
             r.get(4)?,
         );
     }
@@ -407,9 +401,9 @@ pub fn prune(
     before_ms: i64,
     dry_run: bool,
     is_live: impl Fn(&str) -> bool,
-) -> Result<Pruned, Diag> {
+) -> Result<Pruned, HistoryError> {
     let path = store.path.clone();
-    let err = |e: rusqlite::Error| super::store::db_error(&path, &e);
+    let err = |e: rusqlite::Error| super::store::sqlite_error(&path, &e);
     if dry_run {
         return Ok(split_live(
             old_runs(&store.conn, before_ms).map_err(err)?,
@@ -468,7 +462,7 @@ fn delete_old(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::store::Home;
+    use crate::history::home::Home;
     use rusqlite::params;
 
     fn store() -> (tempfile::TempDir, Store) {
@@ -533,17 +527,6 @@ mod tests {
     }
 
     #[test]
-    fn shown_status_asks_liveness_only_when_needed() {
-        assert_eq!(shown_status("running", || false), "interrupted");
-        assert_eq!(shown_status("pending", || false), "interrupted");
-        assert_eq!(shown_status("running", || true), "running");
-        assert_eq!(
-            shown_status("failed", || panic!("not asked for a finished run")),
-            "failed"
-        );
-    }
-
-    #[test]
     fn lists_newest_first_with_filters() {
         let (_d, s) = store();
         add_run(&s, "r1", "a", "succeeded", 1_000);
@@ -565,9 +548,9 @@ mod tests {
             shown,
             ["failed", "running", "interrupted", "failed", "succeeded"]
         );
-        let f = |workflow, status, since, limit| RunFilter {
+        let f = |workflow, status: Option<&str>, since, limit| RunFilter {
             workflow,
-            status,
+            status: status.map(|s| ShownStatus::parse(s).unwrap()),
             created_since: since,
             limit,
         };
@@ -621,7 +604,7 @@ mod tests {
         });
         assert!(p.contains("runs_by_time"), "{p}");
         let p = plan(&RunFilter {
-            status: Some("interrupted"),
+            status: Some(ShownStatus::Interrupted),
             created_since: Some(5),
             limit: 1,
             ..Default::default()
@@ -629,7 +612,7 @@ mod tests {
         assert!(p.contains("runs_by_time"), "{p}");
         let p = plan(&RunFilter {
             workflow: Some("w"),
-            status: Some("failed"),
+            status: Some(ShownStatus::Recorded(Status::Failed)),
             limit: 20,
             ..Default::default()
         });

@@ -1,82 +1,22 @@
-//! Where history lives (`ORCH_HOME`) and the connection to it: opening with
-//! the right pragmas and permissions, clear errors naming the path, and the
-//! rows the commands read.
+//! The connection to the history database: opening with the right pragmas
+//! and permissions, and errors that name the path. The connection stays
+//! inside `history`; commands call the methods of [`Store`] (see `runs.rs`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Row};
+use rusqlite::{Connection, ErrorCode, OpenFlags};
 
+use super::error::HistoryError;
 use super::schema;
+use super::status::UnknownStatus;
 use crate::diag::Diag;
+
+pub use super::home::{create_private_dir, Home};
+pub use super::runs::{ApprovalRow, RunRow, StepRow, RUN_COLUMNS, STEP_COLUMNS};
 
 /// Longest time a writer waits for another orch process holding the lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// `ORCH_HOME`: `history.db`, `logs/`, `locks/`.
-#[derive(Debug, Clone)]
-pub struct Home {
-    pub dir: PathBuf,
-    /// `ORCH_HISTORY=memory`: an in-memory database and no log files, for
-    /// measuring what history costs.
-    pub in_memory: bool,
-}
-
-impl Home {
-    /// `ORCH_HOME`, else the platform data dir (`~/.local/share/orch`).
-    pub fn locate(orch_home: Option<&str>, history: Option<&str>) -> Result<Home, Diag> {
-        let in_memory = history == Some("memory");
-        let dir = match orch_home.filter(|s| !s.is_empty()) {
-            Some(d) => PathBuf::from(d),
-            None => directories::ProjectDirs::from("", "", "orch")
-                .map(|p| p.data_dir().to_path_buf())
-                .ok_or_else(|| {
-                    Diag::new("history", "cannot find a home directory for orch's data")
-                        .help("set ORCH_HOME to a directory orch may write")
-                })?,
-        };
-        Ok(Home { dir, in_memory })
-    }
-
-    pub fn db_path(&self) -> PathBuf {
-        self.dir.join("history.db")
-    }
-
-    pub fn logs_dir(&self) -> PathBuf {
-        self.dir.join("logs")
-    }
-
-    pub fn run_logs(&self, run_id: &str) -> PathBuf {
-        self.logs_dir().join(run_id)
-    }
-
-    pub fn lock_path(&self, run_id: &str) -> PathBuf {
-        self.dir.join("locks").join(run_id)
-    }
-
-    /// Create `ORCH_HOME`, `logs/` and `locks/`, owner-only.
-    pub fn create_dirs(&self) -> Result<(), Diag> {
-        for d in [self.dir.clone(), self.logs_dir(), self.dir.join("locks")] {
-            create_private_dir(&d).map_err(|e| {
-                Diag::new("history", format!("cannot create {}: {e}", d.display()))
-                    .help("set ORCH_HOME to a directory orch may write, or fix the permissions")
-            })?;
-        }
-        Ok(())
-    }
-}
-
-pub fn create_private_dir(d: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    if d.is_dir() {
-        return Ok(());
-    }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(d)?;
-    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700))
-}
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
@@ -90,7 +30,15 @@ pub fn to_ms(t: SystemTime) -> i64 {
 }
 
 /// A database error in words a user can act on, naming the file.
-pub fn db_error(path: &Path, e: &rusqlite::Error) -> Diag {
+pub(crate) fn sqlite_error(path: &Path, e: &rusqlite::Error) -> HistoryError {
+    if let rusqlite::Error::FromSqlConversionFailure(_, _, inner) = e {
+        if let Some(UnknownStatus(text)) = inner.downcast_ref::<UnknownStatus>() {
+            return HistoryError::UnknownStatus {
+                path: path.to_path_buf(),
+                text: text.clone(),
+            };
+        }
+    }
     let what = match e.sqlite_error_code() {
         Some(ErrorCode::NotADatabase) => {
             "is not an SQLite database (it may be corrupt, or another program's file)".to_string()
@@ -110,24 +58,31 @@ pub fn db_error(path: &Path, e: &rusqlite::Error) -> Diag {
         ),
         _ => format!("cannot be used: {e}"),
     };
-    Diag::new("history", format!("the history database {} {what}", path.display())).help(
-        "orch leaves a database it cannot use untouched; move it aside or point ORCH_HOME elsewhere",
-    )
+    HistoryError::Db {
+        path: path.to_path_buf(),
+        what,
+    }
+}
+
+/// [`sqlite_error`] as a diagnostic, for the writer's report.
+pub(crate) fn db_error(path: &Path, e: &rusqlite::Error) -> Diag {
+    sqlite_error(path, e).into()
 }
 
 pub struct Store {
-    pub conn: Connection,
+    /// Private to `history`: every statement is a method here.
+    pub(super) conn: Connection,
     pub path: PathBuf,
 }
 
 impl Store {
     /// Open (creating if needed) and migrate. Never rewrites a file that is
     /// not an orch database.
-    pub fn open(home: &Home) -> Result<Store, Diag> {
+    pub fn open(home: &Home) -> Result<Store, HistoryError> {
         if home.in_memory {
-            let mut conn =
-                Connection::open_in_memory().map_err(|e| db_error(Path::new(":memory:"), &e))?;
-            schema::migrate(&mut conn).map_err(|e| schema_error(Path::new(":memory:"), e))?;
+            let memory = Path::new(":memory:");
+            let mut conn = Connection::open_in_memory().map_err(|e| sqlite_error(memory, &e))?;
+            schema::migrate(&mut conn).map_err(|e| schema_error(memory, e))?;
             return Ok(Store {
                 conn,
                 path: PathBuf::from(":memory:"),
@@ -136,9 +91,9 @@ impl Store {
         home.create_dirs()?;
         let path = home.db_path();
         if !path.exists() {
-            create_private_file(&path).map_err(|e| {
-                Diag::new("history", format!("cannot create {}: {e}", path.display()))
-                    .help("set ORCH_HOME to a directory orch may write")
+            create_private_file(&path).map_err(|source| HistoryError::CreateFile {
+                path: path.clone(),
+                source,
             })?;
         }
         Self::open_path(&path, true)
@@ -146,7 +101,7 @@ impl Store {
 
     /// Open an existing database for reading commands; `None` when there
     /// is none yet (nothing has run).
-    pub fn open_existing(home: &Home) -> Result<Option<Store>, Diag> {
+    pub fn open_existing(home: &Home) -> Result<Option<Store>, HistoryError> {
         if home.in_memory {
             return Ok(None);
         }
@@ -157,13 +112,13 @@ impl Store {
         Self::open_path(&path, true).map(Some)
     }
 
-    pub fn open_path(path: &Path, migrate: bool) -> Result<Store, Diag> {
+    pub fn open_path(path: &Path, migrate: bool) -> Result<Store, HistoryError> {
+        let err = |e: rusqlite::Error| sqlite_error(path, &e);
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_URI;
-        let mut conn = Connection::open_with_flags(path, flags).map_err(|e| db_error(path, &e))?;
-        conn.busy_timeout(BUSY_TIMEOUT)
-            .map_err(|e| db_error(path, &e))?;
+        let mut conn = Connection::open_with_flags(path, flags).map_err(err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
         // Before anything that writes (even switching to WAL rewrites the
         // header): is this our database?
         schema::check(&mut conn).map_err(|e| schema_error(path, e))?;
@@ -171,9 +126,9 @@ impl Store {
         // work at once. synchronous=NORMAL: a commit survives kill -9 (it is
         // in the OS); only a power cut may lose the last ones.
         conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
-            .map_err(|e| db_error(path, &e))?;
+            .map_err(err)?;
         conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
-            .map_err(|e| db_error(path, &e))?;
+            .map_err(err)?;
         if migrate {
             schema::migrate(&mut conn).map_err(|e| schema_error(path, e))?;
         }
@@ -183,120 +138,19 @@ impl Store {
         })
     }
 
-    pub fn err(&self, e: rusqlite::Error) -> Diag {
-        db_error(&self.path, &e)
-    }
-
-    /// A run by id, unique id prefix, or `last`.
-    pub fn resolve_run(&self, reference: &str) -> Result<RunRow, Diag> {
-        let sql = format!("SELECT {RUN_COLUMNS} FROM runs");
-        let mut found: Vec<RunRow> = if reference == "last" {
-            let mut st = self
-                .conn
-                // Without ANALYZE statistics SQLite may sort the whole table
-                // instead of walking the index backwards: name the index.
-                .prepare_cached(&format!(
-                    "{sql} INDEXED BY runs_by_time ORDER BY created_at DESC, id DESC LIMIT 1"
-                ))
-                .map_err(|e| self.err(e))?;
-            let rows = st
-                .query_map([], RunRow::from_row)
-                .map_err(|e| self.err(e))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| self.err(e))?;
-            rows
-        } else {
-            let lower = reference.to_ascii_lowercase();
-            let mut st = self
-                .conn
-                .prepare_cached(&format!(
-                    "{sql} WHERE id >= ?1 AND id < ?1 || char(1114111) ORDER BY id LIMIT 2"
-                ))
-                .map_err(|e| self.err(e))?;
-            let rows = st
-                .query_map([&lower], RunRow::from_row)
-                .map_err(|e| self.err(e))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| self.err(e))?;
-            rows
-        };
-        if let Some(i) = found.iter().position(|r| r.id == reference) {
-            return Ok(found.swap_remove(i));
-        }
-        if found.len() == 1 {
-            if let Some(r) = found.pop() {
-                return Ok(r);
-            }
-        }
-        match found.len() {
-            0 if reference == "last" => Err(Diag::new("history", "no runs recorded yet")
-                .help("runs are recorded by `orch run`")),
-            0 => Err(Diag::new("history", format!("no run `{reference}`"))
-                .help("`orch history` lists runs; `last` is the newest")),
-            _ => Err(Diag::new(
-                "history",
-                format!("`{reference}` matches more than one run"),
-            )
-            .help("give more characters of the id")),
-        }
-    }
-
-    pub fn steps(&self, run_id: &str) -> Result<Vec<StepRow>, Diag> {
-        let mut st = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {STEP_COLUMNS} FROM steps WHERE run_id = ?1 \
-                 ORDER BY position, item IS NOT NULL, item"
-            ))
-            .map_err(|e| self.err(e))?;
-        let rows = st
-            .query_map([run_id], StepRow::from_row)
-            .map_err(|e| self.err(e))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.err(e))?;
-        Ok(rows)
-    }
-
-    pub fn approval(&self, run_id: &str, step_id: &str) -> Result<Option<ApprovalRow>, Diag> {
-        self.conn
-            .query_row(
-                "SELECT step_id, message, requested_at, expires_at, decision, decided_by, \
-                 decided_at, comment FROM approvals WHERE run_id = ?1 AND step_id = ?2",
-                params![run_id, step_id],
-                ApprovalRow::from_row,
-            )
-            .optional()
-            .map_err(|e| self.err(e))
-    }
-
-    pub fn approvals(&self, run_id: &str) -> Result<Vec<ApprovalRow>, Diag> {
-        let mut st = self
-            .conn
-            .prepare_cached(
-                "SELECT step_id, message, requested_at, expires_at, decision, decided_by, \
-                 decided_at, comment FROM approvals WHERE run_id = ?1 ORDER BY requested_at",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = st
-            .query_map([run_id], ApprovalRow::from_row)
-            .map_err(|e| self.err(e))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.err(e))?;
-        Ok(rows)
+    /// An SQLite error on this database.
+    pub(super) fn err(&self, e: rusqlite::Error) -> HistoryError {
+        sqlite_error(&self.path, &e)
     }
 }
 
-fn schema_error(path: &Path, e: schema::SchemaError) -> Diag {
+fn schema_error(path: &Path, e: schema::SchemaError) -> HistoryError {
     match e {
-        schema::SchemaError::Sqlite(e) => db_error(path, &e),
-        other => Diag::new(
-            "history",
-            format!(
-                "the history database {} cannot be used: {other}",
-                path.display()
-            ),
-        )
-        .help("orch leaves it untouched; move it aside or point ORCH_HOME elsewhere"),
+        schema::SchemaError::Sqlite(e) => sqlite_error(path, &e),
+        other => HistoryError::Schema {
+            path: path.to_path_buf(),
+            source: other,
+        },
     }
 }
 
@@ -311,151 +165,10 @@ fn create_private_file(path: &Path) -> std::io::Result<()> {
         .map(drop)
 }
 
-pub const RUN_COLUMNS: &str = "id, workflow, version, file_path, file_hash, definitions, inputs, \
-     orch_version, parent_run_id, project_dir, config_path, status, attempt, created_at, \
-     started_at, finished_at, duration_ms, error, outputs";
-
-#[derive(Debug, Clone)]
-pub struct RunRow {
-    pub id: String,
-    pub workflow: String,
-    pub version: Option<i64>,
-    pub file_path: String,
-    pub file_hash: String,
-    pub definitions: String,
-    pub inputs: String,
-    pub orch_version: String,
-    pub parent_run_id: Option<String>,
-    pub project_dir: String,
-    pub config_path: Option<String>,
-    pub status: String,
-    pub attempt: i64,
-    pub created_at: i64,
-    pub started_at: Option<i64>,
-    pub finished_at: Option<i64>,
-    pub duration_ms: Option<i64>,
-    pub error: Option<String>,
-    pub outputs: Option<String>,
-}
-
-impl RunRow {
-    pub fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
-        Ok(RunRow {
-            id: r.get(0)?,
-            workflow: r.get(1)?,
-            version: r.get(2)?,
-            file_path: r.get(3)?,
-            file_hash: r.get(4)?,
-            definitions: r.get(5)?,
-            inputs: r.get(6)?,
-            orch_version: r.get(7)?,
-            parent_run_id: r.get(8)?,
-            project_dir: r.get(9)?,
-            config_path: r.get(10)?,
-            status: r.get(11)?,
-            attempt: r.get(12)?,
-            created_at: r.get(13)?,
-            started_at: r.get(14)?,
-            finished_at: r.get(15)?,
-            duration_ms: r.get(16)?,
-            error: r.get(17)?,
-            outputs: r.get(18)?,
-        })
-    }
-
-    /// `running`/`pending` runs whose process is gone show as `interrupted`.
-    pub fn shown_status(&self, home: &Home) -> &str {
-        if matches!(self.status.as_str(), "running" | "pending")
-            && !super::lock::is_live(home, &self.id)
-        {
-            "interrupted"
-        } else {
-            &self.status
-        }
-    }
-}
-
-pub const STEP_COLUMNS: &str = "step_id, parent, position, item, status, attempts, started_at, \
-     finished_at, duration_ms, exit_code, http_status, cached, error, result";
-
-#[derive(Debug, Clone)]
-pub struct StepRow {
-    pub step_id: String,
-    pub parent: Option<String>,
-    pub position: i64,
-    pub item: Option<i64>,
-    pub status: String,
-    pub attempts: i64,
-    pub started_at: Option<i64>,
-    pub finished_at: Option<i64>,
-    pub duration_ms: Option<i64>,
-    pub exit_code: Option<i64>,
-    pub http_status: Option<i64>,
-    pub cached: bool,
-    pub error: Option<String>,
-    pub result: Option<String>,
-}
-
-impl StepRow {
-    pub fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
-        Ok(StepRow {
-            step_id: r.get(0)?,
-            parent: r.get(1)?,
-            position: r.get(2)?,
-            item: r.get(3)?,
-            status: r.get(4)?,
-            attempts: r.get(5)?,
-            started_at: r.get(6)?,
-            finished_at: r.get(7)?,
-            duration_ms: r.get(8)?,
-            exit_code: r.get(9)?,
-            http_status: r.get(10)?,
-            cached: r.get(11)?,
-            error: r.get(12)?,
-            result: r.get(13)?,
-        })
-    }
-
-    /// `outputs` from the stored result, `{}` when there is none.
-    pub fn outputs(&self) -> serde_json::Value {
-        self.result
-            .as_deref()
-            .and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok())
-            .and_then(|mut v| v.get_mut("outputs").map(serde_json::Value::take))
-            .unwrap_or_else(|| serde_json::json!({}))
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct ApprovalRow {
-    pub step_id: String,
-    pub message: Option<String>,
-    pub requested_at: i64,
-    pub expires_at: Option<i64>,
-    pub decision: Option<String>,
-    pub decided_by: Option<String>,
-    pub decided_at: Option<i64>,
-    pub comment: Option<String>,
-}
-
-impl ApprovalRow {
-    fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
-        Ok(ApprovalRow {
-            step_id: r.get(0)?,
-            message: r.get(1)?,
-            requested_at: r.get(2)?,
-            expires_at: r.get(3)?,
-            decision: r.get(4)?,
-            decided_by: r.get(5)?,
-            decided_at: r.get(6)?,
-            comment: r.get(7)?,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rusqlite::params;
 
     fn home() -> (tempfile::TempDir, Home) {
         let dir = tempfile::tempdir().unwrap();
@@ -484,7 +197,7 @@ mod tests {
         std::fs::create_dir_all(&home.dir).unwrap();
         let junk = vec![0x42u8; 8192];
         std::fs::write(home.db_path(), &junk).unwrap();
-        let err = Store::open(&home).err().expect("must refuse");
+        let err = Diag::from(Store::open(&home).err().expect("must refuse"));
         assert!(
             err.message.contains("not an SQLite database"),
             "{}",
@@ -512,7 +225,7 @@ mod tests {
         assert_eq!(store.resolve_run("02").unwrap().id, "02xyz");
         assert_eq!(store.resolve_run("01abd").unwrap().id, "01abd");
         assert_eq!(store.resolve_run("last").unwrap().id, "02xyz");
-        let e = store.resolve_run("01ab").err().unwrap();
+        let e = Diag::from(store.resolve_run("01ab").err().unwrap());
         assert!(e.message.contains("more than one"), "{}", e.message);
         assert!(store.resolve_run("9").is_err());
     }

@@ -18,72 +18,13 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde_json::Value as Json;
 use tokio::sync::watch;
 
-use super::store::{now_ms, to_ms, Store};
+use super::store::{to_ms, Store};
 use super::transition::{run_from, sql_list, step_from};
 use crate::duration::millis;
 use crate::event::wire::Name;
 use crate::event::{Durable, Event, EventKind, OutputLine, Sink, Status, StepOutcome};
 
-/// What a run row records about where it came from.
-pub struct NewRun<'a> {
-    pub id: &'a str,
-    pub workflow: &'a str,
-    pub version: Option<i64>,
-    pub file_path: &'a str,
-    pub file_hash: &'a str,
-    /// `{step id: definition hash}`.
-    pub definitions: &'a Json,
-    pub inputs: &'a Json,
-    pub parent_run_id: Option<&'a str>,
-    pub project_dir: &'a str,
-    pub config_path: Option<&'a str>,
-    /// Step ids in file order.
-    pub steps: &'a [&'a str],
-}
-
-impl Store {
-    /// Insert the run (`pending`) and all its steps (`pending`) at once.
-    pub fn create_run(&mut self, run: &NewRun<'_>) -> Result<(), crate::diag::Diag> {
-        let path = self.path.clone();
-        let err = |e: rusqlite::Error| super::store::db_error(&path, &e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        tx.execute(
-            "INSERT INTO runs (id, workflow, version, file_path, file_hash, definitions, inputs, \
-             orch_version, parent_run_id, project_dir, config_path, status, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'pending', ?12)",
-            params![
-                run.id,
-                run.workflow,
-                run.version,
-                run.file_path,
-                run.file_hash,
-                run.definitions.to_string(),
-                run.inputs.to_string(),
-                env!("CARGO_PKG_VERSION"),
-                run.parent_run_id,
-                run.project_dir,
-                run.config_path,
-                now_ms(),
-            ],
-        )
-        .map_err(err)?;
-        {
-            let mut st = tx
-                .prepare_cached(
-                    "INSERT INTO steps (run_id, step_id, position, status) \
-                     VALUES (?1, ?2, ?3, 'pending')",
-                )
-                .map_err(err)?;
-            for (i, s) in run.steps.iter().enumerate() {
-                st.execute(params![run.id, s, i as i64]).map_err(err)?;
-            }
-        }
-        tx.commit().map_err(err)
-    }
-}
+pub use super::runs::NewRun;
 
 enum Msg {
     Event(Box<Event>),

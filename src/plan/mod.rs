@@ -1,6 +1,7 @@
 //! The DAG of a validated workflow: dependencies as indices, levels, order.
 
 pub mod graph;
+pub mod resume;
 
 use crate::model::{Phase, Workflow};
 

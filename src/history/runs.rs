@@ -1,0 +1,649 @@
+//! The rows of runs, steps and approvals, and one [`Store`] method per
+//! group of statements on them: creating a run, finding it, putting it
+//! back for `orch resume`, deciding an approval, listing a run's children.
+
+use std::collections::{HashMap, HashSet};
+
+use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
+use serde_json::Value as Json;
+
+use super::error::HistoryError;
+use super::home::Home;
+use super::status::ShownStatus;
+use super::store::{now_ms, Store};
+use super::transition::{sql_list, RESUMABLE_STEP};
+use crate::event::Status;
+
+pub const RUN_COLUMNS: &str = "id, workflow, version, file_path, file_hash, definitions, inputs, \
+     orch_version, parent_run_id, project_dir, config_path, status, attempt, created_at, \
+     started_at, finished_at, duration_ms, error, outputs";
+
+#[derive(Debug, Clone)]
+pub struct RunRow {
+    pub id: String,
+    pub workflow: String,
+    pub version: Option<i64>,
+    pub file_path: String,
+    pub file_hash: String,
+    pub definitions: String,
+    pub inputs: String,
+    pub orch_version: String,
+    pub parent_run_id: Option<String>,
+    pub project_dir: String,
+    pub config_path: Option<String>,
+    /// As recorded; see [`RunRow::shown_status`].
+    pub status: Status,
+    pub attempt: i64,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub error: Option<String>,
+    pub outputs: Option<String>,
+}
+
+impl RunRow {
+    pub fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(RunRow {
+            id: r.get(0)?,
+            workflow: r.get(1)?,
+            version: r.get(2)?,
+            file_path: r.get(3)?,
+            file_hash: r.get(4)?,
+            definitions: r.get(5)?,
+            inputs: r.get(6)?,
+            orch_version: r.get(7)?,
+            parent_run_id: r.get(8)?,
+            project_dir: r.get(9)?,
+            config_path: r.get(10)?,
+            status: r.get(11)?,
+            attempt: r.get(12)?,
+            created_at: r.get(13)?,
+            started_at: r.get(14)?,
+            finished_at: r.get(15)?,
+            duration_ms: r.get(16)?,
+            error: r.get(17)?,
+            outputs: r.get(18)?,
+        })
+    }
+
+    /// `running`/`pending` runs whose process is gone show as `interrupted`.
+    pub fn shown_status(&self, home: &Home) -> ShownStatus {
+        ShownStatus::of_run(self.status, || super::lock::is_live(home, &self.id))
+    }
+
+    /// `{step id: definition hash}` as recorded; empty when unreadable.
+    pub fn definitions(&self) -> HashMap<String, String> {
+        serde_json::from_str::<Json>(&self.definitions)
+            .ok()
+            .and_then(|j| {
+                j.as_object().map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                        .collect()
+                })
+            })
+            .unwrap_or_default()
+    }
+}
+
+pub const STEP_COLUMNS: &str = "step_id, parent, position, item, status, attempts, started_at, \
+     finished_at, duration_ms, exit_code, http_status, cached, error, result";
+
+#[derive(Debug, Clone)]
+pub struct StepRow {
+    pub step_id: String,
+    pub parent: Option<String>,
+    pub position: i64,
+    pub item: Option<i64>,
+    pub status: Status,
+    pub attempts: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub exit_code: Option<i64>,
+    pub http_status: Option<i64>,
+    pub cached: bool,
+    pub error: Option<String>,
+    pub result: Option<String>,
+}
+
+impl StepRow {
+    pub fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(StepRow {
+            step_id: r.get(0)?,
+            parent: r.get(1)?,
+            position: r.get(2)?,
+            item: r.get(3)?,
+            status: r.get(4)?,
+            attempts: r.get(5)?,
+            started_at: r.get(6)?,
+            finished_at: r.get(7)?,
+            duration_ms: r.get(8)?,
+            exit_code: r.get(9)?,
+            http_status: r.get(10)?,
+            cached: r.get(11)?,
+            error: r.get(12)?,
+            result: r.get(13)?,
+        })
+    }
+
+    /// `outputs` from the stored result, `{}` when there is none.
+    pub fn outputs(&self) -> serde_json::Value {
+        self.result
+            .as_deref()
+            .and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok())
+            .and_then(|mut v| v.get_mut("outputs").map(serde_json::Value::take))
+            .unwrap_or_else(|| serde_json::json!({}))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ApprovalRow {
+    pub step_id: String,
+    pub message: Option<String>,
+    pub requested_at: i64,
+    pub expires_at: Option<i64>,
+    pub decision: Option<String>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<i64>,
+    pub comment: Option<String>,
+}
+
+impl ApprovalRow {
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(ApprovalRow {
+            step_id: r.get(0)?,
+            message: r.get(1)?,
+            requested_at: r.get(2)?,
+            expires_at: r.get(3)?,
+            decision: r.get(4)?,
+            decided_by: r.get(5)?,
+            decided_at: r.get(6)?,
+            comment: r.get(7)?,
+        })
+    }
+}
+
+const APPROVAL_COLUMNS: &str =
+    "step_id, message, requested_at, expires_at, decision, decided_by, decided_at, comment";
+
+/// What a run row records about where it came from.
+pub struct NewRun<'a> {
+    pub id: &'a str,
+    pub workflow: &'a str,
+    pub version: Option<i64>,
+    pub file_path: &'a str,
+    pub file_hash: &'a str,
+    /// `{step id: definition hash}`.
+    pub definitions: &'a Json,
+    pub inputs: &'a Json,
+    pub parent_run_id: Option<&'a str>,
+    pub project_dir: &'a str,
+    pub config_path: Option<&'a str>,
+    /// Step ids in file order.
+    pub steps: &'a [&'a str],
+}
+
+/// A decision on an approval, as `approvals.decision` stores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Approved,
+    Rejected,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Approved => "approved",
+            Verdict::Rejected => "rejected",
+        }
+    }
+}
+
+/// What `orch resume` changes in a run before it runs again.
+pub struct ResumeReset<'a> {
+    pub run_id: &'a str,
+    /// The workflow's step ids, in file order, as it is now.
+    pub steps: &'a [&'a str],
+    /// Steps that keep their results (their rows are left as they are).
+    pub kept: &'a HashSet<&'a str>,
+    /// Steps whose approvals are asked again (`--from` and downstream).
+    pub rerun_from: &'a HashSet<String>,
+    /// `{step id: definition hash}` of the workflow as it is now.
+    pub definitions: &'a Json,
+    pub file_hash: &'a str,
+}
+
+/// Step statuses kept as history when a step leaves the workflow file.
+const FINISHED: &[Status] = &[Status::Succeeded, Status::Cached];
+
+impl Store {
+    /// Insert the run (`pending`) and all its steps (`pending`) at once.
+    pub fn create_run(&mut self, run: &NewRun<'_>) -> Result<(), HistoryError> {
+        let path = self.path.clone();
+        let err = |e: rusqlite::Error| super::store::sqlite_error(&path, &e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        tx.execute(
+            "INSERT INTO runs (id, workflow, version, file_path, file_hash, definitions, inputs, \
+             orch_version, parent_run_id, project_dir, config_path, status, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            params![
+                run.id,
+                run.workflow,
+                run.version,
+                run.file_path,
+                run.file_hash,
+                run.definitions.to_string(),
+                run.inputs.to_string(),
+                env!("CARGO_PKG_VERSION"),
+                run.parent_run_id,
+                run.project_dir,
+                run.config_path,
+                Status::Pending,
+                now_ms(),
+            ],
+        )
+        .map_err(err)?;
+        {
+            let mut st = tx
+                .prepare_cached(
+                    "INSERT INTO steps (run_id, step_id, position, status) \
+                     VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(err)?;
+            for (i, s) in run.steps.iter().enumerate() {
+                st.execute(params![run.id, s, i as i64, Status::Pending])
+                    .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// A run by id, unique id prefix, or `last`.
+    pub fn resolve_run(&self, reference: &str) -> Result<RunRow, HistoryError> {
+        let sql = format!("SELECT {RUN_COLUMNS} FROM runs");
+        let mut found: Vec<RunRow> = if reference == "last" {
+            // Without ANALYZE statistics SQLite may sort the whole table
+            // instead of walking the index backwards: name the index.
+            self.run_rows(
+                &format!("{sql} INDEXED BY runs_by_time ORDER BY created_at DESC, id DESC LIMIT 1"),
+                [],
+            )?
+        } else {
+            let lower = reference.to_ascii_lowercase();
+            self.run_rows(
+                &format!("{sql} WHERE id >= ?1 AND id < ?1 || char(1114111) ORDER BY id LIMIT 2"),
+                [&lower],
+            )?
+        };
+        if let Some(i) = found.iter().position(|r| r.id == reference) {
+            return Ok(found.swap_remove(i));
+        }
+        if found.len() == 1 {
+            if let Some(r) = found.pop() {
+                return Ok(r);
+            }
+        }
+        match found.len() {
+            0 if reference == "last" => Err(HistoryError::NoRuns),
+            0 => Err(HistoryError::NoRun(reference.to_string())),
+            _ => Err(HistoryError::AmbiguousRun(reference.to_string())),
+        }
+    }
+
+    /// Runs started by `run_id` (`parent_run_id`), oldest first.
+    pub fn children(&self, run_id: &str) -> Result<Vec<RunRow>, HistoryError> {
+        self.run_rows(
+            &format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE parent_run_id = ?1 ORDER BY created_at, id"
+            ),
+            [run_id],
+        )
+    }
+
+    fn run_rows<P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+    ) -> Result<Vec<RunRow>, HistoryError> {
+        let mut st = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map(params, RunRow::from_row)
+            .map_err(|e| self.err(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err(e))?;
+        Ok(rows)
+    }
+
+    /// A run's steps and for_each items, in file order.
+    pub fn steps(&self, run_id: &str) -> Result<Vec<StepRow>, HistoryError> {
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {STEP_COLUMNS} FROM steps WHERE run_id = ?1 \
+                 ORDER BY position, item IS NOT NULL, item"
+            ))
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([run_id], StepRow::from_row)
+            .map_err(|e| self.err(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err(e))?;
+        Ok(rows)
+    }
+
+    pub fn approval(
+        &self,
+        run_id: &str,
+        step_id: &str,
+    ) -> Result<Option<ApprovalRow>, HistoryError> {
+        self.conn
+            .query_row(
+                &format!(
+                    "SELECT {APPROVAL_COLUMNS} FROM approvals WHERE run_id = ?1 AND step_id = ?2"
+                ),
+                params![run_id, step_id],
+                ApprovalRow::from_row,
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn approvals(&self, run_id: &str) -> Result<Vec<ApprovalRow>, HistoryError> {
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {APPROVAL_COLUMNS} FROM approvals WHERE run_id = ?1 ORDER BY requested_at"
+            ))
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([run_id], ApprovalRow::from_row)
+            .map_err(|e| self.err(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err(e))?;
+        Ok(rows)
+    }
+
+    /// Record a decision on an open approval. `false` when it was no
+    /// longer open (someone decided it at the same moment).
+    pub fn decide_approval(
+        &self,
+        run_id: &str,
+        step_id: &str,
+        verdict: Verdict,
+        by: &str,
+        comment: Option<&str>,
+    ) -> Result<bool, HistoryError> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE approvals SET decision = ?3, decided_by = ?4, decided_at = ?5, \
+                 comment = ?6 WHERE run_id = ?1 AND step_id = ?2 AND decision IS NULL",
+                params![run_id, step_id, verdict.as_str(), by, now_ms(), comment],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(n > 0)
+    }
+
+    /// Put every step that will run back to `pending`, in one transaction;
+    /// bring the step rows in line with the workflow file as it is now.
+    pub fn reset_for_resume(&mut self, r: &ResumeReset<'_>) -> Result<(), HistoryError> {
+        let path = self.path.clone();
+        let err = |e: rusqlite::Error| super::store::sqlite_error(&path, &e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let reset_sql = format!(
+            "UPDATE steps SET status = ?3, attempts = 0, started_at = NULL, \
+             finished_at = NULL, duration_ms = NULL, exit_code = NULL, http_status = NULL, \
+             cached = 0, error = NULL, result = NULL \
+             WHERE run_id = ?1 AND step_id = ?2 AND status IN {}",
+            sql_list(RESUMABLE_STEP)
+        );
+        let run = r.run_id;
+        for (i, &s) in r.steps.iter().enumerate() {
+            let position = "UPDATE steps SET position = ?3 WHERE run_id = ?1 AND step_id = ?2";
+            if r.kept.contains(s) {
+                tx.execute(position, params![run, s, i as i64])
+                    .map_err(err)?;
+                continue;
+            }
+            tx.execute(
+                "INSERT OR IGNORE INTO steps (run_id, step_id, position, status) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![run, s, i as i64, Status::Pending],
+            )
+            .map_err(err)?;
+            tx.execute(&reset_sql, params![run, s, Status::Pending])
+                .map_err(err)?;
+            tx.execute(position, params![run, s, i as i64])
+                .map_err(err)?;
+            tx.execute(
+                "DELETE FROM steps WHERE run_id = ?1 AND parent = ?2",
+                params![run, s],
+            )
+            .map_err(err)?;
+            if r.rerun_from.contains(s) {
+                tx.execute(
+                    "DELETE FROM approvals WHERE run_id = ?1 AND step_id = ?2",
+                    params![run, s],
+                )
+                .map_err(err)?;
+            }
+        }
+        // Steps no longer in the file: keep finished ones as history, drop the rest.
+        let ids: HashSet<&str> = r.steps.iter().copied().collect();
+        let stale: Vec<String> = {
+            let mut st = tx
+                .prepare("SELECT step_id, status FROM steps WHERE run_id = ?1 AND parent IS NULL")
+                .map_err(err)?;
+            let rows = st
+                .query_map([run], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, Status>(1)?))
+                })
+                .map_err(err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(err)?;
+            rows.into_iter()
+                .filter(|(id, status)| !ids.contains(id.as_str()) && !FINISHED.contains(status))
+                .map(|(id, _)| id)
+                .collect()
+        };
+        for id in stale {
+            tx.execute(
+                "DELETE FROM steps WHERE run_id = ?1 AND (step_id = ?2 OR parent = ?2)",
+                params![run, id],
+            )
+            .map_err(err)?;
+        }
+        tx.execute(
+            "UPDATE runs SET definitions = ?2, file_hash = ?3, error = NULL WHERE id = ?1",
+            params![run, r.definitions.to_string(), r.file_hash],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home {
+            dir: dir.path().to_path_buf(),
+            in_memory: false,
+        };
+        (dir, Store::open(&home).unwrap())
+    }
+
+    fn new_run<'a>(id: &'a str, parent: Option<&'a str>, steps: &'a [&'a str]) -> NewRun<'a> {
+        static EMPTY: std::sync::OnceLock<Json> = std::sync::OnceLock::new();
+        let empty = EMPTY.get_or_init(|| serde_json::json!({}));
+        NewRun {
+            id,
+            workflow: "w",
+            version: None,
+            file_path: "w.yaml",
+            file_hash: "h",
+            definitions: empty,
+            inputs: empty,
+            parent_run_id: parent,
+            project_dir: ".",
+            config_path: None,
+            steps,
+        }
+    }
+
+    fn set_status(s: &Store, step: &str, status: &str) {
+        s.conn
+            .execute(
+                "UPDATE steps SET status = ?2, result = '{}' WHERE run_id = 'r1' AND step_id = ?1",
+                params![step, status],
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn creates_a_pending_run_with_its_steps() {
+        let (_d, mut s) = store();
+        s.create_run(&new_run("r1", None, &["a", "b"])).unwrap();
+        let run = s.resolve_run("r1").unwrap();
+        assert_eq!(run.status, Status::Pending);
+        assert_eq!(run.attempt, 1);
+        let steps = s.steps("r1").unwrap();
+        let got: Vec<(&str, Status, i64)> = steps
+            .iter()
+            .map(|r| (r.step_id.as_str(), r.status, r.position))
+            .collect();
+        assert_eq!(got, [("a", Status::Pending, 0), ("b", Status::Pending, 1)]);
+    }
+
+    #[test]
+    fn children_are_the_runs_naming_their_parent() {
+        let (_d, mut s) = store();
+        s.create_run(&new_run("p", None, &[])).unwrap();
+        s.create_run(&new_run("other", None, &[])).unwrap();
+        s.create_run(&new_run("c2", Some("p"), &[])).unwrap();
+        s.create_run(&new_run("c1", Some("p"), &[])).unwrap();
+        s.create_run(&new_run("g", Some("c1"), &[])).unwrap();
+        s.conn
+            .execute("UPDATE runs SET created_at = 5 WHERE id = 'c1'", [])
+            .unwrap();
+        s.conn
+            .execute("UPDATE runs SET created_at = 9 WHERE id = 'c2'", [])
+            .unwrap();
+        let ids = |v: Vec<RunRow>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
+        assert_eq!(ids(s.children("p").unwrap()), ["c1", "c2"]);
+        assert_eq!(ids(s.children("c1").unwrap()), ["g"]);
+        assert!(s.children("other").unwrap().is_empty());
+        assert!(s.children("nope").unwrap().is_empty());
+        assert_eq!(
+            s.children("p").unwrap()[0].parent_run_id.as_deref(),
+            Some("p")
+        );
+    }
+
+    #[test]
+    fn an_approval_is_decided_once() {
+        let (_d, mut s) = store();
+        s.create_run(&new_run("r1", None, &["gate"])).unwrap();
+        s.conn
+            .execute(
+                "INSERT INTO approvals (run_id, step_id, requested_at) VALUES ('r1', 'gate', 0)",
+                [],
+            )
+            .unwrap();
+        assert!(s
+            .decide_approval("r1", "gate", Verdict::Rejected, "ann", Some("freeze"))
+            .unwrap());
+        assert!(!s
+            .decide_approval("r1", "gate", Verdict::Approved, "bob", None)
+            .unwrap());
+        let a = s.approval("r1", "gate").unwrap().unwrap();
+        assert_eq!(a.decision.as_deref(), Some("rejected"));
+        assert_eq!(a.decided_by.as_deref(), Some("ann"));
+        assert_eq!(a.comment.as_deref(), Some("freeze"));
+        assert!(s.approval("r1", "other").unwrap().is_none());
+    }
+
+    #[test]
+    fn reset_for_resume_puts_back_what_runs_again() {
+        let (_d, mut s) = store();
+        s.create_run(&new_run("r1", None, &["a", "b", "gone", "old"]))
+            .unwrap();
+        set_status(&s, "a", "succeeded");
+        set_status(&s, "b", "failed");
+        set_status(&s, "gone", "failed");
+        set_status(&s, "old", "succeeded");
+        s.conn
+            .execute(
+                "INSERT INTO steps (run_id, step_id, parent, position, item, status) \
+                 VALUES ('r1', 'b[0]', 'b', 1, 0, 'failed')",
+                [],
+            )
+            .unwrap();
+        s.conn
+            .execute(
+                "INSERT INTO approvals (run_id, step_id, requested_at, decision) \
+                 VALUES ('r1', 'b', 0, 'approved')",
+                [],
+            )
+            .unwrap();
+        let kept: HashSet<&str> = ["a"].into();
+        let rerun: HashSet<String> = ["b".to_string()].into();
+        let defs = serde_json::json!({"a": "1", "new": "2", "b": "3"});
+        s.reset_for_resume(&ResumeReset {
+            run_id: "r1",
+            steps: &["a", "new", "b"],
+            kept: &kept,
+            rerun_from: &rerun,
+            definitions: &defs,
+            file_hash: "h2",
+        })
+        .unwrap();
+        let steps = s.steps("r1").unwrap();
+        let got: Vec<(&str, Status, i64, bool)> = steps
+            .iter()
+            .map(|r| (r.step_id.as_str(), r.status, r.position, r.result.is_some()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a", Status::Succeeded, 0, true),
+                ("new", Status::Pending, 1, false),
+                ("b", Status::Pending, 2, false),
+                // Left the file after finishing: kept as history.
+                ("old", Status::Succeeded, 3, true),
+            ]
+        );
+        assert!(s.approvals("r1").unwrap().is_empty());
+        let run = s.resolve_run("r1").unwrap();
+        assert_eq!(run.file_hash, "h2");
+        assert_eq!(run.definitions().get("new").map(String::as_str), Some("2"));
+    }
+
+    #[test]
+    fn unknown_status_text_is_a_diagnostic() {
+        let (_d, mut s) = store();
+        s.create_run(&new_run("r1", None, &["a"])).unwrap();
+        s.conn
+            .execute("UPDATE runs SET status = 'exploded'", [])
+            .unwrap();
+        let e = s.resolve_run("r1").unwrap_err();
+        let d = crate::diag::Diag::from(e);
+        assert!(
+            d.message
+                .ends_with("holds a status orch does not know: `exploded`"),
+            "{}",
+            d.message
+        );
+        assert!(d.message.contains("history.db"), "{}", d.message);
+    }
+}

@@ -1,0 +1,355 @@
+//! Which steps of a recorded run `orch resume` keeps, and when resuming is
+//! unsafe. Pure: the workflow as it is now and what the run recorded go
+//! in, a [`ResumePlan`] (or why not) comes out. No SQL and no printing;
+//! the caller reads the rows and says it in words.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use crate::event::Status;
+use crate::exec::Restored;
+use crate::model::{Phase, Workflow};
+
+/// What the plan needs of one recorded top-level step (not a for_each item).
+#[derive(Debug, Clone, Copy)]
+pub struct RecordedStep<'a> {
+    pub id: &'a str,
+    pub status: Status,
+    /// `steps.<id>` as expressions saw it (JSON), when stored.
+    pub result: Option<&'a str>,
+    pub attempts: u32,
+    pub duration_ms: Option<u64>,
+}
+
+/// What a run recorded: its steps' definitions and its top-level steps.
+pub struct Recorded<'a> {
+    /// `{step id: definition hash}` of the workflow the run last ran.
+    pub definitions: &'a HashMap<String, String>,
+    pub steps: &'a [RecordedStep<'a>],
+}
+
+#[derive(Debug)]
+pub struct ResumePlan {
+    /// Steps that keep their results, as the engine restores them.
+    pub restore: HashMap<String, Restored>,
+    /// `--from` and everything downstream: their approvals are asked again.
+    pub rerun_from: HashSet<String>,
+}
+
+impl ResumePlan {
+    /// Ids of the steps that keep their results.
+    pub fn kept(&self) -> HashSet<&str> {
+        self.restore.keys().map(String::as_str).collect()
+    }
+}
+
+/// A change to the file that a kept step's result does not reflect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A finished step's definition is not the one that ran.
+    Definition { step: String },
+    /// A finished step needs a step the run did not have.
+    NewNeed { need: String, step: String },
+}
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Change::Definition { step } => write!(
+                f,
+                "step `{step}` finished, but its definition changed since"
+            ),
+            Change::NewNeed { need, step } => write!(
+                f,
+                "step `{need}` is new, and `{step}`, which finished without it, needs it"
+            ),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ResumeError {
+    /// `--from` names no step of the workflow.
+    #[error("no step `{0}`")]
+    UnknownStep(String),
+    /// Keeping results would be wrong; `first` is the step to name in
+    /// `--from`.
+    #[error("the workflow changed in a way that makes resuming unsafe")]
+    Unsafe { changes: Vec<Change>, first: String },
+}
+
+/// Finished steps that keep their results.
+const KEEPS: &[Status] = &[Status::Succeeded, Status::Cached];
+
+/// Which steps keep their results, or why resuming is unsafe. With
+/// `from`, that step and everything downstream of it run again.
+pub fn resume(
+    wf: &Workflow,
+    recorded: &Recorded<'_>,
+    from: Option<&str>,
+) -> Result<ResumePlan, ResumeError> {
+    let rerun_from = match from {
+        None => HashSet::new(),
+        Some(f) if wf.step_index(f).is_none() => {
+            return Err(ResumeError::UnknownStep(f.to_string()))
+        }
+        Some(f) => downstream(wf, f),
+    };
+    let by_id: HashMap<&str, &RecordedStep<'_>> =
+        recorded.steps.iter().map(|s| (s.id, s)).collect();
+    let finished = |id: &str| by_id.get(id).is_some_and(|s| KEEPS.contains(&s.status));
+    let mut keep: HashSet<&str> = wf
+        .steps
+        .iter()
+        .filter(|s| s.phase == Phase::Main && finished(&s.id) && !rerun_from.contains(&s.id))
+        .map(|s| s.id.as_str())
+        .collect();
+
+    let old = recorded.definitions;
+    let mut changes = Vec::new();
+    // The step to suggest for `--from`: the first one named.
+    let mut first: Option<&str> = None;
+    for s in wf.steps.iter().filter(|s| keep.contains(s.id.as_str())) {
+        if old.get(&s.id) != Some(&s.definition) {
+            first.get_or_insert(&s.id);
+            changes.push(Change::Definition { step: s.id.clone() });
+        }
+        for n in s.needs.iter().filter(|n| !old.contains_key(&n.id)) {
+            first.get_or_insert(&n.id);
+            changes.push(Change::NewNeed {
+                need: n.id.clone(),
+                step: s.id.clone(),
+            });
+        }
+    }
+    if !changes.is_empty() {
+        return Err(ResumeError::Unsafe {
+            changes,
+            first: first.unwrap_or("STEP").to_string(),
+        });
+    }
+    // A kept step whose needs run again must run again too.
+    loop {
+        let dropped: Vec<&str> = wf
+            .steps
+            .iter()
+            .filter(|s| keep.contains(s.id.as_str()))
+            .filter(|s| s.needs.iter().any(|n| !keep.contains(n.id.as_str())))
+            .map(|s| s.id.as_str())
+            .collect();
+        if dropped.is_empty() {
+            break;
+        }
+        for d in dropped {
+            keep.remove(d);
+        }
+    }
+    let restore = keep
+        .iter()
+        .filter_map(|id| by_id.get(id).map(|s| (id.to_string(), restored(s))))
+        .collect();
+    Ok(ResumePlan {
+        restore,
+        rerun_from,
+    })
+}
+
+/// A kept step as the engine takes it back.
+fn restored(s: &RecordedStep<'_>) -> Restored {
+    let view = s
+        .result
+        .and_then(|r| serde_json::from_str(r).ok())
+        .unwrap_or_else(|| serde_json::json!({"status": s.status, "outputs": {}}));
+    Restored {
+        status: if s.status == Status::Cached {
+            Status::Cached
+        } else {
+            Status::Succeeded
+        },
+        view,
+        attempts: s.attempts,
+        duration: s.duration_ms.map(Duration::from_millis),
+    }
+}
+
+/// `step` and every step that needs it, directly or not (all phases).
+pub fn downstream(wf: &Workflow, step: &str) -> HashSet<String> {
+    let mut out: HashSet<String> = HashSet::from([step.to_string()]);
+    loop {
+        let before = out.len();
+        for s in &wf.steps {
+            if s.needs.iter().any(|n| out.contains(&n.id)) {
+                out.insert(s.id.clone());
+            }
+        }
+        if out.len() == before {
+            return out;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn wf(yaml: &str) -> Workflow {
+        let src = Arc::new(crate::source::Source::new("w.yaml", "w.yaml", yaml));
+        crate::validate::workflow_source(&src, &crate::model::Config::default()).unwrap()
+    }
+
+    /// a → b → c, and d on its own.
+    const CHAIN: &str = "name: w\nsteps:\n\
+        - {id: a, run: echo a}\n\
+        - {id: b, run: echo b, needs: [a]}\n\
+        - {id: c, run: echo c, needs: [b]}\n\
+        - {id: d, run: echo d}\n";
+
+    fn definitions(w: &Workflow) -> HashMap<String, String> {
+        w.steps
+            .iter()
+            .map(|s| (s.id.clone(), s.definition.clone()))
+            .collect()
+    }
+
+    fn step(id: &str, status: Status) -> RecordedStep<'_> {
+        RecordedStep {
+            id,
+            status,
+            result: None,
+            attempts: 1,
+            duration_ms: Some(5),
+        }
+    }
+
+    fn kept(p: &ResumePlan) -> Vec<&str> {
+        let mut v: Vec<&str> = p.kept().into_iter().collect();
+        v.sort_unstable();
+        v
+    }
+
+    #[test]
+    fn finished_steps_keep_their_results() {
+        let w = wf(CHAIN);
+        let defs = definitions(&w);
+        let steps = [
+            step("a", Status::Succeeded),
+            RecordedStep {
+                result: Some(r#"{"outputs":{"x":"1"}}"#),
+                ..step("b", Status::Cached)
+            },
+            step("c", Status::Failed),
+            step("d", Status::Skipped),
+        ];
+        let rec = Recorded {
+            definitions: &defs,
+            steps: &steps,
+        };
+        let p = resume(&w, &rec, None).unwrap();
+        assert_eq!(kept(&p), ["a", "b"]);
+        assert!(p.rerun_from.is_empty());
+        let a = &p.restore["a"];
+        assert_eq!(a.status, Status::Succeeded);
+        assert_eq!(
+            a.view,
+            serde_json::json!({"status": "succeeded", "outputs": {}})
+        );
+        assert_eq!(a.duration, Some(Duration::from_millis(5)));
+        let b = &p.restore["b"];
+        assert_eq!(b.status, Status::Cached);
+        assert_eq!(b.view, serde_json::json!({"outputs": {"x": "1"}}));
+    }
+
+    #[test]
+    fn a_changed_definition_is_refused() {
+        let w = wf(CHAIN);
+        let mut defs = definitions(&w);
+        defs.insert("b".into(), "something else".into());
+        let steps = [step("a", Status::Succeeded), step("b", Status::Succeeded)];
+        let rec = Recorded {
+            definitions: &defs,
+            steps: &steps,
+        };
+        let e = resume(&w, &rec, None).unwrap_err();
+        assert_eq!(
+            e,
+            ResumeError::Unsafe {
+                changes: vec![Change::Definition { step: "b".into() }],
+                first: "b".into(),
+            }
+        );
+        // Running the changed step again is fine.
+        let p = resume(&w, &rec, Some("b")).unwrap();
+        assert_eq!(kept(&p), ["a"]);
+    }
+
+    #[test]
+    fn a_new_need_is_refused() {
+        let w = wf(CHAIN);
+        let mut defs = definitions(&w);
+        defs.remove("a");
+        let steps = [step("b", Status::Succeeded)];
+        let rec = Recorded {
+            definitions: &defs,
+            steps: &steps,
+        };
+        let ResumeError::Unsafe { changes, first } = resume(&w, &rec, None).unwrap_err() else {
+            panic!("must refuse");
+        };
+        assert_eq!(first, "a");
+        assert_eq!(
+            changes,
+            [Change::NewNeed {
+                need: "a".into(),
+                step: "b".into()
+            }]
+        );
+        assert_eq!(
+            changes[0].to_string(),
+            "step `a` is new, and `b`, which finished without it, needs it"
+        );
+    }
+
+    #[test]
+    fn from_reruns_downstream() {
+        let w = wf(CHAIN);
+        assert_eq!(
+            downstream(&w, "a"),
+            HashSet::from(["a", "b", "c"].map(String::from))
+        );
+        assert_eq!(downstream(&w, "d"), HashSet::from(["d".to_string()]));
+        let defs = definitions(&w);
+        let steps = ["a", "b", "c", "d"].map(|id| step(id, Status::Succeeded));
+        let rec = Recorded {
+            definitions: &defs,
+            steps: &steps,
+        };
+        let p = resume(&w, &rec, Some("b")).unwrap();
+        assert_eq!(kept(&p), ["a", "d"]);
+        assert_eq!(p.rerun_from, HashSet::from(["b", "c"].map(String::from)));
+        assert_eq!(
+            resume(&w, &rec, Some("zz")).unwrap_err(),
+            ResumeError::UnknownStep("zz".into())
+        );
+    }
+
+    #[test]
+    fn a_kept_step_whose_need_reruns_is_dropped() {
+        let w = wf(CHAIN);
+        let defs = definitions(&w);
+        // `a` failed but `b` and `c` finished (an earlier attempt's order,
+        // or `continue_on_error`): both follow `a` into the rerun.
+        let steps = [
+            step("a", Status::Failed),
+            step("b", Status::Succeeded),
+            step("c", Status::Succeeded),
+            step("d", Status::Succeeded),
+        ];
+        let rec = Recorded {
+            definitions: &defs,
+            steps: &steps,
+        };
+        let p = resume(&w, &rec, None).unwrap();
+        assert_eq!(kept(&p), ["d"]);
+    }
+}
