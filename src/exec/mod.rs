@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 
-use crate::event::{RunSummary, Sink, Status};
+use crate::event::{RunSummary, Sink};
 
 /// The engine's result, under the name its callers knew.
 pub use crate::event::{RunSummary as RunOutcome, StepReport};
@@ -60,15 +60,8 @@ pub struct RunOptions {
     pub masker: Arc<crate::mask::Masker>,
 }
 
-/// A step result carried over from an earlier attempt of the run.
-#[derive(Debug, Clone)]
-pub struct Restored {
-    pub status: Status,
-    /// `steps.<id>` as expressions saw it.
-    pub view: Json,
-    pub attempts: u32,
-    pub duration: Option<Duration>,
-}
+/// What `orch resume` carries over is the plan's; the engine takes it as is.
+pub use crate::plan::resume::Restored;
 
 /// Earlier results of `cache:` steps, by fingerprint. Entries are written
 /// through the sink (the `cache` note of a `step.completed` event).

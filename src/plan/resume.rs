@@ -6,9 +6,20 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use serde_json::Value as Json;
+
 use crate::event::Status;
-use crate::exec::Restored;
 use crate::model::{Phase, Workflow};
+
+/// A step result carried over from an earlier attempt of the run.
+#[derive(Debug, Clone)]
+pub struct Restored {
+    pub status: Status,
+    /// `steps.<id>` as expressions saw it.
+    pub view: Json,
+    pub attempts: u32,
+    pub duration: Option<Duration>,
+}
 
 /// What the plan needs of one recorded top-level step (not a for_each item).
 #[derive(Debug, Clone, Copy)]
