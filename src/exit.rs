@@ -1,12 +1,10 @@
-//! The documented exit codes, in one place.
-
-use crate::diag::Diag;
+//! The exit codes of commands that did their job: a run's outcome. Why a
+//! command could not do it, and that code, is [`crate::error::Error`].
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     Success = 0,
     RunFailed = 1,
-    Invalid = 2,
     Waiting = 3,
     Cancelled = 130,
 }
@@ -17,18 +15,6 @@ impl Exit {
     }
 }
 
-/// Why a command could not do its job before anything ran: always exit 2.
-#[derive(Debug)]
-pub struct Invalid(pub Vec<Diag>);
-
-impl From<Diag> for Invalid {
-    fn from(d: Diag) -> Self {
-        Invalid(vec![d])
-    }
-}
-
-impl From<Vec<Diag>> for Invalid {
-    fn from(d: Vec<Diag>) -> Self {
-        Invalid(d)
-    }
-}
+/// The name commands used for [`crate::error::Error`] before it had kinds;
+/// kept while the last of them move over.
+pub type Invalid = crate::error::Error;

@@ -5,13 +5,14 @@ use rusqlite::params;
 
 use crate::cli::DecideArgs;
 use crate::diag::Diag;
-use crate::exit::{Exit, Invalid};
+use crate::error::Error;
+use crate::exit::Exit;
 use crate::history::store::now_ms;
 use crate::history::Store;
 
 use super::Context;
 
-pub fn run(cx: &Context, args: &DecideArgs, approve: bool) -> Result<Exit, Invalid> {
+pub fn run(cx: &Context, args: &DecideArgs, approve: bool) -> Result<Exit, Error> {
     let verb = if approve { "approved" } else { "rejected" };
     let home = cx.home()?;
     let store =
@@ -71,7 +72,7 @@ pub fn run(cx: &Context, args: &DecideArgs, approve: bool) -> Result<Exit, Inval
         ))
         .into());
     }
-    let user = crate::approver::current_user();
+    let user = crate::settings::user_name(&cx.env);
     let n = store
         .conn
         .execute(

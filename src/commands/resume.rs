@@ -17,9 +17,9 @@ use crate::history::store::{RunRow, StepRow};
 use crate::history::transition::{sql_list, RESUMABLE_STEP};
 use crate::history::Store;
 use crate::model::{Phase, Workflow};
+use crate::session::{take_lock, Recorded};
 use crate::settings::Project;
 
-use super::run::{execute, take_lock, Execution};
 use super::Context;
 
 pub fn run(cx: &Context, args: &ResumeArgs) -> Result<Exit, Invalid> {
@@ -74,7 +74,7 @@ pub fn run(cx: &Context, args: &ResumeArgs) -> Result<Exit, Invalid> {
         .into_iter()
         .map(|a| (a.step_id.clone(), a))
         .collect();
-    let concurrency = crate::settings::concurrency(args.jobs, &wf, &project.config, &cx.env)?;
+    let settings = cx.run_settings(&args.exec, args.jobs, &project, &wf)?;
     if !cx.quiet {
         eprintln!(
             "resuming run {} (attempt {}): {} finished step{} kept, {} to run",
@@ -85,20 +85,18 @@ pub fn run(cx: &Context, args: &ResumeArgs) -> Result<Exit, Invalid> {
             wf.steps.len() - plan.restore.len()
         );
     }
-    execute(
-        cx,
-        Execution {
+    super::run::start(
+        &settings,
+        Recorded {
             home,
             store,
             project,
             wf,
             inputs,
-            concurrency,
             run_id: row.id.clone(),
             attempt: row.attempt as u32 + 1,
             restore: plan.restore,
             approvals,
-            exec: &args.exec,
             lock,
         },
     )

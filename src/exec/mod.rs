@@ -3,6 +3,7 @@
 //! only — it never prints and never touches storage.
 
 pub mod cancel;
+pub mod child;
 pub mod fingerprint;
 pub mod prepare;
 pub mod retry;
@@ -22,6 +23,7 @@ use crate::event::{Sink, Status};
 use crate::model::{Config, Workflow};
 
 pub use cancel::{CancelLevel, CancelWatch, Canceller};
+pub use child::{ChildError, ChildOutcome, ChildRequest, ChildRunner};
 
 /// Everything a run needs besides the workflow itself; resolved by the command.
 pub struct RunOptions {
@@ -55,6 +57,8 @@ pub struct RunOptions {
     pub secrets: Arc<crate::secrets::Secrets>,
     /// Every secret fetched is added here, so sinks can mask it.
     pub masker: Arc<crate::mask::Masker>,
+    /// Runs child workflows; `None` where runs have no children.
+    pub children: Option<Arc<dyn ChildRunner>>,
 }
 
 /// A step result carried over from an earlier attempt of the run.
