@@ -377,3 +377,143 @@ fn mask_outcome(masker: &Masker, o: &mut RunOutcome) {
         o.outputs = j;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::{EnvVars, RunFlags};
+    use serde_json::json;
+
+    fn exec_args(args: &[&str]) -> crate::cli::ExecArgs {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cmd {
+            #[command(flatten)]
+            exec: crate::cli::ExecArgs,
+        }
+        Cmd::parse_from(std::iter::once("orch").chain(args.iter().copied())).exec
+    }
+
+    /// A run of `yaml` recorded in an in-memory history, and its settings.
+    fn recorded(yaml: &str, scratch_base: &std::path::Path) -> (RunSettings, Recorded) {
+        let home = Home {
+            dir: PathBuf::from("/nonexistent"),
+            in_memory: true,
+        };
+        let project = Project {
+            config: Arc::new(Config::default()),
+            dir: scratch_base.to_path_buf(),
+            config_path: None,
+        };
+        let src = Arc::new(crate::source::Source::new("w.yaml", "w.yaml", yaml));
+        let wf = Arc::new(crate::validate::workflow_source(&src, &project.config).unwrap());
+        let env = EnvVars {
+            temp_dir: scratch_base.to_path_buf(),
+            ..EnvVars::default()
+        };
+        let args = exec_args(&["--output", "json"]);
+        let flags = RunFlags {
+            exec: &args,
+            jobs: None,
+            color: false,
+            quiet: true,
+            verbose: 0,
+        };
+        let settings = RunSettings::resolve(flags, &env, &project, &wf).unwrap();
+        let mut store = Store::open(&home).unwrap();
+        let run_id = new_run_id();
+        let record = NewRecord {
+            project: &project,
+            wf: &wf,
+            inputs: &json!({}),
+            parent: None,
+            cwd: scratch_base,
+        };
+        create_record(&mut store, &run_id, &record).unwrap();
+        let lock = take_lock(&home, &run_id).unwrap();
+        let rec = Recorded {
+            home,
+            store,
+            project,
+            wf,
+            inputs: json!({}),
+            run_id,
+            attempt: 1,
+            restore: HashMap::new(),
+            approvals: HashMap::new(),
+            lock,
+        };
+        (settings, rec)
+    }
+
+    const WF: &str = "name: w\noutputs:\n  n: ${{ steps.t.outputs.n }}\n\
+        steps:\n  - id: t\n    transform: { n: 42 }\n";
+
+    #[test]
+    fn a_session_runs_and_reports_what_was_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let (settings, rec) = recorded(WF, dir.path());
+        let session = RunSession::start(&settings, rec).unwrap();
+        assert!(session.describe().contains("workflow w"));
+        let end = session.run().unwrap();
+        assert_eq!(end.outcome.status, Status::Succeeded);
+        assert_eq!(end.outcome.outputs, json!({"n": 42}));
+        assert!(end.recorded.error.is_none(), "{:?}", end.recorded.error);
+        assert!(end.undelivered.is_none());
+        assert_eq!(end.exit().unwrap(), Exit::Success);
+        // The scratch directory is gone.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn no_scratch_space_is_an_environment_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        let (settings, rec) = recorded(WF, &file);
+        let session = RunSession::start(&settings, rec).unwrap();
+        match session.run() {
+            Err(e @ Error::Environment(_)) => assert_eq!(e.exit_code(), 2),
+            Err(e) => panic!("{e:?}"),
+            Ok(_) => panic!("ran without scratch space"),
+        }
+    }
+
+    fn finished(error: Option<&str>, illegal: &[&str]) -> Finished {
+        Finished {
+            run_id: "r".into(),
+            outcome: RunOutcome {
+                status: Status::Succeeded,
+                steps: vec![],
+                failures: vec![],
+                outputs: json!({}),
+                error: None,
+                duration: Duration::ZERO,
+                waiting: vec![],
+            },
+            undelivered: None,
+            recorded: WriterReport {
+                error: error.map(str::to_string),
+                illegal: illegal.iter().map(|s| s.to_string()).collect(),
+            },
+            db_path: PathBuf::from("/h/history.db"),
+            reporter: Arc::new(crate::report::json::JsonReporter),
+        }
+    }
+
+    #[test]
+    fn an_incomplete_record_or_a_refused_transition_is_not_the_outcome() {
+        assert_eq!(finished(None, &[]).exit().unwrap(), Exit::Success);
+        match finished(Some("disk full"), &["t: succeeded -> running"]).exit() {
+            Err(Error::Recording(d)) => {
+                assert!(d.message.contains("disk full"), "{d:?}");
+                assert!(d.help.unwrap_or_default().contains("/h/history.db"));
+            }
+            other => panic!("{other:?}"),
+        }
+        match finished(None, &["t: succeeded -> running"]).exit() {
+            Err(e @ Error::Internal(_)) => assert_eq!(e.exit_code(), 1),
+            other => panic!("{other:?}"),
+        }
+    }
+}
