@@ -1,15 +1,16 @@
 //! orch: a local-first workflow orchestrator.
 //!
 //! Data flows one way: `cli` → `settings` → `load` (spanned YAML) → `validate`
-//! → `plan` → `exec` (scheduler + `steps` executors) → `event` → `report` sinks.
+//! → `plan` → `session` (sinks, runtime, signals) → `exec` (scheduler + `steps`
+//! executors) → `event` → `report` sinks. Errors become exit codes in `error`.
 
-pub mod approver;
 pub mod cancel;
 pub mod cli;
 pub mod commands;
 pub mod diag;
 pub mod digest;
 pub mod duration;
+pub mod error;
 pub mod event;
 pub mod exec;
 pub mod exit;
@@ -25,15 +26,17 @@ pub mod render;
 pub mod report;
 pub mod secrets;
 pub mod services;
+pub mod session;
 pub mod settings;
 pub mod source;
 pub mod steps;
 pub mod validate;
 
 use cli::{Cli, Command};
-use exit::Exit;
+use error::Error;
 
-/// Run one command; returns the process exit code.
+/// Run one command; returns the process exit code. Every error is shown
+/// and mapped to its code here.
 pub fn run(cli: Cli) -> i32 {
     let cx = commands::Context::new(&cli);
     let result = match &cli.command {
@@ -56,9 +59,13 @@ pub fn run(cli: Cli) -> i32 {
     };
     match result {
         Ok(exit) => exit.code(),
-        Err(exit::Invalid(diags)) => {
-            render::report(&diags, &cx.style());
-            Exit::Invalid.code()
+        Err(e) => {
+            match &e {
+                // A bug in orch, never a user error: say so loudly.
+                Error::Internal(what) => eprintln!("orch: internal error: {what}"),
+                _ => render::report(e.diags(), &cx.style()),
+            }
+            e.exit_code()
         }
     }
 }

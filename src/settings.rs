@@ -1,12 +1,18 @@
 //! Everything outside the workflow file that decides how a command behaves:
 //! environment variables, `orchestration.yaml`, the project directory.
-//! Read once here; nothing after this reads `std::env`.
+//! Read once here ([`EnvVars::capture`]); nothing after this reads `std::env`.
+//! [`RunSettings::resolve`] turns flags, environment and config into the
+//! settings of one run, each knob with its precedence in one place.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
+use crate::cli::{ColorChoice, ExecArgs, OutputArg};
 use crate::diag::Diag;
 use crate::model::{Config, Workflow};
+use crate::report::OutputMode;
 
 /// The environment variables orch itself reads, captured once.
 #[derive(Debug, Clone, Default)]
@@ -22,6 +28,14 @@ pub struct EnvVars {
     pub cache_max: Option<String>,
     /// `ORCHESTRATION_PROGRESS_WEBHOOK_URL`.
     pub webhook_url: Option<String>,
+    /// `USER`: who decides approvals, when the user database does not say.
+    pub user: Option<String>,
+    /// `std::env::temp_dir()` (`TMPDIR`): where runs get scratch space.
+    pub temp_dir: PathBuf,
+    /// Not variables, but facts of the environment orch started in,
+    /// captured with them: whether stdin and stderr are terminals.
+    pub stdin_tty: bool,
+    pub stderr_tty: bool,
     /// All of orch's environment, passed on to steps.
     pub all: Vec<(String, String)>,
 }
@@ -42,8 +56,165 @@ impl EnvVars {
             history: get("ORCH_HISTORY"),
             cache_max: get("ORCHESTRATION_CACHE_MAX_STEP_OUTPUTS"),
             webhook_url: get("ORCHESTRATION_PROGRESS_WEBHOOK_URL").filter(|v| !v.is_empty()),
+            user: get("USER"),
+            temp_dir: std::env::temp_dir(),
+            stdin_tty: std::io::stdin().is_terminal(),
+            stderr_tty: std::io::stderr().is_terminal(),
             all,
         }
+    }
+}
+
+/// `--color`: `auto` colours a terminal unless `NO_COLOR` is set.
+pub fn color(choice: ColorChoice, env: &EnvVars) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => !env.no_color && env.stderr_tty,
+    }
+}
+
+/// The OS user deciding approvals, for the record: the user database,
+/// then `USER`, then the bare uid.
+pub fn user_name(env: &EnvVars) -> String {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .or_else(|| env.user.clone())
+        .unwrap_or_else(|| format!("uid {}", nix::unistd::getuid()))
+}
+
+/// `--approve STEP|all`.
+#[derive(Debug, Clone, Default)]
+pub enum PreApproved {
+    #[default]
+    None,
+    All,
+    Steps(Vec<String>),
+}
+
+impl PreApproved {
+    pub fn from_args(args: &[String]) -> PreApproved {
+        if args.iter().any(|a| a == "all") {
+            PreApproved::All
+        } else if args.is_empty() {
+            PreApproved::None
+        } else {
+            PreApproved::Steps(args.to_vec())
+        }
+    }
+
+    pub fn covers(&self, step: &str) -> bool {
+        match self {
+            PreApproved::None => false,
+            PreApproved::All => true,
+            PreApproved::Steps(s) => s.iter().any(|x| x == step),
+        }
+    }
+}
+
+/// The flags of `orch run` / `orch resume` that shape a run.
+pub(crate) struct RunFlags<'a> {
+    pub exec: &'a ExecArgs,
+    /// `-j`.
+    pub jobs: Option<u32>,
+    /// `--color`, already resolved.
+    pub color: bool,
+    pub quiet: bool,
+    pub verbose: u8,
+}
+
+/// Everything about how one run executes, resolved before it starts.
+pub(crate) struct RunSettings {
+    pub output: OutputMode,
+    pub color: bool,
+    pub quiet: bool,
+    pub verbose: u8,
+    /// Plain output adds GitHub annotations.
+    pub github_actions: bool,
+    pub concurrency: usize,
+    /// The concurrency rule itself, for child runs of other workflows.
+    pub parallelism: Parallelism,
+    /// Cache entries kept (`ORCHESTRATION_CACHE_MAX_STEP_OUTPUTS`).
+    pub cache_max: usize,
+    /// `--no-cache`.
+    pub no_cache: bool,
+    /// `ORCHESTRATION_PROGRESS_WEBHOOK_URL`, else `telemetry.webhook_url`.
+    pub webhook_url: Option<String>,
+    /// `telemetry.log_to_file`: where the JSON lines go.
+    pub telemetry_log: Option<PathBuf>,
+    /// `--grace`.
+    pub grace: Duration,
+    /// `--approve`.
+    pub pre_approved: PreApproved,
+    /// Approvals may be asked on the terminal: stdin and stderr are one, outside CI.
+    pub interactive: bool,
+    /// Who approvals decided here are recorded as.
+    pub user: String,
+    /// Where each run's scratch directory goes (`std::env::temp_dir()`).
+    pub scratch_base: PathBuf,
+    /// Orch's environment without `ORCH_SECRET_*`: the base of every step's
+    /// environment, and the `PATH` that `run:` commands are looked up on.
+    pub step_env: Vec<(String, String)>,
+    /// Orch's whole environment: where `secrets.*` are looked up first.
+    pub secret_env: Vec<(String, String)>,
+}
+
+impl RunSettings {
+    pub fn resolve(
+        flags: RunFlags<'_>,
+        env: &EnvVars,
+        project: &Project,
+        wf: &Workflow,
+    ) -> Result<RunSettings, Diag> {
+        let args = flags.exec;
+        let output = match args.output {
+            OutputArg::Auto => OutputMode::resolve_auto(env.stderr_tty, env.ci),
+            OutputArg::Tty => OutputMode::Tty,
+            OutputArg::Plain => OutputMode::Plain,
+            OutputArg::Json => OutputMode::Json,
+        };
+        let parallelism = Parallelism::from_env(env)?;
+        let cfg = &project.config;
+        let telemetry = &cfg.telemetry;
+        let telemetry_log = telemetry.log_to_file.then(|| {
+            project.dir.join(
+                telemetry
+                    .log_file_path
+                    .as_deref()
+                    .unwrap_or("logs/orchestration.log"),
+            )
+        });
+        Ok(RunSettings {
+            output,
+            color: flags.color,
+            quiet: flags.quiet,
+            verbose: flags.verbose,
+            github_actions: env.github_actions,
+            concurrency: parallelism.of(flags.jobs, wf, cfg),
+            parallelism,
+            cache_max: cache_max(env)?,
+            no_cache: args.no_cache,
+            webhook_url: env
+                .webhook_url
+                .clone()
+                .or_else(|| telemetry.webhook_url.clone()),
+            telemetry_log,
+            grace: args.grace,
+            pre_approved: PreApproved::from_args(&args.approve),
+            interactive: !env.ci && env.stdin_tty && env.stderr_tty,
+            user: user_name(env),
+            scratch_base: env.temp_dir.clone(),
+            // Secrets reach steps only through `env:` (and are masked there).
+            step_env: env
+                .all
+                .iter()
+                .filter(|(k, _)| !k.starts_with("ORCH_SECRET_"))
+                .cloned()
+                .collect(),
+            secret_env: env.all.clone(),
+        })
     }
 }
 
@@ -148,34 +319,55 @@ pub fn concurrency(
     cfg: &Config,
     env: &EnvVars,
 ) -> Result<usize, Diag> {
-    let parse = |name: &str, v: &Option<String>| -> Result<Option<usize>, Diag> {
-        match v {
-            None => Ok(None),
-            Some(s) => match s.trim().parse::<usize>() {
-                Ok(n) if n >= 1 => Ok(Some(n)),
-                _ => Err(Diag::new(
-                    "env",
-                    format!("{name} must be a positive integer, got `{s}`"),
-                )),
-            },
-        }
-    };
-    let default = parse(
-        "ORCHESTRATION_DEFAULT_MAX_PARALLEL",
-        &env.default_max_parallel,
-    )?;
-    let cap = parse("ORCHESTRATION_MAX_CONCURRENCY", &env.max_concurrency)?;
-    let n = jobs
-        .map(|j| j as usize)
-        .or(wf.concurrency)
-        .or(cfg.policies.max_parallel_tasks)
-        .or(default)
-        .unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        });
-    Ok(cap.map_or(n, |c| n.min(c)).max(1))
+    Ok(Parallelism::from_env(env)?.of(jobs, wf, cfg))
+}
+
+/// The environment's part of the concurrency rule, parsed once.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Parallelism {
+    /// `ORCHESTRATION_DEFAULT_MAX_PARALLEL`.
+    default: Option<usize>,
+    /// `ORCHESTRATION_MAX_CONCURRENCY`.
+    cap: Option<usize>,
+}
+
+impl Parallelism {
+    pub fn from_env(env: &EnvVars) -> Result<Parallelism, Diag> {
+        let parse = |name: &str, v: &Option<String>| -> Result<Option<usize>, Diag> {
+            match v {
+                None => Ok(None),
+                Some(s) => match s.trim().parse::<usize>() {
+                    Ok(n) if n >= 1 => Ok(Some(n)),
+                    _ => Err(Diag::new(
+                        "env",
+                        format!("{name} must be a positive integer, got `{s}`"),
+                    )),
+                },
+            }
+        };
+        Ok(Parallelism {
+            default: parse(
+                "ORCHESTRATION_DEFAULT_MAX_PARALLEL",
+                &env.default_max_parallel,
+            )?,
+            cap: parse("ORCHESTRATION_MAX_CONCURRENCY", &env.max_concurrency)?,
+        })
+    }
+
+    /// The concurrency of `wf` (see [`concurrency`]).
+    pub fn of(&self, jobs: Option<u32>, wf: &Workflow, cfg: &Config) -> usize {
+        let n = jobs
+            .map(|j| j as usize)
+            .or(wf.concurrency)
+            .or(cfg.policies.max_parallel_tasks)
+            .or(self.default)
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1)
+            });
+        self.cap.map_or(n, |c| n.min(c)).max(1)
+    }
 }
 
 fn absolute(p: &Path, cwd: &Path) -> PathBuf {
@@ -229,5 +421,133 @@ mod tests {
         assert_eq!(concurrency(Some(8), &wf(None), &cfg, &env).unwrap(), 2);
         env.max_concurrency = Some("zero".into());
         assert!(concurrency(None, &wf(None), &cfg, &env).is_err());
+    }
+
+    fn exec_args(args: &[&str]) -> ExecArgs {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cmd {
+            #[command(flatten)]
+            exec: ExecArgs,
+        }
+        let argv = std::iter::once("orch").chain(args.iter().copied());
+        Cmd::parse_from(argv).exec
+    }
+
+    fn settings(
+        args: &ExecArgs,
+        jobs: Option<u32>,
+        env: &EnvVars,
+        cfg: Config,
+    ) -> Result<RunSettings, Diag> {
+        let project = Project {
+            config: Arc::new(cfg),
+            dir: PathBuf::from("/project"),
+            config_path: None,
+        };
+        let flags = RunFlags {
+            exec: args,
+            jobs,
+            color: false,
+            quiet: false,
+            verbose: 0,
+        };
+        RunSettings::resolve(flags, env, &project, &wf(None))
+    }
+
+    #[test]
+    fn run_settings_precedence() {
+        let args = exec_args(&[]);
+        let mut env = EnvVars::default();
+        let mut cfg = Config::default();
+        cfg.telemetry.webhook_url = Some("http://config/hook".into());
+        cfg.policies.max_parallel_tasks = Some(4);
+        let s = settings(&args, None, &env, cfg.clone()).unwrap();
+        assert_eq!(s.webhook_url.as_deref(), Some("http://config/hook"));
+        assert_eq!(s.concurrency, 4);
+        assert_eq!(s.cache_max, 2000);
+        assert!(s.telemetry_log.is_none());
+
+        // The environment beats the config...
+        env.webhook_url = Some("http://env/hook".into());
+        env.max_concurrency = Some("3".into());
+        env.cache_max = Some("7".into());
+        let s = settings(&args, None, &env, cfg.clone()).unwrap();
+        assert_eq!(s.webhook_url.as_deref(), Some("http://env/hook"));
+        assert_eq!(s.concurrency, 3);
+        assert_eq!(s.cache_max, 7);
+
+        // ...and -j beats both, under the environment's cap.
+        env.max_concurrency = None;
+        env.default_max_parallel = Some("9".into());
+        assert_eq!(
+            settings(&args, Some(2), &env, cfg.clone())
+                .unwrap()
+                .concurrency,
+            2
+        );
+        cfg.policies.max_parallel_tasks = None;
+        assert_eq!(
+            settings(&args, None, &env, cfg.clone())
+                .unwrap()
+                .concurrency,
+            9
+        );
+
+        env.cache_max = Some("lots".into());
+        assert!(settings(&args, None, &env, cfg).is_err());
+    }
+
+    #[test]
+    fn run_settings_from_flags_and_terminal() {
+        let mut env = EnvVars {
+            stdin_tty: true,
+            stderr_tty: true,
+            temp_dir: PathBuf::from("/tmp/x"),
+            all: vec![
+                ("PATH".into(), "/bin".into()),
+                ("ORCH_SECRET_TOKEN".into(), "s3cret".into()),
+            ],
+            ..EnvVars::default()
+        };
+        let mut cfg = Config::default();
+        cfg.telemetry.log_to_file = true;
+        let args = exec_args(&["--approve", "gate", "--no-cache", "--grace", "3s"]);
+        let s = settings(&args, None, &env, cfg.clone()).unwrap();
+        assert_eq!(s.output, OutputMode::Tty);
+        assert!(s.interactive);
+        assert!(s.no_cache);
+        assert_eq!(s.grace, Duration::from_secs(3));
+        assert!(s.pre_approved.covers("gate") && !s.pre_approved.covers("other"));
+        assert_eq!(s.scratch_base, PathBuf::from("/tmp/x"));
+        assert_eq!(
+            s.telemetry_log,
+            Some(PathBuf::from("/project/logs/orchestration.log"))
+        );
+        // Secrets stay out of steps' environment, not out of secret lookup.
+        assert_eq!(s.step_env, vec![("PATH".to_string(), "/bin".to_string())]);
+        assert_eq!(s.secret_env.len(), 2);
+
+        env.ci = true;
+        let s = settings(&args, None, &env, cfg.clone()).unwrap();
+        assert_eq!(s.output, OutputMode::Plain);
+        assert!(!s.interactive);
+        let s = settings(&exec_args(&["--output", "json"]), None, &env, cfg).unwrap();
+        assert_eq!(s.output, OutputMode::Json);
+    }
+
+    #[test]
+    fn colour() {
+        let mut env = EnvVars {
+            stderr_tty: true,
+            ..EnvVars::default()
+        };
+        assert!(color(ColorChoice::Auto, &env));
+        env.no_color = true;
+        assert!(!color(ColorChoice::Auto, &env));
+        assert!(color(ColorChoice::Always, &env));
+        env.stderr_tty = false;
+        env.no_color = false;
+        assert!(!color(ColorChoice::Auto, &env));
     }
 }

@@ -13,15 +13,14 @@ use crate::common::repo_root;
 
 /// Layers, highest first. Every top-level module of `src/` must be listed.
 const LAYERS: &[(&str, &[&str])] = &[
-    ("entry", &["commands", "cli"]),
-    ("session", &["session", "approver"]),
+    ("commands", &["commands"]),
+    ("session", &["session"]),
+    // Flags and the environment, resolved once into settings.
+    ("settings", &["settings", "cli"]),
     ("engine and sinks", &["exec", "report", "history"]),
     ("executors", &["steps"]),
     ("services", &["services", "secrets", "mask"]),
-    (
-        "front end",
-        &["validate", "settings", "inputs", "plan", "load"],
-    ),
+    ("front end", &["validate", "inputs", "plan", "load"]),
     ("model", &["model", "expr", "event"]),
     (
         "leaves",

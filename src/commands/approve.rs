@@ -3,14 +3,15 @@
 
 use crate::cli::DecideArgs;
 use crate::diag::Diag;
-use crate::exit::{Exit, Invalid};
+use crate::error::Error;
+use crate::exit::Exit;
 use crate::history::runs::Verdict;
 use crate::history::store::now_ms;
 use crate::history::Store;
 
 use super::Context;
 
-pub fn run(cx: &Context, args: &DecideArgs, approve: bool) -> Result<Exit, Invalid> {
+pub fn run(cx: &Context, args: &DecideArgs, approve: bool) -> Result<Exit, Error> {
     let verdict = if approve {
         Verdict::Approved
     } else {
@@ -75,7 +76,7 @@ pub fn run(cx: &Context, args: &DecideArgs, approve: bool) -> Result<Exit, Inval
         ))
         .into());
     }
-    let user = crate::approver::current_user();
+    let user = crate::settings::user_name(&cx.env);
     let decided =
         store.decide_approval(&run.id, &args.step, verdict, &user, args.comment.as_deref())?;
     if !decided {

@@ -1,11 +1,12 @@
 //! `orch cache clear`.
 
 use crate::cli::CacheCommand;
-use crate::exit::{Exit, Invalid};
+use crate::error::Error;
+use crate::exit::Exit;
 
 use super::Context;
 
-pub fn run(cx: &Context, cmd: &CacheCommand) -> Result<Exit, Invalid> {
+pub fn run(cx: &Context, cmd: &CacheCommand) -> Result<Exit, Error> {
     match cmd {
         CacheCommand::Clear => {
             let n = match crate::history::Store::open_existing(&cx.home()?)? {

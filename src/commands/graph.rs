@@ -3,12 +3,13 @@
 use std::fmt::Write;
 
 use crate::cli::{GraphArgs, GraphFormat};
-use crate::exit::{Exit, Invalid};
+use crate::error::Error;
+use crate::exit::Exit;
 use crate::model::{Phase, Workflow};
 
 use super::Context;
 
-pub fn run(cx: &Context, args: &GraphArgs) -> Result<Exit, Invalid> {
+pub fn run(cx: &Context, args: &GraphArgs) -> Result<Exit, Error> {
     let project = cx.project()?;
     let wf = cx.workflow(&project, &args.file)?;
     print!("{}", render(&wf, args.format));

@@ -11,15 +11,16 @@ use serde::Serialize;
 
 use crate::cli::{HistoryArgs, HistoryCommand, RunStatusArg};
 use crate::diag::Diag;
+use crate::error::Error;
 use crate::event::Status;
-use crate::exit::{Exit, Invalid};
+use crate::exit::Exit;
 use crate::history::query::{self, ListedRun, RunFilter};
 use crate::history::store::now_ms;
 use crate::history::{lock, Home, ShownStatus, Store};
 
 use super::Context;
 
-pub fn run(cx: &Context, args: &HistoryArgs) -> Result<Exit, Invalid> {
+pub fn run(cx: &Context, args: &HistoryArgs) -> Result<Exit, Error> {
     if let Some(HistoryCommand::Prune {
         older_than,
         dry_run,
@@ -117,7 +118,7 @@ impl<'a> From<&'a ListedRun> for RunJson<'a> {
     }
 }
 
-fn prune(cx: &Context, older_than: Duration, dry_run: bool) -> Result<Exit, Invalid> {
+fn prune(cx: &Context, older_than: Duration, dry_run: bool) -> Result<Exit, Error> {
     let home = cx.home()?;
     let Some(mut store) = Store::open_existing(&home)? else {
         if !cx.quiet {
@@ -265,19 +266,19 @@ pub(super) fn one_line(s: &str) -> String {
     }
 }
 
-pub(super) fn to_json<T: Serialize + ?Sized>(v: &T) -> Result<String, Invalid> {
+pub(super) fn to_json<T: Serialize + ?Sized>(v: &T) -> Result<String, Error> {
     serde_json::to_string_pretty(v)
         .map_err(|e| Diag::new("internal", format!("cannot write JSON: {e}")).into())
 }
 
 /// Write data to stdout. A closed pipe (`orch history | head`) is not an
 /// error: the reader has what it wanted.
-pub(super) fn emit(text: &str) -> Result<(), Invalid> {
+pub(super) fn emit(text: &str) -> Result<(), Error> {
     write_stdout(text.as_bytes()).map(drop)
 }
 
 /// Write to stdout; `false` when the reader has gone away.
-pub(super) fn write_stdout(bytes: &[u8]) -> Result<bool, Invalid> {
+pub(super) fn write_stdout(bytes: &[u8]) -> Result<bool, Error> {
     let mut out = std::io::stdout().lock();
     match out.write_all(bytes).and_then(|()| out.flush()) {
         Ok(()) => Ok(true),

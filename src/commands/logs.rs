@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use crate::cli::LogsArgs;
 use crate::diag::Diag;
-use crate::exit::{Exit, Invalid};
+use crate::error::Error;
+use crate::exit::Exit;
 use crate::history::{lock, Home, Store};
 
 use super::history::write_stdout;
@@ -22,7 +23,7 @@ use super::Context;
 /// How often `--follow` looks for new output.
 const POLL: Duration = Duration::from_millis(200);
 
-pub fn run(cx: &Context, args: &LogsArgs) -> Result<Exit, Invalid> {
+pub fn run(cx: &Context, args: &LogsArgs) -> Result<Exit, Error> {
     let home = cx.home()?;
     let store = open_store(&home)?;
     let run = store.resolve_run(&args.run)?;
@@ -96,7 +97,7 @@ fn prefixed(out: &mut Vec<u8>, prefix: &str, line: &[u8]) {
 
 /// A step of the run (or one for_each item of it); anything else is an
 /// error naming the closest step.
-fn check_step(store: &Store, home: &Home, run_id: &str, step: &str) -> Result<(), Invalid> {
+fn check_step(store: &Store, home: &Home, run_id: &str, step: &str) -> Result<(), Error> {
     let steps = store.steps(run_id)?;
     if steps.iter().any(|s| s.step_id == step) {
         return Ok(());
@@ -154,7 +155,7 @@ fn log_files(store: &Store, run_id: &str, dir: &Path) -> Result<Vec<(String, Pat
 }
 
 /// Print a file as it is.
-fn copy(path: &Path) -> Result<(), Invalid> {
+fn copy(path: &Path) -> Result<(), Error> {
     let mut file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -187,7 +188,7 @@ fn follow(
     home: &Home,
     run_id: &str,
     files: impl Fn() -> Result<Vec<(Option<String>, PathBuf)>, Diag>,
-) -> Result<(), Invalid> {
+) -> Result<(), Error> {
     let mut tails: HashMap<PathBuf, Tail> = HashMap::new();
     loop {
         // Asked before reading: output written before the process ended is

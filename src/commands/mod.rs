@@ -18,10 +18,10 @@ pub mod validate;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::cli::{Cli, ColorChoice};
-use crate::exit::Invalid;
+use crate::cli::Cli;
+use crate::error::Error;
 use crate::model::Workflow;
-use crate::settings::{EnvVars, Project};
+use crate::settings::{EnvVars, Project, RunFlags, RunSettings};
 
 /// What every command gets: parsed flags, the environment, the working directory.
 pub struct Context {
@@ -34,14 +34,11 @@ pub struct Context {
 }
 
 impl Context {
+    /// The one place the process environment is read.
     pub fn new(cli: &Cli) -> Self {
         let env = EnvVars::capture();
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-        let color = match cli.color {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => !env.no_color && console::Term::stderr().is_term(),
-        };
+        let color = crate::settings::color(cli.color, &env);
         Context {
             env,
             cwd,
@@ -57,20 +54,18 @@ impl Context {
     }
 
     /// `ORCH_HOME` (or the platform data dir).
-    pub fn home(&self) -> Result<crate::history::Home, Invalid> {
-        Ok(crate::history::Home::locate(
-            self.env.orch_home.as_deref(),
-            self.env.history.as_deref(),
-        )?)
+    pub fn home(&self) -> Result<crate::history::Home, Error> {
+        crate::history::Home::locate(self.env.orch_home.as_deref(), self.env.history.as_deref())
+            .map_err(Error::environment)
     }
 
-    pub fn project(&self) -> Result<Project, Invalid> {
+    pub fn project(&self) -> Result<Project, Error> {
         Ok(Project::load(self.config.as_deref(), &self.cwd)?)
     }
 
-    /// What `run` and `plan` both need: the project, the validated workflow,
-    /// its checked inputs and the run's concurrency.
-    pub fn prepare(&self, target: &crate::cli::Target) -> Result<Prepared, Invalid> {
+    /// What `run` and `plan` both need: the project, the validated workflow
+    /// and its checked inputs.
+    pub fn prepare(&self, target: &crate::cli::Target) -> Result<Prepared, Error> {
         let project = self.project()?;
         let wf = self.workflow(&project, &target.file)?;
         let inputs = crate::inputs::resolve(
@@ -78,18 +73,33 @@ impl Context {
             &target.inputs.inputs,
             target.inputs.input_file.as_deref(),
         )?;
-        let concurrency =
-            crate::settings::concurrency(target.jobs, &wf, &project.config, &self.env)?;
         Ok(Prepared {
             project,
             wf,
             inputs,
-            concurrency,
         })
     }
 
+    /// The settings of a run of `wf` (`orch run`, `orch resume`).
+    pub(crate) fn run_settings(
+        &self,
+        exec: &crate::cli::ExecArgs,
+        jobs: Option<u32>,
+        project: &Project,
+        wf: &Workflow,
+    ) -> Result<RunSettings, Error> {
+        let flags = RunFlags {
+            exec,
+            jobs,
+            color: self.color,
+            quiet: self.quiet,
+            verbose: self.verbose,
+        };
+        Ok(RunSettings::resolve(flags, &self.env, project, wf)?)
+    }
+
     /// Find, read and validate one workflow.
-    pub fn workflow(&self, project: &Project, arg: &str) -> Result<Arc<Workflow>, Invalid> {
+    pub fn workflow(&self, project: &Project, arg: &str) -> Result<Arc<Workflow>, Error> {
         let path = project.find_workflow(arg, &self.cwd)?;
         load_workflow(&path, project)
     }
@@ -99,10 +109,9 @@ pub struct Prepared {
     pub project: Project,
     pub wf: Arc<Workflow>,
     pub inputs: serde_json::Value,
-    pub concurrency: usize,
 }
 
-pub fn load_workflow(path: &Path, project: &Project) -> Result<Arc<Workflow>, Invalid> {
+pub fn load_workflow(path: &Path, project: &Project) -> Result<Arc<Workflow>, Error> {
     let src = crate::load::read_source(path)?;
     Ok(Arc::new(crate::validate::workflow_source(
         &src,

@@ -3,21 +3,24 @@
 use std::fmt::Write;
 
 use crate::cli::PlanArgs;
-use crate::exit::{Exit, Invalid};
+use crate::error::Error;
+use crate::exit::Exit;
 use crate::model::{Phase, Workflow};
 use crate::plan::Plan;
 
 use super::Context;
 
-pub fn run(cx: &Context, args: &PlanArgs) -> Result<Exit, Invalid> {
+pub fn run(cx: &Context, args: &PlanArgs) -> Result<Exit, Error> {
     let p = cx.prepare(&args.target)?;
+    let concurrency =
+        crate::settings::concurrency(args.target.jobs, &p.wf, &p.project.config, &cx.env)?;
     let notes = cache_notes(cx, &p)?;
-    print!("{}", render(&p.wf, &p.inputs, p.concurrency, Some(&notes)));
+    print!("{}", render(&p.wf, &p.inputs, concurrency, Some(&notes)));
     Ok(Exit::Success)
 }
 
 /// For each `cache:` step: would it hit, or why not.
-fn cache_notes(cx: &Context, p: &super::Prepared) -> Result<Vec<(String, String)>, Invalid> {
+fn cache_notes(cx: &Context, p: &super::Prepared) -> Result<Vec<(String, String)>, Error> {
     use crate::exec::prepare;
     let wf = &p.wf;
     if !wf.steps.iter().any(|s| s.cache.is_some()) {

@@ -9,18 +9,19 @@ use serde_json::Value as Json;
 
 use crate::cli::ResumeArgs;
 use crate::diag::{did_you_mean, Diag};
+use crate::error::Error;
 use crate::event::Status;
-use crate::exit::{Exit, Invalid};
+use crate::exit::Exit;
 use crate::history::runs::{ResumeReset, RunRow, StepRow};
 use crate::history::Store;
 use crate::model::Workflow;
-use crate::plan::resume::{self as plan, Recorded, RecordedStep, ResumeError};
+use crate::plan::resume::{self as plan, RecordedStep, ResumeError};
+use crate::session::{take_lock, Recorded};
 use crate::settings::Project;
 
-use super::run::{execute, take_lock, Execution};
 use super::Context;
 
-pub fn run(cx: &Context, args: &ResumeArgs) -> Result<Exit, Invalid> {
+pub fn run(cx: &Context, args: &ResumeArgs) -> Result<Exit, Error> {
     let home = cx.home()?;
     let mut store =
         Store::open_existing(&home)?.ok_or_else(|| Diag::new("history", "no runs recorded yet"))?;
@@ -73,7 +74,7 @@ pub fn run(cx: &Context, args: &ResumeArgs) -> Result<Exit, Invalid> {
         .collect();
     let plan = plan::resume(
         &wf,
-        &Recorded {
+        &plan::Recorded {
             definitions: &definitions,
             steps: &recorded,
         },
@@ -94,7 +95,7 @@ pub fn run(cx: &Context, args: &ResumeArgs) -> Result<Exit, Invalid> {
         .into_iter()
         .map(|a| (a.step_id.clone(), a))
         .collect();
-    let concurrency = crate::settings::concurrency(args.jobs, &wf, &project.config, &cx.env)?;
+    let settings = cx.run_settings(&args.exec, args.jobs, &project, &wf)?;
     if !cx.quiet {
         eprintln!(
             "resuming run {} (attempt {}): {} finished step{} kept, {} to run",
@@ -105,20 +106,18 @@ pub fn run(cx: &Context, args: &ResumeArgs) -> Result<Exit, Invalid> {
             wf.steps.len() - plan.restore.len()
         );
     }
-    execute(
-        cx,
-        Execution {
+    super::run::start(
+        &settings,
+        Recorded {
             home,
             store,
             project,
             wf,
             inputs,
-            concurrency,
             run_id: row.id.clone(),
             attempt: row.attempt as u32 + 1,
             restore: plan.restore,
             approvals,
-            exec: &args.exec,
             lock,
         },
     )

@@ -5,12 +5,13 @@ use std::io::{IsTerminal, Read};
 
 use crate::cli::SecretCommand;
 use crate::diag::Diag;
-use crate::exit::{Exit, Invalid};
+use crate::error::Error;
+use crate::exit::Exit;
 use crate::secrets::{self, env_var_name, Origin, SecretError, Secrets};
 
 use super::Context;
 
-pub fn run(cx: &Context, cmd: &SecretCommand) -> Result<Exit, Invalid> {
+pub fn run(cx: &Context, cmd: &SecretCommand) -> Result<Exit, Error> {
     match cmd {
         SecretCommand::Set { name } => set(cx, name),
         SecretCommand::Get { name, reveal } => get(cx, name, *reveal),
@@ -18,7 +19,7 @@ pub fn run(cx: &Context, cmd: &SecretCommand) -> Result<Exit, Invalid> {
     }
 }
 
-fn set(cx: &Context, name: &str) -> Result<Exit, Invalid> {
+fn set(cx: &Context, name: &str) -> Result<Exit, Error> {
     check_name(name)?;
     let value = read_value(name)?;
     secrets::keyring::set(name, &value).map_err(keyring_diag)?;
@@ -34,7 +35,7 @@ fn set(cx: &Context, name: &str) -> Result<Exit, Invalid> {
     Ok(Exit::Success)
 }
 
-fn get(cx: &Context, name: &str, reveal: bool) -> Result<Exit, Invalid> {
+fn get(cx: &Context, name: &str, reveal: bool) -> Result<Exit, Error> {
     check_name(name)?;
     let secrets = Secrets::new(cx.env.all.iter().cloned());
     let (value, origin) = match secrets.get(name) {
@@ -64,7 +65,7 @@ fn get(cx: &Context, name: &str, reveal: bool) -> Result<Exit, Invalid> {
     Ok(Exit::Success)
 }
 
-fn rm(cx: &Context, name: &str) -> Result<Exit, Invalid> {
+fn rm(cx: &Context, name: &str) -> Result<Exit, Error> {
     check_name(name)?;
     let removed = secrets::keyring::delete(name).map_err(keyring_diag)?;
     let note = env_has(cx, name).then(|| {

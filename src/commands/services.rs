@@ -9,14 +9,15 @@ use serde::Serialize;
 
 use crate::cli::{ServicesArgs, ServicesCommand};
 use crate::diag::Diag;
-use crate::exit::{Exit, Invalid};
+use crate::error::Error;
+use crate::exit::Exit;
 use crate::model::{Auth, Config, Endpoint, ParamIn, Service};
 use crate::services::health::{self, Health};
 
 use super::history::{emit, table, to_json};
 use super::Context;
 
-pub fn run(cx: &Context, args: &ServicesArgs) -> Result<Exit, Invalid> {
+pub fn run(cx: &Context, args: &ServicesArgs) -> Result<Exit, Error> {
     let project = cx.project()?;
     let config = &project.config;
     match &args.command {
@@ -26,7 +27,7 @@ pub fn run(cx: &Context, args: &ServicesArgs) -> Result<Exit, Invalid> {
 }
 
 /// Nothing to show: say why on stderr (`[]` with `--json`).
-fn none(cx: &Context, json: bool, config: &Config) -> Result<Exit, Invalid> {
+fn none(cx: &Context, json: bool, config: &Config) -> Result<Exit, Error> {
     if json {
         emit("[]\n")?;
     } else if !cx.quiet {
@@ -40,7 +41,7 @@ fn none(cx: &Context, json: bool, config: &Config) -> Result<Exit, Invalid> {
 
 // ---------------------------------------------------------------- listing
 
-fn list(cx: &Context, config: &Config, json: bool) -> Result<Exit, Invalid> {
+fn list(cx: &Context, config: &Config, json: bool) -> Result<Exit, Error> {
     if config.services.is_empty() {
         return none(cx, json, config);
     }
@@ -312,7 +313,7 @@ fn param_in(p: ParamIn) -> &'static str {
 
 // ---------------------------------------------------------------- check
 
-fn check(cx: &Context, config: &Config, json: bool) -> Result<Exit, Invalid> {
+fn check(cx: &Context, config: &Config, json: bool) -> Result<Exit, Error> {
     if config.services.is_empty() {
         return none(cx, json, config);
     }
@@ -347,7 +348,7 @@ fn check(cx: &Context, config: &Config, json: bool) -> Result<Exit, Invalid> {
 }
 
 /// Every service's health check, concurrently; results in service order.
-fn check_all(services: &[Service]) -> Result<Vec<Health>, Invalid> {
+fn check_all(services: &[Service]) -> Result<Vec<Health>, Error> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -9,14 +9,15 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use crate::cli::ShowArgs;
-use crate::exit::{Exit, Invalid};
+use crate::error::Error;
+use crate::exit::Exit;
 use crate::history::store::{RunRow, StepRow};
 use crate::history::{ShownStatus, Store};
 
 use super::history::{duration_text, emit, one_line, rfc3339, table, time_text, to_json};
 use super::Context;
 
-pub fn run(cx: &Context, args: &ShowArgs) -> Result<Exit, Invalid> {
+pub fn run(cx: &Context, args: &ShowArgs) -> Result<Exit, Error> {
     let home = cx.home()?;
     let store = open_store(&home)?;
     let run = store.resolve_run(&args.run)?;
@@ -42,7 +43,7 @@ pub fn run(cx: &Context, args: &ShowArgs) -> Result<Exit, Invalid> {
 }
 
 /// The store for a command that needs a recorded run.
-pub(super) fn open_store(home: &crate::history::Home) -> Result<Store, Invalid> {
+pub(super) fn open_store(home: &crate::history::Home) -> Result<Store, Error> {
     Store::open_existing(home)?.ok_or_else(|| {
         crate::diag::Diag::new("history", "no runs recorded yet")
             .help("runs are recorded by `orch run`")

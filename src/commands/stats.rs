@@ -4,14 +4,15 @@
 
 use crate::cli::StatsArgs;
 use crate::diag::Diag;
-use crate::exit::{Exit, Invalid};
+use crate::error::Error;
+use crate::exit::Exit;
 use crate::history::query::{self, StepStats};
 use crate::history::Store;
 
 use super::history::{duration_text, emit, table, to_json};
 use super::Context;
 
-pub fn run(cx: &Context, args: &StatsArgs) -> Result<Exit, Invalid> {
+pub fn run(cx: &Context, args: &StatsArgs) -> Result<Exit, Error> {
     let home = cx.home()?;
     let stats = match Store::open_existing(&home)? {
         Some(store) => {
@@ -38,7 +39,7 @@ pub fn run(cx: &Context, args: &StatsArgs) -> Result<Exit, Invalid> {
 }
 
 /// No runs of `workflow`: say which workflows do have some.
-fn unknown_workflow(store: &Store, workflow: &str) -> Result<Diag, Invalid> {
+fn unknown_workflow(store: &Store, workflow: &str) -> Result<Diag, Error> {
     let known = query::workflows(store)?;
     let d = Diag::new(
         "history",

@@ -1,18 +1,20 @@
 //! `orch validate FILE…`: every problem in every file, at once.
 
 use crate::cli::ValidateArgs;
-use crate::exit::{Exit, Invalid};
+use crate::error::Error;
+use crate::exit::Exit;
 
 use super::Context;
 
-pub fn run(cx: &Context, args: &ValidateArgs) -> Result<Exit, Invalid> {
+pub fn run(cx: &Context, args: &ValidateArgs) -> Result<Exit, Error> {
     let project = cx.project()?;
     let mut all = Vec::new();
     let mut ok = Vec::new();
     for f in &args.files {
         match cx.workflow(&project, f) {
             Ok(wf) => ok.push((f.clone(), wf.steps.len())),
-            Err(Invalid(d)) => all.extend(d),
+            Err(Error::Invalid(d)) => all.extend(d),
+            Err(other) => return Err(other),
         }
     }
     if !cx.quiet {
@@ -26,6 +28,6 @@ pub fn run(cx: &Context, args: &ValidateArgs) -> Result<Exit, Invalid> {
     if all.is_empty() {
         Ok(Exit::Success)
     } else {
-        Err(Invalid(all))
+        Err(Error::Invalid(all))
     }
 }

@@ -2,6 +2,7 @@
 //! executor with retries and timeouts, and reports through [`Sink`] events
 //! only — it never prints and never touches storage.
 
+pub mod child;
 pub mod fingerprint;
 pub mod prepare;
 pub mod retry;
@@ -25,6 +26,7 @@ use crate::model::{Config, Workflow};
 
 /// Cancellation is a leaf (steps use it too); re-exported where it was.
 pub use crate::cancel::{self, CancelLevel, CancelWatch, Canceller};
+pub use child::{ChildError, ChildOutcome, ChildRequest, ChildRunner};
 
 /// Everything a run needs besides the workflow itself; resolved by the command.
 pub struct RunOptions {
@@ -58,6 +60,8 @@ pub struct RunOptions {
     pub secrets: Arc<crate::secrets::Secrets>,
     /// Every secret fetched is added here, so sinks can mask it.
     pub masker: Arc<crate::mask::Masker>,
+    /// Runs child workflows; `None` where runs have no children.
+    pub children: Option<Arc<dyn ChildRunner>>,
 }
 
 /// What `orch resume` carries over is the plan's; the engine takes it as is.

@@ -1024,6 +1024,7 @@ mod tests {
             services: None,
             secrets: Arc::new(crate::secrets::Secrets::env_only(Vec::new())),
             masker: Arc::new(crate::mask::Masker::new()),
+            children: None,
         };
         let rec = Arc::new(Recorder::default());
         let rt = tokio::runtime::Builder::new_current_thread()

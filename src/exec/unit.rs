@@ -837,6 +837,7 @@ async fn run_attempt(
                 shell,
                 script: script.clone(),
                 env,
+                path: ctx.env_ctx["PATH"].as_str().map(str::to_string),
                 cwd: cwd.clone(),
                 timeout: step.body.timeout,
                 grace: ctx.grace,

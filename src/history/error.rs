@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::schema::SchemaError;
 use crate::diag::Diag;
-use crate::exit::Invalid;
+use crate::error::Error;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
@@ -74,9 +74,20 @@ impl From<HistoryError> for Diag {
     }
 }
 
-impl From<HistoryError> for Invalid {
-    fn from(e: HistoryError) -> Invalid {
-        Diag::from(e).into()
+impl From<HistoryError> for Error {
+    /// Naming a run that is not there is the user's mistake; the rest is
+    /// orch's own files being unusable.
+    fn from(e: HistoryError) -> Error {
+        let user = matches!(
+            e,
+            HistoryError::NoRuns | HistoryError::NoRun(_) | HistoryError::AmbiguousRun(_)
+        );
+        let d = Diag::from(e);
+        if user {
+            Error::from(d)
+        } else {
+            Error::environment(d)
+        }
     }
 }
 

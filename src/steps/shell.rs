@@ -29,6 +29,8 @@ pub struct ShellJob {
     pub shell: Shell,
     pub script: String,
     pub env: Vec<(String, String)>,
+    /// Where commands are looked up when `env` sets no `PATH`: orch's own.
+    pub path: Option<String>,
     pub cwd: PathBuf,
     pub timeout: Option<Duration>,
     pub grace: Duration,
@@ -189,7 +191,7 @@ fn command_for(job: &ShellJob) -> tokio::process::Command {
         .rev()
         .find(|(k, _)| k == "PATH")
         .map(|(_, v)| v.clone())
-        .or_else(|| std::env::var("PATH").ok())
+        .or_else(|| job.path.clone())
         .unwrap_or_default();
     if let Some(argv) = direct_argv(&job.script) {
         if let Some(prog) = which(argv[0], &path) {

@@ -3,44 +3,16 @@
 //! the person at the terminal. Otherwise the run waits (exit 3).
 
 use std::collections::HashMap;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::exec::{ApprovalRequest, Approver, Decision, DecisionFuture};
 use crate::history::store::{now_ms, ApprovalRow};
 use crate::report::Reporter;
+use crate::settings::PreApproved;
 
-/// `--approve STEP|all`.
-#[derive(Debug, Clone, Default)]
-pub enum PreApproved {
-    #[default]
-    None,
-    All,
-    Steps(Vec<String>),
-}
-
-impl PreApproved {
-    pub fn from_args(args: &[String]) -> PreApproved {
-        if args.iter().any(|a| a == "all") {
-            PreApproved::All
-        } else if args.is_empty() {
-            PreApproved::None
-        } else {
-            PreApproved::Steps(args.to_vec())
-        }
-    }
-
-    fn covers(&self, step: &str) -> bool {
-        match self {
-            PreApproved::None => false,
-            PreApproved::All => true,
-            PreApproved::Steps(s) => s.iter().any(|x| x == step),
-        }
-    }
-}
-
-pub struct RunApprover {
+pub(crate) struct RunApprover {
     pub pre: PreApproved,
     /// Decisions already in the history (for `orch resume`).
     pub recorded: HashMap<String, ApprovalRow>,
@@ -48,20 +20,6 @@ pub struct RunApprover {
     pub interactive: bool,
     pub reporter: Arc<dyn Reporter>,
     pub user: String,
-}
-
-/// The OS user deciding, for the record.
-pub fn current_user() -> String {
-    nix::unistd::User::from_uid(nix::unistd::getuid())
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| format!("uid {}", nix::unistd::getuid()))
-}
-
-pub fn terminal_is_interactive(ci: bool) -> bool {
-    !ci && std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
 
 impl Approver for RunApprover {
@@ -91,7 +49,7 @@ impl Approver for RunApprover {
 }
 
 /// What a stored approval row says now.
-pub fn recorded_decision(row: &ApprovalRow) -> Decision {
+fn recorded_decision(row: &ApprovalRow) -> Decision {
     let by = row.decided_by.clone().unwrap_or_default();
     match row.decision.as_deref() {
         Some("approved") => Decision::Approved {

@@ -1,0 +1,519 @@
+//! One run from start to finish, for `orch run` and `orch resume`: the sink
+//! stack, the runtime, services and approver, signal handling, the engine,
+//! and every sink finished on every path out. Commands record the run and
+//! report how it ended; this module runs it and prints nothing of its own.
+
+pub(crate) mod approver;
+mod child;
+mod record;
+mod signals;
+mod sinks;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value as Json;
+
+use crate::diag::Diag;
+use crate::error::Error;
+use crate::event::{Sink, Status};
+use crate::exec::{self, Approver, Restored, RunOptions, RunOutcome, StepCache};
+use crate::exit::Exit;
+use crate::history::lock::RunLock;
+use crate::history::store::ApprovalRow;
+use crate::history::writer::{HistorySink, WriterConfig, WriterReport};
+use crate::history::{Home, Store};
+use crate::mask::Masker;
+use crate::model::{Config, Workflow};
+use crate::report::{OutputMode, Reporter};
+use crate::secrets::Secrets;
+use crate::settings::{Project, RunSettings};
+
+pub(crate) use child::ChildRuns;
+pub use record::definitions;
+pub(crate) use record::{create as create_record, new_run_id, take_lock, NewRecord};
+
+/// A recorded run, ready to (re)start.
+pub(crate) struct Recorded {
+    pub home: Home,
+    /// The connection the run was recorded on; the history writer takes it.
+    pub store: Store,
+    pub project: Project,
+    pub wf: Arc<Workflow>,
+    pub inputs: Json,
+    pub run_id: String,
+    /// 1 for a new run, +1 for each `orch resume`.
+    pub attempt: u32,
+    /// Steps that keep their results from an earlier attempt.
+    pub restore: HashMap<String, Restored>,
+    /// Approval decisions already recorded for this run.
+    pub approvals: HashMap<String, ApprovalRow>,
+    /// Held until the run ends: it is what tells other processes it is alive.
+    pub lock: RunLock,
+}
+
+/// A run with everything it needs started, not yet running.
+pub(crate) struct RunSession {
+    // Dropped first: finishing the history writer needs nothing else.
+    sinks: sinks::Sinks,
+    runtime: tokio::runtime::Runtime,
+    top: Arc<dyn Sink>,
+    home: Home,
+    wf: Arc<Workflow>,
+    config: Arc<Config>,
+    project_dir: PathBuf,
+    inputs: Json,
+    run_id: String,
+    attempt: u32,
+    restore: HashMap<String, Restored>,
+    cache: Option<Arc<dyn StepCache>>,
+    approver: Arc<dyn Approver>,
+    services: Option<Arc<crate::services::Runtime>>,
+    secrets: Arc<Secrets>,
+    masker: Arc<Masker>,
+    concurrency: usize,
+    grace: Duration,
+    step_env: Vec<(String, String)>,
+    scratch_base: PathBuf,
+    show_hint: bool,
+    /// For child runs: what they share with this one.
+    child_settings: child::Settings,
+    description: String,
+    _lock: RunLock,
+}
+
+impl RunSession {
+    /// Start the history writer, the other sinks, the runtime and the
+    /// services. An error here finishes whatever was started.
+    pub fn start(settings: &RunSettings, rec: Recorded) -> Result<RunSession, Error> {
+        let Recorded {
+            home,
+            store,
+            project,
+            wf,
+            inputs,
+            run_id,
+            attempt,
+            restore,
+            approvals,
+            lock,
+        } = rec;
+        let reporter = sinks::reporter(settings, &wf, &restore);
+        let cache: Option<Arc<dyn StepCache>> = if settings.no_cache || home.in_memory {
+            None
+        } else {
+            // The schema is current: the run's own connection just checked it.
+            let reader = Store::open_path(&home.db_path(), false).map_err(Error::environment)?;
+            Some(Arc::new(crate::history::cache::CacheReader::new(reader)))
+        };
+        let history = HistorySink::start(
+            store,
+            WriterConfig {
+                run_id: run_id.clone(),
+                run_attempt: attempt as i64,
+                steps: wf.steps.iter().map(|s| s.id.clone()).collect(),
+                logs_dir: (!home.in_memory).then(|| home.run_logs(&run_id)),
+                cache_max: settings.cache_max,
+            },
+        );
+        let mut sinks = sinks::Sinks::new(history, reporter.clone());
+        if let Some(path) = &settings.telemetry_log {
+            sinks.open_log(path)?;
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                Error::environment(Diag::new("io", format!("cannot start the runtime: {e}")))
+            })?;
+        if let Some(url) = &settings.webhook_url {
+            sinks.start_webhook(url.clone(), &runtime);
+        }
+        let secrets = Arc::new(Secrets::new(settings.secret_env.iter().cloned()));
+        let masker = Arc::new(Masker::new());
+        for v in secrets.env_values() {
+            masker.add(&v);
+        }
+        let top = sinks.top(&masker);
+        let services = services_for(&wf, &project.config, &home)?;
+        let approver = Arc::new(approver::RunApprover {
+            pre: settings.pre_approved.clone(),
+            recorded: approvals,
+            interactive: settings.interactive,
+            reporter: reporter.clone(),
+            user: settings.user.clone(),
+        });
+        let description = format!(
+            "orch: run {run_id} (attempt {attempt}), workflow {} ({}), config {}, project dir {}, \
+             history {}, concurrency {}",
+            wf.name,
+            wf.source.name,
+            project
+                .config_path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "none".into()),
+            project.dir.display(),
+            home.db_path().display(),
+            settings.concurrency,
+        );
+        Ok(RunSession {
+            child_settings: child::Settings::of(settings, &project),
+            sinks,
+            runtime,
+            top,
+            home,
+            wf,
+            config: project.config.clone(),
+            project_dir: project.dir.clone(),
+            inputs,
+            run_id,
+            attempt,
+            restore,
+            cache,
+            approver,
+            services,
+            secrets,
+            masker,
+            concurrency: settings.concurrency,
+            grace: settings.grace,
+            step_env: settings.step_env.clone(),
+            scratch_base: settings.scratch_base.clone(),
+            show_hint: settings.output != OutputMode::Json && !settings.quiet,
+            description,
+            _lock: lock,
+        })
+    }
+
+    /// One line on what is about to run (`-v`).
+    pub fn describe(&self) -> &str {
+        &self.description
+    }
+
+    /// Run the engine to the end, then finish every sink.
+    pub fn run(mut self) -> Result<Finished, Error> {
+        let scratch = self.scratch_base.join(format!("orch-{}", self.run_id));
+        std::fs::create_dir_all(&scratch).map_err(|e| {
+            Error::environment(Diag::new(
+                "io",
+                format!("cannot create {}: {e}", scratch.display()),
+            ))
+        })?;
+        let (canceller, cancel) = exec::cancel::channel();
+        let run_id: Arc<str> = Arc::from(self.run_id.as_str());
+        let children = ChildRuns::new(
+            child::Shared {
+                home: self.home.clone(),
+                settings: self.child_settings.clone(),
+                reporter: self.sinks.reporter.clone(),
+                observers: self.sinks.observers.clone(),
+                masker: self.masker.clone(),
+                secrets: self.secrets.clone(),
+                services: self.services.clone(),
+                cache: self.cache.clone(),
+                cancel: cancel.clone(),
+            },
+            run_id.clone(),
+        );
+        let opts = RunOptions {
+            run_id,
+            inputs: std::mem::take(&mut self.inputs),
+            concurrency: self.concurrency,
+            grace: self.grace,
+            project_dir: self.project_dir.clone(),
+            scratch_dir: scratch.clone(),
+            process_env: std::mem::take(&mut self.step_env),
+            cancel,
+            attempt: self.attempt,
+            restore: std::mem::take(&mut self.restore),
+            cache: self.cache.clone(),
+            approver: self.approver.clone(),
+            services: self.services.clone(),
+            secrets: self.secrets.clone(),
+            masker: self.masker.clone(),
+            children: Some(Arc::new(children)),
+        };
+        let (wf, config, top) = (self.wf.clone(), self.config.clone(), self.top.clone());
+        let webhook = self.sinks.webhook.clone();
+        let show_hint = self.show_hint;
+        let (mut outcome, delivery) = self.runtime.block_on(async move {
+            tokio::spawn(signals::watch(canceller, show_hint));
+            let outcome = exec::run(wf, config, opts, top).await;
+            // A slow webhook gets a moment to catch up, never more.
+            let delivery = match &webhook {
+                Some(w) => Some(w.finish(Duration::from_secs(2)).await),
+                None => None,
+            };
+            (outcome, delivery)
+        });
+        if let Some(rt) = &self.services {
+            rt.breakers.flush();
+        }
+        mask_outcome(&self.masker, &mut outcome);
+        let undelivered = delivery.filter(|d| d.undelivered > 0).map(|d| Undelivered {
+            undelivered: d.undelivered,
+            total: d.undelivered + d.delivered,
+            endpoint: self
+                .sinks
+                .webhook
+                .as_ref()
+                .map(|w| w.endpoint().to_string())
+                .unwrap_or_else(|| "?".into()),
+        });
+        // Steps may still hold the scratch files open in leftover processes; best effort.
+        let _ = std::fs::remove_dir_all(&scratch);
+        let recorded = self.sinks.finish_history();
+        Ok(Finished {
+            run_id: self.run_id.clone(),
+            outcome,
+            undelivered,
+            recorded,
+            db_path: self.home.db_path(),
+            reporter: self.sinks.reporter.clone(),
+        })
+    }
+}
+
+/// Progress events the webhook could not deliver.
+pub(crate) struct Undelivered {
+    pub undelivered: u64,
+    pub total: u64,
+    /// `scheme://host:port`, safe to print.
+    pub endpoint: String,
+}
+
+/// A run that ended, every sink finished.
+pub(crate) struct Finished {
+    pub run_id: String,
+    /// Masked: the summary is printed from it, not from events.
+    pub outcome: RunOutcome,
+    pub undelivered: Option<Undelivered>,
+    recorded: WriterReport,
+    db_path: PathBuf,
+    reporter: Arc<dyn Reporter>,
+}
+
+impl Finished {
+    /// The reporter's end-of-run summary.
+    pub fn summary(&self) {
+        self.reporter.summary(&self.outcome);
+    }
+
+    /// The exit code of the outcome, or why it cannot be trusted.
+    pub fn exit(self) -> Result<Exit, Error> {
+        if let Some(e) = self.recorded.error {
+            return Err(Error::Recording(
+                Diag::new("history", format!("the run could not be recorded: {e}")).help(format!(
+                    "the steps ran; their record in {} is incomplete",
+                    self.db_path.display()
+                )),
+            ));
+        }
+        if !self.recorded.illegal.is_empty() {
+            return Err(Error::Internal(format!(
+                "illegal status transitions were refused: {}",
+                self.recorded.illegal.join("; ")
+            )));
+        }
+        Ok(match self.outcome.status {
+            Status::Succeeded => Exit::Success,
+            Status::Cancelled => Exit::Cancelled,
+            Status::Waiting => Exit::Waiting,
+            _ => Exit::RunFailed,
+        })
+    }
+}
+
+/// The HTTP client, breakers and rate limits, when some step needs them.
+fn services_for(
+    wf: &Workflow,
+    config: &Arc<Config>,
+    home: &Home,
+) -> Result<Option<Arc<crate::services::Runtime>>, Error> {
+    let uses_http = wf.steps.iter().any(|s| {
+        matches!(
+            s.body.kind,
+            crate::model::StepKind::Http(_) | crate::model::StepKind::Call { .. }
+        )
+    });
+    if !uses_http {
+        return Ok(None);
+    }
+    // A connection of its own, only when some service has a breaker.
+    let with_breaker = config.services.iter().any(|s| s.circuit_breaker.is_some());
+    let breakers: Option<Arc<dyn crate::services::BreakerStore>> =
+        if home.in_memory || !with_breaker {
+            None
+        } else {
+            let store = Store::open_path(&home.db_path(), false).map_err(Error::environment)?;
+            Some(Arc::new(crate::history::breakers::BreakerTable::new(store)))
+        };
+    crate::services::Runtime::new(config.clone(), breakers)
+        .map(|rt| Some(Arc::new(rt)))
+        .map_err(|e| Error::environment(Diag::new("http", e)))
+}
+
+/// The summary is printed from the outcome, not from events: mask it too.
+fn mask_outcome(masker: &Masker, o: &mut RunOutcome) {
+    if masker.is_empty() {
+        return;
+    }
+    fn step(masker: &Masker, r: &mut exec::StepReport) {
+        if let Some(e) = &r.error {
+            r.error = Some(masker.mask_str(e).into_owned());
+        }
+        if let Some(j) = masker.mask_json(&r.outputs) {
+            r.outputs = j;
+        }
+        r.items.iter_mut().for_each(|i| step(masker, i));
+    }
+    o.steps.iter_mut().for_each(|r| step(masker, r));
+    if let Some(e) = &o.error {
+        o.error = Some(masker.mask_str(e).into_owned());
+    }
+    if let Some(j) = masker.mask_json(&o.outputs) {
+        o.outputs = j;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::{EnvVars, RunFlags};
+    use serde_json::json;
+
+    fn exec_args(args: &[&str]) -> crate::cli::ExecArgs {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cmd {
+            #[command(flatten)]
+            exec: crate::cli::ExecArgs,
+        }
+        Cmd::parse_from(std::iter::once("orch").chain(args.iter().copied())).exec
+    }
+
+    /// A run of `yaml` recorded in an in-memory history, and its settings.
+    fn recorded(yaml: &str, scratch_base: &std::path::Path) -> (RunSettings, Recorded) {
+        let home = Home {
+            dir: PathBuf::from("/nonexistent"),
+            in_memory: true,
+        };
+        let project = Project {
+            config: Arc::new(Config::default()),
+            dir: scratch_base.to_path_buf(),
+            config_path: None,
+        };
+        let src = Arc::new(crate::source::Source::new("w.yaml", "w.yaml", yaml));
+        let wf = Arc::new(crate::validate::workflow_source(&src, &project.config).unwrap());
+        let env = EnvVars {
+            temp_dir: scratch_base.to_path_buf(),
+            ..EnvVars::default()
+        };
+        let args = exec_args(&["--output", "json"]);
+        let flags = RunFlags {
+            exec: &args,
+            jobs: None,
+            color: false,
+            quiet: true,
+            verbose: 0,
+        };
+        let settings = RunSettings::resolve(flags, &env, &project, &wf).unwrap();
+        let mut store = Store::open(&home).unwrap();
+        let run_id = new_run_id();
+        let record = NewRecord {
+            project: &project,
+            wf: &wf,
+            inputs: &json!({}),
+            parent: None,
+            cwd: scratch_base,
+        };
+        create_record(&mut store, &run_id, &record).unwrap();
+        let lock = take_lock(&home, &run_id).unwrap();
+        let rec = Recorded {
+            home,
+            store,
+            project,
+            wf,
+            inputs: json!({}),
+            run_id,
+            attempt: 1,
+            restore: HashMap::new(),
+            approvals: HashMap::new(),
+            lock,
+        };
+        (settings, rec)
+    }
+
+    const WF: &str = "name: w\noutputs:\n  n: ${{ steps.t.outputs.n }}\n\
+        steps:\n  - id: t\n    transform: { n: 42 }\n";
+
+    #[test]
+    fn a_session_runs_and_reports_what_was_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let (settings, rec) = recorded(WF, dir.path());
+        let session = RunSession::start(&settings, rec).unwrap();
+        assert!(session.describe().contains("workflow w"));
+        let end = session.run().unwrap();
+        assert_eq!(end.outcome.status, Status::Succeeded);
+        assert_eq!(end.outcome.outputs, json!({"n": 42}));
+        assert!(end.recorded.error.is_none(), "{:?}", end.recorded.error);
+        assert!(end.undelivered.is_none());
+        assert_eq!(end.exit().unwrap(), Exit::Success);
+        // The scratch directory is gone.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn no_scratch_space_is_an_environment_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        let (settings, rec) = recorded(WF, &file);
+        let session = RunSession::start(&settings, rec).unwrap();
+        match session.run() {
+            Err(e @ Error::Environment(_)) => assert_eq!(e.exit_code(), 2),
+            Err(e) => panic!("{e:?}"),
+            Ok(_) => panic!("ran without scratch space"),
+        }
+    }
+
+    fn finished(error: Option<&str>, illegal: &[&str]) -> Finished {
+        Finished {
+            run_id: "r".into(),
+            outcome: RunOutcome {
+                status: Status::Succeeded,
+                steps: vec![],
+                failures: vec![],
+                outputs: json!({}),
+                error: None,
+                duration: Duration::ZERO,
+                waiting: vec![],
+            },
+            undelivered: None,
+            recorded: WriterReport {
+                error: error.map(str::to_string),
+                illegal: illegal.iter().map(|s| s.to_string()).collect(),
+            },
+            db_path: PathBuf::from("/h/history.db"),
+            reporter: Arc::new(crate::report::json::JsonReporter),
+        }
+    }
+
+    #[test]
+    fn an_incomplete_record_or_a_refused_transition_is_not_the_outcome() {
+        assert_eq!(finished(None, &[]).exit().unwrap(), Exit::Success);
+        match finished(Some("disk full"), &["t: succeeded -> running"]).exit() {
+            Err(Error::Recording(d)) => {
+                assert!(d.message.contains("disk full"), "{d:?}");
+                assert!(d.help.unwrap_or_default().contains("/h/history.db"));
+            }
+            other => panic!("{other:?}"),
+        }
+        match finished(None, &["t: succeeded -> running"]).exit() {
+            Err(e @ Error::Internal(_)) => assert_eq!(e.exit_code(), 1),
+            other => panic!("{other:?}"),
+        }
+    }
+}
