@@ -112,6 +112,38 @@ fn hit_miss_on_source_change_key_and_no_cache() {
     assert_eq!(builds(p.path()), 6, "a cleared cache misses");
 }
 
+/// Nothing but the key reads `steps.a`: the step must still see it.
+const KEY_READS_A_STEP: &str = r#"
+name: keyed
+inputs:
+  v: { type: string, default: one }
+steps:
+  - id: a
+    run: echo "v=${{ inputs.v }}" >> $ORCH_OUTPUT
+  - id: build
+    needs: [a]
+    cache:
+      key: "${{ steps.a.outputs.v }}"
+    run: echo build >> runs.txt
+"#;
+
+#[test]
+fn a_key_that_alone_reads_a_step_sees_it() {
+    let p = project(&[("w.yaml", KEY_READS_A_STEP)]);
+    let home = tempfile::tempdir().unwrap();
+    run(p.path(), home.path(), &[]);
+    assert_eq!(builds(p.path()), 1);
+    let events = run(p.path(), home.path(), &[]);
+    assert_eq!(builds(p.path()), 1, "the same key hits");
+    assert!(events.contains("orchestration.step.cached"), "{events}");
+    run(p.path(), home.path(), &["-i", "v=two"]);
+    assert_eq!(
+        builds(p.path()),
+        2,
+        "another value of steps.a is another key"
+    );
+}
+
 #[test]
 fn entries_expire_after_their_ttl() {
     let p = project(&[(

@@ -5,6 +5,7 @@ use std::fmt::Write;
 use crate::cli::PlanArgs;
 use crate::error::Error;
 use crate::exit::Exit;
+use crate::model::Site;
 use crate::model::{Phase, Workflow};
 use crate::plan::Plan;
 
@@ -31,18 +32,8 @@ fn cache_notes(cx: &Context, p: &super::Prepared) -> Result<Vec<(String, String)
     let (base_env, env_ctx, env_err) = prepare::workflow_env(wf, &cx.env.all, &p.inputs, &run);
     let mut out = Vec::new();
     for s in wf.steps.iter().filter(|s| s.cache.is_some()) {
-        let reads: Vec<&str> = crate::validate::body_exprs(&s.body)
-            .into_iter()
-            .chain(
-                s.cache
-                    .as_ref()
-                    .and_then(|c| c.key.as_ref())
-                    .into_iter()
-                    .flat_map(|k| k.exprs()),
-            )
-            .chain(s.working_dir.iter().flat_map(|w| w.exprs()))
-            .flat_map(|e| e.steps())
-            .collect();
+        // What the fingerprint is made of: the body, `working_dir`, the key.
+        let reads = s.reads(|site| matches!(site, Site::Body | Site::WorkingDir | Site::CacheKey));
         let note = if let Some(e) = &env_err {
             format!("unknown: {e}")
         } else if let Some(dep) = reads.first() {

@@ -23,6 +23,7 @@ use crate::event::{RunSummary, Sink};
 /// The engine's result, under the name its callers knew.
 pub use crate::event::{RunSummary as RunOutcome, StepReport};
 use crate::model::{Config, Workflow};
+use crate::plan::Plan;
 
 /// Cancellation is a leaf (steps use it too); re-exported where it was.
 pub use crate::cancel::{self, CancelLevel, CancelWatch, Canceller};
@@ -112,12 +113,15 @@ impl Approver for NoApprover {
     }
 }
 
-/// Run a validated workflow to the end.
+/// Run a validated workflow, whose plan was built once beforehand, to the end.
 pub async fn run(
     wf: Arc<Workflow>,
+    plan: Arc<Plan>,
     cfg: Arc<Config>,
     opts: RunOptions,
     sink: Arc<dyn Sink>,
 ) -> RunSummary {
-    scheduler::Engine::new(wf, cfg, opts, sink).run().await
+    scheduler::Engine::new(wf, plan, cfg, opts, sink)
+        .run()
+        .await
 }

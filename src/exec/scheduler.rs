@@ -16,6 +16,7 @@ use crate::event::{Event, EventKind, RunSummary, Sink, Status, StepOutcome, Step
 use crate::expr::eval::resolve;
 use crate::expr::{Scope, StatusFns};
 use crate::model::{Config, Phase, Workflow};
+use crate::plan::Plan;
 
 /// A unit waiting for a slot: higher priority first, then file order.
 #[derive(PartialEq, Eq)]
@@ -65,12 +66,9 @@ pub(crate) struct Engine {
     cfg: Arc<Config>,
     opts: RunOptions,
     sink: Arc<dyn Sink>,
-    /// Needs of any phase (earlier phases are already done); for `success()`.
-    all_needs: Vec<Vec<usize>>,
-    dependents: Vec<Vec<usize>>,
+    /// Deps, dependents, needs and reads of every step, built before the run.
+    plan: Arc<Plan>,
     waiting_on: Vec<usize>,
-    /// Steps each step's expressions read (for building its context).
-    reads: Vec<Vec<usize>>,
     state: Vec<StepState>,
     ready: BinaryHeap<Ready>,
     running: usize,
@@ -96,62 +94,15 @@ pub(crate) struct Engine {
 }
 
 impl Engine {
-    pub fn new(wf: Arc<Workflow>, cfg: Arc<Config>, opts: RunOptions, sink: Arc<dyn Sink>) -> Self {
+    pub fn new(
+        wf: Arc<Workflow>,
+        plan: Arc<Plan>,
+        cfg: Arc<Config>,
+        opts: RunOptions,
+        sink: Arc<dyn Sink>,
+    ) -> Self {
         let n = wf.steps.len();
-        let index: HashMap<&str, usize> = wf
-            .steps
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.id.as_str(), i))
-            .collect();
-        let mut deps = vec![Vec::new(); n];
-        let mut all_needs = vec![Vec::new(); n];
-        let mut dependents = vec![Vec::new(); n];
-        for (i, s) in wf.steps.iter().enumerate() {
-            for need in &s.needs {
-                if let Some(&j) = index.get(need.id.as_str()) {
-                    all_needs[i].push(j);
-                    if wf.steps[j].phase == s.phase && !deps[i].contains(&j) {
-                        deps[i].push(j);
-                        dependents[j].push(i);
-                    }
-                }
-            }
-        }
-        let reads = wf
-            .steps
-            .iter()
-            .map(|s| {
-                let mut ids: Vec<usize> = Vec::new();
-                let mut add = |e: &Arc<crate::expr::Expr>| {
-                    for name in e.steps() {
-                        if let Some(&j) = index.get(name) {
-                            if !ids.contains(&j) {
-                                ids.push(j);
-                            }
-                        }
-                    }
-                };
-                s.cond.iter().for_each(&mut add);
-                s.for_each.iter().flat_map(|v| v.exprs()).for_each(&mut add);
-                s.working_dir
-                    .iter()
-                    .flat_map(|v| v.exprs())
-                    .for_each(&mut add);
-                s.outputs
-                    .iter()
-                    .flat_map(|(_, v)| v.exprs())
-                    .for_each(&mut add);
-                crate::validate::body_exprs(&s.body)
-                    .into_iter()
-                    .for_each(&mut add);
-                if let Some(c) = s.body.retry.as_ref().and_then(|r| r.condition.as_ref()) {
-                    add(c);
-                }
-                ids
-            })
-            .collect();
-        let waiting_on = deps.iter().map(Vec::len).collect();
+        let waiting_on = plan.deps.iter().map(Vec::len).collect();
         let state = (0..n)
             .map(|_| StepState {
                 status: Status::Pending,
@@ -181,11 +132,9 @@ impl Engine {
             pools: cfg.pools.iter().cloned().collect(),
             cfg: cfg.clone(),
             wf,
+            plan,
             sink,
-            all_needs,
-            dependents,
             waiting_on,
-            reads,
             state,
             ready: BinaryHeap::new(),
             running: 0,
@@ -254,7 +203,7 @@ impl Engine {
                 cache: None,
             });
             st.view = Some(Arc::new(r.view));
-            for d in self.dependents[i].clone() {
+            for &d in &self.plan.dependents[i] {
                 self.waiting_on[d] -= 1;
             }
         }
@@ -467,7 +416,7 @@ impl Engine {
 
     fn status_fns(&self, i: usize) -> StatusFns {
         let phase = self.wf.steps[i].phase;
-        let needs_ok = self.all_needs[i].iter().all(|&d| {
+        let needs_ok = self.plan.all_needs[i].iter().all(|&d| {
             let st = &self.state[d];
             match st.status {
                 Status::Succeeded | Status::Skipped | Status::Cached => true,
@@ -475,7 +424,7 @@ impl Engine {
                 _ => false,
             }
         });
-        let need_failed = self.all_needs[i]
+        let need_failed = self.plan.all_needs[i]
             .iter()
             .any(|&d| self.state[d].status == Status::Failed);
         let run_ok = match phase {
@@ -584,7 +533,7 @@ impl Engine {
     }
 
     fn enqueue(&mut self, i: usize) {
-        if self.all_needs[i].iter().any(|&d| self.unsynced[d]) {
+        if self.plan.all_needs[i].iter().any(|&d| self.unsynced[d]) {
             self.sync_needed = true;
         }
         if !self.state[i].queued {
@@ -681,7 +630,7 @@ impl Engine {
 
     fn spawn(&mut self, i: usize, item: Option<(usize, Json)>) {
         self.running += 1;
-        let views = self.reads[i]
+        let views = self.plan.reads[i]
             .iter()
             .filter_map(|&j| {
                 let v = self.state[j].view.clone()?;
@@ -853,8 +802,8 @@ impl Engine {
             },
         });
         self.unsynced[i] = true;
-        let dependents = self.dependents[i].clone();
-        for d in dependents {
+        let plan = self.plan.clone();
+        for &d in &plan.dependents[i] {
             self.waiting_on[d] -= 1;
             if self.waiting_on[d] == 0 && self.state[d].status == Status::Pending {
                 self.decide(d);
@@ -1031,7 +980,14 @@ mod tests {
             .enable_all()
             .build()
             .unwrap();
-        let outcome = rt.block_on(super::super::run(wf, Arc::new(cfg), opts, rec.clone()));
+        let plan = Arc::new(Plan::new(&wf));
+        let outcome = rt.block_on(super::super::run(
+            wf,
+            plan,
+            Arc::new(cfg),
+            opts,
+            rec.clone(),
+        ));
         let events = rec.0.lock().unwrap().clone();
         (outcome, events)
     }

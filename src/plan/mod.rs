@@ -1,32 +1,67 @@
-//! The DAG of a validated workflow: dependencies as indices, levels, order.
+//! The DAG of a validated workflow, built once: dependencies as indices,
+//! who waits for whom, what each step's expressions read, levels. The
+//! engine, `orch plan`, `orch graph` and `orch resume` all use this one.
 
 pub mod graph;
 pub mod resume;
 
+pub use resume::Restored;
+
 use crate::model::{Phase, Workflow};
 
-/// The steps of a workflow as a graph of indices.
+/// The steps of a workflow as a graph of indices into `wf.steps`.
+#[derive(Debug)]
 pub struct Plan {
-    /// Same-phase needs of each step.
+    /// Same-phase needs of each step: what it waits for.
     pub deps: Vec<Vec<usize>>,
+    /// Steps that wait for each step (the reverse of `deps`).
+    pub dependents: Vec<Vec<usize>>,
+    /// Needs of any phase (earlier phases are done first); what `success()`
+    /// and `failure()` look at.
+    pub all_needs: Vec<Vec<usize>>,
+    /// Steps each step's expressions read (its `steps.<id>` context).
+    pub reads: Vec<Vec<usize>>,
     phases: Vec<Phase>,
 }
 
 impl Plan {
     pub fn new(wf: &Workflow) -> Self {
-        let deps = wf
+        let n = wf.steps.len();
+        let index: std::collections::HashMap<&str, usize> = wf
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.as_str(), i))
+            .collect();
+        let mut deps = vec![Vec::new(); n];
+        let mut all_needs = vec![Vec::new(); n];
+        let mut dependents = vec![Vec::new(); n];
+        for (i, s) in wf.steps.iter().enumerate() {
+            for need in &s.needs {
+                if let Some(&j) = index.get(need.id.as_str()) {
+                    all_needs[i].push(j);
+                    if wf.steps[j].phase == s.phase && !deps[i].contains(&j) {
+                        deps[i].push(j);
+                        dependents[j].push(i);
+                    }
+                }
+            }
+        }
+        let reads = wf
             .steps
             .iter()
             .map(|s| {
-                s.needs
-                    .iter()
-                    .filter_map(|n| wf.step_index(&n.id))
-                    .filter(|&j| wf.steps[j].phase == s.phase)
+                s.reads(|_| true)
+                    .into_iter()
+                    .filter_map(|id| index.get(id).copied())
                     .collect()
             })
             .collect();
         Plan {
             deps,
+            dependents,
+            all_needs,
+            reads,
             phases: wf.steps.iter().map(|s| s.phase).collect(),
         }
     }
@@ -52,5 +87,62 @@ impl Plan {
             .into_iter()
             .map(|l| l.into_iter().map(|k| members[k]).collect())
             .collect()
+    }
+
+    /// `step` and every step that needs it, directly or not, in any phase;
+    /// in file order.
+    pub fn downstream(&self, step: usize) -> Vec<usize> {
+        let n = self.all_needs.len();
+        let mut marked = vec![false; n];
+        marked[step] = true;
+        // Needs may point at any earlier or later index: repeat to a fixpoint.
+        loop {
+            let mut changed = false;
+            for i in 0..n {
+                if !marked[i] && self.all_needs[i].iter().any(|&d| marked[d]) {
+                    marked[i] = true;
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        (0..n).filter(|&i| marked[i]).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(yaml: &str) -> (Workflow, Plan) {
+        let src = std::sync::Arc::new(crate::source::Source::new("t.yaml", "t.yaml", yaml));
+        let wf = crate::validate::workflow_source(&src, &crate::model::Config::default())
+            .expect("valid");
+        let p = Plan::new(&wf);
+        (wf, p)
+    }
+
+    #[test]
+    fn deps_dependents_and_levels() {
+        let (_, p) = plan(
+            "name: d\nsteps:\n  - {id: a, run: 'true'}\n  - {id: b, needs: a, run: 'true'}\n  - {id: c, needs: [a, b], run: 'true'}\nfinally:\n  - {id: f, needs: c, run: 'true'}\n",
+        );
+        assert_eq!(p.deps, [vec![], vec![0], vec![0, 1], vec![]]);
+        assert_eq!(p.all_needs[3], [2], "a need across phases still counts");
+        assert_eq!(p.dependents[0], [1, 2]);
+        assert_eq!(p.levels(Phase::Main), [vec![0], vec![1], vec![2]]);
+        assert_eq!(p.levels(Phase::Finally), [vec![3]]);
+        assert_eq!(p.downstream(1), [1, 2, 3]);
+    }
+
+    #[test]
+    fn reads_cover_every_expression_of_a_step_once() {
+        let (_, p) = plan(
+            "name: r\nsteps:\n  - {id: a, transform: {v: '${{ 1 }}'}}\n  - {id: b, transform: {v: '${{ 2 }}'}}\n  - id: c\n    needs: [a, b]\n    cache: {key: '${{ steps.a.outputs.v }}'}\n    run: echo ${{ steps.b.outputs.v }} ${{ steps.a.outputs.v }}\n",
+        );
+        // `cache.key` is read too (it comes before the body), each step once.
+        assert_eq!(p.reads[2], [0, 1]);
     }
 }

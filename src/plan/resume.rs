@@ -185,18 +185,14 @@ fn restored(s: &RecordedStep<'_>) -> Restored {
 
 /// `step` and every step that needs it, directly or not (all phases).
 pub fn downstream(wf: &Workflow, step: &str) -> HashSet<String> {
-    let mut out: HashSet<String> = HashSet::from([step.to_string()]);
-    loop {
-        let before = out.len();
-        for s in &wf.steps {
-            if s.needs.iter().any(|n| out.contains(&n.id)) {
-                out.insert(s.id.clone());
-            }
-        }
-        if out.len() == before {
-            return out;
-        }
-    }
+    let Some(i) = wf.step_index(step) else {
+        return HashSet::from([step.to_string()]);
+    };
+    super::Plan::new(wf)
+        .downstream(i)
+        .into_iter()
+        .map(|j| wf.steps[j].id.clone())
+        .collect()
 }
 
 #[cfg(test)]

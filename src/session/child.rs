@@ -209,7 +209,8 @@ async fn run(
             parent: child_id,
         })),
     };
-    let mut outcome = exec::run(wf, s.config.clone(), opts, top).await;
+    let plan = Arc::new(crate::plan::Plan::new(&wf));
+    let mut outcome = exec::run(wf, plan, s.config.clone(), opts, top).await;
     if let Some(rt) = &own_services {
         rt.breakers.flush();
     }

@@ -240,7 +240,8 @@ impl RunSession {
         let show_hint = self.show_hint;
         let (mut outcome, delivery) = self.runtime.block_on(async move {
             tokio::spawn(signals::watch(canceller, show_hint));
-            let outcome = exec::run(wf, config, opts, top).await;
+            let plan = Arc::new(crate::plan::Plan::new(&wf));
+            let outcome = exec::run(wf, plan, config, opts, top).await;
             // A slow webhook gets a moment to catch up, never more.
             let delivery = match &webhook {
                 Some(w) => Some(w.finish(Duration::from_secs(2)).await),

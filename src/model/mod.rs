@@ -6,6 +6,10 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 
+mod exprs;
+
+pub use exprs::Site;
+
 use crate::expr::Expr;
 use crate::source::{Source, Span};
 

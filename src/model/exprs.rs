@@ -1,0 +1,131 @@
+//! The one walk over a step's expressions. Validation, the scheduler (what
+//! a step reads), secrets (what a step fetches) and `orch plan` all go
+//! through [`Step::exprs`], so a new key with expressions is added once.
+
+use std::sync::Arc;
+
+use super::{HttpBody, Step, StepBody, StepKind};
+use crate::expr::Expr;
+
+/// Where in a step an expression is written: it decides what the
+/// expression may read and when it is evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Site {
+    /// `if:`, decided before the step starts.
+    If,
+    /// `for_each:`, resolved before the step starts.
+    ForEach,
+    WorkingDir,
+    /// `outputs:`, evaluated after the step succeeded (sees its own results).
+    Output,
+    /// `cache.key`, part of the fingerprint.
+    CacheKey,
+    /// The step's `env:` and the fields of its kind.
+    Body,
+    /// `retry.condition`, which sees `error`.
+    RetryCondition,
+    /// The `compensate:` body (sees the step's own results).
+    Compensate,
+    /// `retry.condition` of the `compensate:` body.
+    CompensateRetryCondition,
+}
+
+impl Site {
+    /// Secrets are fetched just before a step starts: not for what is
+    /// decided earlier (`if`, `for_each`) or beside an error.
+    pub fn may_read_secrets(self) -> bool {
+        !matches!(
+            self,
+            Site::If | Site::ForEach | Site::RetryCondition | Site::CompensateRetryCondition
+        )
+    }
+}
+
+impl Step {
+    /// Every expression of the step with its site, in the order of the keys
+    /// above (which is the order diagnostics about them come in).
+    pub fn exprs<'a>(&'a self) -> Vec<(Site, &'a Arc<Expr>)> {
+        let mut out: Vec<(Site, &Arc<Expr>)> = Vec::new();
+        if let Some(c) = &self.cond {
+            out.push((Site::If, c));
+        }
+        fn extend<'a>(out: &mut Vec<(Site, &'a Arc<Expr>)>, site: Site, exprs: Vec<&'a Arc<Expr>>) {
+            out.extend(exprs.into_iter().map(|e| (site, e)));
+        }
+        let mut add = |site: Site, exprs: Vec<&'a Arc<Expr>>| extend(&mut out, site, exprs);
+        if let Some(fe) = &self.for_each {
+            add(Site::ForEach, fe.exprs());
+        }
+        if let Some(w) = &self.working_dir {
+            add(Site::WorkingDir, w.exprs());
+        }
+        for (_, v) in &self.outputs {
+            add(Site::Output, v.exprs());
+        }
+        if let Some(k) = self.cache.as_ref().and_then(|c| c.key.as_ref()) {
+            add(Site::CacheKey, k.exprs());
+        }
+        add(Site::Body, self.body.exprs());
+        if let Some(c) = self.body.retry.as_ref().and_then(|r| r.condition.as_ref()) {
+            add(Site::RetryCondition, vec![c]);
+        }
+        if let Some(comp) = &self.compensate {
+            add(Site::Compensate, comp.exprs());
+            if let Some(c) = comp.retry.as_ref().and_then(|r| r.condition.as_ref()) {
+                add(Site::CompensateRetryCondition, vec![c]);
+            }
+        }
+        out
+    }
+
+    /// The ids of the steps the expressions at `sites` read, each once, in
+    /// the order they first appear.
+    pub fn reads(&self, sites: impl Fn(Site) -> bool) -> Vec<&str> {
+        let mut ids: Vec<&str> = Vec::new();
+        for (site, e) in self.exprs() {
+            if !sites(site) {
+                continue;
+            }
+            for name in e.steps() {
+                if !ids.contains(&name) {
+                    ids.push(name);
+                }
+            }
+        }
+        ids
+    }
+}
+
+impl StepBody {
+    /// The expressions of `env:` and of the kind's fields (not `retry`).
+    pub fn exprs(&self) -> Vec<&Arc<Expr>> {
+        let mut out: Vec<&Arc<Expr>> = Vec::new();
+        for (_, v) in &self.env {
+            out.extend(v.exprs());
+        }
+        match &self.kind {
+            StepKind::Run { script, .. } => out.extend(script.exprs()),
+            StepKind::Transform(m) => m.iter().for_each(|(_, v)| out.extend(v.exprs())),
+            StepKind::Http(h) => {
+                out.extend(h.url.exprs());
+                for (_, v) in h.headers.iter().chain(&h.query) {
+                    out.extend(v.exprs());
+                }
+                match &h.body {
+                    Some(HttpBody::Json(v) | HttpBody::Text(v)) => out.extend(v.exprs()),
+                    Some(HttpBody::Form(m)) => m.iter().for_each(|(_, v)| out.extend(v.exprs())),
+                    None => {}
+                }
+            }
+            StepKind::Call { with, .. } | StepKind::Workflow { with, .. } => {
+                with.iter().for_each(|(_, v)| out.extend(v.exprs()))
+            }
+            StepKind::Approval { message, .. } => {
+                if let Some(m) = message {
+                    out.extend(m.exprs());
+                }
+            }
+        }
+        out
+    }
+}
