@@ -28,9 +28,9 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Invalid(_) | Error::Environment(_) => INVALID,
-            // Kept at 2, the code it always had (and that the full-disk test
-            // expects), although the steps did run.
-            Error::Recording(_) => INVALID,
+            // Steps ran: 2 would claim nothing did. The run did not finish
+            // its job (its record is incomplete), so it failed.
+            Error::Recording(_) => Exit::RunFailed.code(),
             Error::Internal(_) => Exit::RunFailed.code(),
         }
     }
@@ -66,7 +66,7 @@ mod tests {
         let d = || Diag::new("x", "y");
         assert_eq!(Error::from(d()).exit_code(), 2);
         assert_eq!(Error::environment(d()).exit_code(), 2);
-        assert_eq!(Error::Recording(d()).exit_code(), 2);
+        assert_eq!(Error::Recording(d()).exit_code(), 1);
         assert_eq!(Error::Internal("bug".into()).exit_code(), 1);
         assert_eq!(Error::Recording(d()).diags().len(), 1);
         assert!(Error::Internal("bug".into()).diags().is_empty());
