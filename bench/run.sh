@@ -5,6 +5,8 @@
 #
 # Environment:
 #   ORCH_BIN     orch binary to measure (default: build target/release/orch)
+#   ORCH_BASELINE another orch binary (say, a build of the previous commit),
+#                measured in the same run beside it as `orch baseline`
 #   BENCH_RUNS   timed repetitions per command (default 5; 30 for startup)
 #   BENCH_TIMER  auto | hyperfine | python (default auto: hyperfine if on PATH)
 #   BENCH_KEEP   set to 1 to keep the temp dir (generated workflows) for a look
@@ -54,6 +56,11 @@ else
 fi
 [[ -x $ORCH ]] || die "orch binary not found or not executable: $ORCH"
 ORCH=$(realpath "$ORCH")  # we cd away below
+BASE=
+if [[ -n ${ORCH_BASELINE:-} ]]; then
+  [[ -x $ORCH_BASELINE ]] || die "ORCH_BASELINE is not an executable: $ORCH_BASELINE"
+  BASE=$(realpath "$ORCH_BASELINE")
+fi
 
 rustc -O -o "$TMP/floor" "$ROOT/bench/floor.rs"
 rustc -O -o "$TMP/peakrss" "$ROOT/bench/peakrss.rs"
@@ -257,6 +264,7 @@ bench() {
   echo "orch benchmark — $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "host:   $(uname -srm), $(nproc) CPUs"
   echo "orch:   $ORCH"
+  if [[ -n $BASE ]]; then echo "base:   $BASE (the 'orch baseline' rows)"; fi
   echo "make:   $(make --version | head -n1)"
   if [[ -n $TASK ]]; then echo "task:   $("$TASK" --version | head -n1)"; else echo "task:   go-task not on PATH; skipped"; fi
   echo "timer:  $TIMER, median of $RUNS_BIG runs ($RUNS_STARTUP for startup) after 1 warm-up; -j $JOBS"
@@ -280,9 +288,15 @@ for shape in "${SHAPES[@]}"; do
       bench "$shape" "$c" task "$steps" "$runs" -- "$TASK" -s -C "$JOBS" -t "$base.Taskfile.yml" all
     fi
     bench "$shape" "$c" orch "$steps" "$runs" -- "$ORCH" run "$base.yaml" -j "$JOBS" --output plain
+    if [[ -n $BASE ]]; then
+      bench "$shape" "$c" "orch baseline" "$steps" "$runs" -- "$BASE" run "$base.yaml" -j "$JOBS" --output plain
+    fi
   done
 done
 bench validate-10k - "orch validate" "$VALIDATE_N" "$RUNS_BIG" -- "$ORCH" validate "$TMP/wf/validate-10k.yaml"
+if [[ -n $BASE ]]; then
+  bench validate-10k - "base validate" "$VALIDATE_N" "$RUNS_BIG" -- "$BASE" validate "$TMP/wf/validate-10k.yaml"
+fi
 
 echo >&2
 python3 "$HELPER" report "$RESULTS"
