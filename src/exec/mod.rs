@@ -7,6 +7,7 @@ pub mod fingerprint;
 pub mod prepare;
 pub mod retry;
 mod scheduler;
+mod state;
 mod unit;
 
 use std::collections::HashMap;

@@ -1,7 +1,6 @@
 //! The scheduling loop: which step may start, in what order, under which
 //! caps; what happens after a failure, a timeout or a cancellation.
 
-use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -9,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::{json, Map, Value as Json};
 use tokio::task::JoinSet;
 
+use super::state::{report, restored, step_view, unit_view, Items, Ready, StepState};
 use super::unit::{self, UnitCtx, UnitResult};
 use super::RunOptions;
 use crate::cancel::{self, CancelLevel, Canceller};
@@ -17,49 +17,6 @@ use crate::expr::eval::resolve;
 use crate::expr::{Scope, StatusFns};
 use crate::model::{Config, Phase, Workflow};
 use crate::plan::Plan;
-
-/// A unit waiting for a slot: higher priority first, then file order.
-#[derive(PartialEq, Eq)]
-struct Ready {
-    priority: i64,
-    step: usize,
-}
-
-impl Ord for Ready {
-    fn cmp(&self, o: &Self) -> Ordering {
-        self.priority
-            .cmp(&o.priority)
-            .then_with(|| o.step.cmp(&self.step))
-    }
-}
-
-impl PartialOrd for Ready {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-
-#[derive(Default)]
-struct Items {
-    values: Vec<Json>,
-    next: usize,
-    running: usize,
-    done: usize,
-    results: Vec<Option<UnitResult>>,
-}
-
-struct StepState {
-    status: Status,
-    started: Option<Instant>,
-    /// Time the step went terminal.
-    duration: Option<Duration>,
-    result: Option<UnitResult>,
-    items: Option<Items>,
-    error: Option<String>,
-    /// The `steps.<id>` view, once terminal.
-    view: Option<Arc<Json>>,
-    queued: bool,
-}
 
 pub(crate) struct Engine {
     wf: Arc<Workflow>,
@@ -103,18 +60,7 @@ impl Engine {
     ) -> Self {
         let n = wf.steps.len();
         let waiting_on = plan.deps.iter().map(Vec::len).collect();
-        let state = (0..n)
-            .map(|_| StepState {
-                status: Status::Pending,
-                started: None,
-                duration: None,
-                result: None,
-                items: None,
-                error: None,
-                view: None,
-                queued: false,
-            })
-            .collect();
+        let state = (0..n).map(|_| StepState::pending()).collect();
         let run_id = opts.run_id.clone();
         let workflow: Arc<str> = Arc::from(wf.name.as_str());
         let run_ctx = Arc::new(json!({
@@ -167,41 +113,10 @@ impl Engine {
             let Some(i) = self.wf.step_index(&id) else {
                 continue;
             };
-            let view = match &r.view {
-                Json::Object(m) => m.clone(),
-                _ => Map::new(),
-            };
-            let mut extra = view.clone();
-            for k in ["status", "outputs", "exit_code", "stdout", "error", "items"] {
-                extra.remove(k);
-            }
             let st = &mut self.state[i];
             st.status = r.status;
             st.duration = r.duration;
-            st.result = Some(UnitResult {
-                status: r.status,
-                attempts: r.attempts,
-                exit_code: view
-                    .get("exit_code")
-                    .and_then(Json::as_i64)
-                    .map(|c| c as i32),
-                stdout: view
-                    .get("stdout")
-                    .and_then(Json::as_str)
-                    .map(str::to_string),
-                outputs: match view.get("outputs") {
-                    Some(Json::Object(m)) => m.clone(),
-                    _ => Map::new(),
-                },
-                error: None,
-                duration: r.duration.unwrap_or_default(),
-                http_status: view
-                    .get("http_status")
-                    .and_then(Json::as_u64)
-                    .map(|c| c as u16),
-                extra,
-                cache: None,
-            });
+            st.result = Some(restored(&r));
             st.view = Some(Arc::new(r.view));
             for &d in &self.plan.dependents[i] {
                 self.waiting_on[d] -= 1;
@@ -845,96 +760,9 @@ impl Engine {
             .steps
             .iter()
             .zip(&self.state)
-            .map(|(s, st)| {
-                let r = st.result.as_ref();
-                let items = st
-                    .items
-                    .as_ref()
-                    .map(|items| {
-                        items
-                            .results
-                            .iter()
-                            .enumerate()
-                            .map(|(k, r)| match r {
-                                Some(r) => StepReport {
-                                    id: format!("{}[{k}]", s.id),
-                                    status: r.status,
-                                    attempts: r.attempts,
-                                    duration: Some(r.duration),
-                                    exit_code: r.exit_code,
-                                    error: r.error.clone(),
-                                    outputs: Json::Object(r.outputs.clone()),
-                                    items: Vec::new(),
-                                },
-                                None => StepReport {
-                                    id: format!("{}[{k}]", s.id),
-                                    status: if self.cancelled {
-                                        Status::Cancelled
-                                    } else {
-                                        Status::Skipped
-                                    },
-                                    attempts: 0,
-                                    duration: None,
-                                    exit_code: None,
-                                    error: None,
-                                    outputs: Json::Object(Map::new()),
-                                    items: Vec::new(),
-                                },
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                StepReport {
-                    id: s.id.clone(),
-                    status: st.status,
-                    attempts: r.map(|r| r.attempts).unwrap_or(0),
-                    duration: st.duration,
-                    exit_code: r.and_then(|r| r.exit_code),
-                    error: st.error.clone(),
-                    outputs: r
-                        .map(|r| Json::Object(r.outputs.clone()))
-                        .unwrap_or_else(|| json!({})),
-                    items,
-                }
-            })
+            .map(|(s, st)| report(&s.id, st, self.cancelled))
             .collect()
     }
-}
-
-/// `steps.<id>` as expressions see it.
-fn step_view(st: &StepState) -> Json {
-    let mut view = unit_view(st.status, st.result.as_ref(), st.error.as_deref());
-    if let (Some(items), Json::Object(m)) = (&st.items, &mut view) {
-        let list = items
-            .results
-            .iter()
-            .map(|r| match r {
-                Some(r) => unit_view(r.status, Some(r), r.error.as_deref()),
-                None => json!({"status": "skipped", "outputs": {}}),
-            })
-            .collect();
-        m.insert("items".into(), Json::Array(list));
-    }
-    view
-}
-
-/// The view of one unit (a step or a `for_each` item).
-fn unit_view(status: Status, r: Option<&UnitResult>, error: Option<&str>) -> Json {
-    let mut m = Map::new();
-    m.insert("status".into(), Json::String(status.as_str().into()));
-    m.insert(
-        "outputs".into(),
-        Json::Object(r.map(|r| r.outputs.clone()).unwrap_or_default()),
-    );
-    m.insert("exit_code".into(), json!(r.and_then(|r| r.exit_code)));
-    m.insert("stdout".into(), json!(r.and_then(|r| r.stdout.as_deref())));
-    m.insert("error".into(), json!(error));
-    if let Some(r) = r {
-        for (k, v) in &r.extra {
-            m.insert(k.clone(), v.clone());
-        }
-    }
-    Json::Object(m)
 }
 
 #[cfg(test)]
