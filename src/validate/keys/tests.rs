@@ -1,0 +1,1 @@
+//! Checks of the key tables against themselves and the validator.
