@@ -10,6 +10,7 @@ mod markdown;
 mod orchestration;
 mod workflow;
 
+// Public for the drift test of the reference (tests/generated.rs).
 pub use markdown::{splice_reference, SpliceError};
 pub(crate) use orchestration::*;
 pub(crate) use workflow::*;
@@ -189,6 +190,14 @@ impl Ty {
             _ => Vec::new(),
         }
     }
+}
+
+/// The step kinds this version runs, in table order.
+pub(crate) fn supported_kinds() -> Vec<&'static str> {
+    STEP.with_role(Role::Kind)
+        .filter(|k| k.support == Support::Supported)
+        .map(|k| k.name)
+        .collect()
 }
 
 /// `a, b or c`, as the diagnostics list allowed values.

@@ -9,7 +9,7 @@ use crate::expr::Expr;
 use crate::model::*;
 use crate::plan::graph;
 
-use super::keys::{self, quoted_and, Role, Support};
+use super::keys::{self, quoted_and};
 use super::Ctx;
 
 /// Where an expression is written, which decides what it may see.
@@ -188,7 +188,7 @@ pub(crate) fn check(cx: &mut Ctx, wf: &Workflow, config: &Config) {
                 .label(s.span, format!("step `{}` has kind `{kind}`", s.id))
                 .help(format!(
                     "this version of orch runs {} steps",
-                    supported_kinds()
+                    quoted_and(&keys::supported_kinds())
                 )),
             );
         }
@@ -250,16 +250,6 @@ pub(crate) fn check(cx: &mut Ctx, wf: &Workflow, config: &Config) {
             }
         }
     }
-}
-
-/// `` `run`, `http`, … and `approval` ``: the kinds this version runs.
-fn supported_kinds() -> String {
-    let kinds: Vec<&str> = keys::STEP
-        .with_role(Role::Kind)
-        .filter(|k| k.support == Support::Supported)
-        .map(|k| k.name)
-        .collect();
-    quoted_and(&kinds)
 }
 
 fn phase_name(p: Phase) -> &'static str {

@@ -192,7 +192,7 @@ fn ty_text(ty: &Ty, top: bool) -> String {
         } if top => format!("string, `{p}`"),
         Ty::Name { noun, .. } => noun.to_string(),
         Ty::Template if top => "string (may hold expressions)".into(),
-        Ty::Template => "string with expressions".into(),
+        Ty::Template => "string with `${{ }}`".into(),
         Ty::Expr if top => "expression, with or without `${{ }}`".into(),
         Ty::Expr => "expression".into(),
         Ty::Int { min: Some(m) } => format!("integer ≥ {m}"),

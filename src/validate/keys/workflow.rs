@@ -325,8 +325,8 @@ pub(crate) static STEP: Table = Table {
 pub(crate) static HTTP: Table = Table {
     id: "http",
     what: "http",
-    noun: "request",
-    plural: "requests",
+    noun: "mapping",
+    plural: "mappings",
     section: Some("http"),
     groups: &[Group { keys: HTTP_BODIES, required: false }],
     keys: &[
@@ -361,8 +361,8 @@ pub(crate) static HTTP: Table = Table {
 pub(crate) static CALL: Table = Table {
     id: "call",
     what: "call",
-    noun: "call",
-    plural: "calls",
+    noun: "mapping",
+    plural: "mappings",
     section: Some("call"),
     groups: &[Group { keys: CALL_TARGETS, required: true }],
     keys: &[
@@ -394,8 +394,8 @@ pub(crate) static CALL: Table = Table {
 pub(crate) static APPROVAL: Table = Table {
     id: "approval",
     what: "approval",
-    noun: "approval",
-    plural: "approvals",
+    noun: "mapping",
+    plural: "mappings",
     section: Some("approval"),
     groups: &[],
     keys: &[
