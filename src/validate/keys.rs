@@ -96,6 +96,8 @@ pub(crate) enum Ty {
         min: f64,
     },
     Bool,
+    /// What `validate::duration::parse` accepts, `250ms` or `1m30s`: after
+    /// trimming, the pattern `([0-9]+(ms|s|m|h|d))+`.
     Duration,
     /// Any YAML value; strings in it may hold expressions.
     Any,

@@ -402,3 +402,14 @@ fn splicing_replaces_only_between_markers() {
     let unknown = format!("{text}<!-- keys:nothing begin -->\n");
     assert!(matches!(splice_reference(&unknown), Err(SpliceError::Unknown(id)) if id == "nothing"));
 }
+
+#[test]
+fn durations_follow_their_pattern() {
+    // Strings that match the pattern of `Ty::Duration`, and strings that do not.
+    for ok in ["250ms", "30s", "10m", "2h", "1d", "1m30s", "1h30m", "0s"] {
+        assert!(crate::validate::duration::parse(ok).is_ok(), "{ok}");
+    }
+    for bad in ["1.5s", "10", "s", "1 m", "3w", "m1"] {
+        assert!(crate::validate::duration::parse(bad).is_err(), "{bad}");
+    }
+}
