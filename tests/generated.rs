@@ -1,5 +1,6 @@
-//! Files generated from the CLI definition must match what the binary
-//! generates now: regenerate with `bash .ci/generate` after changing flags.
+//! Files generated from the CLI definition and the key tables must match
+//! what the code generates now: regenerate with `bash .ci/generate` after
+//! changing flags or keys.
 
 use crate::common::{orch, repo_root};
 
@@ -34,5 +35,25 @@ fn man_page_is_up_to_date() {
     assert!(
         generated(&["man"]) == committed("man/orch.1"),
         "man/orch.1 is stale: run `bash .ci/generate`"
+    );
+}
+
+/// The key tables of `docs/reference.md` are generated from
+/// `src/validate/keys.rs`. `ORCH_BLESS=1` rewrites them (`bash .ci/generate`).
+#[test]
+fn reference_key_tables_are_up_to_date() {
+    let path = repo_root().join("docs/reference.md");
+    let text = committed("docs/reference.md");
+    let generated = orch::validate::keys::splice_reference(&text)
+        .unwrap_or_else(|e| panic!("docs/reference.md: {e}"));
+    if std::env::var_os("ORCH_BLESS").is_some_and(|v| v == "1") {
+        if generated != text {
+            std::fs::write(&path, generated).expect("write docs/reference.md");
+        }
+        return;
+    }
+    assert!(
+        generated == text,
+        "the key tables of docs/reference.md are stale: run `bash .ci/generate`"
     );
 }

@@ -7,6 +7,7 @@ use crate::load::yaml::Yaml;
 use crate::model::*;
 use crate::source::Source;
 
+use super::keys::{self, or_list};
 use super::{step, Ctx};
 
 pub fn config(src: &Arc<Source>) -> Result<Config, Vec<Diag>> {
@@ -16,7 +17,7 @@ pub fn config(src: &Arc<Source>) -> Result<Config, Vec<Diag>> {
         source: Some(src.clone()),
         ..Config::default()
     };
-    let Some(top) = cx.fields(&tree, "orchestration.yaml", &["orchestration"]) else {
+    let Some(top) = cx.keys(&tree, &keys::CONFIG_FILE) else {
         return Err(cx.diags);
     };
     let Some(o) = top.get("orchestration") else {
@@ -29,26 +30,13 @@ pub fn config(src: &Arc<Source>) -> Result<Config, Vec<Diag>> {
         );
         return Err(cx.diags);
     };
-    let keys = [
-        "retry",
-        "policies",
-        "credential_injection",
-        "middleware",
-        "telemetry",
-        "pools",
-        "services",
-    ];
-    if let Some(f) = cx.fields(o, "orchestration", &keys) {
+    if let Some(f) = cx.keys(o, &keys::ORCHESTRATION) {
         cfg.retry = f.get("retry").and_then(|r| step::retry(&mut cx, r));
         if let Some(p) = f.get("policies") {
             cfg.policies = policies(&mut cx, p);
         }
         if let Some(c) = f.get("credential_injection") {
-            if let Some(cf) = cx.fields(
-                c,
-                "credential_injection",
-                &["allow_external_vault", "auto_load_from_prompt_vault"],
-            ) {
+            if let Some(cf) = cx.keys(c, &keys::CREDENTIAL_INJECTION) {
                 cfg.credential_injection = CredentialInjection {
                     allow_external_vault: cf
                         .get("allow_external_vault")
@@ -91,16 +79,7 @@ pub fn config(src: &Arc<Source>) -> Result<Config, Vec<Diag>> {
 
 fn policies(cx: &mut Ctx, y: &Yaml) -> Policies {
     let mut p = Policies::default();
-    let Some(f) = cx.fields(
-        y,
-        "policies",
-        &[
-            "fallback_on_error",
-            "allow_cross_agent",
-            "max_parallel_tasks",
-            "rules",
-        ],
-    ) else {
+    let Some(f) = cx.keys(y, &keys::POLICIES) else {
         return p;
     };
     p.fallback_on_error = f
@@ -121,8 +100,7 @@ fn policies(cx: &mut Ctx, y: &Yaml) -> Policies {
             return p;
         };
         for r in items {
-            let Some(rf) = cx.fields(r, "a policy rule", &["id", "when", "action", "message"])
-            else {
+            let Some(rf) = cx.keys(r, &keys::RULE) else {
                 continue;
             };
             let id = match rf.get("id") {
@@ -165,15 +143,14 @@ fn policies(cx: &mut Ctx, y: &Yaml) -> Policies {
                     Some("deny") => Some(PolicyAction::Deny),
                     Some("require_approval") => Some(PolicyAction::RequireApproval),
                     other => {
-                        let hint =
-                            other.and_then(|o| did_you_mean(o, ["deny", "require_approval"]));
+                        let hint = other
+                            .and_then(|o| did_you_mean(o, keys::POLICY_ACTIONS.iter().copied()));
                         cx.push(
                             Diag::new("policy", "unknown policy `action`")
                                 .label(a.span, "not an action")
-                                .help(
-                                    hint.map(|h| format!("did you mean `{h}`?"))
-                                        .unwrap_or_else(|| "use deny or require_approval".into()),
-                                ),
+                                .help(hint.map(|h| format!("did you mean `{h}`?")).unwrap_or_else(
+                                    || format!("use {}", or_list(keys::POLICY_ACTIONS)),
+                                )),
                         );
                         None
                     }
@@ -207,15 +184,15 @@ fn middleware(cx: &mut Ctx, y: &Yaml) -> Vec<Middleware> {
         cx.expected(y, "middleware", "a list");
         return Vec::new();
     };
-    let known = ["authentication", "metrics", "caching", "sanitization"];
+    let known = keys::MIDDLEWARE_IDS;
     items
         .iter()
         .filter_map(|m| {
-            let f = cx.fields(m, "a middleware", &["id", "enabled", "priority"])?;
+            let f = cx.keys(m, &keys::MIDDLEWARE)?;
             let idy = f.get("id")?;
             let id = cx.string(idy, "id")?;
             if !known.contains(&id.as_str()) {
-                let hint = did_you_mean(&id, known);
+                let hint = did_you_mean(&id, known.iter().copied());
                 cx.push(
                     Diag::new("middleware", format!("unknown middleware `{id}`"))
                         .label(idy.span, "not a middleware")
@@ -252,17 +229,7 @@ fn middleware(cx: &mut Ctx, y: &Yaml) -> Vec<Middleware> {
 }
 
 fn telemetry(cx: &mut Ctx, y: &Yaml) -> Telemetry {
-    let Some(f) = cx.fields(
-        y,
-        "telemetry",
-        &[
-            "log_to_file",
-            "log_file_path",
-            "emit_events",
-            "metrics_endpoint",
-            "webhook_url",
-        ],
-    ) else {
+    let Some(f) = cx.keys(y, &keys::TELEMETRY) else {
         return Telemetry::default();
     };
     Telemetry {
@@ -293,23 +260,7 @@ fn services(cx: &mut Ctx, y: &Yaml) -> Vec<Service> {
     };
     let mut out: Vec<Service> = Vec::new();
     for s in items {
-        let Some(f) = cx.fields(
-            s,
-            "a service",
-            &[
-                "id",
-                "name",
-                "base_url",
-                "auth",
-                "capabilities",
-                "priority",
-                "timeout",
-                "rate_limit",
-                "circuit_breaker",
-                "health_check",
-                "endpoints",
-            ],
-        ) else {
+        let Some(f) = cx.keys(s, &keys::SERVICE) else {
             continue;
         };
         let Some(idy) = f.get("id") else {
@@ -347,7 +298,7 @@ fn services(cx: &mut Ctx, y: &Yaml) -> Vec<Service> {
             })
             .unwrap_or_default();
         let rate_limit = f.get("rate_limit").and_then(|r| {
-            let rf = cx.fields(r, "rate_limit", &["requests", "per"])?;
+            let rf = cx.keys(r, &keys::RATE_LIMIT)?;
             let (Some(req), Some(per)) = (rf.get("requests"), rf.get("per")) else {
                 cx.error(
                     "missing-key",
@@ -363,11 +314,7 @@ fn services(cx: &mut Ctx, y: &Yaml) -> Vec<Service> {
             })
         });
         let circuit_breaker = f.get("circuit_breaker").and_then(|r| {
-            let rf = cx.fields(
-                r,
-                "circuit_breaker",
-                &["failure_threshold", "reset_timeout"],
-            )?;
+            let rf = cx.keys(r, &keys::CIRCUIT_BREAKER)?;
             let (Some(ft), Some(rt)) = (rf.get("failure_threshold"), rf.get("reset_timeout"))
             else {
                 cx.error(
@@ -384,7 +331,7 @@ fn services(cx: &mut Ctx, y: &Yaml) -> Vec<Service> {
             })
         });
         let health_check = f.get("health_check").and_then(|h| {
-            let hf = cx.fields(h, "health_check", &["path", "interval", "timeout"])?;
+            let hf = cx.keys(h, &keys::HEALTH_CHECK)?;
             let Some(path) = hf.get("path") else {
                 cx.error(
                     "missing-key",
@@ -426,7 +373,7 @@ fn services(cx: &mut Ctx, y: &Yaml) -> Vec<Service> {
 }
 
 fn auth(cx: &mut Ctx, y: &Yaml) -> Auth {
-    let Some(f) = cx.fields(y, "auth", &["type", "credential", "header"]) else {
+    let Some(f) = cx.keys(y, &keys::AUTH) else {
         return Auth::None;
     };
     let ty = f.get("type").and_then(|t| t.as_str()).unwrap_or("none");
@@ -461,14 +408,14 @@ fn auth(cx: &mut Ctx, y: &Yaml) -> Auth {
             }
         }
         other => {
-            let hint = did_you_mean(other, ["none", "bearer", "basic", "api_key"]);
+            let hint = did_you_mean(other, keys::AUTH_TYPES.iter().copied());
             let span = f.get("type").map(|t| t.span).unwrap_or(y.span);
             cx.push(
                 Diag::new("auth", format!("unknown auth type `{other}`"))
                     .label(span, "not an auth type")
                     .help(
                         hint.map(|h| format!("did you mean `{h}`?"))
-                            .unwrap_or_else(|| "use none, bearer, basic or api_key".into()),
+                            .unwrap_or_else(|| format!("use {}", or_list(keys::AUTH_TYPES))),
                     ),
             );
             Auth::None
@@ -484,7 +431,7 @@ fn endpoints(cx: &mut Ctx, y: &Yaml) -> Vec<Endpoint> {
     items
         .iter()
         .filter_map(|e| {
-            let f = cx.fields(e, "an endpoint", &["id", "method", "path", "parameters"])?;
+            let f = cx.keys(e, &keys::ENDPOINT)?;
             let Some(idy) = f.get("id") else {
                 cx.error("missing-key", e.span, "endpoint has no `id`", "add `id:`");
                 return None;
@@ -496,7 +443,7 @@ fn endpoints(cx: &mut Ctx, y: &Yaml) -> Vec<Endpoint> {
                 .map(|ps| {
                     ps.iter()
                         .filter_map(|p| {
-                            let pf = cx.fields(p, "a parameter", &["name", "in", "required"])?;
+                            let pf = cx.keys(p, &keys::PARAMETER)?;
                             let location =
                                 match pf.get("in").and_then(|i| i.as_str()).unwrap_or("body") {
                                     "path" => ParamIn::Path,
@@ -508,7 +455,10 @@ fn endpoints(cx: &mut Ctx, y: &Yaml) -> Vec<Endpoint> {
                                         cx.error(
                                             "endpoint",
                                             span,
-                                            "parameter `in` must be path, query, body or header",
+                                            format!(
+                                                "parameter `in` must be {}",
+                                                or_list(keys::PARAM_IN)
+                                            ),
                                             "unknown location",
                                         );
                                         return None;

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod duration;
+pub mod keys;
 pub(crate) mod refs;
 mod step;
 mod workflow;
@@ -99,6 +100,11 @@ impl Ctx {
             )
             .label(y.span, format!("found {}", y.kind_name())),
         );
+    }
+
+    /// A mapping with only the keys of `table`.
+    pub fn keys<'a>(&mut self, y: &'a Yaml, table: &keys::Table) -> Option<Fields<'a>> {
+        self.fields(y, table.what, &table.names())
     }
 
     /// A mapping with only `allowed` keys; unknown keys get a did-you-mean.

@@ -9,6 +9,7 @@ use crate::expr::Expr;
 use crate::model::*;
 use crate::plan::graph;
 
+use super::keys::{self, quoted_and};
 use super::Ctx;
 
 /// Where an expression is written, which decides what it may see.
@@ -178,19 +179,22 @@ pub(crate) fn check(cx: &mut Ctx, wf: &Workflow, config: &Config) {
         }
 
         let kind = s.body.kind.name();
-        if super::step::NOT_YET.contains(&kind) {
+        if keys::STEP.is_not_yet(kind) {
             cx.push(
                 Diag::new(
                     "not-supported",
                     format!("`{kind}` steps are not supported yet"),
                 )
                 .label(s.span, format!("step `{}` has kind `{kind}`", s.id))
-                .help("this version of orch runs `run`, `http`, `call`, `transform` and `approval` steps"),
+                .help(format!(
+                    "this version of orch runs {} steps",
+                    quoted_and(&keys::supported_kinds())
+                )),
             );
         }
         // Parsed so files written for later versions validate cleanly, but
         // refused until they run: nothing may pass silently.
-        if s.compensate.is_some() {
+        if s.compensate.is_some() && keys::STEP.is_not_yet("compensate") {
             cx.push(
                 Diag::new("not-supported", "`compensate` is not supported yet")
                     .label(s.span, format!("step `{}` declares a compensation", s.id))

@@ -5,35 +5,13 @@ use crate::load::yaml::{Yaml, YamlKind};
 use crate::model::*;
 use crate::source::Span;
 
+use super::keys::{self, or_list, quoted_or, Role};
 use super::{is_name, Ctx, Fields};
 
-pub const KINDS: [&str; 6] = ["run", "http", "call", "workflow", "transform", "approval"];
-
-const COMMON: [&str; 18] = [
-    "id",
-    "name",
-    "needs",
-    "if",
-    "env",
-    "working_dir",
-    "timeout",
-    "retry",
-    "continue_on_error",
-    "for_each",
-    "max_parallel",
-    "outputs",
-    "cache",
-    "compensate",
-    "priority",
-    "resources",
-    "shell",
-    "with",
-];
-
-const BODY: [&str; 5] = ["env", "timeout", "retry", "shell", "with"];
-
-/// Kinds that parse but do not run yet; validation refuses them loudly.
-pub const NOT_YET: [&str; 1] = ["workflow"];
+/// The kind keys, in the order diagnostics list them.
+fn kinds() -> impl Iterator<Item = &'static str> {
+    keys::STEP.with_role(Role::Kind).map(|k| k.name)
+}
 
 pub(crate) struct StepDefaults<'a> {
     pub timeout: Option<std::time::Duration>,
@@ -48,8 +26,7 @@ pub(crate) fn step(
     phase: Phase,
     defaults: &StepDefaults<'_>,
 ) -> Option<Step> {
-    let allowed: Vec<&str> = COMMON.iter().chain(KINDS.iter()).copied().collect();
-    let f = cx.fields(y, "a step", &allowed)?;
+    let f = cx.keys(y, &keys::STEP)?;
     let (id, span) = match f.get("id") {
         Some(v) => {
             let id = cx.string(v, "id")?;
@@ -121,7 +98,10 @@ pub(crate) fn step(
         .unwrap_or_default();
     let cache = f.get("cache").and_then(|v| cache(cx, v));
     let compensate = f.get("compensate").and_then(|v| {
-        let cf = cx.fields(v, "compensate", &[&KINDS[..], &BODY[..]].concat())?;
+        let allowed: Vec<&str> = kinds()
+            .chain(keys::STEP.with_role(Role::Body).map(|k| k.name))
+            .collect();
+        let cf = cx.fields(v, "compensate", &allowed)?;
         body(cx, &cf, v.span, &id, defaults).map(Box::new)
     });
     let priority = f
@@ -204,12 +184,15 @@ fn body(
     id: &str,
     d: &StepDefaults<'_>,
 ) -> Option<StepBody> {
-    let present: Vec<&str> = KINDS.iter().copied().filter(|k| f.has(k)).collect();
+    let present: Vec<&str> = kinds().filter(|k| f.has(k)).collect();
     if present.is_empty() {
         cx.push(
             Diag::new("step-kind", format!("step `{id}` says nothing to do"))
                 .label(span, "no kind key")
-                .help(format!("add exactly one of: {}", KINDS.join(", "))),
+                .help(format!(
+                    "add exactly one of: {}",
+                    kinds().collect::<Vec<_>>().join(", ")
+                )),
         );
         return None;
     }
@@ -239,8 +222,11 @@ fn body(
             Some("bash") => Shell::Bash,
             _ => {
                 cx.push(
-                    Diag::new("shell", "`shell` must be `sh` or `bash`")
-                        .label(s.span, "unknown shell"),
+                    Diag::new(
+                        "shell",
+                        format!("`shell` must be {}", quoted_or(keys::SHELLS)),
+                    )
+                    .label(s.span, "unknown shell"),
                 );
                 d.shell
             }
@@ -287,7 +273,7 @@ fn body(
         }
         "http" => StepKind::Http(http(cx, v)?),
         "call" => {
-            let cf = cx.fields(v, "call", &["service", "capability", "endpoint", "with"])?;
+            let cf = cx.keys(v, &keys::CALL)?;
             let (target, target_span) = match (cf.get("service"), cf.get("capability")) {
                 (Some(s), None) => (CallTarget::Service(cx.string(s, "service")?), s.span),
                 (None, Some(c)) => (CallTarget::Capability(cx.string(c, "capability")?), c.span),
@@ -295,7 +281,10 @@ fn body(
                     cx.push(
                         Diag::new(
                             "call",
-                            "`call` needs exactly one of `service` or `capability`",
+                            format!(
+                                "`call` needs exactly one of {}",
+                                quoted_or(keys::CALL_TARGETS)
+                            ),
                         )
                         .label(v.span, "here"),
                     );
@@ -349,7 +338,7 @@ fn body(
             StepKind::Workflow { path, with }
         }
         "approval" => {
-            let af = cx.fields(v, "approval", &["message", "timeout"])?;
+            let af = cx.keys(v, &keys::APPROVAL)?;
             StepKind::Approval {
                 message: af.get("message").and_then(|m| cx.val(m, "message")),
                 timeout: af.get("timeout").and_then(|t| cx.duration(t, "timeout")),
@@ -378,20 +367,7 @@ fn body(
 }
 
 fn http(cx: &mut Ctx, v: &Yaml) -> Option<HttpSpec> {
-    let hf = cx.fields(
-        v,
-        "http",
-        &[
-            "url",
-            "method",
-            "headers",
-            "query",
-            "json",
-            "body",
-            "form",
-            "expect_status",
-        ],
-    )?;
+    let hf = cx.keys(v, &keys::HTTP)?;
     let url = match hf.get("url") {
         Some(u) => cx.val(u, "url")?,
         None => {
@@ -404,8 +380,9 @@ fn http(cx: &mut Ctx, v: &Yaml) -> Option<HttpSpec> {
         .and_then(|m| cx.string(m, "method"))
         .map(|m| m.to_ascii_uppercase())
         .unwrap_or_else(|| "GET".into());
-    let bodies: Vec<&str> = ["json", "body", "form"]
-        .into_iter()
+    let bodies: Vec<&str> = keys::HTTP_BODIES
+        .iter()
+        .copied()
         .filter(|k| hf.has(k))
         .collect();
     if bodies.len() > 1 {
@@ -413,7 +390,7 @@ fn http(cx: &mut Ctx, v: &Yaml) -> Option<HttpSpec> {
             "http",
             v.span,
             format!("`http` has {} bodies ({})", bodies.len(), bodies.join(", ")),
-            "pick one of json, body, form",
+            format!("pick one of {}", keys::HTTP_BODIES.join(", ")),
         );
     }
     let body = if let Some(j) = hf.get("json") {
@@ -461,7 +438,7 @@ fn cache(cx: &mut Ctx, v: &Yaml) -> Option<CacheSpec> {
             sources: Vec::new(),
         });
     }
-    let cf = cx.fields(v, "cache", &["ttl", "key", "sources"])?;
+    let cf = cx.keys(v, &keys::CACHE)?;
     Some(CacheSpec {
         ttl: cf.get("ttl").and_then(|t| cx.duration(t, "ttl")),
         key: cf.get("key").and_then(|k| cx.val(k, "key")),
@@ -479,20 +456,7 @@ fn cache(cx: &mut Ctx, v: &Yaml) -> Option<CacheSpec> {
 
 /// `retry:` (also used by `orchestration.retry`).
 pub(crate) fn retry(cx: &mut Ctx, v: &Yaml) -> Option<RetrySpec> {
-    let f = cx.fields(
-        v,
-        "retry",
-        &[
-            "max_attempts",
-            "delay_strategy",
-            "base_delay",
-            "base_delay_ms",
-            "max_delay",
-            "factor",
-            "jitter",
-            "condition",
-        ],
-    )?;
+    let f = cx.keys(v, &keys::RETRY)?;
     let mut r = RetrySpec::default();
     // Keep going after a bad field so every problem is reported at once.
     let mut ok = true;
@@ -509,9 +473,11 @@ pub(crate) fn retry(cx: &mut Ctx, v: &Yaml) -> Option<RetrySpec> {
             Some("exponential") => DelayStrategy::Exponential,
             other => {
                 let hint = other
-                    .and_then(|o| crate::diag::did_you_mean(o, ["fixed", "linear", "exponential"]))
+                    .and_then(|o| {
+                        crate::diag::did_you_mean(o, keys::DELAY_STRATEGIES.iter().copied())
+                    })
                     .map(|s| format!("did you mean `{s}`?"))
-                    .unwrap_or_else(|| "use fixed, linear or exponential".into());
+                    .unwrap_or_else(|| format!("use {}", or_list(keys::DELAY_STRATEGIES)));
                 cx.push(
                     Diag::new("retry", "unknown `delay_strategy`")
                         .label(s.span, "not a strategy")

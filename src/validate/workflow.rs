@@ -9,27 +9,13 @@ use crate::load::yaml::{Yaml, YamlKind};
 use crate::model::*;
 use crate::source::Source;
 
+use super::keys::{self, quoted_or};
 use super::step::{self, StepDefaults};
 use super::Ctx;
 
-const TOP: [&str; 12] = [
-    "name",
-    "description",
-    "version",
-    "inputs",
-    "env",
-    "concurrency",
-    "timeout",
-    "defaults",
-    "steps",
-    "outputs",
-    "on_failure",
-    "finally",
-];
-
 pub fn workflow(src: &Arc<Source>, y: &Yaml, config: &Config) -> Result<Workflow, Vec<Diag>> {
     let mut cx = Ctx::new(src);
-    let Some(f) = cx.fields(y, "the workflow", &TOP) else {
+    let Some(f) = cx.keys(y, &keys::WORKFLOW) else {
         return Err(cx.diags);
     };
     let name = match f.get("name") {
@@ -80,7 +66,7 @@ pub fn workflow(src: &Arc<Source>, y: &Yaml, config: &Config) -> Result<Workflow
     let mut d_shell = Shell::Sh;
     let mut d_wd = None;
     if let Some(d) = f.get("defaults") {
-        if let Some(df) = cx.fields(d, "defaults", &["timeout", "retry", "shell", "working_dir"]) {
+        if let Some(df) = cx.keys(d, &keys::DEFAULTS) {
             d_timeout = df.get("timeout").and_then(|v| cx.duration(v, "timeout"));
             d_retry = df.get("retry").and_then(|v| step::retry(&mut cx, v));
             if let Some(s) = df.get("shell") {
@@ -90,7 +76,7 @@ pub fn workflow(src: &Arc<Source>, y: &Yaml, config: &Config) -> Result<Workflow
                     _ => cx.error(
                         "shell",
                         s.span,
-                        "`shell` must be `sh` or `bash`",
+                        format!("`shell` must be {}", quoted_or(keys::SHELLS)),
                         "unknown shell",
                     ),
                 }
@@ -185,11 +171,7 @@ fn inputs(cx: &mut Ctx, y: &Yaml) -> Vec<InputDecl> {
             );
             continue;
         }
-        let Some(f) = cx.fields(
-            v,
-            "an input",
-            &["type", "default", "enum", "required", "description"],
-        ) else {
+        let Some(f) = cx.keys(v, &keys::INPUT) else {
             cx.broken_inputs.push(k.name.clone());
             continue;
         };
@@ -202,11 +184,11 @@ fn inputs(cx: &mut Ctx, y: &Yaml) -> Vec<InputDecl> {
                 Some("list") => InputType::List,
                 Some("object") => InputType::Object,
                 other => {
-                    let known = ["string", "number", "boolean", "list", "object"];
+                    let known = keys::INPUT_TYPES.iter().copied();
                     let hint = other
                         .and_then(|o| did_you_mean(o, known))
                         .map(|s| format!("did you mean `{s}`?"))
-                        .unwrap_or_else(|| format!("use one of: {}", known.join(", ")));
+                        .unwrap_or_else(|| format!("use one of: {}", keys::INPUT_TYPES.join(", ")));
                     cx.push(
                         Diag::new("input", format!("unknown type for input `{}`", k.name))
                             .label(t.span, "not a type")
