@@ -24,6 +24,17 @@ enum Place {
     RetryCondition,
 }
 
+impl Place {
+    fn of(site: Site) -> Place {
+        match site {
+            Site::If | Site::ForEach => Place::ForEach,
+            Site::WorkingDir | Site::CacheKey | Site::Body => Place::Step,
+            Site::Output | Site::Compensate => Place::OwnResults,
+            Site::RetryCondition | Site::CompensateRetryCondition => Place::RetryCondition,
+        }
+    }
+}
+
 pub(crate) fn check(cx: &mut Ctx, wf: &Workflow, config: &Config) {
     // Unique ids.
     let mut first: HashMap<&str, usize> = HashMap::new();
@@ -140,42 +151,8 @@ pub(crate) fn check(cx: &mut Ctx, wf: &Workflow, config: &Config) {
                 false,
             )
         };
-        if let Some(c) = &s.cond {
-            check(cx, c, Place::ForEach);
-        }
-        if let Some(fe) = &s.for_each {
-            for e in fe.exprs() {
-                check(cx, e, Place::ForEach);
-            }
-        }
-        if let Some(w) = &s.working_dir {
-            for e in w.exprs() {
-                check(cx, e, Place::Step);
-            }
-        }
-        for (_, v) in &s.outputs {
-            for e in v.exprs() {
-                check(cx, e, Place::OwnResults);
-            }
-        }
-        if let Some(c) = &s.cache {
-            if let Some(k) = &c.key {
-                for e in k.exprs() {
-                    check(cx, e, Place::Step);
-                }
-            }
-        }
-        for (body, place) in std::iter::once((&s.body, Place::Step))
-            .chain(s.compensate.as_deref().map(|b| (b, Place::OwnResults)))
-        {
-            for e in body_exprs(body) {
-                check(cx, e, place);
-            }
-            if let Some(r) = &body.retry {
-                if let Some(c) = &r.condition {
-                    check(cx, c, Place::RetryCondition);
-                }
-            }
+        for (site, e) in s.exprs() {
+            check(cx, e, Place::of(site));
         }
 
         let kind = s.body.kind.name();
@@ -268,35 +245,9 @@ fn preview(ids: &[&str]) -> String {
     s
 }
 
+/// The expressions of a step body; see [`StepBody::exprs`].
 pub fn body_exprs(b: &StepBody) -> Vec<&Arc<Expr>> {
-    let mut out: Vec<&Arc<Expr>> = Vec::new();
-    for (_, v) in &b.env {
-        out.extend(v.exprs());
-    }
-    match &b.kind {
-        StepKind::Run { script, .. } => out.extend(script.exprs()),
-        StepKind::Transform(m) => m.iter().for_each(|(_, v)| out.extend(v.exprs())),
-        StepKind::Http(h) => {
-            out.extend(h.url.exprs());
-            for (_, v) in h.headers.iter().chain(&h.query) {
-                out.extend(v.exprs());
-            }
-            match &h.body {
-                Some(HttpBody::Json(v) | HttpBody::Text(v)) => out.extend(v.exprs()),
-                Some(HttpBody::Form(m)) => m.iter().for_each(|(_, v)| out.extend(v.exprs())),
-                None => {}
-            }
-        }
-        StepKind::Call { with, .. } | StepKind::Workflow { with, .. } => {
-            with.iter().for_each(|(_, v)| out.extend(v.exprs()))
-        }
-        StepKind::Approval { message, .. } => {
-            if let Some(m) = message {
-                out.extend(m.exprs());
-            }
-        }
-    }
-    out
+    b.exprs()
 }
 
 /// A `call` against the registry: the service or capability exists, every
