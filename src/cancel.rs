@@ -3,7 +3,7 @@
 use tokio::sync::watch;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum CancelLevel {
+pub(crate) enum CancelLevel {
     None,
     /// First Ctrl-C / SIGTERM / workflow timeout: SIGTERM, SIGKILL after the grace period.
     Graceful,
@@ -12,19 +12,19 @@ pub enum CancelLevel {
 }
 
 #[derive(Clone)]
-pub struct Canceller(watch::Sender<CancelLevel>);
+pub(crate) struct Canceller(watch::Sender<CancelLevel>);
 
 #[derive(Clone)]
-pub struct CancelWatch(watch::Receiver<CancelLevel>);
+pub(crate) struct CancelWatch(watch::Receiver<CancelLevel>);
 
-pub fn channel() -> (Canceller, CancelWatch) {
+pub(crate) fn channel() -> (Canceller, CancelWatch) {
     let (tx, rx) = watch::channel(CancelLevel::None);
     (Canceller(tx), CancelWatch(rx))
 }
 
 impl Canceller {
     /// Raise the level (never lowers it).
-    pub fn raise(&self, level: CancelLevel) {
+    pub(crate) fn raise(&self, level: CancelLevel) {
         self.0.send_if_modified(|cur| {
             if level > *cur {
                 *cur = level;
@@ -35,22 +35,22 @@ impl Canceller {
         });
     }
 
-    pub fn level(&self) -> CancelLevel {
+    pub(crate) fn level(&self) -> CancelLevel {
         *self.0.borrow()
     }
 
-    pub fn watch(&self) -> CancelWatch {
+    pub(crate) fn watch(&self) -> CancelWatch {
         CancelWatch(self.0.subscribe())
     }
 }
 
 impl CancelWatch {
-    pub fn level(&self) -> CancelLevel {
+    pub(crate) fn level(&self) -> CancelLevel {
         *self.0.borrow()
     }
 
     /// Resolves when the level changes; never when every sender is gone.
-    pub async fn changed(&mut self) -> CancelLevel {
+    pub(crate) async fn changed(&mut self) -> CancelLevel {
         if self.0.changed().await.is_err() {
             std::future::pending::<()>().await;
         }

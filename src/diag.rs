@@ -10,22 +10,22 @@ use miette::{Diagnostic, LabeledSpan, NamedSource, Severity};
 use crate::source::{Source, Span};
 
 #[derive(Debug, Clone)]
-pub struct Label {
-    pub span: Span,
-    pub text: String,
+pub(crate) struct Label {
+    pub(crate) span: Span,
+    pub(crate) text: String,
 }
 
 #[derive(Debug, Clone)]
-pub struct Diag {
-    pub code: &'static str,
-    pub message: String,
-    pub labels: Vec<Label>,
-    pub help: Option<String>,
-    pub source: Option<Arc<Source>>,
+pub(crate) struct Diag {
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
+    pub(crate) labels: Vec<Label>,
+    pub(crate) help: Option<String>,
+    pub(crate) source: Option<Arc<Source>>,
 }
 
 impl Diag {
-    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Self {
         Diag {
             code,
             message: message.into(),
@@ -35,7 +35,7 @@ impl Diag {
         }
     }
 
-    pub fn label(mut self, span: Span, text: impl Into<String>) -> Self {
+    pub(crate) fn label(mut self, span: Span, text: impl Into<String>) -> Self {
         self.labels.push(Label {
             span,
             text: text.into(),
@@ -43,25 +43,25 @@ impl Diag {
         self
     }
 
-    pub fn help(mut self, help: impl Into<String>) -> Self {
+    pub(crate) fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
     }
 
-    pub fn maybe_help(mut self, help: Option<String>) -> Self {
+    pub(crate) fn maybe_help(mut self, help: Option<String>) -> Self {
         if help.is_some() {
             self.help = help;
         }
         self
     }
 
-    pub fn with_source(mut self, source: &Arc<Source>) -> Self {
+    pub(crate) fn with_source(mut self, source: &Arc<Source>) -> Self {
         self.source = Some(source.clone());
         self
     }
 
     /// `file:line:col` of the first label, for CI annotations and plain logs.
-    pub fn location(&self) -> Option<(String, usize, usize)> {
+    pub(crate) fn location(&self) -> Option<(String, usize, usize)> {
         let src = self.source.as_ref()?;
         let label = self.labels.first()?;
         let (l, c) = src.line_col(label.span.offset);
@@ -78,7 +78,7 @@ impl fmt::Display for Diag {
 impl std::error::Error for Diag {}
 
 /// What miette renders: the source is attached only here, at the edge.
-pub struct Rendered {
+pub(crate) struct Rendered {
     diag: Diag,
     named: Option<NamedSource<Arc<str>>>,
 }
@@ -146,7 +146,7 @@ impl Diagnostic for Rendered {
 
 /// Closest candidate by edit distance, for "did you mean" help. Typos
 /// (a swapped or missing letter) count; unrelated short words do not.
-pub fn did_you_mean<'a>(
+pub(crate) fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {

@@ -2,12 +2,12 @@
 
 use sha2::{Digest, Sha256};
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
 /// Hash a file without reading it into memory at once.
-pub fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
+pub(crate) fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
     use std::io::Read;
     let mut f = std::fs::File::open(path)?;
     let mut h = Sha256::new();

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// Short human form of a duration: `820ms`, `3.2s`, `2m05s`.
-pub fn short(d: Duration) -> String {
+pub(crate) fn short(d: Duration) -> String {
     let ms = d.as_millis();
     if ms < 1000 {
         format!("{ms}ms")
@@ -16,7 +16,7 @@ pub fn short(d: Duration) -> String {
 }
 
 /// Whole milliseconds, as events and the history store them.
-pub fn millis(d: Duration) -> u64 {
+pub(crate) fn millis(d: Duration) -> u64 {
     d.as_millis() as u64
 }
 

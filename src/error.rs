@@ -5,10 +5,10 @@ use crate::diag::Diag;
 use crate::exit::Exit;
 
 /// Invalid input, or orch's own files unusable: nothing ran.
-pub const INVALID: i32 = 2;
+pub(crate) const INVALID: i32 = 2;
 
 #[derive(Debug)]
-pub enum Error {
+pub(crate) enum Error {
     /// The workflow, config, inputs or arguments are wrong: nothing ran.
     Invalid(Vec<Diag>),
     /// orch cannot read or write what it needs before running (`ORCH_HOME`,
@@ -21,11 +21,11 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn environment(d: impl Into<Diag>) -> Error {
+    pub(crate) fn environment(d: impl Into<Diag>) -> Error {
         Error::Environment(vec![d.into()])
     }
 
-    pub fn exit_code(&self) -> i32 {
+    pub(crate) fn exit_code(&self) -> i32 {
         match self {
             Error::Invalid(_) | Error::Environment(_) => INVALID,
             // Steps ran: 2 would claim nothing did. The run did not finish
@@ -36,7 +36,7 @@ impl Error {
     }
 
     /// The diagnostics to show (none for an internal error).
-    pub fn diags(&self) -> &[Diag] {
+    pub(crate) fn diags(&self) -> &[Diag] {
         match self {
             Error::Invalid(d) | Error::Environment(d) => d,
             Error::Recording(d) => std::slice::from_ref(d),

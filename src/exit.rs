@@ -2,7 +2,7 @@
 //! command could not do it, and that code, is [`crate::error::Error`].
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
+pub(crate) enum Exit {
     Success = 0,
     RunFailed = 1,
     Waiting = 3,
@@ -10,7 +10,7 @@ pub enum Exit {
 }
 
 impl Exit {
-    pub fn code(self) -> i32 {
+    pub(crate) fn code(self) -> i32 {
         self as i32
     }
 }

@@ -10,7 +10,11 @@ use crate::model::{InputType, Workflow};
 
 /// Resolve every declared input: given values (type-checked), then defaults.
 /// All problems are reported together.
-pub fn resolve(wf: &Workflow, pairs: &[String], file: Option<&Path>) -> Result<Json, Vec<Diag>> {
+pub(crate) fn resolve(
+    wf: &Workflow,
+    pairs: &[String],
+    file: Option<&Path>,
+) -> Result<Json, Vec<Diag>> {
     let mut errors = Vec::new();
     let mut given: Vec<(String, Json, &'static str)> = Vec::new();
     // Given but unusable: reported once, not again as missing.
@@ -49,7 +53,7 @@ pub fn resolve(wf: &Workflow, pairs: &[String], file: Option<&Path>) -> Result<J
 
 /// The inputs a run was recorded with, checked again against the workflow
 /// as it is now (for `orch resume`); newly declared inputs get defaults.
-pub fn recheck(wf: &Workflow, stored: &Json) -> Result<Json, Vec<Diag>> {
+pub(crate) fn recheck(wf: &Workflow, stored: &Json) -> Result<Json, Vec<Diag>> {
     let given = stored
         .as_object()
         .map(|m| {
@@ -145,7 +149,7 @@ fn read_file(path: &Path) -> Result<Json, Diag> {
 
 /// A command-line value for a declared type: `-i n=3`, `-i flag=true`,
 /// `-i regions=eu,us` or `-i regions='["eu","us"]'`, `-i cfg='{"a":1}'`.
-pub fn parse_cli_value(ty: InputType, v: &str) -> Result<Json, String> {
+pub(crate) fn parse_cli_value(ty: InputType, v: &str) -> Result<Json, String> {
     match ty {
         InputType::String => Ok(Json::String(v.to_string())),
         InputType::Number => {

@@ -4,36 +4,42 @@
 //! → `plan` → `session` (sinks, runtime, signals) → `exec` (scheduler + `steps`
 //! executors) → `event` → `report` sinks. Errors become exit codes in `error`.
 
-pub mod cancel;
+pub(crate) mod cancel;
 pub mod cli;
-pub mod commands;
-pub mod diag;
-pub mod digest;
-pub mod duration;
-pub mod error;
-pub mod event;
-pub mod exec;
-pub mod exit;
-pub mod expr;
-pub mod history;
-pub mod http_client;
-pub mod inputs;
-pub mod load;
-pub mod mask;
-pub mod model;
-pub mod plan;
-pub mod render;
-pub mod report;
-pub mod secrets;
-pub mod services;
-pub mod session;
-pub mod settings;
-pub mod source;
-pub mod steps;
-pub mod validate;
+pub(crate) mod commands;
+pub(crate) mod diag;
+pub(crate) mod digest;
+pub(crate) mod duration;
+pub(crate) mod error;
+pub(crate) mod event;
+pub(crate) mod exec;
+pub(crate) mod exit;
+pub(crate) mod expr;
+pub(crate) mod history;
+pub(crate) mod http_client;
+pub(crate) mod inputs;
+pub(crate) mod load;
+pub(crate) mod mask;
+pub(crate) mod model;
+pub(crate) mod plan;
+pub(crate) mod render;
+pub(crate) mod report;
+pub(crate) mod secrets;
+pub(crate) mod services;
+pub(crate) mod session;
+pub(crate) mod settings;
+pub(crate) mod source;
+pub(crate) mod steps;
+pub(crate) mod validate;
 
 use cli::{Cli, Command};
 use error::Error;
+
+/// What the drift tests of generated files call (tests/generated.rs).
+#[doc(hidden)]
+pub mod generate {
+    pub use crate::validate::keys::{splice_reference, SpliceError};
+}
 
 /// Run one command; returns the process exit code. Every error is shown
 /// and mapped to its code here.

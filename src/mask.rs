@@ -27,11 +27,11 @@ use crate::event::{
 };
 
 /// What every occurrence of a secret becomes.
-pub const MASK: &str = "***";
+pub(crate) const MASK: &str = "***";
 
 /// Secrets shorter than this (in bytes) are not masked: masking them would
 /// destroy all output.
-pub const MIN_SECRET_LEN: usize = 3;
+pub(crate) const MIN_SECRET_LEN: usize = 3;
 
 /// Base64 fragments (a secret encoded inside a longer value, at any byte
 /// offset) shorter than this are not masked: too likely to occur by chance.
@@ -56,7 +56,7 @@ const FORM_WHATWG: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_');
 
 /// The secrets of a run. Thread-safe; share it as `Arc<Masker>`.
-pub struct Masker {
+pub(crate) struct Masker {
     /// Set once the first pattern is in: the fast path checks only this.
     active: AtomicBool,
     current: RwLock<Option<Arc<Patterns>>>,
@@ -79,7 +79,7 @@ impl std::fmt::Debug for Masker {
 }
 
 impl Masker {
-    pub fn new() -> Masker {
+    pub(crate) fn new() -> Masker {
         Masker {
             active: AtomicBool::new(false),
             current: RwLock::new(None),
@@ -93,7 +93,7 @@ impl Masker {
     /// An empty value is ignored (returns true: nothing can leak). A value
     /// shorter than [`MIN_SECRET_LEN`] bytes is not masked and returns false,
     /// so the caller can warn.
-    pub fn add(&self, secret: &str) -> bool {
+    pub(crate) fn add(&self, secret: &str) -> bool {
         if secret.is_empty() {
             return true;
         }
@@ -116,7 +116,7 @@ impl Masker {
     }
 
     /// True while no secret is masked (cheap: one atomic load).
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         !self.active.load(Ordering::Acquire)
     }
 
@@ -132,7 +132,7 @@ impl Masker {
 
     /// `s` with each occurrence of a secret replaced by `***`; borrowed when
     /// nothing changed.
-    pub fn mask_str<'a>(&self, s: &'a str) -> Cow<'a, str> {
+    pub(crate) fn mask_str<'a>(&self, s: &'a str) -> Cow<'a, str> {
         match self.patterns() {
             Some(p) => p.mask(s),
             None => Cow::Borrowed(s),
@@ -141,13 +141,13 @@ impl Masker {
 
     /// `j` with secrets masked in every string, object key and number
     /// (a masked number becomes a string); None when nothing changed.
-    pub fn mask_json(&self, j: &Value) -> Option<Value> {
+    pub(crate) fn mask_json(&self, j: &Value) -> Option<Value> {
         self.patterns()?.mask_json(j)
     }
 
     /// Mask a run's summary in place (errors and outputs); true when
     /// anything changed.
-    pub fn mask_summary(&self, o: &mut RunSummary) -> bool {
+    pub(crate) fn mask_summary(&self, o: &mut RunSummary) -> bool {
         if self.is_empty() {
             return false;
         }
@@ -474,7 +474,7 @@ type Held = HashMap<String, [String; 2]>;
 
 /// Wraps a sink: every event and every output line is masked before it
 /// reaches `inner`.
-pub struct MaskingSink {
+pub(crate) struct MaskingSink {
     inner: Arc<dyn Sink>,
     masker: Arc<Masker>,
     held: Mutex<Held>,
@@ -483,7 +483,7 @@ pub struct MaskingSink {
 }
 
 impl MaskingSink {
-    pub fn new(inner: Arc<dyn Sink>, masker: Arc<Masker>) -> MaskingSink {
+    pub(crate) fn new(inner: Arc<dyn Sink>, masker: Arc<Masker>) -> MaskingSink {
         MaskingSink {
             inner,
             masker,

@@ -6,14 +6,14 @@ use miette::{GraphicalReportHandler, GraphicalTheme};
 
 use crate::diag::{Diag, Rendered};
 
-pub struct Style {
-    pub color: bool,
-    pub width: usize,
-    pub github: bool,
+pub(crate) struct Style {
+    pub(crate) color: bool,
+    pub(crate) width: usize,
+    pub(crate) github: bool,
 }
 
 impl Style {
-    pub fn for_stderr(color: bool, github: bool) -> Self {
+    pub(crate) fn for_stderr(color: bool, github: bool) -> Self {
         let term = console::Term::stderr();
         let width = if term.is_term() {
             term.size_checked().map(|(_, w)| w as usize).unwrap_or(100)
@@ -28,7 +28,7 @@ impl Style {
     }
 }
 
-pub fn diagnostic(d: &Diag, style: &Style) -> String {
+pub(crate) fn diagnostic(d: &Diag, style: &Style) -> String {
     let theme = if style.color {
         GraphicalTheme::unicode()
     } else {
@@ -57,7 +57,7 @@ pub fn diagnostic(d: &Diag, style: &Style) -> String {
 }
 
 /// Every diagnostic, then a count, to stderr.
-pub fn report(diags: &[Diag], style: &Style) {
+pub(crate) fn report(diags: &[Diag], style: &Style) {
     let mut out = String::new();
     for d in diags {
         out.push_str(&diagnostic(d, style));

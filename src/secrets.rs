@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 /// The environment variable that supplies secret `name`:
 /// `ORCH_SECRET_<NAME>`, upper-cased, `-` → `_`.
-pub fn env_var_name(name: &str) -> String {
+pub(crate) fn env_var_name(name: &str) -> String {
     format!("ORCH_SECRET_{}", name.to_uppercase().replace('-', "_"))
 }
 
@@ -18,7 +18,7 @@ const ENV_PREFIX: &str = "ORCH_SECRET_";
 
 /// Where a secret's value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
+pub(crate) enum Origin {
     Env,
     Keyring,
 }
@@ -26,7 +26,7 @@ pub enum Origin {
 /// Why a secret has no value. Every message names the secret and the
 /// `ORCH_SECRET_…` variable that would supply it; none holds a value.
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum SecretError {
+pub(crate) enum SecretError {
     #[error(
         "secret `{name}` is not set: set {var} or store it with `orch secret set {name}`",
         var = env_var_name(.name)
@@ -68,7 +68,8 @@ pub enum SecretError {
 
 impl SecretError {
     /// The secret this error is about.
-    pub fn name(&self) -> &str {
+    #[cfg(test)]
+    pub(crate) fn name(&self) -> &str {
         match self {
             SecretError::NotSet { name }
             | SecretError::Unreachable { name, .. }
@@ -86,7 +87,7 @@ type Memo = Arc<OnceLock<Result<(String, Origin), SecretError>>>;
 /// Where values come from: the environment first, then the OS keyring.
 /// Memoizes lookups (each name is looked up at most once per process);
 /// thread-safe.
-pub struct Secrets {
+pub(crate) struct Secrets {
     /// `ORCH_SECRET_*` variables with a non-empty value.
     env: HashMap<String, String>,
     /// The keyring (or a stand-in in tests); `None`: environment only.
@@ -108,12 +109,12 @@ impl std::fmt::Debug for Secrets {
 impl Secrets {
     /// `env` is the process environment (pass `std::env::vars()` collected);
     /// only `ORCH_SECRET_*` are kept.
-    pub fn new(env: impl IntoIterator<Item = (String, String)>) -> Secrets {
+    pub(crate) fn new(env: impl IntoIterator<Item = (String, String)>) -> Secrets {
         Secrets::with_lookup(env, Some(Box::new(keyring::get)))
     }
 
     /// A source that never asks the keyring (tests, and `--dry-run`-like uses).
-    pub fn env_only(env: impl IntoIterator<Item = (String, String)>) -> Secrets {
+    pub(crate) fn env_only(env: impl IntoIterator<Item = (String, String)>) -> Secrets {
         Secrets::with_lookup(env, None)
     }
 
@@ -142,7 +143,7 @@ impl Secrets {
     /// Blocking (may talk to D-Bus): call it from `spawn_blocking` or
     /// outside the runtime. A keyring call gives up after
     /// [`keyring::DEADLINE`].
-    pub fn get(&self, name: &str) -> Result<(String, Origin), SecretError> {
+    pub(crate) fn get(&self, name: &str) -> Result<(String, Origin), SecretError> {
         let cell = {
             let mut memo = match self.memo.lock() {
                 Ok(m) => m,
@@ -173,7 +174,7 @@ impl Secrets {
 
     /// Every `ORCH_SECRET_*` value in the environment (masked from the
     /// start of a run even if unused).
-    pub fn env_values(&self) -> Vec<String> {
+    pub(crate) fn env_values(&self) -> Vec<String> {
         let mut v: Vec<String> = self.env.values().cloned().collect();
         v.sort();
         v.dedup();
@@ -184,7 +185,7 @@ impl Secrets {
 /// Thin wrappers over keyring-core with the default store for this
 /// platform: service `orch`, account = the secret's name. Every call runs
 /// on a helper thread and gives up after [`DEADLINE`].
-pub mod keyring {
+pub(crate) mod keyring {
     use std::sync::mpsc;
     use std::sync::OnceLock;
     use std::time::Duration;
@@ -192,13 +193,13 @@ pub mod keyring {
     use super::SecretError;
 
     /// The keyring service every orch secret is stored under.
-    pub const SERVICE: &str = "orch";
+    pub(crate) const SERVICE: &str = "orch";
 
     /// How long one keyring call may take before orch gives up on it.
-    pub const DEADLINE: Duration = Duration::from_secs(10);
+    pub(crate) const DEADLINE: Duration = Duration::from_secs(10);
 
     /// The secret's value, or `None` when the keyring has no such item.
-    pub fn get(name: &str) -> Result<Option<String>, SecretError> {
+    pub(crate) fn get(name: &str) -> Result<Option<String>, SecretError> {
         call(name, DEADLINE, |entry| match entry.get_password() {
             Ok(v) => Ok(Some(v)),
             Err(keyring_core::Error::NoEntry) => Ok(None),
@@ -207,13 +208,13 @@ pub mod keyring {
     }
 
     /// Store (or replace) the secret's value.
-    pub fn set(name: &str, value: &str) -> Result<(), SecretError> {
+    pub(crate) fn set(name: &str, value: &str) -> Result<(), SecretError> {
         let value = value.to_string();
         call(name, DEADLINE, move |entry| entry.set_password(&value))
     }
 
     /// Remove the secret; `false` when there was nothing to remove.
-    pub fn delete(name: &str) -> Result<bool, SecretError> {
+    pub(crate) fn delete(name: &str) -> Result<bool, SecretError> {
         call(name, DEADLINE, |entry| match entry.delete_credential() {
             Ok(()) => Ok(true),
             Err(keyring_core::Error::NoEntry) => Ok(false),

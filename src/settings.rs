@@ -16,32 +16,32 @@ use crate::report::OutputMode;
 
 /// The environment variables orch itself reads, captured once.
 #[derive(Debug, Clone, Default)]
-pub struct EnvVars {
-    pub no_color: bool,
-    pub ci: bool,
-    pub github_actions: bool,
-    pub default_max_parallel: Option<String>,
-    pub max_concurrency: Option<String>,
-    pub orch_home: Option<String>,
+pub(crate) struct EnvVars {
+    pub(crate) no_color: bool,
+    pub(crate) ci: bool,
+    pub(crate) github_actions: bool,
+    pub(crate) default_max_parallel: Option<String>,
+    pub(crate) max_concurrency: Option<String>,
+    pub(crate) orch_home: Option<String>,
     /// `ORCH_HISTORY=memory`: keep history in memory (for benchmarks).
-    pub history: Option<String>,
-    pub cache_max: Option<String>,
+    pub(crate) history: Option<String>,
+    pub(crate) cache_max: Option<String>,
     /// `ORCHESTRATION_PROGRESS_WEBHOOK_URL`.
-    pub webhook_url: Option<String>,
+    pub(crate) webhook_url: Option<String>,
     /// `USER`: who decides approvals, when the user database does not say.
-    pub user: Option<String>,
+    pub(crate) user: Option<String>,
     /// `std::env::temp_dir()` (`TMPDIR`): where runs get scratch space.
-    pub temp_dir: PathBuf,
+    pub(crate) temp_dir: PathBuf,
     /// Not variables, but facts of the environment orch started in,
     /// captured with them: whether stdin and stderr are terminals.
-    pub stdin_tty: bool,
-    pub stderr_tty: bool,
+    pub(crate) stdin_tty: bool,
+    pub(crate) stderr_tty: bool,
     /// All of orch's environment, passed on to steps.
-    pub all: Vec<(String, String)>,
+    pub(crate) all: Vec<(String, String)>,
 }
 
 impl EnvVars {
-    pub fn capture() -> Self {
+    pub(crate) fn capture() -> Self {
         let all: Vec<(String, String)> = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .collect();
@@ -66,7 +66,7 @@ impl EnvVars {
 }
 
 /// `--color`: `auto` colours a terminal unless `NO_COLOR` is set.
-pub fn color(choice: ColorChoice, env: &EnvVars) -> bool {
+pub(crate) fn color(choice: ColorChoice, env: &EnvVars) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
@@ -76,7 +76,7 @@ pub fn color(choice: ColorChoice, env: &EnvVars) -> bool {
 
 /// The OS user deciding approvals, for the record: the user database,
 /// then `USER`, then the bare uid.
-pub fn user_name(env: &EnvVars) -> String {
+pub(crate) fn user_name(env: &EnvVars) -> String {
     nix::unistd::User::from_uid(nix::unistd::getuid())
         .ok()
         .flatten()
@@ -87,7 +87,7 @@ pub fn user_name(env: &EnvVars) -> String {
 
 /// `--approve STEP|all`.
 #[derive(Debug, Clone, Default)]
-pub enum PreApproved {
+pub(crate) enum PreApproved {
     #[default]
     None,
     All,
@@ -95,7 +95,7 @@ pub enum PreApproved {
 }
 
 impl PreApproved {
-    pub fn from_args(args: &[String]) -> PreApproved {
+    pub(crate) fn from_args(args: &[String]) -> PreApproved {
         if args.iter().any(|a| a == "all") {
             PreApproved::All
         } else if args.is_empty() {
@@ -105,7 +105,7 @@ impl PreApproved {
         }
     }
 
-    pub fn covers(&self, step: &str) -> bool {
+    pub(crate) fn covers(&self, step: &str) -> bool {
         match self {
             PreApproved::None => false,
             PreApproved::All => true,
@@ -116,53 +116,53 @@ impl PreApproved {
 
 /// The flags of `orch run` / `orch resume` that shape a run.
 pub(crate) struct RunFlags<'a> {
-    pub exec: &'a ExecArgs,
+    pub(crate) exec: &'a ExecArgs,
     /// `-j`.
-    pub jobs: Option<u32>,
+    pub(crate) jobs: Option<u32>,
     /// `--color`, already resolved.
-    pub color: bool,
-    pub quiet: bool,
-    pub verbose: u8,
+    pub(crate) color: bool,
+    pub(crate) quiet: bool,
+    pub(crate) verbose: u8,
 }
 
 /// Everything about how one run executes, resolved before it starts.
 pub(crate) struct RunSettings {
-    pub output: OutputMode,
-    pub color: bool,
-    pub quiet: bool,
-    pub verbose: u8,
+    pub(crate) output: OutputMode,
+    pub(crate) color: bool,
+    pub(crate) quiet: bool,
+    pub(crate) verbose: u8,
     /// Plain output adds GitHub annotations.
-    pub github_actions: bool,
-    pub concurrency: usize,
+    pub(crate) github_actions: bool,
+    pub(crate) concurrency: usize,
     /// The concurrency rule itself, for child runs of other workflows.
-    pub parallelism: Parallelism,
+    pub(crate) parallelism: Parallelism,
     /// Cache entries kept (`ORCHESTRATION_CACHE_MAX_STEP_OUTPUTS`).
-    pub cache_max: usize,
+    pub(crate) cache_max: usize,
     /// `--no-cache`.
-    pub no_cache: bool,
+    pub(crate) no_cache: bool,
     /// `ORCHESTRATION_PROGRESS_WEBHOOK_URL`, else `telemetry.webhook_url`.
-    pub webhook_url: Option<String>,
+    pub(crate) webhook_url: Option<String>,
     /// `telemetry.log_to_file`: where the JSON lines go.
-    pub telemetry_log: Option<PathBuf>,
+    pub(crate) telemetry_log: Option<PathBuf>,
     /// `--grace`.
-    pub grace: Duration,
+    pub(crate) grace: Duration,
     /// `--approve`.
-    pub pre_approved: PreApproved,
+    pub(crate) pre_approved: PreApproved,
     /// Approvals may be asked on the terminal: stdin and stderr are one, outside CI.
-    pub interactive: bool,
+    pub(crate) interactive: bool,
     /// Who approvals decided here are recorded as.
-    pub user: String,
+    pub(crate) user: String,
     /// Where each run's scratch directory goes (`std::env::temp_dir()`).
-    pub scratch_base: PathBuf,
+    pub(crate) scratch_base: PathBuf,
     /// Orch's environment without `ORCH_SECRET_*`: the base of every step's
     /// environment, and the `PATH` that `run:` commands are looked up on.
-    pub step_env: Vec<(String, String)>,
+    pub(crate) step_env: Vec<(String, String)>,
     /// Orch's whole environment: where `secrets.*` are looked up first.
-    pub secret_env: Vec<(String, String)>,
+    pub(crate) secret_env: Vec<(String, String)>,
 }
 
 impl RunSettings {
-    pub fn resolve(
+    pub(crate) fn resolve(
         flags: RunFlags<'_>,
         env: &EnvVars,
         project: &Project,
@@ -219,16 +219,16 @@ impl RunSettings {
 }
 
 /// The loaded `orchestration.yaml` (or defaults) and where steps run.
-pub struct Project {
-    pub config: Arc<Config>,
+pub(crate) struct Project {
+    pub(crate) config: Arc<Config>,
     /// The config's directory, or the working directory when there is none.
-    pub dir: PathBuf,
-    pub config_path: Option<PathBuf>,
+    pub(crate) dir: PathBuf,
+    pub(crate) config_path: Option<PathBuf>,
 }
 
 impl Project {
     /// `--config`/`ORCH_CONFIG`, else `orchestration.yaml` found upward from `cwd`.
-    pub fn load(explicit: Option<&Path>, cwd: &Path) -> Result<Project, Vec<Diag>> {
+    pub(crate) fn load(explicit: Option<&Path>, cwd: &Path) -> Result<Project, Vec<Diag>> {
         let path = match explicit {
             Some(p) => Some(p.to_path_buf()),
             None => crate::load::discover_config(cwd),
@@ -251,7 +251,7 @@ impl Project {
     }
 
     /// A path, or a NAME for `workflows/NAME.yaml` beside `orchestration.yaml`.
-    pub fn find_workflow(&self, arg: &str, cwd: &Path) -> Result<PathBuf, Diag> {
+    pub(crate) fn find_workflow(&self, arg: &str, cwd: &Path) -> Result<PathBuf, Diag> {
         let direct = Path::new(arg);
         if direct.exists() {
             return Ok(direct.to_path_buf());
@@ -298,7 +298,7 @@ impl Project {
 }
 
 /// `ORCHESTRATION_CACHE_MAX_STEP_OUTPUTS`, default 2000.
-pub fn cache_max(env: &EnvVars) -> Result<usize, Diag> {
+pub(crate) fn cache_max(env: &EnvVars) -> Result<usize, Diag> {
     match env.cache_max.as_deref() {
         None => Ok(2000),
         Some(s) => s.trim().parse::<usize>().map_err(|_| {
@@ -313,7 +313,7 @@ pub fn cache_max(env: &EnvVars) -> Result<usize, Diag> {
 /// The run's concurrency: `-j`, then the workflow's `concurrency`, then
 /// `policies.max_parallel_tasks`, then `ORCHESTRATION_DEFAULT_MAX_PARALLEL`,
 /// else the CPU count; `ORCHESTRATION_MAX_CONCURRENCY` caps all of them.
-pub fn concurrency(
+pub(crate) fn concurrency(
     jobs: Option<u32>,
     wf: &Workflow,
     cfg: &Config,
@@ -332,7 +332,7 @@ pub(crate) struct Parallelism {
 }
 
 impl Parallelism {
-    pub fn from_env(env: &EnvVars) -> Result<Parallelism, Diag> {
+    pub(crate) fn from_env(env: &EnvVars) -> Result<Parallelism, Diag> {
         let parse = |name: &str, v: &Option<String>| -> Result<Option<usize>, Diag> {
             match v {
                 None => Ok(None),
@@ -355,7 +355,7 @@ impl Parallelism {
     }
 
     /// The concurrency of `wf` (see [`concurrency`]).
-    pub fn of(&self, jobs: Option<u32>, wf: &Workflow, cfg: &Config) -> usize {
+    pub(crate) fn of(&self, jobs: Option<u32>, wf: &Workflow, cfg: &Config) -> usize {
         let n = jobs
             .map(|j| j as usize)
             .or(wf.concurrency)

@@ -1,30 +1,30 @@
 //! Source files as the user wrote them: text, path, and byte-offset spans that
 //! miette can render.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use miette::{NamedSource, SourceSpan};
 
 /// One file that was read, kept whole so diagnostics can quote it.
 #[derive(Debug)]
-pub struct Source {
+pub(crate) struct Source {
     /// The path as the user should see it (relative when it was given relative).
-    pub name: String,
-    pub path: PathBuf,
-    pub text: Arc<str>,
+    pub(crate) name: String,
+    pub(crate) path: PathBuf,
+    pub(crate) text: Arc<str>,
     line_starts: Vec<usize>,
 }
 
 /// A byte range inside one [`Source`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Span {
-    pub offset: usize,
-    pub len: usize,
+pub(crate) struct Span {
+    pub(crate) offset: usize,
+    pub(crate) len: usize,
 }
 
 impl Span {
-    pub fn new(offset: usize, len: usize) -> Self {
+    pub(crate) fn new(offset: usize, len: usize) -> Self {
         Span { offset, len }
     }
 }
@@ -36,7 +36,7 @@ impl From<Span> for SourceSpan {
 }
 
 impl Source {
-    pub fn new(
+    pub(crate) fn new(
         name: impl Into<String>,
         path: impl Into<PathBuf>,
         text: impl Into<Arc<str>>,
@@ -52,14 +52,9 @@ impl Source {
         }
     }
 
-    /// Directory holding the file; relative paths inside it resolve against this.
-    pub fn dir(&self) -> &Path {
-        self.path.parent().unwrap_or(Path::new("."))
-    }
-
     /// Byte offset of a 0-based line and a 0-based *character* column.
     /// YAML parsers count characters; miette wants bytes.
-    pub fn offset_of(&self, line: usize, col_chars: usize) -> usize {
+    pub(crate) fn offset_of(&self, line: usize, col_chars: usize) -> usize {
         let Some(&start) = self.line_starts.get(line) else {
             return self.text.len();
         };
@@ -74,7 +69,7 @@ impl Source {
     }
 
     /// 1-based line and column of a byte offset (for `file:line:col` and CI annotations).
-    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+    pub(crate) fn line_col(&self, offset: usize) -> (usize, usize) {
         let line = match self.line_starts.binary_search(&offset) {
             Ok(i) => i,
             Err(i) => i.saturating_sub(1),
@@ -86,7 +81,7 @@ impl Source {
         (line + 1, col + 1)
     }
 
-    pub fn named(&self) -> NamedSource<Arc<str>> {
+    pub(crate) fn named(&self) -> NamedSource<Arc<str>> {
         NamedSource::new(self.name.clone(), self.text.clone()).with_language("yaml")
     }
 }

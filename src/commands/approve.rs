@@ -11,7 +11,7 @@ use crate::history::Store;
 
 use super::Context;
 
-pub fn run(cx: &Context, args: &DecideArgs, approve: bool) -> Result<Exit, Error> {
+pub(crate) fn run(cx: &Context, args: &DecideArgs, approve: bool) -> Result<Exit, Error> {
     let verdict = if approve {
         Verdict::Approved
     } else {

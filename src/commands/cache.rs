@@ -6,7 +6,7 @@ use crate::exit::Exit;
 
 use super::Context;
 
-pub fn run(cx: &Context, cmd: &CacheCommand) -> Result<Exit, Error> {
+pub(crate) fn run(cx: &Context, cmd: &CacheCommand) -> Result<Exit, Error> {
     match cmd {
         CacheCommand::Clear => {
             let n = match crate::history::Store::open_existing(&cx.home()?)? {

@@ -9,7 +9,7 @@ use crate::model::{Phase, Workflow};
 
 use super::Context;
 
-pub fn run(cx: &Context, args: &GraphArgs) -> Result<Exit, Error> {
+pub(crate) fn run(cx: &Context, args: &GraphArgs) -> Result<Exit, Error> {
     let project = cx.project()?;
     let wf = cx.workflow(&project, &args.file)?;
     print!("{}", render(&wf, args.format));
@@ -27,7 +27,7 @@ fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-pub fn render(wf: &Workflow, format: GraphFormat) -> String {
+pub(crate) fn render(wf: &Workflow, format: GraphFormat) -> String {
     let mut out = String::new();
     match format {
         GraphFormat::Text => {

@@ -20,7 +20,7 @@ use crate::history::{lock, Home, ShownStatus, Store};
 
 use super::Context;
 
-pub fn run(cx: &Context, args: &HistoryArgs) -> Result<Exit, Error> {
+pub(crate) fn run(cx: &Context, args: &HistoryArgs) -> Result<Exit, Error> {
     if let Some(HistoryCommand::Prune {
         older_than,
         dry_run,

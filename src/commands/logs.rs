@@ -23,7 +23,7 @@ use super::Context;
 /// How often `--follow` looks for new output.
 const POLL: Duration = Duration::from_millis(200);
 
-pub fn run(cx: &Context, args: &LogsArgs) -> Result<Exit, Error> {
+pub(crate) fn run(cx: &Context, args: &LogsArgs) -> Result<Exit, Error> {
     let home = cx.home()?;
     let store = open_store(&home)?;
     let run = store.resolve_run(&args.run)?;

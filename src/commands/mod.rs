@@ -1,19 +1,19 @@
 //! One file per subcommand. Each returns the exit status it wants.
 
-pub mod approve;
-pub mod cache;
-pub mod completions;
-pub mod graph;
-pub mod history;
-pub mod logs;
-pub mod plan;
-pub mod resume;
-pub mod run;
-pub mod secret;
-pub mod services;
-pub mod show;
-pub mod stats;
-pub mod validate;
+pub(crate) mod approve;
+pub(crate) mod cache;
+pub(crate) mod completions;
+pub(crate) mod graph;
+pub(crate) mod history;
+pub(crate) mod logs;
+pub(crate) mod plan;
+pub(crate) mod resume;
+pub(crate) mod run;
+pub(crate) mod secret;
+pub(crate) mod services;
+pub(crate) mod show;
+pub(crate) mod stats;
+pub(crate) mod validate;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,18 +24,18 @@ use crate::model::Workflow;
 use crate::settings::{EnvVars, Project, RunFlags, RunSettings};
 
 /// What every command gets: parsed flags, the environment, the working directory.
-pub struct Context {
-    pub env: EnvVars,
-    pub cwd: PathBuf,
-    pub color: bool,
-    pub quiet: bool,
-    pub verbose: u8,
-    pub config: Option<PathBuf>,
+pub(crate) struct Context {
+    pub(crate) env: EnvVars,
+    pub(crate) cwd: PathBuf,
+    pub(crate) color: bool,
+    pub(crate) quiet: bool,
+    pub(crate) verbose: u8,
+    pub(crate) config: Option<PathBuf>,
 }
 
 impl Context {
     /// The one place the process environment is read.
-    pub fn new(cli: &Cli) -> Self {
+    pub(crate) fn new(cli: &Cli) -> Self {
         let env = EnvVars::capture();
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
         let color = crate::settings::color(cli.color, &env);
@@ -49,23 +49,23 @@ impl Context {
         }
     }
 
-    pub fn style(&self) -> crate::render::Style {
+    pub(crate) fn style(&self) -> crate::render::Style {
         crate::render::Style::for_stderr(self.color, self.env.github_actions)
     }
 
     /// `ORCH_HOME` (or the platform data dir).
-    pub fn home(&self) -> Result<crate::history::Home, Error> {
+    pub(crate) fn home(&self) -> Result<crate::history::Home, Error> {
         crate::history::Home::locate(self.env.orch_home.as_deref(), self.env.history.as_deref())
             .map_err(Error::environment)
     }
 
-    pub fn project(&self) -> Result<Project, Error> {
+    pub(crate) fn project(&self) -> Result<Project, Error> {
         Ok(Project::load(self.config.as_deref(), &self.cwd)?)
     }
 
     /// What `run` and `plan` both need: the project, the validated workflow
     /// and its checked inputs.
-    pub fn prepare(&self, target: &crate::cli::Target) -> Result<Prepared, Error> {
+    pub(crate) fn prepare(&self, target: &crate::cli::Target) -> Result<Prepared, Error> {
         let project = self.project()?;
         let wf = self.workflow(&project, &target.file)?;
         let inputs = crate::inputs::resolve(
@@ -99,19 +99,19 @@ impl Context {
     }
 
     /// Find, read and validate one workflow.
-    pub fn workflow(&self, project: &Project, arg: &str) -> Result<Arc<Workflow>, Error> {
+    pub(crate) fn workflow(&self, project: &Project, arg: &str) -> Result<Arc<Workflow>, Error> {
         let path = project.find_workflow(arg, &self.cwd)?;
         load_workflow(&path, project)
     }
 }
 
-pub struct Prepared {
-    pub project: Project,
-    pub wf: Arc<Workflow>,
-    pub inputs: serde_json::Value,
+pub(crate) struct Prepared {
+    pub(crate) project: Project,
+    pub(crate) wf: Arc<Workflow>,
+    pub(crate) inputs: serde_json::Value,
 }
 
-pub fn load_workflow(path: &Path, project: &Project) -> Result<Arc<Workflow>, Error> {
+pub(crate) fn load_workflow(path: &Path, project: &Project) -> Result<Arc<Workflow>, Error> {
     let src = crate::load::read_source(path)?;
     Ok(Arc::new(crate::validate::workflow_source(
         &src,

@@ -11,7 +11,7 @@ use crate::plan::Plan;
 
 use super::Context;
 
-pub fn run(cx: &Context, args: &PlanArgs) -> Result<Exit, Error> {
+pub(crate) fn run(cx: &Context, args: &PlanArgs) -> Result<Exit, Error> {
     let p = cx.prepare(&args.target)?;
     let concurrency =
         crate::settings::concurrency(args.target.jobs, &p.wf, &p.project.config, &cx.env)?;
@@ -59,7 +59,7 @@ fn cache_notes(cx: &Context, p: &super::Prepared) -> Result<Vec<(String, String)
     Ok(out)
 }
 
-pub fn render(
+pub(crate) fn render(
     wf: &Workflow,
     inputs: &serde_json::Value,
     jobs: usize,

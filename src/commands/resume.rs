@@ -21,7 +21,7 @@ use crate::settings::Project;
 
 use super::Context;
 
-pub fn run(cx: &Context, args: &ResumeArgs) -> Result<Exit, Error> {
+pub(crate) fn run(cx: &Context, args: &ResumeArgs) -> Result<Exit, Error> {
     let home = cx.home()?;
     let mut store =
         Store::open_existing(&home)?.ok_or_else(|| Diag::new("history", "no runs recorded yet"))?;

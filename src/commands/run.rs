@@ -14,9 +14,9 @@ use crate::settings::RunSettings;
 
 use super::Context;
 
-pub use crate::session::definitions;
+pub(crate) use crate::session::definitions;
 
-pub fn run(cx: &Context, args: &RunArgs) -> Result<Exit, Error> {
+pub(crate) fn run(cx: &Context, args: &RunArgs) -> Result<Exit, Error> {
     let super::Prepared {
         project,
         wf,

@@ -11,7 +11,7 @@ use crate::secrets::{self, env_var_name, Origin, SecretError, Secrets};
 
 use super::Context;
 
-pub fn run(cx: &Context, cmd: &SecretCommand) -> Result<Exit, Error> {
+pub(crate) fn run(cx: &Context, cmd: &SecretCommand) -> Result<Exit, Error> {
     match cmd {
         SecretCommand::Set { name } => set(cx, name),
         SecretCommand::Get { name, reveal } => get(cx, name, *reveal),
@@ -104,7 +104,7 @@ fn keyring_diag(e: SecretError) -> Diag {
 
 /// `[A-Za-z_][A-Za-z0-9_-]*`: usable in `secrets.NAME` and as the tail of
 /// an environment variable name.
-pub fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     match chars.next() {
         Some(c) if c.is_ascii_alphabetic() || c == '_' => {}

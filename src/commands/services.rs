@@ -17,7 +17,7 @@ use crate::services::health::{self, Health};
 use super::history::{emit, table, to_json};
 use super::Context;
 
-pub fn run(cx: &Context, args: &ServicesArgs) -> Result<Exit, Error> {
+pub(crate) fn run(cx: &Context, args: &ServicesArgs) -> Result<Exit, Error> {
     let project = cx.project()?;
     let config = &project.config;
     match &args.command {
@@ -475,7 +475,6 @@ mod tests {
             circuit_breaker: None,
             health_check: None,
             endpoints: vec![],
-            span: Default::default(),
         };
         let results = [
             Health {

@@ -17,7 +17,7 @@ use crate::history::{ShownStatus, Store};
 use super::history::{duration_text, emit, one_line, rfc3339, table, time_text, to_json};
 use super::Context;
 
-pub fn run(cx: &Context, args: &ShowArgs) -> Result<Exit, Error> {
+pub(crate) fn run(cx: &Context, args: &ShowArgs) -> Result<Exit, Error> {
     let home = cx.home()?;
     let store = open_store(&home)?;
     let run = store.resolve_run(&args.run)?;
@@ -236,12 +236,8 @@ mod tests {
         StepRow {
             step_id: id.into(),
             parent: None,
-            position: 0,
-            item: None,
             status,
             attempts: 0,
-            started_at: None,
-            finished_at: None,
             duration_ms: None,
             exit_code: None,
             http_status: None,

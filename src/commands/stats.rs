@@ -12,7 +12,7 @@ use crate::history::Store;
 use super::history::{duration_text, emit, table, to_json};
 use super::Context;
 
-pub fn run(cx: &Context, args: &StatsArgs) -> Result<Exit, Error> {
+pub(crate) fn run(cx: &Context, args: &StatsArgs) -> Result<Exit, Error> {
     let home = cx.home()?;
     let stats = match Store::open_existing(&home)? {
         Some(store) => {

@@ -6,7 +6,7 @@ use crate::exit::Exit;
 
 use super::Context;
 
-pub fn run(cx: &Context, args: &ValidateArgs) -> Result<Exit, Error> {
+pub(crate) fn run(cx: &Context, args: &ValidateArgs) -> Result<Exit, Error> {
     let project = cx.project()?;
     let mut all = Vec::new();
     let mut ok = Vec::new();

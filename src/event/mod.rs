@@ -7,20 +7,20 @@
 
 mod sink;
 mod summary;
-pub mod wire;
+pub(crate) mod wire;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-pub use sink::{Durable, Fanout, OutputLine, Sink, Stream};
-pub use summary::{count_line, RunSummary, StepReport};
+pub(crate) use sink::{Durable, Fanout, OutputLine, Sink, Stream};
+pub(crate) use summary::{count_line, RunSummary, StepReport};
 
 /// Statuses of runs and steps (SPEC §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Status {
+pub(crate) enum Status {
     Pending,
     Running,
     Retrying,
@@ -34,7 +34,7 @@ pub enum Status {
 }
 
 impl Status {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Status::Pending => "pending",
             Status::Running => "running",
@@ -49,7 +49,7 @@ impl Status {
         }
     }
 
-    pub fn is_terminal(self) -> bool {
+    pub(crate) fn is_terminal(self) -> bool {
         !matches!(
             self,
             Status::Pending | Status::Running | Status::Retrying | Status::Waiting
@@ -59,16 +59,16 @@ impl Status {
 
 /// One lifecycle event of a run: when, which run, and what happened.
 #[derive(Debug, Clone)]
-pub struct Event {
-    pub time: SystemTime,
-    pub run_id: Arc<str>,
-    pub workflow: Arc<str>,
-    pub kind: EventKind,
+pub(crate) struct Event {
+    pub(crate) time: SystemTime,
+    pub(crate) run_id: Arc<str>,
+    pub(crate) workflow: Arc<str>,
+    pub(crate) kind: EventKind,
 }
 
 /// What happened. Step ids are `id`, or `id[i]` for a `for_each` item.
 #[derive(Debug, Clone)]
-pub enum EventKind {
+pub(crate) enum EventKind {
     /// The run exists (first of every run's events).
     RunCreated,
     /// The run is running; its steps may start.
@@ -109,28 +109,28 @@ pub enum EventKind {
 
 /// How a step or item ended.
 #[derive(Debug, Clone)]
-pub struct StepOutcome {
+pub(crate) struct StepOutcome {
     /// A terminal status (or `waiting`, for an item stopped at an approval).
-    pub status: Status,
+    pub(crate) status: Status,
     /// Whether any of it ran: a cancelled step that never started reads as
     /// skipped.
-    pub started: bool,
-    pub attempts: Option<u32>,
-    pub duration: Option<Duration>,
-    pub error: Option<String>,
-    pub exit_code: Option<i32>,
+    pub(crate) started: bool,
+    pub(crate) attempts: Option<u32>,
+    pub(crate) duration: Option<Duration>,
+    pub(crate) error: Option<String>,
+    pub(crate) exit_code: Option<i32>,
     /// The last HTTP status of an `http`/`call` step.
-    pub http_status: Option<u16>,
+    pub(crate) http_status: Option<u16>,
     /// `steps.<id>` as expressions see it, for stores that must restore it
     /// later. Not part of the JSON stream.
-    pub result: Option<Arc<serde_json::Value>>,
+    pub(crate) result: Option<Arc<serde_json::Value>>,
     /// The cache entry this step produced or used.
-    pub cache: Option<Arc<CacheNote>>,
+    pub(crate) cache: Option<Arc<CacheNote>>,
 }
 
 /// A decided approval.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Approved { by: String, comment: Option<String> },
     Rejected { by: String, comment: Option<String> },
     TimedOut,
@@ -138,7 +138,7 @@ pub enum Verdict {
 
 impl Verdict {
     /// `approved`, `rejected` or `timed_out`, as stored and sent.
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Verdict::Approved { .. } => "approved",
             Verdict::Rejected { .. } => "rejected",
@@ -146,14 +146,14 @@ impl Verdict {
         }
     }
 
-    pub fn by(&self) -> Option<&str> {
+    pub(crate) fn by(&self) -> Option<&str> {
         match self {
             Verdict::Approved { by, .. } | Verdict::Rejected { by, .. } => Some(by),
             Verdict::TimedOut => None,
         }
     }
 
-    pub fn comment(&self) -> Option<&str> {
+    pub(crate) fn comment(&self) -> Option<&str> {
         match self {
             Verdict::Approved { comment, .. } | Verdict::Rejected { comment, .. } => {
                 comment.as_deref()
@@ -165,15 +165,15 @@ impl Verdict {
 
 /// The cache entry a step produced or used.
 #[derive(Debug, Clone)]
-pub struct CacheNote {
-    pub fingerprint: String,
+pub(crate) struct CacheNote {
+    pub(crate) fingerprint: String,
     /// What went into the fingerprint (JSON), to explain later misses.
-    pub parts: String,
-    pub ttl: Option<Duration>,
+    pub(crate) parts: String,
+    pub(crate) ttl: Option<Duration>,
 }
 
 impl Event {
-    pub fn new(kind: EventKind, run_id: &Arc<str>, workflow: &Arc<str>) -> Self {
+    pub(crate) fn new(kind: EventKind, run_id: &Arc<str>, workflow: &Arc<str>) -> Self {
         Event {
             time: SystemTime::now(),
             run_id: run_id.clone(),
@@ -183,7 +183,7 @@ impl Event {
     }
 
     /// The step (or item) this event is about.
-    pub fn step_id(&self) -> Option<&str> {
+    pub(crate) fn step_id(&self) -> Option<&str> {
         match &self.kind {
             EventKind::StepStarted { step, .. }
             | EventKind::StepRetrying { step, .. }
@@ -195,7 +195,7 @@ impl Event {
     }
 
     /// The SPEC §2.3 name, `orchestration.step.failed` and the like.
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         wire::Name::of(&self.kind).as_str()
     }
 }

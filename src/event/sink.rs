@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::Event;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
+pub(crate) enum Stream {
     Stdout,
     Stderr,
 }
@@ -15,21 +15,21 @@ pub enum Stream {
 /// A line a step printed (not part of the JSON event stream). Kept apart
 /// from [`Event`]: it is the hot path, borrowed, never allocated per sink.
 #[derive(Debug, Clone)]
-pub struct OutputLine<'a> {
-    pub step_id: &'a str,
-    pub stream: Stream,
-    pub line: &'a str,
+pub(crate) struct OutputLine<'a> {
+    pub(crate) step_id: &'a str,
+    pub(crate) stream: Stream,
+    pub(crate) line: &'a str,
     /// True when this piece was cut at the maximum line length and its line
     /// continues in the next piece; false for a complete line.
-    pub partial: bool,
+    pub(crate) partial: bool,
 }
 
 /// Resolves once what a sink was given is safely stored.
-pub type Durable = Pin<Box<dyn Future<Output = ()> + Send>>;
+pub(crate) type Durable = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Where events go. Called from engine tasks; implementations must be cheap
 /// or hand work to a thread of their own.
-pub trait Sink: Send + Sync {
+pub(crate) trait Sink: Send + Sync {
     fn event(&self, ev: &Event);
     fn output(&self, _line: &OutputLine<'_>) {}
     /// For sinks that store state: a future that resolves when every event
@@ -41,7 +41,7 @@ pub trait Sink: Send + Sync {
 }
 
 /// Sends every event to several sinks, in order.
-pub struct Fanout(pub Vec<Arc<dyn Sink>>);
+pub(crate) struct Fanout(pub Vec<Arc<dyn Sink>>);
 
 impl Sink for Fanout {
     fn event(&self, ev: &Event) {

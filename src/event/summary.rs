@@ -10,37 +10,34 @@ use super::Status;
 
 /// What a step (or one `for_each` item) ended as.
 #[derive(Debug, Clone)]
-pub struct StepReport {
+pub(crate) struct StepReport {
     /// `id`, or `id[i]` for a `for_each` item.
-    pub id: String,
-    pub status: Status,
-    pub attempts: u32,
-    pub duration: Option<Duration>,
-    pub exit_code: Option<i32>,
-    pub error: Option<String>,
-    pub outputs: Json,
-    pub items: Vec<StepReport>,
+    pub(crate) id: String,
+    pub(crate) status: Status,
+    pub(crate) error: Option<String>,
+    pub(crate) outputs: Json,
+    pub(crate) items: Vec<StepReport>,
 }
 
 /// The end of a run.
 #[derive(Debug, Clone)]
-pub struct RunSummary {
-    pub status: Status,
-    pub steps: Vec<StepReport>,
+pub(crate) struct RunSummary {
+    pub(crate) status: Status,
+    pub(crate) steps: Vec<StepReport>,
     /// Step ids that failed, in the order they failed (root cause first).
-    pub failures: Vec<String>,
-    pub outputs: Json,
+    pub(crate) failures: Vec<String>,
+    pub(crate) outputs: Json,
     /// A failure of the run itself (timeout, workflow outputs).
-    pub error: Option<String>,
-    pub duration: Duration,
+    pub(crate) error: Option<String>,
+    pub(crate) duration: Duration,
     /// Approval steps nobody has decided yet (status `waiting`).
-    pub waiting: Vec<String>,
+    pub(crate) waiting: Vec<String>,
 }
 
 impl RunSummary {
     /// The `error` of the run's last event: the run's own failure, else the
     /// first failed step.
-    pub fn event_error(&self) -> Option<Cow<'_, str>> {
+    pub(crate) fn event_error(&self) -> Option<Cow<'_, str>> {
         match &self.error {
             Some(e) => Some(Cow::Borrowed(e)),
             None => self
@@ -51,13 +48,13 @@ impl RunSummary {
     }
 
     /// The `outputs` of the run's last event: none while it waits.
-    pub fn event_outputs(&self) -> Option<&Json> {
+    pub(crate) fn event_outputs(&self) -> Option<&Json> {
         (self.status != Status::Waiting).then_some(&self.outputs)
     }
 }
 
 /// `3 succeeded, 1 failed, 2 skipped` over top-level steps, zeros left out.
-pub fn count_line(steps: &[StepReport]) -> String {
+pub(crate) fn count_line(steps: &[StepReport]) -> String {
     const ORDER: [Status; 10] = [
         Status::Succeeded,
         Status::Cached,

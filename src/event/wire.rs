@@ -15,7 +15,7 @@ use crate::duration::millis;
 
 /// The `event` field: what kind of thing happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Name {
+pub(crate) enum Name {
     RunCreated,
     RunStarted,
     RunCompleted,
@@ -34,7 +34,7 @@ pub enum Name {
 }
 
 impl Name {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Name::RunCreated => "orchestration.run.created",
             Name::RunStarted => "orchestration.run.started",
@@ -54,7 +54,7 @@ impl Name {
         }
     }
 
-    pub fn of(kind: &EventKind) -> Name {
+    pub(crate) fn of(kind: &EventKind) -> Name {
         match kind {
             EventKind::RunCreated => Name::RunCreated,
             EventKind::RunStarted => Name::RunStarted,

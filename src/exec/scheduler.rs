@@ -51,7 +51,7 @@ pub(crate) struct Engine {
 }
 
 impl Engine {
-    pub fn new(
+    pub(crate) fn new(
         wf: Arc<Workflow>,
         plan: Arc<Plan>,
         cfg: Arc<Config>,
@@ -129,7 +129,7 @@ impl Engine {
             .event(&Event::new(kind, &self.run_id, &self.workflow));
     }
 
-    pub async fn run(mut self) -> RunSummary {
+    pub(crate) async fn run(mut self) -> RunSummary {
         let started = Instant::now();
         self.emit(EventKind::RunCreated);
         self.emit(EventKind::RunStarted);

@@ -15,8 +15,8 @@ use crate::plan::Restored;
 /// A unit waiting for a slot: higher priority first, then file order.
 #[derive(PartialEq, Eq)]
 pub(super) struct Ready {
-    pub priority: i64,
-    pub step: usize,
+    pub(super) priority: i64,
+    pub(super) step: usize,
 }
 
 impl Ord for Ready {
@@ -36,29 +36,29 @@ impl PartialOrd for Ready {
 /// The items of a running `for_each` step.
 #[derive(Default)]
 pub(super) struct Items {
-    pub values: Vec<Json>,
-    pub next: usize,
-    pub running: usize,
-    pub done: usize,
-    pub results: Vec<Option<UnitResult>>,
+    pub(super) values: Vec<Json>,
+    pub(super) next: usize,
+    pub(super) running: usize,
+    pub(super) done: usize,
+    pub(super) results: Vec<Option<UnitResult>>,
 }
 
 /// Where one step is in its run.
 pub(super) struct StepState {
-    pub status: Status,
-    pub started: Option<Instant>,
+    pub(super) status: Status,
+    pub(super) started: Option<Instant>,
     /// Time the step went terminal.
-    pub duration: Option<Duration>,
-    pub result: Option<UnitResult>,
-    pub items: Option<Items>,
-    pub error: Option<String>,
+    pub(super) duration: Option<Duration>,
+    pub(super) result: Option<UnitResult>,
+    pub(super) items: Option<Items>,
+    pub(super) error: Option<String>,
     /// The `steps.<id>` view, once terminal.
-    pub view: Option<Arc<Json>>,
-    pub queued: bool,
+    pub(super) view: Option<Arc<Json>>,
+    pub(super) queued: bool,
 }
 
 impl StepState {
-    pub fn pending() -> Self {
+    pub(super) fn pending() -> Self {
         StepState {
             status: Status::Pending,
             started: None,
@@ -123,9 +123,6 @@ pub(super) fn report(id: &str, st: &StepState, cancelled: bool) -> StepReport {
                     Some(r) => StepReport {
                         id: format!("{id}[{k}]"),
                         status: r.status,
-                        attempts: r.attempts,
-                        duration: Some(r.duration),
-                        exit_code: r.exit_code,
                         error: r.error.clone(),
                         outputs: Json::Object(r.outputs.clone()),
                         items: Vec::new(),
@@ -137,9 +134,6 @@ pub(super) fn report(id: &str, st: &StepState, cancelled: bool) -> StepReport {
                         } else {
                             Status::Skipped
                         },
-                        attempts: 0,
-                        duration: None,
-                        exit_code: None,
                         error: None,
                         outputs: Json::Object(Map::new()),
                         items: Vec::new(),
@@ -151,9 +145,6 @@ pub(super) fn report(id: &str, st: &StepState, cancelled: bool) -> StepReport {
     StepReport {
         id: id.to_string(),
         status: st.status,
-        attempts: r.map(|r| r.attempts).unwrap_or(0),
-        duration: st.duration,
-        exit_code: r.and_then(|r| r.exit_code),
         error: st.error.clone(),
         outputs: r
             .map(|r| Json::Object(r.outputs.clone()))

@@ -13,31 +13,31 @@ use super::Expr;
 
 /// Results of `success()`, `failure()`, `cancelled()` for the expression's step.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct StatusFns {
-    pub success: bool,
-    pub failure: bool,
-    pub cancelled: bool,
+pub(crate) struct StatusFns {
+    pub(crate) success: bool,
+    pub(crate) failure: bool,
+    pub(crate) cancelled: bool,
 }
 
 /// What an expression can see.
-pub struct Scope<'a> {
-    pub inputs: &'a Json,
-    pub env: &'a Json,
-    pub run: &'a Json,
+pub(crate) struct Scope<'a> {
+    pub(crate) inputs: &'a Json,
+    pub(crate) env: &'a Json,
+    pub(crate) run: &'a Json,
     /// `steps.<id>` as JSON, for the steps the expression names.
-    pub steps: &'a dyn Fn(&str) -> Option<Json>,
-    pub secrets: &'a dyn Fn(&str) -> Option<String>,
-    pub item: Option<&'a Json>,
-    pub index: Option<usize>,
-    pub error: Option<&'a Json>,
-    pub step: Option<&'a Json>,
-    pub status: StatusFns,
+    pub(crate) steps: &'a dyn Fn(&str) -> Option<Json>,
+    pub(crate) secrets: &'a dyn Fn(&str) -> Option<String>,
+    pub(crate) item: Option<&'a Json>,
+    pub(crate) index: Option<usize>,
+    pub(crate) error: Option<&'a Json>,
+    pub(crate) step: Option<&'a Json>,
+    pub(crate) status: StatusFns,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
-pub struct EvalError {
-    pub message: String,
+pub(crate) struct EvalError {
+    pub(crate) message: String,
 }
 
 impl EvalError {
@@ -46,7 +46,7 @@ impl EvalError {
     }
 }
 
-pub fn json_to_cel(j: &Json) -> Value {
+pub(crate) fn json_to_cel(j: &Json) -> Value {
     match j {
         Json::Null => Value::Null,
         Json::Bool(b) => Value::Bool(*b),
@@ -77,7 +77,7 @@ fn cel_to_json(v: &Value) -> Result<Json, EvalError> {
 }
 
 /// Evaluate one expression to a JSON value.
-pub fn eval(expr: &Expr, scope: &Scope<'_>) -> Result<Json, EvalError> {
+pub(crate) fn eval(expr: &Expr, scope: &Scope<'_>) -> Result<Json, EvalError> {
     let mut ctx = Context::with_env(super::env().clone());
     let mut roots: Vec<&str> = expr.refs.iter().map(|r| r.root.as_str()).collect();
     roots.sort_unstable();
@@ -265,7 +265,7 @@ fn describe_plain(v: &Value) -> String {
 }
 
 /// Render a value into text, the way it appears inside a string.
-pub fn to_text(j: &Json) -> String {
+pub(crate) fn to_text(j: &Json) -> String {
     match j {
         Json::String(s) => s.clone(),
         Json::Null => String::new(),
@@ -274,7 +274,7 @@ pub fn to_text(j: &Json) -> String {
 }
 
 /// Evaluate a template into text.
-pub fn render(t: &Template, scope: &Scope<'_>) -> Result<String, EvalError> {
+pub(crate) fn render(t: &Template, scope: &Scope<'_>) -> Result<String, EvalError> {
     let mut out = String::new();
     for p in &t.parts {
         match p {
@@ -286,7 +286,7 @@ pub fn render(t: &Template, scope: &Scope<'_>) -> Result<String, EvalError> {
 }
 
 /// Evaluate a value tree; a string that is exactly one expression keeps its type.
-pub fn resolve(v: &Val, scope: &Scope<'_>) -> Result<Json, EvalError> {
+pub(crate) fn resolve(v: &Val, scope: &Scope<'_>) -> Result<Json, EvalError> {
     Ok(match v {
         Val::Lit(j) => j.clone(),
         Val::Str(t) => match t.whole() {
@@ -308,7 +308,7 @@ pub fn resolve(v: &Val, scope: &Scope<'_>) -> Result<Json, EvalError> {
 
 /// Truthiness for `if:`: booleans as they are; anything else is an error so a
 /// typo never silently skips a step.
-pub fn truthy(j: &Json) -> Result<bool, EvalError> {
+pub(crate) fn truthy(j: &Json) -> Result<bool, EvalError> {
     match j {
         Json::Bool(b) => Ok(*b),
         other => Err(EvalError::new(format!(

@@ -1,8 +1,8 @@
 //! `${{ }}` expressions in CEL: compiling (with the hyphenated-name rule),
 //! static references for validation, and evaluation against run state.
 
-pub mod eval;
-pub mod template;
+pub(crate) mod eval;
+pub(crate) mod template;
 mod value;
 
 use std::sync::OnceLock;
@@ -12,81 +12,68 @@ use cel::parser::Parser;
 
 use cel::IdedExpr;
 
-pub use eval::{eval, render, EvalError, Scope, StatusFns};
-pub use value::{Part, Template, Val};
+pub(crate) use eval::{eval, render, Scope, StatusFns};
+pub(crate) use value::{Part, Template, Val};
 
 /// Roots after which a hyphenated name is one name, as in GitHub Actions.
 const NAMED_ROOTS: [&str; 4] = ["steps", "inputs", "secrets", "env"];
 
 /// Variables an expression may use at all; which are in scope depends on where
 /// the expression is written (checked by the validator).
-pub const ROOTS: [&str; 9] = [
+pub(crate) const ROOTS: [&str; 9] = [
     "inputs", "env", "steps", "run", "secrets", "item", "index", "error", "step",
 ];
 
 /// Function namespaces of the CEL extensions.
 const NAMESPACES: [&str; 5] = ["math", "base64", "lists", "strings", "sets"];
 
-pub const FUNCTIONS: [&str; 6] = [
-    "success",
-    "failure",
-    "always",
-    "cancelled",
-    "toJSON",
-    "fromJSON",
-];
-
 /// A compiled expression.
 #[derive(Debug)]
-pub struct Expr {
+pub(crate) struct Expr {
     /// The text as the user wrote it (inside `${{ }}`).
-    pub text: String,
-    pub ast: IdedExpr,
+    pub(crate) text: String,
+    pub(crate) ast: IdedExpr,
     /// Every `root.name` reference, for static checks and for building only
     /// the part of the context the expression reads.
-    pub refs: Vec<Ref>,
+    pub(crate) refs: Vec<Ref>,
     /// Identifiers that are not a known root nor a comprehension variable.
-    pub unknown_idents: Vec<(String, usize)>,
+    pub(crate) unknown_idents: Vec<(String, usize)>,
     /// Byte offset of `text` in the file, when it could be located exactly.
-    pub file_offset: Option<usize>,
+    pub(crate) file_offset: Option<usize>,
     /// The span of the whole YAML value, the fallback for labels.
-    pub value_span: crate::source::Span,
+    pub(crate) value_span: crate::source::Span,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Ref {
-    pub root: String,
+pub(crate) struct Ref {
+    pub(crate) root: String,
     /// The name after the root (`build` in `steps.build.outputs`), if any.
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// Further segments (`outputs`, `digest`).
-    pub path: Vec<String>,
+    pub(crate) path: Vec<String>,
     /// Character offset inside [`Expr::text`].
-    pub offset: usize,
-    pub len: usize,
+    pub(crate) offset: usize,
+    pub(crate) len: usize,
 }
 
 #[derive(Debug, Clone)]
-pub struct SyntaxError {
-    pub message: String,
+pub(crate) struct SyntaxError {
+    pub(crate) message: String,
     /// Character offset inside the original text.
-    pub offset: usize,
+    pub(crate) offset: usize,
 }
 
 impl Expr {
-    pub fn steps(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn steps(&self) -> impl Iterator<Item = &str> {
         self.refs
             .iter()
             .filter(|r| r.root == "steps")
             .filter_map(|r| r.name.as_deref())
     }
 
-    pub fn uses_root(&self, root: &str) -> bool {
-        self.refs.iter().any(|r| r.root == root)
-    }
-
     /// File span of a character range inside the expression (exact when the
     /// expression could be located in the file, else the whole value).
-    pub fn span_of(&self, char_offset: usize, char_len: usize) -> crate::source::Span {
+    pub(crate) fn span_of(&self, char_offset: usize, char_len: usize) -> crate::source::Span {
         match self.file_offset {
             Some(base) => {
                 let start: usize = self
@@ -204,10 +191,10 @@ fn parser() -> Parser {
 }
 
 /// A compiled expression's tree, its references and its unknown names.
-pub type Compiled = (IdedExpr, Vec<Ref>, Vec<(String, usize)>);
+pub(crate) type Compiled = (IdedExpr, Vec<Ref>, Vec<(String, usize)>);
 
 /// Compile the inside of `${{ }}`.
-pub fn compile(text: &str) -> Result<Compiled, SyntaxError> {
+pub(crate) fn compile(text: &str) -> Result<Compiled, SyntaxError> {
     if text.trim().is_empty() {
         return Err(SyntaxError {
             message: "empty expression".into(),
@@ -421,7 +408,7 @@ pub(crate) fn env() -> &'static std::sync::Arc<cel::Env> {
 impl Expr {
     /// Does the expression call `success()`, `failure()`, `always()` or
     /// `cancelled()`? Without one, an `if:` means `success() && (…)`.
-    pub fn uses_status_fn(&self) -> bool {
+    pub(crate) fn uses_status_fn(&self) -> bool {
         let r = self.ast.references();
         ["success", "failure", "always", "cancelled"]
             .iter()

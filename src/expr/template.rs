@@ -3,20 +3,20 @@
 /// A piece of a string value: literal text, or the inside of `${{ … }}` with
 /// its character offset inside the value.
 #[derive(Debug, PartialEq)]
-pub enum Piece<'a> {
+pub(crate) enum Piece<'a> {
     Text(&'a str),
     Expr { text: &'a str, offset: usize },
 }
 
 #[derive(Debug, PartialEq)]
-pub struct Unterminated {
+pub(crate) struct Unterminated {
     /// Byte offset of the `${{` that never closes.
-    pub offset: usize,
+    pub(crate) offset: usize,
 }
 
 /// Split `s` on `${{ … }}`. The closing `}}` is found outside string literals
 /// and nested braces, so map literals inside an expression work.
-pub fn split(s: &str) -> Result<Vec<Piece<'_>>, Unterminated> {
+pub(crate) fn split(s: &str) -> Result<Vec<Piece<'_>>, Unterminated> {
     let mut out = Vec::new();
     let mut rest = 0;
     while let Some(found) = s[rest..].find("${{") {

@@ -6,11 +6,10 @@ use std::sync::Arc;
 use serde_json::Value as Json;
 
 use super::Expr;
-use crate::source::Span;
 
 /// A value from the file that may hold `${{ }}` expressions.
 #[derive(Debug, Clone)]
-pub enum Val {
+pub(crate) enum Val {
     /// No expression anywhere inside.
     Lit(Json),
     /// A string with expressions; exactly one whole expression keeps its type.
@@ -20,49 +19,36 @@ pub enum Val {
 }
 
 #[derive(Debug, Clone)]
-pub struct Template {
-    pub parts: Vec<Part>,
-    pub span: Span,
+pub(crate) struct Template {
+    pub(crate) parts: Vec<Part>,
 }
 
 #[derive(Debug, Clone)]
-pub enum Part {
+pub(crate) enum Part {
     Text(String),
     Expr(Arc<Expr>),
 }
 
 impl Template {
     /// The single expression when the whole value is `${{ … }}` (typed result).
-    pub fn whole(&self) -> Option<&Arc<Expr>> {
+    pub(crate) fn whole(&self) -> Option<&Arc<Expr>> {
         match self.parts.as_slice() {
             [Part::Expr(e)] => Some(e),
             _ => None,
         }
     }
 
-    pub fn exprs(&self) -> impl Iterator<Item = &Arc<Expr>> {
+    pub(crate) fn exprs(&self) -> impl Iterator<Item = &Arc<Expr>> {
         self.parts.iter().filter_map(|p| match p {
             Part::Expr(e) => Some(e),
             Part::Text(_) => None,
         })
     }
-
-    /// The text when there is no expression in it.
-    pub fn literal(&self) -> Option<String> {
-        let mut s = String::new();
-        for p in &self.parts {
-            match p {
-                Part::Text(t) => s.push_str(t),
-                Part::Expr(_) => return None,
-            }
-        }
-        Some(s)
-    }
 }
 
 impl Val {
     /// Every expression inside, depth first.
-    pub fn exprs(&self) -> Vec<&Arc<Expr>> {
+    pub(crate) fn exprs(&self) -> Vec<&Arc<Expr>> {
         let mut out = Vec::new();
         self.collect(&mut out);
         out

@@ -10,12 +10,12 @@ use super::store::{now_ms, Store};
 use crate::services::breaker::{BreakerState, BreakerStore, ServiceKey};
 
 /// Reads and writes breaker states on a connection of its own.
-pub struct BreakerTable {
+pub(crate) struct BreakerTable {
     store: Mutex<Store>,
 }
 
 impl BreakerTable {
-    pub fn new(store: Store) -> BreakerTable {
+    pub(crate) fn new(store: Store) -> BreakerTable {
         BreakerTable {
             store: Mutex::new(store),
         }

@@ -11,12 +11,12 @@ use crate::exec::fingerprint::{self, Fingerprint, Parts};
 use crate::exec::StepCache;
 
 /// Looks up fingerprints on a connection of its own.
-pub struct CacheReader {
+pub(crate) struct CacheReader {
     store: Mutex<Store>,
 }
 
 impl CacheReader {
-    pub fn new(store: Store) -> CacheReader {
+    pub(crate) fn new(store: Store) -> CacheReader {
         CacheReader {
             store: Mutex::new(store),
         }
@@ -43,7 +43,7 @@ impl StepCache for CacheReader {
 }
 
 /// What `orch plan` says about one cached step.
-pub fn explain(store: &Store, workflow: &str, step: &str, fp: &Fingerprint) -> String {
+pub(crate) fn explain(store: &Store, workflow: &str, step: &str, fp: &Fingerprint) -> String {
     let now = now_ms();
     let hit: Option<Option<i64>> = store
         .conn
@@ -78,7 +78,7 @@ pub fn explain(store: &Store, workflow: &str, step: &str, fp: &Fingerprint) -> S
 }
 
 /// Empty the cache; returns how many entries went.
-pub fn clear(store: &Store) -> Result<usize, super::HistoryError> {
+pub(crate) fn clear(store: &Store) -> Result<usize, super::HistoryError> {
     store
         .conn
         .execute("DELETE FROM cache", [])

@@ -8,7 +8,7 @@ use crate::diag::Diag;
 use crate::error::Error;
 
 #[derive(Debug, thiserror::Error)]
-pub enum HistoryError {
+pub(crate) enum HistoryError {
     #[error("cannot find a home directory for orch's data")]
     NoHome,
     #[error("cannot create {}: {source}", path.display())]

@@ -7,16 +7,19 @@ use super::error::HistoryError;
 
 /// `ORCH_HOME`: `history.db`, `logs/`, `locks/`.
 #[derive(Debug, Clone)]
-pub struct Home {
-    pub dir: PathBuf,
+pub(crate) struct Home {
+    pub(crate) dir: PathBuf,
     /// `ORCH_HISTORY=memory`: an in-memory database and no log files, for
     /// measuring what history costs.
-    pub in_memory: bool,
+    pub(crate) in_memory: bool,
 }
 
 impl Home {
     /// `ORCH_HOME`, else the platform data dir (`~/.local/share/orch`).
-    pub fn locate(orch_home: Option<&str>, history: Option<&str>) -> Result<Home, HistoryError> {
+    pub(crate) fn locate(
+        orch_home: Option<&str>,
+        history: Option<&str>,
+    ) -> Result<Home, HistoryError> {
         let in_memory = history == Some("memory");
         let dir = match orch_home.filter(|s| !s.is_empty()) {
             Some(d) => PathBuf::from(d),
@@ -27,19 +30,19 @@ impl Home {
         Ok(Home { dir, in_memory })
     }
 
-    pub fn db_path(&self) -> PathBuf {
+    pub(crate) fn db_path(&self) -> PathBuf {
         self.dir.join("history.db")
     }
 
-    pub fn logs_dir(&self) -> PathBuf {
+    pub(crate) fn logs_dir(&self) -> PathBuf {
         self.dir.join("logs")
     }
 
-    pub fn run_logs(&self, run_id: &str) -> PathBuf {
+    pub(crate) fn run_logs(&self, run_id: &str) -> PathBuf {
         self.logs_dir().join(run_id)
     }
 
-    pub fn lock_path(&self, run_id: &str) -> PathBuf {
+    pub(crate) fn lock_path(&self, run_id: &str) -> PathBuf {
         self.locks_dir().join(run_id)
     }
 
@@ -48,7 +51,7 @@ impl Home {
     }
 
     /// Create `ORCH_HOME`, `logs/` and `locks/`, owner-only.
-    pub fn create_dirs(&self) -> Result<(), HistoryError> {
+    pub(crate) fn create_dirs(&self) -> Result<(), HistoryError> {
         for d in [self.dir.clone(), self.logs_dir(), self.locks_dir()] {
             create_private_dir(&d).map_err(|source| HistoryError::CreateDir { path: d, source })?;
         }
@@ -57,7 +60,7 @@ impl Home {
 }
 
 /// A directory only its owner may enter (`0700`), with its parents.
-pub fn create_private_dir(d: &Path) -> std::io::Result<()> {
+pub(crate) fn create_private_dir(d: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     if d.is_dir() {
         return Ok(());

@@ -11,12 +11,12 @@ use nix::fcntl::{Flock, FlockArg};
 use super::home::Home;
 
 /// Held for as long as this process runs the run.
-pub struct RunLock {
+pub(crate) struct RunLock {
     _lock: Option<Flock<File>>,
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum LockError {
+pub(crate) enum LockError {
     #[error("another orch process is running it")]
     Held,
     #[error("cannot lock {path}: {source}")]
@@ -37,7 +37,7 @@ fn open(home: &Home, run_id: &str) -> std::io::Result<File> {
 }
 
 /// Take the run's lock, or say that a live process holds it.
-pub fn acquire(home: &Home, run_id: &str) -> Result<RunLock, LockError> {
+pub(crate) fn acquire(home: &Home, run_id: &str) -> Result<RunLock, LockError> {
     if home.in_memory {
         return Ok(RunLock { _lock: None });
     }
@@ -62,7 +62,7 @@ pub fn acquire(home: &Home, run_id: &str) -> Result<RunLock, LockError> {
 }
 
 /// Whether a live process holds the run's lock.
-pub fn is_live(home: &Home, run_id: &str) -> bool {
+pub(crate) fn is_live(home: &Home, run_id: &str) -> bool {
     let Ok(file) = File::open(home.lock_path(run_id)) else {
         return false;
     };

@@ -5,20 +5,20 @@
 //! The connection never leaves this module: commands call [`Store`]
 //! methods, and errors leave it as [`HistoryError`], a diagnostic at the edge.
 
-pub mod breakers;
-pub mod cache;
-pub mod error;
-pub mod home;
-pub mod lock;
-pub mod query;
-pub mod runs;
-pub mod schema;
-pub mod status;
-pub mod store;
-pub mod transition;
-pub mod writer;
+pub(crate) mod breakers;
+pub(crate) mod cache;
+pub(crate) mod error;
+pub(crate) mod home;
+pub(crate) mod lock;
+pub(crate) mod query;
+pub(crate) mod runs;
+pub(crate) mod schema;
+pub(crate) mod status;
+pub(crate) mod store;
+pub(crate) mod transition;
+pub(crate) mod writer;
 
-pub use error::HistoryError;
-pub use home::Home;
-pub use status::ShownStatus;
-pub use store::Store;
+pub(crate) use error::HistoryError;
+pub(crate) use home::Home;
+pub(crate) use status::ShownStatus;
+pub(crate) use store::Store;

@@ -20,16 +20,16 @@ use crate::event::Status;
 /// What `orch history` shows of a run: the run row without its large
 /// columns (definitions, inputs, outputs).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunSummary {
-    pub id: String,
-    pub workflow: String,
+pub(crate) struct RunSummary {
+    pub(crate) id: String,
+    pub(crate) workflow: String,
     /// As recorded; see [`ShownStatus::of_run`].
-    pub status: Status,
-    pub created_at: i64,
-    pub started_at: Option<i64>,
-    pub finished_at: Option<i64>,
-    pub duration_ms: Option<i64>,
-    pub parent_run_id: Option<String>,
+    pub(crate) status: Status,
+    pub(crate) created_at: i64,
+    pub(crate) started_at: Option<i64>,
+    pub(crate) finished_at: Option<i64>,
+    pub(crate) duration_ms: Option<i64>,
+    pub(crate) parent_run_id: Option<String>,
 }
 
 const SUMMARY_COLUMNS: &str =
@@ -52,22 +52,22 @@ impl RunSummary {
 
 /// Which runs `orch history` lists.
 #[derive(Debug, Clone, Default)]
-pub struct RunFilter<'a> {
+pub(crate) struct RunFilter<'a> {
     /// Only runs of this workflow (its `name`).
-    pub workflow: Option<&'a str>,
+    pub(crate) workflow: Option<&'a str>,
     /// Only runs showing this status (`interrupted` included).
-    pub status: Option<ShownStatus>,
+    pub(crate) status: Option<ShownStatus>,
     /// Only runs created at or after this time (unix ms).
-    pub created_since: Option<i64>,
+    pub(crate) created_since: Option<i64>,
     /// At most this many runs.
-    pub limit: usize,
+    pub(crate) limit: usize,
 }
 
 /// A listed run and the status it shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListedRun {
-    pub run: RunSummary,
-    pub shown_status: ShownStatus,
+pub(crate) struct ListedRun {
+    pub(crate) run: RunSummary,
+    pub(crate) shown_status: ShownStatus,
 }
 
 /// The SQL for a filter and its parameters. Statuses that depend on
@@ -119,7 +119,7 @@ fn list_sql(f: &RunFilter<'_>) -> (String, Vec<Value>) {
 }
 
 /// Runs matching `f`, newest first.
-pub fn list_runs(
+pub(crate) fn list_runs(
     store: &Store,
     f: &RunFilter<'_>,
     is_live: impl Fn(&str) -> bool,
@@ -157,7 +157,7 @@ fn list_runs_on(
 }
 
 /// Names of the workflows with recorded runs, sorted.
-pub fn workflows(store: &Store) -> Result<Vec<String>, HistoryError> {
+pub(crate) fn workflows(store: &Store) -> Result<Vec<String>, HistoryError> {
     let run = || -> rusqlite::Result<Vec<String>> {
         let mut st = store
             .conn
@@ -172,17 +172,17 @@ pub fn workflows(store: &Store) -> Result<Vec<String>, HistoryError> {
 
 /// One step's numbers over the recorded runs of its workflow.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct StepStats {
-    pub workflow: String,
-    pub step: String,
+pub(crate) struct StepStats {
+    pub(crate) workflow: String,
+    pub(crate) step: String,
     /// Rows that ran to an end: succeeded, failed, cached, cancelled,
     /// compensated (not skipped, and not still pending or running).
-    pub runs: u64,
-    pub failures: u64,
+    pub(crate) runs: u64,
+    pub(crate) failures: u64,
     /// `failures / runs`, 0 when the step never ran.
-    pub failure_rate: f64,
-    pub p50_ms: Option<i64>,
-    pub p95_ms: Option<i64>,
+    pub(crate) failure_rate: f64,
+    pub(crate) p50_ms: Option<i64>,
+    pub(crate) p95_ms: Option<i64>,
 }
 
 /// Statuses a step reaches by running (or by being served from the cache):
@@ -196,7 +196,7 @@ const COUNTED: &[Status] = &[
 ];
 
 /// Nearest-rank percentile of ascending `sorted` values (`p` in 0..=100).
-pub fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
+pub(crate) fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
     if sorted.is_empty() {
         return None;
     }
@@ -217,13 +217,13 @@ struct Acc {
 /// Per-step numbers built up one `steps` row at a time. Keyed by
 /// workflow, then step, so that a row costs lookups, not allocations.
 #[derive(Default)]
-pub struct StatsBuilder {
+pub(crate) struct StatsBuilder {
     acc: HashMap<String, HashMap<String, Acc>>,
 }
 
 impl StatsBuilder {
     /// One top-level step row of a run of `workflow` created at `created_at`.
-    pub fn add(
+    pub(crate) fn add(
         &mut self,
         workflow: &str,
         step: &str,
@@ -255,7 +255,7 @@ impl StatsBuilder {
 
     /// Grouped by workflow (by name), then step (in the order of the
     /// workflow's newest run).
-    pub fn finish(self) -> Vec<StepStats> {
+    pub(crate) fn finish(self) -> Vec<StepStats> {
         let mut out: Vec<(i64, StepStats)> = Vec::new();
         for (workflow, steps) in self.acc {
             for (step, mut a) in steps {
@@ -288,7 +288,10 @@ impl StatsBuilder {
 
 /// Per-step stats of top-level steps (not for_each items), for one
 /// workflow or all of them.
-pub fn step_stats(store: &Store, workflow: Option<&str>) -> Result<Vec<StepStats>, HistoryError> {
+pub(crate) fn step_stats(
+    store: &Store,
+    workflow: Option<&str>,
+) -> Result<Vec<StepStats>, HistoryError> {
     let res = match workflow {
         Some(w) => workflow_stats(&store.conn, w),
         None => all_stats(&store.conn),
@@ -374,9 +377,9 @@ fn all_stats(conn: &Connection) -> rusqlite::Result<Vec<StepStats>> {
 /// What `history prune` found: the runs it deletes (or would), and the
 /// old runs it left because their process is still running them.
 #[derive(Debug, Default)]
-pub struct Pruned {
-    pub deleted: Vec<RunSummary>,
-    pub live: Vec<RunSummary>,
+pub(crate) struct Pruned {
+    pub(crate) deleted: Vec<RunSummary>,
+    pub(crate) live: Vec<RunSummary>,
 }
 
 fn old_runs(conn: &Connection, before_ms: i64) -> rusqlite::Result<Vec<RunSummary>> {
@@ -396,7 +399,7 @@ fn split_live(runs: Vec<RunSummary>, is_live: impl Fn(&str) -> bool) -> Pruned {
 /// their steps, attempts and approvals, in one transaction. Only the rows:
 /// the caller removes log directories and lock files after this returns.
 /// With `dry_run` nothing is deleted.
-pub fn prune(
+pub(crate) fn prune(
     store: &mut Store,
     before_ms: i64,
     dry_run: bool,

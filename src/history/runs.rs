@@ -14,66 +14,60 @@ use super::store::{now_ms, Store};
 use super::transition::{sql_list, RESUMABLE_STEP};
 use crate::event::Status;
 
-pub const RUN_COLUMNS: &str = "id, workflow, version, file_path, file_hash, definitions, inputs, \
-     orch_version, parent_run_id, project_dir, config_path, status, attempt, created_at, \
-     started_at, finished_at, duration_ms, error, outputs";
+pub(crate) const RUN_COLUMNS: &str =
+    "id, workflow, version, file_path, definitions, inputs, parent_run_id, project_dir, \
+     config_path, status, attempt, started_at, finished_at, duration_ms, error, outputs";
 
 #[derive(Debug, Clone)]
-pub struct RunRow {
-    pub id: String,
-    pub workflow: String,
-    pub version: Option<i64>,
-    pub file_path: String,
-    pub file_hash: String,
-    pub definitions: String,
-    pub inputs: String,
-    pub orch_version: String,
-    pub parent_run_id: Option<String>,
-    pub project_dir: String,
-    pub config_path: Option<String>,
+pub(crate) struct RunRow {
+    pub(crate) id: String,
+    pub(crate) workflow: String,
+    pub(crate) version: Option<i64>,
+    pub(crate) file_path: String,
+    pub(crate) definitions: String,
+    pub(crate) inputs: String,
+    pub(crate) parent_run_id: Option<String>,
+    pub(crate) project_dir: String,
+    pub(crate) config_path: Option<String>,
     /// As recorded; see [`RunRow::shown_status`].
-    pub status: Status,
-    pub attempt: i64,
-    pub created_at: i64,
-    pub started_at: Option<i64>,
-    pub finished_at: Option<i64>,
-    pub duration_ms: Option<i64>,
-    pub error: Option<String>,
-    pub outputs: Option<String>,
+    pub(crate) status: Status,
+    pub(crate) attempt: i64,
+    pub(crate) started_at: Option<i64>,
+    pub(crate) finished_at: Option<i64>,
+    pub(crate) duration_ms: Option<i64>,
+    pub(crate) error: Option<String>,
+    pub(crate) outputs: Option<String>,
 }
 
 impl RunRow {
-    pub fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+    pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
         Ok(RunRow {
             id: r.get(0)?,
             workflow: r.get(1)?,
             version: r.get(2)?,
             file_path: r.get(3)?,
-            file_hash: r.get(4)?,
-            definitions: r.get(5)?,
-            inputs: r.get(6)?,
-            orch_version: r.get(7)?,
-            parent_run_id: r.get(8)?,
-            project_dir: r.get(9)?,
-            config_path: r.get(10)?,
-            status: r.get(11)?,
-            attempt: r.get(12)?,
-            created_at: r.get(13)?,
-            started_at: r.get(14)?,
-            finished_at: r.get(15)?,
-            duration_ms: r.get(16)?,
-            error: r.get(17)?,
-            outputs: r.get(18)?,
+            definitions: r.get(4)?,
+            inputs: r.get(5)?,
+            parent_run_id: r.get(6)?,
+            project_dir: r.get(7)?,
+            config_path: r.get(8)?,
+            status: r.get(9)?,
+            attempt: r.get(10)?,
+            started_at: r.get(11)?,
+            finished_at: r.get(12)?,
+            duration_ms: r.get(13)?,
+            error: r.get(14)?,
+            outputs: r.get(15)?,
         })
     }
 
     /// `running`/`pending` runs whose process is gone show as `interrupted`.
-    pub fn shown_status(&self, home: &Home) -> ShownStatus {
+    pub(crate) fn shown_status(&self, home: &Home) -> ShownStatus {
         ShownStatus::of_run(self.status, || super::lock::is_live(home, &self.id))
     }
 
     /// `{step id: definition hash}` as recorded; empty when unreadable.
-    pub fn definitions(&self) -> HashMap<String, String> {
+    pub(crate) fn definitions(&self) -> HashMap<String, String> {
         serde_json::from_str::<Json>(&self.definitions)
             .ok()
             .and_then(|j| {
@@ -87,49 +81,42 @@ impl RunRow {
     }
 }
 
-pub const STEP_COLUMNS: &str = "step_id, parent, position, item, status, attempts, started_at, \
-     finished_at, duration_ms, exit_code, http_status, cached, error, result";
+pub(crate) const STEP_COLUMNS: &str =
+    "step_id, parent, status, attempts, duration_ms, exit_code, http_status, cached, \
+     error, result";
 
 #[derive(Debug, Clone)]
-pub struct StepRow {
-    pub step_id: String,
-    pub parent: Option<String>,
-    pub position: i64,
-    pub item: Option<i64>,
-    pub status: Status,
-    pub attempts: i64,
-    pub started_at: Option<i64>,
-    pub finished_at: Option<i64>,
-    pub duration_ms: Option<i64>,
-    pub exit_code: Option<i64>,
-    pub http_status: Option<i64>,
-    pub cached: bool,
-    pub error: Option<String>,
-    pub result: Option<String>,
+pub(crate) struct StepRow {
+    pub(crate) step_id: String,
+    pub(crate) parent: Option<String>,
+    pub(crate) status: Status,
+    pub(crate) attempts: i64,
+    pub(crate) duration_ms: Option<i64>,
+    pub(crate) exit_code: Option<i64>,
+    pub(crate) http_status: Option<i64>,
+    pub(crate) cached: bool,
+    pub(crate) error: Option<String>,
+    pub(crate) result: Option<String>,
 }
 
 impl StepRow {
-    pub fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+    pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
         Ok(StepRow {
             step_id: r.get(0)?,
             parent: r.get(1)?,
-            position: r.get(2)?,
-            item: r.get(3)?,
-            status: r.get(4)?,
-            attempts: r.get(5)?,
-            started_at: r.get(6)?,
-            finished_at: r.get(7)?,
-            duration_ms: r.get(8)?,
-            exit_code: r.get(9)?,
-            http_status: r.get(10)?,
-            cached: r.get(11)?,
-            error: r.get(12)?,
-            result: r.get(13)?,
+            status: r.get(2)?,
+            attempts: r.get(3)?,
+            duration_ms: r.get(4)?,
+            exit_code: r.get(5)?,
+            http_status: r.get(6)?,
+            cached: r.get(7)?,
+            error: r.get(8)?,
+            result: r.get(9)?,
         })
     }
 
     /// `outputs` from the stored result, `{}` when there is none.
-    pub fn outputs(&self) -> serde_json::Value {
+    pub(crate) fn outputs(&self) -> serde_json::Value {
         self.result
             .as_deref()
             .and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok())
@@ -139,61 +126,54 @@ impl StepRow {
 }
 
 #[derive(Debug, Clone)]
-pub struct ApprovalRow {
-    pub step_id: String,
-    pub message: Option<String>,
-    pub requested_at: i64,
-    pub expires_at: Option<i64>,
-    pub decision: Option<String>,
-    pub decided_by: Option<String>,
-    pub decided_at: Option<i64>,
-    pub comment: Option<String>,
+pub(crate) struct ApprovalRow {
+    pub(crate) step_id: String,
+    pub(crate) expires_at: Option<i64>,
+    pub(crate) decision: Option<String>,
+    pub(crate) decided_by: Option<String>,
+    pub(crate) comment: Option<String>,
 }
 
 impl ApprovalRow {
     fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
         Ok(ApprovalRow {
             step_id: r.get(0)?,
-            message: r.get(1)?,
-            requested_at: r.get(2)?,
-            expires_at: r.get(3)?,
-            decision: r.get(4)?,
-            decided_by: r.get(5)?,
-            decided_at: r.get(6)?,
-            comment: r.get(7)?,
+            expires_at: r.get(1)?,
+            decision: r.get(2)?,
+            decided_by: r.get(3)?,
+            comment: r.get(4)?,
         })
     }
 }
 
-const APPROVAL_COLUMNS: &str =
-    "step_id, message, requested_at, expires_at, decision, decided_by, decided_at, comment";
+const APPROVAL_COLUMNS: &str = "step_id, expires_at, decision, decided_by, comment";
 
 /// What a run row records about where it came from.
-pub struct NewRun<'a> {
-    pub id: &'a str,
-    pub workflow: &'a str,
-    pub version: Option<i64>,
-    pub file_path: &'a str,
-    pub file_hash: &'a str,
+pub(crate) struct NewRun<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) workflow: &'a str,
+    pub(crate) version: Option<i64>,
+    pub(crate) file_path: &'a str,
+    pub(crate) file_hash: &'a str,
     /// `{step id: definition hash}`.
-    pub definitions: &'a Json,
-    pub inputs: &'a Json,
-    pub parent_run_id: Option<&'a str>,
-    pub project_dir: &'a str,
-    pub config_path: Option<&'a str>,
+    pub(crate) definitions: &'a Json,
+    pub(crate) inputs: &'a Json,
+    pub(crate) parent_run_id: Option<&'a str>,
+    pub(crate) project_dir: &'a str,
+    pub(crate) config_path: Option<&'a str>,
     /// Step ids in file order.
-    pub steps: &'a [&'a str],
+    pub(crate) steps: &'a [&'a str],
 }
 
 /// A decision on an approval, as `approvals.decision` stores it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Approved,
     Rejected,
 }
 
 impl Verdict {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Verdict::Approved => "approved",
             Verdict::Rejected => "rejected",
@@ -202,17 +182,17 @@ impl Verdict {
 }
 
 /// What `orch resume` changes in a run before it runs again.
-pub struct ResumeReset<'a> {
-    pub run_id: &'a str,
+pub(crate) struct ResumeReset<'a> {
+    pub(crate) run_id: &'a str,
     /// The workflow's step ids, in file order, as it is now.
-    pub steps: &'a [&'a str],
+    pub(crate) steps: &'a [&'a str],
     /// Steps that keep their results (their rows are left as they are).
-    pub kept: &'a HashSet<&'a str>,
+    pub(crate) kept: &'a HashSet<&'a str>,
     /// Steps whose approvals are asked again (`--from` and downstream).
-    pub rerun_from: &'a HashSet<String>,
+    pub(crate) rerun_from: &'a HashSet<String>,
     /// `{step id: definition hash}` of the workflow as it is now.
-    pub definitions: &'a Json,
-    pub file_hash: &'a str,
+    pub(crate) definitions: &'a Json,
+    pub(crate) file_hash: &'a str,
 }
 
 /// Step statuses kept as history when a step leaves the workflow file.
@@ -220,7 +200,7 @@ const FINISHED: &[Status] = &[Status::Succeeded, Status::Cached];
 
 impl Store {
     /// Insert the run (`pending`) and all its steps (`pending`) at once.
-    pub fn create_run(&mut self, run: &NewRun<'_>) -> Result<(), HistoryError> {
+    pub(crate) fn create_run(&mut self, run: &NewRun<'_>) -> Result<(), HistoryError> {
         let path = self.path.clone();
         let err = |e: rusqlite::Error| super::store::sqlite_error(&path, &e);
         let tx = self
@@ -264,7 +244,7 @@ impl Store {
     }
 
     /// A run by id, unique id prefix, or `last`.
-    pub fn resolve_run(&self, reference: &str) -> Result<RunRow, HistoryError> {
+    pub(crate) fn resolve_run(&self, reference: &str) -> Result<RunRow, HistoryError> {
         let sql = format!("SELECT {RUN_COLUMNS} FROM runs");
         let mut found: Vec<RunRow> = if reference == "last" {
             // Without ANALYZE statistics SQLite may sort the whole table
@@ -296,7 +276,11 @@ impl Store {
     }
 
     /// Runs started by `run_id` (`parent_run_id`), oldest first.
-    pub fn children(&self, run_id: &str) -> Result<Vec<RunRow>, HistoryError> {
+    #[cfg_attr(
+        not(test),
+        allow(dead_code, reason = "`orch show` of a parent run is its first caller")
+    )]
+    pub(crate) fn children(&self, run_id: &str) -> Result<Vec<RunRow>, HistoryError> {
         self.run_rows(
             &format!(
                 "SELECT {RUN_COLUMNS} FROM runs WHERE parent_run_id = ?1 ORDER BY created_at, id"
@@ -320,7 +304,7 @@ impl Store {
     }
 
     /// A run's steps and for_each items, in file order.
-    pub fn steps(&self, run_id: &str) -> Result<Vec<StepRow>, HistoryError> {
+    pub(crate) fn steps(&self, run_id: &str) -> Result<Vec<StepRow>, HistoryError> {
         let mut st = self
             .conn
             .prepare_cached(&format!(
@@ -336,7 +320,7 @@ impl Store {
         Ok(rows)
     }
 
-    pub fn approval(
+    pub(crate) fn approval(
         &self,
         run_id: &str,
         step_id: &str,
@@ -353,7 +337,7 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    pub fn approvals(&self, run_id: &str) -> Result<Vec<ApprovalRow>, HistoryError> {
+    pub(crate) fn approvals(&self, run_id: &str) -> Result<Vec<ApprovalRow>, HistoryError> {
         let mut st = self
             .conn
             .prepare_cached(&format!(
@@ -370,7 +354,7 @@ impl Store {
 
     /// Record a decision on an open approval. `false` when it was no
     /// longer open (someone decided it at the same moment).
-    pub fn decide_approval(
+    pub(crate) fn decide_approval(
         &self,
         run_id: &str,
         step_id: &str,
@@ -391,7 +375,7 @@ impl Store {
 
     /// Put every step that will run back to `pending`, in one transaction;
     /// bring the step rows in line with the workflow file as it is now.
-    pub fn reset_for_resume(&mut self, r: &ResumeReset<'_>) -> Result<(), HistoryError> {
+    pub(crate) fn reset_for_resume(&mut self, r: &ResumeReset<'_>) -> Result<(), HistoryError> {
         let path = self.path.clone();
         let err = |e: rusqlite::Error| super::store::sqlite_error(&path, &e);
         let tx = self
@@ -474,6 +458,17 @@ impl Store {
 mod tests {
     use super::*;
 
+    /// Where a step of run `r1` sits in the file (not part of `StepRow`).
+    fn position(s: &Store, step: &str) -> i64 {
+        s.conn
+            .query_row(
+                "SELECT position FROM steps WHERE run_id = 'r1' AND step_id = ?1",
+                [step],
+                |r| r.get(0),
+            )
+            .unwrap()
+    }
+
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let home = Home {
@@ -520,7 +515,7 @@ mod tests {
         let steps = s.steps("r1").unwrap();
         let got: Vec<(&str, Status, i64)> = steps
             .iter()
-            .map(|r| (r.step_id.as_str(), r.status, r.position))
+            .map(|r| (r.step_id.as_str(), r.status, position(&s, &r.step_id)))
             .collect();
         assert_eq!(got, [("a", Status::Pending, 0), ("b", Status::Pending, 1)]);
     }
@@ -611,7 +606,14 @@ mod tests {
         let steps = s.steps("r1").unwrap();
         let got: Vec<(&str, Status, i64, bool)> = steps
             .iter()
-            .map(|r| (r.step_id.as_str(), r.status, r.position, r.result.is_some()))
+            .map(|r| {
+                (
+                    r.step_id.as_str(),
+                    r.status,
+                    position(&s, &r.step_id),
+                    r.result.is_some(),
+                )
+            })
             .collect();
         assert_eq!(
             got,
@@ -625,7 +627,13 @@ mod tests {
         );
         assert!(s.approvals("r1").unwrap().is_empty());
         let run = s.resolve_run("r1").unwrap();
-        assert_eq!(run.file_hash, "h2");
+        let hash: String = s
+            .conn
+            .query_row("SELECT file_hash FROM runs WHERE id = 'r1'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(hash, "h2");
         assert_eq!(run.definitions().get("new").map(String::as_str), Some("2"));
     }
 

@@ -4,7 +4,7 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// `PRAGMA application_id` of an orch history database ("orch").
-pub const APPLICATION_ID: i64 = 0x6f72_6368;
+pub(crate) const APPLICATION_ID: i64 = 0x6f72_6368;
 
 /// Migration `n` (1-based) takes the schema from version `n - 1` to `n`.
 const MIGRATIONS: &[&str] = &[
@@ -120,10 +120,10 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// The schema version this orch writes.
-pub const VERSION: i64 = MIGRATIONS.len() as i64;
+pub(crate) const VERSION: i64 = MIGRATIONS.len() as i64;
 
 #[derive(Debug, thiserror::Error)]
-pub enum SchemaError {
+pub(crate) enum SchemaError {
     #[error(
         "it was written by a newer orch (schema version {found}; this orch knows up to {VERSION})"
     )]
@@ -135,7 +135,7 @@ pub enum SchemaError {
 }
 
 /// Refuse a database that is not ours or is newer, without writing to it.
-pub fn check(conn: &mut Connection) -> Result<(), SchemaError> {
+pub(crate) fn check(conn: &mut Connection) -> Result<(), SchemaError> {
     // One read transaction: another process may be migrating right now,
     // and the three reads must see the same state.
     let tx = conn.transaction()?;
@@ -160,7 +160,7 @@ fn identify(conn: &Connection) -> Result<(), SchemaError> {
 
 /// Bring the schema up to [`VERSION`] in one exclusive transaction.
 /// Refuses databases that are not ours or that are newer than us.
-pub fn migrate(conn: &mut Connection) -> Result<(), SchemaError> {
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), SchemaError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
     identify(&tx)?;
     let app: i64 = tx.query_row("PRAGMA application_id", [], |r| r.get(0))?;

@@ -8,7 +8,7 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, 
 use crate::event::Status;
 
 /// Every status, in the order of [`Status`].
-pub const ALL: [Status; 10] = [
+pub(crate) const ALL: [Status; 10] = [
     Status::Pending,
     Status::Running,
     Status::Retrying,
@@ -23,17 +23,17 @@ pub const ALL: [Status; 10] = [
 
 /// Run statuses that a live process may still be changing: whether such
 /// a run is alive is a lock, not a column.
-pub const MAY_BE_LIVE: &[Status] = &[Status::Pending, Status::Running];
+pub(crate) const MAY_BE_LIVE: &[Status] = &[Status::Pending, Status::Running];
 
 /// The status whose text is `s`.
-pub fn parse(s: &str) -> Option<Status> {
+pub(crate) fn parse(s: &str) -> Option<Status> {
     ALL.into_iter().find(|st| st.as_str() == s)
 }
 
 /// Text in a status column that is no status orch knows.
 #[derive(Debug, thiserror::Error)]
 #[error("unknown status `{0}`")]
-pub struct UnknownStatus(pub String);
+pub(crate) struct UnknownStatus(pub String);
 
 impl ToSql for Status {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
@@ -52,7 +52,7 @@ impl FromSql for Status {
 
 /// What a run or step shows: its recorded status, or `interrupted`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ShownStatus {
+pub(crate) enum ShownStatus {
     Recorded(Status),
     Interrupted,
 }
@@ -60,7 +60,7 @@ pub enum ShownStatus {
 impl ShownStatus {
     /// A run's: a `running`/`pending` run whose process is gone is
     /// `interrupted`. `live` is only asked when it matters.
-    pub fn of_run(recorded: Status, live: impl FnOnce() -> bool) -> ShownStatus {
+    pub(crate) fn of_run(recorded: Status, live: impl FnOnce() -> bool) -> ShownStatus {
         if MAY_BE_LIVE.contains(&recorded) && !live() {
             ShownStatus::Interrupted
         } else {
@@ -71,7 +71,7 @@ impl ShownStatus {
     /// A step's, given its run's: `cached` when served from the cache,
     /// `waiting` while its approval is open, `interrupted` when its run's
     /// process died under it.
-    pub fn of_step(
+    pub(crate) fn of_step(
         recorded: Status,
         cached: bool,
         approval_open: bool,
@@ -90,15 +90,16 @@ impl ShownStatus {
         }
     }
 
+    #[cfg(test)]
     /// The shown status whose text is `s` (`interrupted` or a status).
-    pub fn parse(s: &str) -> Option<ShownStatus> {
+    pub(crate) fn parse(s: &str) -> Option<ShownStatus> {
         match s {
             "interrupted" => Some(ShownStatus::Interrupted),
             s => parse(s).map(ShownStatus::Recorded),
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ShownStatus::Recorded(s) => s.as_str(),
             ShownStatus::Interrupted => "interrupted",

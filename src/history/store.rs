@@ -12,18 +12,18 @@ use super::schema;
 use super::status::UnknownStatus;
 use crate::diag::Diag;
 
-pub use super::home::{create_private_dir, Home};
-pub use super::runs::{ApprovalRow, RunRow, StepRow, RUN_COLUMNS, STEP_COLUMNS};
+pub(crate) use super::home::{create_private_dir, Home};
+pub(crate) use super::runs::{ApprovalRow, RunRow, StepRow};
 
 /// Longest time a writer waits for another orch process holding the lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     to_ms(SystemTime::now())
 }
 
-pub fn to_ms(t: SystemTime) -> i64 {
+pub(crate) fn to_ms(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
@@ -69,16 +69,16 @@ pub(crate) fn db_error(path: &Path, e: &rusqlite::Error) -> Diag {
     sqlite_error(path, e).into()
 }
 
-pub struct Store {
+pub(crate) struct Store {
     /// Private to `history`: every statement is a method here.
     pub(super) conn: Connection,
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
 }
 
 impl Store {
     /// Open (creating if needed) and migrate. Never rewrites a file that is
     /// not an orch database.
-    pub fn open(home: &Home) -> Result<Store, HistoryError> {
+    pub(crate) fn open(home: &Home) -> Result<Store, HistoryError> {
         if home.in_memory {
             let memory = Path::new(":memory:");
             let mut conn = Connection::open_in_memory().map_err(|e| sqlite_error(memory, &e))?;
@@ -101,7 +101,7 @@ impl Store {
 
     /// Open an existing database for reading commands; `None` when there
     /// is none yet (nothing has run).
-    pub fn open_existing(home: &Home) -> Result<Option<Store>, HistoryError> {
+    pub(crate) fn open_existing(home: &Home) -> Result<Option<Store>, HistoryError> {
         if home.in_memory {
             return Ok(None);
         }
@@ -112,7 +112,7 @@ impl Store {
         Self::open_path(&path, true).map(Some)
     }
 
-    pub fn open_path(path: &Path, migrate: bool) -> Result<Store, HistoryError> {
+    pub(crate) fn open_path(path: &Path, migrate: bool) -> Result<Store, HistoryError> {
         let err = |e: rusqlite::Error| sqlite_error(path, &e);
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX

@@ -6,7 +6,7 @@ use crate::event::Status;
 
 /// Statuses a step may move to `to` from. `Pending` is reached only
 /// through [`RESUMABLE_STEP`] by `orch resume`.
-pub fn step_from(to: Status) -> &'static [Status] {
+pub(crate) fn step_from(to: Status) -> &'static [Status] {
     use Status::*;
     match to {
         Pending => &[],
@@ -25,7 +25,7 @@ pub fn step_from(to: Status) -> &'static [Status] {
 
 /// Step statuses `orch resume` may put back to `pending`: everything
 /// terminal. (Which of them it does reset is the resume plan's choice.)
-pub const RESUMABLE_STEP: &[Status] = &[
+pub(crate) const RESUMABLE_STEP: &[Status] = &[
     Status::Succeeded,
     Status::Failed,
     Status::Skipped,
@@ -38,7 +38,7 @@ pub const RESUMABLE_STEP: &[Status] = &[
 
 /// Statuses a run may move to `to` from. `running → running` is the
 /// resume of an interrupted run (its process died).
-pub fn run_from(to: Status) -> &'static [Status] {
+pub(crate) fn run_from(to: Status) -> &'static [Status] {
     use Status::*;
     match to {
         Pending => &[],
@@ -49,16 +49,18 @@ pub fn run_from(to: Status) -> &'static [Status] {
     }
 }
 
-pub fn step_legal(from: Status, to: Status) -> bool {
+#[cfg(test)]
+pub(crate) fn step_legal(from: Status, to: Status) -> bool {
     step_from(to).contains(&from)
 }
 
-pub fn run_legal(from: Status, to: Status) -> bool {
+#[cfg(test)]
+pub(crate) fn run_legal(from: Status, to: Status) -> bool {
     run_from(to).contains(&from)
 }
 
 /// `status IN (…)` for SQL, from a list of statuses.
-pub fn sql_list(list: &[Status]) -> String {
+pub(crate) fn sql_list(list: &[Status]) -> String {
     let mut s = String::from("(");
     for (i, st) in list.iter().enumerate() {
         if i > 0 {

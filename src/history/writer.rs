@@ -24,7 +24,7 @@ use crate::duration::millis;
 use crate::event::wire::Name;
 use crate::event::{Durable, Event, EventKind, OutputLine, Sink, Status, StepOutcome};
 
-pub use super::runs::NewRun;
+pub(crate) use super::runs::NewRun;
 
 enum Msg {
     Event(Box<Event>),
@@ -36,16 +36,16 @@ enum Msg {
 }
 
 /// Settings the writer needs besides the events.
-pub struct WriterConfig {
-    pub run_id: String,
+pub(crate) struct WriterConfig {
+    pub(crate) run_id: String,
     /// `runs.attempt` of this attempt (attempt rows are keyed by it).
-    pub run_attempt: i64,
+    pub(crate) run_attempt: i64,
     /// Step ids in file order (positions of item rows).
-    pub steps: Vec<String>,
+    pub(crate) steps: Vec<String>,
     /// Where `<step>.log` files go; `None` writes none.
-    pub logs_dir: Option<PathBuf>,
+    pub(crate) logs_dir: Option<PathBuf>,
     /// Cache entries kept (least recently used evicted).
-    pub cache_max: usize,
+    pub(crate) cache_max: usize,
 }
 
 impl WriterConfig {
@@ -63,11 +63,11 @@ impl WriterConfig {
 
 /// What went wrong while recording, reported by [`HistorySink::finish`].
 #[derive(Debug, Default)]
-pub struct WriterReport {
+pub(crate) struct WriterReport {
     /// The first database or file error; later writes were given up.
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
     /// Illegal status transitions: each one is a bug in orch.
-    pub illegal: Vec<String>,
+    pub(crate) illegal: Vec<String>,
 }
 
 /// Messages queued for the writer at most; a step printing faster than the
@@ -78,7 +78,7 @@ const QUEUE: usize = 16 * 1024;
 /// 1000-page auto-checkpoint amounts to for orch's small transactions).
 const CHECKPOINT_EVERY: u64 = 500;
 
-pub struct HistorySink {
+pub(crate) struct HistorySink {
     tx: Mutex<Option<mpsc::SyncSender<Msg>>>,
     sent: AtomicU64,
     committed: watch::Receiver<u64>,
@@ -87,7 +87,7 @@ pub struct HistorySink {
 
 impl HistorySink {
     /// Start the writer thread on `store`'s connection.
-    pub fn start(store: Store, cfg: WriterConfig) -> Arc<HistorySink> {
+    pub(crate) fn start(store: Store, cfg: WriterConfig) -> Arc<HistorySink> {
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         let (done_tx, done_rx) = watch::channel(0u64);
         let thread = std::thread::Builder::new()
@@ -113,7 +113,7 @@ impl HistorySink {
     }
 
     /// Wait until everything is written; report what went wrong.
-    pub fn finish(&self) -> WriterReport {
+    pub(crate) fn finish(&self) -> WriterReport {
         if let Ok(mut guard) = self.tx.lock() {
             guard.take();
         }

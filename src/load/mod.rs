@@ -2,7 +2,7 @@
 //! `orchestration.yaml`, with the guards that keep bad input from hanging or
 //! crashing (size cap, binary detection, directories).
 
-pub mod yaml;
+pub(crate) mod yaml;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,12 +12,12 @@ use crate::source::Source;
 
 /// Workflow and config files beyond this are refused before parsing: a
 /// 10,000-step workflow is well under 1 MiB.
-pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+pub(crate) const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 
-pub const CONFIG_FILE: &str = "orchestration.yaml";
+pub(crate) const CONFIG_FILE: &str = "orchestration.yaml";
 
 /// Read a file as a [`Source`], refusing what cannot be a YAML document.
-pub fn read_source(path: &Path) -> Result<Arc<Source>, Diag> {
+pub(crate) fn read_source(path: &Path) -> Result<Arc<Source>, Diag> {
     let name = path.display().to_string();
     let meta = std::fs::metadata(path).map_err(|e| {
         let what = if e.kind() == std::io::ErrorKind::NotFound {
@@ -69,7 +69,7 @@ pub fn read_source(path: &Path) -> Result<Arc<Source>, Diag> {
 }
 
 /// `orchestration.yaml` in `start` or the nearest parent, like `.git`.
-pub fn discover_config(start: &Path) -> Option<PathBuf> {
+pub(crate) fn discover_config(start: &Path) -> Option<PathBuf> {
     start
         .ancestors()
         .map(|d| d.join(CONFIG_FILE))

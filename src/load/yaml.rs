@@ -10,47 +10,47 @@ use crate::diag::Diag;
 use crate::source::{Source, Span};
 
 #[derive(Debug, Clone)]
-pub struct Yaml {
-    pub span: Span,
-    pub kind: YamlKind,
+pub(crate) struct Yaml {
+    pub(crate) span: Span,
+    pub(crate) kind: YamlKind,
 }
 
 #[derive(Debug, Clone)]
-pub enum YamlKind {
+pub(crate) enum YamlKind {
     Scalar(Scalar),
     Seq(Vec<Yaml>),
     Map(Vec<(Key, Yaml)>),
 }
 
 #[derive(Debug, Clone)]
-pub struct Scalar {
-    pub text: String,
+pub(crate) struct Scalar {
+    pub(crate) text: String,
     /// Plain (unquoted) scalars are typed (`3`, `true`, `null`); quoted ones are strings.
-    pub plain: bool,
+    pub(crate) plain: bool,
 }
 
 #[derive(Debug, Clone)]
-pub struct Key {
-    pub name: String,
-    pub span: Span,
+pub(crate) struct Key {
+    pub(crate) name: String,
+    pub(crate) span: Span,
 }
 
 impl Yaml {
-    pub fn as_map(&self) -> Option<&[(Key, Yaml)]> {
+    pub(crate) fn as_map(&self) -> Option<&[(Key, Yaml)]> {
         match &self.kind {
             YamlKind::Map(m) => Some(m),
             _ => None,
         }
     }
 
-    pub fn as_seq(&self) -> Option<&[Yaml]> {
+    pub(crate) fn as_seq(&self) -> Option<&[Yaml]> {
         match &self.kind {
             YamlKind::Seq(s) => Some(s),
             _ => None,
         }
     }
 
-    pub fn as_scalar(&self) -> Option<&Scalar> {
+    pub(crate) fn as_scalar(&self) -> Option<&Scalar> {
         match &self.kind {
             YamlKind::Scalar(s) => Some(s),
             _ => None,
@@ -58,15 +58,15 @@ impl Yaml {
     }
 
     /// Any scalar as text (numbers and booleans included), as a shell or URL would see it.
-    pub fn as_str(&self) -> Option<&str> {
+    pub(crate) fn as_str(&self) -> Option<&str> {
         self.as_scalar().map(|s| s.text.as_str())
     }
 
-    pub fn is_null(&self) -> bool {
+    pub(crate) fn is_null(&self) -> bool {
         matches!(&self.kind, YamlKind::Scalar(s) if s.plain && matches!(s.text.as_str(), "" | "~" | "null" | "Null" | "NULL"))
     }
 
-    pub fn as_bool(&self) -> Option<bool> {
+    pub(crate) fn as_bool(&self) -> Option<bool> {
         match &self.kind {
             YamlKind::Scalar(s) if s.plain => match s.text.as_str() {
                 "true" | "True" | "TRUE" => Some(true),
@@ -77,21 +77,22 @@ impl Yaml {
         }
     }
 
-    pub fn as_i64(&self) -> Option<i64> {
+    pub(crate) fn as_i64(&self) -> Option<i64> {
         match &self.kind {
             YamlKind::Scalar(s) if s.plain => s.text.parse().ok(),
             _ => None,
         }
     }
 
-    pub fn as_f64(&self) -> Option<f64> {
+    pub(crate) fn as_f64(&self) -> Option<f64> {
         match &self.kind {
             YamlKind::Scalar(s) if s.plain => s.text.parse().ok(),
             _ => None,
         }
     }
 
-    pub fn get(&self, key: &str) -> Option<&Yaml> {
+    #[cfg(test)]
+    pub(crate) fn get(&self, key: &str) -> Option<&Yaml> {
         self.as_map()?
             .iter()
             .find(|(k, _)| k.name == key)
@@ -99,7 +100,7 @@ impl Yaml {
     }
 
     /// A short name of the node's shape, for "expected X, found Y".
-    pub fn kind_name(&self) -> &'static str {
+    pub(crate) fn kind_name(&self) -> &'static str {
         match &self.kind {
             YamlKind::Map(_) => "a mapping",
             YamlKind::Seq(_) => "a list",
@@ -112,7 +113,7 @@ impl Yaml {
     }
 
     /// The value as JSON, with YAML 1.2 core-schema typing of plain scalars.
-    pub fn to_json(&self) -> serde_json::Value {
+    pub(crate) fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as J;
         match &self.kind {
             YamlKind::Map(m) => J::Object(
@@ -148,7 +149,7 @@ impl Yaml {
 
 /// Parse YAML text into the spanned tree. Anchors, aliases and tags are refused
 /// (no alias bombs); duplicate keys are errors.
-pub fn parse(source: &Arc<Source>) -> Result<Yaml, Diag> {
+pub(crate) fn parse(source: &Arc<Source>) -> Result<Yaml, Diag> {
     let text = &source.text;
     if text
         .lines()

@@ -10,7 +10,7 @@ use crate::expr::Expr;
 /// Where in a step an expression is written: it decides what the
 /// expression may read and when it is evaluated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Site {
+pub(crate) enum Site {
     /// `if:`, decided before the step starts.
     If,
     /// `for_each:`, resolved before the step starts.
@@ -33,7 +33,7 @@ pub enum Site {
 impl Site {
     /// Secrets are fetched just before a step starts: not for what is
     /// decided earlier (`if`, `for_each`) or beside an error.
-    pub fn may_read_secrets(self) -> bool {
+    pub(crate) fn may_read_secrets(self) -> bool {
         !matches!(
             self,
             Site::If | Site::ForEach | Site::RetryCondition | Site::CompensateRetryCondition
@@ -44,7 +44,7 @@ impl Site {
 impl Step {
     /// Every expression of the step with its site, in the order of the keys
     /// above (which is the order diagnostics about them come in).
-    pub fn exprs<'a>(&'a self) -> Vec<(Site, &'a Arc<Expr>)> {
+    pub(crate) fn exprs<'a>(&'a self) -> Vec<(Site, &'a Arc<Expr>)> {
         let mut out: Vec<(Site, &Arc<Expr>)> = Vec::new();
         if let Some(c) = &self.cond {
             out.push((Site::If, c));
@@ -80,7 +80,7 @@ impl Step {
 
     /// The ids of the steps the expressions at `sites` read, each once, in
     /// the order they first appear.
-    pub fn reads(&self, sites: impl Fn(Site) -> bool) -> Vec<&str> {
+    pub(crate) fn reads(&self, sites: impl Fn(Site) -> bool) -> Vec<&str> {
         let mut ids: Vec<&str> = Vec::new();
         for (site, e) in self.exprs() {
             if !sites(site) {
@@ -98,7 +98,7 @@ impl Step {
 
 impl StepBody {
     /// The expressions of `env:` and of the kind's fields (not `retry`).
-    pub fn exprs(&self) -> Vec<&Arc<Expr>> {
+    pub(crate) fn exprs(&self) -> Vec<&Arc<Expr>> {
         let mut out: Vec<&Arc<Expr>> = Vec::new();
         for (_, v) in &self.env {
             out.extend(v.exprs());

@@ -8,17 +8,17 @@ use serde_json::Value as Json;
 
 mod exprs;
 
-pub use exprs::Site;
+pub(crate) use exprs::Site;
 
 use crate::expr::Expr;
 use crate::source::{Source, Span};
 
 /// Values that may hold expressions are the expression module's; they are
 /// re-exported here because every model type is built from them.
-pub use crate::expr::{Part, Template, Val};
+pub(crate) use crate::expr::{Part, Template, Val};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InputType {
+pub(crate) enum InputType {
     String,
     Number,
     Boolean,
@@ -27,7 +27,7 @@ pub enum InputType {
 }
 
 impl InputType {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             InputType::String => "string",
             InputType::Number => "number",
@@ -39,24 +39,22 @@ impl InputType {
 }
 
 #[derive(Debug, Clone)]
-pub struct InputDecl {
-    pub name: String,
-    pub ty: InputType,
-    pub default: Option<Json>,
-    pub required: bool,
-    pub choices: Option<Vec<Json>>,
-    pub description: Option<String>,
-    pub span: Span,
+pub(crate) struct InputDecl {
+    pub(crate) name: String,
+    pub(crate) ty: InputType,
+    pub(crate) default: Option<Json>,
+    pub(crate) required: bool,
+    pub(crate) choices: Option<Vec<Json>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shell {
+pub(crate) enum Shell {
     Sh,
     Bash,
 }
 
 impl Shell {
-    pub fn program(self) -> &'static str {
+    pub(crate) fn program(self) -> &'static str {
         match self {
             Shell::Sh => "sh",
             Shell::Bash => "bash",
@@ -65,22 +63,22 @@ impl Shell {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DelayStrategy {
+pub(crate) enum DelayStrategy {
     Fixed,
     Linear,
     Exponential,
 }
 
 #[derive(Debug, Clone)]
-pub struct RetrySpec {
+pub(crate) struct RetrySpec {
     /// Attempts in total, the first included.
-    pub max_attempts: u32,
-    pub strategy: DelayStrategy,
-    pub base_delay: Duration,
-    pub max_delay: Option<Duration>,
-    pub factor: f64,
-    pub jitter: bool,
-    pub condition: Option<Arc<Expr>>,
+    pub(crate) max_attempts: u32,
+    pub(crate) strategy: DelayStrategy,
+    pub(crate) base_delay: Duration,
+    pub(crate) max_delay: Option<Duration>,
+    pub(crate) factor: f64,
+    pub(crate) jitter: bool,
+    pub(crate) condition: Option<Arc<Expr>>,
 }
 
 impl Default for RetrySpec {
@@ -98,46 +96,46 @@ impl Default for RetrySpec {
 }
 
 #[derive(Debug, Clone)]
-pub struct CacheSpec {
-    pub ttl: Option<Duration>,
-    pub key: Option<Val>,
-    pub sources: Vec<String>,
+pub(crate) struct CacheSpec {
+    pub(crate) ttl: Option<Duration>,
+    pub(crate) key: Option<Val>,
+    pub(crate) sources: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
-pub enum CallTarget {
+pub(crate) enum CallTarget {
     Service(String),
     Capability(String),
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct CallSpans {
-    pub target: Span,
-    pub endpoint: Span,
-    pub with: Vec<Span>,
+pub(crate) struct CallSpans {
+    pub(crate) target: Span,
+    pub(crate) endpoint: Span,
+    pub(crate) with: Vec<Span>,
     /// The whole `call:` mapping.
-    pub call: Span,
+    pub(crate) call: Span,
 }
 
 #[derive(Debug, Clone)]
-pub enum HttpBody {
+pub(crate) enum HttpBody {
     Json(Val),
     Text(Val),
     Form(Vec<(String, Val)>),
 }
 
 #[derive(Debug, Clone)]
-pub struct HttpSpec {
-    pub url: Val,
-    pub method: String,
-    pub headers: Vec<(String, Val)>,
-    pub query: Vec<(String, Val)>,
-    pub body: Option<HttpBody>,
-    pub expect_status: Vec<u16>,
+pub(crate) struct HttpSpec {
+    pub(crate) url: Val,
+    pub(crate) method: String,
+    pub(crate) headers: Vec<(String, Val)>,
+    pub(crate) query: Vec<(String, Val)>,
+    pub(crate) body: Option<HttpBody>,
+    pub(crate) expect_status: Vec<u16>,
 }
 
 #[derive(Debug, Clone)]
-pub enum StepKind {
+pub(crate) enum StepKind {
     Run {
         script: Template,
         shell: Shell,
@@ -150,8 +148,8 @@ pub enum StepKind {
         /// Where `service`/`capability`, `endpoint` and each `with` key are written.
         spans: CallSpans,
     },
+    /// Refused by validation ("not supported yet"); kept to say so.
     Workflow {
-        path: String,
         with: Vec<(String, Val)>,
     },
     Transform(Vec<(String, Val)>),
@@ -162,7 +160,7 @@ pub enum StepKind {
 }
 
 impl StepKind {
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             StepKind::Run { .. } => "run",
             StepKind::Http(_) => "http",
@@ -176,73 +174,72 @@ impl StepKind {
 
 /// What a step does, plus the keys a `compensate:` body may also carry.
 #[derive(Debug, Clone)]
-pub struct StepBody {
-    pub kind: StepKind,
-    pub env: Vec<(String, Val)>,
-    pub timeout: Option<Duration>,
-    pub retry: Option<RetrySpec>,
+pub(crate) struct StepBody {
+    pub(crate) kind: StepKind,
+    pub(crate) env: Vec<(String, Val)>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) retry: Option<RetrySpec>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Phase {
+pub(crate) enum Phase {
     Main,
     OnFailure,
     Finally,
 }
 
 #[derive(Debug, Clone)]
-pub struct Need {
-    pub id: String,
-    pub span: Span,
+pub(crate) struct Need {
+    pub(crate) id: String,
+    pub(crate) span: Span,
 }
 
 #[derive(Debug, Clone)]
-pub struct Step {
-    pub id: String,
-    pub name: Option<String>,
-    pub phase: Phase,
+pub(crate) struct Step {
+    pub(crate) id: String,
+    pub(crate) name: Option<String>,
+    pub(crate) phase: Phase,
     /// Where the step's `id` value is written.
-    pub span: Span,
-    pub needs: Vec<Need>,
+    pub(crate) span: Span,
+    pub(crate) needs: Vec<Need>,
     /// `if:`; `None` means the default `success()`.
-    pub cond: Option<Arc<Expr>>,
-    pub working_dir: Option<Val>,
-    pub continue_on_error: bool,
-    pub for_each: Option<Val>,
-    pub max_parallel: Option<usize>,
-    pub outputs: Vec<(String, Val)>,
-    pub cache: Option<CacheSpec>,
-    pub compensate: Option<Box<StepBody>>,
-    pub priority: i64,
-    pub resources: Vec<(String, u32)>,
-    pub body: StepBody,
+    pub(crate) cond: Option<Arc<Expr>>,
+    pub(crate) working_dir: Option<Val>,
+    pub(crate) continue_on_error: bool,
+    pub(crate) for_each: Option<Val>,
+    pub(crate) max_parallel: Option<usize>,
+    pub(crate) outputs: Vec<(String, Val)>,
+    pub(crate) cache: Option<CacheSpec>,
+    pub(crate) compensate: Option<Box<StepBody>>,
+    pub(crate) priority: i64,
+    pub(crate) resources: Vec<(String, u32)>,
+    pub(crate) body: StepBody,
     /// SHA-256 of the step as written: what `orch resume` compares.
-    pub definition: String,
+    pub(crate) definition: String,
 }
 
 impl Step {
-    pub fn display_name(&self) -> &str {
+    pub(crate) fn display_name(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.id)
     }
 }
 
 #[derive(Debug, Clone)]
-pub struct Workflow {
-    pub name: String,
-    pub description: Option<String>,
-    pub version: Option<i64>,
-    pub inputs: Vec<InputDecl>,
-    pub env: Vec<(String, Val)>,
-    pub concurrency: Option<usize>,
-    pub timeout: Option<Duration>,
+pub(crate) struct Workflow {
+    pub(crate) name: String,
+    pub(crate) version: Option<i64>,
+    pub(crate) inputs: Vec<InputDecl>,
+    pub(crate) env: Vec<(String, Val)>,
+    pub(crate) concurrency: Option<usize>,
+    pub(crate) timeout: Option<Duration>,
     /// Main steps first, then `on_failure`, then `finally` (see [`Step::phase`]).
-    pub steps: Vec<Step>,
-    pub outputs: Vec<(String, Val)>,
-    pub source: Arc<Source>,
+    pub(crate) steps: Vec<Step>,
+    pub(crate) outputs: Vec<(String, Val)>,
+    pub(crate) source: Arc<Source>,
 }
 
 impl Workflow {
-    pub fn step_index(&self, id: &str) -> Option<usize> {
+    pub(crate) fn step_index(&self, id: &str) -> Option<usize> {
         self.steps.iter().position(|s| s.id == id)
     }
 }
@@ -250,25 +247,23 @@ impl Workflow {
 // ---- orchestration.yaml ----------------------------------------------------
 
 #[derive(Debug, Clone, Default)]
-pub struct Config {
-    pub source: Option<Arc<Source>>,
-    pub retry: Option<RetrySpec>,
-    pub policies: Policies,
-    pub credential_injection: CredentialInjection,
-    pub middleware: Vec<Middleware>,
-    pub telemetry: Telemetry,
-    pub pools: Vec<(String, u32)>,
-    pub services: Vec<Service>,
+pub(crate) struct Config {
+    pub(crate) source: Option<Arc<Source>>,
+    pub(crate) retry: Option<RetrySpec>,
+    pub(crate) policies: Policies,
+    pub(crate) telemetry: Telemetry,
+    pub(crate) pools: Vec<(String, u32)>,
+    pub(crate) services: Vec<Service>,
 }
 
 impl Config {
-    pub fn service(&self, id: &str) -> Option<&Service> {
+    pub(crate) fn service(&self, id: &str) -> Option<&Service> {
         self.services.iter().find(|s| s.id == id)
     }
 
     /// The services that may answer a call, in the order they are tried:
     /// `priority` ascending, then file order.
-    pub fn candidates(&self, target: &CallTarget) -> Vec<&Service> {
+    pub(crate) fn candidates(&self, target: &CallTarget) -> Vec<&Service> {
         let mut v: Vec<&Service> = match target {
             CallTarget::Service(id) => self.service(id).into_iter().collect(),
             CallTarget::Capability(c) => self
@@ -280,59 +275,38 @@ impl Config {
         v.sort_by_key(|s| s.priority);
         v
     }
-
-    /// The directory steps run in: the config file's directory.
-    pub fn project_dir(&self) -> Option<&std::path::Path> {
-        self.source.as_ref().map(|s| s.dir())
-    }
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct Policies {
-    pub fallback_on_error: bool,
-    pub allow_cross_agent: bool,
-    pub max_parallel_tasks: Option<usize>,
-    pub rules: Vec<PolicyRule>,
+pub(crate) struct Policies {
+    pub(crate) fallback_on_error: bool,
+    pub(crate) max_parallel_tasks: Option<usize>,
+    pub(crate) rules: Vec<PolicyRule>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PolicyAction {
+pub(crate) enum PolicyAction {
     Deny,
     RequireApproval,
 }
 
 #[derive(Debug, Clone)]
-pub struct PolicyRule {
-    pub id: String,
-    pub when: Arc<Expr>,
-    pub action: PolicyAction,
-    pub message: Option<String>,
+pub(crate) struct PolicyRule {
+    pub(crate) id: String,
+    pub(crate) when: Arc<Expr>,
+    pub(crate) action: PolicyAction,
+    pub(crate) message: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct CredentialInjection {
-    pub allow_external_vault: bool,
-    pub auto_load_from_prompt_vault: bool,
+pub(crate) struct Telemetry {
+    pub(crate) log_to_file: bool,
+    pub(crate) log_file_path: Option<String>,
+    pub(crate) webhook_url: Option<String>,
 }
 
 #[derive(Debug, Clone)]
-pub struct Middleware {
-    pub id: String,
-    pub enabled: bool,
-    pub priority: i64,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Telemetry {
-    pub log_to_file: bool,
-    pub log_file_path: Option<String>,
-    pub emit_events: bool,
-    pub metrics_endpoint: Option<String>,
-    pub webhook_url: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub enum Auth {
+pub(crate) enum Auth {
     None,
     Bearer {
         credential: String,
@@ -349,7 +323,7 @@ pub enum Auth {
 
 impl Auth {
     /// The name of the secret this auth reads.
-    pub fn credential(&self) -> Option<&str> {
+    pub(crate) fn credential(&self) -> Option<&str> {
         match self {
             Auth::None => None,
             Auth::Bearer { credential }
@@ -358,7 +332,7 @@ impl Auth {
         }
     }
 
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Auth::None => "none",
             Auth::Bearer { .. } => "bearer",
@@ -369,38 +343,38 @@ impl Auth {
 }
 
 impl Endpoint {
-    pub fn parameter(&self, name: &str) -> Option<&Parameter> {
+    pub(crate) fn parameter(&self, name: &str) -> Option<&Parameter> {
         self.parameters.iter().find(|p| p.name == name)
     }
 }
 
 impl Service {
-    pub fn endpoint(&self, id: &str) -> Option<&Endpoint> {
+    pub(crate) fn endpoint(&self, id: &str) -> Option<&Endpoint> {
         self.endpoints.iter().find(|e| e.id == id)
     }
 }
 
 #[derive(Debug, Clone)]
-pub struct RateLimit {
-    pub requests: u32,
-    pub per: Duration,
+pub(crate) struct RateLimit {
+    pub(crate) requests: u32,
+    pub(crate) per: Duration,
 }
 
 #[derive(Debug, Clone)]
-pub struct CircuitBreaker {
-    pub failure_threshold: u32,
-    pub reset_timeout: Duration,
+pub(crate) struct CircuitBreaker {
+    pub(crate) failure_threshold: u32,
+    pub(crate) reset_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
-pub struct HealthCheck {
-    pub path: String,
-    pub interval: Option<Duration>,
-    pub timeout: Option<Duration>,
+pub(crate) struct HealthCheck {
+    pub(crate) path: String,
+    pub(crate) interval: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ParamIn {
+pub(crate) enum ParamIn {
     Path,
     Query,
     Body,
@@ -408,32 +382,31 @@ pub enum ParamIn {
 }
 
 #[derive(Debug, Clone)]
-pub struct Parameter {
-    pub name: String,
-    pub location: ParamIn,
-    pub required: bool,
+pub(crate) struct Parameter {
+    pub(crate) name: String,
+    pub(crate) location: ParamIn,
+    pub(crate) required: bool,
 }
 
 #[derive(Debug, Clone)]
-pub struct Endpoint {
-    pub id: String,
-    pub method: String,
-    pub path: String,
-    pub parameters: Vec<Parameter>,
+pub(crate) struct Endpoint {
+    pub(crate) id: String,
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) parameters: Vec<Parameter>,
 }
 
 #[derive(Debug, Clone)]
-pub struct Service {
-    pub id: String,
-    pub name: Option<String>,
-    pub base_url: String,
-    pub auth: Auth,
-    pub capabilities: Vec<String>,
-    pub priority: i64,
-    pub timeout: Option<Duration>,
-    pub rate_limit: Option<RateLimit>,
-    pub circuit_breaker: Option<CircuitBreaker>,
-    pub health_check: Option<HealthCheck>,
-    pub endpoints: Vec<Endpoint>,
-    pub span: Span,
+pub(crate) struct Service {
+    pub(crate) id: String,
+    pub(crate) name: Option<String>,
+    pub(crate) base_url: String,
+    pub(crate) auth: Auth,
+    pub(crate) capabilities: Vec<String>,
+    pub(crate) priority: i64,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) rate_limit: Option<RateLimit>,
+    pub(crate) circuit_breaker: Option<CircuitBreaker>,
+    pub(crate) health_check: Option<HealthCheck>,
+    pub(crate) endpoints: Vec<Endpoint>,
 }

@@ -2,7 +2,7 @@
 
 /// A cycle among `deps` (deps[i] = steps i waits for), as a path that starts
 /// and ends at the same node, or `None` when the graph is a DAG.
-pub fn find_cycle(deps: &[Vec<usize>]) -> Option<Vec<usize>> {
+pub(crate) fn find_cycle(deps: &[Vec<usize>]) -> Option<Vec<usize>> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         New,
@@ -46,7 +46,7 @@ pub fn find_cycle(deps: &[Vec<usize>]) -> Option<Vec<usize>> {
 
 /// Topological levels: level 0 has no deps; each node is one past its deepest dep.
 /// The graph must be acyclic.
-pub fn levels(deps: &[Vec<usize>]) -> Vec<Vec<usize>> {
+pub(crate) fn levels(deps: &[Vec<usize>]) -> Vec<Vec<usize>> {
     let order = topo_order(deps);
     let mut level = vec![0usize; deps.len()];
     for &i in &order {
@@ -62,7 +62,7 @@ pub fn levels(deps: &[Vec<usize>]) -> Vec<Vec<usize>> {
 
 /// Nodes in an order where every node comes after its deps (Kahn's algorithm,
 /// stable by index).
-pub fn topo_order(deps: &[Vec<usize>]) -> Vec<usize> {
+pub(crate) fn topo_order(deps: &[Vec<usize>]) -> Vec<usize> {
     let n = deps.len();
     let mut remaining: Vec<usize> = deps.iter().map(Vec::len).collect();
     let mut dependents = vec![Vec::new(); n];
@@ -87,13 +87,13 @@ pub fn topo_order(deps: &[Vec<usize>]) -> Vec<usize> {
 }
 
 /// Transitive needs of every node as bitsets (the graph must be acyclic).
-pub struct Closure {
+pub(crate) struct Closure {
     words: usize,
     bits: Vec<u64>,
 }
 
 impl Closure {
-    pub fn new(deps: &[Vec<usize>]) -> Self {
+    pub(crate) fn new(deps: &[Vec<usize>]) -> Self {
         let n = deps.len();
         let words = n.div_ceil(64);
         let mut bits = vec![0u64; n * words];
@@ -116,7 +116,7 @@ impl Closure {
     }
 
     /// Does `a` (transitively) need `b`?
-    pub fn needs(&self, a: usize, b: usize) -> bool {
+    pub(crate) fn needs(&self, a: usize, b: usize) -> bool {
         self.bits[a * self.words + b / 64] & (1 << (b % 64)) != 0
     }
 }

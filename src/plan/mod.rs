@@ -2,30 +2,30 @@
 //! who waits for whom, what each step's expressions read, levels. The
 //! engine, `orch plan`, `orch graph` and `orch resume` all use this one.
 
-pub mod graph;
-pub mod resume;
+pub(crate) mod graph;
+pub(crate) mod resume;
 
-pub use resume::Restored;
+pub(crate) use resume::Restored;
 
 use crate::model::{Phase, Workflow};
 
 /// The steps of a workflow as a graph of indices into `wf.steps`.
 #[derive(Debug)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// Same-phase needs of each step: what it waits for.
-    pub deps: Vec<Vec<usize>>,
+    pub(crate) deps: Vec<Vec<usize>>,
     /// Steps that wait for each step (the reverse of `deps`).
-    pub dependents: Vec<Vec<usize>>,
+    pub(crate) dependents: Vec<Vec<usize>>,
     /// Needs of any phase (earlier phases are done first); what `success()`
     /// and `failure()` look at.
-    pub all_needs: Vec<Vec<usize>>,
+    pub(crate) all_needs: Vec<Vec<usize>>,
     /// Steps each step's expressions read (its `steps.<id>` context).
-    pub reads: Vec<Vec<usize>>,
+    pub(crate) reads: Vec<Vec<usize>>,
     phases: Vec<Phase>,
 }
 
 impl Plan {
-    pub fn new(wf: &Workflow) -> Self {
+    pub(crate) fn new(wf: &Workflow) -> Self {
         let n = wf.steps.len();
         let index: std::collections::HashMap<&str, usize> = wf
             .steps
@@ -68,7 +68,7 @@ impl Plan {
 
     /// Levels of one phase, as step indices: every step comes one level after
     /// its deepest need.
-    pub fn levels(&self, phase: Phase) -> Vec<Vec<usize>> {
+    pub(crate) fn levels(&self, phase: Phase) -> Vec<Vec<usize>> {
         let members: Vec<usize> = (0..self.deps.len())
             .filter(|&i| self.phases[i] == phase)
             .collect();
@@ -91,7 +91,7 @@ impl Plan {
 
     /// `step` and every step that needs it, directly or not, in any phase;
     /// in file order.
-    pub fn downstream(&self, step: usize) -> Vec<usize> {
+    pub(crate) fn downstream(&self, step: usize) -> Vec<usize> {
         let n = self.all_needs.len();
         let mut marked = vec![false; n];
         marked[step] = true;

@@ -13,50 +13,50 @@ use crate::model::{Phase, Workflow};
 
 /// A step result carried over from an earlier attempt of the run.
 #[derive(Debug, Clone)]
-pub struct Restored {
-    pub status: Status,
+pub(crate) struct Restored {
+    pub(crate) status: Status,
     /// `steps.<id>` as expressions saw it.
-    pub view: Json,
-    pub attempts: u32,
-    pub duration: Option<Duration>,
+    pub(crate) view: Json,
+    pub(crate) attempts: u32,
+    pub(crate) duration: Option<Duration>,
 }
 
 /// What the plan needs of one recorded top-level step (not a for_each item).
 #[derive(Debug, Clone, Copy)]
-pub struct RecordedStep<'a> {
-    pub id: &'a str,
-    pub status: Status,
+pub(crate) struct RecordedStep<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) status: Status,
     /// `steps.<id>` as expressions saw it (JSON), when stored.
-    pub result: Option<&'a str>,
-    pub attempts: u32,
-    pub duration_ms: Option<u64>,
+    pub(crate) result: Option<&'a str>,
+    pub(crate) attempts: u32,
+    pub(crate) duration_ms: Option<u64>,
 }
 
 /// What a run recorded: its steps' definitions and its top-level steps.
-pub struct Recorded<'a> {
+pub(crate) struct Recorded<'a> {
     /// `{step id: definition hash}` of the workflow the run last ran.
-    pub definitions: &'a HashMap<String, String>,
-    pub steps: &'a [RecordedStep<'a>],
+    pub(crate) definitions: &'a HashMap<String, String>,
+    pub(crate) steps: &'a [RecordedStep<'a>],
 }
 
 #[derive(Debug)]
-pub struct ResumePlan {
+pub(crate) struct ResumePlan {
     /// Steps that keep their results, as the engine restores them.
-    pub restore: HashMap<String, Restored>,
+    pub(crate) restore: HashMap<String, Restored>,
     /// `--from` and everything downstream: their approvals are asked again.
-    pub rerun_from: HashSet<String>,
+    pub(crate) rerun_from: HashSet<String>,
 }
 
 impl ResumePlan {
     /// Ids of the steps that keep their results.
-    pub fn kept(&self) -> HashSet<&str> {
+    pub(crate) fn kept(&self) -> HashSet<&str> {
         self.restore.keys().map(String::as_str).collect()
     }
 }
 
 /// A change to the file that a kept step's result does not reflect.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
+pub(crate) enum Change {
     /// A finished step's definition is not the one that ran.
     Definition { step: String },
     /// A finished step needs a step the run did not have.
@@ -79,7 +79,7 @@ impl std::fmt::Display for Change {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ResumeError {
+pub(crate) enum ResumeError {
     /// `--from` names no step of the workflow.
     #[error("no step `{0}`")]
     UnknownStep(String),
@@ -94,7 +94,7 @@ const KEEPS: &[Status] = &[Status::Succeeded, Status::Cached];
 
 /// Which steps keep their results, or why resuming is unsafe. With
 /// `from`, that step and everything downstream of it run again.
-pub fn resume(
+pub(crate) fn resume(
     wf: &Workflow,
     recorded: &Recorded<'_>,
     from: Option<&str>,
@@ -184,7 +184,7 @@ fn restored(s: &RecordedStep<'_>) -> Restored {
 }
 
 /// `step` and every step that needs it, directly or not (all phases).
-pub fn downstream(wf: &Workflow, step: &str) -> HashSet<String> {
+pub(crate) fn downstream(wf: &Workflow, step: &str) -> HashSet<String> {
     let Some(i) = wf.step_index(step) else {
         return HashSet::from([step.to_string()]);
     };

@@ -7,7 +7,7 @@ use crate::event::{Event, OutputLine, RunSummary, Sink};
 
 use super::Reporter;
 
-pub struct JsonReporter;
+pub(crate) struct JsonReporter;
 
 impl Sink for JsonReporter {
     fn event(&self, ev: &Event) {

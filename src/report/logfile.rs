@@ -7,12 +7,12 @@ use std::sync::Mutex;
 
 use crate::event::{Event, Sink};
 
-pub struct LogFile {
+pub(crate) struct LogFile {
     file: Mutex<File>,
 }
 
 impl LogFile {
-    pub fn open(path: &Path) -> std::io::Result<LogFile> {
+    pub(crate) fn open(path: &Path) -> std::io::Result<LogFile> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }

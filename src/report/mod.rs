@@ -1,17 +1,17 @@
 //! Sinks that show a run to people and machines: the live terminal view,
 //! plain lines for logs and CI, JSON lines, and the telemetry log file.
 
-pub mod json;
-pub mod logfile;
-pub mod plain;
-pub mod tty;
-pub mod webhook;
+pub(crate) mod json;
+pub(crate) mod logfile;
+pub(crate) mod plain;
+pub(crate) mod tty;
+pub(crate) mod webhook;
 
 use crate::event::RunSummary;
 use crate::event::Sink;
 
 /// A sink that also prints the end-of-run summary.
-pub trait Reporter: Sink {
+pub(crate) trait Reporter: Sink {
     fn summary(&self, outcome: &RunSummary);
     /// Stop (or resume) drawing live progress while someone is asked a
     /// question on the terminal.
@@ -20,7 +20,7 @@ pub trait Reporter: Sink {
 
 /// How `orch run` shows progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputMode {
+pub(crate) enum OutputMode {
     Tty,
     Plain,
     Json,
@@ -29,7 +29,7 @@ pub enum OutputMode {
 impl OutputMode {
     /// `auto`: the live view only on a terminal outside CI (nextest's rule;
     /// both facts are arguments so tests can choose).
-    pub fn resolve_auto(stderr_is_terminal: bool, is_ci: bool) -> OutputMode {
+    pub(crate) fn resolve_auto(stderr_is_terminal: bool, is_ci: bool) -> OutputMode {
         if stderr_is_terminal && !is_ci {
             OutputMode::Tty
         } else {
@@ -38,8 +38,8 @@ impl OutputMode {
     }
 }
 
-pub use crate::duration::short as short_duration;
-pub use crate::event::count_line;
+pub(crate) use crate::duration::short as short_duration;
+pub(crate) use crate::event::count_line;
 
 #[cfg(test)]
 mod tests {

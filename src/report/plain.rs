@@ -15,7 +15,7 @@ use super::{short_duration, Reporter};
 /// Per-step buffer cap under GitHub Actions; beyond it the oldest lines go.
 const GROUP_MAX_LINES: usize = 20_000;
 
-pub struct PlainReporter {
+pub(crate) struct PlainReporter {
     github: bool,
     /// `-q`: only failures and the summary.
     quiet: bool,
@@ -23,7 +23,7 @@ pub struct PlainReporter {
 }
 
 impl PlainReporter {
-    pub fn new(github_actions: bool, quiet: bool) -> Self {
+    pub(crate) fn new(github_actions: bool, quiet: bool) -> Self {
         PlainReporter {
             github: github_actions,
             quiet,
@@ -40,7 +40,7 @@ impl PlainReporter {
 
 /// The text of one event line (without timestamp), or `None` for events
 /// that say nothing a reader needs.
-pub fn describe(ev: &Event) -> Option<String> {
+pub(crate) fn describe(ev: &Event) -> Option<String> {
     let dur = |d: Option<Duration>| {
         d.map(|d| format!(" in {}", short_duration(ms(d))))
             .unwrap_or_default()
@@ -178,7 +178,7 @@ impl Reporter for PlainReporter {
 }
 
 /// `run failed in 1.2s: 3 succeeded, 1 failed, 2 skipped; first failure: build (exited with code 2)`
-pub fn summary_text(o: &RunSummary) -> String {
+pub(crate) fn summary_text(o: &RunSummary) -> String {
     let verdict = match o.status {
         Status::Succeeded => "run succeeded",
         Status::Cancelled => "run cancelled",

@@ -26,7 +26,7 @@ const TICK: Duration = Duration::from_millis(100);
 
 /// The live view. All drawing goes to stderr; when stderr is not a terminal
 /// indicatif draws nothing and only the summary is printed.
-pub struct TtyReporter {
+pub(crate) struct TtyReporter {
     multi: MultiProgress,
     run_bar: ProgressBar,
     palette: Palette,
@@ -158,7 +158,7 @@ fn paint(style: &Style, text: &str) -> String {
 
 impl TtyReporter {
     /// A live view for a workflow with `total_steps` top-level steps.
-    pub fn new(total_steps: usize, color: bool) -> TtyReporter {
+    pub(crate) fn new(total_steps: usize, color: bool) -> TtyReporter {
         Self::with_target(total_steps, color, ProgressDrawTarget::stderr())
     }
 
@@ -606,9 +606,6 @@ mod tests {
         StepReport {
             id: id.into(),
             status,
-            attempts: 1,
-            duration: Some(Duration::from_millis(100)),
-            exit_code: None,
             error: error.map(Into::into),
             outputs: serde_json::Value::Null,
             items: vec![],

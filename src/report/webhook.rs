@@ -22,16 +22,16 @@ use tokio::task::JoinHandle;
 use crate::event::{Event, Sink};
 
 /// Events waiting for delivery at most; beyond, new events are dropped.
-pub const QUEUE_CAPACITY: usize = 1024;
+pub(crate) const QUEUE_CAPACITY: usize = 1024;
 
 /// What happened to the events given to a webhook.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct WebhookReport {
+pub(crate) struct WebhookReport {
     /// Answered with a 2xx.
-    pub delivered: u64,
+    pub(crate) delivered: u64,
     /// Dropped (queue full, or given after `finish`), refused or failed after
     /// retries, or still queued when `finish` gave up waiting.
-    pub undelivered: u64,
+    pub(crate) undelivered: u64,
 }
 
 /// How delivery goes (tests shorten it).
@@ -81,7 +81,7 @@ impl Counts {
 }
 
 /// A sink that POSTs every event to a URL. Output lines are not sent.
-pub struct Webhook {
+pub(crate) struct Webhook {
     /// None once `finish` began: later events are dropped.
     tx: Mutex<Option<mpsc::Sender<String>>>,
     task: Mutex<Option<JoinHandle<()>>>,
@@ -101,7 +101,7 @@ impl Webhook {
     /// Spawns the delivery task on the current tokio runtime (must be called
     /// inside one). An invalid URL is not an error here: every event then
     /// counts as undelivered.
-    pub fn start(url: String) -> Arc<Webhook> {
+    pub(crate) fn start(url: String) -> Arc<Webhook> {
         Self::start_with(url, Config::default())
     }
 
@@ -135,18 +135,19 @@ impl Webhook {
 
     /// `scheme://host:port` of the URL: safe to print (no path, query or
     /// credentials).
-    pub fn endpoint(&self) -> &str {
+    pub(crate) fn endpoint(&self) -> &str {
         &self.endpoint
     }
 
+    #[cfg(test)]
     /// The counts so far.
-    pub fn report(&self) -> WebhookReport {
+    pub(crate) fn report(&self) -> WebhookReport {
         self.counts.report()
     }
 
     /// After the run: wait at most `grace` for the queue to drain, then
     /// stop. Events given afterwards are dropped (and counted).
-    pub async fn finish(&self, grace: Duration) -> WebhookReport {
+    pub(crate) async fn finish(&self, grace: Duration) -> WebhookReport {
         // Closing the queue lets the task end once it is empty.
         drop(self.tx.lock().unwrap_or_else(|e| e.into_inner()).take());
         let task = self.task.lock().unwrap_or_else(|e| e.into_inner()).take();

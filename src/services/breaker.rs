@@ -243,7 +243,6 @@ mod tests {
                 }),
                 health_check: None,
                 endpoints: vec![],
-                span: crate::source::Span::default(),
             }],
             ..Config::default()
         }

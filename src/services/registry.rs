@@ -167,7 +167,6 @@ mod tests {
             circuit_breaker: None,
             health_check: None,
             endpoints: vec![ep.clone()],
-            span: Default::default(),
         };
         (s, ep)
     }

@@ -13,13 +13,13 @@ use crate::report::Reporter;
 use crate::settings::PreApproved;
 
 pub(crate) struct RunApprover {
-    pub pre: PreApproved,
+    pub(crate) pre: PreApproved,
     /// Decisions already in the history (for `orch resume`).
-    pub recorded: HashMap<String, ApprovalRow>,
+    pub(crate) recorded: HashMap<String, ApprovalRow>,
     /// stdin and stderr are a terminal, outside CI.
-    pub interactive: bool,
-    pub reporter: Arc<dyn Reporter>,
-    pub user: String,
+    pub(crate) interactive: bool,
+    pub(crate) reporter: Arc<dyn Reporter>,
+    pub(crate) user: String,
 }
 
 impl Approver for RunApprover {
@@ -160,12 +160,9 @@ mod tests {
     fn recorded_rows() {
         let mut row = ApprovalRow {
             step_id: "gate".into(),
-            message: None,
-            requested_at: 0,
             expires_at: None,
             decision: None,
             decided_by: None,
-            decided_at: None,
             comment: None,
         };
         assert_eq!(recorded_decision(&row), Decision::Wait);

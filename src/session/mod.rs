@@ -32,26 +32,26 @@ use crate::secrets::Secrets;
 use crate::settings::{Project, RunSettings};
 
 pub(crate) use child::ChildRuns;
-pub use record::definitions;
+pub(crate) use record::definitions;
 pub(crate) use record::{create as create_record, new_run_id, take_lock, NewRecord};
 
 /// A recorded run, ready to (re)start.
 pub(crate) struct Recorded {
-    pub home: Home,
+    pub(crate) home: Home,
     /// The connection the run was recorded on; the history writer takes it.
-    pub store: Store,
-    pub project: Project,
-    pub wf: Arc<Workflow>,
-    pub inputs: Json,
-    pub run_id: String,
+    pub(crate) store: Store,
+    pub(crate) project: Project,
+    pub(crate) wf: Arc<Workflow>,
+    pub(crate) inputs: Json,
+    pub(crate) run_id: String,
     /// 1 for a new run, +1 for each `orch resume`.
-    pub attempt: u32,
+    pub(crate) attempt: u32,
     /// Steps that keep their results from an earlier attempt.
-    pub restore: HashMap<String, Restored>,
+    pub(crate) restore: HashMap<String, Restored>,
     /// Approval decisions already recorded for this run.
-    pub approvals: HashMap<String, ApprovalRow>,
+    pub(crate) approvals: HashMap<String, ApprovalRow>,
     /// Held until the run ends: it is what tells other processes it is alive.
-    pub lock: RunLock,
+    pub(crate) lock: RunLock,
 }
 
 /// A run with everything it needs started, not yet running.
@@ -87,7 +87,7 @@ pub(crate) struct RunSession {
 impl RunSession {
     /// Start the history writer, the other sinks, the runtime and the
     /// services. An error here finishes whatever was started.
-    pub fn start(settings: &RunSettings, rec: Recorded) -> Result<RunSession, Error> {
+    pub(crate) fn start(settings: &RunSettings, rec: Recorded) -> Result<RunSession, Error> {
         let Recorded {
             home,
             store,
@@ -188,12 +188,12 @@ impl RunSession {
     }
 
     /// One line on what is about to run (`-v`).
-    pub fn describe(&self) -> &str {
+    pub(crate) fn describe(&self) -> &str {
         &self.description
     }
 
     /// Run the engine to the end, then finish every sink.
-    pub fn run(mut self) -> Result<Finished, Error> {
+    pub(crate) fn run(mut self) -> Result<Finished, Error> {
         let scratch = self.scratch_base.join(format!("orch-{}", self.run_id));
         std::fs::create_dir_all(&scratch).map_err(|e| {
             Error::environment(Diag::new(
@@ -279,18 +279,18 @@ impl RunSession {
 
 /// Progress events the webhook could not deliver.
 pub(crate) struct Undelivered {
-    pub undelivered: u64,
-    pub total: u64,
+    pub(crate) undelivered: u64,
+    pub(crate) total: u64,
     /// `scheme://host:port`, safe to print.
-    pub endpoint: String,
+    pub(crate) endpoint: String,
 }
 
 /// A run that ended, every sink finished.
 pub(crate) struct Finished {
-    pub run_id: String,
+    pub(crate) run_id: String,
     /// Masked: the summary is printed from it, not from events.
-    pub outcome: RunOutcome,
-    pub undelivered: Option<Undelivered>,
+    pub(crate) outcome: RunOutcome,
+    pub(crate) undelivered: Option<Undelivered>,
     recorded: WriterReport,
     db_path: PathBuf,
     reporter: Arc<dyn Reporter>,
@@ -298,12 +298,12 @@ pub(crate) struct Finished {
 
 impl Finished {
     /// The reporter's end-of-run summary.
-    pub fn summary(&self) {
+    pub(crate) fn summary(&self) {
         self.reporter.summary(&self.outcome);
     }
 
     /// The exit code of the outcome, or why it cannot be trusted.
-    pub fn exit(self) -> Result<Exit, Error> {
+    pub(crate) fn exit(self) -> Result<Exit, Error> {
         if let Some(e) = self.recorded.error {
             return Err(Error::Recording(
                 Diag::new("history", format!("the run could not be recorded: {e}")).help(format!(

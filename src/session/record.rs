@@ -34,13 +34,13 @@ pub(crate) fn take_lock(home: &Home, run_id: &str) -> Result<RunLock, Error> {
 
 /// What a new run row records besides its id.
 pub(crate) struct NewRecord<'a> {
-    pub project: &'a Project,
-    pub wf: &'a Workflow,
-    pub inputs: &'a Json,
+    pub(crate) project: &'a Project,
+    pub(crate) wf: &'a Workflow,
+    pub(crate) inputs: &'a Json,
     /// The run that started this one, for a child run.
-    pub parent: Option<&'a str>,
+    pub(crate) parent: Option<&'a str>,
     /// What relative paths are relative to.
-    pub cwd: &'a Path,
+    pub(crate) cwd: &'a Path,
 }
 
 /// Insert the run and its steps, all `pending`.
@@ -71,7 +71,7 @@ pub(crate) fn create(store: &mut Store, run_id: &str, rec: &NewRecord<'_>) -> Re
 }
 
 /// `{step id: definition hash}`, what `orch resume` compares.
-pub fn definitions(wf: &Workflow) -> Json {
+pub(crate) fn definitions(wf: &Workflow) -> Json {
     Json::Object(
         wf.steps
             .iter()

@@ -37,12 +37,12 @@ pub(crate) struct FinishGuard<T: Finish> {
 }
 
 impl<T: Finish> FinishGuard<T> {
-    pub fn new(inner: Arc<T>) -> Self {
+    pub(crate) fn new(inner: Arc<T>) -> Self {
         FinishGuard { inner: Some(inner) }
     }
 
     /// The report, the first time; `None` once finished.
-    pub fn finish(&mut self) -> Option<T::Report> {
+    pub(crate) fn finish(&mut self) -> Option<T::Report> {
         self.inner.take().map(|t| t.finish())
     }
 }
@@ -81,11 +81,11 @@ pub(crate) fn reporter(
 
 /// Every sink of one run.
 pub(crate) struct Sinks {
-    pub reporter: Arc<dyn Reporter>,
+    pub(crate) reporter: Arc<dyn Reporter>,
     /// The telemetry log file and the webhook: sinks that take the events
     /// of child runs too.
-    pub observers: Vec<Arc<dyn Sink>>,
-    pub webhook: Option<Arc<Webhook>>,
+    pub(crate) observers: Vec<Arc<dyn Sink>>,
+    pub(crate) webhook: Option<Arc<Webhook>>,
     history: FinishGuard<HistorySink>,
     history_sink: Arc<dyn Sink>,
 }
@@ -93,7 +93,7 @@ pub(crate) struct Sinks {
 impl Sinks {
     /// Takes charge of the history writer at once: from here on, any
     /// early return finishes it.
-    pub fn new(history: Arc<HistorySink>, reporter: Arc<dyn Reporter>) -> Sinks {
+    pub(crate) fn new(history: Arc<HistorySink>, reporter: Arc<dyn Reporter>) -> Sinks {
         Sinks {
             reporter,
             observers: Vec::new(),
@@ -104,7 +104,7 @@ impl Sinks {
     }
 
     /// `telemetry.log_to_file`.
-    pub fn open_log(&mut self, path: &Path) -> Result<(), Error> {
+    pub(crate) fn open_log(&mut self, path: &Path) -> Result<(), Error> {
         let f = report::logfile::LogFile::open(path).map_err(|e| {
             Error::environment(Diag::new(
                 "io",
@@ -116,7 +116,7 @@ impl Sinks {
     }
 
     /// The webhook's delivery task lives on the run's runtime.
-    pub fn start_webhook(&mut self, url: String, runtime: &tokio::runtime::Runtime) {
+    pub(crate) fn start_webhook(&mut self, url: String, runtime: &tokio::runtime::Runtime) {
         let _in_runtime = runtime.enter();
         let w = Webhook::start(url);
         self.observers.push(w.clone());
@@ -124,14 +124,14 @@ impl Sinks {
     }
 
     /// What the engine writes to: the masker over everything.
-    pub fn top(&self, masker: &Arc<Masker>) -> Arc<dyn Sink> {
+    pub(crate) fn top(&self, masker: &Arc<Masker>) -> Arc<dyn Sink> {
         let mut all: Vec<Arc<dyn Sink>> = vec![self.history_sink.clone(), self.reporter.clone()];
         all.extend(self.observers.iter().cloned());
         Arc::new(MaskingSink::new(Arc::new(Fanout(all)), masker.clone()))
     }
 
     /// Wait until the history is written; what went wrong, if anything.
-    pub fn finish_history(&mut self) -> WriterReport {
+    pub(crate) fn finish_history(&mut self) -> WriterReport {
         self.history.finish().unwrap_or_else(|| WriterReport {
             error: Some("the history writer was already finished".into()),
             illegal: Vec::new(),

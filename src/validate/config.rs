@@ -10,7 +10,7 @@ use crate::source::Source;
 use super::keys::{self, or_list};
 use super::{step, Ctx};
 
-pub fn config(src: &Arc<Source>) -> Result<Config, Vec<Diag>> {
+pub(crate) fn config(src: &Arc<Source>) -> Result<Config, Vec<Diag>> {
     let tree = crate::load::yaml::parse(src).map_err(|d| vec![d])?;
     let mut cx = Ctx::new(src);
     let mut cfg = Config {
@@ -35,22 +35,18 @@ pub fn config(src: &Arc<Source>) -> Result<Config, Vec<Diag>> {
         if let Some(p) = f.get("policies") {
             cfg.policies = policies(&mut cx, p);
         }
+        // Checked, not kept: these keys have no effect yet (keys::Support).
         if let Some(c) = f.get("credential_injection") {
             if let Some(cf) = cx.keys(c, &keys::CREDENTIAL_INJECTION) {
-                cfg.credential_injection = CredentialInjection {
-                    allow_external_vault: cf
-                        .get("allow_external_vault")
-                        .and_then(|v| cx.bool(v, "allow_external_vault"))
-                        .unwrap_or(false),
-                    auto_load_from_prompt_vault: cf
-                        .get("auto_load_from_prompt_vault")
-                        .and_then(|v| cx.bool(v, "auto_load_from_prompt_vault"))
-                        .unwrap_or(false),
-                };
+                for k in ["allow_external_vault", "auto_load_from_prompt_vault"] {
+                    if let Some(v) = cf.get(k) {
+                        cx.bool(v, k);
+                    }
+                }
             }
         }
         if let Some(m) = f.get("middleware") {
-            cfg.middleware = middleware(&mut cx, m);
+            middleware(&mut cx, m);
         }
         if let Some(t) = f.get("telemetry") {
             cfg.telemetry = telemetry(&mut cx, t);
@@ -86,10 +82,10 @@ fn policies(cx: &mut Ctx, y: &Yaml) -> Policies {
         .get("fallback_on_error")
         .and_then(|v| cx.bool(v, "fallback_on_error"))
         .unwrap_or(false);
-    p.allow_cross_agent = f
-        .get("allow_cross_agent")
-        .and_then(|v| cx.bool(v, "allow_cross_agent"))
-        .unwrap_or(false);
+    // Checked, not kept: it has no effect yet.
+    if let Some(v) = f.get("allow_cross_agent") {
+        cx.bool(v, "allow_cross_agent");
+    }
     p.max_parallel_tasks = f
         .get("max_parallel_tasks")
         .and_then(|v| cx.count(v, "max_parallel_tasks", 1))
@@ -179,59 +175,66 @@ fn policies(cx: &mut Ctx, y: &Yaml) -> Policies {
     p
 }
 
-fn middleware(cx: &mut Ctx, y: &Yaml) -> Vec<Middleware> {
+/// `middleware:` is checked (known ids, masking cannot be turned off) but
+/// has no effect yet.
+fn middleware(cx: &mut Ctx, y: &Yaml) {
     let Some(items) = y.as_seq() else {
         cx.expected(y, "middleware", "a list");
-        return Vec::new();
+        return;
     };
+    for m in items {
+        middleware_entry(cx, m);
+    }
+}
+
+/// One `middleware:` entry; `None` when it is not usable (already said).
+fn middleware_entry(cx: &mut Ctx, m: &Yaml) -> Option<()> {
     let known = keys::MIDDLEWARE_IDS;
-    items
-        .iter()
-        .filter_map(|m| {
-            let f = cx.keys(m, &keys::MIDDLEWARE)?;
-            let idy = f.get("id")?;
-            let id = cx.string(idy, "id")?;
-            if !known.contains(&id.as_str()) {
-                let hint = did_you_mean(&id, known.iter().copied());
-                cx.push(
-                    Diag::new("middleware", format!("unknown middleware `{id}`"))
-                        .label(idy.span, "not a middleware")
-                        .help(
-                            hint.map(|h| format!("did you mean `{h}`?"))
-                                .unwrap_or_else(|| format!("known: {}", known.join(", "))),
-                        ),
-                );
-                return None;
-            }
-            let enabled = f
-                .get("enabled")
-                .and_then(|v| cx.bool(v, "enabled"))
-                .unwrap_or(true);
-            if id == "sanitization" && !enabled {
-                cx.push(
-                    Diag::new(
-                        "middleware",
-                        "secret masking (`sanitization`) cannot be turned off",
-                    )
-                    .label(idy.span, "always enabled"),
-                );
-            }
-            Some(Middleware {
-                id,
-                enabled,
-                priority: f
-                    .get("priority")
-                    .and_then(|v| cx.int(v, "priority"))
-                    .unwrap_or(0),
-            })
-        })
-        .collect()
+    let f = cx.keys(m, &keys::MIDDLEWARE)?;
+    let idy = f.get("id")?;
+    let id = cx.string(idy, "id")?;
+    if !known.contains(&id.as_str()) {
+        let hint = did_you_mean(&id, known.iter().copied());
+        cx.push(
+            Diag::new("middleware", format!("unknown middleware `{id}`"))
+                .label(idy.span, "not a middleware")
+                .help(
+                    hint.map(|h| format!("did you mean `{h}`?"))
+                        .unwrap_or_else(|| format!("known: {}", known.join(", "))),
+                ),
+        );
+        return None;
+    }
+    let enabled = f
+        .get("enabled")
+        .and_then(|v| cx.bool(v, "enabled"))
+        .unwrap_or(true);
+    if id == "sanitization" && !enabled {
+        cx.push(
+            Diag::new(
+                "middleware",
+                "secret masking (`sanitization`) cannot be turned off",
+            )
+            .label(idy.span, "always enabled"),
+        );
+    }
+    if let Some(v) = f.get("priority") {
+        cx.int(v, "priority");
+    }
+    Some(())
 }
 
 fn telemetry(cx: &mut Ctx, y: &Yaml) -> Telemetry {
     let Some(f) = cx.keys(y, &keys::TELEMETRY) else {
         return Telemetry::default();
     };
+    // Checked, not kept: these have no effect yet.
+    if let Some(v) = f.get("emit_events") {
+        cx.bool(v, "emit_events");
+    }
+    if let Some(v) = f.get("metrics_endpoint") {
+        cx.string(v, "metrics_endpoint");
+    }
     Telemetry {
         log_to_file: f
             .get("log_to_file")
@@ -240,13 +243,6 @@ fn telemetry(cx: &mut Ctx, y: &Yaml) -> Telemetry {
         log_file_path: f
             .get("log_file_path")
             .and_then(|v| cx.string(v, "log_file_path")),
-        emit_events: f
-            .get("emit_events")
-            .and_then(|v| cx.bool(v, "emit_events"))
-            .unwrap_or(true),
-        metrics_endpoint: f
-            .get("metrics_endpoint")
-            .and_then(|v| cx.string(v, "metrics_endpoint")),
         webhook_url: f
             .get("webhook_url")
             .and_then(|v| cx.string(v, "webhook_url")),
@@ -366,7 +362,6 @@ fn services(cx: &mut Ctx, y: &Yaml) -> Vec<Service> {
             circuit_breaker,
             health_check,
             endpoints,
-            span: idy.span,
         });
     }
     out

@@ -22,38 +22,38 @@ pub(crate) const ID_PATTERN: &str = "[A-Za-z_][A-Za-z0-9_-]*";
 #[derive(Debug)]
 pub(crate) struct Table {
     /// A stable name: the reference's markers and a schema's definitions.
-    pub id: &'static str,
+    pub(crate) id: &'static str,
     /// How diagnostics name the mapping: "unknown key `x` in {what}".
-    pub what: &'static str,
+    pub(crate) what: &'static str,
     /// How the reference names a value of this table, and several of them.
-    pub noun: &'static str,
-    pub plural: &'static str,
+    pub(crate) noun: &'static str,
+    pub(crate) plural: &'static str,
     /// The anchor of the reference section that documents this table; a
     /// table without one is documented inside its parent's, as `parent.key`.
-    pub section: Option<&'static str>,
-    pub keys: &'static [Key],
+    pub(crate) section: Option<&'static str>,
+    pub(crate) keys: &'static [Key],
     /// Keys that exclude each other.
-    pub groups: &'static [Group],
+    pub(crate) groups: &'static [Group],
 }
 
 /// At most one of `keys`; exactly one when `required`.
 #[derive(Debug)]
 pub(crate) struct Group {
-    pub keys: &'static [&'static str],
-    pub required: bool,
+    pub(crate) keys: &'static [&'static str],
+    pub(crate) required: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Key {
-    pub name: &'static str,
-    pub ty: Ty,
+    pub(crate) name: &'static str,
+    pub(crate) ty: Ty,
     /// One line of Markdown.
-    pub doc: &'static str,
+    pub(crate) doc: &'static str,
     /// Markdown for the reference's default column; `None` is "—".
-    pub default: Option<&'static str>,
-    pub required: bool,
-    pub support: Support,
-    pub role: Role,
+    pub(crate) default: Option<&'static str>,
+    pub(crate) required: bool,
+    pub(crate) support: Support,
+    pub(crate) role: Role,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,9 +1,9 @@
 //! From the spanned YAML tree to validated models, collecting every problem
 //! instead of stopping at the first.
 
-pub mod config;
-pub mod duration;
-pub mod keys;
+pub(crate) mod config;
+pub(crate) mod duration;
+pub(crate) mod keys;
 pub(crate) mod refs;
 mod step;
 mod workflow;
@@ -17,10 +17,10 @@ use crate::load::yaml::{Key, Yaml, YamlKind};
 use crate::model::{Part, Template, Val};
 use crate::source::{Source, Span};
 
-pub use workflow::workflow;
+pub(crate) use workflow::workflow;
 
 /// Parse and validate a workflow file's text.
-pub fn workflow_source(
+pub(crate) fn workflow_source(
     src: &Arc<Source>,
     config: &crate::model::Config,
 ) -> Result<crate::model::Workflow, Vec<Diag>> {
@@ -30,42 +30,42 @@ pub fn workflow_source(
 
 /// Collects diagnostics for one source file.
 pub(crate) struct Ctx {
-    pub src: Arc<Source>,
-    pub diags: Vec<Diag>,
+    pub(crate) src: Arc<Source>,
+    pub(crate) diags: Vec<Diag>,
     /// Steps and inputs that were declared but had errors of their own:
     /// references to them are not reported a second time.
-    pub broken_steps: Vec<String>,
-    pub broken_inputs: Vec<String>,
+    pub(crate) broken_steps: Vec<String>,
+    pub(crate) broken_inputs: Vec<String>,
 }
 
 /// The keys of a mapping, after unknown ones were reported.
 pub(crate) struct Fields<'a> {
-    pub entries: &'a [(Key, Yaml)],
-    pub span: Span,
+    pub(crate) entries: &'a [(Key, Yaml)],
+    pub(crate) span: Span,
 }
 
 impl<'a> Fields<'a> {
-    pub fn get(&self, k: &str) -> Option<&'a Yaml> {
+    pub(crate) fn get(&self, k: &str) -> Option<&'a Yaml> {
         self.entries
             .iter()
             .find(|(key, _)| key.name == k)
             .map(|(_, v)| v)
     }
 
-    pub fn key(&self, k: &str) -> Option<&'a Key> {
+    pub(crate) fn key(&self, k: &str) -> Option<&'a Key> {
         self.entries
             .iter()
             .find(|(key, _)| key.name == k)
             .map(|(k, _)| k)
     }
 
-    pub fn has(&self, k: &str) -> bool {
+    pub(crate) fn has(&self, k: &str) -> bool {
         self.get(k).is_some()
     }
 }
 
 impl Ctx {
-    pub fn new(src: &Arc<Source>) -> Self {
+    pub(crate) fn new(src: &Arc<Source>) -> Self {
         Ctx {
             src: src.clone(),
             diags: Vec::new(),
@@ -74,11 +74,11 @@ impl Ctx {
         }
     }
 
-    pub fn push(&mut self, d: Diag) {
+    pub(crate) fn push(&mut self, d: Diag) {
         self.diags.push(d.with_source(&self.src));
     }
 
-    pub fn error(
+    pub(crate) fn error(
         &mut self,
         code: &'static str,
         span: Span,
@@ -88,7 +88,7 @@ impl Ctx {
         self.push(Diag::new(code, message).label(span, label));
     }
 
-    pub fn expected(&mut self, y: &Yaml, what: &str, expected: &str) {
+    pub(crate) fn expected(&mut self, y: &Yaml, what: &str, expected: &str) {
         self.push(
             Diag::new(
                 "type",
@@ -103,12 +103,17 @@ impl Ctx {
     }
 
     /// A mapping with only the keys of `table`.
-    pub fn keys<'a>(&mut self, y: &'a Yaml, table: &keys::Table) -> Option<Fields<'a>> {
+    pub(crate) fn keys<'a>(&mut self, y: &'a Yaml, table: &keys::Table) -> Option<Fields<'a>> {
         self.fields(y, table.what, &table.names())
     }
 
     /// A mapping with only `allowed` keys; unknown keys get a did-you-mean.
-    pub fn fields<'a>(&mut self, y: &'a Yaml, what: &str, allowed: &[&str]) -> Option<Fields<'a>> {
+    pub(crate) fn fields<'a>(
+        &mut self,
+        y: &'a Yaml,
+        what: &str,
+        allowed: &[&str],
+    ) -> Option<Fields<'a>> {
         let Some(entries) = y.as_map() else {
             self.expected(y, what, "a mapping");
             return None;
@@ -132,7 +137,7 @@ impl Ctx {
         })
     }
 
-    pub fn string(&mut self, y: &Yaml, what: &str) -> Option<String> {
+    pub(crate) fn string(&mut self, y: &Yaml, what: &str) -> Option<String> {
         match &y.kind {
             YamlKind::Scalar(s) if !y.is_null() => Some(s.text.clone()),
             _ => {
@@ -142,7 +147,7 @@ impl Ctx {
         }
     }
 
-    pub fn bool(&mut self, y: &Yaml, what: &str) -> Option<bool> {
+    pub(crate) fn bool(&mut self, y: &Yaml, what: &str) -> Option<bool> {
         let b = y.as_bool();
         if b.is_none() {
             self.expected(y, what, "true or false");
@@ -150,7 +155,7 @@ impl Ctx {
         b
     }
 
-    pub fn int(&mut self, y: &Yaml, what: &str) -> Option<i64> {
+    pub(crate) fn int(&mut self, y: &Yaml, what: &str) -> Option<i64> {
         let i = y.as_i64();
         if i.is_none() {
             self.expected(y, what, "an integer");
@@ -159,7 +164,7 @@ impl Ctx {
     }
 
     /// A positive count (concurrency, attempts, …).
-    pub fn count(&mut self, y: &Yaml, what: &str, min: i64) -> Option<u64> {
+    pub(crate) fn count(&mut self, y: &Yaml, what: &str, min: i64) -> Option<u64> {
         let i = self.int(y, what)?;
         if i < min {
             self.push(
@@ -171,7 +176,7 @@ impl Ctx {
         Some(i as u64)
     }
 
-    pub fn duration(&mut self, y: &Yaml, what: &str) -> Option<Duration> {
+    pub(crate) fn duration(&mut self, y: &Yaml, what: &str) -> Option<Duration> {
         let s = match &y.kind {
             YamlKind::Scalar(s) if !y.is_null() => s.text.clone(),
             _ => {
@@ -193,7 +198,7 @@ impl Ctx {
     }
 
     /// A string or a list of strings.
-    pub fn string_list(&mut self, y: &Yaml, what: &str) -> Vec<(String, Span)> {
+    pub(crate) fn string_list(&mut self, y: &Yaml, what: &str) -> Vec<(String, Span)> {
         match &y.kind {
             YamlKind::Seq(items) => items
                 .iter()
@@ -210,13 +215,13 @@ impl Ctx {
     }
 
     /// A string value that may hold `${{ }}`.
-    pub fn template(&mut self, y: &Yaml, what: &str) -> Option<Template> {
+    pub(crate) fn template(&mut self, y: &Yaml, what: &str) -> Option<Template> {
         let text = self.string(y, what)?;
         self.template_of(&text, y.span, false)
     }
 
     /// Compile the expressions inside `text` (a scalar written at `span`).
-    pub fn template_of(&mut self, text: &str, span: Span, bare: bool) -> Option<Template> {
+    pub(crate) fn template_of(&mut self, text: &str, span: Span, bare: bool) -> Option<Template> {
         let pieces = if bare && !text.contains("${{") {
             vec![template::Piece::Expr { text, offset: 0 }]
         } else {
@@ -244,7 +249,7 @@ impl Ctx {
                 },
             }
         }
-        ok.then_some(Template { parts, span })
+        ok.then_some(Template { parts })
     }
 
     /// Where `needle` is written in the file, searching from the value's start.
@@ -257,7 +262,7 @@ impl Ctx {
     }
 
     /// Compile one expression; syntax errors point inside it.
-    pub fn expr(&mut self, text: &str, value_span: Span) -> Option<Arc<Expr>> {
+    pub(crate) fn expr(&mut self, text: &str, value_span: Span) -> Option<Arc<Expr>> {
         let file_offset = self.locate(value_span, text);
         match expr::compile(text) {
             Ok((ast, refs, unknown_idents)) => Some(Arc::new(Expr {
@@ -288,7 +293,7 @@ impl Ctx {
     }
 
     /// Any YAML value, with expressions compiled in every string inside.
-    pub fn val(&mut self, y: &Yaml, what: &str) -> Option<Val> {
+    pub(crate) fn val(&mut self, y: &Yaml, what: &str) -> Option<Val> {
         Some(match &y.kind {
             YamlKind::Scalar(s) if s.text.contains("${{") => Val::Str(self.template(y, what)?),
             YamlKind::Scalar(_) => Val::Lit(y.to_json()),
@@ -332,7 +337,7 @@ impl Ctx {
     }
 
     /// A mapping of names to values with expressions (`env:`, `outputs:`, `with:`).
-    pub fn val_map(&mut self, y: &Yaml, what: &str) -> Vec<(String, Val)> {
+    pub(crate) fn val_map(&mut self, y: &Yaml, what: &str) -> Vec<(String, Val)> {
         let Some(m) = y.as_map() else {
             self.expected(y, what, "a mapping");
             return Vec::new();
@@ -353,17 +358,16 @@ impl Ctx {
 }
 
 /// `[A-Za-z_][A-Za-z0-9_-]*`: step, input and secret names.
-pub fn is_name(s: &str) -> bool {
+pub(crate) fn is_name(s: &str) -> bool {
     let mut c = s.chars();
     matches!(c.next(), Some(f) if f.is_ascii_alphabetic() || f == '_')
         && c.all(|x| x.is_ascii_alphanumeric() || x == '_' || x == '-')
 }
 
-pub use refs::body_exprs;
-pub use workflow::{check_type, json_kind};
+pub(crate) use workflow::check_type;
 
 /// "a list", "a string", … for messages about values computed at run time.
-pub fn json_kind_of(v: &serde_json::Value) -> &'static str {
+pub(crate) fn json_kind_of(v: &serde_json::Value) -> &'static str {
     workflow::json_kind(v)
 }
 

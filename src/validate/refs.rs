@@ -246,7 +246,7 @@ fn preview(ids: &[&str]) -> String {
 }
 
 /// The expressions of a step body; see [`StepBody::exprs`].
-pub fn body_exprs(b: &StepBody) -> Vec<&Arc<Expr>> {
+pub(crate) fn body_exprs(b: &StepBody) -> Vec<&Arc<Expr>> {
     b.exprs()
 }
 

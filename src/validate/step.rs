@@ -14,10 +14,10 @@ fn kinds() -> impl Iterator<Item = &'static str> {
 }
 
 pub(crate) struct StepDefaults<'a> {
-    pub timeout: Option<std::time::Duration>,
-    pub retry: Option<&'a RetrySpec>,
-    pub shell: Shell,
-    pub working_dir: Option<&'a Val>,
+    pub(crate) timeout: Option<std::time::Duration>,
+    pub(crate) retry: Option<&'a RetrySpec>,
+    pub(crate) shell: Shell,
+    pub(crate) working_dir: Option<&'a Val>,
 }
 
 pub(crate) fn step(
@@ -330,12 +330,13 @@ fn body(
             }
         }
         "workflow" => {
-            let path = cx.string(v, "workflow")?;
+            // Checked; the path is not kept while the kind is refused.
+            cx.string(v, "workflow")?;
             let with = f
                 .get("with")
                 .map(|w| cx.val_map(w, "with"))
                 .unwrap_or_default();
-            StepKind::Workflow { path, with }
+            StepKind::Workflow { with }
         }
         "approval" => {
             let af = cx.keys(v, &keys::APPROVAL)?;

@@ -13,7 +13,11 @@ use super::keys::{self, quoted_or};
 use super::step::{self, StepDefaults};
 use super::Ctx;
 
-pub fn workflow(src: &Arc<Source>, y: &Yaml, config: &Config) -> Result<Workflow, Vec<Diag>> {
+pub(crate) fn workflow(
+    src: &Arc<Source>,
+    y: &Yaml,
+    config: &Config,
+) -> Result<Workflow, Vec<Diag>> {
     let mut cx = Ctx::new(src);
     let Some(f) = cx.keys(y, &keys::WORKFLOW) else {
         return Err(cx.diags);
@@ -43,9 +47,10 @@ pub fn workflow(src: &Arc<Source>, y: &Yaml, config: &Config) -> Result<Workflow
             String::new()
         }
     };
-    let description = f
-        .get("description")
-        .and_then(|v| cx.string(v, "description"));
+    // Checked, not kept: nothing shows a description yet.
+    if let Some(v) = f.get("description") {
+        cx.string(v, "description");
+    }
     let version = f.get("version").and_then(|v| cx.int(v, "version"));
     let inputs = f
         .get("inputs")
@@ -130,7 +135,6 @@ pub fn workflow(src: &Arc<Source>, y: &Yaml, config: &Config) -> Result<Workflow
 
     let wf = Workflow {
         name,
-        description,
         version,
         inputs,
         env,
@@ -203,9 +207,9 @@ fn inputs(cx: &mut Ctx, y: &Yaml) -> Vec<InputDecl> {
             .get("required")
             .and_then(|r| cx.bool(r, "required"))
             .unwrap_or(false);
-        let description = f
-            .get("description")
-            .and_then(|d| cx.string(d, "description"));
+        if let Some(d) = f.get("description") {
+            cx.string(d, "description");
+        }
         let mut ok = true;
         let choices = f.get("enum").and_then(|e| match &e.kind {
             YamlKind::Seq(items) if !items.is_empty() => {
@@ -262,8 +266,6 @@ fn inputs(cx: &mut Ctx, y: &Yaml) -> Vec<InputDecl> {
                 default: default.map(|(_, v)| v),
                 required,
                 choices,
-                description,
-                span: k.span,
             });
         }
     }
@@ -271,7 +273,7 @@ fn inputs(cx: &mut Ctx, y: &Yaml) -> Vec<InputDecl> {
 }
 
 /// Does a value fit an input type? The error is a label-sized reason.
-pub fn check_type(ty: InputType, v: &Json) -> Result<(), String> {
+pub(crate) fn check_type(ty: InputType, v: &Json) -> Result<(), String> {
     let ok = match ty {
         InputType::String => v.is_string(),
         InputType::Number => v.is_number(),
@@ -286,7 +288,7 @@ pub fn check_type(ty: InputType, v: &Json) -> Result<(), String> {
     }
 }
 
-pub fn json_kind(v: &Json) -> &'static str {
+pub(crate) fn json_kind(v: &Json) -> &'static str {
     match v {
         Json::Null => "null",
         Json::Bool(_) => "a boolean",
