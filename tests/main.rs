@@ -1,5 +1,8 @@
 //! Integration tests: the real `orch` binary on real files, one test binary.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 mod approvals;

@@ -1,6 +1,9 @@
 //! Sinks that show a run to people and machines: the live terminal view,
 //! plain lines for logs and CI, JSON lines, and the telemetry log file.
 
+// Printing is what reporters are for.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 pub(crate) mod json;
 pub(crate) mod logfile;
 pub(crate) mod plain;
