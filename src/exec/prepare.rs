@@ -280,3 +280,97 @@ pub fn fingerprint(
         sources,
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::source::Source;
+
+    const CONFIG: &str = "orchestration:
+  services:
+    - id: api
+      base_url: http://127.0.0.1:9
+      capabilities: [sum]
+      endpoints: [ { id: add, method: POST, path: /add } ]
+";
+
+    const WORKFLOW: &str = r#"name: fp
+env: { A: "1" }
+steps:
+  - id: run
+    cache: { key: "k-${{ inputs.n }}" }
+    env: { B: "${{ inputs.n }}" }
+    working_dir: sub
+    run: echo ${{ inputs.n }}
+  - id: get
+    cache: {}
+    timeout: 5s
+    http:
+      url: "http://127.0.0.1:9/x/${{ inputs.n }}"
+      method: POST
+      headers: { X-A: "a" }
+      query: { q: "${{ inputs.n }}" }
+      json: { n: "${{ inputs.n }}" }
+  - id: svc
+    cache: {}
+    call: { capability: sum, endpoint: add, with: { n: "${{ inputs.n }}" } }
+  - id: calc
+    cache: {}
+    transform: { twice: "${{ inputs.n * 2 }}" }
+inputs:
+  n: { type: number }
+"#;
+
+    /// The fingerprints of each kind, pinned: entries written by earlier
+    /// versions must still be found.
+    #[test]
+    fn fingerprints_are_stable() {
+        let cfg_src = Arc::new(Source::new("o.yaml", "o.yaml", CONFIG));
+        let cfg = crate::validate::config::config(&cfg_src).expect("config");
+        let src = Arc::new(Source::new("t.yaml", "t.yaml", WORKFLOW));
+        let wf = crate::validate::workflow_source(&src, &cfg).expect("valid");
+        let inputs = json!({"n": 3});
+        let run = json!({"id": "", "workflow": "fp", "attempt": 1, "started_at": ""});
+        let (base_env, env_ctx, err) = workflow_env(&wf, &[], &inputs, &run);
+        assert!(err.is_none());
+        let dir = Path::new("/p");
+        let digests: Vec<(String, String)> = wf
+            .steps
+            .iter()
+            .map(|s| {
+                let fp = with_scope_no_steps(&inputs, &env_ctx, &run, |scope| {
+                    let r = resolve_body(s, scope, &base_env, dir)?;
+                    fingerprint(&wf, s, &r, Some(&json!("it")), scope, dir)
+                });
+                let fp = fp.expect("fingerprint").expect("cached");
+                (s.id.clone(), fp.digest)
+            })
+            .collect();
+        let want: Vec<(String, String)> = [
+            (
+                "run",
+                "e5c99925afd9bc77dc8ae83d0178e3ea21f8555ad5450f7ef927ce74a6213c46",
+            ),
+            (
+                "get",
+                "284c8e444977d8eea57ae9f111c7c04c4a966737d4a56cbfa994a1d045cbb4d3",
+            ),
+            (
+                "svc",
+                "284bb38d10546cd9c07b32ff27492bcb6bcf36bafdce992e58a6eca820a6a37b",
+            ),
+            (
+                "calc",
+                "9f2d5f09fcf1e19af536a76067ea3bacb2f04bf45a91a1cf50954bb11aca09f7",
+            ),
+        ]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        assert_eq!(digests, want);
+    }
+}
