@@ -522,3 +522,6 @@ fn finish(ctx: &UnitCtx, mut a: Attempt, attempts: u32, started: Instant) -> Uni
     }
     UnitResult::of(a, Status::Succeeded, attempts, started)
 }
+
+#[cfg(test)]
+mod tests;

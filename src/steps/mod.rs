@@ -277,3 +277,51 @@ impl Attempt {
         self.result.as_ref().err().map(|e| e.kind)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_holds_every_kind_that_validates() {
+        let names: Vec<&str> = EXECUTORS.iter().map(|e| e.kind()).collect();
+        assert_eq!(names, ["run", "http", "call", "transform", "approval"]);
+        // Validation refuses `workflow` steps (`validate::step::NOT_YET`).
+        assert!(!names.contains(&"workflow"));
+    }
+
+    #[test]
+    fn a_kind_without_an_executor_fails_loudly() {
+        let kind = StepKind::Workflow {
+            path: "child.yaml".into(),
+            with: Vec::new(),
+        };
+        let e = executor(&kind).err().expect("no executor");
+        assert_eq!(e.kind, ErrorKind::Expression);
+        assert_eq!(e.message, "`workflow` steps are not supported yet");
+    }
+
+    #[test]
+    fn error_kinds_keep_their_names() {
+        let names = [
+            ErrorKind::Exit,
+            ErrorKind::Timeout,
+            ErrorKind::Expression,
+            ErrorKind::Cancelled,
+            ErrorKind::Connect,
+            ErrorKind::HttpStatus,
+        ]
+        .map(ErrorKind::as_str);
+        assert_eq!(
+            names,
+            [
+                "exit",
+                "timeout",
+                "expression",
+                "cancelled",
+                "connect",
+                "http_status"
+            ]
+        );
+    }
+}
