@@ -166,4 +166,25 @@ mod tests {
             RETRY_AFTER_CAP
         );
     }
+
+    #[test]
+    fn without_a_condition_http_failures_go_by_their_class() {
+        let s = RetrySpec::default();
+        let again = |kind, retryable| {
+            let a = Attempt {
+                retryable,
+                ..Attempt::failed(kind, "x")
+            };
+            should_retry(&s, &a, 1, |_, _| unreachable!("no condition"))
+        };
+        assert!(again(ErrorKind::HttpStatus, true));
+        assert!(!again(ErrorKind::HttpStatus, false));
+        assert!(again(ErrorKind::Connect, true));
+        assert!(!again(ErrorKind::Connect, false));
+        // Other failures are retried unless the definition is wrong.
+        assert!(again(ErrorKind::Exit, false));
+        assert!(again(ErrorKind::Timeout, false));
+        assert!(!again(ErrorKind::Expression, true));
+        assert!(!should_retry(&s, &Attempt::ok(), 1, |_, _| true));
+    }
 }

@@ -62,7 +62,7 @@ impl StepExecutor for Call {
                 .map_err(|e| StepError::expression(format!("with `{k}`: {}", e.message)))?;
             m.insert(k.clone(), j);
         }
-        Ok(Box::new(Request {
+        Ok(Box::new(CallBody {
             target: target.clone(),
             endpoint: endpoint.clone(),
             with: m,
@@ -72,13 +72,13 @@ impl StepExecutor for Call {
 
 /// A call before routing: which service answers is decided per attempt.
 #[derive(Debug)]
-struct Request {
+struct CallBody {
     target: CallTarget,
     endpoint: String,
     with: Map<String, Json>,
 }
 
-impl Body for Request {
+impl Body for CallBody {
     // Auth is added per attempt and never enters the fingerprint.
     fn definition(&self, def: &mut Map<String, Json>, _project_dir: &Path) {
         def.insert(
@@ -106,7 +106,7 @@ impl Body for Request {
     }
 }
 
-impl Request {
+impl CallBody {
     /// One request to the service `cx.route`.
     async fn send(&self, cx: &AttemptCx<'_>) -> Attempt {
         let (Some(rt), Some(svc)) = (cx.services, cx.route.and_then(|r| cx.cfg.service(r))) else {

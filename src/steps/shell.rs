@@ -11,10 +11,9 @@ use std::time::Duration;
 
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
+use serde_json::{json, Map, Value as Json};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::time::Instant;
-
-use serde_json::{json, Map, Value as Json};
 
 use crate::cancel::{CancelLevel, CancelWatch};
 use crate::event::{OutputLine, Sink, Stream};
