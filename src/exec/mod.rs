@@ -11,9 +11,7 @@ mod state;
 mod unit;
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -76,43 +74,8 @@ pub trait StepCache: Send + Sync {
     fn lookup(&self, fingerprint: &str) -> Option<Json>;
 }
 
-pub struct ApprovalRequest {
-    pub run_id: Arc<str>,
-    pub step_id: String,
-    pub message: String,
-    pub timeout: Option<Duration>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
-    Approved {
-        by: String,
-        comment: Option<String>,
-    },
-    Rejected {
-        by: String,
-        comment: Option<String>,
-    },
-    TimedOut,
-    /// Nobody can answer now: the run stops as `waiting`.
-    Wait,
-}
-
-pub type DecisionFuture = Pin<Box<dyn Future<Output = Decision> + Send>>;
-
-/// Decides approval steps: a prompt, a recorded decision, a pre-approval.
-pub trait Approver: Send + Sync {
-    fn decide(&self, req: ApprovalRequest) -> DecisionFuture;
-}
-
-/// Nobody answers: every approval waits.
-pub struct NoApprover;
-
-impl Approver for NoApprover {
-    fn decide(&self, _req: ApprovalRequest) -> DecisionFuture {
-        Box::pin(async { Decision::Wait })
-    }
-}
+/// Who decides approval steps: the port is the approval executor's.
+pub use crate::steps::approval::{ApprovalRequest, Approver, Decision, DecisionFuture, NoApprover};
 
 /// Run a validated workflow, whose plan was built once beforehand, to the end.
 pub async fn run(

@@ -215,6 +215,20 @@ impl Breakers {
     }
 }
 
+/// Why a call was not sent: the breakers of `ids` are open.
+pub(crate) fn open_message(ids: &[String]) -> String {
+    let list = ids
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if ids.len() == 1 {
+        format!("the circuit breaker of service {list} is open: not calling it")
+    } else {
+        format!("the circuit breakers of services {list} are open: not calling them")
+    }
+}
+
 impl Drop for Breakers {
     fn drop(&mut self) {
         self.flush();

@@ -1,6 +1,7 @@
 //! `run:` steps: a script in its own process group, output streamed line by
 //! line to the sinks while the last 1 MiB of stdout is kept, and the whole
-//! group signalled on timeout or cancellation.
+//! group signalled on timeout or cancellation. The executor at the end adds
+//! the `ORCH_*` environment of each attempt and reads its `ORCH_OUTPUT` file.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -10,12 +11,20 @@ use std::time::Duration;
 
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
+use serde_json::{json, Map, Value as Json};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::time::Instant;
 
 use crate::cancel::{CancelLevel, CancelWatch};
 use crate::event::{OutputLine, Sink, Stream};
-use crate::model::Shell;
+use crate::expr::eval::{resolve, to_text};
+use crate::expr::Scope;
+use crate::model::{Shell, Step, StepKind};
+
+use super::{
+    output_file, Attempt, AttemptCx, AttemptFuture, Body, ErrorKind, ResolveCx, StepError,
+    StepExecutor,
+};
 
 /// `stdout` kept for `steps.<id>.stdout`.
 pub const STDOUT_TAIL: usize = 1024 * 1024;
@@ -419,6 +428,160 @@ fn emit(sink: &dyn Sink, id: &str, stream: Stream, bytes: &[u8], partial: bool) 
         line: &line,
         partial,
     });
+}
+
+/// The `run` kind.
+pub(crate) struct Run;
+
+impl StepExecutor for Run {
+    fn kind(&self) -> &'static str {
+        "run"
+    }
+
+    fn resolve(
+        &self,
+        step: &Step,
+        scope: &Scope<'_>,
+        cx: &ResolveCx<'_>,
+    ) -> Result<Box<dyn Body>, StepError> {
+        let StepKind::Run { script, shell } = &step.body.kind else {
+            return Err(StepError::wrong_kind(step, self.kind()));
+        };
+        let failed = |what: &str, e: crate::expr::eval::EvalError| {
+            StepError::expression(format!("{what}: {}", e.message))
+        };
+        let script = crate::expr::render(script, scope).map_err(|e| failed("run", e))?;
+        let mut env = cx.base_env.to_vec();
+        for (k, v) in &step.body.env {
+            let j = resolve(v, scope).map_err(|e| failed(&format!("env `{k}`"), e))?;
+            env.push((k.clone(), to_text(&j)));
+        }
+        let cwd = match &step.working_dir {
+            Some(w) => {
+                let j = resolve(w, scope).map_err(|e| failed("working_dir", e))?;
+                cx.project_dir.join(to_text(&j))
+            }
+            None => cx.project_dir.to_path_buf(),
+        };
+        Ok(Box::new(Script {
+            shell: *shell,
+            script,
+            env,
+            cwd,
+            path: scope.env["PATH"].as_str().map(str::to_string),
+        }))
+    }
+}
+
+/// A script with its expressions rendered.
+#[derive(Debug)]
+struct Script {
+    shell: Shell,
+    script: String,
+    /// Workflow env, then the step's env (no `ORCH_*` yet).
+    env: Vec<(String, String)>,
+    cwd: PathBuf,
+    /// orch's own `PATH` (from the `env` context), to find a command run
+    /// without a shell when the step's env does not set one.
+    path: Option<String>,
+}
+
+impl Body for Script {
+    fn definition(&self, def: &mut Map<String, Json>, project_dir: &Path) {
+        def.insert("script".into(), json!(self.script));
+        let cwd = self.cwd.strip_prefix(project_dir).unwrap_or(&self.cwd);
+        def.insert("cwd".into(), json!(cwd));
+        def.insert("shell".into(), json!(format!("{:?}", self.shell)));
+    }
+
+    fn env(&self) -> &[(String, String)] {
+        &self.env
+    }
+
+    fn attempt<'a>(&'a self, cx: &'a AttemptCx<'a>) -> AttemptFuture<'a> {
+        Box::pin(self.run(cx))
+    }
+}
+
+impl Script {
+    /// One run of the script, with the `ORCH_*` contract:
+    /// `ORCH_RUN_ID`, `ORCH_STEP_ID`, `ORCH_ATTEMPT`, `ORCH_WORKFLOW`,
+    /// `ORCH_OUTPUT` (a fresh file per attempt, read back as outputs) and,
+    /// for an item of a `for_each` step, `ORCH_ITEM` and `ORCH_INDEX`.
+    async fn run(&self, cx: &AttemptCx<'_>) -> Attempt {
+        let mut env = self.env.clone();
+        let out_file = cx
+            .scratch_dir
+            .join(format!("{}.{}.out", cx.display_id, cx.attempt));
+        env.push(("ORCH_RUN_ID".into(), cx.run_id.to_string()));
+        env.push(("ORCH_STEP_ID".into(), cx.step.id.clone()));
+        env.push(("ORCH_ATTEMPT".into(), cx.attempt.to_string()));
+        env.push(("ORCH_WORKFLOW".into(), cx.workflow.to_string()));
+        env.push(("ORCH_OUTPUT".into(), out_file.display().to_string()));
+        if let Some((i, item)) = cx.item {
+            env.push(("ORCH_ITEM".into(), to_text(item)));
+            env.push(("ORCH_INDEX".into(), i.to_string()));
+        }
+        let timeout = cx.step.body.timeout;
+        let res = run(ShellJob {
+            display_id: cx.display_id.to_string(),
+            shell: self.shell,
+            script: self.script.clone(),
+            env,
+            cwd: self.cwd.clone(),
+            timeout,
+            grace: cx.grace,
+            cancel: cx.cancel.clone(),
+            sink: cx.sink.clone(),
+            path: self.path.clone(),
+        })
+        .await;
+        let outputs = match std::fs::read_to_string(&out_file) {
+            Ok(text) => {
+                let _ = std::fs::remove_file(&out_file);
+                match output_file::parse(&text) {
+                    Ok(kv) => kv.into_iter().map(|(k, v)| (k, Json::String(v))).collect(),
+                    Err(e) => {
+                        return Attempt {
+                            exit_code: res.exit_code(),
+                            stdout: Some(res.stdout_tail),
+                            ..Attempt::failed(ErrorKind::Exit, e.to_string())
+                        }
+                    }
+                }
+            }
+            Err(_) => Map::new(),
+        };
+        let result = match res.ending {
+            Ending::Exited(0) => Ok(()),
+            Ending::Exited(c) => Err((ErrorKind::Exit, format!("exited with code {c}"))),
+            Ending::Signalled(s) => Err((
+                ErrorKind::Exit,
+                format!(
+                    "killed by signal {}",
+                    Signal::try_from(s).map(|s| s.as_str()).unwrap_or("?")
+                ),
+            )),
+            Ending::TimedOut => Err((
+                ErrorKind::Timeout,
+                format!(
+                    "timed out after {}",
+                    humantime::format_duration(timeout.unwrap_or_default())
+                ),
+            )),
+            Ending::Cancelled => Err((ErrorKind::Cancelled, "cancelled".into())),
+            Ending::SpawnFailed => {
+                Err((ErrorKind::Exit, res.spawn_error.clone().unwrap_or_default()))
+            }
+        };
+        Attempt {
+            result: result.map_err(|(kind, message)| StepError::new(kind, message)),
+            exit_code: res.exit_code(),
+            stdout: Some(res.stdout_tail),
+            outputs,
+            ..Attempt::ok()
+        }
+    }
 }
 
 #[cfg(test)]
