@@ -10,10 +10,10 @@ use serde_json::{Map, Value as Json};
 const MAX_BODY: usize = 16 * 1024 * 1024;
 
 /// The default per-attempt timeout of `http` and `call` steps.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One client per run: connections are pooled and reused across steps.
-pub fn client() -> Result<reqwest::Client, String> {
+pub(crate) fn client() -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .user_agent(concat!("orch/", env!("CARGO_PKG_VERSION")))
         .tcp_nodelay(true)
@@ -23,7 +23,7 @@ pub fn client() -> Result<reqwest::Client, String> {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Body {
+pub(crate) enum Body {
     None,
     Json(Json),
     Text(String),
@@ -32,31 +32,31 @@ pub enum Body {
 
 /// A request with every expression already evaluated.
 #[derive(Debug, Clone)]
-pub struct Request {
-    pub method: String,
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-    pub query: Vec<(String, String)>,
-    pub body: Body,
+pub(crate) struct Request {
+    pub(crate) method: String,
+    pub(crate) url: String,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) query: Vec<(String, String)>,
+    pub(crate) body: Body,
     /// Accepted statuses; empty means any 2xx.
-    pub expect_status: Vec<u16>,
-    pub timeout: Duration,
+    pub(crate) expect_status: Vec<u16>,
+    pub(crate) timeout: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Response {
-    pub status: u16,
+pub(crate) struct Response {
+    pub(crate) status: u16,
     /// Lower-cased names; repeated headers joined with ", ".
-    pub headers: Map<String, Json>,
-    pub body: String,
+    pub(crate) headers: Map<String, Json>,
+    pub(crate) body: String,
     /// The body parsed as JSON, when it is JSON.
-    pub json: Option<Json>,
-    pub retry_after: Option<Duration>,
+    pub(crate) json: Option<Json>,
+    pub(crate) retry_after: Option<Duration>,
 }
 
 impl Response {
     /// The results a step exposes (`steps.<id>.http_status`, `headers`, …).
-    pub fn results(&self) -> Map<String, Json> {
+    pub(crate) fn results(&self) -> Map<String, Json> {
         let mut m = Map::new();
         m.insert("http_status".into(), Json::from(self.status));
         m.insert("headers".into(), Json::Object(self.headers.clone()));
@@ -67,7 +67,7 @@ impl Response {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailureKind {
+pub(crate) enum FailureKind {
     /// No answer: refused, reset, DNS, TLS.
     Connect,
     Timeout,
@@ -78,11 +78,11 @@ pub enum FailureKind {
 }
 
 #[derive(Debug, Clone)]
-pub struct Failure {
-    pub kind: FailureKind,
-    pub message: String,
+pub(crate) struct Failure {
+    pub(crate) kind: FailureKind,
+    pub(crate) message: String,
     /// The answer, for `Status` failures.
-    pub response: Option<Response>,
+    pub(crate) response: Option<Response>,
 }
 
 impl Failure {
@@ -94,13 +94,13 @@ impl Failure {
         }
     }
 
-    pub fn status(&self) -> Option<u16> {
+    pub(crate) fn status(&self) -> Option<u16> {
         self.response.as_ref().map(|r| r.status)
     }
 
     /// The default retry rule of `http`/`call` steps: connect errors,
     /// timeouts, 408, 429 and 5xx; never other 4xx.
-    pub fn retryable(&self) -> bool {
+    pub(crate) fn retryable(&self) -> bool {
         match self.kind {
             FailureKind::Connect | FailureKind::Timeout => true,
             FailureKind::Invalid => false,
@@ -112,28 +112,18 @@ impl Failure {
 
     /// Whether this says something about the service's health (for its
     /// circuit breaker): a 4xx is the caller's problem, a 5xx the service's.
-    pub fn is_service_failure(&self) -> bool {
+    pub(crate) fn is_service_failure(&self) -> bool {
         match self.kind {
             FailureKind::Connect | FailureKind::Timeout => true,
             FailureKind::Invalid => false,
             FailureKind::Status => matches!(self.status(), Some(500..=599)),
         }
     }
-
-    /// `error.kind` in retry conditions.
-    pub fn kind_name(&self) -> &'static str {
-        match self.kind {
-            FailureKind::Connect => "connect",
-            FailureKind::Timeout => "timeout",
-            FailureKind::Status => "http_status",
-            FailureKind::Invalid => "expression",
-        }
-    }
 }
 
 /// A W3C `traceparent` for one attempt of a step: the trace is the run, the
 /// span the attempt, so a server's logs can be joined with `orch show`.
-pub fn traceparent(run_id: &str, step: &str, attempt: u32) -> String {
+pub(crate) fn traceparent(run_id: &str, step: &str, attempt: u32) -> String {
     let trace = match ulid::Ulid::from_string(run_id) {
         Ok(u) => format!("{:032x}", u.0),
         Err(_) => crate::digest::sha256_hex(run_id.as_bytes())[..32].to_string(),
@@ -148,7 +138,7 @@ pub fn traceparent(run_id: &str, step: &str, attempt: u32) -> String {
 }
 
 /// Send one request and read its answer.
-pub async fn send(
+pub(crate) async fn send(
     client: &reqwest::Client,
     req: &Request,
     traceparent: &str,
@@ -314,7 +304,7 @@ fn error_chain(e: reqwest::Error) -> String {
 }
 
 /// `Retry-After`: delay-seconds or an HTTP date.
-pub fn parse_retry_after(v: &str, now: SystemTime) -> Option<Duration> {
+pub(crate) fn parse_retry_after(v: &str, now: SystemTime) -> Option<Duration> {
     let v = v.trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));

@@ -43,6 +43,7 @@ pub mod generate {
 
 /// Run one command; returns the process exit code. Every error is shown
 /// and mapped to its code here.
+#[allow(clippy::print_stderr, reason = "the one place errors are shown")]
 pub fn run(cli: Cli) -> i32 {
     let cx = commands::Context::new(&cli);
     let result = match &cli.command {

@@ -57,6 +57,10 @@ pub(crate) fn diagnostic(d: &Diag, style: &Style) -> String {
 }
 
 /// Every diagnostic, then a count, to stderr.
+#[allow(
+    clippy::print_stderr,
+    reason = "rendering diagnostics is this function's job"
+)]
 pub(crate) fn report(diags: &[Diag], style: &Style) {
     let mut out = String::new();
     for d in diags {

@@ -6,7 +6,7 @@ use assert_cmd::Command;
 
 /// One `ORCH_HOME` shared by every test that does not make its own, so
 /// that no test writes into the real user's data directory.
-pub fn shared_home() -> &'static Path {
+pub(crate) fn shared_home() -> &'static Path {
     static HOME: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
     HOME.get_or_init(|| tempfile::tempdir().expect("tempdir"))
         .path()
@@ -14,7 +14,7 @@ pub fn shared_home() -> &'static Path {
 
 /// `orch` with a clean, predictable environment: no colour, not CI, no
 /// inherited orch settings, history in a temporary `ORCH_HOME`.
-pub fn orch(dir: &Path) -> Command {
+pub(crate) fn orch(dir: &Path) -> Command {
     let mut c = Command::cargo_bin("orch").expect("binary built");
     c.current_dir(dir)
         .env("ORCH_HOME", shared_home())
@@ -39,14 +39,14 @@ pub fn orch(dir: &Path) -> Command {
 }
 
 /// `orch` with its own `ORCH_HOME` (for tests that inspect history).
-pub fn orch_in(dir: &Path, home: &Path) -> Command {
+pub(crate) fn orch_in(dir: &Path, home: &Path) -> Command {
     let mut c = orch(dir);
     c.env("ORCH_HOME", home);
     c
 }
 
 /// A temporary directory with the given files written into it.
-pub fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+pub(crate) fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     for (name, text) in files {
         let path = dir.path().join(name);
@@ -58,12 +58,12 @@ pub fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
-pub fn repo_root() -> PathBuf {
+pub(crate) fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Parse `--output json` stdout into events.
-pub fn events(stdout: &[u8]) -> Vec<serde_json::Value> {
+pub(crate) fn events(stdout: &[u8]) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))

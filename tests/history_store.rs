@@ -31,11 +31,11 @@ steps:
       test -f slow-c && sleep 30 || true
 "#;
 
-pub fn db(home: &Path) -> rusqlite::Connection {
+pub(crate) fn db(home: &Path) -> rusqlite::Connection {
     rusqlite::Connection::open(home.join("history.db")).expect("open history.db")
 }
 
-pub fn step_status(home: &Path, run: &str, step: &str) -> String {
+pub(crate) fn step_status(home: &Path, run: &str, step: &str) -> String {
     db(home)
         .query_row(
             "SELECT status FROM steps WHERE run_id = ?1 AND step_id = ?2",
@@ -45,7 +45,7 @@ pub fn step_status(home: &Path, run: &str, step: &str) -> String {
         .unwrap_or_else(|e| panic!("step {step} of {run}: {e}"))
 }
 
-pub fn only_run(home: &Path) -> (String, String) {
+pub(crate) fn only_run(home: &Path) -> (String, String) {
     db(home)
         .query_row("SELECT id, status FROM runs", [], |r| {
             Ok((r.get(0)?, r.get(1)?))

@@ -13,23 +13,23 @@ use crate::digest::{sha256_file, sha256_hex};
 
 /// The hashed parts of a fingerprint. Values are never stored in clear.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Parts {
-    pub definition: String,
-    pub env: String,
+pub(crate) struct Parts {
+    pub(crate) definition: String,
+    pub(crate) env: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
+    pub(crate) key: Option<String>,
     /// Path (relative to the workflow file) → SHA-256 of its contents.
     #[serde(default)]
-    pub sources: BTreeMap<String, String>,
+    pub(crate) sources: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
-pub struct Fingerprint {
-    pub digest: String,
-    pub parts: Parts,
+pub(crate) struct Fingerprint {
+    pub(crate) digest: String,
+    pub(crate) parts: Parts,
 }
 
-pub fn compute(
+pub(crate) fn compute(
     workflow: &str,
     step_id: &str,
     resolved: &Json,
@@ -59,7 +59,10 @@ pub fn compute(
 /// Hash every file matched by `globs`, relative to `base` (the workflow
 /// file's directory). A pattern that matches nothing is an error: a typo
 /// there would otherwise make the cache ignore the files it was meant for.
-pub fn hash_sources(base: &Path, globs: &[String]) -> Result<BTreeMap<String, String>, String> {
+pub(crate) fn hash_sources(
+    base: &Path,
+    globs: &[String],
+) -> Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
     for g in globs {
         let pattern = base.join(g);
@@ -86,7 +89,7 @@ pub fn hash_sources(base: &Path, globs: &[String]) -> Result<BTreeMap<String, St
 }
 
 /// Why `new` misses an entry made from `old`, in a few words.
-pub fn explain(old: &Parts, new: &Parts) -> String {
+pub(crate) fn explain(old: &Parts, new: &Parts) -> String {
     for (path, hash) in &new.sources {
         match old.sources.get(path) {
             None => return format!("source {path} is new"),

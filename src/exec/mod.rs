@@ -11,9 +11,7 @@ mod state;
 mod unit;
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -77,45 +75,10 @@ pub(crate) trait StepCache: Send + Sync {
     fn lookup(&self, fingerprint: &str) -> Option<Json>;
 }
 
-pub(crate) struct ApprovalRequest {
-    pub(crate) run_id: Arc<str>,
-    pub(crate) step_id: String,
-    pub(crate) message: String,
-    pub(crate) timeout: Option<Duration>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Decision {
-    Approved {
-        by: String,
-        comment: Option<String>,
-    },
-    Rejected {
-        by: String,
-        comment: Option<String>,
-    },
-    TimedOut,
-    /// Nobody can answer now: the run stops as `waiting`.
-    Wait,
-}
-
-pub(crate) type DecisionFuture = Pin<Box<dyn Future<Output = Decision> + Send>>;
-
-/// Decides approval steps: a prompt, a recorded decision, a pre-approval.
-pub(crate) trait Approver: Send + Sync {
-    fn decide(&self, req: ApprovalRequest) -> DecisionFuture;
-}
-
 #[cfg(test)]
-/// Nobody answers: every approval waits.
-pub(crate) struct NoApprover;
-
-#[cfg(test)]
-impl Approver for NoApprover {
-    fn decide(&self, _req: ApprovalRequest) -> DecisionFuture {
-        Box::pin(async { Decision::Wait })
-    }
-}
+pub(crate) use crate::steps::approval::NoApprover;
+/// Who decides approval steps: the port is the approval executor's.
+pub(crate) use crate::steps::approval::{ApprovalRequest, Approver, Decision, DecisionFuture};
 
 /// Run a validated workflow, whose plan was built once beforehand, to the end.
 pub(crate) async fn run(

@@ -1,11 +1,16 @@
-//! Delay between attempts: fixed, linear or exponential, capped, with full jitter.
+//! Delay between attempts: fixed, linear or exponential, capped, with full
+//! jitter, lengthened by a server's `Retry-After`.
 
 use std::time::Duration;
 
+use serde_json::{json, Value as Json};
+
+use crate::expr::Expr;
 use crate::model::{DelayStrategy, RetrySpec};
+use crate::steps::{Attempt, ErrorKind};
 
 /// The delay before the attempt after `failed_attempt` (1-based), before jitter.
-pub fn base_delay(spec: &RetrySpec, failed_attempt: u32) -> Duration {
+pub(crate) fn base_delay(spec: &RetrySpec, failed_attempt: u32) -> Duration {
     let n = failed_attempt.max(1);
     let base = spec.base_delay.as_secs_f64();
     let secs = match spec.strategy {
@@ -20,13 +25,71 @@ pub fn base_delay(spec: &RetrySpec, failed_attempt: u32) -> Duration {
 }
 
 /// The delay to actually wait: with full jitter, uniform in [0, base].
-pub fn delay(spec: &RetrySpec, failed_attempt: u32, rng: &mut fastrand::Rng) -> Duration {
+pub(crate) fn delay(spec: &RetrySpec, failed_attempt: u32, rng: &mut fastrand::Rng) -> Duration {
     let d = base_delay(spec, failed_attempt);
     if spec.jitter {
         d.mul_f64(rng.f64())
     } else {
         d
     }
+}
+
+/// How long `Retry-After` may make us wait when `max_delay` is not set.
+pub(crate) const RETRY_AFTER_CAP: Duration = Duration::from_secs(30);
+
+/// The retry of `http`/`call` steps when neither the step, its workflow's
+/// `defaults` nor orchestration.yaml set one.
+pub(crate) fn http_default() -> RetrySpec {
+    RetrySpec {
+        max_attempts: 3,
+        strategy: DelayStrategy::Exponential,
+        base_delay: Duration::from_millis(200),
+        max_delay: Some(Duration::from_secs(30)),
+        factor: 2.0,
+        jitter: true,
+        condition: None,
+    }
+}
+
+/// The computed delay, or longer when the server said `Retry-After`, but
+/// never beyond `max_delay` (or [`RETRY_AFTER_CAP`]).
+pub(crate) fn with_retry_after(
+    spec: &RetrySpec,
+    delay: Duration,
+    retry_after: Option<Duration>,
+) -> Duration {
+    match retry_after {
+        Some(ra) => ra.max(delay).min(spec.max_delay.unwrap_or(RETRY_AFTER_CAP)),
+        None => delay,
+    }
+}
+
+/// Whether failed attempt number `attempt` (of its route) is tried again.
+/// A `retry.condition` decides when set: `condition` evaluates it with
+/// `error` (`kind`, `exit_code`, `status`, `message`, `attempt`). Without
+/// one, HTTP failures go by their class (connect errors, timeouts, 408, 429,
+/// 5xx) and other failures are retried unless the definition is wrong.
+pub(crate) fn should_retry(
+    spec: &RetrySpec,
+    a: &Attempt,
+    attempt: u32,
+    condition: impl FnOnce(&Expr, &Json) -> bool,
+) -> bool {
+    let Some(cond) = &spec.condition else {
+        return match a.error_kind() {
+            Some(ErrorKind::Connect | ErrorKind::HttpStatus) => a.retryable,
+            Some(k) => k != ErrorKind::Expression,
+            None => false,
+        };
+    };
+    let error = json!({
+        "kind": a.error_kind().map(ErrorKind::as_str),
+        "exit_code": a.exit_code,
+        "status": a.http_status,
+        "message": a.message(),
+        "attempt": attempt,
+    });
+    condition(cond, &error)
 }
 
 #[cfg(test)]
@@ -82,5 +145,46 @@ mod tests {
         }
         // Full jitter covers the whole range, not just a band around the base.
         assert!(seen_low && seen_high);
+    }
+
+    #[test]
+    fn retry_after_lengthens_up_to_max_delay() {
+        let s = spec(DelayStrategy::Fixed);
+        let ms = Duration::from_millis;
+        // Longer than the computed delay: waited, up to max_delay (1 s).
+        assert_eq!(with_retry_after(&s, ms(200), Some(ms(700))), ms(700));
+        assert_eq!(with_retry_after(&s, ms(200), Some(ms(5000))), ms(1000));
+        // Shorter: the computed delay stands.
+        assert_eq!(with_retry_after(&s, ms(200), Some(ms(50))), ms(200));
+        assert_eq!(with_retry_after(&s, ms(200), None), ms(200));
+        // Without max_delay the cap is 30 s.
+        let mut open = s.clone();
+        open.max_delay = None;
+        let hour = Duration::from_secs(3600);
+        assert_eq!(
+            with_retry_after(&open, ms(200), Some(hour)),
+            RETRY_AFTER_CAP
+        );
+    }
+
+    #[test]
+    fn without_a_condition_http_failures_go_by_their_class() {
+        let s = RetrySpec::default();
+        let again = |kind, retryable| {
+            let a = Attempt {
+                retryable,
+                ..Attempt::failed(kind, "x")
+            };
+            should_retry(&s, &a, 1, |_, _| unreachable!("no condition"))
+        };
+        assert!(again(ErrorKind::HttpStatus, true));
+        assert!(!again(ErrorKind::HttpStatus, false));
+        assert!(again(ErrorKind::Connect, true));
+        assert!(!again(ErrorKind::Connect, false));
+        // Other failures are retried unless the definition is wrong.
+        assert!(again(ErrorKind::Exit, false));
+        assert!(again(ErrorKind::Timeout, false));
+        assert!(!again(ErrorKind::Expression, true));
+        assert!(!should_retry(&s, &Attempt::ok(), 1, |_, _| true));
     }
 }

@@ -30,17 +30,6 @@ pub(crate) enum Site {
     CompensateRetryCondition,
 }
 
-impl Site {
-    /// Secrets are fetched just before a step starts: not for what is
-    /// decided earlier (`if`, `for_each`) or beside an error.
-    pub(crate) fn may_read_secrets(self) -> bool {
-        !matches!(
-            self,
-            Site::If | Site::ForEach | Site::RetryCondition | Site::CompensateRetryCondition
-        )
-    }
-}
-
 impl Step {
     /// Every expression of the step with its site, in the order of the keys
     /// above (which is the order diagnostics about them come in).

@@ -1,12 +1,37 @@
 //! Credential injection (`auth:` of a service): the header a request carries.
 
+use std::collections::HashMap;
+
 use base64::Engine;
 
-use crate::model::Auth;
+use crate::http_client::Request;
+use crate::model::{Auth, Service};
+
+/// Add the auth header of `svc` to `req`, with the credential's value from
+/// `secrets` (the step's fetched secrets).
+pub(crate) fn authorize(
+    svc: &Service,
+    secrets: &HashMap<String, String>,
+    req: &mut Request,
+) -> Result<(), String> {
+    let Some(cred) = svc.auth.credential() else {
+        return Ok(());
+    };
+    let Some(value) = secrets.get(cred) else {
+        return Err(format!(
+            "credential `{cred}` of service `{}` was not fetched",
+            svc.id
+        ));
+    };
+    if let Some(h) = header(&svc.auth, value) {
+        req.headers.push(h);
+    }
+    Ok(())
+}
 
 /// The header for `auth`, given the credential's value. `basic` takes
 /// `user:password` (a value without `:` is a user with no password).
-pub fn header(auth: &Auth, credential: &str) -> Option<(String, String)> {
+pub(crate) fn header(auth: &Auth, credential: &str) -> Option<(String, String)> {
     match auth {
         Auth::None => None,
         Auth::Bearer { .. } => Some(("authorization".into(), format!("Bearer {credential}"))),

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use crate::model::{CircuitBreaker, Config, Service};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BreakerState {
+pub(crate) enum BreakerState {
     Closed {
         failures: u32,
     },
@@ -25,7 +25,7 @@ pub enum BreakerState {
 }
 
 impl BreakerState {
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             BreakerState::Closed { .. } => "closed",
             BreakerState::Open { .. } => "open",
@@ -37,13 +37,13 @@ impl BreakerState {
 /// A service as the store knows it: its id and where it lives (two
 /// projects may both call a service `api`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ServiceKey {
-    pub id: String,
-    pub base_url: String,
+pub(crate) struct ServiceKey {
+    pub(crate) id: String,
+    pub(crate) base_url: String,
 }
 
 impl ServiceKey {
-    pub fn of(s: &Service) -> ServiceKey {
+    pub(crate) fn of(s: &Service) -> ServiceKey {
         ServiceKey {
             id: s.id.clone(),
             base_url: s.base_url.clone(),
@@ -53,14 +53,14 @@ impl ServiceKey {
 
 /// Where breaker states outlive the run. Calls block; they are made from a
 /// thread of the breakers' own.
-pub trait BreakerStore: Send + Sync {
+pub(crate) trait BreakerStore: Send + Sync {
     fn load(&self, services: &[ServiceKey]) -> HashMap<ServiceKey, BreakerState>;
     fn save(&self, service: &ServiceKey, state: &BreakerState);
 }
 
 /// Whether a request may go to a service now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Admit {
+pub(crate) enum Admit {
     Yes,
     /// The breaker is half-open and this request is its one trial.
     Trial,
@@ -75,7 +75,7 @@ struct Entry {
     state: BreakerState,
 }
 
-pub struct Breakers {
+pub(crate) struct Breakers {
     entries: Mutex<HashMap<String, Entry>>,
     saver: Mutex<Option<mpsc::Sender<(ServiceKey, BreakerState)>>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -84,7 +84,7 @@ pub struct Breakers {
 impl Breakers {
     /// Breakers for every service that declares one, in the states the
     /// store remembers.
-    pub fn new(config: &Config, store: Option<Arc<dyn BreakerStore>>) -> Breakers {
+    pub(crate) fn new(config: &Config, store: Option<Arc<dyn BreakerStore>>) -> Breakers {
         let with: Vec<&Service> = config
             .services
             .iter()
@@ -146,7 +146,7 @@ impl Breakers {
 
     /// Ask to send a request to `service` (services without a breaker
     /// always may). May move an expired open breaker to half-open.
-    pub fn admit(&self, service: &str, now: SystemTime) -> Admit {
+    pub(crate) fn admit(&self, service: &str, now: SystemTime) -> Admit {
         let mut all = self.lock();
         let Some(e) = all.get_mut(service) else {
             return Admit::Yes;
@@ -164,7 +164,7 @@ impl Breakers {
     }
 
     /// Whether `service` would refuse a request now (without changing state).
-    pub fn is_open(&self, service: &str, now: SystemTime) -> bool {
+    pub(crate) fn is_open(&self, service: &str, now: SystemTime) -> bool {
         match self.lock().get(service).map(|e| e.state) {
             Some(BreakerState::Open { until }) => now < until,
             Some(BreakerState::HalfOpen) => true,
@@ -174,7 +174,7 @@ impl Breakers {
 
     /// How a request went. `ok` is false only for failures that are the
     /// service's (connect errors, timeouts, 5xx).
-    pub fn record(&self, service: &str, ok: bool, now: SystemTime) {
+    pub(crate) fn record(&self, service: &str, ok: bool, now: SystemTime) {
         let mut all = self.lock();
         let Some(e) = all.get_mut(service) else {
             return;
@@ -202,16 +202,31 @@ impl Breakers {
         }
     }
 
-    pub fn state(&self, service: &str) -> Option<BreakerState> {
+    #[cfg(test)]
+    pub(crate) fn state(&self, service: &str) -> Option<BreakerState> {
         self.lock().get(service).map(|e| e.state)
     }
 
     /// Wait until every state change is stored (end of run).
-    pub fn flush(&self) {
+    pub(crate) fn flush(&self) {
         self.saver.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(h) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = h.join();
         }
+    }
+}
+
+/// Why a call was not sent: the breakers of `ids` are open.
+pub(crate) fn open_message(ids: &[String]) -> String {
+    let list = ids
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if ids.len() == 1 {
+        format!("the circuit breaker of service {list} is open: not calling it")
+    } else {
+        format!("the circuit breakers of services {list} are open: not calling them")
     }
 }
 

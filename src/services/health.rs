@@ -8,22 +8,22 @@ use std::time::{Duration, Instant};
 use crate::model::{HealthCheck, Service};
 
 /// The timeout of a health check that sets none.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The outcome of one service's health check.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Health {
+pub(crate) struct Health {
     /// What was requested (credentials in the URL masked); `None` when the
     /// service has no `health_check`.
-    pub url: Option<String>,
+    pub(crate) url: Option<String>,
     /// `None` when the service has no `health_check`.
-    pub healthy: Option<bool>,
+    pub(crate) healthy: Option<bool>,
     /// The HTTP status, when there was an answer.
-    pub status: Option<u16>,
+    pub(crate) status: Option<u16>,
     /// Why there was no answer: `connection refused`, `timed out after 2s`, …
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
     /// From sending the request to the response's head (or the failure).
-    pub latency: Option<Duration>,
+    pub(crate) latency: Option<Duration>,
 }
 
 impl Health {
@@ -38,18 +38,18 @@ impl Health {
     }
 
     /// Checked and not healthy (a service without a check is not unhealthy).
-    pub fn is_unhealthy(&self) -> bool {
+    pub(crate) fn is_unhealthy(&self) -> bool {
         self.healthy == Some(false)
     }
 }
 
 /// The timeout a health check runs with.
-pub fn timeout(hc: &HealthCheck) -> Duration {
+pub(crate) fn timeout(hc: &HealthCheck) -> Duration {
     hc.timeout.unwrap_or(DEFAULT_TIMEOUT)
 }
 
 /// `base_url` + `path`, with exactly one `/` between them.
-pub fn url(base_url: &str, path: &str) -> String {
+pub(crate) fn url(base_url: &str, path: &str) -> String {
     let base = base_url.trim_end_matches('/');
     if path.is_empty() {
         base.to_string()
@@ -61,7 +61,7 @@ pub fn url(base_url: &str, path: &str) -> String {
 }
 
 /// A URL for display: a password in it becomes `***`.
-pub fn display_url(url: &str) -> String {
+pub(crate) fn display_url(url: &str) -> String {
     match reqwest::Url::parse(url) {
         Ok(mut u) if u.password().is_some() => {
             let _ = u.set_password(Some("***"));
@@ -72,7 +72,7 @@ pub fn display_url(url: &str) -> String {
 }
 
 /// Run `svc`'s health check (no credentials are sent).
-pub async fn check(client: &reqwest::Client, svc: &Service) -> Health {
+pub(crate) async fn check(client: &reqwest::Client, svc: &Service) -> Health {
     let Some(hc) = &svc.health_check else {
         return Health::no_check();
     };
@@ -128,7 +128,7 @@ fn timed_out(limit: Duration) -> String {
 
 /// A configured duration, much as it is written in orchestration.yaml:
 /// `200ms`, `2s`, `1.5s`, `1m30s`.
-pub fn duration_text(d: Duration) -> String {
+pub(crate) fn duration_text(d: Duration) -> String {
     if d < Duration::from_secs(1) || d.subsec_millis() == 0 {
         let whole_ms = Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
         humantime::format_duration(whole_ms)

@@ -1,12 +1,13 @@
 //! The service registry of orchestration.yaml: routing, auth, rate limits,
-//! circuit breakers, health. The engine asks [`Runtime`] which services may
-//! answer a `call` and reports back how each request went.
+//! circuit breakers, health, policies. The engine asks [`Runtime`] which
+//! services may answer a `call` and reports back how each request went.
 
-pub mod auth;
-pub mod breaker;
-pub mod health;
-pub mod ratelimit;
-pub mod registry;
+pub(crate) mod auth;
+pub(crate) mod breaker;
+pub(crate) mod health;
+pub(crate) mod policy;
+pub(crate) mod ratelimit;
+pub(crate) mod registry;
 
-pub use breaker::{BreakerState, BreakerStore, Breakers};
-pub use registry::Runtime;
+pub(crate) use breaker::BreakerStore;
+pub(crate) use registry::Runtime;

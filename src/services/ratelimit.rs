@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use crate::model::RateLimit;
 
-pub struct TokenBucket {
+pub(crate) struct TokenBucket {
     capacity: f64,
     /// Tokens per second.
     rate: f64,
@@ -17,7 +17,7 @@ pub struct TokenBucket {
 }
 
 impl TokenBucket {
-    pub fn new(limit: &RateLimit) -> TokenBucket {
+    pub(crate) fn new(limit: &RateLimit) -> TokenBucket {
         let capacity = f64::from(limit.requests.max(1));
         let per = limit.per.as_secs_f64().max(1e-6);
         TokenBucket {
@@ -29,7 +29,7 @@ impl TokenBucket {
 
     /// Wait for a token. Waiters queue on the mutex, so they are served in
     /// order and none starves.
-    pub async fn acquire(&self) {
+    pub(crate) async fn acquire(&self) {
         let mut st = self.state.lock().await;
         loop {
             let now = Instant::now();

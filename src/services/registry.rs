@@ -14,16 +14,15 @@ use crate::model::{Config, Endpoint, ParamIn, Service};
 use super::breaker::{BreakerStore, Breakers};
 use super::ratelimit::TokenBucket;
 
-pub struct Runtime {
+pub(crate) struct Runtime {
     /// One client per run: connections are reused across steps.
-    pub client: reqwest::Client,
-    pub config: Arc<Config>,
-    pub breakers: Breakers,
+    pub(crate) client: reqwest::Client,
+    pub(crate) breakers: Breakers,
     limiters: HashMap<String, TokenBucket>,
 }
 
 impl Runtime {
-    pub fn new(
+    pub(crate) fn new(
         config: Arc<Config>,
         store: Option<Arc<dyn BreakerStore>>,
     ) -> Result<Runtime, String> {
@@ -36,13 +35,12 @@ impl Runtime {
         Ok(Runtime {
             client,
             breakers: Breakers::new(&config, store),
-            config,
             limiters,
         })
     }
 
     /// Wait for the service's rate limit (if it has one).
-    pub async fn throttle(&self, service: &str) {
+    pub(crate) async fn throttle(&self, service: &str) {
         if let Some(b) = self.limiters.get(service) {
             b.acquire().await;
         }
@@ -53,7 +51,7 @@ impl Runtime {
 /// evaluated). Path parameters fill `{name}` in the path; body parameters
 /// make a JSON object. An endpoint that declares no parameters takes every
 /// `with` value in its body.
-pub fn build_request(
+pub(crate) fn build_request(
     svc: &Service,
     ep: &Endpoint,
     with: &Map<String, Json>,

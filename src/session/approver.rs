@@ -68,6 +68,10 @@ fn recorded_decision(row: &ApprovalRow) -> Decision {
 
 /// Ask on the terminal. The read runs on a thread of its own, so a timeout
 /// can give up on it (a blocked read cannot be cancelled).
+#[allow(
+    clippy::print_stderr,
+    reason = "the approval prompt is asked on the terminal"
+)]
 async fn prompt(req: ApprovalRequest, reporter: Arc<dyn Reporter>, user: String) -> Decision {
     let (tx, rx) = tokio::sync::oneshot::channel();
     reporter.pause(true);

@@ -24,6 +24,10 @@ pub(crate) async fn watch(canceller: Canceller, hint: bool) {
 }
 
 /// One signal's worth of cancelling.
+#[allow(
+    clippy::print_stderr,
+    reason = "the one hint a user needs while a run stops"
+)]
 fn escalate(canceller: &Canceller, hint: bool) {
     if canceller.level() == CancelLevel::None {
         canceller.raise(CancelLevel::Graceful);

@@ -1,4 +1,164 @@
-//! `http` steps: the transport lives in [`crate::http_client`], a leaf that
-//! `services` uses too; re-exported here under its old path.
+//! `http` steps: one request over [`crate::http_client`] (a leaf that
+//! `services` uses too). [`send`] is shared with `call` steps.
 
-pub use crate::http_client::*;
+use std::path::Path;
+use std::time::Instant;
+
+use serde_json::{json, Map, Value as Json};
+
+use crate::cancel::CancelLevel;
+use crate::event::{OutputLine, Stream};
+use crate::expr::eval::{resolve, to_text};
+use crate::expr::Scope;
+use crate::http_client::{self as client, Body as ReqBody, FailureKind, Request};
+use crate::model::{HttpBody, Step, StepKind, Val};
+
+use super::{
+    Attempt, AttemptCx, AttemptFuture, Body, ErrorKind, ResolveCx, StepError, StepExecutor,
+};
+
+pub(crate) struct Http;
+
+impl StepExecutor for Http {
+    fn kind(&self) -> &'static str {
+        "http"
+    }
+
+    fn retries_by_default(&self) -> bool {
+        true
+    }
+
+    fn resolve(
+        &self,
+        step: &Step,
+        scope: &Scope<'_>,
+        _cx: &ResolveCx<'_>,
+    ) -> Result<Box<dyn Body>, StepError> {
+        let StepKind::Http(h) = &step.body.kind else {
+            return Err(StepError::wrong_kind(step, self.kind()));
+        };
+        let text = |v: &Val, what: &str| -> Result<String, StepError> {
+            resolve(v, scope)
+                .map(|j| to_text(&j))
+                .map_err(|e| StepError::expression(format!("{what}: {}", e.message)))
+        };
+        let pairs = |kv: &[(String, Val)], what: &str| {
+            kv.iter()
+                .map(|(k, v)| Ok((k.clone(), text(v, &format!("{what} `{k}`"))?)))
+                .collect::<Result<Vec<_>, StepError>>()
+        };
+        let body = match &h.body {
+            None => ReqBody::None,
+            Some(HttpBody::Json(v)) => ReqBody::Json(
+                resolve(v, scope)
+                    .map_err(|e| StepError::expression(format!("json: {}", e.message)))?,
+            ),
+            Some(HttpBody::Text(v)) => ReqBody::Text(text(v, "body")?),
+            Some(HttpBody::Form(kv)) => ReqBody::Form(pairs(kv, "form")?),
+        };
+        Ok(Box::new(HttpRequest(Request {
+            method: h.method.clone(),
+            url: text(&h.url, "url")?,
+            headers: pairs(&h.headers, "header")?,
+            query: pairs(&h.query, "query")?,
+            body,
+            expect_status: h.expect_status.clone(),
+            timeout: step.body.timeout.unwrap_or(client::DEFAULT_TIMEOUT),
+        })))
+    }
+}
+
+/// The request of an `http` step, every expression evaluated.
+#[derive(Debug)]
+struct HttpRequest(Request);
+
+impl Body for HttpRequest {
+    fn definition(&self, def: &mut Map<String, Json>, _project_dir: &Path) {
+        let r = &self.0;
+        def.insert(
+            "request".into(),
+            json!({
+                "method": r.method,
+                "url": r.url,
+                "headers": r.headers,
+                "query": r.query,
+                "body": match &r.body {
+                    ReqBody::None => Json::Null,
+                    ReqBody::Json(b) => json!({ "json": b }),
+                    ReqBody::Text(t) => json!({ "text": t }),
+                    ReqBody::Form(f) => json!({ "form": f }),
+                },
+                "expect_status": r.expect_status,
+            }),
+        );
+    }
+
+    fn attempt<'a>(&'a self, cx: &'a AttemptCx<'a>) -> AttemptFuture<'a> {
+        Box::pin(async move {
+            match cx.services {
+                Some(rt) => send(cx, &rt.client, &self.0).await.0,
+                None => Attempt::failed(ErrorKind::Expression, "no HTTP client in this run"),
+            }
+        })
+    }
+}
+
+/// Send one request and say how it went on the step's output; also says
+/// whether a failure is the server's (for circuit breakers).
+pub(crate) async fn send(
+    cx: &AttemptCx<'_>,
+    client: &reqwest::Client,
+    req: &Request,
+) -> (Attempt, bool) {
+    let tp = client::traceparent(cx.run_id, cx.display_id, cx.attempt);
+    let mut cancel = cx.cancel.clone();
+    if cx.cancel.level() >= CancelLevel::Graceful {
+        return (Attempt::failed(ErrorKind::Cancelled, "cancelled"), false);
+    }
+    let sent = Instant::now();
+    let res = tokio::select! {
+        r = client::send(client, req, &tp) => r,
+        _ = cancel.changed() => return (Attempt::failed(ErrorKind::Cancelled, "cancelled"), false),
+    };
+    let took = sent.elapsed().as_millis();
+    let what = format!("{} {}", req.method, req.url);
+    let (line, outcome) = match res {
+        Ok(resp) => (
+            format!("{what} → {} ({took} ms)", resp.status),
+            (
+                Attempt {
+                    http_status: Some(resp.status),
+                    extra: resp.results(),
+                    ..Attempt::ok()
+                },
+                false,
+            ),
+        ),
+        Err(f) => {
+            let kind = match f.kind {
+                FailureKind::Connect => ErrorKind::Connect,
+                FailureKind::Timeout => ErrorKind::Timeout,
+                FailureKind::Status => ErrorKind::HttpStatus,
+                FailureKind::Invalid => ErrorKind::Expression,
+            };
+            let a = Attempt {
+                http_status: f.status(),
+                extra: f.response.as_ref().map(|r| r.results()).unwrap_or_default(),
+                retryable: f.retryable(),
+                retry_after: f.response.as_ref().and_then(|r| r.retry_after),
+                ..Attempt::failed(kind, f.message.clone())
+            };
+            (
+                format!("{what} → {} ({took} ms)", f.message),
+                (a, f.is_service_failure()),
+            )
+        }
+    };
+    cx.sink.output(&OutputLine {
+        step_id: cx.display_id,
+        stream: Stream::Stdout,
+        line: &line,
+        partial: false,
+    });
+    outcome
+}

@@ -2,7 +2,7 @@
 //! blocks, exactly like GitHub Actions' `GITHUB_OUTPUT`.
 
 #[derive(Debug, PartialEq, thiserror::Error)]
-pub enum OutputFileError {
+pub(crate) enum OutputFileError {
     #[error("ORCH_OUTPUT line {line}: expected `key=value` or `key<<DELIMITER`")]
     BadLine { line: usize },
     #[error("ORCH_OUTPUT line {line}: `{key}` is not a valid output name")]
@@ -15,7 +15,7 @@ pub enum OutputFileError {
     },
 }
 
-pub fn parse(text: &str) -> Result<Vec<(String, String)>, OutputFileError> {
+pub(crate) fn parse(text: &str) -> Result<Vec<(String, String)>, OutputFileError> {
     let mut out: Vec<(String, String)> = Vec::new();
     let mut lines = text.lines().enumerate();
     while let Some((i, line)) = lines.next() {

@@ -1,6 +1,7 @@
 //! `run:` steps: a script in its own process group, output streamed line by
 //! line to the sinks while the last 1 MiB of stdout is kept, and the whole
-//! group signalled on timeout or cancellation.
+//! group signalled on timeout or cancellation. The executor at the end adds
+//! the `ORCH_*` environment of each attempt and reads its `ORCH_OUTPUT` file.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -10,36 +11,44 @@ use std::time::Duration;
 
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
+use serde_json::{json, Map, Value as Json};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::time::Instant;
 
 use crate::cancel::{CancelLevel, CancelWatch};
 use crate::event::{OutputLine, Sink, Stream};
-use crate::model::Shell;
+use crate::expr::eval::{resolve, to_text};
+use crate::expr::Scope;
+use crate::model::{Shell, Step, StepKind};
+
+use super::{
+    output_file, Attempt, AttemptCx, AttemptFuture, Body, ErrorKind, ResolveCx, StepError,
+    StepExecutor,
+};
 
 /// `stdout` kept for `steps.<id>.stdout`.
-pub const STDOUT_TAIL: usize = 1024 * 1024;
+pub(crate) const STDOUT_TAIL: usize = 1024 * 1024;
 /// Longer lines are cut into pieces so one line cannot hold unbounded memory.
 const MAX_LINE: usize = 64 * 1024;
 /// After the script exits, how long leftover processes may keep its pipes open.
 const DRAIN: Duration = Duration::from_secs(1);
 
-pub struct ShellJob {
-    pub display_id: String,
-    pub shell: Shell,
-    pub script: String,
-    pub env: Vec<(String, String)>,
+pub(crate) struct ShellJob {
+    pub(crate) display_id: String,
+    pub(crate) shell: Shell,
+    pub(crate) script: String,
+    pub(crate) env: Vec<(String, String)>,
     /// Where commands are looked up when `env` sets no `PATH`: orch's own.
-    pub path: Option<String>,
-    pub cwd: PathBuf,
-    pub timeout: Option<Duration>,
-    pub grace: Duration,
-    pub cancel: CancelWatch,
-    pub sink: Arc<dyn Sink>,
+    pub(crate) path: Option<String>,
+    pub(crate) cwd: PathBuf,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) grace: Duration,
+    pub(crate) cancel: CancelWatch,
+    pub(crate) sink: Arc<dyn Sink>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ending {
+pub(crate) enum Ending {
     Exited(i32),
     Signalled(i32),
     TimedOut,
@@ -48,15 +57,15 @@ pub enum Ending {
 }
 
 #[derive(Debug)]
-pub struct ShellResult {
-    pub ending: Ending,
-    pub stdout_tail: String,
-    pub spawn_error: Option<String>,
+pub(crate) struct ShellResult {
+    pub(crate) ending: Ending,
+    pub(crate) stdout_tail: String,
+    pub(crate) spawn_error: Option<String>,
 }
 
 impl ShellResult {
     /// The exit code as a shell reports it (128 + signal when killed).
-    pub fn exit_code(&self) -> Option<i32> {
+    pub(crate) fn exit_code(&self) -> Option<i32> {
         match self.ending {
             Ending::Exited(c) => Some(c),
             Ending::Signalled(s) => Some(128 + s),
@@ -138,7 +147,7 @@ const SHELL_ONLY: &[&str] = &[
 
 /// A one-line script made only of plain words (no quoting, expansion,
 /// redirection or operators) runs without a shell, as `make` does.
-pub fn direct_argv(script: &str) -> Option<Vec<&str>> {
+pub(crate) fn direct_argv(script: &str) -> Option<Vec<&str>> {
     let s = script.trim();
     if s.is_empty() || s.contains('\n') {
         return None;
@@ -210,7 +219,7 @@ fn signal_group(pgid: i32, sig: Signal) {
     let _ = killpg(Pid::from_raw(pgid), sig);
 }
 
-pub async fn run(mut job: ShellJob) -> ShellResult {
+pub(crate) async fn run(mut job: ShellJob) -> ShellResult {
     let mut cmd = command_for(&job);
     cmd.current_dir(&job.cwd)
         .envs(job.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -419,6 +428,160 @@ fn emit(sink: &dyn Sink, id: &str, stream: Stream, bytes: &[u8], partial: bool) 
         line: &line,
         partial,
     });
+}
+
+/// The `run` kind.
+pub(crate) struct Run;
+
+impl StepExecutor for Run {
+    fn kind(&self) -> &'static str {
+        "run"
+    }
+
+    fn resolve(
+        &self,
+        step: &Step,
+        scope: &Scope<'_>,
+        cx: &ResolveCx<'_>,
+    ) -> Result<Box<dyn Body>, StepError> {
+        let StepKind::Run { script, shell } = &step.body.kind else {
+            return Err(StepError::wrong_kind(step, self.kind()));
+        };
+        let failed = |what: &str, e: crate::expr::eval::EvalError| {
+            StepError::expression(format!("{what}: {}", e.message))
+        };
+        let script = crate::expr::render(script, scope).map_err(|e| failed("run", e))?;
+        let mut env = cx.base_env.to_vec();
+        for (k, v) in &step.body.env {
+            let j = resolve(v, scope).map_err(|e| failed(&format!("env `{k}`"), e))?;
+            env.push((k.clone(), to_text(&j)));
+        }
+        let cwd = match &step.working_dir {
+            Some(w) => {
+                let j = resolve(w, scope).map_err(|e| failed("working_dir", e))?;
+                cx.project_dir.join(to_text(&j))
+            }
+            None => cx.project_dir.to_path_buf(),
+        };
+        Ok(Box::new(Script {
+            shell: *shell,
+            script,
+            env,
+            cwd,
+            path: scope.env["PATH"].as_str().map(str::to_string),
+        }))
+    }
+}
+
+/// A script with its expressions rendered.
+#[derive(Debug)]
+struct Script {
+    shell: Shell,
+    script: String,
+    /// Workflow env, then the step's env (no `ORCH_*` yet).
+    env: Vec<(String, String)>,
+    cwd: PathBuf,
+    /// orch's own `PATH` (from the `env` context), to find a command run
+    /// without a shell when the step's env does not set one.
+    path: Option<String>,
+}
+
+impl Body for Script {
+    fn definition(&self, def: &mut Map<String, Json>, project_dir: &Path) {
+        def.insert("script".into(), json!(self.script));
+        let cwd = self.cwd.strip_prefix(project_dir).unwrap_or(&self.cwd);
+        def.insert("cwd".into(), json!(cwd));
+        def.insert("shell".into(), json!(format!("{:?}", self.shell)));
+    }
+
+    fn env(&self) -> &[(String, String)] {
+        &self.env
+    }
+
+    fn attempt<'a>(&'a self, cx: &'a AttemptCx<'a>) -> AttemptFuture<'a> {
+        Box::pin(self.run(cx))
+    }
+}
+
+impl Script {
+    /// One run of the script, with the `ORCH_*` contract:
+    /// `ORCH_RUN_ID`, `ORCH_STEP_ID`, `ORCH_ATTEMPT`, `ORCH_WORKFLOW`,
+    /// `ORCH_OUTPUT` (a fresh file per attempt, read back as outputs) and,
+    /// for an item of a `for_each` step, `ORCH_ITEM` and `ORCH_INDEX`.
+    async fn run(&self, cx: &AttemptCx<'_>) -> Attempt {
+        let mut env = self.env.clone();
+        let out_file = cx
+            .scratch_dir
+            .join(format!("{}.{}.out", cx.display_id, cx.attempt));
+        env.push(("ORCH_RUN_ID".into(), cx.run_id.to_string()));
+        env.push(("ORCH_STEP_ID".into(), cx.step.id.clone()));
+        env.push(("ORCH_ATTEMPT".into(), cx.attempt.to_string()));
+        env.push(("ORCH_WORKFLOW".into(), cx.workflow.to_string()));
+        env.push(("ORCH_OUTPUT".into(), out_file.display().to_string()));
+        if let Some((i, item)) = cx.item {
+            env.push(("ORCH_ITEM".into(), to_text(item)));
+            env.push(("ORCH_INDEX".into(), i.to_string()));
+        }
+        let timeout = cx.step.body.timeout;
+        let res = run(ShellJob {
+            display_id: cx.display_id.to_string(),
+            shell: self.shell,
+            script: self.script.clone(),
+            env,
+            cwd: self.cwd.clone(),
+            timeout,
+            grace: cx.grace,
+            cancel: cx.cancel.clone(),
+            sink: cx.sink.clone(),
+            path: self.path.clone(),
+        })
+        .await;
+        let outputs = match std::fs::read_to_string(&out_file) {
+            Ok(text) => {
+                let _ = std::fs::remove_file(&out_file);
+                match output_file::parse(&text) {
+                    Ok(kv) => kv.into_iter().map(|(k, v)| (k, Json::String(v))).collect(),
+                    Err(e) => {
+                        return Attempt {
+                            exit_code: res.exit_code(),
+                            stdout: Some(res.stdout_tail),
+                            ..Attempt::failed(ErrorKind::Exit, e.to_string())
+                        }
+                    }
+                }
+            }
+            Err(_) => Map::new(),
+        };
+        let result = match res.ending {
+            Ending::Exited(0) => Ok(()),
+            Ending::Exited(c) => Err((ErrorKind::Exit, format!("exited with code {c}"))),
+            Ending::Signalled(s) => Err((
+                ErrorKind::Exit,
+                format!(
+                    "killed by signal {}",
+                    Signal::try_from(s).map(|s| s.as_str()).unwrap_or("?")
+                ),
+            )),
+            Ending::TimedOut => Err((
+                ErrorKind::Timeout,
+                format!(
+                    "timed out after {}",
+                    humantime::format_duration(timeout.unwrap_or_default())
+                ),
+            )),
+            Ending::Cancelled => Err((ErrorKind::Cancelled, "cancelled".into())),
+            Ending::SpawnFailed => {
+                Err((ErrorKind::Exit, res.spawn_error.clone().unwrap_or_default()))
+            }
+        };
+        Attempt {
+            result: result.map_err(|(kind, message)| StepError::new(kind, message)),
+            exit_code: res.exit_code(),
+            stdout: Some(res.stdout_tail),
+            outputs,
+            ..Attempt::ok()
+        }
+    }
 }
 
 #[cfg(test)]

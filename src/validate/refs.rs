@@ -245,11 +245,6 @@ fn preview(ids: &[&str]) -> String {
     s
 }
 
-/// The expressions of a step body; see [`StepBody::exprs`].
-pub(crate) fn body_exprs(b: &StepBody) -> Vec<&Arc<Expr>> {
-    b.exprs()
-}
-
 /// A `call` against the registry: the service or capability exists, every
 /// service that may answer has the endpoint, required parameters are given
 /// and no unknown ones are.
