@@ -32,6 +32,8 @@ pub(crate) struct EnvVars {
     pub(crate) user: Option<String>,
     /// `std::env::temp_dir()` (`TMPDIR`): where runs get scratch space.
     pub(crate) temp_dir: PathBuf,
+    /// The working directory orch was started in.
+    pub(crate) cwd: PathBuf,
     /// Not variables, but facts of the environment orch started in,
     /// captured with them: whether stdin and stderr are terminals.
     pub(crate) stdin_tty: bool,
@@ -58,6 +60,7 @@ impl EnvVars {
             webhook_url: get("ORCHESTRATION_PROGRESS_WEBHOOK_URL").filter(|v| !v.is_empty()),
             user: get("USER"),
             temp_dir: std::env::temp_dir(),
+            cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
             stdin_tty: std::io::stdin().is_terminal(),
             stderr_tty: std::io::stderr().is_terminal(),
             all,
@@ -504,6 +507,7 @@ mod tests {
             stdin_tty: true,
             stderr_tty: true,
             temp_dir: PathBuf::from("/tmp/x"),
+            cwd: PathBuf::from("/tmp"),
             all: vec![
                 ("PATH".into(), "/bin".into()),
                 ("ORCH_SECRET_TOKEN".into(), "s3cret".into()),

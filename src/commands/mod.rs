@@ -40,7 +40,7 @@ impl Context {
     /// The one place the process environment is read.
     pub(crate) fn new(cli: &Cli) -> Self {
         let env = EnvVars::capture();
-        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        let cwd = env.cwd.clone();
         let color = crate::settings::color(cli.color, &env);
         Context {
             env,
