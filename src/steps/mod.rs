@@ -17,8 +17,9 @@
 //! | `approval` | [`approval`] | not an attempt: a [`Question`](approval::Question) for the [`Approver`](approval::Approver) |
 //!
 //! Adding a kind is one file with a [`StepExecutor`] and its [`Body`], plus
-//! its line in [`EXECUTORS`]. A kind without a line (validation refuses
-//! those, see `validate::step::NOT_YET`) fails loudly if it is ever run.
+//! its line in [`EXECUTORS`] (and its keys in `validate/keys`). A kind
+//! without a line (validation refuses those: "not supported yet" in the key
+//! table) fails loudly if it is ever run.
 
 pub(crate) mod approval;
 pub(crate) mod call;
