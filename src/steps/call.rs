@@ -8,7 +8,6 @@ use std::time::SystemTime;
 
 use serde_json::{json, Map, Value as Json};
 
-use crate::expr::eval::resolve;
 use crate::expr::Scope;
 use crate::http_client::DEFAULT_TIMEOUT;
 use crate::model::{CallTarget, Config, Step, StepKind};
@@ -56,12 +55,7 @@ impl StepExecutor for Call {
         else {
             return Err(StepError::wrong_kind(step, self.kind()));
         };
-        let mut m = Map::new();
-        for (k, v) in with {
-            let j = resolve(v, scope)
-                .map_err(|e| StepError::expression(format!("with `{k}`: {}", e.message)))?;
-            m.insert(k.clone(), j);
-        }
+        let m = super::resolve_named(with, scope, "with")?;
         Ok(Box::new(CallBody {
             target: target.clone(),
             endpoint: endpoint.clone(),

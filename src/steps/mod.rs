@@ -200,6 +200,22 @@ pub(crate) struct StepError {
     pub(crate) message: String,
 }
 
+/// Evaluate named values (`transform:` fields, `with:`) into an object; an
+/// error names the value: `{what} \`{name}\`: …`.
+pub(crate) fn resolve_named(
+    pairs: &[(String, crate::model::Val)],
+    scope: &Scope<'_>,
+    what: &str,
+) -> Result<Map<String, Json>, StepError> {
+    let mut out = Map::new();
+    for (name, v) in pairs {
+        let j = crate::expr::eval::resolve(v, scope)
+            .map_err(|e| StepError::expression(format!("{what} `{name}`: {}", e.message)))?;
+        out.insert(name.clone(), j);
+    }
+    Ok(out)
+}
+
 impl StepError {
     pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> StepError {
         StepError {

@@ -5,7 +5,6 @@ use std::path::Path;
 
 use serde_json::{Map, Value as Json};
 
-use crate::expr::eval::resolve;
 use crate::expr::Scope;
 use crate::model::{Step, StepKind};
 
@@ -27,12 +26,7 @@ impl StepExecutor for Transform {
         let StepKind::Transform(fields) = &step.body.kind else {
             return Err(StepError::wrong_kind(step, self.kind()));
         };
-        let mut values = Map::new();
-        for (name, v) in fields {
-            let j = resolve(v, scope)
-                .map_err(|e| StepError::expression(format!("transform `{name}`: {}", e.message)))?;
-            values.insert(name.clone(), j);
-        }
+        let values = super::resolve_named(fields, scope, "transform")?;
         Ok(Box::new(Values(values)))
     }
 }
