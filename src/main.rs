@@ -1,3 +1,5 @@
+//! The `orch` binary: parse the command line, run it, exit with its code.
+
 use clap::Parser;
 
 fn main() {
