@@ -11,6 +11,7 @@ pub(crate) mod error;
 pub(crate) mod home;
 pub(crate) mod lock;
 pub(crate) mod query;
+mod record;
 pub(crate) mod runs;
 pub(crate) mod schema;
 pub(crate) mod status;
