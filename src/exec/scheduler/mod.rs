@@ -349,6 +349,11 @@ impl Engine {
             let Some(r) = self.ready.pop() else { break };
             let i = r.step;
             self.state[i].queued = false;
+            if self.state[i].status.is_terminal() {
+                // Queued, then ended without running: a phase that does not
+                // run skips its steps after one of them released another.
+                continue;
+            }
             if !self.fits(i) {
                 blocked.push(r);
                 continue;
@@ -608,6 +613,22 @@ mod tests {
         assert_eq!(status("rescue"), Status::Succeeded);
         assert_eq!(status("alert"), Status::Succeeded);
         assert_eq!(status("fin"), Status::Succeeded);
+    }
+
+    #[test]
+    fn handlers_of_a_run_that_succeeded_stay_skipped() {
+        // `s` needs `r`: skipping `r` releases `s`, which is skipped too and
+        // must not start later (in `finally`) from the ready queue.
+        let (o, ev) = run(
+            "name: s\nsteps:\n  - {id: a, transform: {x: '${{ 1 }}'}}\non_failure:\n  - {id: r, transform: {x: '${{ 1 }}'}}\n  - {id: s, needs: r, transform: {x: '${{ 1 }}'}}\nfinally:\n  - {id: f, transform: {x: '${{ 1 }}'}}\n",
+            2,
+        );
+        assert_eq!(o.status, Status::Succeeded);
+        let status = |id: &str| o.steps.iter().find(|s| s.id == id).unwrap().status;
+        assert_eq!(status("r"), Status::Skipped);
+        assert_eq!(status("s"), Status::Skipped);
+        assert_eq!(status("f"), Status::Succeeded);
+        assert_eq!(started(&ev), ["a", "f"]);
     }
 
     #[test]
