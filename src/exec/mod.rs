@@ -2,7 +2,6 @@
 //! executor with retries and timeouts, and reports through [`Sink`] events
 //! only — it never prints and never touches storage.
 
-pub(crate) mod child;
 pub(crate) mod fingerprint;
 pub(crate) mod prepare;
 pub(crate) mod retry;
@@ -26,7 +25,8 @@ use crate::plan::Plan;
 
 /// Cancellation is a leaf (steps use it too); re-exported where it was.
 pub(crate) use crate::cancel::{self, CancelLevel, CancelWatch, Canceller};
-pub(crate) use child::{ChildError, ChildOutcome, ChildRequest, ChildRunner};
+/// The child-run port is the `workflow:` executor's; re-exported for the session.
+pub(crate) use crate::steps::workflow::{ChildError, ChildOutcome, ChildRequest, ChildRunner};
 
 /// Everything a run needs besides the workflow itself; resolved by the command.
 pub(crate) struct RunOptions {
@@ -61,7 +61,6 @@ pub(crate) struct RunOptions {
     /// Every secret fetched is added here, so sinks can mask it.
     pub(crate) masker: Arc<crate::mask::Masker>,
     /// Runs child workflows; `None` where runs have no children.
-    #[allow(dead_code, reason = "the `workflow:` step kind is the first to ask")]
     pub(crate) children: Option<Arc<dyn ChildRunner>>,
 }
 

@@ -25,6 +25,7 @@ use crate::services::breaker;
 use crate::services::policy::{self, Subject};
 use crate::services::Runtime;
 use crate::steps::approval::{self, Approver, AskCx, Decision, Question};
+use crate::steps::workflow::ChildRunner;
 use crate::steps::{self, Attempt, AttemptCx, Body, ErrorKind, ResolveCx, StepError};
 
 mod result;
@@ -58,6 +59,8 @@ pub(crate) struct UnitCtx {
     pub(crate) masker: Arc<Masker>,
     /// Values of the secrets this step reads, fetched before it starts.
     pub(crate) secret_values: HashMap<String, String>,
+    /// Starts child runs for `workflow:` steps.
+    pub(crate) children: Option<Arc<dyn ChildRunner>>,
 }
 
 impl UnitCtx {
@@ -138,6 +141,7 @@ impl UnitCtx {
             cfg: &self.cfg,
             services: self.services.as_deref(),
             secret_values: &self.secret_values,
+            children: self.children.as_deref(),
         }
     }
 

@@ -109,6 +109,12 @@ pub(crate) enum CallTarget {
 }
 
 #[derive(Debug, Clone, Default)]
+pub(crate) struct WorkflowSpans {
+    pub(crate) path: Span,
+    pub(crate) with: Vec<Span>,
+}
+
+#[derive(Debug, Clone, Default)]
 pub(crate) struct CallSpans {
     pub(crate) target: Span,
     pub(crate) endpoint: Span,
@@ -148,9 +154,16 @@ pub(crate) enum StepKind {
         /// Where `service`/`capability`, `endpoint` and each `with` key are written.
         spans: CallSpans,
     },
-    /// Refused by validation ("not supported yet"); kept to say so.
+    /// Another workflow file as a child run.
     Workflow {
+        /// Resolved against the directory of the file it is in; absolute
+        /// (canonical) once validation has read the child.
+        path: std::path::PathBuf,
         with: Vec<(String, Val)>,
+        /// Where the path and each `with` key are written.
+        spans: WorkflowSpans,
+        /// The child, validated (and its own children, to the depth limit).
+        child: Option<Arc<Workflow>>,
     },
     Transform(Vec<(String, Val)>),
     Approval {

@@ -204,7 +204,7 @@ impl TtyReporter {
             .multi
             .insert_before(&self.run_bar, ProgressBar::new_spinner());
         bar.set_style(spinner_style(self.color));
-        bar.set_prefix(id.to_string());
+        bar.set_prefix(format!("{}{id}", indent(id)));
         let info = SpinnerInfo {
             attempt: attempt.unwrap_or(1),
             max_attempts: max_attempts.unwrap_or(1),
@@ -277,6 +277,8 @@ impl TtyReporter {
             }
         }
         match parent_of(id) {
+            // A child run's step: its parent step counts for the run bar.
+            _ if is_nested(id) => {}
             Some(parent) => {
                 if let Some(p) = st.running.get_mut(parent) {
                     p.info.items_done += 1;
@@ -418,6 +420,10 @@ struct StepEnd<'a> {
 impl StepEnd<'_> {
     /// `✓ build 1.2s`, `✗ test 3.4s (3 attempts) — exit code 1`, `↷ deploy skipped`.
     fn line(&self, p: &Palette) -> String {
+        format!("{}{}", indent(self.id), self.unindented(p))
+    }
+
+    fn unindented(&self, p: &Palette) -> String {
         if self.not_started {
             // The whole line is dim: nothing happened here.
             return paint(&p.dim, &format!("↷ {} {}", self.id, self.status.as_str()));
@@ -549,6 +555,16 @@ fn find_step<'a>(steps: &'a [StepReport], id: &str) -> Option<&'a StepReport> {
 /// `deploy` for the item `deploy[2]`; `None` for a top-level step.
 fn parent_of(id: &str) -> Option<&str> {
     id.split_once('[').map(|(parent, _)| parent)
+}
+
+/// A step of a child run, shown as `parent-step/child-step`.
+fn is_nested(id: &str) -> bool {
+    id.contains('/')
+}
+
+/// Child runs' steps are indented under the step that runs them.
+fn indent(id: &str) -> String {
+    "  ".repeat(id.matches('/').count())
 }
 
 fn first_line(s: &str) -> &str {

@@ -6,10 +6,6 @@
 //! and cancellation. The reporter shows the parent's steps only: the
 //! child's are in its own record (`orch show CHILD`).
 
-// Nothing in the engine asks for a child run until the `workflow:` step kind
-// lands; the session's tests run this port end to end meanwhile.
-#![allow(dead_code, reason = "its first caller is the `workflow:` step kind")]
-
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,7 +13,7 @@ use std::time::Duration;
 
 use crate::diag::Diag;
 use crate::error::Error;
-use crate::event::{Fanout, Sink};
+use crate::event::{Event, EventKind, Fanout, OutputLine, Sink};
 use crate::exec::{
     self, CancelWatch, ChildError, ChildOutcome, ChildRequest, ChildRunner, RunOptions, StepCache,
 };
@@ -98,10 +94,78 @@ impl ChildRuns {
 }
 
 impl ChildRunner for ChildRuns {
-    fn run_child(&self, req: ChildRequest) -> exec::child::ChildFuture {
+    fn run_child(&self, req: ChildRequest) -> crate::steps::workflow::ChildFuture {
         let shared = self.shared.clone();
         let parent = self.parent.clone();
         Box::pin(async move { run(shared, parent, req).await })
+    }
+}
+
+/// Shows a child's steps in the parent's view as `parent-step/child-step`;
+/// the child's own run events are not shown (its step's end says it all).
+struct Nested {
+    under: String,
+    inner: Arc<dyn Reporter>,
+}
+
+impl Sink for Nested {
+    fn event(&self, ev: &Event) {
+        let nested = |step: &String| format!("{}/{step}", self.under);
+        let kind = match &ev.kind {
+            EventKind::StepStarted {
+                step,
+                attempt,
+                max_attempts,
+            } => EventKind::StepStarted {
+                step: nested(step),
+                attempt: *attempt,
+                max_attempts: *max_attempts,
+            },
+            EventKind::StepRetrying {
+                step,
+                attempt,
+                max_attempts,
+                error,
+                exit_code,
+                http_status,
+                delay,
+            } => EventKind::StepRetrying {
+                step: nested(step),
+                attempt: *attempt,
+                max_attempts: *max_attempts,
+                error: error.clone(),
+                exit_code: *exit_code,
+                http_status: *http_status,
+                delay: *delay,
+            },
+            EventKind::StepFinished { step, outcome } => EventKind::StepFinished {
+                step: nested(step),
+                outcome: outcome.clone(),
+            },
+            EventKind::ApprovalRequested {
+                step,
+                message,
+                timeout,
+            } => EventKind::ApprovalRequested {
+                step: nested(step),
+                message: message.clone(),
+                timeout: *timeout,
+            },
+            EventKind::ApprovalDecided { step, verdict } => EventKind::ApprovalDecided {
+                step: nested(step),
+                verdict: verdict.clone(),
+            },
+            EventKind::RunCreated | EventKind::RunStarted | EventKind::RunFinished { .. } => return,
+        };
+        self.inner.event(&Event { kind, ..ev.clone() });
+    }
+
+    fn output(&self, line: &OutputLine<'_>) {
+        let step = format!("{}/{}", self.under, line.step_id);
+        self.inner.output(&OutputLine {
+            step_id: &step,
+            ..*line
+        });
     }
 }
 
@@ -172,6 +236,11 @@ async fn run(
     let mut history_guard = FinishGuard::new(history.clone());
     let mut all: Vec<Arc<dyn Sink>> = vec![history];
     all.extend(shared.observers.iter().cloned());
+    // The parent's view shows the child's steps under the step that asked.
+    all.push(Arc::new(Nested {
+        under: req.parent_step.clone(),
+        inner: shared.reporter.clone(),
+    }));
     let top: Arc<dyn Sink> = Arc::new(MaskingSink::new(
         Arc::new(Fanout(all)),
         shared.masker.clone(),
@@ -236,8 +305,8 @@ async fn run(
     Ok(ChildOutcome {
         run_id,
         status: outcome.status,
+        error: outcome.event_error().map(|e| e.into_owned()),
         outputs: outcome.outputs,
-        error: outcome.error,
     })
 }
 

@@ -15,6 +15,7 @@
 //! | `call` | [`call`] | one request to an endpoint of the service the engine routed to: auth, breaker, rate limit |
 //! | `transform` | [`transform`] | nothing to run: the values are the outputs |
 //! | `approval` | [`approval`] | not an attempt: a [`Question`](approval::Question) for the [`Approver`](approval::Approver) |
+//! | `workflow` | [`workflow`] | a child run of another workflow file, through the [`ChildRunner`](workflow::ChildRunner) |
 //!
 //! Adding a kind is one file with a [`StepExecutor`] and its [`Body`], plus
 //! its line in [`EXECUTORS`] (and its keys in `validate/keys`). A kind
@@ -27,6 +28,7 @@ pub(crate) mod http;
 pub(crate) mod output_file;
 pub(crate) mod shell;
 pub(crate) mod transform;
+pub(crate) mod workflow;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -51,6 +53,7 @@ pub(crate) const EXECUTORS: &[&dyn StepExecutor] = &[
     &call::Call,
     &transform::Transform,
     &approval::Approval,
+    &workflow::Workflow,
 ];
 
 /// The executor of a step kind, or why the kind cannot run.
@@ -165,6 +168,8 @@ pub(crate) struct AttemptCx<'a> {
     pub(crate) services: Option<&'a Runtime>,
     /// Values of the secrets this step reads (service credentials too).
     pub(crate) secret_values: &'a HashMap<String, String>,
+    /// Starts child runs (`workflow:` steps); `None` where a run has none.
+    pub(crate) children: Option<&'a dyn workflow::ChildRunner>,
 }
 
 /// Failure classes, as `retry.condition` sees them in `error.kind`.
@@ -302,17 +307,22 @@ mod tests {
     #[test]
     fn the_table_holds_every_kind_that_validates() {
         let names: Vec<&str> = EXECUTORS.iter().map(|e| e.kind()).collect();
-        assert_eq!(names, ["run", "http", "call", "transform", "approval"]);
-        // Validation refuses `workflow` steps (`validate::step::NOT_YET`).
-        assert!(!names.contains(&"workflow"));
+        assert_eq!(
+            names,
+            ["run", "http", "call", "transform", "approval", "workflow"]
+        );
     }
 
     #[test]
-    fn a_kind_without_an_executor_fails_loudly() {
-        let kind = StepKind::Workflow { with: Vec::new() };
-        let e = executor(&kind).err().expect("no executor");
-        assert_eq!(e.kind, ErrorKind::Expression);
-        assert_eq!(e.message, "`workflow` steps are not supported yet");
+    fn every_kind_of_the_key_table_has_an_executor() {
+        let kinds = crate::validate::keys::supported_kinds();
+        assert!(kinds.contains(&"workflow"), "{kinds:?}");
+        for k in kinds {
+            assert!(
+                EXECUTORS.iter().any(|e| e.kind() == k),
+                "no executor for `{k}` steps"
+            );
+        }
     }
 
     #[test]

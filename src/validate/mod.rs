@@ -1,6 +1,7 @@
 //! From the spanned YAML tree to validated models, collecting every problem
 //! instead of stopping at the first.
 
+mod children;
 pub(crate) mod config;
 pub(crate) mod duration;
 pub(crate) mod keys;
@@ -24,8 +25,25 @@ pub(crate) fn workflow_source(
     src: &Arc<Source>,
     config: &crate::model::Config,
 ) -> Result<crate::model::Workflow, Vec<Diag>> {
+    let top = std::fs::canonicalize(&src.path).unwrap_or_else(|_| src.path.clone());
+    workflow_in(src, config, &mut vec![top])
+}
+
+/// One file of a tree of `workflow:` steps; `stack` holds the files above it
+/// and itself (canonical paths), for cycles and the depth limit.
+fn workflow_in(
+    src: &Arc<Source>,
+    config: &crate::model::Config,
+    stack: &mut Vec<std::path::PathBuf>,
+) -> Result<crate::model::Workflow, Vec<Diag>> {
     let tree = crate::load::yaml::parse(src).map_err(|d| vec![d])?;
-    workflow(src, &tree, config)
+    let mut wf = workflow(src, &tree, config)?;
+    let diags = children::check(&mut wf, config, stack);
+    if diags.is_empty() {
+        Ok(wf)
+    } else {
+        Err(diags)
+    }
 }
 
 /// Collects diagnostics for one source file.

@@ -330,13 +330,34 @@ fn body(
             }
         }
         "workflow" => {
-            // Checked; the path is not kept while the kind is refused.
-            cx.string(v, "workflow")?;
+            let rel = cx.string(v, "workflow")?;
+            // Relative to the file it is written in, as `cache.sources`;
+            // made absolute when the child is read (validate/children.rs).
+            let base = cx.src.path.parent().unwrap_or(std::path::Path::new("."));
+            let path = base.join(&rel);
             let with = f
                 .get("with")
                 .map(|w| cx.val_map(w, "with"))
                 .unwrap_or_default();
-            StepKind::Workflow { with }
+            let with_spans = f
+                .get("with")
+                .and_then(|w| w.as_map())
+                .map(|m| {
+                    m.iter()
+                        .filter(|(k, _)| with.iter().any(|(n, _)| *n == k.name))
+                        .map(|(k, _)| k.span)
+                        .collect()
+                })
+                .unwrap_or_default();
+            StepKind::Workflow {
+                path,
+                with,
+                spans: WorkflowSpans {
+                    path: v.span,
+                    with: with_spans,
+                },
+                child: None,
+            }
         }
         "approval" => {
             let af = cx.keys(v, &keys::APPROVAL)?;

@@ -462,6 +462,7 @@ impl Engine {
             secrets: self.opts.secrets.clone(),
             masker: self.opts.masker.clone(),
             secret_values: HashMap::new(),
+            children: self.opts.children.clone(),
         };
         let k = item.map(|(k, _)| k);
         self.tasks

@@ -284,7 +284,6 @@ pub(crate) static STEP: Table = Table {
             VALUES,
             "the inputs of a `workflow` step, valid only on these; for `call` steps `with` goes inside `call:`",
         )
-        .not_yet()
         .role(Role::Body),
         // The kinds, in the order "add exactly one of" lists them.
         Key::new(
@@ -303,9 +302,8 @@ pub(crate) static STEP: Table = Table {
         Key::new(
             "workflow",
             Ty::Name { noun: "path", pattern: None },
-            "another workflow as a child run, with the step-level `with` as its inputs",
+            "another workflow file (relative to this one) as a child run, with the step-level `with` as its inputs",
         )
-        .not_yet()
         .role(Role::Kind),
         Key::new(
             "transform",
