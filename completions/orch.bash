@@ -725,7 +725,7 @@ _orch() {
             return 0
             ;;
         orch__subcmd__history)
-            opts="-q -v -h -V --workflow --status --since --limit --json --config --color --quiet --verbose --help --version prune help"
+            opts="-q -v -h -V --workflow --status --since --limit --no-children --json --config --color --quiet --verbose --help --version prune help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -117,6 +117,7 @@ set edit:completion:arg-completer[orch] = {|@words|
             cand --limit 'At most this many runs'
             cand --config 'orchestration.yaml to use (default: found in this directory or a parent)'
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
+            cand --no-children 'Leave out child runs (those of `workflow:` steps)'
             cand --json 'Print a JSON array instead of a table'
             cand -q 'Print less: only errors and the summary'
             cand --quiet 'Print less: only errors and the summary'

@@ -112,6 +112,7 @@ complete -c orch -n "__fish_orch_using_subcommand history; and not __fish_seen_s
 complete -c orch -n "__fish_orch_using_subcommand history; and not __fish_seen_subcommand_from prune help" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c orch -n "__fish_orch_using_subcommand history; and not __fish_seen_subcommand_from prune help" -l no-children -d 'Leave out child runs (those of `workflow:` steps)'
 complete -c orch -n "__fish_orch_using_subcommand history; and not __fish_seen_subcommand_from prune help" -l json -d 'Print a JSON array instead of a table'
 complete -c orch -n "__fish_orch_using_subcommand history; and not __fish_seen_subcommand_from prune help" -s q -l quiet -d 'Print less: only errors and the summary'
 complete -c orch -n "__fish_orch_using_subcommand history; and not __fish_seen_subcommand_from prune help" -s v -l verbose -d 'Print more detail'

@@ -333,6 +333,10 @@ pub struct HistoryArgs {
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub limit: usize,
 
+    /// Leave out child runs (those of `workflow:` steps)
+    #[arg(long)]
+    pub no_children: bool,
+
     /// Print a JSON array instead of a table
     #[arg(long)]
     pub json: bool,

@@ -9,6 +9,7 @@ mod common;
 mod approvals;
 mod architecture;
 mod cache;
+mod children;
 mod cli;
 mod diagnostics;
 mod examples;

@@ -42,6 +42,7 @@ pub(crate) fn run(cx: &Context, args: &HistoryArgs) -> Result<Exit, Error> {
         status: args.status.map(status_filter),
         created_since: args.since.map(ago),
         limit: args.limit,
+        top_level: args.no_children,
     };
     let runs = query::list_runs(&store, &filter, |id| lock::is_live(&home, id))?;
     if args.json {

@@ -28,6 +28,14 @@ pub(crate) fn run(cx: &Context, args: &ShowArgs) -> Result<Exit, Error> {
         .filter(|a| a.decision.is_none())
         .map(|a| a.step_id)
         .collect();
+    let children: Vec<(String, String, String)> = store
+        .children(&run.id)?
+        .into_iter()
+        .map(|c| {
+            let status = c.shown_status(&home).as_str().to_string();
+            (c.id, c.workflow, status)
+        })
+        .collect();
     let shown_status = run.shown_status(&home);
     let status = shown_status.as_str();
     let shown: Vec<(&StepRow, &str)> = steps
@@ -37,7 +45,7 @@ pub(crate) fn run(cx: &Context, args: &ShowArgs) -> Result<Exit, Error> {
     if args.json {
         emit(&format!("{}\n", to_json(&run_json(&run, status, &shown))?))?;
     } else {
-        emit(&render(&run, status, &shown))?;
+        emit(&render(&run, status, &shown, &children))?;
     }
     Ok(Exit::Success)
 }
@@ -102,6 +110,9 @@ struct StepJson<'a> {
     cached: bool,
     error: Option<&'a str>,
     outputs: Json,
+    /// The child run of a `workflow:` step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    child_run_id: Option<String>,
 }
 
 fn run_json<'a>(run: &'a RunRow, status: &'a str, steps: &[(&'a StepRow, &'a str)]) -> RunJson<'a> {
@@ -131,6 +142,7 @@ fn run_json<'a>(run: &'a RunRow, status: &'a str, steps: &[(&'a StepRow, &'a str
                 cached: s.cached,
                 error: s.error.as_deref(),
                 outputs: s.outputs(),
+                child_run_id: s.child_run(),
             })
             .collect(),
     }
@@ -156,7 +168,10 @@ fn push_values(out: &mut String, title: &str, values: &Json) {
     }
 }
 
-fn render(run: &RunRow, status: &str, steps: &[(&StepRow, &str)]) -> String {
+/// `(id, workflow, status)` of each child run.
+type Children = [(String, String, String)];
+
+fn render(run: &RunRow, status: &str, steps: &[(&StepRow, &str)], children: &Children) -> String {
     let mut head: Vec<(&str, String)> = vec![
         ("run", run.id.clone()),
         (
@@ -219,6 +234,26 @@ fn render(run: &RunRow, status: &str, steps: &[(&StepRow, &str)]) -> String {
         &["STEP", "STATUS", "ATTEMPTS", "DURATION", "EXIT", "ERROR"],
         &rows,
     ));
+    // Each child run under the step that started it.
+    let started: Vec<Vec<String>> = steps
+        .iter()
+        .filter_map(|(s, _)| {
+            let id = s.child_run()?;
+            let (workflow, status) = children
+                .iter()
+                .find(|c| c.0 == id)
+                .map(|c| (c.1.clone(), c.2.clone()))
+                .unwrap_or_else(|| ("?".into(), "?".into()));
+            Some(vec![s.step_id.clone(), id, workflow, status])
+        })
+        .collect();
+    if !started.is_empty() {
+        out.push('\n');
+        out.push_str(&table(
+            &["STEP", "CHILD RUN", "WORKFLOW", "STATUS"],
+            &started,
+        ));
+    }
     let outputs = object(run.outputs.as_deref());
     if outputs.as_object().is_some_and(|m| !m.is_empty()) {
         out.push('\n');

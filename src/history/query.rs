@@ -61,6 +61,8 @@ pub(crate) struct RunFilter<'a> {
     pub(crate) created_since: Option<i64>,
     /// At most this many runs.
     pub(crate) limit: usize,
+    /// Leave out child runs (of `workflow:` steps).
+    pub(crate) top_level: bool,
 }
 
 /// A listed run and the status it shows.
@@ -95,6 +97,9 @@ fn list_sql(f: &RunFilter<'_>) -> (String, Vec<Value>) {
     if let Some(t) = f.created_since {
         params.push(Value::Integer(t));
         cond.push(format!("created_at >= ?{}", params.len()));
+    }
+    if f.top_level {
+        cond.push("parent_run_id IS NULL".to_string());
     }
     // Named, not left to the planner: without ANALYZE statistics SQLite
     // 3.53 sorts the whole table for a small LIMIT instead of walking the
@@ -556,6 +561,7 @@ mod tests {
             status: status.map(|s| ShownStatus::parse(s).unwrap()),
             created_since: since,
             limit,
+            top_level: false,
         };
         assert_eq!(
             ids(&all(f(Some("a"), None, None, 20))),

@@ -115,6 +115,12 @@ impl StepRow {
         })
     }
 
+    /// The child run a `workflow:` step (or item) started, from its result.
+    pub(crate) fn child_run(&self) -> Option<String> {
+        let r: serde_json::Value = serde_json::from_str(self.result.as_deref()?).ok()?;
+        r.get("run_id")?.as_str().map(str::to_string)
+    }
+
     /// `outputs` from the stored result, `{}` when there is none.
     pub(crate) fn outputs(&self) -> serde_json::Value {
         self.result
@@ -249,8 +255,12 @@ impl Store {
         let mut found: Vec<RunRow> = if reference == "last" {
             // Without ANALYZE statistics SQLite may sort the whole table
             // instead of walking the index backwards: name the index.
+            // `last` is the last run someone started: not a child run.
             self.run_rows(
-                &format!("{sql} INDEXED BY runs_by_time ORDER BY created_at DESC, id DESC LIMIT 1"),
+                &format!(
+                    "{sql} INDEXED BY runs_by_time WHERE parent_run_id IS NULL \
+                     ORDER BY created_at DESC, id DESC LIMIT 1"
+                ),
                 [],
             )?
         } else {
@@ -276,10 +286,6 @@ impl Store {
     }
 
     /// Runs started by `run_id` (`parent_run_id`), oldest first.
-    #[cfg_attr(
-        not(test),
-        allow(dead_code, reason = "`orch show` of a parent run is its first caller")
-    )]
     pub(crate) fn children(&self, run_id: &str) -> Result<Vec<RunRow>, HistoryError> {
         self.run_rows(
             &format!(

@@ -1,0 +1,235 @@
+//! `workflow:` steps: a child run of its own in the history, linked to its
+//! parent, its outputs as the step's; failure, Ctrl-C and `orch show`.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value as Json;
+
+use crate::common::{events, orch_in, project, repo_root};
+
+fn json_of(dir: &Path, home: &Path, args: &[&str]) -> Json {
+    let out = orch_in(dir, home).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn the_sub_workflows_example_runs_one_child_per_region() {
+    let home = tempfile::tempdir().unwrap();
+    let root = repo_root();
+    let out = orch_in(&root, home.path())
+        .args([
+            "run",
+            "examples/sub-workflows/release.yaml",
+            "--output",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let evs = events(&out.stdout);
+    let last = evs.last().unwrap();
+    assert_eq!(last["event"], "orchestration.run.completed");
+    assert_eq!(last["outputs"]["deployed"], 3);
+    assert!(last["outputs"]["first_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://eu.example.com/releases/1.4."));
+    let parent = last["run_id"].as_str().unwrap().to_string();
+
+    // The child's steps are in the parent's stream, under the step that ran
+    // them, with the child's own run id.
+    let nested: Vec<&Json> = evs
+        .iter()
+        .filter(|e| e["step_id"] == "deploy[1]/upload")
+        .collect();
+    assert!(!nested.is_empty(), "no nested events");
+    assert!(nested.iter().all(|e| e["run_id"] != parent.as_str()));
+
+    let runs = json_of(&root, home.path(), &["history", "--json"]);
+    let children: Vec<&Json> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["parent_run_id"] == parent.as_str())
+        .collect();
+    assert_eq!(children.len(), 3, "{runs:#}");
+    assert!(children
+        .iter()
+        .all(|c| c["workflow"] == "deploy-region" && c["status"] == "succeeded"));
+    let top = json_of(&root, home.path(), &["history", "--json", "--no-children"]);
+    assert_eq!(top.as_array().unwrap().len(), 1);
+    assert_eq!(top[0]["id"], parent.as_str());
+
+    // `last` is the parent, not its newest child; it lists every child.
+    let shown = json_of(&root, home.path(), &["show", "last", "--json"]);
+    assert_eq!(shown["id"], parent.as_str());
+    let child_ids: Vec<&str> = shown["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["child_run_id"].as_str())
+        .collect();
+    assert_eq!(child_ids.len(), 3);
+    for c in &children {
+        assert!(child_ids.contains(&c["id"].as_str().unwrap()));
+    }
+    let text = orch_in(&root, home.path())
+        .args(["show", child_ids[0]])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains(&format!("parent    {parent}")), "{text}");
+    let text = orch_in(&root, home.path())
+        .args(["show", "last"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("CHILD RUN") && text.contains(child_ids[0]),
+        "{text}"
+    );
+}
+
+const FAILING_CHILD: &str = "name: child\ninputs:\n  code: { type: number, default: 3 }\nsteps:\n  - id: fail\n    run: exit ${{ inputs.code }}\n";
+
+#[test]
+fn a_failing_child_fails_its_step_and_the_parent() {
+    let p = project(&[
+        (
+            "parent.yaml",
+            "name: parent\nsteps:\n  - id: sub\n    workflow: lib/child.yaml\n    with: { code: 4 }\n  - id: after\n    needs: sub\n    run: touch after-ran\n",
+        ),
+        ("lib/child.yaml", FAILING_CHILD),
+    ]);
+    let home = tempfile::tempdir().unwrap();
+    let out = orch_in(p.path(), home.path())
+        .args(["run", "parent.yaml", "--output", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let evs = events(&out.stdout);
+    let failed = evs
+        .iter()
+        .find(|e| e["event"] == "orchestration.step.failed" && e["step_id"] == "sub")
+        .expect("sub failed");
+    let error = failed["error"].as_str().unwrap();
+    assert!(
+        error.contains("failed") && error.contains("step `fail` failed"),
+        "{error}"
+    );
+    assert!(evs
+        .iter()
+        .any(|e| e["event"] == "orchestration.step.skipped" && e["step_id"] == "after"));
+    assert!(!p.path().join("after-ran").exists());
+    let runs = json_of(p.path(), home.path(), &["history", "--json"]);
+    let statuses: Vec<(&str, &str)> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["workflow"].as_str().unwrap(),
+                r["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(statuses.contains(&("child", "failed")), "{statuses:?}");
+    assert!(statuses.contains(&("parent", "failed")), "{statuses:?}");
+}
+
+#[test]
+fn validate_checks_the_child_and_its_inputs() {
+    let p = project(&[
+        (
+            "parent.yaml",
+            "name: parent\nsteps:\n  - id: sub\n    workflow: lib/child.yaml\n    with: { cod: 4 }\n",
+        ),
+        ("lib/child.yaml", FAILING_CHILD),
+    ]);
+    let home = tempfile::tempdir().unwrap();
+    let out = orch_in(p.path(), home.path())
+        .args(["validate", "parent.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("workflow `child` has no input `cod`"), "{err}");
+    assert!(err.contains("parent.yaml:5:13"), "{err}");
+    assert!(err.contains("did you mean `code`?"), "{err}");
+}
+
+#[test]
+fn ctrl_c_reaches_the_steps_of_a_child_run() {
+    let p = project(&[
+        (
+            "parent.yaml",
+            "name: parent\nsteps:\n  - id: sub\n    workflow: child.yaml\n",
+        ),
+        (
+            "child.yaml",
+            "name: child\nsteps:\n  - id: long\n    run: 'sleep 30 & echo $! > bg.pid; wait'\n",
+        ),
+    ]);
+    let home = tempfile::tempdir().unwrap();
+    let mut run = std::process::Command::new(assert_cmd::cargo::cargo_bin("orch"))
+        .args(["run", "parent.yaml", "--output", "plain", "--grace", "2s"])
+        .current_dir(p.path())
+        .env("ORCH_HOME", home.path())
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid_file = p.path().join("bg.pid");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !pid_file.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(run.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let code = loop {
+        if let Some(st) = run.try_wait().unwrap() {
+            break st.code();
+        }
+        if Instant::now() > deadline {
+            let _ = run.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(code, Some(130));
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let gone = (0..100).any(|_| {
+        let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
+        if alive {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        !alive
+    });
+    assert!(gone, "the child's step {pid} survived the cancel");
+    let runs = json_of(p.path(), home.path(), &["history", "--json"]);
+    for r in runs.as_array().unwrap() {
+        assert_eq!(r["status"], "cancelled", "{r}");
+    }
+    assert_eq!(runs.as_array().unwrap().len(), 2);
+}
