@@ -233,3 +233,51 @@ fn ctrl_c_reaches_the_steps_of_a_child_run() {
     }
     assert_eq!(runs.as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn child_steps_count_against_the_parents_concurrency() {
+    // Two children at once, each with two independent steps: at `-j 2` for
+    // the whole tree, never more than two of the four run at a time.
+    let step = |id: &str| {
+        format!(
+            "  - id: {id}\n    run: 'echo \"start $(date +%s%N)\" >> \"$T\"; sleep 0.3; echo \"end $(date +%s%N)\" >> \"$T\"'\n"
+        )
+    };
+    let child = format!(
+        "name: child\nenv: {{ T: \"${{{{ env.TIMELINE }}}}\" }}\nsteps:\n{}{}",
+        step("a"),
+        step("b")
+    );
+    let p = project(&[
+        (
+            "parent.yaml",
+            "name: parent\nsteps:\n  - { id: one, workflow: child.yaml }\n  - { id: two, workflow: child.yaml }\n",
+        ),
+        ("child.yaml", &child),
+    ]);
+    let home = tempfile::tempdir().unwrap();
+    let timeline = p.path().join("timeline");
+    orch_in(p.path(), home.path())
+        .args(["run", "parent.yaml", "-j", "2", "--output", "plain"])
+        .env("TIMELINE", &timeline)
+        .assert()
+        .success();
+    let mut marks: Vec<(u128, i32)> = std::fs::read_to_string(&timeline)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (what, t) = l.split_once(' ').unwrap();
+            (t.parse().unwrap(), if what == "start" { 1 } else { -1 })
+        })
+        .collect();
+    assert_eq!(marks.len(), 8, "four steps ran");
+    // Ends before starts at the same instant.
+    marks.sort();
+    let mut running = 0;
+    let mut most = 0;
+    for (_, d) in marks {
+        running += d;
+        most = most.max(running);
+    }
+    assert_eq!(most, 2, "at most -j steps of the whole tree at once");
+}

@@ -60,6 +60,10 @@ pub(crate) struct RunOptions {
     pub(crate) secrets: Arc<crate::secrets::Secrets>,
     /// Every secret fetched is added here, so sinks can mask it.
     pub(crate) masker: Arc<crate::mask::Masker>,
+    /// The slots of the whole run tree (a parent and its child runs), so a
+    /// child's steps count against the parent's concurrency; `None`: only
+    /// `concurrency` caps this run.
+    pub(crate) slots: Option<Arc<tokio::sync::Semaphore>>,
     /// Runs child workflows; `None` where runs have no children.
     pub(crate) children: Option<Arc<dyn ChildRunner>>,
 }

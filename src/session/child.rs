@@ -76,6 +76,8 @@ pub(crate) struct Shared {
     pub(crate) services: Option<Arc<crate::services::Runtime>>,
     pub(crate) cache: Option<Arc<dyn StepCache>>,
     pub(crate) cancel: CancelWatch,
+    /// The tree's slots: the parent's concurrency.
+    pub(crate) slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// Runs the children of one run.
@@ -277,6 +279,7 @@ async fn run(
         services: shared.services.clone().or_else(|| own_services.clone()),
         secrets: shared.secrets.clone(),
         masker: shared.masker.clone(),
+        slots: Some(shared.slots.clone()),
         children: Some(Arc::new(ChildRuns {
             shared: shared.clone(),
             parent: child_id,
@@ -380,6 +383,7 @@ mod tests {
         };
         let runs = ChildRuns::new(
             Shared {
+                slots: Arc::new(tokio::sync::Semaphore::new(4)),
                 home,
                 settings,
                 reporter: Arc::new(crate::report::json::JsonReporter),

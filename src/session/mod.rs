@@ -203,8 +203,11 @@ impl RunSession {
         })?;
         let (canceller, cancel) = exec::cancel::channel();
         let run_id: Arc<str> = Arc::from(self.run_id.as_str());
+        // The parent's concurrency caps the whole tree, children included.
+        let slots = Arc::new(tokio::sync::Semaphore::new(self.concurrency.max(1)));
         let children = ChildRuns::new(
             child::Shared {
+                slots: slots.clone(),
                 home: self.home.clone(),
                 settings: self.child_settings.clone(),
                 reporter: self.sinks.reporter.clone(),
@@ -234,6 +237,7 @@ impl RunSession {
             secrets: self.secrets.clone(),
             masker: self.masker.clone(),
             children: Some(Arc::new(children)),
+            slots: Some(slots),
         };
         let (wf, config, top) = (self.wf.clone(), self.config.clone(), self.top.clone());
         let webhook = self.sinks.webhook.clone();

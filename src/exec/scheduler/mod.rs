@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{json, Map, Value as Json};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinSet;
 
 mod transitions;
@@ -15,7 +16,7 @@ use super::unit::{self, UnitCtx, UnitResult};
 use super::RunOptions;
 use crate::cancel::{self, CancelLevel, Canceller};
 use crate::event::{Event, EventKind, RunSummary, Sink, Status, StepReport};
-use crate::model::{Config, Phase, Workflow};
+use crate::model::{Config, Phase, StepKind, Workflow};
 use crate::plan::Plan;
 
 pub(crate) struct Engine {
@@ -48,6 +49,10 @@ pub(crate) struct Engine {
     unsynced: Vec<bool>,
     /// A queued step needs one of those: wait for the sink before starting it.
     sync_needed: bool,
+    /// A ready step found every slot of the run tree taken.
+    starved: bool,
+    /// A slot of the tree acquired while starved, for the next step.
+    held: Option<OwnedSemaphorePermit>,
 }
 
 impl Engine {
@@ -100,6 +105,8 @@ impl Engine {
             waiting: Vec::new(),
             unsynced: vec![false; n],
             sync_needed: false,
+            starved: false,
+            held: None,
         };
         engine.restore();
         engine
@@ -258,12 +265,23 @@ impl Engine {
                 }
                 self.unsynced.iter_mut().for_each(|u| *u = false);
             }
+            self.starved = false;
             self.fill();
-            if self.running == 0 {
+            if self.running == 0 && !self.starved {
                 break;
             }
+            let slots = self.opts.slots.clone().filter(|_| self.starved);
             tokio::select! {
-                joined = self.tasks.join_next() => {
+                permit = async move {
+                    match slots {
+                        Some(s) => s.acquire_owned().await.ok(),
+                        None => std::future::pending().await,
+                    }
+                }, if self.starved => {
+                    self.held = permit;
+                }
+                // Nothing of this run may be running while it waits for a slot.
+                joined = self.tasks.join_next(), if self.running > 0 => {
                     match joined {
                         Some(Ok((step, item, result))) => self.on_done(step, item, result),
                         Some(Err(e)) => {
@@ -379,6 +397,13 @@ impl Engine {
                 self.set_terminal(i, Status::Skipped, None);
                 continue;
             }
+            let Ok(permit) = self.slot(i) else {
+                // The run tree's slots are all taken (by a child run's
+                // steps): wait for one (see `run_phase`).
+                self.starved = true;
+                blocked.push(r);
+                break;
+            };
             self.take(i);
             let item = match &mut self.state[i].items {
                 Some(items) => {
@@ -399,7 +424,7 @@ impl Engine {
                     None
                 }
             };
-            self.spawn(i, item);
+            self.spawn(i, item, permit);
         }
         for b in blocked {
             self.state[b.step].queued = true;
@@ -430,7 +455,28 @@ impl Engine {
         }
     }
 
-    fn spawn(&mut self, i: usize, item: Option<(usize, Json)>) {
+    /// A slot of the run tree for step `i`: `Ok(None)` when the tree shares
+    /// none, or for a `workflow:` step (it only waits for its child, whose
+    /// steps take the slots; holding one would deadlock a tree at `-j 1`).
+    fn slot(&mut self, i: usize) -> Result<Option<OwnedSemaphorePermit>, ()> {
+        let Some(slots) = &self.opts.slots else {
+            return Ok(None);
+        };
+        if matches!(self.wf.steps[i].body.kind, StepKind::Workflow { .. }) {
+            return Ok(None);
+        }
+        match self.held.take() {
+            Some(p) => Ok(Some(p)),
+            None => slots.clone().try_acquire_owned().map(Some).map_err(|_| ()),
+        }
+    }
+
+    fn spawn(
+        &mut self,
+        i: usize,
+        item: Option<(usize, Json)>,
+        permit: Option<OwnedSemaphorePermit>,
+    ) {
         self.running += 1;
         let views = self.plan.reads[i]
             .iter()
@@ -465,8 +511,11 @@ impl Engine {
             children: self.opts.children.clone(),
         };
         let k = item.map(|(k, _)| k);
-        self.tasks
-            .spawn(async move { (i, k, unit::execute(ctx).await) });
+        self.tasks.spawn(async move {
+            // The tree's slot is given back when the unit ends.
+            let _slot = permit;
+            (i, k, unit::execute(ctx).await)
+        });
     }
 
     fn on_done(&mut self, i: usize, item: Option<usize>, result: UnitResult) {
@@ -553,6 +602,7 @@ mod tests {
             services: None,
             secrets: Arc::new(crate::secrets::Secrets::env_only(Vec::new())),
             masker: Arc::new(crate::mask::Masker::new()),
+            slots: None,
             children: None,
         };
         let rec = Arc::new(Recorder::default());
