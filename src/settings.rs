@@ -26,6 +26,8 @@ pub(crate) struct EnvVars {
     /// `ORCH_HISTORY=memory`: keep history in memory (for benchmarks).
     pub(crate) history: Option<String>,
     pub(crate) cache_max: Option<String>,
+    /// `ORCH_SCHEDULE=fifo`: ready steps start by priority, then file order.
+    pub(crate) schedule: Option<String>,
     /// `ORCHESTRATION_PROGRESS_WEBHOOK_URL`.
     pub(crate) webhook_url: Option<String>,
     /// `USER`: who decides approvals, when the user database does not say.
@@ -57,6 +59,7 @@ impl EnvVars {
             orch_home: get("ORCH_HOME"),
             history: get("ORCH_HISTORY"),
             cache_max: get("ORCHESTRATION_CACHE_MAX_STEP_OUTPUTS"),
+            schedule: get("ORCH_SCHEDULE"),
             webhook_url: get("ORCHESTRATION_PROGRESS_WEBHOOK_URL").filter(|v| !v.is_empty()),
             user: get("USER"),
             temp_dir: std::env::temp_dir(),
@@ -143,6 +146,8 @@ pub(crate) struct RunSettings {
     pub(crate) cache_max: usize,
     /// `--no-cache`.
     pub(crate) no_cache: bool,
+    /// The order ready steps start in (`ORCH_SCHEDULE`).
+    pub(crate) schedule: Schedule,
     /// `ORCHESTRATION_PROGRESS_WEBHOOK_URL`, else `telemetry.webhook_url`.
     pub(crate) webhook_url: Option<String>,
     /// `telemetry.log_to_file`: where the JSON lines go.
@@ -199,6 +204,7 @@ impl RunSettings {
             parallelism,
             cache_max: cache_max(env)?,
             no_cache: args.no_cache,
+            schedule: schedule(env)?,
             webhook_url: env
                 .webhook_url
                 .clone()
@@ -310,6 +316,28 @@ pub(crate) fn cache_max(env: &EnvVars) -> Result<usize, Diag> {
                 format!("ORCHESTRATION_CACHE_MAX_STEP_OUTPUTS must be a whole number, got `{s}`"),
             )
         }),
+    }
+}
+
+/// The order in which ready steps take free slots, after `priority`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Schedule {
+    /// The longest expected remaining path first, from past durations.
+    #[default]
+    CriticalPath,
+    /// File order (`ORCH_SCHEDULE=fifo`), e.g. to measure the difference.
+    Fifo,
+}
+
+/// `ORCH_SCHEDULE`: `fifo`, or `critical-path` (the default).
+pub(crate) fn schedule(env: &EnvVars) -> Result<Schedule, Diag> {
+    match env.schedule.as_deref().map(str::trim) {
+        None | Some("") | Some("critical-path") => Ok(Schedule::CriticalPath),
+        Some("fifo") => Ok(Schedule::Fifo),
+        Some(s) => Err(Diag::new(
+            "env",
+            format!("ORCH_SCHEDULE must be `fifo` or `critical-path`, got `{s}`"),
+        )),
     }
 }
 
@@ -470,6 +498,16 @@ mod tests {
         assert_eq!(s.concurrency, 4);
         assert_eq!(s.cache_max, 2000);
         assert!(s.telemetry_log.is_none());
+        assert_eq!(s.schedule, Schedule::CriticalPath);
+        env.schedule = Some("fifo".into());
+        assert_eq!(
+            settings(&args, None, &env, cfg.clone()).unwrap().schedule,
+            Schedule::Fifo
+        );
+        env.schedule = Some("lifo".into());
+        let e = settings(&args, None, &env, cfg.clone()).err().unwrap();
+        assert!(e.message.contains("ORCH_SCHEDULE"), "{e:?}");
+        env.schedule = None;
 
         // The environment beats the config...
         env.webhook_url = Some("http://env/hook".into());

@@ -27,6 +27,7 @@ pub(crate) fn orch(dir: &Path) -> Command {
         .env_remove("ORCHESTRATION_DEFAULT_MAX_PARALLEL")
         .env_remove("ORCHESTRATION_MAX_CONCURRENCY")
         .env_remove("ORCHESTRATION_PROGRESS_WEBHOOK_URL")
+        .env_remove("ORCH_SCHEDULE")
         // With a display, a locked keyring waits for an unlock prompt.
         .env_remove("DISPLAY")
         .env_remove("WAYLAND_DISPLAY");

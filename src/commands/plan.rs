@@ -1,13 +1,17 @@
-//! `orch plan FILE`: levels, resolved inputs and concurrency; runs nothing.
+//! `orch plan FILE`: levels, resolved inputs and concurrency, the expected
+//! critical path and makespan; runs nothing.
 
 use std::fmt::Write;
+use std::time::Duration;
 
 use crate::cli::PlanArgs;
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::model::Site;
 use crate::model::{Phase, Workflow};
+use crate::plan::critical::{self, Basis, Expected};
 use crate::plan::Plan;
+use crate::settings::Schedule;
 
 use super::Context;
 
@@ -17,7 +21,104 @@ pub(crate) fn run(cx: &Context, args: &PlanArgs) -> Result<Exit, Error> {
         crate::settings::concurrency(args.target.jobs, &p.wf, &p.project.config, &cx.env)?;
     let notes = cache_notes(cx, &p)?;
     print!("{}", render(&p.wf, &p.inputs, concurrency, Some(&notes)));
+    let schedule = crate::settings::schedule(&cx.env)?;
+    let (expected, unread) = match expected(cx, &p.wf) {
+        Ok(e) => (e, None),
+        Err(e) => (Expected::unknown(p.wf.steps.len()), Some(e)),
+    };
+    let estimate = Estimate {
+        expected: &expected,
+        schedule,
+        concurrency,
+        verbose: cx.verbose > 0,
+    };
+    print!("{}", estimate.render(&p.wf));
+    if let (Some(e), true) = (unread, estimate.verbose) {
+        let why: Vec<&str> = e.diags().iter().map(|d| d.message.as_str()).collect();
+        println!("  (history not read: {})", why.join("; "));
+    }
     Ok(Exit::Success)
+}
+
+/// Expected durations from the history, if there is one; defaults if not.
+fn expected(cx: &Context, wf: &Workflow) -> Result<Expected, Error> {
+    let store = crate::history::Store::open_existing(&cx.home()?)?;
+    Ok(match store {
+        Some(store) => crate::history::query::expected(&store, wf)?,
+        None => Expected::unknown(wf.steps.len()),
+    })
+}
+
+/// What `orch plan` expects of a run: the critical path and the makespan.
+pub(crate) struct Estimate<'a> {
+    pub(crate) expected: &'a Expected,
+    pub(crate) schedule: Schedule,
+    pub(crate) concurrency: usize,
+    /// `-v`: each step's expected duration and where it comes from.
+    pub(crate) verbose: bool,
+}
+
+impl Estimate<'_> {
+    /// Lines after the plan: main steps, then `finally` (which always runs).
+    pub(crate) fn render(&self, wf: &Workflow) -> String {
+        let e = &self.expected.durations;
+        let mut plan = Plan::new(wf);
+        match self.schedule {
+            Schedule::CriticalPath => plan.expect(e),
+            Schedule::Fifo => plan.fifo(),
+        }
+        let remaining = critical::remaining(&plan, e);
+        let priority: Vec<i64> = wf.steps.iter().map(|s| s.priority).collect();
+        let phases = [Phase::Main, Phase::Finally];
+        let path: Vec<usize> = phases
+            .iter()
+            .flat_map(|&ph| critical::critical_path(&plan, &remaining, ph))
+            .collect();
+        let mut out = String::new();
+        if path.is_empty() {
+            return out;
+        }
+        let along: Duration = path.iter().map(|&i| e[i]).sum();
+        let makespan: Duration = phases
+            .iter()
+            .map(|&ph| critical::makespan(&plan, e, &priority, self.concurrency, ph))
+            .sum();
+        let ids: Vec<&str> = path.iter().map(|&i| wf.steps[i].id.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "critical path: {} (expected {})",
+            ids.join(" -> "),
+            crate::duration::short(along)
+        );
+        let order = match self.schedule {
+            Schedule::CriticalPath => String::new(),
+            Schedule::Fifo => " (ORCH_SCHEDULE=fifo: priority, then file order)".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "expected makespan at concurrency {}: {}{order}",
+            self.concurrency,
+            crate::duration::short(makespan)
+        );
+        if self.verbose {
+            let _ = writeln!(out, "expected durations:");
+            for (i, s) in wf.steps.iter().enumerate() {
+                let basis = match self.expected.basis[i] {
+                    Basis::History { runs: 1 } => "median of 1 run".to_string(),
+                    Basis::History { runs } => format!("median of {runs} runs"),
+                    Basis::WorkflowMedian => "not in history: the workflow's median".to_string(),
+                    Basis::Default => "nothing in history: default".to_string(),
+                };
+                let _ = writeln!(
+                    out,
+                    "  {}: {} ({basis})",
+                    s.id,
+                    crate::duration::short(e[i])
+                );
+            }
+        }
+        out
+    }
 }
 
 /// For each `cache:` step: would it hit, or why not.

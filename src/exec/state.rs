@@ -12,10 +12,12 @@ use super::unit::UnitResult;
 use crate::event::{Status, StepReport};
 use crate::plan::Restored;
 
-/// A unit waiting for a slot: higher priority first, then file order.
+/// A unit waiting for a slot: higher priority first, then the longer
+/// expected remaining path (`Plan::rank`), then file order.
 #[derive(PartialEq, Eq)]
 pub(super) struct Ready {
     pub(super) priority: i64,
+    pub(super) rank: Duration,
     pub(super) step: usize,
 }
 
@@ -23,6 +25,7 @@ impl Ord for Ready {
     fn cmp(&self, o: &Self) -> Ordering {
         self.priority
             .cmp(&o.priority)
+            .then(self.rank.cmp(&o.rank))
             .then_with(|| o.step.cmp(&self.step))
     }
 }
@@ -187,4 +190,30 @@ pub(super) fn unit_view(status: Status, r: Option<&UnitResult>, error: Option<&s
         }
     }
     Json::Object(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BinaryHeap;
+
+    #[test]
+    fn ready_units_pop_by_priority_then_rank_then_file_order() {
+        let r = |priority, rank, step| Ready {
+            priority,
+            rank: Duration::from_millis(rank),
+            step,
+        };
+        let mut q: BinaryHeap<Ready> = [
+            r(0, 10, 0),
+            r(0, 50, 1),
+            r(1, 1, 2),
+            r(0, 50, 3),
+            r(0, 10, 4),
+        ]
+        .into_iter()
+        .collect();
+        let order: Vec<usize> = std::iter::from_fn(|| q.pop().map(|r| r.step)).collect();
+        assert_eq!(order, [2, 1, 3, 0, 4]);
+    }
 }

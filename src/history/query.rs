@@ -7,6 +7,7 @@
 //! [`ShownStatus::of_run`] turns it into what a run shows.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, Row, TransactionBehavior};
@@ -16,6 +17,8 @@ use super::status::{ShownStatus, MAY_BE_LIVE};
 use super::store::Store;
 use super::transition::sql_list;
 use crate::event::Status;
+use crate::model::Workflow;
+use crate::plan::critical::{median, Expected, Observed};
 
 /// What `orch history` shows of a run: the run row without its large
 /// columns (definitions, inputs, outputs).
@@ -377,6 +380,74 @@ fn all_stats(conn: &Connection) -> rusqlite::Result<Vec<StepStats>> {
     Ok(b.finish())
 }
 
+// ------------------------------------------------------- expected durations
+
+/// Successful runs of a step its expected duration is the median of.
+pub(crate) const EXPECTED_RUNS: usize = 20;
+
+/// Runs of a workflow looked at, newest first: a step that has not
+/// succeeded in these is not known.
+const EXPECTED_WINDOW: usize = 200;
+
+/// How long each step of `wf` is expected to take: the median duration of
+/// its last [`EXPECTED_RUNS`] successful top-level rows (not `for_each`
+/// items, not cache hits) in the newest [`EXPECTED_WINDOW`] runs of the
+/// workflow; see [`Expected::from_observed`] for the steps not seen.
+pub(crate) fn expected(store: &Store, wf: &Workflow) -> Result<Expected, HistoryError> {
+    let observed = observed(
+        &store.conn,
+        &wf.name,
+        wf.steps.iter().map(|s| s.id.as_str()),
+    )
+    .map_err(|e| store.err(e))?;
+    Ok(Expected::from_observed(wf, &observed))
+}
+
+/// One indexed query per step: the workflow's runs newest first
+/// (`runs_by_workflow`, bounded to the window), each step row by primary
+/// key, stopped by the `LIMIT`.
+fn observed<'a>(
+    conn: &Connection,
+    workflow: &str,
+    steps: impl Iterator<Item = &'a str>,
+) -> rusqlite::Result<HashMap<String, Observed>> {
+    let mut st = conn.prepare(EXPECTED_SQL)?;
+    let mut out = HashMap::new();
+    for step in steps {
+        let mut ms: Vec<i64> = st
+            .query_map(
+                rusqlite::params![
+                    workflow,
+                    step,
+                    Status::Succeeded,
+                    EXPECTED_WINDOW as i64 - 1,
+                    EXPECTED_RUNS as i64
+                ],
+                |r| r.get(0),
+            )?
+            .collect::<rusqlite::Result<_>>()?;
+        ms.sort_unstable();
+        if let Some(m) = median(&ms) {
+            let median = Duration::from_millis(m.max(0) as u64);
+            let runs = ms.len();
+            out.insert(step.to_string(), Observed { median, runs });
+        }
+    }
+    Ok(out)
+}
+
+/// `?1` workflow, `?2` step id, `?3` succeeded, `?4` window − 1, `?5` runs.
+/// The oldest `created_at` of the window is found once (an uncorrelated
+/// subquery); with fewer runs than the window it is every run.
+const EXPECTED_SQL: &str = "SELECT s.duration_ms FROM runs r \
+     JOIN steps s ON s.run_id = r.id AND s.step_id = ?2 \
+     WHERE r.workflow = ?1 \
+       AND r.created_at >= coalesce((SELECT created_at FROM runs WHERE workflow = ?1 \
+           ORDER BY created_at DESC LIMIT 1 OFFSET ?4), 0) \
+       AND s.parent IS NULL AND s.status = ?3 AND s.cached = 0 \
+       AND s.duration_ms IS NOT NULL \
+     ORDER BY r.created_at DESC LIMIT ?5";
+
 // ---------------------------------------------------------------- prune
 
 /// What `history prune` found: the runs it deletes (or would), and the
@@ -663,6 +734,68 @@ mod tests {
             (0, 0.0, None)
         );
         assert!(step_stats(&s, Some("nope")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn expected_durations_are_medians_of_recent_successes() {
+        let (_d, s) = store();
+        for i in 0..30i64 {
+            let id = format!("r{i:02}");
+            add_run(&s, &id, "w", "succeeded", i);
+            // The newest 20 of `a` are 110..=300 ms.
+            add_step(&s, &id, "a", "succeeded", Some(10 * (i + 1)));
+            add_step(
+                &s,
+                &id,
+                "b",
+                if i % 2 == 0 { "failed" } else { "cached" },
+                Some(1),
+            );
+            add_step(&s, &id, "a[0]", "succeeded", Some(99_999));
+        }
+        add_run(&s, "x", "other", "succeeded", 99);
+        add_step(&s, "x", "b", "succeeded", Some(5));
+        add_step(&s, "r29", "c", "succeeded", Some(40));
+        let steps = ["a", "b", "c", "new"];
+        let o = observed(&s.conn, "w", steps.into_iter()).unwrap();
+        let a = o["a"];
+        assert_eq!((a.median, a.runs), (Duration::from_millis(200), 20));
+        assert!(!o.contains_key("b"), "failed and cached rows do not count");
+        assert_eq!(o["c"].runs, 1);
+        assert!(!o.contains_key("new"));
+
+        let src = std::sync::Arc::new(crate::source::Source::new(
+            "w.yaml",
+            "w.yaml",
+            "name: w\nsteps:\n  - {id: a, run: 'true'}\n  - {id: new, run: 'true'}\n",
+        ));
+        let wf = crate::validate::workflow_source(&src, &crate::model::Config::default()).unwrap();
+        let e = expected(&s, &wf).unwrap();
+        assert_eq!(e.durations, [Duration::from_millis(200); 2]);
+        assert_eq!(e.basis[1], crate::plan::critical::Basis::WorkflowMedian);
+    }
+
+    #[test]
+    fn expected_durations_use_the_indexes() {
+        let (_d, s) = store();
+        let mut st = s
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {EXPECTED_SQL}"))
+            .unwrap();
+        let rows = st
+            .query_map(
+                rusqlite::params!["w", "a", Status::Succeeded, 199, 20],
+                |r| r.get::<_, String>(3),
+            )
+            .unwrap();
+        let p = rows.map(Result::unwrap).collect::<Vec<_>>().join("; ");
+        assert!(p.contains("runs_by_workflow"), "{p}");
+        assert!(p.contains("PRIMARY KEY"), "{p}");
+        assert!(!p.contains("SCAN s"), "{p}");
+        assert!(
+            !p.contains("TEMP B-TREE"),
+            "no sort: the index is in order: {p}"
+        );
     }
 
     #[test]

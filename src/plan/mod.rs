@@ -2,6 +2,7 @@
 //! who waits for whom, what each step's expressions read, levels. The
 //! engine, `orch plan`, `orch graph` and `orch resume` all use this one.
 
+pub(crate) mod critical;
 pub(crate) mod graph;
 pub(crate) mod resume;
 
@@ -21,6 +22,12 @@ pub(crate) struct Plan {
     pub(crate) all_needs: Vec<Vec<usize>>,
     /// Steps each step's expressions read (its `steps.<id>` context).
     pub(crate) reads: Vec<Vec<usize>>,
+    /// Expected remaining path of each step (its own expected duration plus
+    /// the longest path of the steps of its phase waiting for it): among
+    /// ready steps of equal priority the longest starts first. Every step
+    /// counts [`critical::DEFAULT_EXPECTED`] until [`Plan::expect`] is
+    /// given durations; all zero after [`Plan::fifo`] (file order).
+    pub(crate) rank: Vec<std::time::Duration>,
     phases: Vec<Phase>,
 }
 
@@ -57,21 +64,38 @@ impl Plan {
                     .collect()
             })
             .collect();
-        Plan {
+        let mut plan = Plan {
             deps,
             dependents,
             all_needs,
             reads,
+            rank: Vec::new(),
             phases: wf.steps.iter().map(|s| s.phase).collect(),
-        }
+        };
+        plan.expect(&critical::Expected::unknown(n).durations);
+        plan
+    }
+
+    /// Rank ready steps by their expected remaining path, from these
+    /// expected durations (one per step).
+    pub(crate) fn expect(&mut self, expected: &[std::time::Duration]) {
+        self.rank = critical::remaining(self, expected);
+    }
+
+    /// Rank nothing: ready steps start by priority, then in file order.
+    pub(crate) fn fifo(&mut self) {
+        self.rank = vec![std::time::Duration::ZERO; self.deps.len()];
+    }
+
+    /// The steps of one phase, in file order.
+    pub(crate) fn members(&self, phase: Phase) -> impl Iterator<Item = usize> + '_ {
+        (0..self.deps.len()).filter(move |&i| self.phases[i] == phase)
     }
 
     /// Levels of one phase, as step indices: every step comes one level after
     /// its deepest need.
     pub(crate) fn levels(&self, phase: Phase) -> Vec<Vec<usize>> {
-        let members: Vec<usize> = (0..self.deps.len())
-            .filter(|&i| self.phases[i] == phase)
-            .collect();
+        let members: Vec<usize> = self.members(phase).collect();
         let local: std::collections::HashMap<usize, usize> =
             members.iter().enumerate().map(|(k, &i)| (i, k)).collect();
         let deps: Vec<Vec<usize>> = members

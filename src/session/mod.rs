@@ -29,7 +29,7 @@ use crate::mask::Masker;
 use crate::model::{Config, Workflow};
 use crate::report::{OutputMode, Reporter};
 use crate::secrets::Secrets;
-use crate::settings::{Project, RunSettings};
+use crate::settings::{Project, RunSettings, Schedule};
 
 pub(crate) use child::ChildRuns;
 pub(crate) use record::definitions;
@@ -62,6 +62,9 @@ pub(crate) struct RunSession {
     top: Arc<dyn Sink>,
     home: Home,
     wf: Arc<Workflow>,
+    /// Built before the history writer takes the connection: the order
+    /// comes from the durations it recorded.
+    plan: Arc<crate::plan::Plan>,
     config: Arc<Config>,
     project_dir: PathBuf,
     inputs: Json,
@@ -101,6 +104,7 @@ impl RunSession {
             lock,
         } = rec;
         let reporter = sinks::reporter(settings, &wf, &restore);
+        let plan = Arc::new(plan_for(settings, &store, &home, &wf));
         let cache: Option<Arc<dyn StepCache>> = if settings.no_cache || home.in_memory {
             None
         } else {
@@ -166,6 +170,7 @@ impl RunSession {
             top,
             home,
             wf,
+            plan,
             config: project.config.clone(),
             project_dir: project.dir.clone(),
             inputs,
@@ -240,11 +245,11 @@ impl RunSession {
             slots: Some(slots),
         };
         let (wf, config, top) = (self.wf.clone(), self.config.clone(), self.top.clone());
+        let plan = self.plan.clone();
         let webhook = self.sinks.webhook.clone();
         let show_hint = self.show_hint;
         let (mut outcome, delivery) = self.runtime.block_on(async move {
             tokio::spawn(signals::watch(canceller, show_hint));
-            let plan = Arc::new(crate::plan::Plan::new(&wf));
             let outcome = exec::run(wf, plan, config, opts, top).await;
             // A slow webhook gets a moment to catch up, never more.
             let delivery = match &webhook {
@@ -329,6 +334,29 @@ impl Finished {
             _ => Exit::RunFailed,
         })
     }
+}
+
+/// The plan of the run, its ready steps ranked by their expected remaining
+/// path from the durations history recorded (by step count when it has
+/// none), or by file order with `ORCH_SCHEDULE=fifo`.
+fn plan_for(
+    settings: &RunSettings,
+    store: &Store,
+    home: &Home,
+    wf: &Workflow,
+) -> crate::plan::Plan {
+    let mut plan = crate::plan::Plan::new(wf);
+    match settings.schedule {
+        Schedule::Fifo => plan.fifo(),
+        // A history that cannot be read costs the estimates, not the run.
+        Schedule::CriticalPath if !home.in_memory => {
+            if let Ok(e) = crate::history::query::expected(store, wf) {
+                plan.expect(&e.durations);
+            }
+        }
+        Schedule::CriticalPath => {}
+    }
+    plan
 }
 
 /// The HTTP client, breakers and rate limits, when some step needs them.

@@ -355,6 +355,7 @@ impl Engine {
             self.state[i].queued = true;
             self.ready.push(Ready {
                 priority: self.wf.steps[i].priority,
+                rank: self.plan.rank[i],
                 step: i,
             });
         }
