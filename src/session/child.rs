@@ -43,6 +43,7 @@ pub(crate) struct Settings {
     pre_approved: PreApproved,
     interactive: bool,
     user: String,
+    schedule: crate::settings::Schedule,
 }
 
 impl Settings {
@@ -59,6 +60,7 @@ impl Settings {
             pre_approved: s.pre_approved.clone(),
             interactive: s.interactive,
             user: s.user.clone(),
+            schedule: s.schedule,
         }
     }
 }
@@ -225,6 +227,8 @@ async fn run(
         },
     )
     .map_err(environment)?;
+    // Ranked from the child's own history, before the writer takes the store.
+    let plan = Arc::new(super::plan_for(s.schedule, &store, &shared.home, &wf));
     let history = HistorySink::start(
         store,
         WriterConfig {
@@ -285,7 +289,6 @@ async fn run(
             parent: child_id,
         })),
     };
-    let plan = Arc::new(crate::plan::Plan::new(&wf));
     let mut outcome = exec::run(wf, plan, s.config.clone(), opts, top).await;
     if let Some(rt) = &own_services {
         rt.breakers.flush();
@@ -380,6 +383,7 @@ mod tests {
             pre_approved: PreApproved::None,
             interactive: false,
             user: "tester".into(),
+            schedule: crate::settings::Schedule::CriticalPath,
         };
         let runs = ChildRuns::new(
             Shared {

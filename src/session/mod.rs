@@ -104,7 +104,7 @@ impl RunSession {
             lock,
         } = rec;
         let reporter = sinks::reporter(settings, &wf, &restore);
-        let plan = Arc::new(plan_for(settings, &store, &home, &wf));
+        let plan = Arc::new(plan_for(settings.schedule, &store, &home, &wf));
         let cache: Option<Arc<dyn StepCache>> = if settings.no_cache || home.in_memory {
             None
         } else {
@@ -339,14 +339,14 @@ impl Finished {
 /// The plan of the run, its ready steps ranked by their expected remaining
 /// path from the durations history recorded (by step count when it has
 /// none), or by file order with `ORCH_SCHEDULE=fifo`.
-fn plan_for(
-    settings: &RunSettings,
+pub(super) fn plan_for(
+    schedule: Schedule,
     store: &Store,
     home: &Home,
     wf: &Workflow,
 ) -> crate::plan::Plan {
     let mut plan = crate::plan::Plan::new(wf);
-    match settings.schedule {
+    match schedule {
         Schedule::Fifo => plan.fifo(),
         // A history that cannot be read costs the estimates, not the run.
         Schedule::CriticalPath if !home.in_memory => {
