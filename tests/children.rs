@@ -281,3 +281,116 @@ fn child_steps_count_against_the_parents_concurrency() {
     }
     assert_eq!(most, 2, "at most -j steps of the whole tree at once");
 }
+
+const RESUMABLE_CHILD: &str = "name: child\nsteps:\n  - id: a\n    run: echo a >> runs.txt\n  - id: b\n    needs: a\n    run: 'test -f fixed || { echo $$ > b.pid; sleep ${SLOW:-0}; exit 1; }'\n";
+
+fn children_of(dir: &Path, home: &Path, parent: &str) -> Vec<Json> {
+    json_of(dir, home, &["history", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["parent_run_id"] == parent)
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn resuming_the_parent_continues_the_same_child_run() {
+    let p = project(&[
+        (
+            "parent.yaml",
+            "name: parent\nsteps:\n  - { id: sub, workflow: child.yaml }\n  - { id: after, needs: sub, run: 'true' }\n",
+        ),
+        ("child.yaml", RESUMABLE_CHILD),
+    ]);
+    let home = tempfile::tempdir().unwrap();
+    orch_in(p.path(), home.path())
+        .args(["run", "parent.yaml"])
+        .assert()
+        .code(1);
+    let parent = json_of(p.path(), home.path(), &["show", "last", "--json"])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let before = children_of(p.path(), home.path(), &parent);
+    assert_eq!(before.len(), 1);
+    assert_eq!(before[0]["status"], "failed");
+    std::fs::write(p.path().join("fixed"), "").unwrap();
+    orch_in(p.path(), home.path())
+        .args(["resume", "last"])
+        .assert()
+        .success();
+    let after = children_of(p.path(), home.path(), &parent);
+    assert_eq!(after.len(), 1, "no second child: {after:#?}");
+    assert_eq!(after[0]["id"], before[0]["id"]);
+    assert_eq!(after[0]["status"], "succeeded");
+    let child = json_of(
+        p.path(),
+        home.path(),
+        &["show", after[0]["id"].as_str().unwrap(), "--json"],
+    );
+    assert_eq!(child["attempt"], 2);
+    let runs = std::fs::read_to_string(p.path().join("runs.txt")).unwrap();
+    assert_eq!(runs.lines().count(), 1, "`a` finished and was kept");
+}
+
+#[test]
+fn kill_9_inside_a_child_then_resume_loses_nothing_finished() {
+    let p = project(&[
+        (
+            "parent.yaml",
+            "name: parent\nsteps:\n  - { id: sub, workflow: child.yaml }\n",
+        ),
+        ("child.yaml", RESUMABLE_CHILD),
+    ]);
+    let home = tempfile::tempdir().unwrap();
+    let mut run = std::process::Command::new(assert_cmd::cargo::cargo_bin("orch"))
+        .args(["run", "parent.yaml", "--output", "plain"])
+        .current_dir(p.path())
+        .env("ORCH_HOME", home.path())
+        .env("SLOW", "30")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // `a` finished (and is on disk) once `b` has started.
+    let pid_file = p.path().join("b.pid");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !pid_file.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    run.kill().unwrap();
+    run.wait().unwrap();
+    // orch died with the step's process group still running: stop it.
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    std::fs::write(p.path().join("fixed"), "").unwrap();
+    orch_in(p.path(), home.path())
+        .args(["resume", "last"])
+        .assert()
+        .success();
+    let top = json_of(
+        p.path(),
+        home.path(),
+        &["history", "--json", "--no-children"],
+    );
+    let parent = top[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(top[0]["status"], "succeeded");
+    let children = children_of(p.path(), home.path(), &parent);
+    assert_eq!(
+        children.len(),
+        1,
+        "the killed child was continued: {children:#?}"
+    );
+    assert_eq!(children[0]["status"], "succeeded");
+    let runs = std::fs::read_to_string(p.path().join("runs.txt")).unwrap();
+    assert_eq!(runs.lines().count(), 1, "`a` is not run again");
+}

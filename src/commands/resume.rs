@@ -70,7 +70,7 @@ pub(crate) fn run(cx: &Context, args: &ResumeArgs) -> Result<Exit, Error> {
     let recorded: Vec<RecordedStep<'_>> = steps
         .iter()
         .filter(|s| s.parent.is_none())
-        .map(recorded_step)
+        .map(StepRow::recorded)
         .collect();
     let plan = plan::resume(
         &wf,
@@ -81,6 +81,20 @@ pub(crate) fn run(cx: &Context, args: &ResumeArgs) -> Result<Exit, Error> {
         args.from.as_deref(),
     )
     .map_err(|e| refusal(e, &row, &wf))?;
+    // Child runs of steps that run again are continued, not restarted; read
+    // them before the reset clears those steps' results.
+    let kept = plan.kept();
+    let mut children = crate::history::runs::unfinished_children(&steps, &kept);
+    let workflow_steps: Vec<(&str, &Path)> = wf
+        .steps
+        .iter()
+        .filter(|s| !kept.contains(s.id.as_str()) && s.for_each.is_none())
+        .filter_map(|s| match &s.body.kind {
+            crate::model::StepKind::Workflow { path, .. } => Some((s.id.as_str(), path.as_path())),
+            _ => None,
+        })
+        .collect();
+    store.orphaned_children(&row.id, &workflow_steps, &mut children)?;
     let ids: Vec<&str> = wf.steps.iter().map(|s| s.id.as_str()).collect();
     store.reset_for_resume(&ResumeReset {
         run_id: &row.id,
@@ -109,6 +123,7 @@ pub(crate) fn run(cx: &Context, args: &ResumeArgs) -> Result<Exit, Error> {
     super::run::start(
         &settings,
         Recorded {
+            children,
             home,
             store,
             project,
@@ -121,16 +136,6 @@ pub(crate) fn run(cx: &Context, args: &ResumeArgs) -> Result<Exit, Error> {
             lock,
         },
     )
-}
-
-fn recorded_step(s: &StepRow) -> RecordedStep<'_> {
-    RecordedStep {
-        id: &s.step_id,
-        status: s.status,
-        result: s.result.as_deref(),
-        attempts: u32::try_from(s.attempts).unwrap_or(0),
-        duration_ms: s.duration_ms.and_then(|d| u64::try_from(d).ok()),
-    }
 }
 
 /// Why the run cannot be resumed, in words.

@@ -42,6 +42,7 @@ pub(crate) fn run(cx: &Context, args: &RunArgs) -> Result<Exit, Error> {
     };
     session::create_record(&mut store, &run_id, &record)?;
     let recorded = Recorded {
+        children: Default::default(),
         home,
         store,
         project,

@@ -64,6 +64,9 @@ pub(crate) struct RunOptions {
     /// child's steps count against the parent's concurrency; `None`: only
     /// `concurrency` caps this run.
     pub(crate) slots: Option<Arc<tokio::sync::Semaphore>>,
+    /// On resume: the unfinished child run of each `workflow:` step (or
+    /// item) to run again, by display id; its first attempt continues it.
+    pub(crate) resume_children: HashMap<String, String>,
     /// Runs child workflows; `None` where runs have no children.
     pub(crate) children: Option<Arc<dyn ChildRunner>>,
 }

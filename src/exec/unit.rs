@@ -61,6 +61,8 @@ pub(crate) struct UnitCtx {
     pub(crate) secret_values: HashMap<String, String>,
     /// Starts child runs for `workflow:` steps.
     pub(crate) children: Option<Arc<dyn ChildRunner>>,
+    /// The unfinished child run that this unit's first attempt continues.
+    pub(crate) resume_child: Option<String>,
 }
 
 impl UnitCtx {
@@ -142,6 +144,7 @@ impl UnitCtx {
             services: self.services.as_deref(),
             secret_values: &self.secret_values,
             children: self.children.as_deref(),
+            resume_child: self.resume_child.as_deref().filter(|_| attempt == 1),
         }
     }
 

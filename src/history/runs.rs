@@ -3,6 +3,7 @@
 //! back for `orch resume`, deciding an approval, listing a run's children.
 
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 
 use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
 use serde_json::Value as Json;
@@ -113,6 +114,17 @@ impl StepRow {
             error: r.get(8)?,
             result: r.get(9)?,
         })
+    }
+
+    /// What `plan::resume` needs of this row.
+    pub(crate) fn recorded(&self) -> crate::plan::resume::RecordedStep<'_> {
+        crate::plan::resume::RecordedStep {
+            id: &self.step_id,
+            status: self.status,
+            result: self.result.as_deref(),
+            attempts: u32::try_from(self.attempts).unwrap_or(0),
+            duration_ms: self.duration_ms.and_then(|d| u64::try_from(d).ok()),
+        }
     }
 
     /// The child run a `workflow:` step (or item) started, from its result.
@@ -457,6 +469,44 @@ impl Store {
         )
         .map_err(err)?;
         tx.commit().map_err(err)
+    }
+}
+
+/// `{step or item id: child run id}` of the `workflow:` steps that run again.
+pub(crate) fn unfinished_children(
+    steps: &[StepRow],
+    kept: &std::collections::HashSet<&str>,
+) -> std::collections::HashMap<String, String> {
+    steps
+        .iter()
+        .filter(|s| !kept.contains(s.parent.as_deref().unwrap_or(&s.step_id)))
+        .filter_map(|s| Some((s.step_id.clone(), s.child_run()?)))
+        .collect()
+}
+
+impl Store {
+    /// Add to `found` the child runs of steps that never recorded their end
+    /// (the process died): a `workflow:` step of file `path` whose run has
+    /// exactly one unfinished child of that file is taken to have started it.
+    pub(crate) fn orphaned_children(
+        &self,
+        run_id: &str,
+        steps: &[(&str, &Path)],
+        found: &mut std::collections::HashMap<String, String>,
+    ) -> Result<(), HistoryError> {
+        let children = self.children(run_id)?;
+        for (step, path) in steps {
+            if found.contains_key(*step) {
+                continue;
+            }
+            let mut open = children
+                .iter()
+                .filter(|c| c.status != Status::Succeeded && Path::new(&c.file_path) == *path);
+            if let (Some(c), None) = (open.next(), open.next()) {
+                found.insert(step.to_string(), c.id.clone());
+            }
+        }
+        Ok(())
     }
 }
 

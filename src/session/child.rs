@@ -173,6 +173,73 @@ impl Sink for Nested {
     }
 }
 
+/// A child run reset to continue, as `orch resume` would.
+struct Continued {
+    run_id: String,
+    lock: crate::history::lock::RunLock,
+    attempt: u32,
+    restore: HashMap<String, crate::plan::Restored>,
+    children: HashMap<String, String>,
+    /// The inputs of its first attempt.
+    inputs: serde_json::Value,
+}
+
+/// Reset the unfinished child run `id` of `parent` to continue it, keeping
+/// what finished; `None` when it is not this parent's, already succeeded,
+/// alive in another process, or changed so that resuming is unsafe.
+fn continue_child(
+    store: &mut Store,
+    home: &Home,
+    id: &str,
+    parent: &str,
+    wf: &crate::model::Workflow,
+) -> Option<Continued> {
+    let row = store.resolve_run(id).ok()?;
+    let ours = row.parent_run_id.as_deref() == Some(parent) && row.workflow == wf.name;
+    if !ours || row.status == crate::event::Status::Succeeded {
+        return None;
+    }
+    let lock = record::take_lock(home, &row.id).ok()?;
+    let stored: serde_json::Value = serde_json::from_str(&row.inputs).ok()?;
+    let inputs = crate::inputs::recheck(wf, &stored).ok()?;
+    let steps = store.steps(&row.id).ok()?;
+    let definitions = row.definitions();
+    let recorded: Vec<_> = steps
+        .iter()
+        .filter(|s| s.parent.is_none())
+        .map(crate::history::runs::StepRow::recorded)
+        .collect();
+    let plan = crate::plan::resume::resume(
+        wf,
+        &crate::plan::resume::Recorded {
+            definitions: &definitions,
+            steps: &recorded,
+        },
+        None,
+    )
+    .ok()?;
+    let children = crate::history::runs::unfinished_children(&steps, &plan.kept());
+    let ids: Vec<&str> = wf.steps.iter().map(|s| s.id.as_str()).collect();
+    store
+        .reset_for_resume(&crate::history::runs::ResumeReset {
+            run_id: &row.id,
+            steps: &ids,
+            kept: &plan.kept(),
+            rerun_from: &plan.rerun_from,
+            definitions: &record::definitions(wf),
+            file_hash: &crate::digest::sha256_hex(wf.source.text.as_bytes()),
+        })
+        .ok()?;
+    Some(Continued {
+        attempt: u32::try_from(row.attempt).unwrap_or(1) + 1,
+        run_id: row.id,
+        lock,
+        restore: plan.restore,
+        children,
+        inputs,
+    })
+}
+
 fn messages(diags: &[Diag]) -> String {
     diags
         .iter()
@@ -208,32 +275,44 @@ async fn run(
     let inputs = crate::inputs::recheck(&wf, &req.inputs).map_err(|d| invalid(messages(&d)))?;
 
     let mut store = Store::open(&shared.home).map_err(|d| environment(Error::environment(d)))?;
-    let run_id = record::new_run_id();
-    let lock = record::take_lock(&shared.home, &run_id).map_err(environment)?;
-    let project = Project {
-        config: s.config.clone(),
-        dir: s.project_dir.clone(),
-        config_path: s.config_path.clone(),
+    // On resume of the parent: continue its unfinished child run, if that can
+    // be done safely; otherwise (changed, alive, gone) a new child starts.
+    let continued = req
+        .resume
+        .as_deref()
+        .and_then(|id| continue_child(&mut store, &shared.home, id, &parent, &wf));
+    let (run_id, lock, attempt, restore, resume_children, inputs) = match continued {
+        Some(c) => (c.run_id, c.lock, c.attempt, c.restore, c.children, c.inputs),
+        None => {
+            let run_id = record::new_run_id();
+            let lock = record::take_lock(&shared.home, &run_id).map_err(environment)?;
+            let project = Project {
+                config: s.config.clone(),
+                dir: s.project_dir.clone(),
+                config_path: s.config_path.clone(),
+            };
+            record::create(
+                &mut store,
+                &run_id,
+                &NewRecord {
+                    project: &project,
+                    wf: &wf,
+                    inputs: &inputs,
+                    parent: Some(&parent),
+                    cwd: &s.project_dir,
+                },
+            )
+            .map_err(environment)?;
+            (run_id, lock, 1, HashMap::new(), HashMap::new(), inputs)
+        }
     };
-    record::create(
-        &mut store,
-        &run_id,
-        &NewRecord {
-            project: &project,
-            wf: &wf,
-            inputs: &inputs,
-            parent: Some(&parent),
-            cwd: &s.project_dir,
-        },
-    )
-    .map_err(environment)?;
     // Ranked from the child's own history, before the writer takes the store.
     let plan = Arc::new(super::plan_for(s.schedule, &store, &shared.home, &wf));
     let history = HistorySink::start(
         store,
         WriterConfig {
             run_id: run_id.clone(),
-            run_attempt: 1,
+            run_attempt: i64::from(attempt),
             steps: wf.steps.iter().map(|s| s.id.clone()).collect(),
             logs_dir: Some(shared.home.run_logs(&run_id)),
             cache_max: s.cache_max,
@@ -270,8 +349,9 @@ async fn run(
         scratch_dir: scratch.clone(),
         process_env: s.step_env.clone(),
         cancel: shared.cancel.clone(),
-        attempt: 1,
-        restore: HashMap::new(),
+        attempt,
+        restore,
+        resume_children,
         cache: shared.cache.clone(),
         approver: Arc::new(RunApprover {
             pre: s.pre_approved.clone(),
@@ -421,6 +501,7 @@ mod tests {
             workflow: PathBuf::from(file),
             inputs,
             parent_step: "call-child".into(),
+            resume: None,
         }
     }
 

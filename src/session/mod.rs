@@ -50,6 +50,9 @@ pub(crate) struct Recorded {
     pub(crate) restore: HashMap<String, Restored>,
     /// Approval decisions already recorded for this run.
     pub(crate) approvals: HashMap<String, ApprovalRow>,
+    /// On resume: the child runs that `workflow:` steps (or items) to run
+    /// again left unfinished, by step id; they are continued, not restarted.
+    pub(crate) children: HashMap<String, String>,
     /// Held until the run ends: it is what tells other processes it is alive.
     pub(crate) lock: RunLock,
 }
@@ -83,6 +86,8 @@ pub(crate) struct RunSession {
     show_hint: bool,
     /// For child runs: what they share with this one.
     child_settings: child::Settings,
+    /// Child runs to continue (see [`Recorded::children`]).
+    resume_children: HashMap<String, String>,
     description: String,
     _lock: RunLock,
 }
@@ -100,6 +105,7 @@ impl RunSession {
             run_id,
             attempt,
             restore,
+            children: resume_children,
             approvals,
             lock,
         } = rec;
@@ -165,6 +171,7 @@ impl RunSession {
         );
         Ok(RunSession {
             child_settings: child::Settings::of(settings, &project),
+            resume_children,
             sinks,
             runtime,
             top,
@@ -242,6 +249,7 @@ impl RunSession {
             secrets: self.secrets.clone(),
             masker: self.masker.clone(),
             children: Some(Arc::new(children)),
+            resume_children: std::mem::take(&mut self.resume_children),
             slots: Some(slots),
         };
         let (wf, config, top) = (self.wf.clone(), self.config.clone(), self.top.clone());
@@ -465,6 +473,7 @@ mod tests {
         create_record(&mut store, &run_id, &record).unwrap();
         let lock = take_lock(&home, &run_id).unwrap();
         let rec = Recorded {
+            children: HashMap::new(),
             home,
             store,
             project,

@@ -170,6 +170,8 @@ pub(crate) struct AttemptCx<'a> {
     pub(crate) secret_values: &'a HashMap<String, String>,
     /// Starts child runs (`workflow:` steps); `None` where a run has none.
     pub(crate) children: Option<&'a dyn workflow::ChildRunner>,
+    /// A child run to continue instead of starting one (on resume).
+    pub(crate) resume_child: Option<&'a str>,
 }
 
 /// Failure classes, as `retry.condition` sees them in `error.kind`.

@@ -29,6 +29,9 @@ pub(crate) struct ChildRequest {
     /// The parent's step that asked (`id` or `id[i]`): the child's steps
     /// are shown under it.
     pub(crate) parent_step: String,
+    /// An unfinished child run of this step to continue (`orch resume` of
+    /// the parent) instead of starting a new one.
+    pub(crate) resume: Option<String>,
 }
 
 /// How a child run ended.
@@ -118,6 +121,7 @@ impl Body for Child {
                 workflow: self.path.clone(),
                 inputs: Json::Object(self.inputs.clone()),
                 parent_step: cx.display_id.to_string(),
+                resume: cx.resume_child.map(str::to_string),
             };
             let outcome = match children.run_child(req).await {
                 Ok(o) => o,

@@ -510,6 +510,14 @@ impl Engine {
             masker: self.opts.masker.clone(),
             secret_values: HashMap::new(),
             children: self.opts.children.clone(),
+            resume_child: {
+                let id = &self.wf.steps[i].id;
+                let shown = match &item {
+                    Some((k, _)) => format!("{id}[{k}]"),
+                    None => id.clone(),
+                };
+                self.opts.resume_children.get(&shown).cloned()
+            },
         };
         let k = item.map(|(k, _)| k);
         self.tasks.spawn(async move {
@@ -604,6 +612,7 @@ mod tests {
             secrets: Arc::new(crate::secrets::Secrets::env_only(Vec::new())),
             masker: Arc::new(crate::mask::Masker::new()),
             slots: None,
+            resume_children: HashMap::new(),
             children: None,
         };
         let rec = Arc::new(Recorder::default());

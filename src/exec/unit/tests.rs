@@ -94,6 +94,7 @@ impl Fixture {
             masker: Arc::new(crate::mask::Masker::new()),
             secret_values: HashMap::new(),
             children: None,
+            resume_child: None,
         }
     }
 
