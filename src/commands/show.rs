@@ -3,7 +3,7 @@
 //! attempts, duration, exit code and error, then the workflow's outputs.
 //! `--json` prints the same as one object (a documented format).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 use serde_json::Value as Json;
@@ -11,6 +11,7 @@ use serde_json::Value as Json;
 use crate::cli::ShowArgs;
 use crate::error::Error;
 use crate::exit::Exit;
+use crate::history::compensations::CompensationRow;
 use crate::history::store::{RunRow, StepRow};
 use crate::history::{ShownStatus, Store};
 
@@ -34,10 +35,18 @@ pub(crate) fn run(cx: &Context, args: &ShowArgs) -> Result<Exit, Error> {
         .iter()
         .map(|s| (s, step_status(s, &open_approvals, shown_status)))
         .collect();
+    let comps: HashMap<String, CompensationRow> = store
+        .compensations(&run.id)?
+        .into_iter()
+        .map(|c| (c.step_id.clone(), c))
+        .collect();
     if args.json {
-        emit(&format!("{}\n", to_json(&run_json(&run, status, &shown))?))?;
+        emit(&format!(
+            "{}\n",
+            to_json(&run_json(&run, status, &shown, &comps))?
+        ))?;
     } else {
-        emit(&render(&run, status, &shown))?;
+        emit(&render(&run, status, &shown, &comps))?;
     }
     Ok(Exit::Success)
 }
@@ -102,9 +111,38 @@ struct StepJson<'a> {
     cached: bool,
     error: Option<&'a str>,
     outputs: Json,
+    /// Only for a step the saga undid (or began to undo).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compensation: Option<CompensationJson<'a>>,
 }
 
-fn run_json<'a>(run: &'a RunRow, status: &'a str, steps: &[(&'a StepRow, &'a str)]) -> RunJson<'a> {
+#[derive(Serialize)]
+struct CompensationJson<'a> {
+    status: &'a str,
+    attempts: i64,
+    started_at: Option<String>,
+    finished_at: Option<String>,
+    duration_ms: Option<i64>,
+    error: Option<&'a str>,
+}
+
+fn compensation_json(c: &CompensationRow) -> CompensationJson<'_> {
+    CompensationJson {
+        status: &c.status,
+        attempts: c.attempts,
+        started_at: rfc3339(Some(c.started_at)),
+        finished_at: rfc3339(c.finished_at),
+        duration_ms: c.duration_ms,
+        error: c.error.as_deref(),
+    }
+}
+
+fn run_json<'a>(
+    run: &'a RunRow,
+    status: &'a str,
+    steps: &[(&'a StepRow, &'a str)],
+    comps: &'a HashMap<String, CompensationRow>,
+) -> RunJson<'a> {
     RunJson {
         id: &run.id,
         workflow: &run.workflow,
@@ -131,6 +169,7 @@ fn run_json<'a>(run: &'a RunRow, status: &'a str, steps: &[(&'a StepRow, &'a str
                 cached: s.cached,
                 error: s.error.as_deref(),
                 outputs: s.outputs(),
+                compensation: comps.get(&s.step_id).map(compensation_json),
             })
             .collect(),
     }
@@ -156,7 +195,12 @@ fn push_values(out: &mut String, title: &str, values: &Json) {
     }
 }
 
-fn render(run: &RunRow, status: &str, steps: &[(&StepRow, &str)]) -> String {
+fn render(
+    run: &RunRow,
+    status: &str,
+    steps: &[(&StepRow, &str)],
+    comps: &HashMap<String, CompensationRow>,
+) -> String {
     let mut head: Vec<(&str, String)> = vec![
         ("run", run.id.clone()),
         (
@@ -191,9 +235,9 @@ fn render(run: &RunRow, status: &str, steps: &[(&StepRow, &str)]) -> String {
     }
     push_values(&mut out, "inputs", &object(Some(&run.inputs)));
 
-    let rows: Vec<Vec<String>> = steps
-        .iter()
-        .map(|(s, status)| {
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for (s, status) in steps {
+        rows.push(
             vec![
                 if s.parent.is_some() {
                     format!("  {}", s.step_id)
@@ -211,9 +255,25 @@ fn render(run: &RunRow, status: &str, steps: &[(&StepRow, &str)]) -> String {
                     .or(s.http_status)
                     .map_or_else(|| "-".to_string(), |c| c.to_string()),
                 s.error.as_deref().map(one_line).unwrap_or_default(),
-            ]
-        })
-        .collect();
+            ],
+        );
+        // The compensation sits under its step.
+        if let Some(c) = comps.get(&s.step_id) {
+            let indent = if s.parent.is_some() { "    " } else { "  " };
+            rows.push(vec![
+                format!("{indent}↶ compensate"),
+                c.status.clone(),
+                if c.attempts > 0 {
+                    c.attempts.to_string()
+                } else {
+                    "-".to_string()
+                },
+                duration_text(c.duration_ms),
+                "-".to_string(),
+                c.error.as_deref().map(one_line).unwrap_or_default(),
+            ]);
+        }
+    }
     out.push('\n');
     out.push_str(&table(
         &["STEP", "STATUS", "ATTEMPTS", "DURATION", "EXIT", "ERROR"],

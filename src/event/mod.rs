@@ -103,6 +103,16 @@ pub(crate) enum EventKind {
     },
     /// Somebody (or the clock) decided an approval.
     ApprovalDecided { step: String, verdict: Verdict },
+    /// An attempt of a step's `compensate:` body began (the saga undoing
+    /// a step that completed, after the run failed or was cancelled).
+    CompensationStarted {
+        step: String,
+        attempt: u32,
+        max_attempts: u32,
+    },
+    /// A compensation ended; on success a `StepFinished` with status
+    /// `compensated` follows for the step.
+    CompensationFinished { step: String, outcome: StepOutcome },
     /// The run ended (or stopped, waiting for an approval).
     RunFinished { summary: Arc<RunSummary> },
 }
@@ -189,7 +199,9 @@ impl Event {
             | EventKind::StepRetrying { step, .. }
             | EventKind::StepFinished { step, .. }
             | EventKind::ApprovalRequested { step, .. }
-            | EventKind::ApprovalDecided { step, .. } => Some(step),
+            | EventKind::ApprovalDecided { step, .. }
+            | EventKind::CompensationStarted { step, .. }
+            | EventKind::CompensationFinished { step, .. } => Some(step),
             EventKind::RunCreated | EventKind::RunStarted | EventKind::RunFinished { .. } => None,
         }
     }
@@ -266,6 +278,7 @@ pub(crate) mod sample {
             error: None,
             duration: Duration::ZERO,
             waiting: Vec::new(),
+            compensation_failures: Vec::new(),
         }
     }
 
@@ -314,6 +327,19 @@ pub(crate) mod sample {
             Name::ApprovalDecided => EventKind::ApprovalDecided {
                 step,
                 verdict: Verdict::TimedOut,
+            },
+            Name::CompensationStarted => EventKind::CompensationStarted {
+                step,
+                attempt: 1,
+                max_attempts: 1,
+            },
+            Name::CompensationCompleted => EventKind::CompensationFinished {
+                step,
+                outcome: outcome(Status::Succeeded),
+            },
+            Name::CompensationFailed => EventKind::CompensationFinished {
+                step,
+                outcome: outcome(Status::Failed),
             },
         })
     }

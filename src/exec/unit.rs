@@ -58,6 +58,10 @@ pub(crate) struct UnitCtx {
     pub(crate) masker: Arc<Masker>,
     /// Values of the secrets this step reads, fetched before it starts.
     pub(crate) secret_values: HashMap<String, String>,
+    /// This unit is a step's `compensate:` body (its `wf` holds the step
+    /// with that body): its attempts are announced as compensation events
+    /// and its output goes to `<id>.compensate`.
+    pub(crate) compensation: bool,
 }
 
 impl UnitCtx {
@@ -72,7 +76,39 @@ impl UnitCtx {
         }
     }
 
+    /// Where the unit's output lines (and its step log) go.
+    fn output_id(&self) -> String {
+        if self.compensation {
+            format!("{}.compensate", self.display_id())
+        } else {
+            self.display_id()
+        }
+    }
+
     fn emit(&self, kind: EventKind) {
+        // A compensation's attempts must not move the step's own status.
+        let kind = match kind {
+            EventKind::StepStarted {
+                step,
+                attempt,
+                max_attempts,
+            } if self.compensation => EventKind::CompensationStarted {
+                step,
+                attempt: attempt.unwrap_or(1),
+                max_attempts: max_attempts.unwrap_or(1),
+            },
+            EventKind::StepRetrying {
+                step,
+                attempt,
+                max_attempts,
+                ..
+            } if self.compensation => EventKind::CompensationStarted {
+                step,
+                attempt,
+                max_attempts,
+            },
+            other => other,
+        };
         self.sink
             .event(&Event::new(kind, &self.run_id, &self.workflow));
     }
@@ -290,7 +326,7 @@ async fn attempts(
     routes: &[Option<String>],
     started: Instant,
 ) -> UnitResult {
-    let display_id = ctx.display_id();
+    let display_id = ctx.output_id();
     let per_route = retry.max_attempts.max(1);
     let max = per_route * routes.len() as u32;
     let fallback = ctx.cfg.policies.fallback_on_error;

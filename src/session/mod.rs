@@ -491,6 +491,7 @@ mod tests {
                 error: None,
                 duration: Duration::ZERO,
                 waiting: vec![],
+                compensation_failures: vec![],
             },
             undelivered: None,
             recorded: WriterReport {

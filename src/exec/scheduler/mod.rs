@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::{json, Map, Value as Json};
 use tokio::task::JoinSet;
 
+mod compensate;
 mod transitions;
 
 use super::state::{report, restored, Ready, StepState};
@@ -48,6 +49,11 @@ pub(crate) struct Engine {
     unsynced: Vec<bool>,
     /// A queued step needs one of those: wait for the sink before starting it.
     sync_needed: bool,
+    /// Main steps (or items) with `compensate:` that succeeded, in the order
+    /// they finished: the saga undoes them in reverse.
+    completed: Vec<(usize, Option<usize>)>,
+    /// `compensation of `id` failed: …`, in the order they ran.
+    compensation_failures: Vec<String>,
 }
 
 impl Engine {
@@ -100,6 +106,8 @@ impl Engine {
             waiting: Vec::new(),
             unsynced: vec![false; n],
             sync_needed: false,
+            completed: Vec::new(),
+            compensation_failures: Vec::new(),
         };
         engine.restore();
         engine
@@ -118,6 +126,9 @@ impl Engine {
             st.duration = r.duration;
             st.result = Some(restored(&r));
             st.view = Some(Arc::new(r.view));
+            // Steps kept from an earlier attempt finished before any of
+            // this attempt's (in file order among themselves).
+            self.completed_unit(i, None);
             for &d in &self.plan.dependents[i] {
                 self.waiting_on[d] -= 1;
             }
@@ -169,6 +180,10 @@ impl Engine {
                 },
             );
         }
+        if (self.failing || self.cancelled) && !immediate {
+            self.compensate().await;
+        }
+        let immediate = self.opts.cancel.level() == CancelLevel::Immediate;
         if immediate {
             self.resolve_unrun(Phase::Finally, Status::Cancelled);
         } else {
@@ -199,6 +214,7 @@ impl Engine {
                 .iter()
                 .map(|&i| self.wf.steps[i].id.clone())
                 .collect(),
+            compensation_failures: self.compensation_failures.clone(),
         });
         self.emit(EventKind::RunFinished {
             summary: summary.clone(),
@@ -439,10 +455,24 @@ impl Engine {
                 Some((self.wf.steps[j].id.clone(), v))
             })
             .collect();
-        let ctx = UnitCtx {
-            wf: self.wf.clone(),
+        let ctx = self.unit_ctx(self.wf.clone(), i, item.clone(), views);
+        let k = item.map(|(k, _)| k);
+        self.tasks
+            .spawn(async move { (i, k, unit::execute(ctx).await) });
+    }
+
+    /// What unit `i` (item `item`) of `wf` runs with.
+    fn unit_ctx(
+        &self,
+        wf: Arc<Workflow>,
+        i: usize,
+        item: Option<(usize, Json)>,
+        views: HashMap<String, Arc<Json>>,
+    ) -> UnitCtx {
+        UnitCtx {
+            wf,
             step: i,
-            item: item.clone(),
+            item,
             views,
             inputs: self.inputs.clone(),
             env_ctx: self.env_ctx.clone(),
@@ -462,10 +492,8 @@ impl Engine {
             secrets: self.opts.secrets.clone(),
             masker: self.opts.masker.clone(),
             secret_values: HashMap::new(),
-        };
-        let k = item.map(|(k, _)| k);
-        self.tasks
-            .spawn(async move { (i, k, unit::execute(ctx).await) });
+            compensation: false,
+        }
     }
 
     fn on_done(&mut self, i: usize, item: Option<usize>, result: UnitResult) {
@@ -494,7 +522,14 @@ impl Engine {
                 };
                 items.running -= 1;
                 items.done += 1;
+                let succeeded = result.status == Status::Succeeded;
                 items.results[k] = Some(result);
+                if succeeded {
+                    self.completed_unit(i, Some(k));
+                }
+                let Some(items) = self.state[i].items.as_mut() else {
+                    return;
+                };
                 let all_done = items.done == items.values.len();
                 let more = items.next < items.values.len() && items.running < cap;
                 if all_done {
