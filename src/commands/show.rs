@@ -126,9 +126,19 @@ struct CompensationJson<'a> {
     error: Option<&'a str>,
 }
 
-fn compensation_json(c: &CompensationRow) -> CompensationJson<'_> {
+/// A compensation still `running` in a run that no process holds was
+/// interrupted, as its step would be.
+fn compensation_status<'a>(c: &'a CompensationRow, run_status: &str) -> &'a str {
+    if c.status == "running" && run_status == "interrupted" {
+        "interrupted"
+    } else {
+        &c.status
+    }
+}
+
+fn compensation_json<'a>(c: &'a CompensationRow, run_status: &str) -> CompensationJson<'a> {
     CompensationJson {
-        status: &c.status,
+        status: compensation_status(c, run_status),
         attempts: c.attempts,
         started_at: rfc3339(Some(c.started_at)),
         finished_at: rfc3339(c.finished_at),
@@ -169,7 +179,7 @@ fn run_json<'a>(
                 cached: s.cached,
                 error: s.error.as_deref(),
                 outputs: s.outputs(),
-                compensation: comps.get(&s.step_id).map(compensation_json),
+                compensation: comps.get(&s.step_id).map(|c| compensation_json(c, status)),
             })
             .collect(),
     }
@@ -262,7 +272,7 @@ fn render(
             let indent = if s.parent.is_some() { "    " } else { "  " };
             rows.push(vec![
                 format!("{indent}↶ compensate"),
-                c.status.clone(),
+                compensation_status(c, status).to_string(),
                 if c.attempts > 0 {
                     c.attempts.to_string()
                 } else {
@@ -304,6 +314,7 @@ mod tests {
             cached,
             error: None,
             result: None,
+            finished_at: None,
         }
     }
 

@@ -32,6 +32,11 @@ impl CompensationRow {
             error: r.get(6)?,
         })
     }
+
+    /// Ran to its end (successfully or not): resume does not repeat it.
+    pub(crate) fn finished(&self) -> bool {
+        self.status != "running"
+    }
 }
 
 impl Store {

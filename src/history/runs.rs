@@ -83,7 +83,7 @@ impl RunRow {
 
 pub(crate) const STEP_COLUMNS: &str =
     "step_id, parent, status, attempts, duration_ms, exit_code, http_status, cached, \
-     error, result";
+     error, result, finished_at";
 
 #[derive(Debug, Clone)]
 pub(crate) struct StepRow {
@@ -97,6 +97,8 @@ pub(crate) struct StepRow {
     pub(crate) cached: bool,
     pub(crate) error: Option<String>,
     pub(crate) result: Option<String>,
+    /// When it ended (unix ms).
+    pub(crate) finished_at: Option<i64>,
 }
 
 impl StepRow {
@@ -112,6 +114,7 @@ impl StepRow {
             cached: r.get(7)?,
             error: r.get(8)?,
             result: r.get(9)?,
+            finished_at: r.get(10)?,
         })
     }
 

@@ -20,6 +20,7 @@ use super::Engine;
 use crate::cancel::{self, CancelLevel};
 use crate::event::{EventKind, Status, StepOutcome};
 use crate::exec::unit::{self, UnitResult};
+use crate::expr::eval::resolve;
 use crate::model::{Phase, Step, Workflow};
 
 impl Engine {
@@ -146,10 +147,7 @@ impl Engine {
         };
         let mut wf: Workflow = (*self.wf).clone();
         wf.steps[i] = step;
-        let value = item.and_then(|k| {
-            let items = self.state[i].items.as_ref()?;
-            Some((k, items.values.get(k).cloned().unwrap_or(Json::Null)))
-        });
+        let value = item.map(|k| (k, self.item_value(i, k)));
         // Every finished step's view, the step's own included.
         let views = self
             .wf
@@ -186,6 +184,24 @@ impl Engine {
             r.error = Some("a compensation cannot wait for an approval".into());
         }
         r
+    }
+}
+
+impl Engine {
+    /// Item `k` of `for_each` step `i`; for a step kept from an earlier
+    /// attempt of the run (`orch resume`), its `for_each` evaluated again.
+    fn item_value(&self, i: usize, k: usize) -> Json {
+        if let Some(items) = &self.state[i].items {
+            return items.values.get(k).cloned().unwrap_or(Json::Null);
+        }
+        let Some(fe) = &self.wf.steps[i].for_each else {
+            return Json::Null;
+        };
+        let fns = self.status_fns(i);
+        match self.with_scope(fns, |scope| resolve(fe, scope)) {
+            Ok(Json::Array(values)) => values.get(k).cloned().unwrap_or(Json::Null),
+            _ => Json::Null,
+        }
     }
 }
 

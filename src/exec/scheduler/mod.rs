@@ -117,22 +117,37 @@ impl Engine {
     /// of this run; they count as done for their dependents.
     fn restore(&mut self) {
         let restore = std::mem::take(&mut self.opts.restore);
+        // What the saga undoes of them, if it comes to that: they finished
+        // before any of this attempt's steps, in the order they finished.
+        let mut undo: Vec<(i64, usize, Option<usize>)> = Vec::new();
         for (id, r) in restore {
             let Some(i) = self.wf.step_index(&id) else {
                 continue;
             };
+            let step = &self.wf.steps[i];
+            // Only the resume of a run being undone keeps failed and
+            // cancelled steps: the run stays failed (or cancelled).
+            if step.phase == Phase::Main {
+                if r.status == Status::Failed && !step.continue_on_error {
+                    self.failing = true;
+                    self.failures.push(id.clone());
+                }
+                if r.status == Status::Cancelled {
+                    self.cancelled = true;
+                }
+            }
+            undo.extend(r.undo.iter().map(|&(at, item)| (at, i, item)));
             let st = &mut self.state[i];
             st.status = r.status;
             st.duration = r.duration;
             st.result = Some(restored(&r));
             st.view = Some(Arc::new(r.view));
-            // Steps kept from an earlier attempt finished before any of
-            // this attempt's (in file order among themselves).
-            self.completed_unit(i, None);
             for &d in &self.plan.dependents[i] {
                 self.waiting_on[d] -= 1;
             }
         }
+        undo.sort_by_key(|&(at, i, item)| (at, i, item));
+        self.completed = undo.into_iter().map(|(_, i, item)| (i, item)).collect();
     }
 
     fn emit(&self, kind: EventKind) {
