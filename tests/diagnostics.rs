@@ -89,6 +89,7 @@ fixtures! {
     no_kind,
     two_kinds,
     not_supported_kind,
+    compensate_misplaced,
     call_no_registry,
     // The dependency graph.
     duplicate_id,

@@ -19,6 +19,7 @@ mod inspect;
 mod masking;
 mod resume;
 mod run;
+mod saga;
 mod secrets;
 mod services;
 mod webhook;

@@ -169,9 +169,9 @@ fn run_json<'a>(
         attempt: run.attempt,
         steps: steps
             .iter()
-            .map(|(s, status)| StepJson {
+            .map(|(s, step_status)| StepJson {
                 id: &s.step_id,
-                status,
+                status: step_status,
                 attempts: s.attempts,
                 duration_ms: s.duration_ms,
                 exit_code: s.exit_code,
@@ -246,27 +246,25 @@ fn render(
     push_values(&mut out, "inputs", &object(Some(&run.inputs)));
 
     let mut rows: Vec<Vec<String>> = Vec::new();
-    for (s, status) in steps {
-        rows.push(
-            vec![
-                if s.parent.is_some() {
-                    format!("  {}", s.step_id)
-                } else {
-                    s.step_id.clone()
-                },
-                status.to_string(),
-                if s.attempts > 0 {
-                    s.attempts.to_string()
-                } else {
-                    "-".to_string()
-                },
-                duration_text(s.duration_ms),
-                s.exit_code
-                    .or(s.http_status)
-                    .map_or_else(|| "-".to_string(), |c| c.to_string()),
-                s.error.as_deref().map(one_line).unwrap_or_default(),
-            ],
-        );
+    for (s, step_status) in steps {
+        rows.push(vec![
+            if s.parent.is_some() {
+                format!("  {}", s.step_id)
+            } else {
+                s.step_id.clone()
+            },
+            step_status.to_string(),
+            if s.attempts > 0 {
+                s.attempts.to_string()
+            } else {
+                "-".to_string()
+            },
+            duration_text(s.duration_ms),
+            s.exit_code
+                .or(s.http_status)
+                .map_or_else(|| "-".to_string(), |c| c.to_string()),
+            s.error.as_deref().map(one_line).unwrap_or_default(),
+        ]);
         // The compensation sits under its step.
         if let Some(c) = comps.get(&s.step_id) {
             let indent = if s.parent.is_some() { "    " } else { "  " };

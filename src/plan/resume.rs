@@ -223,12 +223,7 @@ pub(crate) fn resume_compensations(
 
 /// A kept step as the engine takes it back, with `status`. Units in `done`
 /// were already undone.
-fn restored(
-    wf: &Workflow,
-    s: &RecordedStep<'_>,
-    status: Status,
-    done: &HashSet<&str>,
-) -> Restored {
+fn restored(wf: &Workflow, s: &RecordedStep<'_>, status: Status, done: &HashSet<&str>) -> Restored {
     let view = s
         .result
         .and_then(|r| serde_json::from_str(r).ok())

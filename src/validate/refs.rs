@@ -180,13 +180,13 @@ pub(crate) fn check(cx: &mut Ctx, wf: &Workflow, config: &Config) {
         }
         if s.compensate.is_some() && s.phase != Phase::Main {
             let (section, when) = match s.phase {
-                Phase::OnFailure => ("on_failure", "after the run failed"),
-                _ => ("finally", "after the run ended"),
+                Phase::OnFailure => ("an `on_failure`", "after the run failed"),
+                _ => ("a `finally`", "after the run ended"),
             };
             cx.push(
                 Diag::new(
                     "compensate",
-                    format!("a `{section}` step cannot have `compensate`"),
+                    format!("{section} step cannot have `compensate`"),
                 )
                 .label(s.span, format!("step `{}` runs {when}", s.id))
                 .help("only main steps are undone when the run fails; move the step to `steps:` or drop its `compensate:`"),

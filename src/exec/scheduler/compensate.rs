@@ -19,6 +19,7 @@ use serde_json::Value as Json;
 use super::Engine;
 use crate::cancel::{self, CancelLevel};
 use crate::event::{EventKind, Status, StepOutcome};
+use crate::exec::state::step_view;
 use crate::exec::unit::{self, UnitResult};
 use crate::expr::eval::resolve;
 use crate::model::{Phase, Step, Workflow};
@@ -35,8 +36,10 @@ impl Engine {
     /// Undo, last finished first, every unit remembered by
     /// [`Engine::completed_unit`].
     pub(super) async fn compensate(&mut self) {
-        let order: Vec<(usize, Option<usize>)> =
-            std::mem::take(&mut self.completed).into_iter().rev().collect();
+        let order: Vec<(usize, Option<usize>)> = std::mem::take(&mut self.completed)
+            .into_iter()
+            .rev()
+            .collect();
         if order.is_empty() {
             return;
         }
@@ -108,8 +111,7 @@ impl Engine {
     fn mark_compensated(&mut self, i: usize, item: Option<usize>) {
         let id = match item {
             Some(k) => {
-                if let Some(Some(r)) = self
-                    .state[i]
+                if let Some(Some(r)) = self.state[i]
                     .items
                     .as_mut()
                     .and_then(|items| items.results.get_mut(k))
@@ -123,6 +125,9 @@ impl Engine {
                 self.wf.steps[i].id.clone()
             }
         };
+        // `finally` sees what was undone.
+        let view = step_view(&self.state[i]);
+        self.state[i].view = Some(Arc::new(view));
         self.emit(EventKind::StepFinished {
             step: id,
             outcome: StepOutcome {
