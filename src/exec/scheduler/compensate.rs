@@ -101,9 +101,11 @@ impl Engine {
                     }
                 }
             }
-        }
-        if let Some(durable) = self.sink.durable() {
-            durable.await;
+            // On disk before the next one starts: a resume after a crash
+            // must not undo this one again.
+            if let Some(durable) = self.sink.durable() {
+                durable.await;
+            }
         }
     }
 
