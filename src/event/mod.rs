@@ -243,6 +243,36 @@ mod tests {
         assert!(j["time"].as_str().unwrap().ends_with('Z'));
         assert!(j.get("error").is_none());
     }
+
+    #[test]
+    fn compensation_events_have_names_of_their_own() {
+        let started = Event::new(
+            EventKind::CompensationStarted {
+                step: "charge".into(),
+                attempt: 1,
+                max_attempts: 2,
+            },
+            &Arc::from("r1"),
+            &Arc::from("w"),
+        );
+        let j = serde_json::to_value(&started).unwrap();
+        assert_eq!(j["event"], "orchestration.compensation.started");
+        assert_eq!(j["step_id"], "charge");
+        assert_eq!(j["attempt"], 1);
+        assert_eq!(j["max_attempts"], 2);
+        assert_eq!(j["status"], "running");
+        let mut failed = sample::of(wire::Name::CompensationFailed, "charge");
+        failed.outcome_mut_any().error = Some("exited with code 3".into());
+        let j = serde_json::to_value(&failed).unwrap();
+        assert_eq!(j["event"], "orchestration.compensation.failed");
+        assert_eq!(j["error"], "exited with code 3");
+        let done = sample::of(wire::Name::CompensationCompleted, "charge");
+        assert_eq!(done.name(), "orchestration.compensation.completed");
+        assert_eq!(
+            sample::of(wire::Name::StepCompensated, "charge").name(),
+            "orchestration.step.compensated"
+        );
+    }
 }
 
 /// Small events for the tests of sinks.
@@ -350,6 +380,15 @@ pub(crate) mod sample {
             match &mut self.kind {
                 EventKind::StepFinished { outcome, .. } => outcome,
                 other => panic!("not a finished step: {other:?}"),
+            }
+        }
+
+        /// The outcome of a `StepFinished` or `CompensationFinished` event.
+        pub(crate) fn outcome_mut_any(&mut self) -> &mut StepOutcome {
+            match &mut self.kind {
+                EventKind::StepFinished { outcome, .. }
+                | EventKind::CompensationFinished { outcome, .. } => outcome,
+                other => panic!("no outcome: {other:?}"),
             }
         }
     }

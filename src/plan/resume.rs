@@ -420,6 +420,67 @@ mod tests {
         );
     }
 
+    /// a → b → c with compensations, d fails; fan is a for_each.
+    const SAGA: &str = "name: w\nsteps:\n\
+        - {id: a, run: echo a, compensate: {run: undo a}}\n\
+        - {id: b, run: echo b, needs: [a], compensate: {run: undo b}}\n\
+        - {id: fan, for_each: [1, 2], run: echo, compensate: {run: undo}}\n\
+        - {id: c, run: echo c, needs: [b], compensate: {run: undo c}}\n\
+        - {id: d, run: exit 1, needs: [c, fan]}\n\
+        finally:\n  - {id: f, run: echo f}\n";
+
+    #[test]
+    fn a_run_being_undone_keeps_every_step_and_undoes_what_is_left() {
+        let w = wf(SAGA);
+        let defs = definitions(&w);
+        let items =
+            r#"{"status":"succeeded","items":[{"status":"succeeded"},{"status":"succeeded"}]}"#;
+        let steps = [
+            RecordedStep {
+                finished_at: Some(1),
+                ..step("a", Status::Succeeded)
+            },
+            RecordedStep {
+                finished_at: Some(2),
+                ..step("b", Status::Succeeded)
+            },
+            RecordedStep {
+                finished_at: Some(3),
+                result: Some(items),
+                ..step("fan", Status::Succeeded)
+            },
+            step("c", Status::Compensated),
+            step("d", Status::Failed),
+            step("f", Status::Pending),
+        ];
+        let rec = Recorded {
+            definitions: &defs,
+            steps: &steps,
+        };
+        let done = HashSet::from(["c", "fan[1]"]);
+        let p = resume_compensations(&w, &rec, &done, None).unwrap();
+        // Nothing runs again but `finally`.
+        assert_eq!(kept(&p), ["a", "b", "c", "d", "fan"]);
+        assert_eq!(p.restore["d"].status, Status::Failed);
+        assert_eq!(p.restore["c"].status, Status::Compensated);
+        assert!(p.restore["c"].undo.is_empty());
+        assert_eq!(p.restore["a"].undo, [(1, None)]);
+        assert_eq!(p.restore["b"].undo, [(2, None)]);
+        assert_eq!(p.restore["fan"].undo, [(3, Some(0))]);
+        assert_eq!(
+            resume_compensations(&w, &rec, &done, Some("a")).unwrap_err(),
+            ResumeError::FromWhileUndoing
+        );
+        let all = HashSet::from(["a", "b", "c", "fan[0]", "fan[1]"]);
+        assert_eq!(
+            resume_compensations(&w, &rec, &all, None).unwrap_err(),
+            ResumeError::Undone
+        );
+        // An ordinary resume keeps what the saga would undo of kept steps.
+        let p = resume(&w, &rec, None).unwrap();
+        assert_eq!(p.restore["a"].undo, [(1, None)]);
+    }
+
     #[test]
     fn a_kept_step_whose_need_reruns_is_dropped() {
         let w = wf(CHAIN);
