@@ -831,7 +831,7 @@ _orch() {
             return 0
             ;;
         orch__subcmd__logs)
-            opts="-f -q -v -h -V --follow --config --color --quiet --verbose --help --version"
+            opts="-f -q -v -h -V --follow --compensation --config --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -170,6 +170,7 @@ set edit:completion:arg-completer[orch] = {|@words|
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
             cand -f 'Keep printing new output until the run ends'
             cand --follow 'Keep printing new output until the run ends'
+            cand --compensation 'The output of STEP''s compensation (`compensate:`) instead of the step''s'
             cand -q 'Print less: only errors and the summary'
             cand --quiet 'Print less: only errors and the summary'
             cand -v 'Print more detail'

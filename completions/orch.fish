@@ -146,6 +146,7 @@ complete -c orch -n "__fish_orch_using_subcommand logs" -l color -d 'When to use
 always\t''
 never\t''"
 complete -c orch -n "__fish_orch_using_subcommand logs" -s f -l follow -d 'Keep printing new output until the run ends'
+complete -c orch -n "__fish_orch_using_subcommand logs" -l compensation -d 'The output of STEP\'s compensation (`compensate:`) instead of the step\'s'
 complete -c orch -n "__fish_orch_using_subcommand logs" -s q -l quiet -d 'Print less: only errors and the summary'
 complete -c orch -n "__fish_orch_using_subcommand logs" -s v -l verbose -d 'Print more detail'
 complete -c orch -n "__fish_orch_using_subcommand logs" -s h -l help -d 'Print help'

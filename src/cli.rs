@@ -391,6 +391,10 @@ pub struct LogsArgs {
     /// Keep printing new output until the run ends
     #[arg(short, long)]
     pub follow: bool,
+
+    /// The output of STEP's compensation (`compensate:`) instead of the step's
+    #[arg(long, requires = "step")]
+    pub compensation: bool,
 }
 
 #[derive(Debug, Args)]

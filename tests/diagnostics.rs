@@ -88,8 +88,8 @@ fixtures! {
     // Step kinds.
     no_kind,
     two_kinds,
-    not_supported_kind,
     workflow_child,
+    compensate_misplaced,
     call_no_registry,
     // The dependency graph.
     duplicate_id,

@@ -20,6 +20,7 @@ mod inspect;
 mod masking;
 mod resume;
 mod run;
+mod saga;
 mod schedule;
 mod secrets;
 mod services;

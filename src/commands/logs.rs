@@ -1,4 +1,4 @@
-//! `orch logs RUN [STEP] [--follow]`: a run's step output as recorded in
+//! `orch logs RUN [STEP] [--follow] [--compensation]`: a run's step output as recorded in
 //! `ORCH_HOME/logs/<run>/<step>.log`. One step's log is printed as it is;
 //! without STEP every step's log in step order, each line prefixed
 //! `[step] `. `--follow` keeps printing new lines until the run's process
@@ -31,7 +31,12 @@ pub(crate) fn run(cx: &Context, args: &LogsArgs) -> Result<Exit, Error> {
     match &args.step {
         Some(step) => {
             check_step(&store, &home, &run.id, step)?;
-            let path = dir.join(format!("{step}.log"));
+            let path = if args.compensation {
+                check_compensation(&store, &run.id, step)?;
+                dir.join(format!("{step}.compensate.log"))
+            } else {
+                dir.join(format!("{step}.log"))
+            };
             if args.follow {
                 follow(&home, &run.id, || Ok(vec![(None, path.clone())]))?;
             } else {
@@ -80,6 +85,24 @@ pub(crate) fn run(cx: &Context, args: &LogsArgs) -> Result<Exit, Error> {
         }
     }
     Ok(Exit::Success)
+}
+
+/// `--compensation` of a step that was never undone is an error, not an
+/// empty log.
+fn check_compensation(store: &Store, run_id: &str, step: &str) -> Result<(), Error> {
+    if store
+        .compensations(run_id)?
+        .iter()
+        .any(|c| c.step_id == step)
+    {
+        return Ok(());
+    }
+    Err(Diag::new(
+        "history",
+        format!("step `{step}` of run {run_id} was not compensated"),
+    )
+    .help("a step's `compensate:` runs only when the run fails or is cancelled after the step completed")
+    .into())
 }
 
 fn read_error(path: &Path, e: &std::io::Error) -> Diag {

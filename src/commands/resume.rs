@@ -3,6 +3,7 @@
 //! that are alive, finished, or whose finished steps changed in the file.
 //! Which steps keep their results is [`crate::plan::resume`]'s call.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use serde_json::Value as Json;
@@ -72,14 +73,22 @@ pub(crate) fn run(cx: &Context, args: &ResumeArgs) -> Result<Exit, Error> {
         .filter(|s| s.parent.is_none())
         .map(StepRow::recorded)
         .collect();
-    let plan = plan::resume(
-        &wf,
-        &plan::Recorded {
-            definitions: &definitions,
-            steps: &recorded,
-        },
-        args.from.as_deref(),
-    )
+    let rec = plan::Recorded {
+        definitions: &definitions,
+        steps: &recorded,
+    };
+    // A run whose compensations began is finished undoing, not re-run.
+    let compensations = store.compensations(&row.id)?;
+    let plan = if compensations.is_empty() {
+        plan::resume(&wf, &rec, args.from.as_deref())
+    } else {
+        let done: HashSet<&str> = compensations
+            .iter()
+            .filter(|c| c.finished())
+            .map(|c| c.step_id.as_str())
+            .collect();
+        plan::resume_compensations(&wf, &rec, &done, args.from.as_deref())
+    }
     .map_err(|e| refusal(e, &row, &wf))?;
     // Child runs of steps that run again are continued, not restarted; read
     // them before the reset clears those steps' results.
@@ -148,6 +157,25 @@ fn refusal(e: ResumeError, row: &RunRow, wf: &Workflow) -> Diag {
                 None => d,
             }
         }
+        ResumeError::Undone => Diag::new(
+            "resume",
+            format!(
+                "run {} was undone: its compensations all ran; there is nothing to resume",
+                row.id
+            ),
+        )
+        .help(format!("start a new run with `orch run {}`", row.file_path)),
+        ResumeError::FromWhileUndoing => Diag::new(
+            "resume",
+            format!(
+                "run {} was interrupted while its compensations ran: `--from` cannot re-run its steps",
+                row.id
+            ),
+        )
+        .help(format!(
+            "finish undoing it with `orch resume {}`, then start a new run",
+            row.id
+        )),
         ResumeError::Unsafe { changes, first } => {
             let changes: Vec<String> = changes.iter().map(ToString::to_string).collect();
             Diag::new(

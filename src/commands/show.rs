@@ -3,7 +3,7 @@
 //! attempts, duration, exit code and error, then the workflow's outputs.
 //! `--json` prints the same as one object (a documented format).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 use serde_json::Value as Json;
@@ -11,6 +11,7 @@ use serde_json::Value as Json;
 use crate::cli::ShowArgs;
 use crate::error::Error;
 use crate::exit::Exit;
+use crate::history::compensations::CompensationRow;
 use crate::history::store::{RunRow, StepRow};
 use crate::history::{ShownStatus, Store};
 
@@ -42,10 +43,18 @@ pub(crate) fn run(cx: &Context, args: &ShowArgs) -> Result<Exit, Error> {
         .iter()
         .map(|s| (s, step_status(s, &open_approvals, shown_status)))
         .collect();
+    let comps: HashMap<String, CompensationRow> = store
+        .compensations(&run.id)?
+        .into_iter()
+        .map(|c| (c.step_id.clone(), c))
+        .collect();
     if args.json {
-        emit(&format!("{}\n", to_json(&run_json(&run, status, &shown))?))?;
+        emit(&format!(
+            "{}\n",
+            to_json(&run_json(&run, status, &shown, &comps))?
+        ))?;
     } else {
-        emit(&render(&run, status, &shown, &children))?;
+        emit(&render(&run, status, &shown, &comps, &children))?;
     }
     Ok(Exit::Success)
 }
@@ -113,9 +122,48 @@ struct StepJson<'a> {
     /// The child run of a `workflow:` step.
     #[serde(skip_serializing_if = "Option::is_none")]
     child_run_id: Option<String>,
+    /// Only for a step the saga undid (or began to undo).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compensation: Option<CompensationJson<'a>>,
 }
 
-fn run_json<'a>(run: &'a RunRow, status: &'a str, steps: &[(&'a StepRow, &'a str)]) -> RunJson<'a> {
+#[derive(Serialize)]
+struct CompensationJson<'a> {
+    status: &'a str,
+    attempts: i64,
+    started_at: Option<String>,
+    finished_at: Option<String>,
+    duration_ms: Option<i64>,
+    error: Option<&'a str>,
+}
+
+/// A compensation still `running` in a run that no process holds was
+/// interrupted, as its step would be.
+fn compensation_status<'a>(c: &'a CompensationRow, run_status: &str) -> &'a str {
+    if c.status == "running" && run_status == "interrupted" {
+        "interrupted"
+    } else {
+        &c.status
+    }
+}
+
+fn compensation_json<'a>(c: &'a CompensationRow, run_status: &str) -> CompensationJson<'a> {
+    CompensationJson {
+        status: compensation_status(c, run_status),
+        attempts: c.attempts,
+        started_at: rfc3339(Some(c.started_at)),
+        finished_at: rfc3339(c.finished_at),
+        duration_ms: c.duration_ms,
+        error: c.error.as_deref(),
+    }
+}
+
+fn run_json<'a>(
+    run: &'a RunRow,
+    status: &'a str,
+    steps: &[(&'a StepRow, &'a str)],
+    comps: &'a HashMap<String, CompensationRow>,
+) -> RunJson<'a> {
     RunJson {
         id: &run.id,
         workflow: &run.workflow,
@@ -132,9 +180,9 @@ fn run_json<'a>(run: &'a RunRow, status: &'a str, steps: &[(&'a StepRow, &'a str
         attempt: run.attempt,
         steps: steps
             .iter()
-            .map(|(s, status)| StepJson {
+            .map(|(s, step_status)| StepJson {
                 id: &s.step_id,
-                status,
+                status: step_status,
                 attempts: s.attempts,
                 duration_ms: s.duration_ms,
                 exit_code: s.exit_code,
@@ -143,6 +191,7 @@ fn run_json<'a>(run: &'a RunRow, status: &'a str, steps: &[(&'a StepRow, &'a str
                 error: s.error.as_deref(),
                 outputs: s.outputs(),
                 child_run_id: s.child_run(),
+                compensation: comps.get(&s.step_id).map(|c| compensation_json(c, status)),
             })
             .collect(),
     }
@@ -171,7 +220,13 @@ fn push_values(out: &mut String, title: &str, values: &Json) {
 /// `(id, workflow, status)` of each child run.
 type Children = [(String, String, String)];
 
-fn render(run: &RunRow, status: &str, steps: &[(&StepRow, &str)], children: &Children) -> String {
+fn render(
+    run: &RunRow,
+    status: &str,
+    steps: &[(&StepRow, &str)],
+    comps: &HashMap<String, CompensationRow>,
+    children: &Children,
+) -> String {
     let mut head: Vec<(&str, String)> = vec![
         ("run", run.id.clone()),
         (
@@ -206,29 +261,43 @@ fn render(run: &RunRow, status: &str, steps: &[(&StepRow, &str)], children: &Chi
     }
     push_values(&mut out, "inputs", &object(Some(&run.inputs)));
 
-    let rows: Vec<Vec<String>> = steps
-        .iter()
-        .map(|(s, status)| {
-            vec![
-                if s.parent.is_some() {
-                    format!("  {}", s.step_id)
-                } else {
-                    s.step_id.clone()
-                },
-                status.to_string(),
-                if s.attempts > 0 {
-                    s.attempts.to_string()
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for (s, step_status) in steps {
+        rows.push(vec![
+            if s.parent.is_some() {
+                format!("  {}", s.step_id)
+            } else {
+                s.step_id.clone()
+            },
+            step_status.to_string(),
+            if s.attempts > 0 {
+                s.attempts.to_string()
+            } else {
+                "-".to_string()
+            },
+            duration_text(s.duration_ms),
+            s.exit_code
+                .or(s.http_status)
+                .map_or_else(|| "-".to_string(), |c| c.to_string()),
+            s.error.as_deref().map(one_line).unwrap_or_default(),
+        ]);
+        // The compensation sits under its step.
+        if let Some(c) = comps.get(&s.step_id) {
+            let indent = if s.parent.is_some() { "    " } else { "  " };
+            rows.push(vec![
+                format!("{indent}↶ compensate"),
+                compensation_status(c, status).to_string(),
+                if c.attempts > 0 {
+                    c.attempts.to_string()
                 } else {
                     "-".to_string()
                 },
-                duration_text(s.duration_ms),
-                s.exit_code
-                    .or(s.http_status)
-                    .map_or_else(|| "-".to_string(), |c| c.to_string()),
-                s.error.as_deref().map(one_line).unwrap_or_default(),
-            ]
-        })
-        .collect();
+                duration_text(c.duration_ms),
+                "-".to_string(),
+                c.error.as_deref().map(one_line).unwrap_or_default(),
+            ]);
+        }
+    }
     out.push('\n');
     out.push_str(&table(
         &["STEP", "STATUS", "ATTEMPTS", "DURATION", "EXIT", "ERROR"],
@@ -279,6 +348,7 @@ mod tests {
             cached,
             error: None,
             result: None,
+            finished_at: None,
         }
     }
 

@@ -103,6 +103,16 @@ pub(crate) enum EventKind {
     },
     /// Somebody (or the clock) decided an approval.
     ApprovalDecided { step: String, verdict: Verdict },
+    /// An attempt of a step's `compensate:` body began (the saga undoing
+    /// a step that completed, after the run failed or was cancelled).
+    CompensationStarted {
+        step: String,
+        attempt: u32,
+        max_attempts: u32,
+    },
+    /// A compensation ended; on success a `StepFinished` with status
+    /// `compensated` follows for the step.
+    CompensationFinished { step: String, outcome: StepOutcome },
     /// The run ended (or stopped, waiting for an approval).
     RunFinished { summary: Arc<RunSummary> },
 }
@@ -189,7 +199,9 @@ impl Event {
             | EventKind::StepRetrying { step, .. }
             | EventKind::StepFinished { step, .. }
             | EventKind::ApprovalRequested { step, .. }
-            | EventKind::ApprovalDecided { step, .. } => Some(step),
+            | EventKind::ApprovalDecided { step, .. }
+            | EventKind::CompensationStarted { step, .. }
+            | EventKind::CompensationFinished { step, .. } => Some(step),
             EventKind::RunCreated | EventKind::RunStarted | EventKind::RunFinished { .. } => None,
         }
     }
@@ -231,6 +243,36 @@ mod tests {
         assert!(j["time"].as_str().unwrap().ends_with('Z'));
         assert!(j.get("error").is_none());
     }
+
+    #[test]
+    fn compensation_events_have_names_of_their_own() {
+        let started = Event::new(
+            EventKind::CompensationStarted {
+                step: "charge".into(),
+                attempt: 1,
+                max_attempts: 2,
+            },
+            &Arc::from("r1"),
+            &Arc::from("w"),
+        );
+        let j = serde_json::to_value(&started).unwrap();
+        assert_eq!(j["event"], "orchestration.compensation.started");
+        assert_eq!(j["step_id"], "charge");
+        assert_eq!(j["attempt"], 1);
+        assert_eq!(j["max_attempts"], 2);
+        assert_eq!(j["status"], "running");
+        let mut failed = sample::of(wire::Name::CompensationFailed, "charge");
+        failed.outcome_mut_any().error = Some("exited with code 3".into());
+        let j = serde_json::to_value(&failed).unwrap();
+        assert_eq!(j["event"], "orchestration.compensation.failed");
+        assert_eq!(j["error"], "exited with code 3");
+        let done = sample::of(wire::Name::CompensationCompleted, "charge");
+        assert_eq!(done.name(), "orchestration.compensation.completed");
+        assert_eq!(
+            sample::of(wire::Name::StepCompensated, "charge").name(),
+            "orchestration.step.compensated"
+        );
+    }
 }
 
 /// Small events for the tests of sinks.
@@ -266,6 +308,7 @@ pub(crate) mod sample {
             error: None,
             duration: Duration::ZERO,
             waiting: Vec::new(),
+            compensation_failures: Vec::new(),
         }
     }
 
@@ -315,6 +358,19 @@ pub(crate) mod sample {
                 step,
                 verdict: Verdict::TimedOut,
             },
+            Name::CompensationStarted => EventKind::CompensationStarted {
+                step,
+                attempt: 1,
+                max_attempts: 1,
+            },
+            Name::CompensationCompleted => EventKind::CompensationFinished {
+                step,
+                outcome: outcome(Status::Succeeded),
+            },
+            Name::CompensationFailed => EventKind::CompensationFinished {
+                step,
+                outcome: outcome(Status::Failed),
+            },
         })
     }
 
@@ -324,6 +380,15 @@ pub(crate) mod sample {
             match &mut self.kind {
                 EventKind::StepFinished { outcome, .. } => outcome,
                 other => panic!("not a finished step: {other:?}"),
+            }
+        }
+
+        /// The outcome of a `StepFinished` or `CompensationFinished` event.
+        pub(crate) fn outcome_mut_any(&mut self) -> &mut StepOutcome {
+            match &mut self.kind {
+                EventKind::StepFinished { outcome, .. }
+                | EventKind::CompensationFinished { outcome, .. } => outcome,
+                other => panic!("no outcome: {other:?}"),
             }
         }
     }

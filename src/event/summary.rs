@@ -32,19 +32,29 @@ pub(crate) struct RunSummary {
     pub(crate) duration: Duration,
     /// Approval steps nobody has decided yet (status `waiting`).
     pub(crate) waiting: Vec<String>,
+    /// Compensations that failed, in the order they ran:
+    /// `compensation of `id` failed: …`.
+    pub(crate) compensation_failures: Vec<String>,
 }
 
 impl RunSummary {
     /// The `error` of the run's last event: the run's own failure, else the
     /// first failed step.
+    /// Failed compensations follow it.
     pub(crate) fn event_error(&self) -> Option<Cow<'_, str>> {
-        match &self.error {
-            Some(e) => Some(Cow::Borrowed(e)),
+        let first = match &self.error {
+            Some(e) => Some(Cow::Borrowed(e.as_str())),
             None => self
                 .failures
                 .first()
                 .map(|f| Cow::Owned(format!("step `{f}` failed"))),
+        };
+        if self.compensation_failures.is_empty() {
+            return first;
         }
+        let mut parts: Vec<&str> = first.as_deref().into_iter().collect();
+        parts.extend(self.compensation_failures.iter().map(String::as_str));
+        Some(Cow::Owned(parts.join("; ")))
     }
 
     /// The `outputs` of the run's last event: none while it waits.

@@ -31,6 +31,9 @@ pub(crate) enum Name {
     StepCompensated,
     ApprovalRequested,
     ApprovalDecided,
+    CompensationStarted,
+    CompensationCompleted,
+    CompensationFailed,
 }
 
 impl Name {
@@ -51,6 +54,9 @@ impl Name {
             Name::StepCompensated => "orchestration.step.compensated",
             Name::ApprovalRequested => "orchestration.approval.requested",
             Name::ApprovalDecided => "orchestration.approval.decided",
+            Name::CompensationStarted => "orchestration.compensation.started",
+            Name::CompensationCompleted => "orchestration.compensation.completed",
+            Name::CompensationFailed => "orchestration.compensation.failed",
         }
     }
 
@@ -70,6 +76,14 @@ impl Name {
             },
             EventKind::ApprovalRequested { .. } => Name::ApprovalRequested,
             EventKind::ApprovalDecided { .. } => Name::ApprovalDecided,
+            EventKind::CompensationStarted { .. } => Name::CompensationStarted,
+            EventKind::CompensationFinished { outcome, .. } => {
+                if outcome.status == Status::Succeeded {
+                    Name::CompensationCompleted
+                } else {
+                    Name::CompensationFailed
+                }
+            }
             EventKind::RunFinished { summary } => match summary.status {
                 Status::Succeeded => Name::RunCompleted,
                 Status::Cancelled => Name::RunCancelled,
@@ -177,7 +191,17 @@ impl Serialize for Event {
                 w.http_status = *http_status;
                 w.delay_ms = Some(millis(*delay));
             }
-            EventKind::StepFinished { outcome: o, .. } => {
+            EventKind::CompensationStarted {
+                attempt,
+                max_attempts,
+                ..
+            } => {
+                w.attempt = Some(*attempt);
+                w.max_attempts = Some(*max_attempts);
+                w.status = Some(Status::Running);
+            }
+            EventKind::StepFinished { outcome: o, .. }
+            | EventKind::CompensationFinished { outcome: o, .. } => {
                 w.attempt = o.attempts;
                 w.status = Some(o.status);
                 w.duration_ms = o.duration.map(millis);

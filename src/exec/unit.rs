@@ -63,6 +63,10 @@ pub(crate) struct UnitCtx {
     pub(crate) children: Option<Arc<dyn ChildRunner>>,
     /// The unfinished child run that this unit's first attempt continues.
     pub(crate) resume_child: Option<String>,
+    /// This unit is a step's `compensate:` body (its `wf` holds the step
+    /// with that body): its attempts are announced as compensation events
+    /// and its output goes to `<id>.compensate`.
+    pub(crate) compensation: bool,
 }
 
 impl UnitCtx {
@@ -77,7 +81,39 @@ impl UnitCtx {
         }
     }
 
+    /// Where the unit's output lines (and its step log) go.
+    fn output_id(&self) -> String {
+        if self.compensation {
+            format!("{}.compensate", self.display_id())
+        } else {
+            self.display_id()
+        }
+    }
+
     fn emit(&self, kind: EventKind) {
+        // A compensation's attempts must not move the step's own status.
+        let kind = match kind {
+            EventKind::StepStarted {
+                step,
+                attempt,
+                max_attempts,
+            } if self.compensation => EventKind::CompensationStarted {
+                step,
+                attempt: attempt.unwrap_or(1),
+                max_attempts: max_attempts.unwrap_or(1),
+            },
+            EventKind::StepRetrying {
+                step,
+                attempt,
+                max_attempts,
+                ..
+            } if self.compensation => EventKind::CompensationStarted {
+                step,
+                attempt,
+                max_attempts,
+            },
+            other => other,
+        };
         self.sink
             .event(&Event::new(kind, &self.run_id, &self.workflow));
     }
@@ -297,7 +333,7 @@ async fn attempts(
     routes: &[Option<String>],
     started: Instant,
 ) -> UnitResult {
-    let display_id = ctx.display_id();
+    let display_id = ctx.output_id();
     let per_route = retry.max_attempts.max(1);
     let max = per_route * routes.len() as u32;
     let fallback = ctx.cfg.policies.fallback_on_error;

@@ -7,6 +7,7 @@
 
 pub(crate) mod breakers;
 pub(crate) mod cache;
+pub(crate) mod compensations;
 pub(crate) mod error;
 pub(crate) mod home;
 pub(crate) mod lock;

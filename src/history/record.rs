@@ -132,6 +132,80 @@ impl Rec<'_> {
             EventKind::StepFinished {
                 step: id,
                 outcome: o,
+            } if o.status == Status::Compensated => {
+                // Undone, not re-run: the step keeps what it did and saw.
+                let n = self
+                    .tx
+                    .prepare_cached(&format!(
+                        "UPDATE steps SET status = 'compensated' \
+                         WHERE run_id = ?1 AND step_id = ?2 AND status IN {}",
+                        sql_list(step_from(Status::Compensated))
+                    ))?
+                    .execute(params![run, id])?;
+                if n == 0 {
+                    return self.illegal_step(id, Status::Compensated);
+                }
+                Ok(Applied::Ok)
+            }
+            EventKind::CompensationStarted {
+                step: id, attempt, ..
+            } => {
+                self.tx
+                    .prepare_cached(
+                        "INSERT INTO compensations (run_id, step_id, status, attempts, started_at) \
+                         VALUES (?1, ?2, 'running', ?3, ?4) \
+                         ON CONFLICT (run_id, step_id) DO UPDATE SET status = 'running', \
+                         attempts = excluded.attempts, \
+                         started_at = CASE WHEN compensations.status = 'running' \
+                           THEN compensations.started_at ELSE excluded.started_at END, \
+                         finished_at = NULL, duration_ms = NULL, error = NULL",
+                    )?
+                    .execute(params![run, id, attempt, t])?;
+                Ok(Applied::Ok)
+            }
+            EventKind::CompensationFinished {
+                step: id,
+                outcome: o,
+            } => {
+                let n = self
+                    .tx
+                    .prepare_cached(
+                        "UPDATE compensations SET status = ?3, attempts = coalesce(?4, attempts), \
+                         finished_at = ?5, duration_ms = ?6, error = ?7 \
+                         WHERE run_id = ?1 AND step_id = ?2 AND status = 'running'",
+                    )?
+                    .execute(params![
+                        run,
+                        id,
+                        o.status.as_str(),
+                        o.attempts,
+                        t,
+                        o.duration.map(|d| millis(d) as i64),
+                        o.error,
+                    ])?;
+                if n == 0 {
+                    // Failed before any attempt (e.g. an expression): no row yet.
+                    self.tx
+                        .prepare_cached(
+                            "INSERT OR IGNORE INTO compensations \
+                             (run_id, step_id, status, attempts, started_at, finished_at, \
+                              duration_ms, error) VALUES (?1, ?2, ?3, coalesce(?4, 0), ?5, ?5, ?6, ?7)",
+                        )?
+                        .execute(params![
+                            run,
+                            id,
+                            o.status.as_str(),
+                            o.attempts,
+                            t,
+                            o.duration.map(|d| millis(d) as i64),
+                            o.error,
+                        ])?;
+                }
+                Ok(Applied::Ok)
+            }
+            EventKind::StepFinished {
+                step: id,
+                outcome: o,
             } => {
                 let to = o.status;
                 self.ensure_item_row(id)?;

@@ -84,7 +84,7 @@ impl RunRow {
 
 pub(crate) const STEP_COLUMNS: &str =
     "step_id, parent, status, attempts, duration_ms, exit_code, http_status, cached, \
-     error, result";
+     error, result, finished_at";
 
 #[derive(Debug, Clone)]
 pub(crate) struct StepRow {
@@ -98,6 +98,8 @@ pub(crate) struct StepRow {
     pub(crate) cached: bool,
     pub(crate) error: Option<String>,
     pub(crate) result: Option<String>,
+    /// When it ended (unix ms).
+    pub(crate) finished_at: Option<i64>,
 }
 
 impl StepRow {
@@ -113,12 +115,14 @@ impl StepRow {
             cached: r.get(7)?,
             error: r.get(8)?,
             result: r.get(9)?,
+            finished_at: r.get(10)?,
         })
     }
 
     /// What `plan::resume` needs of this row.
     pub(crate) fn recorded(&self) -> crate::plan::resume::RecordedStep<'_> {
         crate::plan::resume::RecordedStep {
+            finished_at: self.finished_at,
             id: &self.step_id,
             status: self.status,
             result: self.result.as_deref(),

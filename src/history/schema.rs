@@ -117,6 +117,21 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (service, base_url)
     );
     "#,
+    // 4: saga compensations: one row per compensated step (or for_each
+    // item), written when it starts and again when it ends.
+    r#"
+    CREATE TABLE compensations (
+        run_id       TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        step_id      TEXT NOT NULL,
+        status       TEXT NOT NULL,      -- running | succeeded | failed | cancelled
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        started_at   INTEGER NOT NULL,   -- unix ms
+        finished_at  INTEGER,
+        duration_ms  INTEGER,
+        error        TEXT,
+        PRIMARY KEY (run_id, step_id)
+    );  -- with a rowid: the order in which they first started
+    "#,
 ];
 
 /// The schema version this orch writes.

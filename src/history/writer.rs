@@ -251,6 +251,9 @@ impl Writer {
                     self.logs.remove(step);
                 }
             }
+            if let EventKind::CompensationFinished { step, .. } = &ev.kind {
+                self.logs.remove(&format!("{step}.compensate"));
+            }
         }
         let path = self.path.clone();
         let db = |e: rusqlite::Error| super::store::db_error(&path, &e).message;

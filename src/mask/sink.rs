@@ -257,9 +257,19 @@ impl MaskingSink {
                     summary: Arc::new(s),
                 }
             }
-            EventKind::RunCreated | EventKind::RunStarted | EventKind::StepStarted { .. } => {
-                return None
+            EventKind::CompensationFinished { step, outcome } => {
+                let error = opt(&outcome.error)?;
+                let mut o = outcome.clone();
+                o.error = Some(error);
+                EventKind::CompensationFinished {
+                    step: step.clone(),
+                    outcome: o,
+                }
             }
+            EventKind::RunCreated
+            | EventKind::RunStarted
+            | EventKind::StepStarted { .. }
+            | EventKind::CompensationStarted { .. } => return None,
         };
         Some(Event { kind, ..ev.clone() })
     }

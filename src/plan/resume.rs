@@ -19,6 +19,10 @@ pub(crate) struct Restored {
     pub(crate) view: Json,
     pub(crate) attempts: u32,
     pub(crate) duration: Option<Duration>,
+    /// What of this step the saga undoes if the run fails: the step itself
+    /// (`None`) or its succeeded `for_each` items, each with when it
+    /// finished (unix ms) so that the engine can undo the last first.
+    pub(crate) undo: Vec<(i64, Option<usize>)>,
 }
 
 /// What the plan needs of one recorded top-level step (not a for_each item).
@@ -30,6 +34,8 @@ pub(crate) struct RecordedStep<'a> {
     pub(crate) result: Option<&'a str>,
     pub(crate) attempts: u32,
     pub(crate) duration_ms: Option<u64>,
+    /// When it finished (unix ms).
+    pub(crate) finished_at: Option<i64>,
 }
 
 /// What a run recorded: its steps' definitions and its top-level steps.
@@ -87,6 +93,12 @@ pub(crate) enum ResumeError {
     /// `--from`.
     #[error("the workflow changed in a way that makes resuming unsafe")]
     Unsafe { changes: Vec<Change>, first: String },
+    /// The run was already undone: every compensation ran.
+    #[error("the run's compensations all ran")]
+    Undone,
+    /// `--from` would re-run steps whose compensations ran or are running.
+    #[error("--from cannot re-run steps of a run that is being undone")]
+    FromWhileUndoing,
 }
 
 /// Finished steps that keep their results.
@@ -157,7 +169,15 @@ pub(crate) fn resume(
     }
     let restore = keep
         .iter()
-        .filter_map(|id| by_id.get(id).map(|s| (id.to_string(), restored(s))))
+        .filter_map(|id| {
+            let s = by_id.get(id)?;
+            let status = if s.status == Status::Cached {
+                Status::Cached
+            } else {
+                Status::Succeeded
+            };
+            Some((id.to_string(), restored(wf, s, status, &HashSet::new())))
+        })
         .collect();
     Ok(ResumePlan {
         restore,
@@ -165,21 +185,80 @@ pub(crate) fn resume(
     })
 }
 
-/// A kept step as the engine takes it back.
-fn restored(s: &RecordedStep<'_>) -> Restored {
+/// The resume of a run that was being undone (its process died, or was
+/// stopped, during its compensations): every main and `on_failure` step
+/// keeps what it recorded, nothing of them runs again, and the engine
+/// undoes what is left: the units whose compensation did not finish
+/// (`done` holds the ids, `id` or `id[i]`, of those that did), then
+/// `finally` runs.
+pub(crate) fn resume_compensations(
+    wf: &Workflow,
+    recorded: &Recorded<'_>,
+    done: &HashSet<&str>,
+    from: Option<&str>,
+) -> Result<ResumePlan, ResumeError> {
+    if from.is_some() {
+        return Err(ResumeError::FromWhileUndoing);
+    }
+    let by_id: HashMap<&str, &RecordedStep<'_>> =
+        recorded.steps.iter().map(|s| (s.id, s)).collect();
+    let mut restore = HashMap::new();
+    for step in wf.steps.iter().filter(|s| s.phase != Phase::Finally) {
+        let Some(s) = by_id.get(step.id.as_str()) else {
+            continue;
+        };
+        if !s.status.is_terminal() {
+            continue;
+        }
+        restore.insert(step.id.clone(), restored(wf, s, s.status, done));
+    }
+    if restore.values().all(|r| r.undo.is_empty()) {
+        return Err(ResumeError::Undone);
+    }
+    Ok(ResumePlan {
+        restore,
+        rerun_from: HashSet::new(),
+    })
+}
+
+/// A kept step as the engine takes it back, with `status`. Units in `done`
+/// were already undone.
+fn restored(wf: &Workflow, s: &RecordedStep<'_>, status: Status, done: &HashSet<&str>) -> Restored {
     let view = s
         .result
         .and_then(|r| serde_json::from_str(r).ok())
         .unwrap_or_else(|| serde_json::json!({"status": s.status, "outputs": {}}));
+    let undo = match wf.step_index(s.id).map(|i| &wf.steps[i]) {
+        Some(step)
+            if status == Status::Succeeded
+                && step.phase == Phase::Main
+                && step.compensate.is_some() =>
+        {
+            let at = s.finished_at.unwrap_or(0);
+            if step.for_each.is_some() {
+                let items = view.get("items").and_then(Json::as_array);
+                items
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                    .filter(|(_, v)| v.get("status").and_then(Json::as_str) == Some("succeeded"))
+                    .filter(|(k, _)| !done.contains(format!("{}[{k}]", s.id).as_str()))
+                    .map(|(k, _)| (at, Some(k)))
+                    .collect()
+            } else if done.contains(s.id) {
+                Vec::new()
+            } else {
+                vec![(at, None)]
+            }
+        }
+        _ => Vec::new(),
+    };
     Restored {
-        status: if s.status == Status::Cached {
-            Status::Cached
-        } else {
-            Status::Succeeded
-        },
+        status,
         view,
         attempts: s.attempts,
         duration: s.duration_ms.map(Duration::from_millis),
+        undo,
     }
 }
 
@@ -226,6 +305,7 @@ mod tests {
             result: None,
             attempts: 1,
             duration_ms: Some(5),
+            finished_at: None,
         }
     }
 
@@ -338,6 +418,67 @@ mod tests {
             resume(&w, &rec, Some("zz")).unwrap_err(),
             ResumeError::UnknownStep("zz".into())
         );
+    }
+
+    /// a → b → c with compensations, d fails; fan is a for_each.
+    const SAGA: &str = "name: w\nsteps:\n\
+        - {id: a, run: echo a, compensate: {run: undo a}}\n\
+        - {id: b, run: echo b, needs: [a], compensate: {run: undo b}}\n\
+        - {id: fan, for_each: [1, 2], run: echo, compensate: {run: undo}}\n\
+        - {id: c, run: echo c, needs: [b], compensate: {run: undo c}}\n\
+        - {id: d, run: exit 1, needs: [c, fan]}\n\
+        finally:\n  - {id: f, run: echo f}\n";
+
+    #[test]
+    fn a_run_being_undone_keeps_every_step_and_undoes_what_is_left() {
+        let w = wf(SAGA);
+        let defs = definitions(&w);
+        let items =
+            r#"{"status":"succeeded","items":[{"status":"succeeded"},{"status":"succeeded"}]}"#;
+        let steps = [
+            RecordedStep {
+                finished_at: Some(1),
+                ..step("a", Status::Succeeded)
+            },
+            RecordedStep {
+                finished_at: Some(2),
+                ..step("b", Status::Succeeded)
+            },
+            RecordedStep {
+                finished_at: Some(3),
+                result: Some(items),
+                ..step("fan", Status::Succeeded)
+            },
+            step("c", Status::Compensated),
+            step("d", Status::Failed),
+            step("f", Status::Pending),
+        ];
+        let rec = Recorded {
+            definitions: &defs,
+            steps: &steps,
+        };
+        let done = HashSet::from(["c", "fan[1]"]);
+        let p = resume_compensations(&w, &rec, &done, None).unwrap();
+        // Nothing runs again but `finally`.
+        assert_eq!(kept(&p), ["a", "b", "c", "d", "fan"]);
+        assert_eq!(p.restore["d"].status, Status::Failed);
+        assert_eq!(p.restore["c"].status, Status::Compensated);
+        assert!(p.restore["c"].undo.is_empty());
+        assert_eq!(p.restore["a"].undo, [(1, None)]);
+        assert_eq!(p.restore["b"].undo, [(2, None)]);
+        assert_eq!(p.restore["fan"].undo, [(3, Some(0))]);
+        assert_eq!(
+            resume_compensations(&w, &rec, &done, Some("a")).unwrap_err(),
+            ResumeError::FromWhileUndoing
+        );
+        let all = HashSet::from(["a", "b", "c", "fan[0]", "fan[1]"]);
+        assert_eq!(
+            resume_compensations(&w, &rec, &all, None).unwrap_err(),
+            ResumeError::Undone
+        );
+        // An ordinary resume keeps what the saga would undo of kept steps.
+        let p = resume(&w, &rec, None).unwrap();
+        assert_eq!(p.restore["a"].undo, [(1, None)]);
     }
 
     #[test]

@@ -94,6 +94,26 @@ pub(crate) fn describe(ev: &Event) -> Option<String> {
                 _ => format!("{step} ✗ failed{d}{}", err(o.error.as_deref())),
             }
         }
+        EventKind::CompensationStarted {
+            step,
+            attempt,
+            max_attempts,
+        } if *max_attempts > 1 => {
+            format!("{step} compensation started (attempt {attempt}/{max_attempts})")
+        }
+        EventKind::CompensationStarted { step, .. } => format!("{step} compensation started"),
+        EventKind::CompensationFinished { step, outcome: o } => {
+            let d = dur(o.duration);
+            if o.status == Status::Succeeded {
+                format!("{step} ↶ compensation succeeded{d}")
+            } else {
+                format!(
+                    "{step} ✗ compensation {}{d}{}",
+                    o.status.as_str(),
+                    err(o.error.as_deref())
+                )
+            }
+        }
         EventKind::ApprovalRequested { step, message, .. } => {
             format!("{step} waits for approval: {message}")
         }
@@ -118,7 +138,7 @@ fn ms(d: Duration) -> Duration {
 impl Sink for PlainReporter {
     fn event(&self, ev: &Event) {
         let name = Name::of(&ev.kind);
-        if self.quiet && name != Name::StepFailed {
+        if self.quiet && !matches!(name, Name::StepFailed | Name::CompensationFailed) {
             return;
         }
         let step_end = matches!(name, Name::StepCompleted | Name::StepFailed);
@@ -204,6 +224,9 @@ pub(crate) fn summary_text(o: &RunSummary) -> String {
     }
     if let Some(e) = &o.error {
         s.push_str(&format!("; {e}"));
+    }
+    for c in &o.compensation_failures {
+        s.push_str(&format!("; {c}"));
     }
     if let Some(out) = o.outputs.as_object().filter(|m| !m.is_empty()) {
         for (k, v) in out {

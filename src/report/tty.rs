@@ -359,6 +359,14 @@ impl Sink for TtyReporter {
             }
             EventKind::ApprovalRequested { step, .. } => self.approval(&mut st, step, true),
             EventKind::ApprovalDecided { step, .. } => self.approval(&mut st, step, false),
+            // A compensation is one line when it ends: it runs alone, after
+            // every step, so no spinner is needed to follow it.
+            EventKind::CompensationFinished { .. } => {
+                if let Some(text) = super::plain::describe(ev) {
+                    self.println(&text);
+                }
+            }
+            EventKind::CompensationStarted { .. } => {}
             EventKind::RunCreated | EventKind::RunStarted | EventKind::RunFinished { .. } => {}
         }
     }
@@ -532,6 +540,13 @@ fn summary_lines(p: &Palette, o: &RunSummary) -> Vec<String> {
             e.trim_end()
         ));
     }
+    for c in &o.compensation_failures {
+        lines.push(format!(
+            "{} {}",
+            paint(&p.bad.clone().bold(), "error:"),
+            c.trim_end()
+        ));
+    }
     if let Some(out) = o.outputs.as_object().filter(|m| !m.is_empty()) {
         lines.push(paint(&p.bold, "Outputs:"));
         for (k, v) in out {
@@ -637,6 +652,7 @@ mod tests {
             error: None,
             duration: Duration::from_millis(3240),
             waiting: vec![],
+            compensation_failures: Vec::new(),
         }
     }
 

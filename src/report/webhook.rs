@@ -358,6 +358,7 @@ mod tests {
                 error: None,
                 duration: Duration::from_millis(5),
                 waiting: Vec::new(),
+                compensation_failures: Vec::new(),
             }),
         })
     }

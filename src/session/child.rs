@@ -159,6 +159,19 @@ impl Sink for Nested {
                 step: nested(step),
                 verdict: verdict.clone(),
             },
+            EventKind::CompensationStarted {
+                step,
+                attempt,
+                max_attempts,
+            } => EventKind::CompensationStarted {
+                step: nested(step),
+                attempt: *attempt,
+                max_attempts: *max_attempts,
+            },
+            EventKind::CompensationFinished { step, outcome } => EventKind::CompensationFinished {
+                step: nested(step),
+                outcome: outcome.clone(),
+            },
             EventKind::RunCreated | EventKind::RunStarted | EventKind::RunFinished { .. } => return,
         };
         self.inner.event(&Event { kind, ..ev.clone() });

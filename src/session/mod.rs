@@ -532,6 +532,7 @@ mod tests {
                 error: None,
                 duration: Duration::ZERO,
                 waiting: vec![],
+                compensation_failures: vec![],
             },
             undelivered: None,
             recorded: WriterReport {

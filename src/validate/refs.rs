@@ -178,6 +178,20 @@ pub(crate) fn check(cx: &mut Ctx, wf: &Workflow, config: &Config) {
                     .help("undo the step in an `on_failure` step for now"),
             );
         }
+        if s.compensate.is_some() && s.phase != Phase::Main {
+            let (section, when) = match s.phase {
+                Phase::OnFailure => ("an `on_failure`", "after the run failed"),
+                _ => ("a `finally`", "after the run ended"),
+            };
+            cx.push(
+                Diag::new(
+                    "compensate",
+                    format!("{section} step cannot have `compensate`"),
+                )
+                .label(s.span, format!("step `{}` runs {when}", s.id))
+                .help("only main steps are undone when the run fails; move the step to `steps:` or drop its `compensate:`"),
+            );
+        }
         if kind == "approval" && s.for_each.is_some() {
             cx.push(
                 Diag::new("approval", "an approval step cannot use `for_each`")

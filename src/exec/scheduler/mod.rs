@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value as Json};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinSet;
 
+mod compensate;
 mod transitions;
 
 use super::state::{report, restored, Ready, StepState};
@@ -53,6 +54,11 @@ pub(crate) struct Engine {
     starved: bool,
     /// A slot of the tree acquired while starved, for the next step.
     held: Option<OwnedSemaphorePermit>,
+    /// Main steps (or items) with `compensate:` that succeeded, in the order
+    /// they finished: the saga undoes them in reverse.
+    completed: Vec<(usize, Option<usize>)>,
+    /// `compensation of `id` failed: …`, in the order they ran.
+    compensation_failures: Vec<String>,
 }
 
 impl Engine {
@@ -107,6 +113,8 @@ impl Engine {
             sync_needed: false,
             starved: false,
             held: None,
+            completed: Vec::new(),
+            compensation_failures: Vec::new(),
         };
         engine.restore();
         engine
@@ -116,10 +124,26 @@ impl Engine {
     /// of this run; they count as done for their dependents.
     fn restore(&mut self) {
         let restore = std::mem::take(&mut self.opts.restore);
+        // What the saga undoes of them, if it comes to that: they finished
+        // before any of this attempt's steps, in the order they finished.
+        let mut undo: Vec<(i64, usize, Option<usize>)> = Vec::new();
         for (id, r) in restore {
             let Some(i) = self.wf.step_index(&id) else {
                 continue;
             };
+            let step = &self.wf.steps[i];
+            // Only the resume of a run being undone keeps failed and
+            // cancelled steps: the run stays failed (or cancelled).
+            if step.phase == Phase::Main {
+                if r.status == Status::Failed && !step.continue_on_error {
+                    self.failing = true;
+                    self.failures.push(id.clone());
+                }
+                if r.status == Status::Cancelled {
+                    self.cancelled = true;
+                }
+            }
+            undo.extend(r.undo.iter().map(|&(at, item)| (at, i, item)));
             let st = &mut self.state[i];
             st.status = r.status;
             st.duration = r.duration;
@@ -129,6 +153,8 @@ impl Engine {
                 self.waiting_on[d] -= 1;
             }
         }
+        undo.sort_by_key(|&(at, i, item)| (at, i, item));
+        self.completed = undo.into_iter().map(|(_, i, item)| (i, item)).collect();
     }
 
     fn emit(&self, kind: EventKind) {
@@ -176,6 +202,10 @@ impl Engine {
                 },
             );
         }
+        if (self.failing || self.cancelled) && !immediate {
+            self.compensate().await;
+        }
+        let immediate = self.opts.cancel.level() == CancelLevel::Immediate;
         if immediate {
             self.resolve_unrun(Phase::Finally, Status::Cancelled);
         } else {
@@ -206,6 +236,7 @@ impl Engine {
                 .iter()
                 .map(|&i| self.wf.steps[i].id.clone())
                 .collect(),
+            compensation_failures: self.compensation_failures.clone(),
         });
         self.emit(EventKind::RunFinished {
             summary: summary.clone(),
@@ -486,10 +517,35 @@ impl Engine {
                 Some((self.wf.steps[j].id.clone(), v))
             })
             .collect();
-        let ctx = UnitCtx {
-            wf: self.wf.clone(),
+        let ctx = self.unit_ctx(self.wf.clone(), i, item.clone(), views);
+        let k = item.map(|(k, _)| k);
+        self.tasks.spawn(async move {
+            // The tree's slot is given back when the unit ends.
+            let _slot = permit;
+            (i, k, unit::execute(ctx).await)
+        });
+    }
+
+    /// What unit `i` (item `item`) of `wf` runs with.
+    fn unit_ctx(
+        &self,
+        wf: Arc<Workflow>,
+        i: usize,
+        item: Option<(usize, Json)>,
+        views: HashMap<String, Arc<Json>>,
+    ) -> UnitCtx {
+        let resume_child = {
+            let id = &wf.steps[i].id;
+            let shown = match &item {
+                Some((k, _)) => format!("{id}[{k}]"),
+                None => id.clone(),
+            };
+            self.opts.resume_children.get(&shown).cloned()
+        };
+        UnitCtx {
+            wf,
             step: i,
-            item: item.clone(),
+            item,
             views,
             inputs: self.inputs.clone(),
             env_ctx: self.env_ctx.clone(),
@@ -510,21 +566,9 @@ impl Engine {
             masker: self.opts.masker.clone(),
             secret_values: HashMap::new(),
             children: self.opts.children.clone(),
-            resume_child: {
-                let id = &self.wf.steps[i].id;
-                let shown = match &item {
-                    Some((k, _)) => format!("{id}[{k}]"),
-                    None => id.clone(),
-                };
-                self.opts.resume_children.get(&shown).cloned()
-            },
-        };
-        let k = item.map(|(k, _)| k);
-        self.tasks.spawn(async move {
-            // The tree's slot is given back when the unit ends.
-            let _slot = permit;
-            (i, k, unit::execute(ctx).await)
-        });
+            resume_child,
+            compensation: false,
+        }
     }
 
     fn on_done(&mut self, i: usize, item: Option<usize>, result: UnitResult) {
@@ -553,7 +597,14 @@ impl Engine {
                 };
                 items.running -= 1;
                 items.done += 1;
+                let succeeded = result.status == Status::Succeeded;
                 items.results[k] = Some(result);
+                if succeeded {
+                    self.completed_unit(i, Some(k));
+                }
+                let Some(items) = self.state[i].items.as_mut() else {
+                    return;
+                };
                 let all_done = items.done == items.values.len();
                 let more = items.next < items.values.len() && items.running < cap;
                 if all_done {

@@ -209,6 +209,11 @@ impl Engine {
         st.duration = st.started.map(|s| s.elapsed());
         let view = step_view(st);
         st.view = Some(Arc::new(view));
+        if status == Status::Succeeded && st.items.is_none() {
+            self.completed_unit(i, None);
+        }
+        let step = &self.wf.steps[i];
+        let st = &self.state[i];
         if status == Status::Failed && !step.continue_on_error {
             self.failing = true;
             if st.items.is_none() {

@@ -27,7 +27,7 @@ pub(crate) struct UnitResult {
 }
 
 impl UnitResult {
-    pub(super) fn failed(error: String, started: Instant) -> Self {
+    pub(crate) fn failed(error: String, started: Instant) -> Self {
         UnitResult {
             status: Status::Failed,
             attempts: 1,

@@ -95,6 +95,7 @@ impl Fixture {
             secret_values: HashMap::new(),
             children: None,
             resume_child: None,
+            compensation: false,
         }
     }
 

@@ -257,9 +257,8 @@ pub(crate) static STEP: Table = Table {
         Key::new(
             "compensate",
             Ty::StepBody,
-            "undo the step when the run fails later; use an `on_failure` step for now",
-        )
-        .not_yet(),
+            "undo the step when the run fails or is cancelled after it completed (a main step only)",
+        ),
         Key::new(
             "priority",
             Ty::Int { min: None },
