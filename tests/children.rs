@@ -394,3 +394,43 @@ fn kill_9_inside_a_child_then_resume_loses_nothing_finished() {
     let runs = std::fs::read_to_string(p.path().join("runs.txt")).unwrap();
     assert_eq!(runs.lines().count(), 1, "`a` is not run again");
 }
+
+#[test]
+fn a_child_run_is_undone_at_its_steps_place_in_the_parents_saga() {
+    let p = project(&[
+        (
+            "parent.yaml",
+            "name: trip\nsteps:\n  - id: reserve\n    run: echo reserve >> log\n    compensate: { run: echo undo-reserve >> log }\n  - { id: sub, needs: reserve, workflow: child.yaml }\n  - { id: pay, needs: sub, run: 'sleep 0.1; exit 1' }\n  - id: late\n    needs: reserve\n    run: sleep 0.05; echo late >> log\n    compensate: { run: echo undo-late >> log }\n",
+        ),
+        (
+            "child.yaml",
+            "name: booking\nsteps:\n  - id: book\n    run: echo book >> log\n    compensate: { run: echo undo-book >> log }\n  - id: seat\n    needs: book\n    run: echo seat >> log\n    compensate: { run: echo undo-seat >> log }\n",
+        ),
+    ]);
+    let home = tempfile::tempdir().unwrap();
+    orch_in(p.path(), home.path())
+        .args(["run", "parent.yaml"])
+        .assert()
+        .code(1);
+    let log = std::fs::read_to_string(p.path().join("log")).unwrap();
+    let undone: Vec<&str> = log.lines().filter(|l| l.starts_with("undo-")).collect();
+    // `late` finished after the child did: undone first; then the child's
+    // own steps in their reverse order; `reserve` (first to finish) last.
+    let finished: Vec<&str> = log.lines().filter(|l| !l.starts_with("undo-")).collect();
+    let late_after_child =
+        finished.iter().position(|l| *l == "late") > finished.iter().position(|l| *l == "seat");
+    let expected: Vec<&str> = if late_after_child {
+        vec!["undo-late", "undo-seat", "undo-book", "undo-reserve"]
+    } else {
+        vec!["undo-seat", "undo-book", "undo-late", "undo-reserve"]
+    };
+    assert_eq!(undone, expected, "{log}");
+    let shown = json_of(p.path(), home.path(), &["show", "last", "--json"]);
+    let sub = shown["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "sub")
+        .unwrap();
+    assert_eq!(sub["status"], "compensated");
+}

@@ -67,6 +67,9 @@ pub(crate) struct RunOptions {
     /// On resume: the unfinished child run of each `workflow:` step (or
     /// item) to run again, by display id; its first attempt continues it.
     pub(crate) resume_children: HashMap<String, String>,
+    /// Only undo what the restored steps did (a child run undone by its
+    /// parent's saga): no step runs, no run events.
+    pub(crate) compensate_only: bool,
     /// Runs child workflows; `None` where runs have no children.
     pub(crate) children: Option<Arc<dyn ChildRunner>>,
 }

@@ -232,6 +232,21 @@ pub(crate) struct Step {
 }
 
 impl Step {
+    /// Whether the saga undoes this step: it has `compensate:`, or it is a
+    /// `workflow:` step whose child has steps to undo (a nested saga).
+    pub(crate) fn undoable(&self) -> bool {
+        if self.compensate.is_some() {
+            return true;
+        }
+        match &self.body.kind {
+            StepKind::Workflow { child: Some(c), .. } => c
+                .steps
+                .iter()
+                .any(|s| s.phase == Phase::Main && s.undoable()),
+            _ => false,
+        }
+    }
+
     pub(crate) fn display_name(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.id)
     }

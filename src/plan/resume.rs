@@ -230,9 +230,7 @@ fn restored(wf: &Workflow, s: &RecordedStep<'_>, status: Status, done: &HashSet<
         .unwrap_or_else(|| serde_json::json!({"status": s.status, "outputs": {}}));
     let undo = match wf.step_index(s.id).map(|i| &wf.steps[i]) {
         Some(step)
-            if status == Status::Succeeded
-                && step.phase == Phase::Main
-                && step.compensate.is_some() =>
+            if status == Status::Succeeded && step.phase == Phase::Main && step.undoable() =>
         {
             let at = s.finished_at.unwrap_or(0);
             if step.for_each.is_some() {

@@ -103,6 +103,16 @@ impl ChildRunner for ChildRuns {
         let parent = self.parent.clone();
         Box::pin(async move { run(shared, parent, req).await })
     }
+
+    fn compensate_child(
+        &self,
+        run_id: String,
+        parent_step: String,
+    ) -> crate::steps::workflow::ChildFuture {
+        let shared = self.shared.clone();
+        let parent = self.parent.clone();
+        Box::pin(async move { undo(shared, parent, run_id, parent_step).await })
+    }
 }
 
 /// Shows a child's steps in the parent's view as `parent-step/child-step`;
@@ -184,6 +194,87 @@ impl Sink for Nested {
             ..*line
         });
     }
+}
+
+/// Undo the child run `id` of `parent` for the parent's saga: its units
+/// that finished are compensated, last finished first; nothing else runs.
+async fn undo(
+    shared: Arc<Shared>,
+    parent: Arc<str>,
+    id: String,
+    parent_step: String,
+) -> Result<ChildOutcome, ChildError> {
+    let s = &shared.settings;
+    let store = Store::open(&shared.home).map_err(|d| environment(Error::environment(d)))?;
+    let row = store
+        .resolve_run(&id)
+        .map_err(|e| ChildError::Environment(e.to_string()))?;
+    if row.parent_run_id.as_deref() != Some(&*parent) {
+        return Err(ChildError::Environment(format!(
+            "run {id} is not a child of run {parent}"
+        )));
+    }
+    let path = std::path::PathBuf::from(&row.file_path);
+    let invalid = |message: String| ChildError::Invalid {
+        path: row.file_path.clone(),
+        message,
+    };
+    let src = crate::load::read_source(&path).map_err(|d| invalid(d.to_string()))?;
+    let wf =
+        crate::validate::workflow_source(&src, &s.config).map_err(|d| invalid(messages(&d)))?;
+    let lock = record::take_lock(&shared.home, &row.id).map_err(environment)?;
+    let steps = store
+        .steps(&row.id)
+        .map_err(|e| ChildError::Environment(e.to_string()))?;
+    let compensations = store
+        .compensations(&row.id)
+        .map_err(|e| ChildError::Environment(e.to_string()))?;
+    let done: std::collections::HashSet<&str> = compensations
+        .iter()
+        .filter(|c| c.finished())
+        .map(|c| c.step_id.as_str())
+        .collect();
+    let definitions = row.definitions();
+    let recorded: Vec<_> = steps
+        .iter()
+        .filter(|s| s.parent.is_none())
+        .map(crate::history::runs::StepRow::recorded)
+        .collect();
+    let plan = crate::plan::resume::resume_compensations(
+        &wf,
+        &crate::plan::resume::Recorded {
+            definitions: &definitions,
+            steps: &recorded,
+        },
+        &done,
+        None,
+    );
+    let Ok(plan) = plan else {
+        // Nothing (left) to undo.
+        return Ok(ChildOutcome {
+            run_id: row.id,
+            status: crate::event::Status::Succeeded,
+            outputs: serde_json::Value::Null,
+            error: None,
+        });
+    };
+    let inputs = serde_json::from_str(&row.inputs).unwrap_or(serde_json::Value::Null);
+    run_engine(
+        &shared,
+        Arc::new(wf),
+        store,
+        Start {
+            attempt: u32::try_from(row.attempt).unwrap_or(1),
+            run_id: row.id,
+            lock,
+            restore: plan.restore,
+            resume_children: HashMap::new(),
+            inputs,
+            parent_step,
+            compensate_only: true,
+        },
+    )
+    .await
 }
 
 /// A child run reset to continue, as `orch resume` would.
@@ -319,6 +410,55 @@ async fn run(
             (run_id, lock, 1, HashMap::new(), HashMap::new(), inputs)
         }
     };
+    run_engine(
+        &shared,
+        wf,
+        store,
+        Start {
+            run_id,
+            lock,
+            attempt,
+            restore,
+            resume_children,
+            inputs,
+            parent_step: req.parent_step,
+            compensate_only: false,
+        },
+    )
+    .await
+}
+
+/// How a child's engine starts: a new or continued run, or an undo.
+struct Start {
+    run_id: String,
+    lock: crate::history::lock::RunLock,
+    attempt: u32,
+    restore: HashMap<String, crate::plan::Restored>,
+    resume_children: HashMap<String, String>,
+    inputs: serde_json::Value,
+    parent_step: String,
+    compensate_only: bool,
+}
+
+/// Run a child's engine on the shared sinks, finish its record, say how it
+/// ended.
+async fn run_engine(
+    shared: &Arc<Shared>,
+    wf: Arc<crate::model::Workflow>,
+    store: Store,
+    start: Start,
+) -> Result<ChildOutcome, ChildError> {
+    let s = &shared.settings;
+    let Start {
+        run_id,
+        lock,
+        attempt,
+        restore,
+        resume_children,
+        inputs,
+        parent_step,
+        compensate_only,
+    } = start;
     // Ranked from the child's own history, before the writer takes the store.
     let plan = Arc::new(super::plan_for(s.schedule, &store, &shared.home, &wf));
     let history = HistorySink::start(
@@ -336,7 +476,7 @@ async fn run(
     all.extend(shared.observers.iter().cloned());
     // The parent's view shows the child's steps under the step that asked.
     all.push(Arc::new(Nested {
-        under: req.parent_step.clone(),
+        under: parent_step,
         inner: shared.reporter.clone(),
     }));
     let top: Arc<dyn Sink> = Arc::new(MaskingSink::new(
@@ -365,6 +505,7 @@ async fn run(
         attempt,
         restore,
         resume_children,
+        compensate_only,
         cache: shared.cache.clone(),
         approver: Arc::new(RunApprover {
             pre: s.pre_approved.clone(),

@@ -250,6 +250,7 @@ impl RunSession {
             masker: self.masker.clone(),
             children: Some(Arc::new(children)),
             resume_children: std::mem::take(&mut self.resume_children),
+            compensate_only: false,
             slots: Some(slots),
         };
         let (wf, config, top) = (self.wf.clone(), self.config.clone(), self.top.clone());

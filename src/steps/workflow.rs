@@ -65,6 +65,10 @@ pub(crate) type ChildFuture =
 /// Runs child workflows for the engine.
 pub(crate) trait ChildRunner: Send + Sync {
     fn run_child(&self, req: ChildRequest) -> ChildFuture;
+
+    /// Undo the child run `run_id` (which succeeded) as part of its
+    /// parent's saga: its compensations, in its reverse completion order.
+    fn compensate_child(&self, run_id: String, parent_step: String) -> ChildFuture;
 }
 
 pub(crate) struct Workflow;

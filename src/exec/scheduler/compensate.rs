@@ -28,7 +28,7 @@ impl Engine {
     /// Unit `i` (item `item`) succeeded: remember it for the saga.
     pub(super) fn completed_unit(&mut self, i: usize, item: Option<usize>) {
         let step = &self.wf.steps[i];
-        if step.phase == Phase::Main && step.compensate.is_some() {
+        if step.phase == Phase::Main && step.undoable() {
             self.completed.push((i, item));
         }
     }
@@ -150,7 +150,7 @@ impl Engine {
     async fn run_compensation(&mut self, i: usize, item: Option<usize>) -> UnitResult {
         let started = std::time::Instant::now();
         let Some(step) = compensation_step(&self.wf.steps[i]) else {
-            return UnitResult::failed("the step has no `compensate:`".into(), started);
+            return self.compensate_child_run(i, item, started).await;
         };
         let mut wf: Workflow = (*self.wf).clone();
         wf.steps[i] = step;
@@ -195,6 +195,62 @@ impl Engine {
 }
 
 impl Engine {
+    /// A `workflow:` step without `compensate:` is undone by undoing its
+    /// child run (a nested saga), at the step's place in the reverse order.
+    async fn compensate_child_run(
+        &self,
+        i: usize,
+        item: Option<usize>,
+        started: std::time::Instant,
+    ) -> UnitResult {
+        let st = &self.state[i];
+        let result = match item {
+            Some(k) => st
+                .items
+                .as_ref()
+                .and_then(|items| items.results.get(k))
+                .and_then(Option::as_ref),
+            None => st.result.as_ref(),
+        };
+        let view = st.view.as_deref();
+        let run_id = result
+            .and_then(|r| r.extra.get("run_id"))
+            .or_else(|| match item {
+                Some(k) => view.and_then(|v| v.get("items")?.get(k)?.get("run_id")),
+                None => view.and_then(|v| v.get("run_id")),
+            })
+            .and_then(Json::as_str)
+            .map(str::to_string);
+        let (Some(run_id), Some(children)) = (run_id, self.opts.children.clone()) else {
+            return UnitResult::failed("no child run to undo".into(), started);
+        };
+        let shown = match item {
+            Some(k) => format!("{}[{k}]", self.wf.steps[i].id),
+            None => self.wf.steps[i].id.clone(),
+        };
+        self.emit(EventKind::CompensationStarted {
+            step: shown.clone(),
+            attempt: 1,
+            max_attempts: 1,
+        });
+        let mut r = match children.compensate_child(run_id.clone(), shown).await {
+            Ok(o) if o.status == Status::Succeeded => UnitResult::failed(String::new(), started),
+            Ok(o) => UnitResult::failed(
+                format!(
+                    "undoing child run {run_id}: {}",
+                    o.error.unwrap_or_else(|| o.status.as_str().into())
+                ),
+                started,
+            ),
+            Err(e) => UnitResult::failed(e.to_string(), started),
+        };
+        if r.error.as_deref() == Some("") {
+            r.status = Status::Succeeded;
+            r.error = None;
+        }
+        r
+    }
+
     /// Item `k` of `for_each` step `i`; for a step kept from an earlier
     /// attempt of the run (`orch resume`), its `for_each` evaluated again.
     fn item_value(&self, i: usize, k: usize) -> Json {

@@ -164,6 +164,24 @@ impl Engine {
 
     pub(crate) async fn run(mut self) -> RunSummary {
         let started = Instant::now();
+        if self.opts.compensate_only {
+            self.compensate().await;
+            let failed = !self.compensation_failures.is_empty();
+            return RunSummary {
+                status: if failed {
+                    Status::Failed
+                } else {
+                    Status::Succeeded
+                },
+                steps: self.reports(),
+                failures: Vec::new(),
+                outputs: Json::Null,
+                error: failed.then(|| self.compensation_failures.join("; ")),
+                duration: started.elapsed(),
+                waiting: Vec::new(),
+                compensation_failures: std::mem::take(&mut self.compensation_failures),
+            };
+        }
         self.emit(EventKind::RunCreated);
         self.emit(EventKind::RunStarted);
         // The run is recorded as running before its first step starts.
@@ -664,6 +682,7 @@ mod tests {
             masker: Arc::new(crate::mask::Masker::new()),
             slots: None,
             resume_children: HashMap::new(),
+            compensate_only: false,
             children: None,
         };
         let rec = Arc::new(Recorder::default());
