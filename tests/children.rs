@@ -434,3 +434,43 @@ fn a_child_run_is_undone_at_its_steps_place_in_the_parents_saga() {
         .unwrap();
     assert_eq!(sub["status"], "compensated");
 }
+
+#[test]
+fn resume_reruns_only_the_items_of_a_fan_out_that_did_not_succeed() {
+    // `run` items and `workflow:` items alike: b fails until `fixed` exists.
+    let p = project(&[
+        (
+            "w.yaml",
+            "name: fe\nsteps:\n  - id: shell\n    for_each: [a, b, c]\n    run: 'echo ${{ item }} >> ran; test \"${{ item }}\" != b || test -f fixed'\n  - id: sub\n    for_each: [a, b, c]\n    workflow: child.yaml\n    with: { name: \"${{ item }}\" }\n",
+        ),
+        (
+            "child.yaml",
+            "name: child\ninputs:\n  name: { type: string }\nsteps:\n  - id: s\n    run: 'echo child-${{ inputs.name }} >> ran; test \"${{ inputs.name }}\" != b || test -f fixed'\n",
+        ),
+    ]);
+    let home = tempfile::tempdir().unwrap();
+    orch_in(p.path(), home.path())
+        .args(["run", "w.yaml"])
+        .assert()
+        .code(1);
+    std::fs::write(p.path().join("fixed"), "").unwrap();
+    orch_in(p.path(), home.path())
+        .args(["resume", "last"])
+        .assert()
+        .success();
+    let ran = std::fs::read_to_string(p.path().join("ran")).unwrap();
+    let count = |what: &str| ran.lines().filter(|l| *l == what).count();
+    for (item, times) in [("a", 1), ("b", 2), ("c", 1)] {
+        assert_eq!(count(item), times, "run item {item}: {ran}");
+        assert_eq!(
+            count(&format!("child-{item}")),
+            times,
+            "child {item}: {ran}"
+        );
+    }
+    let shown = json_of(p.path(), home.path(), &["show", "last", "--json"]);
+    assert_eq!(shown["status"], "succeeded");
+    let parent = shown["id"].as_str().unwrap().to_string();
+    // Three children in all: b's was continued, a's and c's kept.
+    assert_eq!(children_of(p.path(), home.path(), &parent).len(), 3);
+}

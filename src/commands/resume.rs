@@ -105,10 +105,19 @@ pub(crate) fn run(cx: &Context, args: &ResumeArgs) -> Result<Exit, Error> {
         .collect();
     store.orphaned_children(&row.id, &workflow_steps, &mut children)?;
     let ids: Vec<&str> = wf.steps.iter().map(|s| s.id.as_str()).collect();
+    // Items of fan-outs that run again keep what succeeded.
+    let item_rows: Vec<RecordedStep<'_>> = steps
+        .iter()
+        .filter(|s| s.parent.is_some())
+        .map(StepRow::recorded)
+        .collect();
+    let restore_items = plan::kept_items(&wf, &rec, &item_rows, &plan);
+    let keep_items_of: HashSet<&str> = restore_items.keys().map(String::as_str).collect();
     store.reset_for_resume(&ResumeReset {
         run_id: &row.id,
         steps: &ids,
         kept: &plan.kept(),
+        keep_items_of: &keep_items_of,
         rerun_from: &plan.rerun_from,
         definitions: &super::run::definitions(&wf),
         file_hash: &crate::digest::sha256_hex(wf.source.text.as_bytes()),
@@ -133,6 +142,7 @@ pub(crate) fn run(cx: &Context, args: &ResumeArgs) -> Result<Exit, Error> {
         &settings,
         Recorded {
             children,
+            items: restore_items,
             home,
             store,
             project,

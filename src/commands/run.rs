@@ -43,6 +43,7 @@ pub(crate) fn run(cx: &Context, args: &RunArgs) -> Result<Exit, Error> {
     session::create_record(&mut store, &run_id, &record)?;
     let recorded = Recorded {
         children: Default::default(),
+        items: Default::default(),
         home,
         store,
         project,

@@ -67,6 +67,9 @@ pub(crate) struct RunOptions {
     /// On resume: the unfinished child run of each `workflow:` step (or
     /// item) to run again, by display id; its first attempt continues it.
     pub(crate) resume_children: HashMap<String, String>,
+    /// On resume: the items of `for_each` steps that run again which
+    /// succeeded before, by step id and index; they keep their results.
+    pub(crate) restore_items: HashMap<String, HashMap<usize, Restored>>,
     /// Only undo what the restored steps did (a child run undone by its
     /// parent's saga): no step runs, no run events.
     pub(crate) compensate_only: bool,

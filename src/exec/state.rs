@@ -46,6 +46,16 @@ pub(super) struct Items {
     pub(super) results: Vec<Option<UnitResult>>,
 }
 
+impl Items {
+    /// Move `next` past items that already have their result (kept from
+    /// an earlier attempt of the run).
+    pub(super) fn skip_done(&mut self) {
+        while self.results.get(self.next).is_some_and(Option::is_some) {
+            self.next += 1;
+        }
+    }
+}
+
 /// Where one step is in its run.
 pub(super) struct StepState {
     pub(super) status: Status,

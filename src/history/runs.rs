@@ -212,6 +212,8 @@ pub(crate) struct ResumeReset<'a> {
     pub(crate) kept: &'a HashSet<&'a str>,
     /// Steps whose approvals are asked again (`--from` and downstream).
     pub(crate) rerun_from: &'a HashSet<String>,
+    /// `for_each` steps that run again but keep their succeeded items.
+    pub(crate) keep_items_of: &'a HashSet<&'a str>,
     /// `{step id: definition hash}` of the workflow as it is now.
     pub(crate) definitions: &'a Json,
     pub(crate) file_hash: &'a str,
@@ -429,11 +431,24 @@ impl Store {
                 .map_err(err)?;
             tx.execute(position, params![run, s, i as i64])
                 .map_err(err)?;
-            tx.execute(
-                "DELETE FROM steps WHERE run_id = ?1 AND parent = ?2",
-                params![run, s],
-            )
-            .map_err(err)?;
+            if r.keep_items_of.contains(s) {
+                // Its items that succeeded keep their rows and results.
+                tx.execute(
+                    &format!(
+                        "DELETE FROM steps WHERE run_id = ?1 AND parent = ?2 \
+                         AND status NOT IN {}",
+                        sql_list(FINISHED)
+                    ),
+                    params![run, s],
+                )
+                .map_err(err)?;
+            } else {
+                tx.execute(
+                    "DELETE FROM steps WHERE run_id = ?1 AND parent = ?2",
+                    params![run, s],
+                )
+                .map_err(err)?;
+            }
             if r.rerun_from.contains(s) {
                 tx.execute(
                     "DELETE FROM approvals WHERE run_id = ?1 AND step_id = ?2",
@@ -658,6 +673,7 @@ mod tests {
             run_id: "r1",
             steps: &["a", "new", "b"],
             kept: &kept,
+            keep_items_of: &HashSet::new(),
             rerun_from: &rerun,
             definitions: &defs,
             file_hash: "h2",

@@ -185,6 +185,43 @@ pub(crate) fn resume(
     })
 }
 
+/// The items of `for_each` steps that run again which keep their results:
+/// each item that succeeded (or was cached), when its step is unchanged,
+/// is not re-run by `--from`, and nothing it needs runs again. `items` are
+/// the recorded item rows (`id[i]`). By step id, then index.
+pub(crate) fn kept_items(
+    wf: &Workflow,
+    recorded: &Recorded<'_>,
+    items: &[RecordedStep<'_>],
+    plan: &ResumePlan,
+) -> HashMap<String, HashMap<usize, Restored>> {
+    let mut out: HashMap<String, HashMap<usize, Restored>> = HashMap::new();
+    for step in wf.steps.iter().filter(|s| {
+        s.for_each.is_some()
+            && s.phase == Phase::Main
+            && !plan.restore.contains_key(&s.id)
+            && !plan.rerun_from.contains(&s.id)
+            && recorded.definitions.get(&s.id) == Some(&s.definition)
+            && s.needs.iter().all(|n| plan.restore.contains_key(&n.id))
+    }) {
+        let prefix = format!("{}[", step.id);
+        for it in items.iter().filter(|it| KEEPS.contains(&it.status)) {
+            let Some(k) = it
+                .id
+                .strip_prefix(&prefix)
+                .and_then(|rest| rest.strip_suffix(']'))
+                .and_then(|k| k.parse::<usize>().ok())
+            else {
+                continue;
+            };
+            out.entry(step.id.clone())
+                .or_default()
+                .insert(k, restored(wf, it, it.status, &HashSet::new()));
+        }
+    }
+    out
+}
+
 /// The resume of a run that was being undone (its process died, or was
 /// stopped, during its compensations): every main and `on_failure` step
 /// keeps what it recorded, nothing of them runs again, and the engine

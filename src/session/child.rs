@@ -269,6 +269,7 @@ async fn undo(
             lock,
             restore: plan.restore,
             resume_children: HashMap::new(),
+            restore_items: HashMap::new(),
             inputs,
             parent_step,
             compensate_only: true,
@@ -284,6 +285,7 @@ struct Continued {
     attempt: u32,
     restore: HashMap<String, crate::plan::Restored>,
     children: HashMap<String, String>,
+    items: HashMap<String, HashMap<usize, crate::plan::Restored>>,
     /// The inputs of its first attempt.
     inputs: serde_json::Value,
 }
@@ -313,22 +315,26 @@ fn continue_child(
         .filter(|s| s.parent.is_none())
         .map(crate::history::runs::StepRow::recorded)
         .collect();
-    let plan = crate::plan::resume::resume(
-        wf,
-        &crate::plan::resume::Recorded {
-            definitions: &definitions,
-            steps: &recorded,
-        },
-        None,
-    )
-    .ok()?;
+    let rec = crate::plan::resume::Recorded {
+        definitions: &definitions,
+        steps: &recorded,
+    };
+    let plan = crate::plan::resume::resume(wf, &rec, None).ok()?;
     let children = crate::history::runs::unfinished_children(&steps, &plan.kept());
+    let item_rows: Vec<_> = steps
+        .iter()
+        .filter(|s| s.parent.is_some())
+        .map(crate::history::runs::StepRow::recorded)
+        .collect();
+    let items = crate::plan::resume::kept_items(wf, &rec, &item_rows, &plan);
+    let keep_items_of: std::collections::HashSet<&str> = items.keys().map(String::as_str).collect();
     let ids: Vec<&str> = wf.steps.iter().map(|s| s.id.as_str()).collect();
     store
         .reset_for_resume(&crate::history::runs::ResumeReset {
             run_id: &row.id,
             steps: &ids,
             kept: &plan.kept(),
+            keep_items_of: &keep_items_of,
             rerun_from: &plan.rerun_from,
             definitions: &record::definitions(wf),
             file_hash: &crate::digest::sha256_hex(wf.source.text.as_bytes()),
@@ -340,6 +346,7 @@ fn continue_child(
         lock,
         restore: plan.restore,
         children,
+        items,
         inputs,
     })
 }
@@ -385,8 +392,10 @@ async fn run(
         .resume
         .as_deref()
         .and_then(|id| continue_child(&mut store, &shared.home, id, &parent, &wf));
-    let (run_id, lock, attempt, restore, resume_children, inputs) = match continued {
-        Some(c) => (c.run_id, c.lock, c.attempt, c.restore, c.children, c.inputs),
+    let (run_id, lock, attempt, restore, resume_children, inputs, restore_items) = match continued {
+        Some(c) => (
+            c.run_id, c.lock, c.attempt, c.restore, c.children, c.inputs, c.items,
+        ),
         None => {
             let run_id = record::new_run_id();
             let lock = record::take_lock(&shared.home, &run_id).map_err(environment)?;
@@ -407,7 +416,15 @@ async fn run(
                 },
             )
             .map_err(environment)?;
-            (run_id, lock, 1, HashMap::new(), HashMap::new(), inputs)
+            (
+                run_id,
+                lock,
+                1,
+                HashMap::new(),
+                HashMap::new(),
+                inputs,
+                HashMap::new(),
+            )
         }
     };
     run_engine(
@@ -420,6 +437,7 @@ async fn run(
             attempt,
             restore,
             resume_children,
+            restore_items,
             inputs,
             parent_step: req.parent_step,
             compensate_only: false,
@@ -435,6 +453,7 @@ struct Start {
     attempt: u32,
     restore: HashMap<String, crate::plan::Restored>,
     resume_children: HashMap<String, String>,
+    restore_items: HashMap<String, HashMap<usize, crate::plan::Restored>>,
     inputs: serde_json::Value,
     parent_step: String,
     compensate_only: bool,
@@ -455,6 +474,7 @@ async fn run_engine(
         attempt,
         restore,
         resume_children,
+        restore_items,
         inputs,
         parent_step,
         compensate_only,
@@ -506,6 +526,7 @@ async fn run_engine(
         restore,
         resume_children,
         compensate_only,
+        restore_items,
         cache: shared.cache.clone(),
         approver: Arc::new(RunApprover {
             pre: s.pre_approved.clone(),

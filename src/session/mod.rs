@@ -53,6 +53,9 @@ pub(crate) struct Recorded {
     /// On resume: the child runs that `workflow:` steps (or items) to run
     /// again left unfinished, by step id; they are continued, not restarted.
     pub(crate) children: HashMap<String, String>,
+    /// On resume: the items of `for_each` steps that run again which keep
+    /// their results, by step id and index.
+    pub(crate) items: HashMap<String, HashMap<usize, Restored>>,
     /// Held until the run ends: it is what tells other processes it is alive.
     pub(crate) lock: RunLock,
 }
@@ -88,6 +91,8 @@ pub(crate) struct RunSession {
     child_settings: child::Settings,
     /// Child runs to continue (see [`Recorded::children`]).
     resume_children: HashMap<String, String>,
+    /// Items kept from an earlier attempt (see [`Recorded::items`]).
+    restore_items: HashMap<String, HashMap<usize, Restored>>,
     description: String,
     _lock: RunLock,
 }
@@ -106,6 +111,7 @@ impl RunSession {
             attempt,
             restore,
             children: resume_children,
+            items: restore_items,
             approvals,
             lock,
         } = rec;
@@ -171,6 +177,7 @@ impl RunSession {
         );
         Ok(RunSession {
             child_settings: child::Settings::of(settings, &project),
+            restore_items,
             resume_children,
             sinks,
             runtime,
@@ -251,6 +258,7 @@ impl RunSession {
             children: Some(Arc::new(children)),
             resume_children: std::mem::take(&mut self.resume_children),
             compensate_only: false,
+            restore_items: std::mem::take(&mut self.restore_items),
             slots: Some(slots),
         };
         let (wf, config, top) = (self.wf.clone(), self.config.clone(), self.top.clone());
@@ -475,6 +483,7 @@ mod tests {
         let lock = take_lock(&home, &run_id).unwrap();
         let rec = Recorded {
             children: HashMap::new(),
+            items: HashMap::new(),
             home,
             store,
             project,

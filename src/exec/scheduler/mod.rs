@@ -459,6 +459,7 @@ impl Engine {
                 Some(items) => {
                     let k = items.next;
                     items.next += 1;
+                    items.skip_done();
                     items.running += 1;
                     let cap = self.wf.steps[i].max_parallel.unwrap_or(usize::MAX);
                     let more = items.next < items.values.len() && items.running < cap;
@@ -683,6 +684,7 @@ mod tests {
             slots: None,
             resume_children: HashMap::new(),
             compensate_only: false,
+            restore_items: HashMap::new(),
             children: None,
         };
         let rec = Arc::new(Recorder::default());

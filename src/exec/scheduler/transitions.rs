@@ -105,12 +105,30 @@ impl Engine {
                     });
                     self.state[i].started = Some(Instant::now());
                     self.state[i].status = Status::Running;
-                    self.state[i].items = Some(Items {
+                    let mut items = Items {
                         values,
                         results: (0..n).map(|_| None).collect(),
                         ..Items::default()
-                    });
-                    if n == 0 {
+                    };
+                    // Items that succeeded in an earlier attempt keep their
+                    // results (`orch resume`); only the others run.
+                    let kept = self.opts.restore_items.remove(&step.id).unwrap_or_default();
+                    let mut undo = Vec::new();
+                    for (k, r) in kept {
+                        if let Some(slot) = items.results.get_mut(k) {
+                            *slot = Some(crate::exec::state::restored(&r));
+                            items.done += 1;
+                            undo.push(k);
+                        }
+                    }
+                    items.skip_done();
+                    let all_kept = n > 0 && items.done == n;
+                    self.state[i].items = Some(items);
+                    undo.sort_unstable();
+                    for k in undo {
+                        self.completed_unit(i, Some(k));
+                    }
+                    if n == 0 || all_kept {
                         self.finish_items(i);
                         return;
                     }
