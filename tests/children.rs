@@ -474,3 +474,117 @@ fn resume_reruns_only_the_items_of_a_fan_out_that_did_not_succeed() {
     // Three children in all: b's was continued, a's and c's kept.
     assert_eq!(children_of(p.path(), home.path(), &parent).len(), 3);
 }
+
+#[test]
+fn a_secret_of_the_child_is_masked_in_the_parents_output() {
+    let p = project(&[
+        (
+            "parent.yaml",
+            "name: parent\nsteps:\n  - { id: sub, workflow: child.yaml }\n",
+        ),
+        (
+            "child.yaml",
+            "name: child\nsteps:\n  - id: leak\n    env: { T: \"${{ secrets.canary }}\" }\n    run: echo \"token is $T\"\n",
+        ),
+    ]);
+    let home = tempfile::tempdir().unwrap();
+    let out = orch_in(p.path(), home.path())
+        .args(["run", "parent.yaml", "--output", "plain"])
+        .env("ORCH_SECRET_CANARY", "c4nary-Secret-9137")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("[sub/leak] token is ***"), "{stdout}");
+    assert!(!stdout.contains("c4nary-Secret-9137"), "{stdout}");
+    let logs = walk_text(&home.path().join("logs"));
+    assert!(!logs.contains("c4nary-Secret-9137"));
+    assert!(logs.contains("token is ***"), "{logs}");
+}
+
+/// Every file below `dir`, concatenated.
+fn walk_text(dir: &Path) -> String {
+    let mut out = String::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.push_str(&walk_text(&p));
+        } else {
+            out.push_str(&String::from_utf8_lossy(
+                &std::fs::read(&p).unwrap_or_default(),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_cached_workflow_step_is_keyed_by_the_child_file_and_its_inputs() {
+    let p = project(&[
+        (
+            "parent.yaml",
+            "name: parent\nsteps:\n  - id: sub\n    cache: true\n    workflow: child.yaml\n    with: { n: 1 }\n",
+        ),
+        (
+            "child.yaml",
+            "name: child\ninputs:\n  n: { type: number }\nsteps:\n  - id: s\n    run: echo ran >> runs.txt\n",
+        ),
+    ]);
+    let home = tempfile::tempdir().unwrap();
+    let run = || {
+        orch_in(p.path(), home.path())
+            .args(["run", "parent.yaml", "--output", "json"])
+            .output()
+            .unwrap()
+    };
+    let runs = || {
+        std::fs::read_to_string(p.path().join("runs.txt"))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    run();
+    let second = run();
+    assert_eq!(runs(), 1, "the second run is a cache hit");
+    assert!(String::from_utf8_lossy(&second.stdout).contains("orchestration.step.cached"));
+    // Another child file is another key.
+    std::fs::write(
+        p.path().join("child.yaml"),
+        "name: child\ninputs:\n  n: { type: number }\nsteps:\n  - id: s\n    run: echo ran >> runs.txt\n  - { id: t, run: 'true' }\n",
+    )
+    .unwrap();
+    run();
+    assert_eq!(runs(), 2, "a changed child file misses");
+}
+
+#[test]
+fn workflow_files_nest_at_most_sixteen_deep() {
+    let files: Vec<(String, String)> = (0..20)
+        .map(|i| {
+            (
+                format!("c{i}.yaml"),
+                format!(
+                    "name: c{i}\nsteps:\n  - {{ id: next, workflow: c{}.yaml }}\n",
+                    i + 1
+                ),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let p = project(&refs);
+    let home = tempfile::tempdir().unwrap();
+    let out = orch_in(p.path(), home.path())
+        .args(["validate", "c0.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nest deeper than 16 files"), "{err}");
+    assert!(
+        err.contains("c15.yaml"),
+        "the 16th file names the 17th: {err}"
+    );
+}
