@@ -278,19 +278,8 @@ async fn undo(
     .await
 }
 
-/// A child run reset to continue, as `orch resume` would.
-struct Continued {
-    run_id: String,
-    lock: crate::history::lock::RunLock,
-    attempt: u32,
-    restore: HashMap<String, crate::plan::Restored>,
-    children: HashMap<String, String>,
-    items: HashMap<String, HashMap<usize, crate::plan::Restored>>,
-    /// The inputs of its first attempt.
-    inputs: serde_json::Value,
-}
-
-/// Reset the unfinished child run `id` of `parent` to continue it, keeping
+/// Reset the unfinished child run `id` of `parent` to continue it (as
+/// `orch resume` would), keeping
 /// what finished; `None` when it is not this parent's, already succeeded,
 /// alive in another process, or changed so that resuming is unsafe.
 fn continue_child(
@@ -299,7 +288,8 @@ fn continue_child(
     id: &str,
     parent: &str,
     wf: &crate::model::Workflow,
-) -> Option<Continued> {
+    parent_step: &str,
+) -> Option<Start> {
     let row = store.resolve_run(id).ok()?;
     let ours = row.parent_run_id.as_deref() == Some(parent) && row.workflow == wf.name;
     if !ours || row.status == crate::event::Status::Succeeded {
@@ -340,14 +330,16 @@ fn continue_child(
             file_hash: &crate::digest::sha256_hex(wf.source.text.as_bytes()),
         })
         .ok()?;
-    Some(Continued {
+    Some(Start {
         attempt: u32::try_from(row.attempt).unwrap_or(1) + 1,
         run_id: row.id,
         lock,
         restore: plan.restore,
-        children,
-        items,
+        resume_children: children,
+        restore_items: items,
         inputs,
+        parent_step: parent_step.to_string(),
+        compensate_only: false,
     })
 }
 
@@ -388,14 +380,11 @@ async fn run(
     let mut store = Store::open(&shared.home).map_err(|d| environment(Error::environment(d)))?;
     // On resume of the parent: continue its unfinished child run, if that can
     // be done safely; otherwise (changed, alive, gone) a new child starts.
-    let continued = req
-        .resume
-        .as_deref()
-        .and_then(|id| continue_child(&mut store, &shared.home, id, &parent, &wf));
-    let (run_id, lock, attempt, restore, resume_children, inputs, restore_items) = match continued {
-        Some(c) => (
-            c.run_id, c.lock, c.attempt, c.restore, c.children, c.inputs, c.items,
-        ),
+    let continued = req.resume.as_deref().and_then(|id| {
+        continue_child(&mut store, &shared.home, id, &parent, &wf, &req.parent_step)
+    });
+    let start = match continued {
+        Some(start) => start,
         None => {
             let run_id = record::new_run_id();
             let lock = record::take_lock(&shared.home, &run_id).map_err(environment)?;
@@ -416,34 +405,20 @@ async fn run(
                 },
             )
             .map_err(environment)?;
-            (
+            Start {
                 run_id,
                 lock,
-                1,
-                HashMap::new(),
-                HashMap::new(),
+                attempt: 1,
+                restore: HashMap::new(),
+                resume_children: HashMap::new(),
+                restore_items: HashMap::new(),
                 inputs,
-                HashMap::new(),
-            )
+                parent_step: req.parent_step,
+                compensate_only: false,
+            }
         }
     };
-    run_engine(
-        &shared,
-        wf,
-        store,
-        Start {
-            run_id,
-            lock,
-            attempt,
-            restore,
-            resume_children,
-            restore_items,
-            inputs,
-            parent_step: req.parent_step,
-            compensate_only: false,
-        },
-    )
-    .await
+    run_engine(&shared, wf, store, start).await
 }
 
 /// How a child's engine starts: a new or continued run, or an undo.

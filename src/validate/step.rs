@@ -303,20 +303,7 @@ fn body(
                     return None;
                 }
             };
-            let with = cf
-                .get("with")
-                .map(|w| cx.val_map(w, "with"))
-                .unwrap_or_default();
-            let with_spans = cf
-                .get("with")
-                .and_then(|w| w.as_map())
-                .map(|m| {
-                    m.iter()
-                        .filter(|(k, _)| with.iter().any(|(n, _)| *n == k.name))
-                        .map(|(k, _)| k.span)
-                        .collect()
-                })
-                .unwrap_or_default();
+            let (with, with_spans) = with_values(cx, cf.get("with"));
             StepKind::Call {
                 target,
                 endpoint,
@@ -335,20 +322,7 @@ fn body(
             // made absolute when the child is read (validate/children.rs).
             let base = cx.src.path.parent().unwrap_or(std::path::Path::new("."));
             let path = base.join(&rel);
-            let with = f
-                .get("with")
-                .map(|w| cx.val_map(w, "with"))
-                .unwrap_or_default();
-            let with_spans = f
-                .get("with")
-                .and_then(|w| w.as_map())
-                .map(|m| {
-                    m.iter()
-                        .filter(|(k, _)| with.iter().any(|(n, _)| *n == k.name))
-                        .map(|(k, _)| k.span)
-                        .collect()
-                })
-                .unwrap_or_default();
+            let (with, with_spans) = with_values(cx, f.get("with"));
             StepKind::Workflow {
                 path,
                 with,
@@ -558,4 +532,22 @@ pub(crate) fn retry(cx: &mut Ctx, v: &Yaml) -> Option<RetrySpec> {
         ok &= r.condition.is_some();
     }
     ok.then_some(r)
+}
+
+/// A `with:` mapping: its values and where each kept key is written.
+fn with_values(cx: &mut Ctx, y: Option<&Yaml>) -> (Vec<(String, Val)>, Vec<Span>) {
+    let Some(y) = y else {
+        return (Vec::new(), Vec::new());
+    };
+    let with = cx.val_map(y, "with");
+    let spans = y
+        .as_map()
+        .map(|m| {
+            m.iter()
+                .filter(|(k, _)| with.iter().any(|(n, _)| *n == k.name))
+                .map(|(k, _)| k.span)
+                .collect()
+        })
+        .unwrap_or_default();
+    (with, spans)
 }
