@@ -12,6 +12,57 @@ const MAX_BODY: usize = 16 * 1024 * 1024;
 /// The default per-attempt timeout of `http` and `call` steps.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Query parameters whose values are secrets by their name.
+const SECRET_PARAMS: &[&str] = &[
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "pwd",
+    "key",
+    "sig",
+    "auth",
+    "credential",
+];
+
+/// A URL as orch shows it, in every line it writes: a password in it
+/// becomes `***`, and so does the value of a query parameter whose name
+/// says it is a secret (`token`, `api_key`, `signature`, …).
+pub(crate) fn display_url(url: &str) -> String {
+    let Ok(mut u) = reqwest::Url::parse(url) else {
+        return url.to_string();
+    };
+    let mut changed = false;
+    if u.password().is_some() {
+        let _ = u.set_password(Some("***"));
+        changed = true;
+    }
+    let secret = |k: &str| {
+        let k = k.to_ascii_lowercase();
+        SECRET_PARAMS.iter().any(|s| k.contains(s))
+    };
+    if u.query_pairs().any(|(k, _)| secret(&k)) {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if secret(&k) {
+                    "***".to_string()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+        changed = true;
+    }
+    if changed {
+        u.to_string()
+    } else {
+        url.to_string()
+    }
+}
+
 /// One client per run: connections are pooled and reused across steps.
 pub(crate) fn client() -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
@@ -145,12 +196,19 @@ pub(crate) async fn send(
 ) -> Result<Response, Failure> {
     let method = reqwest::Method::from_bytes(req.method.as_bytes())
         .map_err(|_| Failure::new(FailureKind::Invalid, format!("bad method `{}`", req.method)))?;
-    let mut url = reqwest::Url::parse(&req.url)
-        .map_err(|e| Failure::new(FailureKind::Invalid, format!("bad url `{}`: {e}", req.url)))?;
+    let mut url = reqwest::Url::parse(&req.url).map_err(|e| {
+        Failure::new(
+            FailureKind::Invalid,
+            format!("bad url `{}`: {e}", display_url(&req.url)),
+        )
+    })?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(Failure::new(
             FailureKind::Invalid,
-            format!("bad url `{}`: only http and https are supported", req.url),
+            format!(
+                "bad url `{}`: only http and https are supported",
+                display_url(&req.url)
+            ),
         ));
     }
     if !req.query.is_empty() {
@@ -373,5 +431,22 @@ mod tests {
         // 429 is retried but is not the service being down.
         assert!(!failure(429).is_service_failure());
         assert!(failure(503).is_service_failure());
+    }
+}
+
+#[cfg(test)]
+mod display_tests {
+    use super::display_url;
+
+    #[test]
+    fn secrets_in_urls_are_not_shown() {
+        assert_eq!(
+            display_url("https://me:hunter2@h.example/a?token=abc&page=2&api_key=k"),
+            "https://me:***@h.example/a?token=***&page=2&api_key=***"
+        );
+        assert_eq!(
+            display_url("https://h.example/a?page=2"),
+            "https://h.example/a?page=2"
+        );
     }
 }

@@ -43,17 +43,43 @@ pub(crate) fn diagnostic(d: &Diag, style: &Style) -> String {
         out = format!("error: {}\n", d.message);
     }
     if style.github {
-        if let Some((file, line, col)) = d.location() {
-            let _ = writeln!(
-                out,
-                "::error file={file},line={line},col={col}::{}",
-                d.message.replace('\n', " ")
-            );
-        } else {
-            let _ = writeln!(out, "::error::{}", d.message.replace('\n', " "));
-        }
+        let props = match d.location() {
+            Some((file, line, col)) => vec![
+                ("file", file),
+                ("line", line.to_string()),
+                ("col", col.to_string()),
+            ],
+            None => Vec::new(),
+        };
+        let _ = writeln!(out, "{}", annotation("error", &props, &d.message));
     }
     out
+}
+
+/// A GitHub Actions workflow command (`::error file=…,line=…::message`),
+/// escaped as the Actions toolkit does: `%`, CR and LF in the message, and
+/// also `:` and `,` in properties, so no value can start a command of its own.
+pub(crate) fn annotation(command: &str, props: &[(&str, String)], message: &str) -> String {
+    let props: Vec<String> = props
+        .iter()
+        .map(|(k, v)| format!("{k}={}", escape_property(v)))
+        .collect();
+    let sep = if props.is_empty() { "" } else { " " };
+    format!(
+        "::{command}{sep}{}::{}",
+        props.join(","),
+        escape_data(message)
+    )
+}
+
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
 /// Every diagnostic, then a count, to stderr.
@@ -89,4 +115,30 @@ pub(crate) fn report(diags: &[Diag], style: &Style) {
         );
     }
     eprint!("{out}");
+}
+
+#[cfg(test)]
+mod annotation_tests {
+    use super::annotation;
+
+    #[test]
+    fn workflow_commands_cannot_be_injected() {
+        assert_eq!(
+            annotation(
+                "error",
+                &[("title", "step a,b: c".into())],
+                "50% done\r\n::warning::x"
+            ),
+            "::error title=step a%2Cb%3A c::50%25 done%0D%0A::warning::x"
+        );
+        assert_eq!(
+            annotation(
+                "error",
+                &[("file", "w.yaml".into()), ("line", "4".into())],
+                "bad"
+            ),
+            "::error file=w.yaml,line=4::bad"
+        );
+        assert_eq!(annotation("error", &[], "x"), "::error::x");
+    }
 }

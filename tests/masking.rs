@@ -232,3 +232,36 @@ fn a_canary_secret_never_reaches_a_byte_orch_writes() {
     }
     assert!(leaks.is_empty(), "the canary leaked:\n{}", leaks.join("\n"));
 }
+
+#[test]
+fn a_password_in_a_url_is_never_printed() {
+    let p = crate::common::project(&[(
+        "w.yaml",
+        "name: u\nsteps:\n  - id: get\n    http: { url: \"http://user:pw-s3cret-77@127.0.0.1:9/x?token=tk-s3cret-88\" }\n    retry: { max_attempts: 1 }\n",
+    )]);
+    let home = tempfile::tempdir().unwrap();
+    for mode in ["plain", "json"] {
+        let out = crate::common::orch_in(p.path(), home.path())
+            .args(["run", "w.yaml", "--output", mode])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            all.contains("http://user:***@127.0.0.1:9/x?token=***"),
+            "{all}"
+        );
+        assert!(!all.contains("s3cret"), "{mode}: {all}");
+    }
+    let logs = crate::common::orch_in(p.path(), home.path())
+        .args(["logs", "last", "get"])
+        .output()
+        .unwrap();
+    let logs = String::from_utf8_lossy(&logs.stdout);
+    assert!(logs.contains("user:***@"), "{logs}");
+    assert!(!logs.contains("s3cret"), "{logs}");
+}

@@ -168,7 +168,9 @@ impl Sink for PlainReporter {
         }
         if let (true, EventKind::StepFinished { step, outcome }) = (self.github, &ev.kind) {
             if let (Name::StepFailed, Some(e)) = (name, &outcome.error) {
-                self.write(&format!("::error title=step {step} failed::{e}\n"));
+                let title = vec![("title", format!("step {step} failed"))];
+                let line = crate::render::annotation("error", &title, e);
+                self.write(&format!("{line}\n"));
             }
         }
     }

@@ -60,16 +60,7 @@ pub(crate) fn url(base_url: &str, path: &str) -> String {
     }
 }
 
-/// A URL for display: a password in it becomes `***`.
-pub(crate) fn display_url(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => url.to_string(),
-    }
-}
+pub(crate) use crate::http_client::display_url;
 
 /// Run `svc`'s health check (no credentials are sent).
 pub(crate) async fn check(client: &reqwest::Client, svc: &Service) -> Health {

@@ -121,7 +121,11 @@ pub(crate) async fn send(
         _ = cancel.changed() => return (Attempt::failed(ErrorKind::Cancelled, "cancelled"), false),
     };
     let took = sent.elapsed().as_millis();
-    let what = format!("{} {}", req.method, req.url);
+    let what = format!(
+        "{} {}",
+        req.method,
+        crate::http_client::display_url(&req.url)
+    );
     let (line, outcome) = match res {
         Ok(resp) => (
             format!("{what} → {} ({took} ms)", resp.status),
