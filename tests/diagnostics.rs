@@ -241,6 +241,17 @@ fn a_directory_is_refused() {
 }
 
 #[test]
+fn a_device_of_unknown_size_is_read_only_to_the_limit() {
+    // `/dev/zero` says its size is 0 and never ends: orch reads 8 MiB + 1.
+    let (code, stderr) = validate_in(&repo_root(), &["/dev/zero"]);
+    assert_eq!(code, Some(2), "stderr:\n{stderr}");
+    assert!(
+        stderr.contains("/dev/zero is too large (more than 8 MiB)"),
+        "stderr:\n{stderr}"
+    );
+}
+
+#[test]
 fn a_binary_file_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(

@@ -43,8 +43,24 @@ pub(crate) fn read_source(path: &Path) -> Result<Arc<Source>, Diag> {
             ),
         ));
     }
-    let bytes =
-        std::fs::read(path).map_err(|e| Diag::new("io", format!("cannot read {name}: {e}")))?;
+    // The size of a device or a pipe is not known beforehand (`/dev/zero`
+    // says 0): read one byte past the limit, never more.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            use std::io::Read;
+            f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)
+        })
+        .map_err(|e| Diag::new("io", format!("cannot read {name}: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(Diag::new(
+            "io",
+            format!(
+                "{name} is too large (more than {} MiB)",
+                MAX_FILE_BYTES / (1024 * 1024)
+            ),
+        ));
+    }
     if bytes.contains(&0) {
         return Err(Diag::new(
             "io",
