@@ -779,3 +779,26 @@ fn broken_config_is_reported_with_its_location() {
         .code(2)
         .stderr(predicates::str::contains("nope.yaml"));
 }
+
+#[test]
+fn json_numbers_keep_every_digit() {
+    let wf = "name: f\nsteps:\n  - id: t\n    transform:\n      same: \"${{ fromJSON('1.38e-23') == 1.38e-23 }}\"\n      back: \"${{ fromJSON('{\\\"v\\\": 1.38e-23}').v }}\"\noutputs:\n  same: ${{ steps.t.outputs.same }}\n  back: ${{ steps.t.outputs.back }}\n";
+    let p = project(&[("w.yaml", wf)]);
+    let home = tempfile::tempdir().unwrap();
+    let out = crate::common::orch_in(p.path(), home.path())
+        .args(["run", "w.yaml", "--output", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let evs = crate::common::events(&out.stdout);
+    let last = evs.last().unwrap();
+    assert_eq!(last["outputs"]["same"], true);
+    assert_eq!(last["outputs"]["back"].to_string(), "1.38e-23");
+    // And as the history recorded it.
+    let shown = crate::common::orch_in(p.path(), home.path())
+        .args(["show", "last", "--json"])
+        .output()
+        .unwrap();
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["outputs"]["back"].to_string(), "1.38e-23");
+}
