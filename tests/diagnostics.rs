@@ -89,6 +89,7 @@ fixtures! {
     no_kind,
     two_kinds,
     workflow_child,
+    zero_durations,
     compensate_misplaced,
     call_no_registry,
     // The dependency graph.

@@ -203,6 +203,19 @@ impl Ctx {
             }
         };
         match duration::parse(&s) {
+            // A timeout of nothing fails every attempt; a delay capped at
+            // nothing makes `jitter` and backoff meaningless.
+            Ok(d) if d.is_zero() && matches!(what, "timeout" | "max_delay") => {
+                self.push(
+                    Diag::new("duration", format!("`{what}` must be more than 0s"))
+                        .label(y.span, "zero")
+                        .help(match what {
+                            "timeout" => "leave `timeout` out for no timeout",
+                            _ => "leave `max_delay` out for no cap",
+                        }),
+                );
+                None
+            }
             Ok(d) => Some(d),
             Err(e) => {
                 self.push(
