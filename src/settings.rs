@@ -111,6 +111,53 @@ impl PreApproved {
         }
     }
 
+    /// `--approve` as given, checked against the workflow: every name is an
+    /// approval step of it (or any step, when a policy may require approval).
+    pub(crate) fn checked(args: &[String], wf: &Workflow, config: &Config) -> Result<Self, Diag> {
+        let policies_ask = config
+            .policies
+            .rules
+            .iter()
+            .any(|r| r.action == crate::model::PolicyAction::RequireApproval);
+        for name in args.iter().filter(|a| *a != "all") {
+            let id = name.split('[').next().unwrap_or(name);
+            let Some(step) = wf.steps.iter().find(|s| s.id == id) else {
+                let d = Diag::new(
+                    "usage",
+                    format!(
+                        "--approve {name}: workflow `{}` has no step `{id}`",
+                        wf.name
+                    ),
+                );
+                let approvals = wf
+                    .steps
+                    .iter()
+                    .filter(|s| matches!(s.body.kind, crate::model::StepKind::Approval { .. }));
+                return Err(
+                    match crate::diag::did_you_mean(id, wf.steps.iter().map(|s| s.id.as_str())) {
+                        Some(s) => d.help(format!("did you mean `{s}`?")),
+                        None => d.help(format!(
+                            "its approval steps: {}",
+                            approvals
+                                .map(|s| s.id.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )),
+                    },
+                );
+            };
+            let asks = matches!(step.body.kind, crate::model::StepKind::Approval { .. });
+            if !asks && !policies_ask {
+                return Err(Diag::new(
+                    "usage",
+                    format!("--approve {name}: step `{id}` is not an approval step"),
+                )
+                .help("only `approval` steps (and steps a `require_approval` policy stops) ask"));
+            }
+        }
+        Ok(Self::from_args(args))
+    }
+
     pub(crate) fn covers(&self, step: &str) -> bool {
         match self {
             PreApproved::None => false,
@@ -211,7 +258,7 @@ impl RunSettings {
                 .or_else(|| telemetry.webhook_url.clone()),
             telemetry_log,
             grace: args.grace,
-            pre_approved: PreApproved::from_args(&args.approve),
+            pre_approved: PreApproved::checked(&args.approve, wf, &project.config)?,
             interactive: !env.ci && env.stdin_tty && env.stderr_tty,
             user: user_name(env),
             scratch_base: env.temp_dir.clone(),
@@ -430,7 +477,7 @@ mod tests {
         let src = Arc::new(crate::source::Source::new(
             "w",
             "w",
-            "name: w\nsteps: [{id: a, run: x}]\n",
+            "name: w\nsteps: [{id: a, run: x}, {id: gate, approval: {}}]\n",
         ));
         let mut w = crate::validate::workflow_source(&src, &Config::default()).unwrap();
         w.concurrency = concurrency;
@@ -561,6 +608,11 @@ mod tests {
         assert!(s.no_cache);
         assert_eq!(s.grace, Duration::from_secs(3));
         assert!(s.pre_approved.covers("gate") && !s.pre_approved.covers("other"));
+        // A name that is not an approval step of the workflow is refused.
+        let wrong = settings(&exec_args(&["--approve", "gaet"]), None, &env, cfg.clone());
+        assert!(wrong.is_err_and(|d| d.help.unwrap_or_default().contains("`gate`")));
+        let not_one = settings(&exec_args(&["--approve", "a"]), None, &env, cfg.clone());
+        assert!(not_one.is_err_and(|d| d.message.contains("not an approval step")));
         assert_eq!(s.scratch_base, PathBuf::from("/tmp/x"));
         assert_eq!(
             s.telemetry_log,

@@ -113,10 +113,13 @@ fn approve_in_advance_for_ci() {
         .args(["run", "w.yaml", "--approve", "all"])
         .assert()
         .success();
-    orch_in(p.path(), home.path())
+    // A name that is no approval step of the workflow is a usage error.
+    let out = orch_in(p.path(), home.path())
         .args(["run", "w.yaml", "--approve", "other"])
-        .assert()
-        .code(3);
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no step `other`"));
 }
 
 #[test]
