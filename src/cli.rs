@@ -18,8 +18,10 @@ Examples:
     name = "orch",
     version,
     about = "Run workflows written in YAML: a DAG of steps, on this machine",
-    long_about = "orch runs workflows written in YAML: a DAG of steps (shell scripts, transforms, \
-                  fan-outs) with retries, timeouts and failure handlers, on this machine, with live progress.",
+    long_about = "orch runs workflows written in YAML: a DAG of steps (shell scripts, HTTP calls to \
+                  services, child workflows, transforms, approvals, fan-outs) with retries, timeouts, \
+                  failure handlers and saga compensation, on this machine, with live progress. Every \
+                  run is recorded in SQLite (history, resume, stats); secrets come from the OS keyring.",
     after_help = EXAMPLES,
     propagate_version = true
 )]
