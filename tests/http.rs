@@ -702,3 +702,69 @@ steps:
     assert_eq!(srv.count("/echo/deploy"), 1);
     assert_eq!(srv.count("/echo/db"), 1);
 }
+
+/// Two services of one capability, each with a credential of its own.
+fn credentialed_config(srv: &TestServer) -> String {
+    format!(
+        r#"orchestration:
+  policies:
+    fallback_on_error: true
+  services:
+    - id: primary
+      base_url: {base}
+      auth: {{ type: bearer, credential: primary-token }}
+      capabilities: [summarize]
+      priority: 1
+      endpoints:
+        - {{ id: summarize, method: POST, path: /echo/primary,
+            parameters: [ {{ name: text, in: body, required: true }} ] }}
+    - id: secondary
+      base_url: {base}
+      auth: {{ type: bearer, credential: secondary-token }}
+      capabilities: [summarize]
+      priority: 2
+      endpoints:
+        - {{ id: summarize, method: POST, path: /echo/secondary,
+            parameters: [ {{ name: text, in: body, required: true }} ] }}
+"#,
+        base = srv.base_url()
+    )
+}
+
+#[test]
+fn a_service_whose_credential_is_missing_is_skipped_not_fatal() {
+    let srv = TestServer::start();
+    let p = project(&[
+        ("orchestration.yaml", &credentialed_config(&srv)),
+        ("w.yaml", CALL),
+    ]);
+    let home = tempfile::tempdir().unwrap();
+    // Only the backup's credential: the primary is skipped, no request to it.
+    let r = run(
+        p.path(),
+        home.path(),
+        &[],
+        &[("ORCH_SECRET_SECONDARY_TOKEN", "sec-token-123")],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(srv.count("/echo/primary"), 0);
+    assert_eq!(srv.count("/echo/secondary"), 1);
+    // Only the primary's: a missing backup credential does not fail it.
+    let r = run(
+        p.path(),
+        home.path(),
+        &[],
+        &[("ORCH_SECRET_PRIMARY_TOKEN", "pri-token-456")],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(srv.count("/echo/primary"), 1);
+    // Neither: the step fails naming what to set.
+    let r = run(p.path(), home.path(), &[], &[]);
+    assert_eq!(r.code, Some(1));
+    let error = end(&r, "sum")["error"].as_str().unwrap().to_string();
+    assert!(
+        error.contains("ORCH_SECRET_PRIMARY_TOKEN")
+            && error.contains("ORCH_SECRET_SECONDARY_TOKEN"),
+        "{error}"
+    );
+}

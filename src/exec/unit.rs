@@ -59,6 +59,9 @@ pub(crate) struct UnitCtx {
     pub(crate) masker: Arc<Masker>,
     /// Values of the secrets this step reads, fetched before it starts.
     pub(crate) secret_values: HashMap<String, String>,
+    /// Credentials of candidate services that could not be had, with why:
+    /// those services are skipped.
+    pub(crate) missing_credentials: HashMap<String, String>,
     /// Starts child runs for `workflow:` steps.
     pub(crate) children: Option<Arc<dyn ChildRunner>>,
     /// The unfinished child run that this unit's first attempt continues.
@@ -206,6 +209,18 @@ pub(crate) async fn execute(mut ctx: UnitCtx) -> UnitResult {
         Ok(values) => ctx.secret_values = values,
         Err(e) => return failed_early(&ctx, &retry, e, started),
     }
+    // A service whose credential cannot be had is skipped (like one whose
+    // breaker is open), not a failure of the step: another may answer.
+    for name in credential_names(ctx.step(), &ctx.cfg) {
+        match fetch_secret(&ctx, &name).await {
+            Ok(v) => {
+                ctx.secret_values.insert(name, v);
+            }
+            Err(e) => {
+                ctx.missing_credentials.insert(name, e);
+            }
+        }
+    }
     let ctx = ctx;
     let body = ctx.scope_eval(None, |scope| {
         let cx = ResolveCx {
@@ -311,8 +326,27 @@ async fn drive(
             _ => true,
         });
     }
+    let mut unusable = Vec::new();
+    routes.retain(|r| {
+        let credential = r
+            .as_deref()
+            .and_then(|id| ctx.cfg.service(id))
+            .and_then(|svc| svc.auth.credential());
+        match credential.and_then(|c| ctx.missing_credentials.get(c)) {
+            Some(e) => {
+                unusable.push(e.clone());
+                false
+            }
+            None => true,
+        }
+    });
     if routes.is_empty() {
-        let mut r = failed_early(ctx, retry, breaker::open_message(&skipped), started);
+        let mut why = Vec::new();
+        if !skipped.is_empty() {
+            why.push(breaker::open_message(&skipped));
+        }
+        why.extend(unusable);
+        let mut r = failed_early(ctx, retry, why.join("; "), started);
         r.attempts = 0;
         return r;
     }
@@ -461,7 +495,7 @@ async fn pause(
 
 /// Names of the secrets a step reads: in its expressions, and those its
 /// kind needs (the credentials of the services a `call` may go to).
-fn secret_names(step: &Step, cfg: &Config) -> Vec<String> {
+fn secret_names(step: &Step) -> Vec<String> {
     let mut names = std::collections::BTreeSet::new();
     // What is evaluated while the step runs (not `if`/`for_each`, decided
     // before; not `compensate`, which runs on its own).
@@ -483,6 +517,13 @@ fn secret_names(step: &Step, cfg: &Config) -> Vec<String> {
             }
         }
     }
+    names.into_iter().collect()
+}
+
+/// The credentials of the services a step may go to (a `call`'s
+/// candidates), each once.
+fn credential_names(step: &Step, cfg: &Config) -> Vec<String> {
+    let mut names = std::collections::BTreeSet::new();
     if let Ok(executor) = steps::executor(&step.body.kind) {
         names.extend(
             executor
@@ -497,29 +538,30 @@ fn secret_names(step: &Step, cfg: &Config) -> Vec<String> {
 /// Fetch the step's secrets (the keyring blocks: off the runtime threads)
 /// and mask their values before anything can print them.
 async fn fetch_secrets(ctx: &UnitCtx) -> Result<HashMap<String, String>, String> {
-    let names = secret_names(ctx.step(), &ctx.cfg);
     let mut out = HashMap::new();
-    for name in names {
-        let secrets = ctx.secrets.clone();
-        let n = name.clone();
-        let got = tokio::task::spawn_blocking(move || secrets.get(&n))
-            .await
-            .map_err(|e| format!("looking up secret `{name}` failed: {e}"))?;
-        match got {
-            Ok((value, _)) => {
-                // A value too short to mask would leak wherever it is printed.
-                if !ctx.masker.add(&value) {
-                    return Err(format!(
-                        "secret `{name}` is shorter than {} characters: orch cannot mask it, so it is not used",
-                        crate::mask::MIN_SECRET_LEN
-                    ));
-                }
-                out.insert(name, value);
-            }
-            Err(e) => return Err(e.to_string()),
-        }
+    for name in secret_names(ctx.step()) {
+        let value = fetch_secret(ctx, &name).await?;
+        out.insert(name, value);
     }
     Ok(out)
+}
+
+/// One secret, registered with the masker before anything can print it.
+async fn fetch_secret(ctx: &UnitCtx, name: &str) -> Result<String, String> {
+    let secrets = ctx.secrets.clone();
+    let n = name.to_string();
+    let got = tokio::task::spawn_blocking(move || secrets.get(&n))
+        .await
+        .map_err(|e| format!("looking up secret `{name}` failed: {e}"))?;
+    let (value, _) = got.map_err(|e| e.to_string())?;
+    // A value too short to mask would leak wherever it is printed.
+    if !ctx.masker.add(&value) {
+        return Err(format!(
+            "secret `{name}` is shorter than {} characters: orch cannot mask it, so it is not used",
+            crate::mask::MIN_SECRET_LEN
+        ));
+    }
+    Ok(value)
 }
 
 /// An approval step: ask; `Wait` leaves the step waiting.

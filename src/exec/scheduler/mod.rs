@@ -584,6 +584,7 @@ impl Engine {
             secrets: self.opts.secrets.clone(),
             masker: self.opts.masker.clone(),
             secret_values: HashMap::new(),
+            missing_credentials: HashMap::new(),
             children: self.opts.children.clone(),
             resume_child,
             compensation: false,

@@ -93,6 +93,7 @@ impl Fixture {
             secrets: Arc::new(crate::secrets::Secrets::env_only(Vec::new())),
             masker: Arc::new(crate::mask::Masker::new()),
             secret_values: HashMap::new(),
+            missing_credentials: HashMap::new(),
             children: None,
             resume_child: None,
             compensation: false,
