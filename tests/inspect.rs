@@ -674,3 +674,33 @@ fn prune_deletes_old_runs_and_their_files() {
         assert_eq!(n, 0, "{table}");
     }
 }
+
+#[test]
+fn logs_of_a_fan_out_print_every_item_and_a_cached_step_says_so() {
+    let p = project(&[(
+        "w.yaml",
+        "name: l\nsteps:\n  - id: fan\n    for_each: [a, b]\n    run: echo hello ${{ item }}\n  - id: built\n    cache: true\n    run: echo building\n",
+    )]);
+    let home = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        orch_in(p.path(), home.path())
+            .args(["run", "w.yaml"])
+            .assert()
+            .success();
+    }
+    let out = orch_in(p.path(), home.path())
+        .args(["logs", "last", "fan"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "== fan[0] ==\nhello a\n== fan[1] ==\nhello b\n"
+    );
+    let out = orch_in(p.path(), home.path())
+        .args(["logs", "last", "built"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`built` was cached"));
+}

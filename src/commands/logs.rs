@@ -39,8 +39,10 @@ pub(crate) fn run(cx: &Context, args: &LogsArgs) -> Result<Exit, Error> {
             };
             if args.follow {
                 follow(&home, &run.id, || Ok(vec![(None, path.clone())]))?;
-            } else {
+            } else if path.exists() || args.compensation {
                 copy(&path)?;
+            } else {
+                no_log_of_its_own(&store, &run.id, &dir, step)?;
             }
         }
         None if args.follow => {
@@ -85,6 +87,29 @@ pub(crate) fn run(cx: &Context, args: &LogsArgs) -> Result<Exit, Error> {
         }
     }
     Ok(Exit::Success)
+}
+
+/// A step without a log file of its own: a `for_each` step's output is in
+/// its items' logs (each printed under a header); a cached step printed
+/// nothing in this run (said on stderr, so stdout stays the output).
+#[allow(clippy::print_stderr, reason = "a note beside the output, not output")]
+fn no_log_of_its_own(store: &Store, run_id: &str, dir: &Path, step: &str) -> Result<(), Error> {
+    let rows = store.steps(run_id)?;
+    let items: Vec<_> = rows
+        .iter()
+        .filter(|r| r.parent.as_deref() == Some(step))
+        .collect();
+    for item in &items {
+        let path = dir.join(format!("{}.log", item.step_id));
+        if !write_stdout(format!("== {} ==\n", item.step_id).as_bytes())? {
+            return Ok(());
+        }
+        copy(&path)?;
+    }
+    if items.is_empty() && rows.iter().any(|r| r.step_id == step && r.cached) {
+        eprintln!("`{step}` was cached: it printed nothing in run {run_id}");
+    }
+    Ok(())
 }
 
 /// `--compensation` of a step that was never undone is an error, not an
