@@ -348,8 +348,11 @@ fn logs_of_one_step_or_all() {
         .collect();
     noisy.sort();
     assert_eq!(noisy, ["to-stderr", "to-stdout"]);
-    // A step that printed nothing (the for_each parent) has no log.
-    assert_eq!(stdout(p.path(), h, &["logs", "last", "build"]), "");
+    // A for_each step's log is its items' logs, each under a header.
+    assert_eq!(
+        stdout(p.path(), h, &["logs", "last", "build"]),
+        "== build[0] ==\nitem 1\n== build[1] ==\nitem 2\n== build[2] ==\nitem 3\n"
+    );
 
     let all = stdout(p.path(), h, &["logs", "last"]);
     let lines: Vec<&str> = all.lines().collect();
