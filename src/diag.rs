@@ -5,7 +5,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use miette::{Diagnostic, LabeledSpan, NamedSource, Severity};
+use miette::{Diagnostic, LabeledSpan, Severity};
 
 use crate::source::{Source, Span};
 
@@ -80,12 +80,12 @@ impl std::error::Error for Diag {}
 /// What miette renders: the source is attached only here, at the edge.
 pub(crate) struct Rendered {
     diag: Diag,
-    named: Option<NamedSource<Arc<str>>>,
+    named: Option<Arc<Source>>,
 }
 
 impl From<Diag> for Rendered {
     fn from(diag: Diag) -> Self {
-        let named = diag.source.as_ref().map(|s| s.named());
+        let named = diag.source.clone();
         Rendered { diag, named }
     }
 }
@@ -124,7 +124,7 @@ impl Diagnostic for Rendered {
         if self.diag.labels.is_empty() {
             return None;
         }
-        self.named.as_ref().map(|n| n as &dyn miette::SourceCode)
+        self.named.as_deref().map(|n| n as &dyn miette::SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
