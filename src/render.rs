@@ -82,16 +82,26 @@ fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
-/// Every diagnostic, then a count, to stderr.
+/// At most this many diagnostics are shown; all of them are counted.
+const MAX_SHOWN: usize = 200;
+
+/// Every diagnostic (the first [`MAX_SHOWN`]), then a count, to stderr.
 #[allow(
     clippy::print_stderr,
     reason = "rendering diagnostics is this function's job"
 )]
 pub(crate) fn report(diags: &[Diag], style: &Style) {
     let mut out = String::new();
-    for d in diags {
+    for d in diags.iter().take(MAX_SHOWN) {
         out.push_str(&diagnostic(d, style));
         out.push('\n');
+    }
+    if diags.len() > MAX_SHOWN {
+        let _ = writeln!(
+            out,
+            "… and {} more problems not shown (fix these first)\n",
+            diags.len() - MAX_SHOWN
+        );
     }
     let files: Vec<String> = {
         let mut f: Vec<String> = diags

@@ -336,3 +336,21 @@ fn a_billion_laughs_alias_bomb_is_refused() {
         "stderr:\n{stderr}"
     );
 }
+
+#[test]
+fn thousands_of_problems_are_all_counted_and_the_first_200_shown() {
+    let mut yaml = String::from("name: big\nsteps:\n  - id: a\n    run: echo\n");
+    for i in 0..1000 {
+        yaml.push_str(&format!("    k{i}: 1\n"));
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("big.yaml"), yaml).expect("write");
+    let (code, stderr) = validate_in(dir.path(), &["big.yaml"]);
+    assert_eq!(code, Some(2));
+    assert_eq!(problem_count(&stderr), 1000);
+    assert_eq!(stderr.matches("unknown key").count(), 200);
+    assert!(
+        stderr.contains("… and 800 more problems not shown"),
+        "{stderr}"
+    );
+}
