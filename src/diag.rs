@@ -81,12 +81,41 @@ impl std::error::Error for Diag {}
 pub(crate) struct Rendered {
     diag: Diag,
     named: Option<Arc<Source>>,
+    /// Where the problem is, when its line is too long to show.
+    at: Option<String>,
 }
+
+/// Lines (and labels) longer than this are not drawn: miette cannot lay
+/// out columns beyond 65,535, and nobody reads such a line on a terminal.
+const MAX_SHOWN_LINE: usize = 4096;
 
 impl From<Diag> for Rendered {
     fn from(diag: Diag) -> Self {
-        let named = diag.source.clone();
-        Rendered { diag, named }
+        let drawable = |s: &Source| {
+            diag.labels.iter().all(|l| {
+                l.span.len <= MAX_SHOWN_LINE && s.line_len(l.span.offset) <= MAX_SHOWN_LINE
+            })
+        };
+        match &diag.source {
+            Some(s) if !drawable(s) => {
+                let at = diag.location().map(|(file, line, col)| {
+                    format!("at {file}:{line}:{col} (the line is too long to show)")
+                });
+                Rendered {
+                    diag,
+                    named: None,
+                    at,
+                }
+            }
+            _ => {
+                let named = diag.source.clone();
+                Rendered {
+                    diag,
+                    named,
+                    at: None,
+                }
+            }
+        }
     }
 }
 
@@ -114,10 +143,12 @@ impl Diagnostic for Rendered {
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.diag
-            .help
-            .as_ref()
-            .map(|h| Box::new(h.clone()) as Box<dyn fmt::Display>)
+        let help = match (&self.at, &self.diag.help) {
+            (Some(at), Some(h)) => Some(format!("{at}\n{h}")),
+            (Some(at), None) => Some(at.clone()),
+            (None, h) => h.clone(),
+        };
+        help.map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {

@@ -81,6 +81,18 @@ impl Source {
         (line + 1, col + 1)
     }
 
+    /// The length in bytes of the line holding byte `offset`.
+    pub(crate) fn line_len(&self, offset: usize) -> usize {
+        let line = self.line_of(offset);
+        let start = self.line_starts[line];
+        let end = self
+            .line_starts
+            .get(line + 1)
+            .copied()
+            .unwrap_or(self.text.len());
+        end - start
+    }
+
     /// The 0-based line holding byte `offset`.
     fn line_of(&self, offset: usize) -> usize {
         self.line_starts

@@ -354,3 +354,23 @@ fn thousands_of_problems_are_all_counted_and_the_first_200_shown() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_problem_on_a_very_long_line_is_located_not_drawn() {
+    // miette cannot lay out columns past 65,535: it used to panic here.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = "k".repeat(70_000);
+    std::fs::write(
+        dir.path().join("long.yaml"),
+        format!("name: long\nsteps:\n  - id: a\n    run: echo\n    {key}: 1\n"),
+    )
+    .expect("write");
+    let (code, stderr) = validate_in(dir.path(), &["long.yaml"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains("at long.yaml:5:") && stderr.contains("the line is too long to show"),
+        "{}",
+        &stderr[..stderr.len().min(2000)]
+    );
+}
