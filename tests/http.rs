@@ -768,3 +768,29 @@ fn a_service_whose_credential_is_missing_is_skipped_not_fatal() {
         "{error}"
     );
 }
+
+#[test]
+fn a_compressed_response_is_decoded() {
+    let srv = TestServer::start();
+    let wf = format!(
+        "name: z\nsteps:\n  - id: get\n    http: {{ url: \"{}/gzip\" }}\n    outputs:\n      c: ${{{{ steps.get.json.compressed }}}}\n",
+        srv.base_url()
+    );
+    let p = project(&[("w.yaml", &wf)]);
+    let home = tempfile::tempdir().unwrap();
+    let r = run(p.path(), home.path(), &[], &[]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let asked = srv
+        .requests()
+        .into_iter()
+        .find(|q| q.path == "/gzip")
+        .unwrap();
+    let accept = asked
+        .headers
+        .iter()
+        .find(|(n, _)| n == "accept-encoding")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    assert!(accept.contains("gzip"), "{accept}");
+    assert_eq!(outputs(home.path())["steps"][0]["outputs"]["c"], true);
+}

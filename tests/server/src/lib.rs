@@ -12,6 +12,7 @@
 //! | `/ok` | 200 `{"ok":true}` |
 //! | `/health` | 200 `{"status":"up"}` |
 //! | `/unhealthy` | 503 `{"status":"down"}` |
+//! | `/gzip` | 200 `{"compressed":true}`, gzip-encoded (`Content-Encoding: gzip`) |
 //! | `/echo`, `/echo/{*rest}` | 200 `{"method","path","query":{k:v},"headers":{name:value},"body":"…","json":<body parsed or null>}` |
 //! | `/status/{code}` | that status, body `{"status":code}` |
 //! | `/flaky/{key}?fail=N&code=C` | the first N (default 1) requests for the key get C (default 503), later ones 200 `{"attempt":k}` |
@@ -272,6 +273,16 @@ async fn handle(
     let answer = match path {
         "/ok" => json(StatusCode::OK, r#"{"ok":true}"#),
         "/health" => json(StatusCode::OK, r#"{"status":"up"}"#),
+        "/gzip" => {
+            // The client must ask for it and decode it.
+            use std::io::Write;
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            let _ = enc.write_all(br#"{"compressed":true}"#);
+            let mut r = json(StatusCode::OK, enc.finish().unwrap_or_default());
+            r.headers_mut()
+                .insert("content-encoding", HeaderValue::from_static("gzip"));
+            r
+        }
         "/unhealthy" => json(StatusCode::SERVICE_UNAVAILABLE, r#"{"status":"down"}"#),
         "/text" => {
             let mut r = Response::new(Full::new(Bytes::from_static(b"hello")));
