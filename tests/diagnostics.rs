@@ -90,6 +90,7 @@ fixtures! {
     two_kinds,
     workflow_child,
     zero_durations,
+    unknown_result_field,
     compensate_misplaced,
     call_no_registry,
     // The dependency graph.

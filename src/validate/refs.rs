@@ -259,6 +259,23 @@ fn preview(ids: &[&str]) -> String {
     s
 }
 
+/// What `steps.<id>.…` may name for a step: every step's own results, then
+/// those of its kind (and `items` of a `for_each` step).
+fn result_fields(step: &Step) -> Vec<&'static str> {
+    let mut f = vec!["status", "outputs", "exit_code", "stdout", "error"];
+    if step.for_each.is_some() {
+        f.push("items");
+    }
+    match &step.body.kind {
+        StepKind::Http(_) => f.extend(["http_status", "headers", "body", "json"]),
+        StepKind::Call { .. } => f.extend(["http_status", "headers", "body", "json", "service"]),
+        StepKind::Approval { .. } => f.extend(["approved_by", "comment"]),
+        StepKind::Workflow { .. } => f.push("run_id"),
+        StepKind::Run { .. } | StepKind::Transform(_) => {}
+    }
+    f
+}
+
 /// A `call` against the registry: the service or capability exists, every
 /// service that may answer has the endpoint, required parameters are given
 /// and no unknown ones are.
@@ -410,6 +427,24 @@ fn check_expr(
                     );
                     continue;
                 };
+                if let Some(field) = r.path.first() {
+                    let fields = result_fields(&wf.steps[j]);
+                    if !fields.contains(&field.as_str()) {
+                        let hint = did_you_mean(field, fields.iter().copied());
+                        cx.push(
+                            Diag::new(
+                                "unknown-field",
+                                format!("step `{name}` has no result `{field}`"),
+                            )
+                            .label(span, "not a result of this step")
+                            .help(match hint {
+                                Some(h) => format!("did you mean `{h}`?"),
+                                None => format!("its results: {}", fields.join(", ")),
+                            }),
+                        );
+                        continue;
+                    }
+                }
                 if any_step {
                     continue;
                 }
