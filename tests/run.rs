@@ -802,3 +802,21 @@ fn json_numbers_keep_every_digit() {
     let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
     assert_eq!(shown["outputs"]["back"].to_string(), "1.38e-23");
 }
+
+#[test]
+fn cel_type_names_validate_and_evaluate() {
+    let wf = "name: t\nsteps:\n  - id: x\n    transform:\n      a: ${{ type(1) == int }}\n      b: ${{ type('s') == string && type(true) == bool && type([1]) == list && type(1.5) == double }}\n      c: ${{ type(type(1)) == type }}\noutputs:\n  all: ${{ steps.x.outputs.a && steps.x.outputs.b && steps.x.outputs.c }}\n";
+    let p = project(&[("w.yaml", wf)]);
+    let home = tempfile::tempdir().unwrap();
+    let out = crate::common::orch_in(p.path(), home.path())
+        .args(["run", "w.yaml", "--output", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let evs = crate::common::events(&out.stdout);
+    assert_eq!(evs.last().unwrap()["outputs"]["all"], true);
+}

@@ -24,6 +24,20 @@ pub(crate) const ROOTS: [&str; 9] = [
     "inputs", "env", "steps", "run", "secrets", "item", "index", "error", "step",
 ];
 
+/// CEL's type names, values of `type(x)`: `type(x) == int`.
+const CEL_TYPES: [&str; 10] = [
+    "int",
+    "uint",
+    "double",
+    "bool",
+    "string",
+    "bytes",
+    "list",
+    "map",
+    "null_type",
+    "type",
+];
+
 /// Function namespaces of the CEL extensions.
 const NAMESPACES: [&str; 5] = ["math", "base64", "lists", "strings", "sets"];
 
@@ -308,7 +322,7 @@ fn walk(
                         offset: off,
                         len,
                     });
-                } else {
+                } else if !CEL_TYPES.contains(&root.as_str()) {
                     unknown.push((root.clone(), off));
                 }
             }
