@@ -20,13 +20,17 @@ pub(crate) fn resolve(
     // Given but unusable: reported once, not again as missing.
     let mut invalid: Vec<String> = Vec::new();
     if let Some(path) = file {
+        // An input file that cannot be used is the one problem to report:
+        // the inputs it would have given are not missing, just unread.
         match read_file(path) {
             Ok(Json::Object(m)) => given.extend(m.into_iter().map(|(k, v)| (k, v, "--input-file"))),
-            Ok(_) => errors.push(Diag::new(
-                "input",
-                format!("{} must hold an object of inputs", path.display()),
-            )),
-            Err(d) => errors.push(d),
+            Ok(_) => {
+                return Err(vec![Diag::new(
+                    "input",
+                    format!("{} must hold an object of inputs", path.display()),
+                )])
+            }
+            Err(d) => return Err(vec![d]),
         }
     }
     for p in pairs {

@@ -820,3 +820,22 @@ fn cel_type_names_validate_and_evaluate() {
     let evs = crate::common::events(&out.stdout);
     assert_eq!(evs.last().unwrap()["outputs"]["all"], true);
 }
+
+#[test]
+fn an_unreadable_input_file_is_the_one_problem_reported() {
+    let wf = "name: i\ninputs:\n  x: { type: string, required: true }\nsteps:\n  - id: a\n    run: echo\n";
+    let p = project(&[("w.yaml", wf), ("list.json", "[1, 2]")]);
+    for (file, says) in [
+        ("nope.json", "cannot read nope.json: no such file"),
+        ("list.json", "list.json must hold an object of inputs"),
+    ] {
+        let out = orch(p.path())
+            .args(["run", "w.yaml", "--input-file", file])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{err}");
+        assert!(!err.contains("is required"), "{err}");
+    }
+}
