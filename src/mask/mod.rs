@@ -206,6 +206,11 @@ fn forms(secret: &str) -> Option<BTreeSet<String>> {
         for enc in url_forms(src) {
             out.insert(enc);
         }
+        // Inside a JSON string (`toJSON()` of a value holding it): quotes,
+        // backslashes and control characters escaped.
+        if let Ok(quoted) = serde_json::to_string(src.as_str()) {
+            out.insert(quoted[1..quoted.len() - 1].to_string());
+        }
     }
     out.retain(|f| !f.is_empty());
     Some(out)
@@ -495,5 +500,18 @@ mod tests {
             })
         );
         assert_eq!(m.mask_json(&json!({"a": ["b", 1, null]})), None);
+    }
+}
+
+#[cfg(test)]
+mod json_form_tests {
+    use super::Masker;
+
+    #[test]
+    fn a_secret_escaped_in_json_is_masked() {
+        let m = Masker::new();
+        assert!(m.add(r#"pa"ss\wo rd"#));
+        let json = serde_json::json!({ "token": r#"pa"ss\wo rd"# }).to_string();
+        assert_eq!(m.mask_str(&json), r#"{"token":"***"}"#);
     }
 }
