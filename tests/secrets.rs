@@ -369,3 +369,21 @@ fn environment_works_without_a_keyring() {
         .success();
     assert!(stdout(&a).contains("ORCH_SECRET_API_TOKEN") && !stdout(&a).contains("env-value"));
 }
+
+#[test]
+fn every_missing_secret_of_a_step_is_named_at_once() {
+    let p = crate::common::project(&[(
+        "w.yaml",
+        "name: s\nsteps:\n  - id: a\n    env: { A: \"${{ secrets.alpha-key }}\", B: \"${{ secrets.beta-key }}\" }\n    run: echo\n",
+    )]);
+    let out = crate::common::orch(p.path())
+        .args(["run", "w.yaml", "--output", "plain"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("ORCH_SECRET_ALPHA_KEY") && text.contains("ORCH_SECRET_BETA_KEY"),
+        "{text}"
+    );
+}

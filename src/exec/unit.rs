@@ -538,12 +538,22 @@ fn credential_names(step: &Step, cfg: &Config) -> Vec<String> {
 /// Fetch the step's secrets (the keyring blocks: off the runtime threads)
 /// and mask their values before anything can print them.
 async fn fetch_secrets(ctx: &UnitCtx) -> Result<HashMap<String, String>, String> {
+    // Every secret the step lacks is named at once, not one per run.
     let mut out = HashMap::new();
+    let mut missing = Vec::new();
     for name in secret_names(ctx.step()) {
-        let value = fetch_secret(ctx, &name).await?;
-        out.insert(name, value);
+        match fetch_secret(ctx, &name).await {
+            Ok(value) => {
+                out.insert(name, value);
+            }
+            Err(e) => missing.push(e),
+        }
     }
-    Ok(out)
+    if missing.is_empty() {
+        Ok(out)
+    } else {
+        Err(missing.join("; "))
+    }
 }
 
 /// One secret, registered with the masker before anything can print it.
