@@ -231,7 +231,27 @@ impl Writer {
         for m in batch {
             match m {
                 Msg::Output { step, line } => self.log_line(&step, &line)?,
-                Msg::Event(e) => events.push(e),
+                Msg::Event(e) => {
+                    // Nothing more comes for an ended step: its log is
+                    // closed here, in order, so a large batch never holds
+                    // the logs of every step it covers open at once.
+                    let ended = match &e.kind {
+                        EventKind::StepFinished { step, outcome }
+                            if outcome.status.is_terminal() =>
+                        {
+                            Some(step.clone())
+                        }
+                        EventKind::CompensationFinished { step, .. } => {
+                            Some(format!("{step}.compensate"))
+                        }
+                        _ => None,
+                    };
+                    if let Some(mut f) = ended.and_then(|step| self.logs.remove(&step)) {
+                        f.flush()
+                            .map_err(|e| format!("cannot write a step log: {e}"))?;
+                    }
+                    events.push(e);
+                }
             }
         }
         // Output reaches its file before the step's end is committed.
@@ -244,17 +264,6 @@ impl Writer {
         if events.is_empty() {
             return Ok(());
         }
-        for ev in &events {
-            if let EventKind::StepFinished { step, outcome } = &ev.kind {
-                if outcome.status.is_terminal() {
-                    // Flushed above; nothing more comes for an ended step.
-                    self.logs.remove(step);
-                }
-            }
-            if let EventKind::CompensationFinished { step, .. } = &ev.kind {
-                self.logs.remove(&format!("{step}.compensate"));
-            }
-        }
         let path = self.path.clone();
         let db = |e: rusqlite::Error| super::store::db_error(&path, &e).message;
         let tx = self
@@ -266,7 +275,8 @@ impl Writer {
         for ev in &events {
             let rec = Rec {
                 tx: &tx,
-                cfg: &self.cfg,
+                run_id: &self.cfg.run_id,
+                run_attempt: self.cfg.run_attempt,
                 positions: &self.positions,
             };
             match rec.apply(ev) {
