@@ -64,7 +64,7 @@ impl Estimate<'_> {
         let e = &self.expected.durations;
         let mut plan = Plan::new(wf);
         match self.schedule {
-            Schedule::CriticalPath => plan.expect(e),
+            Schedule::CriticalPath => plan.rank_by(e),
             Schedule::Fifo => plan.fifo(),
         }
         let remaining = critical::remaining(&plan, e);

@@ -12,7 +12,7 @@ use crate::cli::ShowArgs;
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::history::compensations::CompensationRow;
-use crate::history::store::{RunRow, StepRow};
+use crate::history::runs::{RunRow, StepRow};
 use crate::history::{ShownStatus, Store};
 
 use super::history::{duration_text, emit, one_line, rfc3339, table, time_text, to_json};

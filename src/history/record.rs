@@ -7,7 +7,6 @@ use serde_json::Value as Json;
 
 use super::store::to_ms;
 use super::transition::{run_from, sql_list, step_from};
-use super::writer::WriterConfig;
 use crate::duration::millis;
 use crate::event::wire::Name;
 use crate::event::{Event, EventKind, Status, StepOutcome};
@@ -21,14 +20,16 @@ pub(super) enum Applied {
 /// Applies events inside one transaction.
 pub(super) struct Rec<'a> {
     pub(super) tx: &'a rusqlite::Transaction<'a>,
-    pub(super) cfg: &'a WriterConfig,
+    /// The run the events are about, and which attempt of it.
+    pub(super) run_id: &'a str,
+    pub(super) run_attempt: i64,
     pub(super) positions: &'a HashMap<String, i64>,
 }
 
 impl Rec<'_> {
     pub(super) fn apply(&self, ev: &Event) -> rusqlite::Result<Applied> {
         let t = to_ms(ev.time);
-        let run = self.cfg.run_id.as_str();
+        let run = self.run_id;
         match &ev.kind {
             EventKind::RunCreated => Ok(Applied::Ok),
             EventKind::RunStarted => {
@@ -36,7 +37,7 @@ impl Rec<'_> {
                         "UPDATE runs SET status = 'running', started_at = coalesce(started_at, ?2), \
                          attempt = ?3 WHERE id = ?1 AND status IN {}",
                         sql_list(run_from(Status::Running))
-                    ))?.execute(params![run, t, self.cfg.run_attempt])?;
+                    ))?.execute(params![run, t, self.run_attempt])?;
                 self.check_run(n, Status::Running)
             }
             EventKind::RunFinished { summary } => {
@@ -83,7 +84,7 @@ impl Rec<'_> {
                          (run_id, step_id, run_attempt, attempt, status, started_at) \
                          VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
                         )?
-                        .execute(params![run, id, self.cfg.run_attempt, a, t])?;
+                        .execute(params![run, id, self.run_attempt, a, t])?;
                 }
                 Ok(Applied::Ok)
             }
@@ -126,7 +127,7 @@ impl Rec<'_> {
                      (run_id, step_id, run_attempt, attempt, status, started_at) \
                      VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
                     )?
-                    .execute(params![run, id, self.cfg.run_attempt, next, starts])?;
+                    .execute(params![run, id, self.run_attempt, next, starts])?;
                 Ok(Applied::Ok)
             }
             EventKind::StepFinished {
@@ -315,7 +316,7 @@ impl Rec<'_> {
                 step,
                 note.parts,
                 result.to_string(),
-                self.cfg.run_id,
+                self.run_id,
                 t,
                 note.ttl.map(|d| t + d.as_millis() as i64),
             ])?;
@@ -338,9 +339,9 @@ impl Rec<'_> {
              AND status = 'running'",
             )?
             .execute(params![
-                self.cfg.run_id,
+                self.run_id,
                 id,
-                self.cfg.run_attempt,
+                self.run_attempt,
                 attempt,
                 status,
                 t,
@@ -362,7 +363,7 @@ impl Rec<'_> {
                 "INSERT OR IGNORE INTO steps (run_id, step_id, parent, position, item, status) \
              VALUES (?1, ?2, ?3, ?4, ?5, 'pending')",
             )?
-            .execute(params![self.cfg.run_id, id, parent, position, item])?;
+            .execute(params![self.run_id, id, parent, position, item])?;
         Ok(())
     }
 
@@ -374,13 +375,13 @@ impl Rec<'_> {
             .tx
             .query_row(
                 "SELECT status FROM runs WHERE id = ?1",
-                [&self.cfg.run_id],
+                [self.run_id],
                 |r| r.get(0),
             )
             .optional()?;
         Ok(Applied::Illegal(format!(
             "run {}: {} → {}",
-            self.cfg.run_id,
+            self.run_id,
             from.as_deref().unwrap_or("(no row)"),
             to.as_str()
         )))
@@ -391,7 +392,7 @@ impl Rec<'_> {
             .tx
             .query_row(
                 "SELECT status FROM steps WHERE run_id = ?1 AND step_id = ?2",
-                params![self.cfg.run_id, id],
+                params![self.run_id, id],
                 |r| r.get(0),
             )
             .optional()?;

@@ -13,7 +13,6 @@ use super::status::UnknownStatus;
 use crate::diag::Diag;
 
 pub(crate) use super::home::{create_private_dir, Home};
-pub(crate) use super::runs::{ApprovalRow, RunRow, StepRow};
 
 /// Longest time a writer waits for another orch process holding the lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);

@@ -275,13 +275,13 @@ mod tests {
         let e = ms(&[100, 100, 100, 100, 400, 400]);
         let none = [0; 6];
         // Critical path first: l1 at once, the short ones beside it.
-        p.expect(&e);
+        p.rank_by(&e);
         assert_eq!(makespan(&p, &e, &none, 2, Phase::Main), ms(&[800])[0]);
         // File order: the short ones take both slots for 200ms first.
         p.fifo();
         assert_eq!(makespan(&p, &e, &none, 2, Phase::Main), ms(&[1000])[0]);
         // Priority wins over the path: l1 waits for the short ones.
-        p.expect(&e);
+        p.rank_by(&e);
         let prio = [1, 1, 1, 1, 0, 0];
         assert_eq!(makespan(&p, &e, &prio, 2, Phase::Main), ms(&[1000])[0]);
         // One slot: everything in a row; unlimited: the longest chain.

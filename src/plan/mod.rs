@@ -72,13 +72,13 @@ impl Plan {
             rank: Vec::new(),
             phases: wf.steps.iter().map(|s| s.phase).collect(),
         };
-        plan.expect(&critical::Expected::unknown(n).durations);
+        plan.rank_by(&critical::Expected::unknown(n).durations);
         plan
     }
 
     /// Rank ready steps by their expected remaining path, from these
     /// expected durations (one per step).
-    pub(crate) fn expect(&mut self, expected: &[std::time::Duration]) {
+    pub(crate) fn rank_by(&mut self, expected: &[std::time::Duration]) {
         self.rank = critical::remaining(self, expected);
     }
 

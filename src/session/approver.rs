@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::exec::{ApprovalRequest, Approver, Decision, DecisionFuture};
-use crate::history::store::{now_ms, ApprovalRow};
+use crate::history::runs::ApprovalRow;
+use crate::history::store::now_ms;
 use crate::report::Reporter;
 use crate::settings::PreApproved;
 

@@ -22,7 +22,7 @@ use crate::event::{Sink, Status};
 use crate::exec::{self, Approver, Restored, RunOptions, RunOutcome, StepCache};
 use crate::exit::Exit;
 use crate::history::lock::RunLock;
-use crate::history::store::ApprovalRow;
+use crate::history::runs::ApprovalRow;
 use crate::history::writer::{HistorySink, WriterConfig, WriterReport};
 use crate::history::{Home, Store};
 use crate::mask::Masker;
@@ -368,7 +368,7 @@ pub(super) fn plan_for(
         // A history that cannot be read costs the estimates, not the run.
         Schedule::CriticalPath if !home.in_memory => {
             if let Ok(e) = crate::history::query::expected(store, wf) {
-                plan.expect(&e.durations);
+                plan.rank_by(&e.durations);
             }
         }
         Schedule::CriticalPath => {}
