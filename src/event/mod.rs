@@ -182,6 +182,23 @@ pub(crate) struct CacheNote {
     pub(crate) ttl: Option<Duration>,
 }
 
+impl EventKind {
+    /// The step (or item) id an event is about, to rename it (a child
+    /// run's steps shown under the parent's step); `None` for run events.
+    pub(crate) fn step_mut(&mut self) -> Option<&mut String> {
+        match self {
+            EventKind::StepStarted { step, .. }
+            | EventKind::StepRetrying { step, .. }
+            | EventKind::StepFinished { step, .. }
+            | EventKind::ApprovalRequested { step, .. }
+            | EventKind::ApprovalDecided { step, .. }
+            | EventKind::CompensationStarted { step, .. }
+            | EventKind::CompensationFinished { step, .. } => Some(step),
+            EventKind::RunCreated | EventKind::RunStarted | EventKind::RunFinished { .. } => None,
+        }
+    }
+}
+
 impl Event {
     pub(crate) fn new(kind: EventKind, run_id: &Arc<str>, workflow: &Arc<str>) -> Self {
         Event {

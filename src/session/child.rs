@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::diag::Diag;
 use crate::error::Error;
-use crate::event::{Event, EventKind, Fanout, OutputLine, Sink};
+use crate::event::{Event, Fanout, OutputLine, Sink};
 use crate::exec::{
     self, CancelWatch, ChildError, ChildOutcome, ChildRequest, ChildRunner, RunOptions, StepCache,
 };
@@ -124,67 +124,13 @@ struct Nested {
 
 impl Sink for Nested {
     fn event(&self, ev: &Event) {
-        let nested = |step: &String| format!("{}/{step}", self.under);
-        let kind = match &ev.kind {
-            EventKind::StepStarted {
-                step,
-                attempt,
-                max_attempts,
-            } => EventKind::StepStarted {
-                step: nested(step),
-                attempt: *attempt,
-                max_attempts: *max_attempts,
-            },
-            EventKind::StepRetrying {
-                step,
-                attempt,
-                max_attempts,
-                error,
-                exit_code,
-                http_status,
-                delay,
-            } => EventKind::StepRetrying {
-                step: nested(step),
-                attempt: *attempt,
-                max_attempts: *max_attempts,
-                error: error.clone(),
-                exit_code: *exit_code,
-                http_status: *http_status,
-                delay: *delay,
-            },
-            EventKind::StepFinished { step, outcome } => EventKind::StepFinished {
-                step: nested(step),
-                outcome: outcome.clone(),
-            },
-            EventKind::ApprovalRequested {
-                step,
-                message,
-                timeout,
-            } => EventKind::ApprovalRequested {
-                step: nested(step),
-                message: message.clone(),
-                timeout: *timeout,
-            },
-            EventKind::ApprovalDecided { step, verdict } => EventKind::ApprovalDecided {
-                step: nested(step),
-                verdict: verdict.clone(),
-            },
-            EventKind::CompensationStarted {
-                step,
-                attempt,
-                max_attempts,
-            } => EventKind::CompensationStarted {
-                step: nested(step),
-                attempt: *attempt,
-                max_attempts: *max_attempts,
-            },
-            EventKind::CompensationFinished { step, outcome } => EventKind::CompensationFinished {
-                step: nested(step),
-                outcome: outcome.clone(),
-            },
-            EventKind::RunCreated | EventKind::RunStarted | EventKind::RunFinished { .. } => return,
+        // The child's own run events are not shown: its step's end says it all.
+        let mut ev = ev.clone();
+        let Some(step) = ev.kind.step_mut() else {
+            return;
         };
-        self.inner.event(&Event { kind, ..ev.clone() });
+        *step = format!("{}/{step}", self.under);
+        self.inner.event(&ev);
     }
 
     fn output(&self, line: &OutputLine<'_>) {
