@@ -12,16 +12,35 @@ pub(crate) enum Stream {
     Stderr,
 }
 
-/// A line a step printed (not part of the JSON event stream). Kept apart
-/// from [`Event`]: it is the hot path, borrowed, never allocated per sink.
-#[derive(Debug, Clone)]
+/// A line a step printed (not part of the JSON event stream).
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct OutputLine<'a> {
-    pub(crate) step_id: &'a str,
     pub(crate) stream: Stream,
+    /// Without its line ending.
     pub(crate) line: &'a str,
     /// True when this piece was cut at the maximum line length and its line
     /// continues in the next piece; false for a complete line.
     pub(crate) partial: bool,
+}
+
+/// What one step printed since the last batch, in the order it arrived:
+/// usually one read of a pipe, split into lines. Kept apart from [`Event`]
+/// because it is the hot path: sinks get lines in batches (one call, one
+/// write, one lock per batch, not per line), borrowed, never copied per sink.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Output<'a> {
+    pub(crate) step_id: &'a str,
+    pub(crate) lines: &'a [OutputLine<'a>],
+}
+
+impl<'a> Output<'a> {
+    /// A batch of one line.
+    pub(crate) fn one(step_id: &'a str, line: &'a OutputLine<'a>) -> Output<'a> {
+        Output {
+            step_id,
+            lines: std::slice::from_ref(line),
+        }
+    }
 }
 
 /// Resolves once what a sink was given is safely stored.
@@ -31,7 +50,7 @@ pub(crate) type Durable = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// or hand work to a thread of their own.
 pub(crate) trait Sink: Send + Sync {
     fn event(&self, ev: &Event);
-    fn output(&self, _line: &OutputLine<'_>) {}
+    fn output(&self, _out: &Output<'_>) {}
     /// For sinks that store state: a future that resolves when every event
     /// given so far is durable. The engine awaits it before acting on a
     /// state change (starting the dependents of a finished step).
@@ -50,9 +69,9 @@ impl Sink for Fanout {
         }
     }
 
-    fn output(&self, line: &OutputLine<'_>) {
+    fn output(&self, out: &Output<'_>) {
         for s in &self.0 {
-            s.output(line);
+            s.output(out);
         }
     }
 

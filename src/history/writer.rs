@@ -19,16 +19,17 @@ use tokio::sync::watch;
 
 use super::record::{Applied, Rec};
 use super::store::Store;
-use crate::event::{Durable, Event, EventKind, OutputLine, Sink};
+use crate::event::{Durable, Event, EventKind, Output, Sink};
 
 pub(crate) use super::runs::NewRun;
 
 enum Msg {
     Event(Box<Event>),
     /// Both streams share one log file, as a terminal shows them.
+    /// One batch of lines, each ending in `\n`.
     Output {
         step: String,
-        line: String,
+        text: String,
     },
 }
 
@@ -134,10 +135,16 @@ impl Sink for HistorySink {
         self.send(Msg::Event(Box::new(ev.clone())));
     }
 
-    fn output(&self, line: &OutputLine<'_>) {
+    fn output(&self, out: &Output<'_>) {
+        let len = out.lines.iter().map(|l| l.line.len() + 1).sum();
+        let mut text = String::with_capacity(len);
+        for l in out.lines {
+            text.push_str(l.line);
+            text.push('\n');
+        }
         self.send(Msg::Output {
-            step: line.step_id.to_string(),
-            line: line.line.to_string(),
+            step: out.step_id.to_string(),
+            text,
         });
     }
 
@@ -230,7 +237,7 @@ impl Writer {
         let mut events = Vec::new();
         for m in batch {
             match m {
-                Msg::Output { step, line } => self.log_line(&step, &line)?,
+                Msg::Output { step, text } => self.log_text(&step, &text)?,
                 Msg::Event(e) => {
                     // Nothing more comes for an ended step: its log is
                     // closed here, in order, so a large batch never holds
@@ -299,7 +306,7 @@ impl Writer {
         Ok(())
     }
 
-    fn log_line(&mut self, step: &str, line: &str) -> Res<()> {
+    fn log_text(&mut self, step: &str, text: &str) -> Res<()> {
         let Some(dir) = &self.cfg.logs_dir else {
             return Ok(());
         };
@@ -325,7 +332,8 @@ impl Writer {
         if f.buffer().is_empty() {
             self.dirty.push(step.to_string());
         }
-        writeln!(f, "{line}").map_err(|e| self.cfg.log_error(step, e))
+        f.write_all(text.as_bytes())
+            .map_err(|e| self.cfg.log_error(step, e))
     }
 }
 
@@ -399,12 +407,14 @@ mod tests {
             attempt: Some(1),
             max_attempts: None,
         }));
-        s.output(&OutputLine {
-            step_id: "a",
-            stream: crate::event::Stream::Stdout,
-            line: "hello",
-            partial: false,
-        });
+        s.output(&Output::one(
+            "a",
+            &crate::event::OutputLine {
+                stream: crate::event::Stream::Stdout,
+                line: "hello",
+                partial: false,
+            },
+        ));
         let mut done = ev(Name::StepCompleted, Some("a"));
         done.outcome_mut().attempts = Some(1);
         done.outcome_mut().result = Some(Arc::new(serde_json::json!({"outputs": {"x": "1"}})));

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::{Masker, Patterns, MASK};
-use crate::event::{Durable, Event, EventKind, OutputLine, Sink, Stream, Verdict};
+use crate::event::{Durable, Event, EventKind, Output, OutputLine, Sink, Stream, Verdict};
 
 /// A line held back longer than this (a line cut into pieces whose tail
 /// keeps looking like the start of a secret) is released in pieces.
@@ -128,14 +128,67 @@ impl MaskingSink {
         }
     }
 
-    fn forward(&self, step_id: &str, stream: Stream, lines: Vec<(String, bool)>) {
-        for (line, partial) in lines {
-            self.inner.output(&OutputLine {
-                step_id,
-                stream,
-                line: &line,
-                partial,
-            });
+    /// Send released lines on as one batch.
+    fn forward(&self, step_id: &str, lines: Vec<(Stream, String, bool)>) {
+        if lines.is_empty() {
+            return;
+        }
+        let lines: Vec<OutputLine<'_>> = lines
+            .iter()
+            .map(|(stream, line, partial)| OutputLine {
+                stream: *stream,
+                line,
+                partial: *partial,
+            })
+            .collect();
+        self.inner.output(&Output {
+            step_id,
+            lines: &lines,
+        });
+    }
+
+    /// One line that may straddle a secret: add it to what is held for its
+    /// step and stream, and move what can no longer be part of a secret to
+    /// `released`, masked.
+    fn hold_or_release(
+        &self,
+        p: &Patterns,
+        held: &mut Held,
+        step_id: &str,
+        line: &OutputLine<'_>,
+        released: &mut Vec<(Stream, String, bool)>,
+    ) {
+        let slot = usize::from(line.stream == Stream::Stderr);
+        let mut buf = held
+            .get_mut(step_id)
+            .map(|b| std::mem::take(&mut b[slot]))
+            .unwrap_or_default();
+        let nothing_to_hold =
+            !p.multiline && (!line.partial || p.hold_from(line.line) == line.line.len());
+        if buf.is_empty() && nothing_to_hold {
+            // Nothing held and nothing to hold: the common case.
+            released.push((line.stream, p.mask(line.line).into_owned(), line.partial));
+            return;
+        }
+        buf.push_str(line.line);
+        if !line.partial {
+            buf.push('\n');
+        }
+        let (lines, used) = p.release(&buf, false);
+        released.extend(
+            lines
+                .into_iter()
+                .map(|(l, partial)| (line.stream, l, partial)),
+        );
+        buf.drain(..used);
+        if buf.is_empty() {
+            if let Some(b) = held.get_mut(step_id) {
+                if b.iter().all(String::is_empty) {
+                    held.remove(step_id);
+                }
+            }
+        } else {
+            held.entry(step_id.to_string()).or_default()[slot] = buf;
         }
     }
 
@@ -164,7 +217,8 @@ impl MaskingSink {
             for (buf, stream) in bufs.iter().zip([Stream::Stdout, Stream::Stderr]) {
                 if !buf.is_empty() {
                     let (lines, _) = p.release(buf, true);
-                    self.forward(&key, stream, lines);
+                    let lines = lines.into_iter().map(|(l, partial)| (stream, l, partial));
+                    self.forward(&key, lines.collect());
                 }
             }
         }
@@ -301,52 +355,39 @@ impl Sink for MaskingSink {
         }
     }
 
-    fn output(&self, line: &OutputLine<'_>) {
+    fn output(&self, out: &Output<'_>) {
         let Some(p) = self.masker.patterns() else {
-            return self.inner.output(line);
+            return self.inner.output(out);
         };
-        // A complete line, nothing held, no multi-line secret: nothing can
-        // straddle it, mask and go.
-        if !line.partial && !p.multiline && self.held_steps.load(Ordering::SeqCst) == 0 {
-            return match p.mask(line.line) {
-                Cow::Borrowed(_) => self.inner.output(line),
-                Cow::Owned(m) => self.inner.output(&OutputLine { line: &m, ..*line }),
-            };
-        }
-        let slot = usize::from(line.stream == Stream::Stderr);
-        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
-        let mut buf = held
-            .get_mut(line.step_id)
-            .map(|b| std::mem::take(&mut b[slot]))
-            .unwrap_or_default();
-        let nothing_to_hold =
-            !p.multiline && (!line.partial || p.hold_from(line.line) == line.line.len());
-        if buf.is_empty() && nothing_to_hold {
-            // Nothing held and nothing to hold: the common case.
-            drop(held);
-            return match p.mask(line.line) {
-                Cow::Borrowed(_) => self.inner.output(line),
-                Cow::Owned(m) => self.inner.output(&OutputLine { line: &m, ..*line }),
-            };
-        }
-        buf.push_str(line.line);
-        if !line.partial {
-            buf.push('\n');
-        }
-        let (lines, used) = p.release(&buf, false);
-        // Forwarded under the lock: a step's lines keep their order.
-        self.forward(line.step_id, line.stream, lines);
-        buf.drain(..used);
-        if buf.is_empty() {
-            if let Some(b) = held.get_mut(line.step_id) {
-                if b.iter().all(String::is_empty) {
-                    held.remove(line.step_id);
-                }
+        // Complete lines, nothing held, no multi-line secret: nothing can
+        // straddle them, mask and go; a batch without a secret goes as it is.
+        if !p.multiline
+            && self.held_steps.load(Ordering::SeqCst) == 0
+            && out.lines.iter().all(|l| !l.partial)
+        {
+            let masked: Vec<Cow<'_, str>> = out.lines.iter().map(|l| p.mask(l.line)).collect();
+            if masked.iter().all(|m| matches!(m, Cow::Borrowed(_))) {
+                return self.inner.output(out);
             }
-        } else {
-            held.entry(line.step_id.to_string()).or_default()[slot] = buf;
+            let lines: Vec<OutputLine<'_>> = out
+                .lines
+                .iter()
+                .zip(&masked)
+                .map(|(l, m)| OutputLine { line: m, ..*l })
+                .collect();
+            return self.inner.output(&Output {
+                step_id: out.step_id,
+                lines: &lines,
+            });
+        }
+        let mut released: Vec<(Stream, String, bool)> = Vec::new();
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        for line in out.lines {
+            self.hold_or_release(&p, &mut held, out.step_id, line, &mut released);
         }
         self.held_steps.store(held.len(), Ordering::SeqCst);
+        // Forwarded under the lock: a step's lines keep their order.
+        self.forward(out.step_id, released);
     }
 
     fn durable(&self) -> Option<Durable> {
@@ -377,18 +418,20 @@ mod tests {
             self.ptrs.lock().unwrap().push(ev as *const Event as usize);
         }
 
-        fn output(&self, l: &OutputLine<'_>) {
-            let s = if l.stream == Stream::Stdout {
-                "out"
-            } else {
-                "err"
-            };
-            let p = if l.partial { "…" } else { "" };
-            self.log
-                .lock()
-                .unwrap()
-                .push(format!("{}/{s} {}{p}", l.step_id, l.line));
-            self.ptrs.lock().unwrap().push(l.line.as_ptr() as usize);
+        fn output(&self, o: &Output<'_>) {
+            for l in o.lines {
+                let s = if l.stream == Stream::Stdout {
+                    "out"
+                } else {
+                    "err"
+                };
+                let p = if l.partial { "…" } else { "" };
+                self.log
+                    .lock()
+                    .unwrap()
+                    .push(format!("{}/{s} {}{p}", o.step_id, l.line));
+                self.ptrs.lock().unwrap().push(l.line.as_ptr() as usize);
+            }
         }
     }
 
@@ -409,12 +452,12 @@ mod tests {
     }
 
     fn out(sink: &MaskingSink, step: &str, line: &str, partial: bool) {
-        sink.output(&OutputLine {
-            step_id: step,
+        let line = OutputLine {
             stream: Stream::Stdout,
             line,
             partial,
-        });
+        };
+        sink.output(&Output::one(step, &line));
     }
 
     fn ev(name: Name, step: Option<&str>) -> Event {
@@ -567,12 +610,12 @@ mod tests {
         assert!(rec.take().is_empty());
         // Another step, and the other stream of the same step, go through.
         out(&sink, "b", "from b", false);
-        sink.output(&OutputLine {
-            step_id: "a",
+        let line = OutputLine {
             stream: Stream::Stderr,
             line: "from a's stderr",
             partial: false,
-        });
+        };
+        sink.output(&Output::one("a", &line));
         out(&sink, "b", "a multi", false);
         out(&sink, "b", "not it", false);
         assert_eq!(

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use crate::event::{Event, OutputLine, RunSummary, Sink};
+use crate::event::{Event, Output, RunSummary, Sink};
 
 use super::Reporter;
 
@@ -19,9 +19,10 @@ impl Sink for JsonReporter {
         }
     }
 
-    fn output(&self, line: &OutputLine<'_>) {
-        let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "[{}] {}", line.step_id, line.line);
+    fn output(&self, out: &Output<'_>) {
+        let _ = std::io::stderr()
+            .lock()
+            .write_all(super::prefixed(out).as_bytes());
     }
 }
 

@@ -10,8 +10,7 @@ pub(crate) mod plain;
 pub(crate) mod tty;
 pub(crate) mod webhook;
 
-use crate::event::RunSummary;
-use crate::event::Sink;
+use crate::event::{Output, RunSummary, Sink};
 
 /// A sink that also prints the end-of-run summary.
 pub(crate) trait Reporter: Sink {
@@ -39,6 +38,21 @@ impl OutputMode {
             OutputMode::Plain
         }
     }
+}
+
+/// A batch of step output as `[id] line` lines, for one write.
+pub(crate) fn prefixed(out: &Output<'_>) -> String {
+    let per_line = out.step_id.len() + 4;
+    let len = out.lines.iter().map(|l| l.line.len() + per_line).sum();
+    let mut text = String::with_capacity(len);
+    for l in out.lines {
+        text.push('[');
+        text.push_str(out.step_id);
+        text.push_str("] ");
+        text.push_str(l.line);
+        text.push('\n');
+    }
+    text
 }
 
 pub(crate) use crate::duration::short as short_duration;

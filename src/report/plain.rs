@@ -2,13 +2,13 @@
 //! prefixed `[step-id] `. Under GitHub Actions each step's output is printed
 //! as one `::group::` when the step ends, so parallel steps never interleave.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::event::wire::Name;
-use crate::event::{Event, EventKind, OutputLine, RunSummary, Sink, Status};
+use crate::event::{Event, EventKind, Output, RunSummary, Sink, Status};
 
 use super::{short_duration, Reporter};
 
@@ -19,7 +19,7 @@ pub(crate) struct PlainReporter {
     github: bool,
     /// `-q`: only failures and the summary.
     quiet: bool,
-    groups: Mutex<HashMap<String, (Vec<String>, usize)>>,
+    groups: Mutex<HashMap<String, (VecDeque<String>, usize)>>,
 }
 
 impl PlainReporter {
@@ -175,21 +175,24 @@ impl Sink for PlainReporter {
         }
     }
 
-    fn output(&self, line: &OutputLine<'_>) {
+    fn output(&self, out: &Output<'_>) {
         if self.quiet {
             return;
         }
         if self.github {
             let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
-            let entry = groups.entry(line.step_id.to_string()).or_default();
-            if entry.0.len() >= GROUP_MAX_LINES {
-                entry.0.remove(0);
-                entry.1 += 1;
+            let entry = groups.entry(out.step_id.to_string()).or_default();
+            for l in out.lines {
+                if entry.0.len() >= GROUP_MAX_LINES {
+                    entry.0.pop_front();
+                    entry.1 += 1;
+                }
+                entry.0.push_back(l.line.to_string());
             }
-            entry.0.push(line.line.to_string());
             return;
         }
-        self.write(&format!("[{}] {}\n", line.step_id, line.line));
+        // One write per batch: a syscall per line is what made output slow.
+        self.write(&super::prefixed(out));
     }
 }
 

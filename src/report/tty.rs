@@ -10,7 +10,7 @@ use console::{Style, Term};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use crate::event::wire::Name;
-use crate::event::{Event, EventKind, OutputLine, Sink, Status, StepOutcome};
+use crate::event::{Event, EventKind, Output, Sink, Status, StepOutcome};
 use crate::event::{RunSummary, StepReport};
 
 use super::{short_duration, Reporter};
@@ -371,16 +371,21 @@ impl Sink for TtyReporter {
         }
     }
 
-    fn output(&self, line: &OutputLine<'_>) {
+    fn output(&self, out: &Output<'_>) {
         let mut st = self.lock();
         if st.done {
             return;
         }
         // Not printed live: kept only to explain a failure.
-        st.tails
-            .entry(line.step_id.to_string())
-            .or_insert_with(|| Tail::new(TAIL_LINES))
-            .push(line.line);
+        let tail = st
+            .tails
+            .entry(out.step_id.to_string())
+            .or_insert_with(|| Tail::new(TAIL_LINES));
+        // Only the last lines of a batch can matter.
+        let skip = out.lines.len().saturating_sub(TAIL_LINES);
+        for l in &out.lines[skip..] {
+            tail.push(l.line);
+        }
     }
 }
 
@@ -838,12 +843,14 @@ mod tests {
         r.event(&started("deploy", None, None));
         r.event(&started("deploy[0]", None, None));
         for i in 0..30 {
-            r.output(&OutputLine {
-                step_id: "build",
-                stream: crate::event::Stream::Stderr,
-                line: &format!("l{i}"),
-                partial: false,
-            });
+            r.output(&Output::one(
+                "build",
+                &crate::event::OutputLine {
+                    stream: crate::event::Stream::Stderr,
+                    line: &format!("l{i}"),
+                    partial: false,
+                },
+            ));
         }
         {
             let st = r.lock();

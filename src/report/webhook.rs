@@ -244,7 +244,7 @@ fn retryable(status: StatusCode) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{EventKind, OutputLine, Status, Stream};
+    use crate::event::{EventKind, Output, OutputLine, Status, Stream};
     use std::collections::VecDeque;
     use std::io::{BufRead, BufReader, Read, Write};
     use std::net::{TcpListener, TcpStream};
@@ -419,12 +419,14 @@ mod tests {
             w.event(e);
         }
         // Output lines are not sent.
-        w.output(&OutputLine {
-            step_id: "s0",
-            stream: Stream::Stdout,
-            line: "hello",
-            partial: false,
-        });
+        w.output(&Output::one(
+            "s0",
+            &OutputLine {
+                stream: Stream::Stdout,
+                line: "hello",
+                partial: false,
+            },
+        ));
         let r = w.finish(Duration::from_secs(10)).await;
         assert_eq!(
             r,

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::diag::Diag;
 use crate::error::Error;
-use crate::event::{Event, Fanout, OutputLine, Sink};
+use crate::event::{Event, Fanout, Output, Sink};
 use crate::exec::{
     self, CancelWatch, ChildError, ChildOutcome, ChildRequest, ChildRunner, RunOptions, StepCache,
 };
@@ -133,11 +133,11 @@ impl Sink for Nested {
         self.inner.event(&ev);
     }
 
-    fn output(&self, line: &OutputLine<'_>) {
-        let step = format!("{}/{}", self.under, line.step_id);
-        self.inner.output(&OutputLine {
+    fn output(&self, out: &Output<'_>) {
+        let step = format!("{}/{}", self.under, out.step_id);
+        self.inner.output(&Output {
             step_id: &step,
-            ..*line
+            lines: out.lines,
         });
     }
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use serde_json::{json, Map, Value as Json};
 
 use crate::cancel::CancelLevel;
-use crate::event::{OutputLine, Stream};
+use crate::event::{Output, OutputLine, Stream};
 use crate::expr::eval::{resolve, to_text};
 use crate::expr::Scope;
 use crate::http_client::{self as client, Body as ReqBody, FailureKind, Request};
@@ -158,11 +158,11 @@ pub(crate) async fn send(
             )
         }
     };
-    cx.sink.output(&OutputLine {
-        step_id: cx.display_id,
+    let line = OutputLine {
         stream: Stream::Stdout,
         line: &line,
         partial: false,
-    });
+    };
+    cx.sink.output(&Output::one(cx.display_id, &line));
     outcome
 }

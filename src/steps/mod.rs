@@ -26,6 +26,7 @@ pub(crate) mod approval;
 pub(crate) mod call;
 pub(crate) mod http;
 pub(crate) mod output_file;
+mod pipes;
 pub(crate) mod shell;
 pub(crate) mod transform;
 pub(crate) mod workflow;

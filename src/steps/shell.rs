@@ -1,5 +1,5 @@
-//! `run:` steps: a script in its own process group, output streamed line by
-//! line to the sinks while the last 1 MiB of stdout is kept, and the whole
+//! `run:` steps: a script in its own process group, its output streamed to
+//! the sinks (see [`super::pipes`]) while the last 1 MiB of stdout is kept, and the whole
 //! group signalled on timeout or cancellation. The executor at the end adds
 //! the `ORCH_*` environment of each attempt and reads its `ORCH_OUTPUT` file.
 
@@ -12,11 +12,10 @@ use std::time::Duration;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use serde_json::{json, Map, Value as Json};
-use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::time::Instant;
 
 use crate::cancel::{CancelLevel, CancelWatch};
-use crate::event::{OutputLine, Sink, Stream};
+use crate::event::Sink;
 use crate::expr::eval::{resolve, to_text};
 use crate::expr::Scope;
 use crate::model::{Shell, Step, StepKind};
@@ -28,8 +27,6 @@ use super::{
 
 /// `stdout` kept for `steps.<id>.stdout`.
 pub(crate) const STDOUT_TAIL: usize = 1024 * 1024;
-/// Longer lines are cut into pieces so one line cannot hold unbounded memory.
-const MAX_LINE: usize = 64 * 1024;
 /// After the script exits, how long leftover processes may keep its pipes open.
 const DRAIN: Duration = Duration::from_secs(1);
 
@@ -249,19 +246,7 @@ pub(crate) async fn run(mut job: ShellJob) -> ShellResult {
     let sink = job.sink.clone();
     let id = job.display_id.clone();
     let reader = tokio::spawn(async move {
-        let out = async {
-            match stdout {
-                Some(s) => pump(s, &id, Stream::Stdout, &*sink, true).await,
-                None => VecDeque::new(),
-            }
-        };
-        let err = async {
-            if let Some(s) = stderr {
-                pump(s, &id, Stream::Stderr, &*sink, false).await;
-            }
-        };
-        let (tail, ()) = tokio::join!(out, err);
-        tail
+        super::pipes::read_both(stdout, stderr, &id, &*sink, STDOUT_TAIL).await
     });
 
     let mut timed_out = false;
@@ -352,82 +337,6 @@ fn tail_to_string(tail: VecDeque<u8>) -> String {
     // A cut at the 1 MiB boundary may split a character; drop the fragment.
     let text = String::from_utf8_lossy(&v);
     text.trim_start_matches('\u{FFFD}').trim().to_string()
-}
-
-/// Read a pipe to EOF: emit each line, keep the last [`STDOUT_TAIL`] bytes.
-async fn pump<R: AsyncRead + Unpin>(
-    mut r: R,
-    id: &str,
-    stream: Stream,
-    sink: &dyn Sink,
-    keep: bool,
-) -> VecDeque<u8> {
-    let mut tail: VecDeque<u8> = VecDeque::new();
-    let mut pending: Vec<u8> = Vec::new();
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        let n = match r.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        let chunk = &buf[..n];
-        if keep {
-            tail.extend(chunk);
-            if tail.len() > STDOUT_TAIL {
-                let excess = tail.len() - STDOUT_TAIL;
-                tail.drain(..excess);
-            }
-        }
-        pending.extend_from_slice(chunk);
-        let mut start = 0;
-        while let Some(pos) = pending[start..].iter().position(|&b| b == b'\n') {
-            emit(sink, id, stream, &pending[start..start + pos], false);
-            start += pos + 1;
-        }
-        pending.drain(..start);
-        if pending.len() > MAX_LINE {
-            // Cut on a character boundary (never inside a UTF-8 sequence), so
-            // both pieces decode cleanly and a masker can join them again.
-            let len = pending.len();
-            let mut cut = len;
-            let lead = (1..=4.min(len))
-                .map(|back| len - back)
-                .find(|&i| (pending[i] & 0xC0) != 0x80);
-            if let Some(i) = lead {
-                let need = match pending[i] {
-                    b if b >= 0xF0 => 4,
-                    b if b >= 0xE0 => 3,
-                    b if b >= 0xC0 => 2,
-                    _ => 1,
-                };
-                if len - i < need {
-                    cut = i;
-                }
-            }
-            emit(sink, id, stream, &pending[..cut], true);
-            pending.drain(..cut);
-        }
-    }
-    if !pending.is_empty() {
-        emit(sink, id, stream, &pending, false);
-    }
-    tail
-}
-
-/// `partial`: the piece was cut at [`MAX_LINE`] and its line goes on.
-fn emit(sink: &dyn Sink, id: &str, stream: Stream, bytes: &[u8], partial: bool) {
-    let bytes = if partial {
-        bytes
-    } else {
-        bytes.strip_suffix(b"\r").unwrap_or(bytes)
-    };
-    let line = String::from_utf8_lossy(bytes);
-    sink.output(&OutputLine {
-        step_id: id,
-        stream,
-        line: &line,
-        partial,
-    });
 }
 
 /// The `run` kind.
