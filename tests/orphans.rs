@@ -154,6 +154,121 @@ fn resume_stops_what_a_killed_orch_left_running_before_the_step_runs_again() {
     assert!(!err.contains("stopping"), "{err}");
 }
 
+#[test]
+fn resume_stops_the_leftovers_of_a_child_runs_step() {
+    let parent = "name: parent\nsteps:\n  - { id: sub, workflow: child.yaml }\n";
+    let child_wf = TICKING.replace("name: ticking", "name: child");
+    let p = project(&[("w.yaml", parent), ("child.yaml", &child_wf)]);
+    let home = tempfile::tempdir().unwrap();
+    let mut child = spawn_run(p.path(), home.path());
+    wait_for("the step's pids", || p.path().join("shell.pid").exists());
+    wait_for("the recorded process group", || {
+        recorded_pgid(home.path(), "slow").is_some()
+    });
+    let shell = read_pid(p.path(), "shell.pid");
+    let writer = read_pid(p.path(), "writer.pid");
+    kill_orch(&mut child);
+    wait_for("the shell to get SIGTERM", || !alive(shell));
+    assert!(alive(writer), "the background writer is gone already");
+
+    std::fs::write(p.path().join("resumed"), "").unwrap();
+    let out = orch_in(p.path(), home.path())
+        .args(["resume", "last", "--output", "plain"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{err}");
+    let child_run: String = db(home.path())
+        .query_row(
+            "SELECT id FROM runs WHERE parent_run_id IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        err.contains(&format!(
+            "stopping the leftover processes of step `slow` of child run {child_run} \
+             (process group {shell}) from the interrupted run"
+        )),
+        "{err}"
+    );
+    assert!(
+        !alive(writer),
+        "the leftover writer {writer} survived resume"
+    );
+    let runs = std::fs::read_to_string(p.path().join("runs.txt")).unwrap();
+    assert_eq!(runs, "first\nrerun\n");
+}
+
+#[test]
+fn resume_stops_the_leftovers_of_an_interrupted_compensation() {
+    let wf = r#"
+name: saga
+steps:
+  - id: charge
+    run: "true"
+    compensate:
+      run: |
+        if [ -f resumed ]; then
+          n1=$(wc -l < ticks.txt); sleep 0.5; n2=$(wc -l < ticks.txt)
+          if [ "$n1" != "$n2" ]; then echo "leftover still writing" >&2; exit 1; fi
+          echo undone >> runs.txt
+          exit 0
+        fi
+        ( while true; do echo tick >> ticks.txt; sleep 0.05; done ) &
+        echo $! > writer.pid
+        echo $$ > shell.pid
+        wait
+  - id: boom
+    needs: charge
+    run: exit 1
+"#;
+    let p = project(&[("w.yaml", wf)]);
+    let home = tempfile::tempdir().unwrap();
+    let mut child = spawn_run(p.path(), home.path());
+    wait_for("the compensation's pids", || {
+        p.path().join("shell.pid").exists()
+    });
+    wait_for("the recorded process group", || {
+        db(home.path())
+            .query_row(
+                "SELECT pgid FROM compensations WHERE step_id = 'charge'",
+                [],
+                |r| r.get::<_, Option<i32>>(0),
+            )
+            .ok()
+            .flatten()
+            .is_some()
+    });
+    let shell = read_pid(p.path(), "shell.pid");
+    let writer = read_pid(p.path(), "writer.pid");
+    kill_orch(&mut child);
+    wait_for("the shell to get SIGTERM", || !alive(shell));
+    assert!(alive(writer), "the background writer is gone already");
+
+    std::fs::write(p.path().join("resumed"), "").unwrap();
+    let out = orch_in(p.path(), home.path())
+        .args(["resume", "last", "--output", "plain"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    // The run failed (`boom`); its compensation is what resumes.
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "stopping the leftover processes of the compensation of step `charge` \
+             (process group {shell}) from the interrupted run"
+        )),
+        "{err}"
+    );
+    assert!(
+        !alive(writer),
+        "the leftover writer {writer} survived resume"
+    );
+    let runs = std::fs::read_to_string(p.path().join("runs.txt")).unwrap();
+    assert_eq!(runs, "undone\n");
+}
+
 /// The leader ignores SIGTERM, so it outlives orch; its recorded start
 /// stamp is then made wrong, as if the id now belonged to another group.
 const STUBBORN: &str = r#"
