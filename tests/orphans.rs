@@ -48,12 +48,14 @@ fn alive(pid: i32) -> bool {
     }
 }
 
+/// A pid the step wrote, once it is all there.
 fn read_pid(dir: &Path, name: &str) -> i32 {
-    std::fs::read_to_string(dir.join(name))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
+    let read = || {
+        let text = std::fs::read_to_string(dir.join(name)).ok()?;
+        text.ends_with('\n').then(|| text.trim().parse().ok())?
+    };
+    wait_for(name, || read().is_some());
+    read().unwrap()
 }
 
 /// The recorded process group of the step's running attempt, once written.
@@ -113,13 +115,9 @@ fn resume_stops_what_a_killed_orch_left_running_before_the_step_runs_again() {
     // in the same group, did not.
     wait_for("the shell to get SIGTERM", || !alive(shell));
     assert!(alive(writer), "the background writer is gone already");
-    let ticks = std::fs::read_to_string(p.path().join("ticks.txt")).unwrap();
-    std::thread::sleep(Duration::from_millis(200));
-    let later = std::fs::read_to_string(p.path().join("ticks.txt")).unwrap();
-    assert!(
-        later.len() > ticks.len(),
-        "the leftover writer is not writing"
-    );
+    let ticks = || std::fs::metadata(p.path().join("ticks.txt")).map_or(0, |m| m.len());
+    let before = ticks();
+    wait_for("the leftover writer to go on writing", || ticks() > before);
 
     std::fs::write(p.path().join("resumed"), "").unwrap();
     let out = orch_in(p.path(), home.path())

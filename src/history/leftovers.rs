@@ -72,3 +72,83 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::runs::NewRun;
+    use crate::history::Home;
+
+    fn run<'a>(id: &'a str, parent: Option<&'a str>, json: &'a serde_json::Value) -> NewRun<'a> {
+        NewRun {
+            id,
+            workflow: "w",
+            version: None,
+            file_path: "w.yaml",
+            file_hash: "h",
+            definitions: json,
+            inputs: json,
+            parent_run_id: parent,
+            project_dir: ".",
+            config_path: None,
+            steps: &["a", "b"],
+        }
+    }
+
+    fn attempt(s: &Store, run: &str, step: &str, status: &str, pgid: Option<i32>) {
+        s.conn
+            .execute(
+                "INSERT INTO attempts (run_id, step_id, run_attempt, attempt, status, started_at, \
+                 pgid, pgid_start) VALUES (?1, ?2, 1, 1, ?3, 0, ?4, 'boot:7')",
+                rusqlite::params![run, step, status, pgid],
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn the_running_groups_of_a_run_and_its_children_until_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home {
+            dir: dir.path().to_path_buf(),
+            in_memory: false,
+        };
+        let mut s = Store::open(&home).unwrap();
+        let j = serde_json::json!({});
+        s.create_run(&run("r1", None, &j)).unwrap();
+        s.create_run(&run("c1", Some("r1"), &j)).unwrap();
+        s.create_run(&run("other", None, &j)).unwrap();
+        attempt(&s, "r1", "a", "running", Some(100));
+        attempt(&s, "r1", "b", "succeeded", Some(101));
+        attempt(&s, "c1", "a", "running", Some(102));
+        attempt(&s, "c1", "b", "running", None);
+        attempt(&s, "other", "a", "running", Some(103));
+        s.conn
+            .execute(
+                "INSERT INTO compensations (run_id, step_id, status, started_at, pgid, pgid_start) \
+                 VALUES ('r1', 'b', 'running', 0, 104, NULL)",
+                [],
+            )
+            .unwrap();
+        let got: Vec<(String, String, bool, i32, Option<String>)> = s
+            .leftover_processes("r1")
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.run_id, r.step_id, r.compensation, r.pgid, r.start))
+            .collect();
+        let row = |run: &str, step: &str, comp, pgid, start: Option<&str>| {
+            (run.into(), step.into(), comp, pgid, start.map(Into::into))
+        };
+        assert_eq!(
+            got,
+            [
+                row("c1", "a", false, 102, Some("boot:7")),
+                row("r1", "a", false, 100, Some("boot:7")),
+                row("r1", "b", true, 104, None),
+            ]
+        );
+        s.forget_leftover_processes("r1").unwrap();
+        assert!(s.leftover_processes("r1").unwrap().is_empty());
+        // Another run's are not this run's to forget.
+        assert_eq!(s.leftover_processes("other").unwrap().len(), 1);
+    }
+}
