@@ -349,6 +349,11 @@ impl Sink for MaskingSink {
         self.held_steps.store(held.len(), Ordering::SeqCst);
     }
 
+    fn process(&self, p: &crate::event::ProcessStarted<'_>) {
+        // Ids and numbers only: nothing to mask.
+        self.inner.process(p);
+    }
+
     fn durable(&self) -> Option<Durable> {
         self.inner.durable()
     }

@@ -23,9 +23,12 @@
 //! table) fails loudly if it is ever run.
 
 pub(crate) mod approval;
+pub(crate) mod arg_limits;
 pub(crate) mod call;
+mod direct;
 pub(crate) mod http;
 pub(crate) mod output_file;
+pub(crate) mod process;
 pub(crate) mod shell;
 pub(crate) mod transform;
 pub(crate) mod workflow;
