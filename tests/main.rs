@@ -18,6 +18,7 @@ mod history_store;
 mod http;
 mod inspect;
 mod masking;
+mod redirects;
 mod resume;
 mod run;
 mod saga;

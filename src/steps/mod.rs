@@ -183,6 +183,8 @@ pub(crate) enum ErrorKind {
     Cancelled,
     Connect,
     HttpStatus,
+    /// Too many redirects: the server answered, so it is not `connect`.
+    Redirect,
 }
 
 impl ErrorKind {
@@ -195,6 +197,7 @@ impl ErrorKind {
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::Connect => "connect",
             ErrorKind::HttpStatus => "http_status",
+            ErrorKind::Redirect => "redirect",
         }
     }
 }
@@ -336,6 +339,7 @@ mod tests {
             ErrorKind::Cancelled,
             ErrorKind::Connect,
             ErrorKind::HttpStatus,
+            ErrorKind::Redirect,
         ]
         .map(ErrorKind::as_str);
         assert_eq!(
@@ -346,7 +350,8 @@ mod tests {
                 "expression",
                 "cancelled",
                 "connect",
-                "http_status"
+                "http_status",
+                "redirect"
             ]
         );
     }

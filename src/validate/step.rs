@@ -423,6 +423,10 @@ fn http(cx: &mut Ctx, v: &Yaml) -> Option<HttpSpec> {
             .unwrap_or_default(),
         body,
         expect_status,
+        follow_redirects: hf
+            .get("follow_redirects")
+            .and_then(|b| cx.bool(b, "follow_redirects"))
+            .unwrap_or(true),
     })
 }
 
