@@ -160,7 +160,7 @@ pub(crate) fn condition(
             return None;
         }
     };
-    let t = cx.template_of(&text, v.span, true)?;
+    let t = cx.template_of(&text, v, true)?;
     match t.whole() {
         Some(e) => Some(e.clone()),
         None => {
