@@ -268,7 +268,7 @@ fn token_before(text: &str, offset: usize, sigil: char) -> Option<Span> {
             upto = line_start + code.trim_end().len();
             break;
         }
-        let start = head[..upto].rfind(char::is_whitespace).map_or(0, |i| i + 1);
+        let start = head[..upto].rfind([' ', '\t', '\n']).map_or(0, |i| i + 1);
         let token = &head[start..upto];
         if let Some(i) = token.find(sigil) {
             return Some(Span::new(start + i, (upto - start - i).max(1)));
@@ -546,6 +546,8 @@ mod tests {
             (1, 4, "!m".into())
         );
         assert_eq!(label_of("s:\n  - &x a: 1\n").2, "&x");
+        // Not a YAML blank: part of the anchor's name, never a cut mid-character.
+        assert_eq!(label_of("a: &x\u{3000}!t 1\n").2, "&x\u{3000}!t");
     }
 
     #[test]
