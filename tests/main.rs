@@ -19,6 +19,7 @@ mod http;
 mod inspect;
 mod masking;
 mod orphans;
+mod redirects;
 mod resume;
 mod run;
 mod saga;

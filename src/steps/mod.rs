@@ -186,6 +186,8 @@ pub(crate) enum ErrorKind {
     Cancelled,
     Connect,
     HttpStatus,
+    /// Too many redirects: the server answered, so it is not `connect`.
+    Redirect,
 }
 
 impl ErrorKind {
@@ -198,6 +200,7 @@ impl ErrorKind {
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::Connect => "connect",
             ErrorKind::HttpStatus => "http_status",
+            ErrorKind::Redirect => "redirect",
         }
     }
 }
@@ -339,6 +342,7 @@ mod tests {
             ErrorKind::Cancelled,
             ErrorKind::Connect,
             ErrorKind::HttpStatus,
+            ErrorKind::Redirect,
         ]
         .map(ErrorKind::as_str);
         assert_eq!(
@@ -349,7 +353,8 @@ mod tests {
                 "expression",
                 "cancelled",
                 "connect",
-                "http_status"
+                "http_status",
+                "redirect"
             ]
         );
     }
