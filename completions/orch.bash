@@ -853,12 +853,16 @@ _orch() {
             return 0
             ;;
         orch__subcmd__man)
-            opts="-q -v -h -V --config --color --quiet --verbose --help --version"
+            opts="-q -v -h -V --dir --config --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -43,7 +43,7 @@ set edit:completion:arg-completer[orch] = {|@words|
             cand services 'List the services of orchestration.yaml, or check their health'
             cand secret 'Store, look up or remove a secret in the OS keyring'
             cand completions 'Print a shell completion script'
-            cand man 'Print the man page (roff)'
+            cand man 'Print the man page orch(1), or write it and a page per subcommand into a directory'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'orch;run'= {
@@ -390,6 +390,7 @@ set edit:completion:arg-completer[orch] = {|@words|
             cand --version 'Print version'
         }
         &'orch;man'= {
+            cand --dir 'Write orch.1 and orch-COMMAND.1 for every subcommand into DIR'
             cand --config 'orchestration.yaml to use (default: found in this directory or a parent)'
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
             cand -q 'Print less: only errors and the summary'
@@ -417,7 +418,7 @@ set edit:completion:arg-completer[orch] = {|@words|
             cand services 'List the services of orchestration.yaml, or check their health'
             cand secret 'Store, look up or remove a secret in the OS keyring'
             cand completions 'Print a shell completion script'
-            cand man 'Print the man page (roff)'
+            cand man 'Print the man page orch(1), or write it and a page per subcommand into a directory'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'orch;help;run'= {

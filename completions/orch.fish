@@ -47,7 +47,7 @@ complete -c orch -n "__fish_orch_needs_command" -f -a "cache" -d 'Manage the ste
 complete -c orch -n "__fish_orch_needs_command" -f -a "services" -d 'List the services of orchestration.yaml, or check their health'
 complete -c orch -n "__fish_orch_needs_command" -f -a "secret" -d 'Store, look up or remove a secret in the OS keyring'
 complete -c orch -n "__fish_orch_needs_command" -f -a "completions" -d 'Print a shell completion script'
-complete -c orch -n "__fish_orch_needs_command" -f -a "man" -d 'Print the man page (roff)'
+complete -c orch -n "__fish_orch_needs_command" -f -a "man" -d 'Print the man page orch(1), or write it and a page per subcommand into a directory'
 complete -c orch -n "__fish_orch_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c orch -n "__fish_orch_using_subcommand run" -s i -l input -d 'Set an input: -i key=value (repeatable)' -r
 complete -c orch -n "__fish_orch_using_subcommand run" -l input-file -d 'Read inputs from a JSON (or YAML) object' -r -F
@@ -286,6 +286,7 @@ complete -c orch -n "__fish_orch_using_subcommand completions" -s q -l quiet -d 
 complete -c orch -n "__fish_orch_using_subcommand completions" -s v -l verbose -d 'Print more detail'
 complete -c orch -n "__fish_orch_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c orch -n "__fish_orch_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c orch -n "__fish_orch_using_subcommand man" -l dir -d 'Write orch.1 and orch-COMMAND.1 for every subcommand into DIR' -r -F
 complete -c orch -n "__fish_orch_using_subcommand man" -l config -d 'orchestration.yaml to use (default: found in this directory or a parent)' -r -F
 complete -c orch -n "__fish_orch_using_subcommand man" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
 always\t''
@@ -309,7 +310,7 @@ complete -c orch -n "__fish_orch_using_subcommand help; and not __fish_seen_subc
 complete -c orch -n "__fish_orch_using_subcommand help; and not __fish_seen_subcommand_from run validate plan graph history show logs resume approve reject stats cache services secret completions man help" -f -a "services" -d 'List the services of orchestration.yaml, or check their health'
 complete -c orch -n "__fish_orch_using_subcommand help; and not __fish_seen_subcommand_from run validate plan graph history show logs resume approve reject stats cache services secret completions man help" -f -a "secret" -d 'Store, look up or remove a secret in the OS keyring'
 complete -c orch -n "__fish_orch_using_subcommand help; and not __fish_seen_subcommand_from run validate plan graph history show logs resume approve reject stats cache services secret completions man help" -f -a "completions" -d 'Print a shell completion script'
-complete -c orch -n "__fish_orch_using_subcommand help; and not __fish_seen_subcommand_from run validate plan graph history show logs resume approve reject stats cache services secret completions man help" -f -a "man" -d 'Print the man page (roff)'
+complete -c orch -n "__fish_orch_using_subcommand help; and not __fish_seen_subcommand_from run validate plan graph history show logs resume approve reject stats cache services secret completions man help" -f -a "man" -d 'Print the man page orch(1), or write it and a page per subcommand into a directory'
 complete -c orch -n "__fish_orch_using_subcommand help; and not __fish_seen_subcommand_from run validate plan graph history show logs resume approve reject stats cache services secret completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c orch -n "__fish_orch_using_subcommand help; and __fish_seen_subcommand_from history" -f -a "prune" -d 'Delete old runs and their logs'
 complete -c orch -n "__fish_orch_using_subcommand help; and __fish_seen_subcommand_from cache" -f -a "clear" -d 'Delete every cached step result'

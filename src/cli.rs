@@ -228,9 +228,16 @@ Examples:
         shell: clap_complete::Shell,
     },
 
-    /// Print the man page (roff)
-    #[command(hide = true)]
-    Man,
+    /// Print the man page orch(1), or write it and a page per subcommand into a directory
+    #[command(after_help = "\
+Examples:
+  orch man | man -l -
+  orch man --dir ~/.local/share/man/man1     orch(1), orch-run(1), orch-validate(1), …")]
+    Man {
+        /// Write orch.1 and orch-COMMAND.1 for every subcommand into DIR
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -10,7 +10,29 @@ pub(crate) enum Exit {
 }
 
 impl Exit {
+    /// Every outcome, for the man page's EXIT STATUS.
+    pub(crate) const ALL: [Exit; 4] = [
+        Exit::Success,
+        Exit::RunFailed,
+        Exit::Waiting,
+        Exit::Cancelled,
+    ];
+
     pub(crate) fn code(self) -> i32 {
         self as i32
+    }
+
+    /// What the code tells a script (the man page's EXIT STATUS).
+    pub(crate) fn meaning(self) -> &'static str {
+        match self {
+            Exit::Success => {
+                "the run succeeded (or the files are valid, or the command did its job)"
+            }
+            Exit::RunFailed => {
+                "the run failed, or it ran but could not be recorded (the history is incomplete)"
+            }
+            Exit::Waiting => "the run is waiting for an approval (orch approve, then orch resume)",
+            Exit::Cancelled => "cancelled (Ctrl-C or SIGTERM)",
+        }
     }
 }

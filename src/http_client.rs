@@ -1,6 +1,7 @@
 //! The HTTP transport of `http` and `call` steps: one pooled client per run,
 //! a request with its expressions evaluated, its answer or a classified failure.
 
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
@@ -63,12 +64,46 @@ pub(crate) fn display_url(url: &str) -> String {
     }
 }
 
-/// One client per run: connections are pooled and reused across steps.
-pub(crate) fn client() -> Result<reqwest::Client, String> {
+/// How many redirects a request follows before it fails (reqwest's default).
+pub(crate) const MAX_REDIRECTS: usize = 10;
+
+/// The clients of one run: connections are pooled and reused across steps.
+/// reqwest's redirect policy belongs to the client, so the one that leaves
+/// 3xx answers alone (`follow_redirects: false`) is a second client, built
+/// the first time a step asks for it: most runs never pay for it.
+pub(crate) struct Clients {
+    follow: reqwest::Client,
+    manual: OnceLock<Result<reqwest::Client, String>>,
+}
+
+impl Clients {
+    pub(crate) fn new() -> Result<Clients, String> {
+        Ok(Clients {
+            follow: build(reqwest::redirect::Policy::limited(MAX_REDIRECTS))?,
+            manual: OnceLock::new(),
+        })
+    }
+
+    /// The client for a request that does or does not follow redirects.
+    fn get(&self, follow_redirects: bool) -> Result<&reqwest::Client, String> {
+        if follow_redirects {
+            return Ok(&self.follow);
+        }
+        self.manual
+            .get_or_init(|| build(reqwest::redirect::Policy::none()))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
+fn build(redirects: reqwest::redirect::Policy) -> Result<reqwest::Client, String> {
+    // Across hosts, reqwest drops `Authorization`, `Cookie`,
+    // `Proxy-Authorization` and `WWW-Authenticate` from a followed redirect.
     reqwest::Client::builder()
         .user_agent(concat!("orch/", env!("CARGO_PKG_VERSION")))
         .tcp_nodelay(true)
         .pool_max_idle_per_host(256)
+        .redirect(redirects)
         .build()
         .map_err(|e| format!("cannot start the HTTP client: {e}"))
 }
@@ -92,6 +127,8 @@ pub(crate) struct Request {
     /// Accepted statuses; empty means any 2xx.
     pub(crate) expect_status: Vec<u16>,
     pub(crate) timeout: Duration,
+    /// `false`: a 3xx is the answer (`follow_redirects: false`).
+    pub(crate) follow_redirects: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -126,6 +163,9 @@ pub(crate) enum FailureKind {
     Status,
     /// The request itself is wrong (bad URL, header); never retried.
     Invalid,
+    /// Redirected more than [`MAX_REDIRECTS`] times (a loop, most likely):
+    /// asking again gets the same answers, so never retried by default.
+    Redirect,
 }
 
 #[derive(Debug, Clone)]
@@ -154,7 +194,7 @@ impl Failure {
     pub(crate) fn retryable(&self) -> bool {
         match self.kind {
             FailureKind::Connect | FailureKind::Timeout => true,
-            FailureKind::Invalid => false,
+            FailureKind::Invalid | FailureKind::Redirect => false,
             FailureKind::Status => {
                 matches!(self.status(), Some(408 | 429) | Some(500..=599))
             }
@@ -166,7 +206,8 @@ impl Failure {
     pub(crate) fn is_service_failure(&self) -> bool {
         match self.kind {
             FailureKind::Connect | FailureKind::Timeout => true,
-            FailureKind::Invalid => false,
+            // The service answered, every time: it is up, if misconfigured.
+            FailureKind::Invalid | FailureKind::Redirect => false,
             FailureKind::Status => matches!(self.status(), Some(500..=599)),
         }
     }
@@ -190,10 +231,13 @@ pub(crate) fn traceparent(run_id: &str, step: &str, attempt: u32) -> String {
 
 /// Send one request and read its answer.
 pub(crate) async fn send(
-    client: &reqwest::Client,
+    clients: &Clients,
     req: &Request,
     traceparent: &str,
 ) -> Result<Response, Failure> {
+    let client = clients
+        .get(req.follow_redirects)
+        .map_err(|e| Failure::new(FailureKind::Invalid, e))?;
     let method = reqwest::Method::from_bytes(req.method.as_bytes())
         .map_err(|_| Failure::new(FailureKind::Invalid, format!("bad method `{}`", req.method)))?;
     let mut url = reqwest::Url::parse(&req.url).map_err(|e| {
@@ -341,6 +385,16 @@ fn classify(e: reqwest::Error, timeout_msg: &dyn Fn() -> String) -> Failure {
     if e.is_builder() {
         return Failure::new(FailureKind::Invalid, error_chain(e));
     }
+    if e.is_redirect() {
+        let at = e
+            .url()
+            .map(|u| format!(", the last to {}", display_url(u.as_str())))
+            .unwrap_or_default();
+        return Failure::new(
+            FailureKind::Redirect,
+            format!("too many redirects: followed {MAX_REDIRECTS}{at} (a redirect loop?)"),
+        );
+    }
     Failure::new(FailureKind::Connect, error_chain(e))
 }
 
@@ -428,6 +482,8 @@ mod tests {
         assert!(Failure::new(FailureKind::Connect, "").retryable());
         assert!(Failure::new(FailureKind::Timeout, "").retryable());
         assert!(!Failure::new(FailureKind::Invalid, "").retryable());
+        assert!(!Failure::new(FailureKind::Redirect, "").retryable());
+        assert!(!Failure::new(FailureKind::Redirect, "").is_service_failure());
         // 429 is retried but is not the service being down.
         assert!(!failure(429).is_service_failure());
         assert!(failure(503).is_service_failure());

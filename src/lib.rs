@@ -62,7 +62,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Services(a) => commands::services::run(&cx, a),
         Command::Secret(c) => commands::secret::run(&cx, c),
         Command::Completions { shell } => Ok(commands::completions::completions(*shell)),
-        Command::Man => Ok(commands::completions::man()),
+        Command::Man { dir } => commands::man::run(dir.as_deref()),
     };
     match result {
         Ok(exit) => exit.code(),

@@ -44,6 +44,51 @@ pub(crate) struct EnvVars {
     pub(crate) all: Vec<(String, String)>,
 }
 
+/// Every variable orch reads, with what it does: the man page's
+/// ENVIRONMENT (a test checks [`EnvVars::capture`] reads no other).
+pub(crate) const VARIABLES: &[(&str, &str)] = &[
+    (
+        "ORCH_HOME",
+        "where the history (history.db) and step logs (logs/) live; default: the platform data directory, ~/.local/share/orch on Linux",
+    ),
+    ("ORCH_CONFIG", "the orchestration.yaml to use, as --config"),
+    (
+        "ORCH_SECRET_<NAME>",
+        "the value of secret NAME (upper-cased, - as _), before the OS keyring",
+    ),
+    ("NO_COLOR", "no colours with --color auto"),
+    (
+        "CI",
+        "set (and not false or 0): plain output instead of the live view, and approvals are never asked for at a prompt",
+    ),
+    (
+        "GITHUB_ACTIONS",
+        "true: step output in ::group:: blocks, diagnostics as ::error annotations",
+    ),
+    (
+        "ORCHESTRATION_DEFAULT_MAX_PARALLEL",
+        "how many steps run at once when neither -j, the workflow's concurrency nor policies.max_parallel_tasks says; default: the number of CPU cores",
+    ),
+    (
+        "ORCHESTRATION_MAX_CONCURRENCY",
+        "a hard cap on the steps running at once, over every other setting",
+    ),
+    (
+        "ORCHESTRATION_PROGRESS_WEBHOOK_URL",
+        "POST every event there as JSON (as telemetry.webhook_url)",
+    ),
+    (
+        "ORCHESTRATION_CACHE_MAX_STEP_OUTPUTS",
+        "how many cache entries are kept, the most recently used (default 2000)",
+    ),
+    ("ORCH_HISTORY", "memory: keep the history in memory only (for benchmarks)"),
+    (
+        "ORCH_SCHEDULE",
+        "fifo: ready steps start by priority, then file order (for benchmarks)",
+    ),
+    ("USER", "who approves or rejects, when the user database does not say"),
+];
+
 impl EnvVars {
     pub(crate) fn capture() -> Self {
         let all: Vec<(String, String)> = std::env::vars_os()
@@ -471,6 +516,36 @@ fn display_path(p: &Path, cwd: &Path) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
+    /// The man page lists what `capture` reads: every `get("NAME")` there,
+    /// and the variables clap reads itself (`env = "…"` in cli.rs).
+    #[test]
+    fn every_variable_read_is_documented() {
+        let documented = |n: &str| super::VARIABLES.iter().any(|(v, _)| *v == n);
+        let code = include_str!("settings.rs");
+        let capture = code
+            .split("fn capture()")
+            .nth(1)
+            .and_then(|c| c.split("\n    }\n").next())
+            .expect("capture()");
+        let read: Vec<&str> = capture
+            .split("get(\"")
+            .skip(1)
+            .filter_map(|r| r.split('"').next())
+            .collect();
+        assert!(read.len() >= 10, "{read:?}");
+        for name in read {
+            assert!(documented(name), "{name} is read but not in VARIABLES");
+        }
+        for name in include_str!("cli.rs")
+            .split("env = \"")
+            .skip(1)
+            .filter_map(|r| r.split('"').next())
+        {
+            assert!(documented(name), "{name} is read but not in VARIABLES");
+        }
+        assert!(documented("ORCH_SECRET_<NAME>"));
+    }
+
     use super::*;
 
     fn wf(concurrency: Option<usize>) -> Workflow {

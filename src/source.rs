@@ -29,6 +29,65 @@ impl Span {
     }
 }
 
+/// Where each byte of a decoded YAML scalar was written in the file: quotes,
+/// escapes (`''`, `\"`), folded line breaks and block indentation make the
+/// decoded text differ from the source. Breakpoints `(decoded, source)`,
+/// sorted by `decoded`; between two, both offsets advance together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OffsetMap(Vec<(usize, usize)>);
+
+impl OffsetMap {
+    /// Written as decoded, from `source` on.
+    pub(crate) fn linear(source: usize) -> OffsetMap {
+        OffsetMap(vec![(0, source)])
+    }
+
+    /// Decoded byte `decoded` is written at source byte `source` (called in
+    /// increasing `decoded` order).
+    pub(crate) fn push(&mut self, decoded: usize, source: usize) {
+        if let Some(&(d, s)) = self.0.last() {
+            if decoded >= d && s + (decoded - d) == source {
+                return;
+            }
+        }
+        self.0.push((decoded, source));
+    }
+
+    /// The source offset of a decoded byte offset.
+    pub(crate) fn source(&self, decoded: usize) -> usize {
+        let i = self.0.partition_point(|&(d, _)| d <= decoded);
+        match i.checked_sub(1).and_then(|i| self.0.get(i)) {
+            Some(&(d, s)) => s + (decoded - d),
+            None => self.0.first().map_or(decoded, |&(_, s)| s),
+        }
+    }
+
+    /// Whether decoded and source bytes advance together everywhere.
+    pub(crate) fn is_linear(&self) -> bool {
+        self.0.len() <= 1
+    }
+
+    /// The map of the part of the decoded text that starts at `from`.
+    pub(crate) fn from(&self, from: usize) -> OffsetMap {
+        let mut m = OffsetMap(vec![(0, self.source(from))]);
+        for &(d, s) in self.0.iter().filter(|(d, _)| *d > from) {
+            m.push(d - from, s);
+        }
+        m
+    }
+
+    /// The source span of the decoded bytes `start..start + len` (`len` ≥ 1
+    /// bytes, the last of which starts a character of `char_len` bytes).
+    pub(crate) fn span(&self, start: usize, len: usize, last_char_len: usize) -> Span {
+        let from = self.source(start);
+        let last = self.source(start + len.saturating_sub(last_char_len.max(1)));
+        Span::new(
+            from,
+            (last + last_char_len.max(1)).saturating_sub(from).max(1),
+        )
+    }
+}
+
 impl From<Span> for SourceSpan {
     fn from(s: Span) -> Self {
         SourceSpan::new(s.offset.into(), s.len)

@@ -76,7 +76,10 @@ fixtures! {
     top_level_list,
     unclosed_bracket,
     yaml_alias,
+    yaml_escapes,
+    yaml_tab,
     yaml_tag,
+    yaml_tag_on_mapping,
     // Keys and shapes.
     missing_keys,
     unknown_key,

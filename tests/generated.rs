@@ -30,12 +30,78 @@ fn completions_are_up_to_date() {
     }
 }
 
+/// `man/` holds exactly the pages `orch man --dir` writes: orch(1) and one
+/// per subcommand, so every `orch-…(1)` that orch(1) names exists.
 #[test]
-fn man_page_is_up_to_date() {
-    assert!(
-        generated(&["man"]) == committed("man/orch.1"),
-        "man/orch.1 is stale: run `bash .ci/generate`"
+fn man_pages_are_up_to_date() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = orch(&repo_root())
+        .args(["man", "--dir"])
+        .arg(tmp.path())
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let names = |dir: &std::path::Path| {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .expect("read dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".1"))
+            .collect();
+        v.sort();
+        v
+    };
+    let made = names(tmp.path());
+    assert_eq!(
+        made,
+        names(&repo_root().join("man")),
+        "man/ is stale: run `bash .ci/generate`"
     );
+    for name in &made {
+        let page = std::fs::read_to_string(tmp.path().join(name)).expect("page");
+        assert!(
+            page == committed(&format!("man/{name}")),
+            "man/{name} is stale: run `bash .ci/generate`"
+        );
+    }
+    // `orch man` alone prints orch(1).
+    assert!(generated(&["man"]) == committed("man/orch.1"));
+    // Every page orch(1) refers to is shipped.
+    let top = committed("man/orch.1");
+    for r in top.split("orch\\-").skip(1) {
+        let sub = r.split('(').next().unwrap_or("").replace("\\-", "-");
+        assert!(
+            made.contains(&format!("orch-{sub}.1")),
+            "orch(1) refers to orch-{sub}(1), which is not in man/"
+        );
+    }
+    for section in [".SH \"EXIT STATUS\"", ".SH ENVIRONMENT", ".SH FILES"] {
+        assert!(top.contains(section), "orch(1) has no {section}");
+    }
+}
+
+/// Completions offer no command that `orch --help` hides (clap_complete
+/// lists hidden subcommands too).
+#[test]
+fn completions_offer_only_documented_commands() {
+    let help = generated(&["--help"]);
+    let bash = committed("completions/orch.bash");
+    let top = bash
+        .lines()
+        .find(|l| l.trim_start().starts_with("opts=\"-q -v -h -V"))
+        .expect("the top-level line of completions/orch.bash");
+    let words = top.split('"').nth(1).unwrap_or("");
+    let commands: Vec<&str> = words.split(' ').filter(|w| !w.starts_with('-')).collect();
+    assert!(
+        commands.contains(&"run") && commands.contains(&"man"),
+        "{commands:?}"
+    );
+    for c in commands {
+        assert!(
+            help.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{c} "))),
+            "the completions offer `{c}`, which `orch --help` does not show"
+        );
+    }
 }
 
 /// The key tables of `docs/reference.md` are generated from

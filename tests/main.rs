@@ -18,6 +18,8 @@ mod history_store;
 mod http;
 mod inspect;
 mod masking;
+mod orphans;
+mod redirects;
 mod resume;
 mod run;
 mod saga;

@@ -1,5 +1,5 @@
-//! `orch completions SHELL` and the hidden `orch man`, both generated from
-//! the clap definition so they never drift.
+//! `orch completions SHELL`, generated from the clap definition so it never
+//! drifts (as are the man pages, in [`super::man`]).
 
 use clap::CommandFactory;
 
@@ -15,16 +15,4 @@ pub(crate) fn completion_script(shell: clap_complete::Shell) -> String {
     let mut buf = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "orch", &mut buf);
     String::from_utf8_lossy(&buf).into_owned()
-}
-
-pub(crate) fn man_page() -> String {
-    let mut buf = Vec::new();
-    // Writing into a Vec cannot fail.
-    let _ = clap_mangen::Man::new(Cli::command()).render(&mut buf);
-    String::from_utf8_lossy(&buf).into_owned()
-}
-
-pub(crate) fn man() -> Exit {
-    print!("{}", man_page());
-    Exit::Success
 }

@@ -9,6 +9,7 @@ pub(crate) mod completions;
 pub(crate) mod graph;
 pub(crate) mod history;
 pub(crate) mod logs;
+pub(crate) mod man;
 pub(crate) mod plan;
 pub(crate) mod resume;
 pub(crate) mod run;

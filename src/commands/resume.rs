@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::time::Duration;
 
 use serde_json::Value as Json;
 
@@ -19,6 +20,7 @@ use crate::model::Workflow;
 use crate::plan::resume::{self as plan, RecordedStep, ResumeError};
 use crate::session::{take_lock, Recorded};
 use crate::settings::Project;
+use crate::steps::process::{self, Leftover};
 
 use super::Context;
 
@@ -128,6 +130,7 @@ pub(crate) fn run(cx: &Context, args: &ResumeArgs) -> Result<Exit, Error> {
         .map(|a| (a.step_id.clone(), a))
         .collect();
     let settings = cx.run_settings(&args.exec, args.jobs, &project, &wf)?;
+    stop_leftovers(&mut store, &row.id, settings.grace)?;
     if !cx.quiet {
         eprintln!(
             "resuming run {} (attempt {}): {} finished step{} kept, {} to run",
@@ -155,6 +158,43 @@ pub(crate) fn run(cx: &Context, args: &ResumeArgs) -> Result<Exit, Error> {
             lock,
         },
     )
+}
+
+/// Stop what the interrupted attempt left running before any step runs
+/// again: steps run in process groups of their own, which outlive a killed
+/// orch (its direct child gets a parent-death signal, the rest does not).
+/// Stopped, not waited for: a step that runs again would run twice at once.
+/// Said even with `-q`: orch signals processes it did not start this time.
+fn stop_leftovers(store: &mut Store, run_id: &str, grace: Duration) -> Result<(), Error> {
+    let rows = store.leftover_processes(run_id)?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut groups = Vec::new();
+    for r in &rows {
+        // No start stamp, nothing to tell the group from a later one: leave it.
+        let Some(start) = r.start.as_deref() else {
+            continue;
+        };
+        if process::leftover(r.pgid, start) != Leftover::Running {
+            continue;
+        }
+        let mut what = format!("step `{}`", r.step_id);
+        if r.compensation {
+            what = format!("the compensation of {what}");
+        }
+        if r.run_id != run_id {
+            what = format!("{what} of child run {}", r.run_id);
+        }
+        eprintln!(
+            "stopping the leftover processes of {what} (process group {}) from the interrupted run",
+            r.pgid
+        );
+        groups.push(r.pgid);
+    }
+    process::stop_groups(&groups, grace);
+    store.forget_leftover_processes(run_id)?;
+    Ok(())
 }
 
 /// Why the run cannot be resumed, in words.

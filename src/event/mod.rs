@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-pub(crate) use sink::{Durable, Fanout, Output, OutputLine, Sink, Stream};
+pub(crate) use sink::{Durable, Fanout, Output, OutputLine, ProcessStarted, Sink, Stream};
 pub(crate) use summary::{count_line, RunSummary, StepReport};
 
 /// Statuses of runs and steps (SPEC §3).

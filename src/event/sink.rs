@@ -43,6 +43,22 @@ impl<'a> Output<'a> {
     }
 }
 
+/// A step's process started, in a process group of its own: where a later
+/// `orch resume` looks for what a killed orch left running. Not part of the
+/// JSON event stream (nobody outside orch can act on a process group id).
+#[derive(Debug, Clone)]
+pub(crate) struct ProcessStarted<'a> {
+    /// `id`, `id[i]`, or `id.compensate` / `id[i].compensate` for an
+    /// attempt of a step's `compensate:` body.
+    pub(crate) step_id: &'a str,
+    pub(crate) attempt: u32,
+    /// The group's id: the pid of its leader, the step's direct child.
+    pub(crate) pgid: i32,
+    /// When the leader started (see `steps::process::start_of`), to tell this
+    /// group from a later one that reuses its id; `None` where unknown.
+    pub(crate) start: Option<&'a str>,
+}
+
 /// Resolves once what a sink was given is safely stored.
 pub(crate) type Durable = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -51,6 +67,8 @@ pub(crate) type Durable = Pin<Box<dyn Future<Output = ()> + Send>>;
 pub(crate) trait Sink: Send + Sync {
     fn event(&self, ev: &Event);
     fn output(&self, _out: &Output<'_>) {}
+    /// Sinks that store state record it; the others ignore it.
+    fn process(&self, _p: &ProcessStarted<'_>) {}
     /// For sinks that store state: a future that resolves when every event
     /// given so far is durable. The engine awaits it before acting on a
     /// state change (starting the dependents of a finished step).
@@ -72,6 +90,12 @@ impl Sink for Fanout {
     fn output(&self, out: &Output<'_>) {
         for s in &self.0 {
             s.output(out);
+        }
+    }
+
+    fn process(&self, p: &ProcessStarted<'_>) {
+        for s in &self.0 {
+            s.process(p);
         }
     }
 

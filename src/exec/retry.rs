@@ -77,7 +77,7 @@ pub(crate) fn should_retry(
 ) -> bool {
     let Some(cond) = &spec.condition else {
         return match a.error_kind() {
-            Some(ErrorKind::Connect | ErrorKind::HttpStatus) => a.retryable,
+            Some(ErrorKind::Connect | ErrorKind::HttpStatus | ErrorKind::Redirect) => a.retryable,
             Some(k) => k != ErrorKind::Expression,
             None => false,
         };
@@ -181,6 +181,8 @@ mod tests {
         assert!(!again(ErrorKind::HttpStatus, false));
         assert!(again(ErrorKind::Connect, true));
         assert!(!again(ErrorKind::Connect, false));
+        // A redirect loop answers the same the next time.
+        assert!(!again(ErrorKind::Redirect, false));
         // Other failures are retried unless the definition is wrong.
         assert!(again(ErrorKind::Exit, false));
         assert!(again(ErrorKind::Timeout, false));

@@ -332,6 +332,7 @@ mod tests {
             refs,
             unknown_idents,
             file_offset: None,
+            file_map: None,
             value_span: Span::default(),
         }
     }

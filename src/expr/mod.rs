@@ -54,6 +54,9 @@ pub(crate) struct Expr {
     pub(crate) unknown_idents: Vec<(String, usize)>,
     /// Byte offset of `text` in the file, when it could be located exactly.
     pub(crate) file_offset: Option<usize>,
+    /// Where each byte of `text` is written, when escapes (`''`, `\"`) or
+    /// folded lines put them elsewhere than `file_offset` + their offset.
+    pub(crate) file_map: Option<std::sync::Arc<crate::source::OffsetMap>>,
     /// The span of the whole YAML value, the fallback for labels.
     pub(crate) value_span: crate::source::Span,
 }
@@ -103,7 +106,16 @@ impl Expr {
                     .take(char_len.max(1))
                     .map(char::len_utf8)
                     .sum();
-                crate::source::Span::new(base + start, len.max(1))
+                match &self.file_map {
+                    Some(m) => {
+                        let last = self.text[..(start + len).min(self.text.len())]
+                            .chars()
+                            .next_back()
+                            .map_or(1, char::len_utf8);
+                        m.span(start, len.max(1), last)
+                    }
+                    None => crate::source::Span::new(base + start, len.max(1)),
+                }
             }
             None => self.value_span,
         }

@@ -17,6 +17,14 @@ pub(super) enum Applied {
     Illegal(String),
 }
 
+/// A step's process group, from [`crate::event::ProcessStarted`].
+pub(super) struct Process {
+    pub(super) step: String,
+    pub(super) attempt: u32,
+    pub(super) pgid: i32,
+    pub(super) start: Option<String>,
+}
+
 /// Applies events inside one transaction.
 pub(super) struct Rec<'a> {
     pub(super) tx: &'a rusqlite::Transaction<'a>,
@@ -280,6 +288,34 @@ impl Rec<'_> {
                 Ok(Applied::Ok)
             }
         }
+    }
+
+    /// The running attempt's process group (a compensation's, for
+    /// `id.compensate`: step ids hold no `.`).
+    pub(super) fn process(&self, p: &Process) -> rusqlite::Result<()> {
+        if let Some(step) = p.step.strip_suffix(".compensate") {
+            self.tx
+                .prepare_cached(
+                    "UPDATE compensations SET pgid = ?3, pgid_start = ?4 \
+                     WHERE run_id = ?1 AND step_id = ?2 AND status = 'running'",
+                )?
+                .execute(params![self.run_id, step, p.pgid, p.start])?;
+        } else {
+            self.tx
+                .prepare_cached(
+                    "UPDATE attempts SET pgid = ?5, pgid_start = ?6 WHERE run_id = ?1 \
+                     AND step_id = ?2 AND run_attempt = ?3 AND attempt = ?4",
+                )?
+                .execute(params![
+                    self.run_id,
+                    p.step,
+                    self.run_attempt,
+                    p.attempt,
+                    p.pgid,
+                    p.start
+                ])?;
+        }
+        Ok(())
     }
 
     fn cache(

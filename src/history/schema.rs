@@ -132,6 +132,15 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (run_id, step_id)
     );  -- with a rowid: the order in which they first started
     "#,
+    // 5: the process group of a running attempt (and when its leader
+    // started, `boot_id:ticks`), so that `orch resume` can stop what a
+    // killed orch left running before it runs the step again.
+    r#"
+    ALTER TABLE attempts ADD COLUMN pgid INTEGER;
+    ALTER TABLE attempts ADD COLUMN pgid_start TEXT;
+    ALTER TABLE compensations ADD COLUMN pgid INTEGER;
+    ALTER TABLE compensations ADD COLUMN pgid_start TEXT;
+    "#,
 ];
 
 /// The schema version this orch writes.

@@ -17,9 +17,9 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::watch;
 
-use super::record::{Applied, Rec};
+use super::record::{Applied, Process, Rec};
 use super::store::Store;
-use crate::event::{Durable, Event, EventKind, Output, Sink};
+use crate::event::{Durable, Event, EventKind, Output, ProcessStarted, Sink};
 
 pub(crate) use super::runs::NewRun;
 
@@ -31,6 +31,7 @@ enum Msg {
         step: String,
         text: String,
     },
+    Process(Process),
 }
 
 /// Settings the writer needs besides the events.
@@ -148,6 +149,15 @@ impl Sink for HistorySink {
         });
     }
 
+    fn process(&self, p: &ProcessStarted<'_>) {
+        self.send(Msg::Process(Process {
+            step: p.step_id.to_string(),
+            attempt: p.attempt,
+            pgid: p.pgid,
+            start: p.start.map(str::to_string),
+        }));
+    }
+
     fn durable(&self) -> Option<Durable> {
         let target = self.sent.load(Ordering::SeqCst);
         let mut rx = self.committed.clone();
@@ -170,6 +180,12 @@ struct Writer {
     dirty: Vec<String>,
     logs_dir_ready: bool,
     report: WriterReport,
+}
+
+/// What a batch writes to the database, in the order it came.
+enum Row {
+    Event(Box<Event>),
+    Process(Process),
 }
 
 /// One statement's worth of work, so a batch can be applied in one transaction.
@@ -238,6 +254,8 @@ impl Writer {
         for m in batch {
             match m {
                 Msg::Output { step, text } => self.log_text(&step, &text)?,
+                // In order with the events: after its attempt's row exists.
+                Msg::Process(p) => events.push(Row::Process(p)),
                 Msg::Event(e) => {
                     // Nothing more comes for an ended step: its log is
                     // closed here, in order, so a large batch never holds
@@ -257,7 +275,7 @@ impl Writer {
                         f.flush()
                             .map_err(|e| format!("cannot write a step log: {e}"))?;
                     }
-                    events.push(e);
+                    events.push(Row::Event(e));
                 }
             }
         }
@@ -286,7 +304,11 @@ impl Writer {
                 run_attempt: self.cfg.run_attempt,
                 positions: &self.positions,
             };
-            match rec.apply(ev) {
+            let applied = match ev {
+                Row::Event(ev) => rec.apply(ev),
+                Row::Process(p) => rec.process(p).map(|()| Applied::Ok),
+            };
+            match applied {
                 Ok(Applied::Ok) => {}
                 Ok(Applied::CacheStored) => cached_any = true,
                 Ok(Applied::Illegal(msg)) => illegal.push(msg),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use marked_yaml::{LoadError, LoaderOptions, Node};
 
 use crate::diag::Diag;
-use crate::source::{Source, Span};
+use crate::source::{OffsetMap, Source, Span};
 
 #[derive(Debug, Clone)]
 pub(crate) struct Yaml {
@@ -27,6 +27,10 @@ pub(crate) struct Scalar {
     pub(crate) text: String,
     /// Plain (unquoted) scalars are typed (`3`, `true`, `null`); quoted ones are strings.
     pub(crate) plain: bool,
+    /// Where each byte of `text` is written in the file, for labels inside
+    /// the value (an expression in `'it''s ${{ … }}'`); `None` when the
+    /// source could not be matched to the text.
+    pub(crate) at: Option<Arc<OffsetMap>>,
 }
 
 #[derive(Debug, Clone)]
@@ -187,6 +191,12 @@ fn marker_offset(source: &Source, m: &marked_yaml::Marker) -> usize {
 
 fn load_error(source: &Arc<Source>, e: LoadError) -> Diag {
     let at = |m: &marked_yaml::Marker| Span::new(marker_offset(source, m), 1);
+    // The parser marks the node a tag or an anchor belongs to, which starts
+    // after it: label the `!tag` or `&anchor` itself.
+    let before = |m: &marked_yaml::Marker, sigil: char| {
+        let offset = marker_offset(source, m);
+        token_before(&source.text, offset, sigil).unwrap_or(Span::new(offset, 1))
+    };
     let d = match &e {
         LoadError::TopLevelMustBeMapping(m) | LoadError::TopLevelMustBeSequence(m) => Diag::new(
             "yaml",
@@ -195,21 +205,26 @@ fn load_error(source: &Arc<Source>, e: LoadError) -> Diag {
         .label(at(m), "expected `key: value` here"),
         LoadError::UnexpectedAnchor(m) => {
             Diag::new("yaml", "YAML anchors and aliases are not supported")
-                .label(at(m), "anchor defined here")
+                .label(before(m, '&'), "anchor defined here")
                 .help("write the value out, or use `defaults:` for values shared by every step")
         }
         LoadError::MappingKeyMustBeScalar(m) => {
             Diag::new("yaml", "mapping keys must be plain strings").label(at(m), "complex key here")
         }
-        LoadError::UnexpectedTag(m) => {
-            Diag::new("yaml", "YAML tags (`!tag`) are not supported").label(at(m), "tag here")
-        }
+        LoadError::UnexpectedTag(m) => Diag::new("yaml", "YAML tags (`!tag`) are not supported")
+            .label(before(m, '!'), "tag here"),
         LoadError::ScanError(m, err) => {
             #[allow(deprecated)]
             let what = std::error::Error::description(err).to_string();
             let msg = what.split(" at byte").next().unwrap_or(&what).to_string();
             if msg.contains("anchor") || msg.contains("alias") {
                 Diag::new("yaml", "YAML anchors and aliases are not supported").label(at(m), msg)
+            } else if msg.contains("tab") {
+                let offset = marker_offset(source, m);
+                let tab = offending_tab(&source.text, offset).unwrap_or(offset);
+                Diag::new("yaml", format!("invalid YAML: {msg}"))
+                    .label(Span::new(tab, 1), "tab here")
+                    .help("indent with spaces; YAML does not allow tabs there")
             } else {
                 Diag::new("yaml", format!("invalid YAML: {msg}")).label(at(m), "here")
             }
@@ -229,6 +244,133 @@ fn load_error(source: &Arc<Source>, e: LoadError) -> Diag {
     d.with_source(source)
 }
 
+/// The whitespace-separated token holding `sigil` (`!` of a tag, `&` of an
+/// anchor) nearest before `offset`, over line breaks and comments.
+fn token_before(text: &str, offset: usize, sigil: char) -> Option<Span> {
+    let mut end = offset.min(text.len());
+    // A node has at most a tag and an anchor before it.
+    for _ in 0..2 {
+        let head = text.get(..end)?;
+        // Back over blanks, and over whole lines that hold only a comment.
+        let mut upto = head.trim_end().len();
+        loop {
+            let line_start = head[..upto].rfind('\n').map_or(0, |i| i + 1);
+            let line = &head[line_start..upto];
+            let code = match line.find(" #") {
+                Some(i) => &line[..i],
+                None if line.trim_start().starts_with('#') => "",
+                None => line,
+            };
+            if code.trim().is_empty() && line_start > 0 {
+                upto = head[..line_start].trim_end().len();
+                continue;
+            }
+            upto = line_start + code.trim_end().len();
+            break;
+        }
+        let start = head[..upto].rfind([' ', '\t', '\n']).map_or(0, |i| i + 1);
+        let token = &head[start..upto];
+        if let Some(i) = token.find(sigil) {
+            return Some(Span::new(start + i, (upto - start - i).max(1)));
+        }
+        if start == 0 {
+            return None;
+        }
+        end = start;
+    }
+    None
+}
+
+/// The tab a scanner error is about: at the mark, or else the first tab in
+/// the indentation of the mark's line or a line after it (a plain scalar
+/// is marked where it starts, the line before its bad continuation).
+fn offending_tab(text: &str, offset: usize) -> Option<usize> {
+    let offset = offset.min(text.len());
+    if text[offset..].starts_with('\t') {
+        return Some(offset);
+    }
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let mut at = line_start;
+    for line in text[line_start..].split_inclusive('\n') {
+        let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+        if let Some(i) = line[..indent].find('\t') {
+            return Some(at + i);
+        }
+        at += line.len();
+    }
+    None
+}
+
+/// Where each byte of the decoded scalar `value`, which starts at `start`,
+/// is written: past the opening quote or the block header, through `''`
+/// and `\` escapes, folded line breaks and indentation. `None` when the
+/// source cannot be matched to the value (a style not understood here):
+/// labels then fall back to searching the value, or to its start.
+fn offset_map(text: &str, start: usize, value: &str) -> Option<OffsetMap> {
+    let rest = text.get(start..).unwrap_or("");
+    let (quote, body) = match rest.chars().next() {
+        Some(q @ ('\'' | '"')) => (Some(q), 1),
+        // A block scalar's text starts on the line after its header.
+        Some('|' | '>') => (None, rest.find('\n').map_or(rest.len(), |i| i + 1)),
+        _ => (None, 0),
+    };
+    if rest[body..].starts_with(value) {
+        return Some(OffsetMap::linear(start + body));
+    }
+    let mut map = OffsetMap::linear(start + body);
+    let mut pos = body;
+    for (di, dc) in value.char_indices() {
+        loop {
+            let sc = rest.get(pos..).and_then(|t| t.chars().next())?;
+            let next = rest[pos + sc.len_utf8()..].chars().next();
+            match (quote, sc) {
+                (Some('\''), '\'') if next == Some('\'') && dc == '\'' => {
+                    map.push(di, start + pos);
+                    pos += 2;
+                }
+                (Some('"'), '\\') => match next {
+                    // An escaped line break produces nothing.
+                    Some('\n' | '\r') => {
+                        let tail = rest.get(pos + 2..).unwrap_or("");
+                        pos +=
+                            2 + tail.len() - tail.trim_start_matches([' ', '\t', '\r', '\n']).len();
+                        continue;
+                    }
+                    Some(e) => {
+                        let len = match e {
+                            'x' => 4,
+                            'u' => 6,
+                            'U' => 10,
+                            _ => 1 + e.len_utf8(),
+                        };
+                        map.push(di, start + pos);
+                        pos = (pos + len).min(rest.len());
+                    }
+                    None => return None,
+                },
+                (Some(q), c) if c == q => return None,
+                (_, c) if c == dc => {
+                    map.push(di, start + pos);
+                    pos += c.len_utf8();
+                }
+                // A folded line break or blank is written as other blanks.
+                (_, c) if c.is_whitespace() && dc.is_whitespace() => {
+                    map.push(di, start + pos);
+                    pos += c.len_utf8();
+                }
+                // Indentation and the blanks around a folded line break.
+                (_, c) if c.is_whitespace() => {
+                    pos += c.len_utf8();
+                    continue;
+                }
+                _ => return None,
+            }
+            break;
+        }
+    }
+    Some(map)
+}
+
 /// Length of a scalar as written, so a label underlines the whole value.
 fn scalar_len(text: &str, at: usize, value: &str) -> usize {
     let rest = &text[at.min(text.len())..];
@@ -242,9 +384,15 @@ fn scalar_len(text: &str, at: usize, value: &str) -> usize {
     if let Some(q @ ('"' | '\'')) = line.chars().next() {
         // Quoted: up to the closing quote on this line.
         let mut escaped = false;
-        for (i, c) in line.char_indices().skip(1) {
+        let mut chars = line.char_indices().skip(1).peekable();
+        while let Some((i, c)) = chars.next() {
             if q == '"' && c == '\\' && !escaped {
                 escaped = true;
+                continue;
+            }
+            // `''` is a quote inside a single-quoted scalar.
+            if q == '\'' && c == '\'' && chars.peek().is_some_and(|&(_, n)| n == '\'') {
+                chars.next();
                 continue;
             }
             if c == q && !escaped {
@@ -268,6 +416,7 @@ fn convert(source: &Source, node: &Node) -> Yaml {
             kind: YamlKind::Scalar(Scalar {
                 text: s.as_str().to_string(),
                 plain: s.may_coerce(),
+                at: offset_map(&source.text, start, s.as_str()).map(Arc::new),
             }),
         },
         Node::Sequence(seq) => Yaml {
@@ -338,6 +487,73 @@ mod tests {
         assert!(parse(&src("a: 1\na: 2\n")).is_err());
         assert!(parse(&src("a: !tag 1\n")).is_err());
         assert!(parse(&src("a: [1\n")).is_err());
+    }
+
+    /// The source text at the decoded offset of `needle` in the value of `key`.
+    fn written_at(t: &str, key: &str, needle: &str) -> String {
+        let s = src(t);
+        let y = parse(&s).unwrap();
+        let v = y.get(key).unwrap().as_scalar().unwrap();
+        let at = v.at.as_ref().expect("mapped");
+        let d = v.text.find(needle).unwrap();
+        s.text[at.source(d)..].chars().take(needle.len()).collect()
+    }
+
+    #[test]
+    fn decoded_offsets_map_back_through_escapes_and_folds() {
+        let x = "steps.x";
+        assert_eq!(written_at("a: 'it''s ''q'' steps.x'\n", "a", x), x);
+        assert_eq!(written_at("a: 'it''s'\n", "a", "s"), "s");
+        assert_eq!(written_at("a: \"\\u00e9 \\\"q\\\" steps.x\"\n", "a", x), x);
+        assert_eq!(written_at("a: \"é\\t\\\n    steps.x\"\n", "a", x), x);
+        assert_eq!(written_at("a: \"one\n  two steps.x\"\n", "a", x), x);
+        assert_eq!(written_at("a: >\n  one\n\n  two steps.x\n", "a", x), x);
+        assert_eq!(written_at("a: |-\n  one\n    steps.x\n", "a", x), x);
+        assert_eq!(written_at("a: one\n  two steps.x\n", "a", x), x);
+        // The `'` of `''` is where the first quote is.
+        let s = src("a: 'it''s'\n");
+        let y = parse(&s).unwrap();
+        let v = y.get("a").unwrap();
+        assert_eq!(v.as_scalar().unwrap().at.as_ref().unwrap().source(2), 6);
+        // The label of the whole value covers `''`.
+        assert_eq!(
+            &s.text[v.span.offset..v.span.offset + v.span.len],
+            "'it''s'"
+        );
+    }
+
+    fn label_of(t: &str) -> (usize, usize, String) {
+        let s = src(t);
+        let d = parse(&s).unwrap_err();
+        let span = d.labels.first().expect("a label").span;
+        let (line, col) = s.line_col(span.offset);
+        (
+            line,
+            col,
+            s.text[span.offset..span.offset + span.len].to_string(),
+        )
+    }
+
+    #[test]
+    fn tags_and_anchors_are_labelled_themselves() {
+        assert_eq!(label_of("a: !tag 1\n"), (1, 4, "!tag".into()));
+        assert_eq!(label_of("a: &x 1\n"), (1, 4, "&x".into()));
+        // Reported as an anchor: the token before the tag.
+        assert_eq!(label_of("a: &x !t 1\n").2, "&x");
+        assert_eq!(label_of("a: [!t 1]\n").2, "!t");
+        assert_eq!(
+            label_of("a: !m # c\n  # more\n  b: 1\n"),
+            (1, 4, "!m".into())
+        );
+        assert_eq!(label_of("s:\n  - &x a: 1\n").2, "&x");
+        // Not a YAML blank: part of the anchor's name, never a cut mid-character.
+        assert_eq!(label_of("a: &x\u{3000}!t 1\n").2, "&x\u{3000}!t");
+    }
+
+    #[test]
+    fn a_tab_is_reported_where_it_is() {
+        let (line, col, text) = label_of("a:\n  b: c\n\td: e\n");
+        assert_eq!((line, col, text.as_str()), (3, 1, "\t"));
     }
 
     #[test]

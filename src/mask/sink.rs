@@ -390,6 +390,11 @@ impl Sink for MaskingSink {
         self.forward(out.step_id, released);
     }
 
+    fn process(&self, p: &crate::event::ProcessStarted<'_>) {
+        // Ids and numbers only: nothing to mask.
+        self.inner.process(p);
+    }
+
     fn durable(&self) -> Option<Durable> {
         self.inner.durable()
     }

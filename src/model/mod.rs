@@ -138,6 +138,8 @@ pub(crate) struct HttpSpec {
     pub(crate) query: Vec<(String, Val)>,
     pub(crate) body: Option<HttpBody>,
     pub(crate) expect_status: Vec<u16>,
+    /// `follow_redirects: false` makes a 3xx the answer.
+    pub(crate) follow_redirects: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -16,7 +16,7 @@ use super::ratelimit::TokenBucket;
 
 pub(crate) struct Runtime {
     /// One client per run: connections are reused across steps.
-    pub(crate) client: reqwest::Client,
+    pub(crate) client: crate::http_client::Clients,
     pub(crate) breakers: Breakers,
     limiters: HashMap<String, TokenBucket>,
 }
@@ -26,7 +26,7 @@ impl Runtime {
         config: Arc<Config>,
         store: Option<Arc<dyn BreakerStore>>,
     ) -> Result<Runtime, String> {
-        let client = crate::http_client::client()?;
+        let client = crate::http_client::Clients::new()?;
         let limiters = config
             .services
             .iter()
@@ -116,6 +116,7 @@ pub(crate) fn build_request(
         },
         expect_status: Vec::new(),
         timeout,
+        follow_redirects: true,
     })
 }
 

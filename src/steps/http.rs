@@ -64,6 +64,7 @@ impl StepExecutor for Http {
             body,
             expect_status: h.expect_status.clone(),
             timeout: step.body.timeout.unwrap_or(client::DEFAULT_TIMEOUT),
+            follow_redirects: h.follow_redirects,
         })))
     }
 }
@@ -91,6 +92,10 @@ impl Body for HttpRequest {
                 "expect_status": r.expect_status,
             }),
         );
+        // Only when set, so that the fingerprints of existing caches hold.
+        if !r.follow_redirects {
+            def.insert("follow_redirects".into(), Json::Bool(false));
+        }
     }
 
     fn attempt<'a>(&'a self, cx: &'a AttemptCx<'a>) -> AttemptFuture<'a> {
@@ -107,7 +112,7 @@ impl Body for HttpRequest {
 /// whether a failure is the server's (for circuit breakers).
 pub(crate) async fn send(
     cx: &AttemptCx<'_>,
-    client: &reqwest::Client,
+    clients: &client::Clients,
     req: &Request,
 ) -> (Attempt, bool) {
     let tp = client::traceparent(cx.run_id, cx.display_id, cx.attempt);
@@ -117,7 +122,7 @@ pub(crate) async fn send(
     }
     let sent = Instant::now();
     let res = tokio::select! {
-        r = client::send(client, req, &tp) => r,
+        r = client::send(clients, req, &tp) => r,
         _ = cancel.changed() => return (Attempt::failed(ErrorKind::Cancelled, "cancelled"), false),
     };
     let took = sent.elapsed().as_millis();
@@ -144,6 +149,7 @@ pub(crate) async fn send(
                 FailureKind::Timeout => ErrorKind::Timeout,
                 FailureKind::Status => ErrorKind::HttpStatus,
                 FailureKind::Invalid => ErrorKind::Expression,
+                FailureKind::Redirect => ErrorKind::Redirect,
             };
             let a = Attempt {
                 http_status: f.status(),

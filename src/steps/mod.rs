@@ -23,10 +23,13 @@
 //! table) fails loudly if it is ever run.
 
 pub(crate) mod approval;
+pub(crate) mod arg_limits;
 pub(crate) mod call;
+mod direct;
 pub(crate) mod http;
 pub(crate) mod output_file;
 mod pipes;
+pub(crate) mod process;
 pub(crate) mod shell;
 pub(crate) mod transform;
 pub(crate) mod workflow;
@@ -184,6 +187,8 @@ pub(crate) enum ErrorKind {
     Cancelled,
     Connect,
     HttpStatus,
+    /// Too many redirects: the server answered, so it is not `connect`.
+    Redirect,
 }
 
 impl ErrorKind {
@@ -196,6 +201,7 @@ impl ErrorKind {
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::Connect => "connect",
             ErrorKind::HttpStatus => "http_status",
+            ErrorKind::Redirect => "redirect",
         }
     }
 }
@@ -337,6 +343,7 @@ mod tests {
             ErrorKind::Cancelled,
             ErrorKind::Connect,
             ErrorKind::HttpStatus,
+            ErrorKind::Redirect,
         ]
         .map(ErrorKind::as_str);
         assert_eq!(
@@ -347,7 +354,8 @@ mod tests {
                 "expression",
                 "cancelled",
                 "connect",
-                "http_status"
+                "http_status",
+                "redirect"
             ]
         );
     }

@@ -3,10 +3,10 @@
 //! group signalled on timeout or cancellation. The executor at the end adds
 //! the `ORCH_*` environment of each attempt and reads its `ORCH_OUTPUT` file.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use nix::sys::signal::{killpg, Signal};
@@ -15,14 +15,15 @@ use serde_json::{json, Map, Value as Json};
 use tokio::time::Instant;
 
 use crate::cancel::{CancelLevel, CancelWatch};
-use crate::event::Sink;
+use crate::event::{ProcessStarted, Sink};
 use crate::expr::eval::{resolve, to_text};
 use crate::expr::Scope;
 use crate::model::{Shell, Step, StepKind};
 
+use super::direct::{direct_argv, which};
 use super::{
-    output_file, Attempt, AttemptCx, AttemptFuture, Body, ErrorKind, ResolveCx, StepError,
-    StepExecutor,
+    arg_limits, output_file, process, Attempt, AttemptCx, AttemptFuture, Body, ErrorKind,
+    ResolveCx, StepError, StepExecutor,
 };
 
 /// `stdout` kept for `steps.<id>.stdout`.
@@ -32,6 +33,8 @@ const DRAIN: Duration = Duration::from_secs(1);
 
 pub(crate) struct ShellJob {
     pub(crate) display_id: String,
+    /// Which attempt this is, for the record of its process group.
+    pub(crate) attempt: u32,
     pub(crate) shell: Shell,
     pub(crate) script: String,
     pub(crate) env: Vec<(String, String)>,
@@ -71,126 +74,8 @@ impl ShellResult {
     }
 }
 
-/// Shell builtins that have no program of the same name, or whose program
-/// would act differently outside a shell: these always go through the shell.
-const SHELL_ONLY: &[&str] = &[
-    ".",
-    ":",
-    "alias",
-    "bg",
-    "bind",
-    "break",
-    "builtin",
-    "caller",
-    "cd",
-    "command",
-    "compgen",
-    "complete",
-    "continue",
-    "declare",
-    "dirs",
-    "disown",
-    "enable",
-    "eval",
-    "exec",
-    "exit",
-    "export",
-    "fc",
-    "fg",
-    "getopts",
-    "hash",
-    "help",
-    "history",
-    "jobs",
-    "let",
-    "local",
-    "logout",
-    "mapfile",
-    "popd",
-    "pushd",
-    "read",
-    "readarray",
-    "readonly",
-    "return",
-    "set",
-    "shift",
-    "shopt",
-    "source",
-    "suspend",
-    "times",
-    "trap",
-    "type",
-    "typeset",
-    "ulimit",
-    "umask",
-    "unalias",
-    "unset",
-    "wait",
-    "if",
-    "then",
-    "else",
-    "fi",
-    "for",
-    "while",
-    "until",
-    "do",
-    "done",
-    "case",
-    "esac",
-    "function",
-    "select",
-    "time",
-];
-
-/// A one-line script made only of plain words (no quoting, expansion,
-/// redirection or operators) runs without a shell, as `make` does.
-pub(crate) fn direct_argv(script: &str) -> Option<Vec<&str>> {
-    let s = script.trim();
-    if s.is_empty() || s.contains('\n') {
-        return None;
-    }
-    let plain =
-        |c: char| c.is_ascii_alphanumeric() || "_./:=,+@%-".contains(c) || c == ' ' || c == '\t';
-    if !s.chars().all(plain) {
-        return None;
-    }
-    let argv: Vec<&str> = s.split_ascii_whitespace().collect();
-    let first = argv.first()?;
-    if first.contains('=') || SHELL_ONLY.contains(first) {
-        return None;
-    }
-    Some(argv)
-}
-
-/// `cmd` looked up on `path` like execvp, cached per (PATH, cmd).
-fn which(cmd: &str, path: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    if cmd.contains('/') {
-        return Some(PathBuf::from(cmd));
-    }
-    type Cache = Mutex<HashMap<(String, String), Option<PathBuf>>>;
-    static CACHE: OnceLock<Cache> = OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
-    let key = (path.to_string(), cmd.to_string());
-    if let Some(hit) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
-        return hit;
-    }
-    let found = path
-        .split(':')
-        .filter(|d| !d.is_empty())
-        .map(|d| Path::new(d).join(cmd))
-        .find(|p| {
-            std::fs::metadata(p)
-                .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-                .unwrap_or(false)
-        });
-    if let Ok(mut c) = cache.lock() {
-        c.insert(key, found.clone());
-    }
-    found
-}
-
-fn command_for(job: &ShellJob) -> tokio::process::Command {
+/// The program and its arguments (`argv[0]` as the program sees it first).
+fn command_for(job: &ShellJob) -> (tokio::process::Command, Vec<&str>) {
     let path = job
         .env
         .iter()
@@ -203,12 +88,12 @@ fn command_for(job: &ShellJob) -> tokio::process::Command {
         if let Some(prog) = which(argv[0], &path) {
             let mut c = tokio::process::Command::new(prog);
             c.arg0(argv[0]).args(&argv[1..]);
-            return c;
+            return (c, argv);
         }
     }
     let mut c = tokio::process::Command::new(job.shell.program());
     c.arg("-e").arg("-c").arg(&job.script);
-    c
+    (c, vec![job.shell.program(), "-e", "-c", &job.script])
 }
 
 fn signal_group(pgid: i32, sig: Signal) {
@@ -216,8 +101,23 @@ fn signal_group(pgid: i32, sig: Signal) {
     let _ = killpg(Pid::from_raw(pgid), sig);
 }
 
+fn spawn_failed(what: String) -> ShellResult {
+    ShellResult {
+        ending: Ending::SpawnFailed,
+        stdout_tail: String::new(),
+        spawn_error: Some(what),
+    }
+}
+
 pub(crate) async fn run(mut job: ShellJob) -> ShellResult {
-    let mut cmd = command_for(&job);
+    let script_arg = direct_argv(&job.script)
+        .is_none()
+        .then_some(job.script.as_str());
+    if let Some(what) = arg_limits::check(&job.env, script_arg) {
+        return spawn_failed(what);
+    }
+    let (mut cmd, argv) = command_for(&job);
+    process::die_with_orch(&mut cmd);
     cmd.current_dir(&job.cwd)
         .envs(job.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdin(Stdio::null())
@@ -230,17 +130,30 @@ pub(crate) async fn run(mut job: ShellJob) -> ShellResult {
         Err(e) => {
             let what = if e.kind() == std::io::ErrorKind::NotFound && !job.cwd.is_dir() {
                 format!("working directory {} does not exist", job.cwd.display())
+            } else if e.raw_os_error() == Some(nix::libc::E2BIG) {
+                format!(
+                    "could not start {}: {}",
+                    job.shell.program(),
+                    arg_limits::too_big(&job.env, &argv)
+                )
             } else {
                 format!("could not start {}: {e}", job.shell.program())
             };
-            return ShellResult {
-                ending: Ending::SpawnFailed,
-                stdout_tail: String::new(),
-                spawn_error: Some(what),
-            };
+            return spawn_failed(what);
         }
     };
+    drop(argv);
     let pgid = child.id().map(|p| p as i32).unwrap_or(0);
+    // Recorded so that `orch resume` can stop the group if orch dies.
+    if pgid > 0 {
+        let start = process::start_of(pgid);
+        job.sink.process(&ProcessStarted {
+            step_id: &job.display_id,
+            attempt: job.attempt,
+            pgid,
+            start: start.as_deref(),
+        });
+    }
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
     let sink = job.sink.clone();
@@ -434,6 +347,7 @@ impl Script {
         let timeout = cx.step.body.timeout;
         let res = run(ShellJob {
             display_id: cx.display_id.to_string(),
+            attempt: cx.attempt,
             shell: self.shell,
             script: self.script.clone(),
             env,
@@ -490,27 +404,5 @@ impl Script {
             outputs,
             ..Attempt::ok()
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fast_path_only_for_plain_words() {
-        assert_eq!(direct_argv("true"), Some(vec!["true"]));
-        assert_eq!(
-            direct_argv("/bin/echo a b"),
-            Some(vec!["/bin/echo", "a", "b"])
-        );
-        assert_eq!(direct_argv("echo $HOME"), None);
-        assert_eq!(direct_argv("echo a > f"), None);
-        assert_eq!(direct_argv("cd /tmp"), None);
-        assert_eq!(direct_argv("exit 3"), None);
-        assert_eq!(direct_argv("A=1 env"), None);
-        assert_eq!(direct_argv("echo 'q'"), None);
-        assert_eq!(direct_argv("a\nb"), None);
-        assert_eq!(direct_argv("echo *"), None);
     }
 }

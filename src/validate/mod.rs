@@ -16,7 +16,7 @@ use crate::diag::{did_you_mean, Diag};
 use crate::expr::{self, template, Expr};
 use crate::load::yaml::{Key, Yaml, YamlKind};
 use crate::model::{Part, Template, Val};
-use crate::source::{Source, Span};
+use crate::source::{OffsetMap, Source, Span};
 
 pub(crate) use workflow::workflow;
 
@@ -248,18 +248,27 @@ impl Ctx {
     /// A string value that may hold `${{ }}`.
     pub(crate) fn template(&mut self, y: &Yaml, what: &str) -> Option<Template> {
         let text = self.string(y, what)?;
-        self.template_of(&text, y.span, false)
+        self.template_of(&text, y, false)
     }
 
-    /// Compile the expressions inside `text` (a scalar written at `span`).
-    pub(crate) fn template_of(&mut self, text: &str, span: Span, bare: bool) -> Option<Template> {
+    /// Compile the expressions inside `text` (the text of the scalar `y`).
+    pub(crate) fn template_of(&mut self, text: &str, y: &Yaml, bare: bool) -> Option<Template> {
+        let span = y.span;
+        // Where each byte of `text` is written, through quotes and escapes.
+        let map = y
+            .as_scalar()
+            .filter(|s| s.text == text)
+            .and_then(|s| s.at.clone());
         let pieces = if bare && !text.contains("${{") {
             vec![template::Piece::Expr { text, offset: 0 }]
         } else {
             match template::split(text) {
                 Ok(p) => p,
                 Err(u) => {
-                    let at = self.locate(span, &text[u.offset..]).unwrap_or(span.offset);
+                    let at = match &map {
+                        Some(m) => m.source(u.offset),
+                        None => self.locate(span, &text[u.offset..]).unwrap_or(span.offset),
+                    };
                     self.push(
                         Diag::new("expression", "`${{` is never closed")
                             .label(Span::new(at, 3), "opened here")
@@ -274,7 +283,10 @@ impl Ctx {
         for p in pieces {
             match p {
                 template::Piece::Text(t) => parts.push(Part::Text(t.to_string())),
-                template::Piece::Expr { text: inner, .. } => match self.expr(inner, span) {
+                template::Piece::Expr {
+                    text: inner,
+                    offset,
+                } => match self.expr(inner, span, map.as_ref().map(|m| m.from(offset))) {
                     Some(e) => parts.push(Part::Expr(e)),
                     None => ok = false,
                 },
@@ -292,9 +304,18 @@ impl Ctx {
         hay.find(needle).map(|i| start + i)
     }
 
-    /// Compile one expression; syntax errors point inside it.
-    pub(crate) fn expr(&mut self, text: &str, value_span: Span) -> Option<Arc<Expr>> {
-        let file_offset = self.locate(value_span, text);
+    /// Compile one expression; syntax errors point inside it. `at` says where
+    /// each byte of `text` is written; without it, `text` is searched for.
+    pub(crate) fn expr(
+        &mut self,
+        text: &str,
+        value_span: Span,
+        at: Option<OffsetMap>,
+    ) -> Option<Arc<Expr>> {
+        let (file_offset, file_map) = match at {
+            Some(m) => (Some(m.source(0)), (!m.is_linear()).then(|| Arc::new(m))),
+            None => (self.locate(value_span, text), None),
+        };
         match expr::compile(text) {
             Ok((ast, refs, unknown_idents)) => Some(Arc::new(Expr {
                 text: text.to_string(),
@@ -302,6 +323,7 @@ impl Ctx {
                 refs,
                 unknown_idents,
                 file_offset,
+                file_map,
                 value_span,
             })),
             Err(e) => {
@@ -311,6 +333,7 @@ impl Ctx {
                     refs: vec![],
                     unknown_idents: vec![],
                     file_offset,
+                    file_map,
                     value_span,
                 };
                 self.push(

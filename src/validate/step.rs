@@ -160,7 +160,7 @@ pub(crate) fn condition(
             return None;
         }
     };
-    let t = cx.template_of(&text, v.span, true)?;
+    let t = cx.template_of(&text, v, true)?;
     match t.whole() {
         Some(e) => Some(e.clone()),
         None => {
@@ -423,6 +423,10 @@ fn http(cx: &mut Ctx, v: &Yaml) -> Option<HttpSpec> {
             .unwrap_or_default(),
         body,
         expect_status,
+        follow_redirects: hf
+            .get("follow_redirects")
+            .and_then(|b| cx.bool(b, "follow_redirects"))
+            .unwrap_or(true),
     })
 }
 

@@ -87,7 +87,7 @@ steps:
     cache: true
     http: { url: http://localhost:1, body: text }
   - id: d
-    http: { url: http://localhost:1, form: { f: v }, expect_status: 200 }
+    http: { url: http://localhost:1, form: { f: v }, expect_status: 200, follow_redirects: false }
   - id: e
     call: { service: svc, endpoint: ep, with: { text: hi } }
   - id: f

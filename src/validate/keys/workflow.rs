@@ -352,6 +352,12 @@ pub(crate) static HTTP: Table = Table {
             "the statuses that count as success",
         )
         .default("any 2xx"),
+        Key::new(
+            "follow_redirects",
+            Ty::Bool,
+            "follow up to 10 redirects; `false` makes a 3xx the answer (add it to `expect_status`)",
+        )
+        .default("`true`"),
     ],
 };
 

@@ -20,6 +20,9 @@
 //! | `/slow?ms=M` | waits M ms (default 1000), then 200 `{"slept_ms":M}` |
 //! | `/reset` | no response: the connection is aborted with a TCP RST |
 //! | `/text` | 200 `text/plain` `hello` |
+//! | `/redirect/{n}` | 302 to `/redirect/{n-1}`; `/redirect/0` is 200 `{"redirected":true}` |
+//! | `/redirect-loop`, `/redirect-loop/{key}` | 302 to itself, forever |
+//! | `/redirect-to?url=U` | 302 to `U` (another port, to see which headers follow) |
 //! | anything else | 404 `{"error":"not found"}` |
 //!
 //! `k` in `{"attempt":k}` is the 1-based count of requests for that key, over the
@@ -34,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use hyper::header::{HeaderValue, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
@@ -302,6 +305,16 @@ async fn handle(
             json(StatusCode::INTERNAL_SERVER_ERROR, "{}")
         }
         p if p == "/echo" || p.starts_with("/echo/") => echo(&head, &body),
+        p if p == "/redirect-loop" || p.starts_with("/redirect-loop/") => redirect(p),
+        "/redirect-to" => {
+            let to = form_urlencoded::parse(query.as_bytes())
+                .find(|(k, _)| k == "url")
+                .map(|(_, v)| v.into_owned());
+            match to {
+                Some(to) => redirect(&to),
+                None => json(StatusCode::BAD_REQUEST, r#"{"error":"no url"}"#),
+            }
+        }
         p => {
             if let Some(code) = p.strip_prefix("/status/") {
                 match code
@@ -311,6 +324,12 @@ async fn handle(
                 {
                     Some(status) => json(status, format!(r#"{{"status":{}}}"#, status.as_u16())),
                     None => json(StatusCode::BAD_REQUEST, r#"{"error":"bad status code"}"#),
+                }
+            } else if let Some(n) = key_after(p, "/redirect/") {
+                match n.parse::<u32>() {
+                    Ok(0) => json(StatusCode::OK, r#"{"redirected":true}"#),
+                    Ok(n) => redirect(&format!("/redirect/{}", n - 1)),
+                    Err(_) => json(StatusCode::BAD_REQUEST, r#"{"error":"bad count"}"#),
                 }
             } else if let Some(key) = key_after(p, "/flaky/") {
                 let attempt = state.bump(format!("flaky/{key}"));
@@ -353,6 +372,15 @@ fn json(status: StatusCode, body: impl Into<Bytes>) -> Answer {
     *r.status_mut() = status;
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+/// 302 Found to `to`.
+fn redirect(to: &str) -> Answer {
+    let mut r = json(StatusCode::FOUND, format!(r#"{{"location":{to:?}}}"#));
+    if let Ok(v) = HeaderValue::from_str(to) {
+        r.headers_mut().insert(LOCATION, v);
+    }
     r
 }
 

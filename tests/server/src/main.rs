@@ -7,7 +7,8 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: orch-testserver [--port N] [--no-record]
 
 Serves the orch test server's routes (/ok, /health, /echo, /status/CODE, /flaky/KEY,
-/retry-after/KEY, /slow?ms=M, /reset, /text) on 127.0.0.1 until killed.
+/retry-after/KEY, /slow?ms=M, /reset, /text, /redirect/N, /redirect-loop,
+/redirect-to?url=U) on 127.0.0.1 until killed.
   --port N      port to bind (default 0: any free port)
   --no-record   keep no copy of the requests (for benchmarks: memory stays flat)";
 

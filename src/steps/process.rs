@@ -1,0 +1,232 @@
+//! Process groups of `run:` steps seen from outside orch's own wait: the
+//! parent-death signal of a step's direct child, the start stamp that tells
+//! a group from a later one reusing its id, and stopping the groups a killed
+//! orch left running (`orch resume` does, before it runs those steps again).
+//!
+//! Start stamps are `boot_id:starttime` (Linux: `/proc/sys/kernel/random/boot_id`
+//! and field 22 of `/proc/<pid>/stat`, clock ticks since boot). Elsewhere
+//! there is no stamp, and a group without one is never signalled.
+
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+
+/// The start stamp of process `pid`; `None` when it is gone or unknown.
+pub(crate) fn start_of(pid: i32) -> Option<String> {
+    let ticks = proc_stat(pid)?.start;
+    Some(format!("{}:{ticks}", boot_id()?))
+}
+
+/// What a process group's leftovers are, as `orch resume` sees them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Leftover {
+    /// Nothing of the group is running.
+    Gone,
+    /// The id now belongs to another group (or the machine rebooted).
+    Reused,
+    /// Processes of the recorded group still run.
+    Running,
+}
+
+/// Whether group `pgid`, whose leader had start stamp `start`, still runs.
+///
+/// While the leader lives, its stamp must match exactly. Once it is gone
+/// (it gets the parent-death signal), the members must have started no
+/// earlier than it: a reused id needs a new leader with that pid, which
+/// started later. A reused group whose new leader has exited as well
+/// cannot be told apart; that takes a pid wrap-around onto this very id.
+pub(crate) fn leftover(pgid: i32, start: &str) -> Leftover {
+    let Some((boot, ticks)) = start.rsplit_once(':') else {
+        return Leftover::Reused;
+    };
+    let (Some(now_boot), Ok(ticks)) = (boot_id(), ticks.parse::<u64>()) else {
+        return Leftover::Reused;
+    };
+    let members = members(pgid);
+    if members.is_empty() {
+        return Leftover::Gone;
+    }
+    if boot != now_boot {
+        return Leftover::Reused;
+    }
+    let ours = match members.iter().find(|m| m.pid == pgid) {
+        Some(leader) => leader.start == ticks,
+        None => members.iter().all(|m| m.start >= ticks),
+    };
+    if ours {
+        Leftover::Running
+    } else {
+        Leftover::Reused
+    }
+}
+
+/// SIGTERM to each group, SIGKILL to what is left of them after `grace`,
+/// as a cancelled step gets. Returns once no member runs (or 2 s after SIGKILL).
+pub(crate) fn stop_groups(pgids: &[i32], grace: Duration) {
+    let gone = |within: Duration| {
+        let until = Instant::now() + within;
+        loop {
+            if pgids.iter().all(|&g| members(g).is_empty()) {
+                return true;
+            }
+            if Instant::now() >= until {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    // ESRCH: it ended on its own in between.
+    for &g in pgids {
+        let _ = killpg(Pid::from_raw(g), Signal::SIGTERM);
+    }
+    if gone(grace) {
+        return;
+    }
+    for &g in pgids {
+        let _ = killpg(Pid::from_raw(g), Signal::SIGKILL);
+    }
+    gone(Duration::from_secs(2));
+}
+
+/// Make the step's direct child get SIGTERM when orch dies, as if
+/// cancelled. Only the child: the rest of its group is `orch resume`'s to
+/// stop. (The signal follows the thread that spawned it: orch's runtime
+/// runs on one thread that lives as long as the run.)
+#[cfg(target_os = "linux")]
+pub(crate) fn die_with_orch(cmd: &mut tokio::process::Command) {
+    let orch = nix::unistd::getpid();
+    // SAFETY: the closure runs between fork and exec and makes only
+    // async-signal-safe system calls (prctl, getppid, kill); it allocates
+    // nothing and takes no lock.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGTERM).map_err(std::io::Error::from)?;
+            // orch died before the prctl: no signal will ever come.
+            if nix::unistd::getppid() != orch {
+                nix::sys::signal::raise(Signal::SIGTERM).map_err(std::io::Error::from)?;
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn die_with_orch(_cmd: &mut tokio::process::Command) {}
+
+struct Stat {
+    pid: i32,
+    /// State letter: `Z` (zombie) and `X` (dead) no longer run.
+    state: char,
+    pgrp: i32,
+    start: u64,
+}
+
+#[cfg(target_os = "linux")]
+fn boot_id() -> Option<String> {
+    let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    Some(id.trim().to_string())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn boot_id() -> Option<String> {
+    None
+}
+
+fn proc_stat(pid: i32) -> Option<Stat> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(pid, &text)
+}
+
+/// `pid (comm) state ppid pgrp … starttime …`; `comm` may hold spaces
+/// and parentheses, so fields are counted from the last `)`.
+fn parse_stat(pid: i32, text: &str) -> Option<Stat> {
+    let rest = &text[text.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_ascii_whitespace().collect();
+    Some(Stat {
+        pid,
+        state: f.first()?.chars().next()?,
+        pgrp: f.get(2)?.parse().ok()?,
+        start: f.get(19)?.parse().ok()?,
+    })
+}
+
+/// The processes of group `pgid` that still run (zombies excluded: an
+/// orphan's zombie waits for whoever adopted it, and holds nothing).
+fn members(pgid: i32) -> Vec<Stat> {
+    if pgid <= 1 {
+        return Vec::new();
+    }
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        // No /proc: the group exists or not, members unknown.
+        return match killpg(Pid::from_raw(pgid), None) {
+            Ok(()) => vec![Stat {
+                pid: -1,
+                state: 'R',
+                pgrp: pgid,
+                start: u64::MAX,
+            }],
+            Err(_) => Vec::new(),
+        };
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(proc_stat)
+        .filter(|s| s.pgrp == pgid && !matches!(s.state, 'Z' | 'X'))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_fields_are_counted_from_the_last_parenthesis() {
+        let line = "4242 (a) b (c)) S 1 4240 4240 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 987654 0 0";
+        let s = parse_stat(4242, line).unwrap();
+        assert_eq!((s.state, s.pgrp, s.start), ('S', 4240, 987654));
+        assert!(parse_stat(1, "garbage").is_none());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_live_group_is_running_and_a_wrong_stamp_is_reuse() {
+        use std::os::unix::process::CommandExt;
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pgid = child.id() as i32;
+        let stamp = start_of(pgid).unwrap();
+        assert_eq!(leftover(pgid, &stamp), Leftover::Running);
+        let (boot, ticks) = stamp.rsplit_once(':').unwrap();
+        let later = format!("{boot}:{}", ticks.parse::<u64>().unwrap() + 1);
+        assert_eq!(leftover(pgid, &later), Leftover::Reused);
+        assert_eq!(
+            leftover(pgid, &format!("other-boot:{ticks}")),
+            Leftover::Reused
+        );
+        stop_groups(&[pgid], Duration::from_secs(5));
+        let _ = child.wait();
+        assert_eq!(leftover(pgid, &stamp), Leftover::Gone);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_group_that_ignores_sigterm_is_killed_after_the_grace() {
+        use std::os::unix::process::CommandExt;
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "trap '' TERM; sleep 30"])
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pgid = child.id() as i32;
+        std::thread::sleep(Duration::from_millis(100));
+        let t = Instant::now();
+        stop_groups(&[pgid], Duration::from_millis(300));
+        assert!(t.elapsed() >= Duration::from_millis(300));
+        assert!(members(pgid).is_empty());
+        let _ = child.wait();
+    }
+}
