@@ -802,3 +802,73 @@ fn stats_count_what_ran() {
     let cells: Vec<&str> = lines[1].split_whitespace().collect();
     assert_eq!(cells[..5], ["slow", "1", "0", "0.0%", "2"], "{table}");
 }
+
+/// `orch show` gives exit codes and HTTP statuses their own columns, and
+/// says who approved a step and what they said, in the table and in JSON.
+#[test]
+fn show_separates_exit_and_http_and_names_the_approver() {
+    let srv = orch_testserver::TestServer::start();
+    let wf = format!(
+        "name: shown\nsteps:\n  - id: sh\n    run: exit 0\n  - id: ping\n    http: {{ url: '{}' }}\n  - id: gate\n    needs: [sh, ping]\n    approval: {{ message: go? }}\n",
+        srv.url("/ok")
+    );
+    let p = project(&[("w.yaml", &wf)]);
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    run(p.path(), h, "w.yaml", 3);
+    stdout(
+        p.path(),
+        h,
+        &["approve", "last", "gate", "--comment", "looks good"],
+    );
+    stdout(p.path(), h, &["resume", "last", "--output", "plain"]);
+    let by: String = crate::history_store::db(h)
+        .query_row("SELECT decided_by FROM approvals", [], |r| r.get(0))
+        .unwrap();
+
+    let table = stdout(p.path(), h, &["show", "last"]);
+    let lines: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let header = lines.iter().find(|l| l.first() == Some(&"STEP")).unwrap();
+    assert_eq!(
+        header,
+        &["STEP", "STATUS", "ATTEMPTS", "DURATION", "EXIT", "HTTP", "NOTE"],
+        "{table}"
+    );
+    let row = |id: &str| {
+        lines
+            .iter()
+            .find(|l| l.first() == Some(&id))
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(row("sh")[4..6], ["0", "-"], "{table}");
+    assert_eq!(row("ping")[4..6], ["-", "200"], "{table}");
+    let note = format!("approved by {by}: looks good");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("gate") && l.trim_end().ends_with(&note)),
+        "{table}"
+    );
+
+    let shown = json(p.path(), h, &["show", "last", "--json"]);
+    let step = |id: &str| {
+        shown["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(step("ping")["http_status"], 200);
+    assert_eq!(step("ping")["exit_code"], Value::Null);
+    assert_eq!(
+        step("gate")["approval"],
+        serde_json::json!({"decision": "approved", "by": by, "comment": "looks good"})
+    );
+    assert!(step("sh").get("approval").is_none());
+}
