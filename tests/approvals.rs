@@ -350,10 +350,10 @@ fn ctrl_c_at_the_prompt(
             8,
         )
     }));
-    if res.is_err() {
+    if let Err(panic) = res {
         let _ = child.kill();
         let _ = child.wait();
-        std::panic::resume_unwind(res.unwrap_err());
+        std::panic::resume_unwind(panic);
     }
     drop(stdin);
     reader.join().unwrap();
