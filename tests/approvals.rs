@@ -268,13 +268,15 @@ steps:
 }
 
 /// Run orch on a pseudo-terminal (util-linux `script`) and press Ctrl-C
-/// `presses` times once the prompt is shown, keeping the terminal open.
+/// `presses` times once the prompt is shown (or send orch SIGTERM as many
+/// times when `sigterm`), keeping the terminal open.
 /// The exit code and what the terminal showed; `None` when `script` is
 /// missing.
 fn ctrl_c_at_the_prompt(
     dir: &std::path::Path,
     home: &std::path::Path,
     presses: usize,
+    sigterm: bool,
 ) -> Option<(i32, String)> {
     use std::io::{Read, Write};
     use std::sync::{Arc, Mutex};
@@ -334,15 +336,24 @@ fn ctrl_c_at_the_prompt(
     // The terminal's Ctrl-C: the line discipline sends SIGINT to orch.
     let mut stdin = child.stdin.take().unwrap();
     for _ in 0..presses {
-        stdin.write_all(b"\x03").unwrap();
-        stdin.flush().unwrap();
+        if sigterm {
+            let orch = descendant_named(child.id(), "orch").expect("orch under script");
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(orch as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            )
+            .unwrap();
+        } else {
+            stdin.write_all(b"\x03").unwrap();
+            stdin.flush().unwrap();
+        }
         std::thread::sleep(Duration::from_millis(300));
     }
     // The terminal stays open: only the Ctrl-C may end the prompt.
     let mut status = None;
     let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         wait(
-            "exit after Ctrl-C",
+            "exit after the signal",
             &mut || {
                 status = child.try_wait().unwrap();
                 status.is_some()
@@ -360,11 +371,40 @@ fn ctrl_c_at_the_prompt(
     Some((status.unwrap().code().unwrap_or(-1), text()))
 }
 
+/// The first process named `name` under `pid` (through /proc).
+fn descendant_named(pid: u32, name: &str) -> Option<u32> {
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?;
+    children
+        .split_whitespace()
+        .filter_map(|c| c.parse::<u32>().ok())
+        .find_map(|c| {
+            let comm = std::fs::read_to_string(format!("/proc/{c}/comm")).unwrap_or_default();
+            if comm.trim() == name {
+                Some(c)
+            } else {
+                descendant_named(c, name)
+            }
+        })
+}
+
+#[test]
+fn sigterm_at_the_prompt_cancels_the_run() {
+    let p = project(&[("w.yaml", GATED)]);
+    let home = tempfile::tempdir().unwrap();
+    let Some((code, out)) = ctrl_c_at_the_prompt(p.path(), home.path(), 1, true) else {
+        return;
+    };
+    assert_eq!(code, 130, "{out}");
+    let (run, status) = only_run(home.path());
+    assert_eq!(status, "cancelled", "{out}");
+    assert_eq!(step_status(home.path(), &run, "gate"), "cancelled");
+}
+
 #[test]
 fn ctrl_c_at_the_prompt_cancels_the_run() {
     let p = project(&[("w.yaml", GATED)]);
     let home = tempfile::tempdir().unwrap();
-    let Some((code, out)) = ctrl_c_at_the_prompt(p.path(), home.path(), 1) else {
+    let Some((code, out)) = ctrl_c_at_the_prompt(p.path(), home.path(), 1, false) else {
         return;
     };
     assert_eq!(code, 130, "{out}");
@@ -384,7 +424,7 @@ fn a_second_ctrl_c_at_the_prompt_stops_at_once() {
         "name: t\nsteps:\n  - id: stubborn\n    run: trap '' TERM; touch started; sleep 60\n  - id: gate\n    approval: { message: ok? }\n",
     )]);
     let home = tempfile::tempdir().unwrap();
-    let Some((code, out)) = ctrl_c_at_the_prompt(p.path(), home.path(), 2) else {
+    let Some((code, out)) = ctrl_c_at_the_prompt(p.path(), home.path(), 2, false) else {
         return;
     };
     assert_eq!(code, 130, "{out}");
