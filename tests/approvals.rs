@@ -266,3 +266,170 @@ steps:
     assert_eq!(step_status(home.path(), &run, "after"), "skipped");
     assert_eq!(step_status(home.path(), &run, "bad"), "failed");
 }
+
+/// Run orch on a pseudo-terminal (util-linux `script`) and press Ctrl-C
+/// `presses` times once the prompt is shown (or send orch SIGTERM as many
+/// times when `sigterm`), keeping the terminal open.
+/// The exit code and what the terminal showed; `None` when `script` is
+/// missing.
+fn ctrl_c_at_the_prompt(
+    dir: &std::path::Path,
+    home: &std::path::Path,
+    presses: usize,
+    sigterm: bool,
+) -> Option<(i32, String)> {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return None;
+    }
+    let orch = assert_cmd::cargo::cargo_bin("orch");
+    let mut child = std::process::Command::new("script")
+        .arg("-qec")
+        .arg(format!(
+            "{} run w.yaml --output plain --grace 30s",
+            orch.display()
+        ))
+        .arg("/dev/null")
+        .current_dir(dir)
+        .env("ORCH_HOME", home)
+        .env("NO_COLOR", "1")
+        .env_remove("CI")
+        .env_remove("GITHUB_ACTIONS")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let shown = Arc::new(Mutex::new(String::new()));
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = {
+        let shown = shown.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                shown
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    let text = || shown.lock().unwrap().clone();
+    let wait = |what: &str, done: &mut dyn FnMut() -> bool, secs: u64| {
+        let end = Instant::now() + Duration::from_secs(secs);
+        while !done() {
+            assert!(Instant::now() < end, "no {what} in time: {}", text());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait("prompt", &mut || text().contains("approve?"), 60);
+    // The terminal's Ctrl-C: the line discipline sends SIGINT to orch.
+    let mut stdin = child.stdin.take().unwrap();
+    for _ in 0..presses {
+        if sigterm {
+            let orch = descendant_named(child.id(), "orch").expect("orch under script");
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(orch as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            )
+            .unwrap();
+        } else {
+            stdin.write_all(b"\x03").unwrap();
+            stdin.flush().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // The terminal stays open: only the Ctrl-C may end the prompt.
+    let mut status = None;
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait(
+            "exit after the signal",
+            &mut || {
+                status = child.try_wait().unwrap();
+                status.is_some()
+            },
+            8,
+        )
+    }));
+    if let Err(panic) = res {
+        let _ = child.kill();
+        let _ = child.wait();
+        std::panic::resume_unwind(panic);
+    }
+    drop(stdin);
+    reader.join().unwrap();
+    Some((status.unwrap().code().unwrap_or(-1), text()))
+}
+
+/// The first process named `name` under `pid` (through /proc).
+fn descendant_named(pid: u32, name: &str) -> Option<u32> {
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?;
+    children
+        .split_whitespace()
+        .filter_map(|c| c.parse::<u32>().ok())
+        .find_map(|c| {
+            let comm = std::fs::read_to_string(format!("/proc/{c}/comm")).unwrap_or_default();
+            if comm.trim() == name {
+                Some(c)
+            } else {
+                descendant_named(c, name)
+            }
+        })
+}
+
+#[test]
+fn sigterm_at_the_prompt_cancels_the_run() {
+    let p = project(&[("w.yaml", GATED)]);
+    let home = tempfile::tempdir().unwrap();
+    let Some((code, out)) = ctrl_c_at_the_prompt(p.path(), home.path(), 1, true) else {
+        return;
+    };
+    assert_eq!(code, 130, "{out}");
+    let (run, status) = only_run(home.path());
+    assert_eq!(status, "cancelled", "{out}");
+    assert_eq!(step_status(home.path(), &run, "gate"), "cancelled");
+}
+
+#[test]
+fn ctrl_c_at_the_prompt_cancels_the_run() {
+    let p = project(&[("w.yaml", GATED)]);
+    let home = tempfile::tempdir().unwrap();
+    let Some((code, out)) = ctrl_c_at_the_prompt(p.path(), home.path(), 1, false) else {
+        return;
+    };
+    assert_eq!(code, 130, "{out}");
+    let (run, status) = only_run(home.path());
+    assert_eq!(status, "cancelled", "{out}");
+    assert_eq!(step_status(home.path(), &run, "gate"), "cancelled");
+    assert_eq!(step_status(home.path(), &run, "ship"), "cancelled");
+    assert!(!runs(p.path()).contains("ship"));
+}
+
+#[test]
+fn a_second_ctrl_c_at_the_prompt_stops_at_once() {
+    // `stubborn` ignores SIGTERM: only the second Ctrl-C (SIGKILL now)
+    // ends it before the 30s grace period.
+    let p = project(&[(
+        "w.yaml",
+        "name: t\nsteps:\n  - id: stubborn\n    run: trap '' TERM; touch started; sleep 60\n  - id: gate\n    approval: { message: ok? }\n",
+    )]);
+    let home = tempfile::tempdir().unwrap();
+    let Some((code, out)) = ctrl_c_at_the_prompt(p.path(), home.path(), 2, false) else {
+        return;
+    };
+    assert_eq!(code, 130, "{out}");
+    let (run, status) = only_run(home.path());
+    assert_eq!(status, "cancelled", "{out}");
+    assert_eq!(step_status(home.path(), &run, "gate"), "cancelled");
+    assert_eq!(step_status(home.path(), &run, "stubborn"), "cancelled");
+}

@@ -448,3 +448,66 @@ fn thousands_of_step_logs_fit_in_a_small_descriptor_limit() {
     let log = std::fs::read_to_string(home.path().join(format!("logs/{run}/p599.log"))).unwrap();
     assert_eq!(log, "line-599\n");
 }
+
+/// Many first runs at once on a brand-new `ORCH_HOME`: creating the file,
+/// switching it to WAL and migrating race; every run must succeed and be
+/// recorded.
+#[test]
+fn simultaneous_first_runs_on_a_fresh_home_all_succeed() {
+    let p = project(&[(
+        "w.yaml",
+        "name: fresh\nsteps:\n  - id: one\n    run: echo 1\n",
+    )]);
+    const PROCESSES: usize = 8;
+    for _round in 0..20 {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = tmp.path().join("orch");
+        // A barrier: each child blocks opening the FIFO until the test
+        // opens its other end, so that all of them start at once.
+        let fifo = tmp.path().join("go");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let children: Vec<_> = (0..PROCESSES)
+            .map(|_| {
+                Command::new("sh")
+                    .args([
+                        "-c",
+                        "read _ < \"$1\"; exec \"$2\" run w.yaml --output plain -q",
+                    ])
+                    .arg("sh")
+                    .arg(&fifo)
+                    .arg(assert_cmd::cargo::cargo_bin("orch"))
+                    .current_dir(p.path())
+                    .env("ORCH_HOME", &home)
+                    .env("NO_COLOR", "1")
+                    .env_remove("CI")
+                    .env_remove("ORCH_HISTORY")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("spawn orch")
+            })
+            .collect();
+        // Every child is blocked on the FIFO once none is left to start.
+        std::thread::sleep(Duration::from_millis(300));
+        drop(std::fs::OpenOptions::new().write(true).open(&fifo).unwrap());
+        let failures: Vec<String> = children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .filter(|o| !o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stderr).to_string())
+            .collect();
+        assert!(
+            failures.is_empty(),
+            "{} failed: {failures:#?}",
+            failures.len()
+        );
+        let runs: i64 = db(&home)
+            .query_row(
+                "SELECT count(*) FROM runs WHERE status = 'succeeded'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(runs, PROCESSES as i64);
+    }
+}

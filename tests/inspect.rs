@@ -707,3 +707,168 @@ fn logs_of_a_fan_out_print_every_item_and_a_cached_step_says_so() {
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("`built` was cached"));
 }
+
+/// `orch stats` counts executions that ran: a failure a resume fixed
+/// stays a failed run, cached results are a column of their own (not 0 ms
+/// runs), and a step cancelled before it started did not run.
+#[test]
+fn stats_count_what_ran() {
+    let p = project(&[
+        (
+            "fixes.yaml",
+            "name: fixes\nsteps:\n  - id: flip\n    run: 'if [ -f fixed ]; then echo ok; else touch fixed; exit 3; fi'\n",
+        ),
+        (
+            "cached.yaml",
+            "name: cached\nsteps:\n  - id: slow\n    cache: true\n    run: sleep 0.3\n",
+        ),
+        (
+            "stopped.yaml",
+            "name: stopped\nsteps:\n  - id: long\n    run: touch started; sleep 30\n  - id: late\n    needs: long\n    run: echo never\n",
+        ),
+    ]);
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    run(p.path(), h, "fixes.yaml", 1);
+    let resumed = orch_in(p.path(), h)
+        .args(["resume", "last", "--output", "plain"])
+        .output()
+        .unwrap();
+    assert_eq!(resumed.status.code(), Some(0));
+    for _ in 0..3 {
+        run(p.path(), h, "cached.yaml", 0);
+    }
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("orch"))
+        .args(["run", "stopped.yaml", "--output", "plain"])
+        .current_dir(p.path())
+        .env("ORCH_HOME", h)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !p.path().join("started").exists() {
+        assert!(Instant::now() < deadline, "`long` never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+
+    let stats = json(p.path(), h, &["stats", "--json"]);
+    let row = |w: &str, s: &str| {
+        stats
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["workflow"] == w && r["step"] == s)
+            .unwrap_or_else(|| panic!("no {w}.{s} in {stats}"))
+            .clone()
+    };
+    let flip = row("fixes", "flip");
+    assert_eq!(
+        (flip["runs"].as_i64(), flip["failures"].as_i64()),
+        (Some(2), Some(1)),
+        "{flip}"
+    );
+    assert_eq!(flip["failure_rate"], 0.5);
+    let slow = row("cached", "slow");
+    assert_eq!(
+        (slow["runs"].as_i64(), slow["cached"].as_i64()),
+        (Some(1), Some(2)),
+        "{slow}"
+    );
+    assert!(slow["p50_ms"].as_i64().unwrap() >= 300, "{slow}");
+    let long = row("stopped", "long");
+    assert_eq!(
+        (long["runs"].as_i64(), long["failures"].as_i64()),
+        (Some(1), Some(0)),
+        "{long}"
+    );
+    let late = row("stopped", "late");
+    assert_eq!(
+        (late["runs"].as_i64(), late["p50_ms"].as_i64()),
+        (Some(0), None),
+        "{late}"
+    );
+
+    let table = stdout(p.path(), h, &["stats", "cached"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].contains(" CACHED "), "{table}");
+    let cells: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(cells[..5], ["slow", "1", "0", "0.0%", "2"], "{table}");
+}
+
+/// `orch show` gives exit codes and HTTP statuses their own columns, and
+/// says who approved a step and what they said, in the table and in JSON.
+#[test]
+fn show_separates_exit_and_http_and_names_the_approver() {
+    let srv = orch_testserver::TestServer::start();
+    let wf = format!(
+        "name: shown\nsteps:\n  - id: sh\n    run: exit 0\n  - id: ping\n    http: {{ url: '{}' }}\n  - id: gate\n    needs: [sh, ping]\n    approval: {{ message: go? }}\n",
+        srv.url("/ok")
+    );
+    let p = project(&[("w.yaml", &wf)]);
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    run(p.path(), h, "w.yaml", 3);
+    stdout(
+        p.path(),
+        h,
+        &["approve", "last", "gate", "--comment", "looks good"],
+    );
+    stdout(p.path(), h, &["resume", "last", "--output", "plain"]);
+    let by: String = crate::history_store::db(h)
+        .query_row("SELECT decided_by FROM approvals", [], |r| r.get(0))
+        .unwrap();
+
+    let table = stdout(p.path(), h, &["show", "last"]);
+    let lines: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let header = lines.iter().find(|l| l.first() == Some(&"STEP")).unwrap();
+    assert_eq!(
+        header,
+        &["STEP", "STATUS", "ATTEMPTS", "DURATION", "EXIT", "HTTP", "NOTE"],
+        "{table}"
+    );
+    let row = |id: &str| {
+        lines
+            .iter()
+            .find(|l| l.first() == Some(&id))
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(row("sh")[4..6], ["0", "-"], "{table}");
+    assert_eq!(row("ping")[4..6], ["-", "200"], "{table}");
+    let note = format!("approved by {by}: looks good");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("gate") && l.trim_end().ends_with(&note)),
+        "{table}"
+    );
+
+    let shown = json(p.path(), h, &["show", "last", "--json"]);
+    let step = |id: &str| {
+        shown["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(step("ping")["http_status"], 200);
+    assert_eq!(step("ping")["exit_code"], Value::Null);
+    assert_eq!(
+        step("gate")["approval"],
+        serde_json::json!({"decision": "approved", "by": by, "comment": "looks good"})
+    );
+    assert!(step("sh").get("approval").is_none());
+}

@@ -1,6 +1,7 @@
 //! `orch show RUN`: one recorded run. A header (id, workflow, status, times,
 //! error, inputs), then every step and for_each item with its status,
-//! attempts, duration, exit code and error, then the workflow's outputs.
+//! attempts, duration, exit code, HTTP status and error (or who approved
+//! it), then the workflow's outputs.
 //! `--json` prints the same as one object (a documented format).
 
 use std::collections::{HashMap, HashSet};
@@ -12,7 +13,7 @@ use crate::cli::ShowArgs;
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::history::compensations::CompensationRow;
-use crate::history::runs::{RunRow, StepRow};
+use crate::history::runs::{ApprovalRow, RunRow, StepRow};
 use crate::history::{ShownStatus, Store};
 
 use super::history::{duration_text, emit, one_line, rfc3339, table, time_text, to_json};
@@ -23,11 +24,15 @@ pub(crate) fn run(cx: &Context, args: &ShowArgs) -> Result<Exit, Error> {
     let store = open_store(&home)?;
     let run = store.resolve_run(&args.run)?;
     let steps = store.steps(&run.id)?;
-    let open_approvals: HashSet<String> = store
+    let approvals: HashMap<String, ApprovalRow> = store
         .approvals(&run.id)?
         .into_iter()
+        .map(|a| (a.step_id.clone(), a))
+        .collect();
+    let open_approvals: HashSet<String> = approvals
+        .values()
         .filter(|a| a.decision.is_none())
-        .map(|a| a.step_id)
+        .map(|a| a.step_id.clone())
         .collect();
     let children: Vec<(String, String, String)> = store
         .children(&run.id)?
@@ -51,10 +56,10 @@ pub(crate) fn run(cx: &Context, args: &ShowArgs) -> Result<Exit, Error> {
     if args.json {
         emit(&format!(
             "{}\n",
-            to_json(&run_json(&run, status, &shown, &comps))?
+            to_json(&run_json(&run, status, &shown, &comps, &approvals))?
         ))?;
     } else {
-        emit(&render(&run, status, &shown, &comps, &children))?;
+        emit(&render(&run, status, &shown, &comps, &approvals, &children))?;
     }
     Ok(Exit::Success)
 }
@@ -125,6 +130,47 @@ struct StepJson<'a> {
     /// Only for a step the saga undid (or began to undo).
     #[serde(skip_serializing_if = "Option::is_none")]
     compensation: Option<CompensationJson<'a>>,
+    /// Only for a step that asked for an approval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    approval: Option<ApprovalJson<'a>>,
+}
+
+/// An approval's decision: `null`s while it is open.
+#[derive(Serialize)]
+struct ApprovalJson<'a> {
+    decision: Option<&'a str>,
+    by: Option<&'a str>,
+    comment: Option<&'a str>,
+}
+
+fn approval_json(a: &ApprovalRow) -> ApprovalJson<'_> {
+    ApprovalJson {
+        decision: a.decision.as_deref(),
+        by: a.decided_by.as_deref(),
+        comment: a.comment.as_deref(),
+    }
+}
+
+/// "approved by alice: looks good", for a decision taken by someone.
+fn approval_text(a: &ApprovalRow) -> Option<String> {
+    let decision = a.decision.as_deref()?;
+    let by = a.decided_by.as_deref().filter(|b| !b.is_empty())?;
+    Some(match a.comment.as_deref().filter(|c| !c.is_empty()) {
+        // A table cell holds one line: the comment's lines joined.
+        Some(c) => format!(
+            "{decision} by {by}: {}",
+            c.split_whitespace().collect::<Vec<_>>().join(" ")
+        ),
+        None => format!("{decision} by {by}"),
+    })
+}
+
+/// The NOTE cell: the error if there is one, else who approved the step.
+fn note(s: &StepRow, approval: Option<&ApprovalRow>) -> String {
+    match s.error.as_deref().filter(|e| !e.is_empty()) {
+        Some(e) => one_line(e),
+        None => approval.and_then(approval_text).unwrap_or_default(),
+    }
 }
 
 #[derive(Serialize)]
@@ -163,6 +209,7 @@ fn run_json<'a>(
     status: &'a str,
     steps: &[(&'a StepRow, &'a str)],
     comps: &'a HashMap<String, CompensationRow>,
+    approvals: &'a HashMap<String, ApprovalRow>,
 ) -> RunJson<'a> {
     RunJson {
         id: &run.id,
@@ -192,6 +239,7 @@ fn run_json<'a>(
                 outputs: s.outputs(),
                 child_run_id: s.child_run(),
                 compensation: comps.get(&s.step_id).map(|c| compensation_json(c, status)),
+                approval: approvals.get(&s.step_id).map(approval_json),
             })
             .collect(),
     }
@@ -217,6 +265,11 @@ fn push_values(out: &mut String, title: &str, values: &Json) {
     }
 }
 
+/// An exit code or HTTP status, `-` when there is none.
+fn code_text(c: Option<i64>) -> String {
+    c.map_or_else(|| "-".to_string(), |c| c.to_string())
+}
+
 /// `(id, workflow, status)` of each child run.
 type Children = [(String, String, String)];
 
@@ -225,6 +278,7 @@ fn render(
     status: &str,
     steps: &[(&StepRow, &str)],
     comps: &HashMap<String, CompensationRow>,
+    approvals: &HashMap<String, ApprovalRow>,
     children: &Children,
 ) -> String {
     let mut head: Vec<(&str, String)> = vec![
@@ -276,10 +330,9 @@ fn render(
                 "-".to_string()
             },
             duration_text(s.duration_ms),
-            s.exit_code
-                .or(s.http_status)
-                .map_or_else(|| "-".to_string(), |c| c.to_string()),
-            s.error.as_deref().map(one_line).unwrap_or_default(),
+            code_text(s.exit_code),
+            code_text(s.http_status),
+            note(s, approvals.get(&s.step_id)),
         ]);
         // The compensation sits under its step.
         if let Some(c) = comps.get(&s.step_id) {
@@ -294,13 +347,16 @@ fn render(
                 },
                 duration_text(c.duration_ms),
                 "-".to_string(),
+                "-".to_string(),
                 c.error.as_deref().map(one_line).unwrap_or_default(),
             ]);
         }
     }
     out.push('\n');
     out.push_str(&table(
-        &["STEP", "STATUS", "ATTEMPTS", "DURATION", "EXIT", "ERROR"],
+        &[
+            "STEP", "STATUS", "ATTEMPTS", "DURATION", "EXIT", "HTTP", "NOTE",
+        ],
         &rows,
     ));
     // Each child run under the step that started it.
@@ -376,6 +432,27 @@ mod tests {
             step_status(&step("a", "running", false), &open, run("running")),
             "running"
         );
+    }
+
+    #[test]
+    fn approval_notes() {
+        let mut a = ApprovalRow {
+            step_id: "gate".into(),
+            expires_at: None,
+            decision: None,
+            decided_by: None,
+            comment: None,
+        };
+        let s = step("gate", "succeeded", false);
+        assert_eq!(note(&s, Some(&a)), "");
+        a.decision = Some("approved".into());
+        a.decided_by = Some("alice".into());
+        assert_eq!(note(&s, Some(&a)), "approved by alice");
+        a.comment = Some("looks\ngood".into());
+        assert_eq!(note(&s, Some(&a)), "approved by alice: looks good");
+        let mut failed = step("gate", "failed", false);
+        failed.error = Some("rejected by bob".into());
+        assert_eq!(note(&failed, Some(&a)), "rejected by bob");
     }
 
     #[test]

@@ -1,12 +1,15 @@
 //! `orch stats [WORKFLOW]`: per top-level step, over the recorded runs of
-//! its workflow: how often it ran, how often it failed, and its duration
-//! p50/p95 (nearest rank). `--json` prints an array (a documented format).
+//! its workflow: how often it ran (each `orch run` or `orch resume` that ran
+//! it), how often it failed, how often it came from the cache, and its
+//! duration p50/p95 (nearest rank). `--json` prints an array (a documented
+//! format).
 
 use crate::cli::StatsArgs;
 use crate::diag::Diag;
 use crate::error::Error;
 use crate::exit::Exit;
-use crate::history::query::{self, StepStats};
+use crate::history::query;
+use crate::history::stats::{self, StepStats};
 use crate::history::Store;
 
 use super::history::{duration_text, emit, table, to_json};
@@ -16,7 +19,7 @@ pub(crate) fn run(cx: &Context, args: &StatsArgs) -> Result<Exit, Error> {
     let home = cx.home()?;
     let stats = match Store::open_existing(&home)? {
         Some(store) => {
-            let stats = query::step_stats(&store, args.workflow.as_deref())?;
+            let stats = stats::step_stats(&store, args.workflow.as_deref())?;
             if let Some(w) = args.workflow.as_deref().filter(|_| stats.is_empty()) {
                 return Err(unknown_workflow(&store, w)?.into());
             }
@@ -58,7 +61,7 @@ fn render(stats: &[StepStats], with_workflow: bool) -> String {
     let rows: Vec<Vec<String>> = stats
         .iter()
         .map(|s| {
-            let mut row = Vec::with_capacity(7);
+            let mut row = Vec::with_capacity(8);
             if with_workflow {
                 row.push(s.workflow.clone());
             }
@@ -67,13 +70,22 @@ fn render(stats: &[StepStats], with_workflow: bool) -> String {
                 s.runs.to_string(),
                 s.failures.to_string(),
                 format!("{:.1}%", s.failure_rate * 100.0),
+                s.cached.to_string(),
                 duration_text(s.p50_ms),
                 duration_text(s.p95_ms),
             ]);
             row
         })
         .collect();
-    let mut headers = vec!["STEP", "RUNS", "FAILED", "FAILURE RATE", "P50", "P95"];
+    let mut headers = vec![
+        "STEP",
+        "RUNS",
+        "FAILED",
+        "FAILURE RATE",
+        "CACHED",
+        "P50",
+        "P95",
+    ];
     if with_workflow {
         headers.insert(0, "WORKFLOW");
     }
@@ -92,13 +104,14 @@ mod tests {
             runs: 3,
             failures: 1,
             failure_rate: 1.0 / 3.0,
+            cached: 2,
             p50_ms: Some(1200),
             p95_ms: None,
         };
         assert_eq!(
             render(std::slice::from_ref(&s), false),
-            "STEP   RUNS  FAILED  FAILURE RATE  P50   P95\n\
-             build  3     1       33.3%         1.2s  -\n"
+            "STEP   RUNS  FAILED  FAILURE RATE  CACHED  P50   P95\n\
+             build  3     1       33.3%         2       1.2s  -\n"
         );
         assert!(render(&[s], true).starts_with("WORKFLOW  STEP"));
     }

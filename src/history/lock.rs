@@ -1,9 +1,12 @@
 //! Which runs are alive: the process running a run holds an exclusive
 //! `flock` on `locks/<run-id>`. The kernel drops it when the process dies,
 //! however it dies, so a `running` run whose lock is free was interrupted.
+//! `history.db.lock` serializes opening the database (see [`opening`]).
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
@@ -61,6 +64,58 @@ pub(crate) fn acquire(home: &Home, run_id: &str) -> Result<RunLock, LockError> {
     Err(LockError::Held)
 }
 
+/// Held while one connection checks, switches to WAL and migrates.
+pub(crate) struct OpenLock {
+    _lock: Option<Flock<File>>,
+}
+
+/// Outcome of waiting for [`opening`] past its deadline.
+#[derive(Debug)]
+pub(crate) struct OpenLockTimeout;
+
+/// The lock beside the database that openers take in turn.
+pub(crate) fn open_lock_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+/// Take the opening lock of database `db`, waiting until `deadline`.
+/// Switching a new file to WAL upgrades a read lock to a write lock, which
+/// SQLite refuses at once (no busy wait) when another connection does the
+/// same; one opener at a time avoids that. Where the lock file cannot be
+/// made (a read-only home) opening goes on without it: nothing can be
+/// created or migrated there anyway.
+pub(crate) fn opening(db: &Path, deadline: Instant) -> Result<OpenLock, OpenLockTimeout> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(open_lock_path(db));
+    let Ok(mut file) = file else {
+        return Ok(OpenLock { _lock: None });
+    };
+    let mut pause = Duration::from_micros(100);
+    loop {
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => return Ok(OpenLock { _lock: Some(lock) }),
+            Err((f, Errno::EWOULDBLOCK | Errno::EINTR)) => {
+                if Instant::now() >= deadline {
+                    return Err(OpenLockTimeout);
+                }
+                file = f;
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(2));
+            }
+            // A file system without flock: SQLite's own locking and the
+            // busy retries still apply.
+            Err(_) => return Ok(OpenLock { _lock: None }),
+        }
+    }
+}
+
 /// Whether a live process holds the run's lock.
 pub(crate) fn is_live(home: &Home, run_id: &str) -> bool {
     let Ok(file) = File::open(home.lock_path(run_id)) else {
@@ -93,5 +148,18 @@ mod tests {
         drop(held);
         assert!(!is_live(&home, "r1"));
         assert!(acquire(&home, "r1").is_ok());
+    }
+
+    #[test]
+    fn openers_take_turns_until_the_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("history.db");
+        let held = opening(&db, Instant::now()).unwrap();
+        let start = Instant::now();
+        let waited = opening(&db, start + Duration::from_millis(50));
+        assert!(waited.is_err());
+        assert!(start.elapsed() >= Duration::from_millis(50));
+        drop(held);
+        assert!(opening(&db, Instant::now()).is_ok());
     }
 }

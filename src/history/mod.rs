@@ -16,6 +16,7 @@ pub(crate) mod query;
 mod record;
 pub(crate) mod runs;
 pub(crate) mod schema;
+pub(crate) mod stats;
 pub(crate) mod status;
 pub(crate) mod store;
 pub(crate) mod transition;

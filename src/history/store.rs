@@ -3,7 +3,7 @@
 //! inside `history`; commands call the methods of [`Store`] (see `runs.rs`).
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
@@ -51,10 +51,11 @@ pub(crate) fn sqlite_error(path: &Path, e: &rusqlite::Error) -> HistoryError {
             Ok(_) => "cannot be opened (its directory must be writable too)".to_string(),
         },
         Some(ErrorCode::PermissionDenied) => "cannot be accessed: permission denied".to_string(),
-        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => format!(
-            "stayed locked by another process for more than {}s",
-            BUSY_TIMEOUT.as_secs()
-        ),
+        // How long SQLite waited is not known here (it does not wait at
+        // all in some cases): say only what happened.
+        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
+            format!("is locked by another process ({e})")
+        }
         _ => format!("cannot be used: {e}"),
     };
     HistoryError::Db {
@@ -112,25 +113,34 @@ impl Store {
     }
 
     pub(crate) fn open_path(path: &Path, migrate: bool) -> Result<Store, HistoryError> {
+        let start = Instant::now();
+        let deadline = start + BUSY_TIMEOUT;
         let err = |e: rusqlite::Error| sqlite_error(path, &e);
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_URI;
         let mut conn = Connection::open_with_flags(path, flags).map_err(err)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
-        // Before anything that writes (even switching to WAL rewrites the
-        // header): is this our database?
-        schema::check(&mut conn).map_err(|e| schema_error(path, e))?;
-        // journal_mode answers with a row; WAL lets readers and one writer
-        // work at once. synchronous=NORMAL: a commit survives kill -9 (it is
-        // in the OS); only a power cut may lose the last ones.
-        conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
-            .map_err(err)?;
-        conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
-            .map_err(err)?;
-        if migrate {
-            schema::migrate(&mut conn).map_err(|e| schema_error(path, e))?;
+        // One opener at a time: two connections switching a new file to
+        // WAL at once make SQLite refuse one at once, without waiting.
+        let _turn = super::lock::opening(path, deadline)
+            .map_err(|_| busy_error(path, start.elapsed(), None))?;
+        // And should anything else still answer busy (an older orch that
+        // takes no turn), try again until the same deadline.
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            conn.busy_timeout(left).map_err(err)?;
+            match prepare(&mut conn, migrate) {
+                Ok(()) => break,
+                Err(schema::SchemaError::Sqlite(e)) if is_busy(&e) => {
+                    if Instant::now() >= deadline {
+                        return Err(busy_error(path, start.elapsed(), Some(&e)));
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(schema_error(path, e)),
+            }
         }
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
         Ok(Store {
             conn,
             path: path.to_path_buf(),
@@ -140,6 +150,49 @@ impl Store {
     /// An SQLite error on this database.
     pub(super) fn err(&self, e: rusqlite::Error) -> HistoryError {
         sqlite_error(&self.path, &e)
+    }
+}
+
+/// Check, switch to WAL and migrate: what every connection does first.
+fn prepare(conn: &mut Connection, migrate: bool) -> Result<(), schema::SchemaError> {
+    // Before anything that writes (even switching to WAL rewrites the
+    // header): is this our database?
+    schema::check(conn)?;
+    // journal_mode answers with a row; WAL lets readers and one writer
+    // work at once. synchronous=NORMAL: a commit survives kill -9 (it is
+    // in the OS); only a power cut may lose the last ones.
+    conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))?;
+    conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")?;
+    if migrate {
+        schema::migrate(conn)?;
+    }
+    Ok(())
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
+/// A lock that did not come free, saying how long orch really waited.
+fn busy_error(path: &Path, waited: Duration, e: Option<&rusqlite::Error>) -> HistoryError {
+    let what = if waited >= BUSY_TIMEOUT {
+        format!(
+            "stayed locked by another process for more than {}s",
+            BUSY_TIMEOUT.as_secs()
+        )
+    } else {
+        let why = e.map(|e| format!(": {e}")).unwrap_or_default();
+        format!(
+            "was locked by another process; orch gave up after {} ms{why}",
+            waited.as_millis()
+        )
+    };
+    HistoryError::Db {
+        path: path.to_path_buf(),
+        what,
     }
 }
 
@@ -227,5 +280,31 @@ mod tests {
         let e = Diag::from(store.resolve_run("01ab").err().unwrap());
         assert!(e.message.contains("more than one"), "{}", e.message);
         assert!(store.resolve_run("9").is_err());
+    }
+
+    /// Opening a brand-new database from many connections at once (threads
+    /// released together, tighter than processes can be): the switch to WAL
+    /// and the migration must wait for each other, never fail as busy.
+    #[test]
+    fn simultaneous_first_opens_all_succeed() {
+        const OPENERS: usize = 4;
+        for _ in 0..250 {
+            let (_t, home) = home();
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(OPENERS));
+            let threads: Vec<_> = (0..OPENERS)
+                .map(|_| {
+                    let (home, barrier) = (home.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        Store::open(&home).map(drop).map_err(|e| e.to_string())
+                    })
+                })
+                .collect();
+            for t in threads {
+                if let Err(e) = t.join().unwrap() {
+                    panic!("{e}");
+                }
+            }
+        }
     }
 }

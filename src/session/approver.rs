@@ -7,7 +7,7 @@ use std::io::{BufRead, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::exec::{ApprovalRequest, Approver, Decision, DecisionFuture};
+use crate::exec::{ApprovalRequest, Approver, CancelLevel, CancelWatch, Decision, DecisionFuture};
 use crate::history::runs::ApprovalRow;
 use crate::history::store::now_ms;
 use crate::report::Reporter;
@@ -21,6 +21,8 @@ pub(crate) struct RunApprover {
     pub(crate) interactive: bool,
     pub(crate) reporter: Arc<dyn Reporter>,
     pub(crate) user: String,
+    /// The run's cancellation: Ctrl-C at the prompt cancels the run.
+    pub(crate) cancel: CancelWatch,
 }
 
 impl Approver for RunApprover {
@@ -45,7 +47,8 @@ impl Approver for RunApprover {
         }
         let reporter = self.reporter.clone();
         let user = self.user.clone();
-        Box::pin(async move { prompt(req, reporter, user).await })
+        let cancel = self.cancel.clone();
+        Box::pin(async move { prompt(req, reporter, user, cancel).await })
     }
 }
 
@@ -68,12 +71,19 @@ fn recorded_decision(row: &ApprovalRow) -> Decision {
 }
 
 /// Ask on the terminal. The read runs on a thread of its own, so a timeout
-/// can give up on it (a blocked read cannot be cancelled).
+/// or a cancelled run can give up on it (a blocked read cannot be
+/// cancelled); a cancelled run leaves the step waiting, and the engine
+/// cancels waiting steps of a cancelled run.
 #[allow(
     clippy::print_stderr,
     reason = "the approval prompt is asked on the terminal"
 )]
-async fn prompt(req: ApprovalRequest, reporter: Arc<dyn Reporter>, user: String) -> Decision {
+async fn prompt(
+    req: ApprovalRequest,
+    reporter: Arc<dyn Reporter>,
+    user: String,
+    mut cancel: CancelWatch,
+) -> Decision {
     let (tx, rx) = tokio::sync::oneshot::channel();
     reporter.pause(true);
     let question = format!(
@@ -111,7 +121,14 @@ async fn prompt(req: ApprovalRequest, reporter: Arc<dyn Reporter>, user: String)
         return Decision::Wait;
     }
     let far = Duration::from_secs(86400 * 365);
-    let answer = tokio::time::timeout(req.timeout.unwrap_or(far), rx).await;
+    let answer = tokio::select! {
+        answer = tokio::time::timeout(req.timeout.unwrap_or(far), rx) => answer,
+        () = cancelled(&mut cancel) => {
+            reporter.pause(false);
+            eprintln!();
+            return Decision::Wait;
+        }
+    };
     reporter.pause(false);
     match answer {
         Err(_) => {
@@ -122,6 +139,13 @@ async fn prompt(req: ApprovalRequest, reporter: Arc<dyn Reporter>, user: String)
         Ok(Ok(Some((false, comment)))) => Decision::Rejected { by: user, comment },
         // stdin closed: nobody is there after all.
         Ok(_) => Decision::Wait,
+    }
+}
+
+/// Resolves once the run is being cancelled (at once if it already is).
+async fn cancelled(cancel: &mut CancelWatch) {
+    while cancel.level() == CancelLevel::None {
+        cancel.changed().await;
     }
 }
 

@@ -455,6 +455,7 @@ async fn run_engine(
             interactive: s.interactive,
             reporter: shared.reporter.clone(),
             user: s.user.clone(),
+            cancel: shared.cancel.clone(),
         }),
         services: shared.services.clone().or_else(|| own_services.clone()),
         secrets: shared.secrets.clone(),

@@ -79,6 +79,8 @@ pub(crate) struct RunSession {
     restore: HashMap<String, Restored>,
     cache: Option<Arc<dyn StepCache>>,
     approver: Arc<dyn Approver>,
+    canceller: exec::Canceller,
+    cancel: exec::CancelWatch,
     services: Option<Arc<crate::services::Runtime>>,
     secrets: Arc<Secrets>,
     masker: Arc<Masker>,
@@ -154,12 +156,15 @@ impl RunSession {
         }
         let top = sinks.top(&masker);
         let services = services_for(&wf, &project.config, &home)?;
+        // Made here: the approver's prompt watches the run's cancellation.
+        let (canceller, cancel) = exec::cancel::channel();
         let approver = Arc::new(approver::RunApprover {
             pre: settings.pre_approved.clone(),
             recorded: approvals,
             interactive: settings.interactive,
             reporter: reporter.clone(),
             user: settings.user.clone(),
+            cancel: cancel.clone(),
         });
         let description = format!(
             "orch: run {run_id} (attempt {attempt}), workflow {} ({}), config {}, project dir {}, \
@@ -193,6 +198,8 @@ impl RunSession {
             restore,
             cache,
             approver,
+            canceller,
+            cancel,
             services,
             secrets,
             masker,
@@ -220,7 +227,7 @@ impl RunSession {
                 format!("cannot create {}: {e}", scratch.display()),
             ))
         })?;
-        let (canceller, cancel) = exec::cancel::channel();
+        let (canceller, cancel) = (self.canceller.clone(), self.cancel.clone());
         let run_id: Arc<str> = Arc::from(self.run_id.as_str());
         // The parent's concurrency caps the whole tree, children included.
         let slots = Arc::new(tokio::sync::Semaphore::new(self.concurrency.max(1)));

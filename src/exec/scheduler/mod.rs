@@ -366,6 +366,15 @@ impl Engine {
                 }
             }
         }
+        // A cancel that came with the last step's end (the select took the
+        // end first) still counts for approvals: a prompt ended by Ctrl-C
+        // leaves its approval waiting, and a cancelled run does not wait.
+        if !self.waiting.is_empty()
+            && phase != Phase::Finally
+            && external.level() >= CancelLevel::Graceful
+        {
+            self.cancelled = true;
+        }
         if !self.waiting.is_empty() && !self.failing && !self.cancelled {
             // Steps behind an approval stay pending until `orch resume`.
             return;
