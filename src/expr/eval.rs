@@ -398,6 +398,27 @@ mod tests {
     }
 
     #[test]
+    fn cel_string_literals() {
+        assert_eq!(run(r"r'\d'").unwrap(), json!(r"\d"));
+        assert_eq!(run(r"size(R'\d')").unwrap(), json!(2));
+        assert_eq!(run(r"r'\'").unwrap(), json!(r"\"));
+        assert_eq!(run("'''it's'''").unwrap(), json!("it's"));
+        assert_eq!(
+            run(r#""""a "quoted" word""""#).unwrap(),
+            json!(r#"a "quoted" word"#)
+        );
+        assert_eq!(run(r#"'}}' + "}}""#).unwrap(), json!("}}}}"));
+        assert_eq!(run(r"'a\tb'").unwrap(), json!("a\tb"));
+        assert_eq!(run(r"size(b'\x41')").unwrap(), json!(1));
+        assert_eq!(run(r"string(br'\x')").unwrap(), json!(r"\x"));
+        assert_eq!(run("1 // one }}\n + 1").unwrap(), json!(2));
+        assert_eq!(
+            run("'''multi\nline'''.split('\\n')").unwrap(),
+            json!(["multi", "line"])
+        );
+    }
+
+    #[test]
     fn readable_errors() {
         let e = run("inputs.n + 1.5").unwrap_err();
         assert!(

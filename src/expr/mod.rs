@@ -2,6 +2,7 @@
 //! static references for validation, and evaluation against run state.
 
 pub(crate) mod eval;
+mod lex;
 pub(crate) mod template;
 mod value;
 
@@ -116,31 +117,29 @@ fn rewrite_hyphens(src: &str) -> (String, Vec<usize>) {
     let chars: Vec<char> = src.chars().collect();
     let mut out = String::with_capacity(src.len() + 8);
     let mut map = Vec::with_capacity(chars.len() + 8);
+    // String literals and comments are copied as they are: the end (a char
+    // index) of the one starting at each char.
+    let mut char_of_byte = vec![chars.len(); src.len() + 1];
+    for (ci, (bi, _)) in src.char_indices().enumerate() {
+        char_of_byte[bi] = ci;
+    }
+    let mut literal_end = vec![0usize; chars.len()];
+    for t in lex::tokens(src).filter(|t| t.is_literal()) {
+        if let Some(slot) = literal_end.get_mut(char_of_byte[t.start]) {
+            *slot = char_of_byte[t.end];
+        }
+    }
     let mut i = 0;
-    let mut quote: Option<char> = None;
     let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
     while i < chars.len() {
         let c = chars[i];
-        if let Some(q) = quote {
-            out.push(c);
-            map.push(i);
-            if c == '\\' && i + 1 < chars.len() {
-                out.push(chars[i + 1]);
-                map.push(i + 1);
-                i += 2;
-                continue;
+        let end = literal_end[i];
+        if end > i {
+            for (k, ch) in chars[i..end].iter().enumerate() {
+                out.push(*ch);
+                map.push(i + k);
             }
-            if c == q {
-                quote = None;
-            }
-            i += 1;
-            continue;
-        }
-        if c == '\'' || c == '"' {
-            quote = Some(c);
-            out.push(c);
-            map.push(i);
-            i += 1;
+            i = end;
             continue;
         }
         // A root word not preceded by `.` or an identifier character.
@@ -441,6 +440,12 @@ mod tests {
         assert_eq!(map.len(), rw.chars().count() + 1);
         let (rw, _) = rewrite_hyphens("'steps.a-b' + x.steps.a-b");
         assert_eq!(rw, "'steps.a-b' + x.steps.a-b");
+        // CEL's other literals and comments are left alone too.
+        let (rw, _) = rewrite_hyphens(r"r'\' + '''it's steps.a-b''' + steps.a-b // steps.c-d");
+        assert_eq!(
+            rw,
+            r"r'\' + '''it's steps.a-b''' + steps.`a-b` // steps.c-d"
+        );
     }
 
     #[test]

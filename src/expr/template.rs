@@ -38,31 +38,23 @@ pub(crate) fn split(s: &str) -> Result<Vec<Piece<'_>>, Unterminated> {
     Ok(out)
 }
 
+/// The offset of the `}}` that closes an expression starting at `s`: the
+/// first one outside string literals, comments and nested braces, by CEL's
+/// lexical rules (so `'}}'`, `r'\'`, `'''it's'''` and `// }}` are read as
+/// the parser reads them).
 fn find_close(s: &str) -> Option<usize> {
     let b = s.as_bytes();
     let mut depth = 0usize;
-    let mut quote: Option<u8> = None;
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        if let Some(q) = quote {
-            if c == b'\\' {
-                i += 2;
-                continue;
-            }
-            if c == q {
-                quote = None;
-            }
-        } else {
-            match c {
-                b'\'' | b'"' => quote = Some(c),
-                b'{' => depth += 1,
-                b'}' if depth > 0 => depth -= 1,
-                b'}' if b.get(i + 1) == Some(&b'}') => return Some(i),
-                _ => {}
-            }
+    for t in super::lex::tokens(s) {
+        if t.kind != super::lex::Tok::Punct {
+            continue;
         }
-        i += 1;
+        match b[t.start] {
+            b'{' => depth += 1,
+            b'}' if depth > 0 => depth -= 1,
+            b'}' if b.get(t.start + 1) == Some(&b'}') => return Some(t.start),
+            _ => {}
+        }
     }
     None
 }
@@ -101,6 +93,26 @@ mod tests {
                 offset: 3
             }]
         );
+    }
+
+    #[test]
+    fn cel_strings_and_comments_inside() {
+        let inner = |s: &'static str| match split(s).unwrap().as_slice() {
+            [Piece::Expr { text, .. }] => *text,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(inner(r"${{ r'\' }}"), r" r'\' ");
+        assert_eq!(inner(r#"${{ R"\" + b'\'' }}"#), r#" R"\" + b'\'' "#);
+        assert_eq!(inner("${{ '''it's''' }}"), " '''it's''' ");
+        assert_eq!(
+            inner(r#"${{ """say "}}" now""" }}"#),
+            r#" """say "}}" now""" "#
+        );
+        assert_eq!(inner(r#"${{ "}}" }}"#), r#" "}}" "#);
+        assert_eq!(inner("${{ 1 // }} \n }}"), " 1 // }} \n ");
+        // A comment runs to the end of the line: here, of the value.
+        assert!(split("${{ 1 // }}").is_err());
+        assert_eq!(split(r"${{ 'a' }} and ${{ r'b\' }}").unwrap().len(), 3);
     }
 
     #[test]
