@@ -28,3 +28,83 @@ steps:
     let out = std::fs::read_to_string(dir.path().join("out")).unwrap();
     assert_eq!(out, r"\d|it's|}}|2");
 }
+
+/// A workflow whose one step's script holds `expr`.
+fn with_expr(expr: &str) -> String {
+    format!("name: deep\nsteps:\n  - id: a\n    run: |\n      echo ${{{{ {expr} }}}} > out\n")
+}
+
+/// Inputs that used to overflow the stack (in the parser or the evaluator)
+/// are refused by `validate` and by `run`, located, with exit code 2.
+#[test]
+fn deep_expressions_are_refused_with_a_located_error() {
+    let cases = [
+        ("chain", vec!["1"; 6000].join(" + "), 6000),
+        ("long chain", vec!["1"; 25_000].join(" + "), 25_000),
+        (
+            "parentheses",
+            format!("{}1{}", "(".repeat(100_000), ")".repeat(100_000)),
+            100_001,
+        ),
+        (
+            "selections",
+            format!("inputs{}", ".a".repeat(100_000)),
+            100_001,
+        ),
+        (
+            "lists",
+            format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)),
+            100_001,
+        ),
+        ("indexes", format!("[1]{}", "[0]".repeat(50_000)), 50_002),
+        (
+            "ternaries",
+            format!("{}1", "true ? 1 : ".repeat(30_000)),
+            30_001,
+        ),
+    ];
+    for (what, expr, depth) in cases {
+        let dir = project(&[("wf.yaml", &with_expr(&expr))]);
+        for cmd in ["validate", "run"] {
+            let out = orch(dir.path()).args([cmd, "wf.yaml"]).output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{cmd} {what}: {stderr}");
+            assert!(
+                stderr.contains(&format!(
+                    "expression is nested too deeply ({depth} levels; the limit is 256)"
+                )),
+                "{cmd} {what}: {stderr}"
+            );
+            assert!(
+                stderr.contains("wf.yaml:5:"),
+                "{cmd} {what}: not located: {stderr}"
+            );
+        }
+        assert!(!dir.path().join("out").exists(), "{what}: the step ran");
+    }
+}
+
+/// Long but shallow input, and deep input within the bound, still runs.
+#[test]
+fn expressions_within_the_bound_run() {
+    let cases = [
+        (vec!["1"; 256].join(" + "), "256"),
+        (format!("{}1{}", "(".repeat(255), ")".repeat(255)), "1"),
+        (format!("{}true", "!".repeat(100_000)), "true"),
+        (format!("{}1", "-".repeat(100_000)), "1"),
+        (vec!["true"; 30_000].join(" && "), "true"),
+        (format!("size([{}])", vec!["1"; 30_000].join(", ")), "30000"),
+    ];
+    for (expr, want) in cases {
+        let dir = project(&[("wf.yaml", &with_expr(&expr))]);
+        let out = orch(dir.path()).args(["run", "wf.yaml"]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "{}…: {stderr}",
+            &expr[..40.min(expr.len())]
+        );
+        let got = std::fs::read_to_string(dir.path().join("out")).unwrap();
+        assert_eq!(got.trim(), want);
+    }
+}

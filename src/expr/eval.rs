@@ -78,11 +78,19 @@ fn cel_to_json(v: &Value) -> Result<Json, EvalError> {
 
 /// Evaluate one expression to a JSON value.
 pub(crate) fn eval(expr: &Expr, scope: &Scope<'_>) -> Result<Json, EvalError> {
-    let mut ctx = Context::with_env(super::env().clone());
+    // Compiling bounds the depth; this keeps evaluation bounded whatever
+    // built the tree.
+    let depth = super::limits::tree_depth(&expr.ast);
+    if depth > super::limits::MAX_DEPTH {
+        return Err(EvalError::new(
+            super::limits::TooDeep { depth, offset: 0 }.message(),
+        ));
+    }
     let mut roots: Vec<&str> = expr.refs.iter().map(|r| r.root.as_str()).collect();
     roots.sort_unstable();
     roots.dedup();
     let mut step_json: Vec<(String, Json)> = Vec::new();
+    let mut variables: Vec<(&str, Value)> = Vec::new();
     for root in roots {
         let value = match root {
             "inputs" => json_to_cel(scope.inputs),
@@ -121,13 +129,32 @@ pub(crate) fn eval(expr: &Expr, scope: &Scope<'_>) -> Result<Json, EvalError> {
             }
             _ => continue,
         };
-        ctx.add_variable_from_value(root, value);
+        variables.push((root, value));
     }
-    let st = scope.status;
-    add_fn(&mut ctx, "success", move || st.success);
-    add_fn(&mut ctx, "failure", move || st.failure);
-    add_fn(&mut ctx, "cancelled", move || st.cancelled);
-    add_fn(&mut ctx, "always", || true);
+    let status = scope.status;
+    let step_json = &step_json;
+    // The evaluator recurses once per level of the tree: a deep one runs
+    // where the stack has room for it.
+    super::limits::with_stack(depth, move || {
+        let mut ctx = Context::with_env(super::env().clone());
+        for (root, value) in variables {
+            ctx.add_variable_from_value(root, value);
+        }
+        register_functions(&mut ctx, status);
+        match ctx.resolve(&expr.ast) {
+            Ok(v) => cel_to_json(&v),
+            Err(e) => Err(explain(e, expr, step_json)),
+        }
+    })
+    .map_err(|why| EvalError::new(format!("the expression failed: {why}")))?
+}
+
+/// orch's functions beyond standard CEL.
+fn register_functions(ctx: &mut Context<'_, '_>, st: StatusFns) {
+    add_fn(ctx, "success", move || st.success);
+    add_fn(ctx, "failure", move || st.failure);
+    add_fn(ctx, "cancelled", move || st.cancelled);
+    add_fn(ctx, "always", || true);
     let _ = ctx.add_function("toJSON", |v: Value| -> Result<Value, ExecutionError> {
         let j = v
             .json()
@@ -142,12 +169,6 @@ pub(crate) fn eval(expr: &Expr, scope: &Scope<'_>) -> Result<Json, EvalError> {
                 .map_err(|e| ExecutionError::function_error("fromJSON", e.to_string()))
         },
     );
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ctx.resolve(&expr.ast)))
-        .map_err(|_| EvalError::new("expression evaluation failed unexpectedly"))?;
-    match result {
-        Ok(v) => cel_to_json(&v),
-        Err(e) => Err(explain(e, expr, &step_json)),
-    }
 }
 
 fn add_fn<F: Fn() -> bool + Send + Sync + 'static>(ctx: &mut Context<'_, '_>, name: &str, f: F) {
@@ -337,6 +358,10 @@ mod tests {
     }
 
     fn run(s: &str) -> Result<Json, EvalError> {
+        with_scope(|scope| eval(&expr(s), scope))
+    }
+
+    fn with_scope<R>(f: impl FnOnce(&Scope<'_>) -> R) -> R {
         let inputs = json!({"env": "prod", "dry_run": false, "n": 3, "regions": ["eu", "us"]});
         let env = json!({"HOME": "/root"});
         let runj = json!({"id": "r1", "workflow": "w", "attempt": 1});
@@ -363,7 +388,7 @@ mod tests {
                 cancelled: false,
             },
         };
-        eval(&expr(s), &scope)
+        f(&scope)
     }
 
     #[test]
@@ -416,6 +441,31 @@ mod tests {
             run("'''multi\nline'''.split('\\n')").unwrap(),
             json!(["multi", "line"])
         );
+    }
+
+    /// At the bound, on a test thread's 2 MiB stack (which one level of the
+    /// unoptimised evaluator per 40 KiB would overflow).
+    #[test]
+    fn deep_expressions_evaluate() {
+        let chain = vec!["inputs.n"; 255].join(" + ");
+        assert_eq!(run(&chain).unwrap(), json!(765));
+        let nested = format!("{}1{}", "[".repeat(250), "]".repeat(250));
+        assert!(run(&format!("size({nested})")).is_ok());
+        // A tree deeper than the bound, however it was built, is refused.
+        let mut deep = expr("1");
+        for _ in 0..300 {
+            let inner = std::mem::take(&mut deep.ast);
+            deep.ast = cel::IdedExpr {
+                id: 0,
+                expr: cel::common::ast::Expr::Call(cel::common::ast::CallExpr {
+                    func_name: "!_".into(),
+                    target: None,
+                    args: vec![inner],
+                }),
+            };
+        }
+        let e = with_scope(|scope| eval(&deep, scope)).unwrap_err();
+        assert!(e.message.contains("nested too deeply"), "{}", e.message);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub(crate) mod eval;
 mod lex;
+pub(crate) mod limits;
 pub(crate) mod template;
 mod value;
 
@@ -76,6 +77,8 @@ pub(crate) struct SyntaxError {
     pub(crate) message: String,
     /// Character offset inside the original text.
     pub(crate) offset: usize,
+    /// Refused for its depth ([`limits::MAX_DEPTH`]), not its syntax.
+    pub(crate) too_deep: bool,
 }
 
 impl Expr {
@@ -200,7 +203,8 @@ fn parser() -> Parser {
     env()
         .parser()
         .enable_ident_escape_syntax(true)
-        .max_recursion_depth(64)
+        // A backstop: [`limits::estimate`] refuses deeper input first.
+        .max_recursion_depth(limits::MAX_DEPTH as u16)
 }
 
 /// A compiled expression's tree, its references and its unknown names.
@@ -212,8 +216,25 @@ pub(crate) fn compile(text: &str) -> Result<Compiled, SyntaxError> {
         return Err(SyntaxError {
             message: "empty expression".into(),
             offset: 0,
+            too_deep: false,
         });
     }
+    // Bounded before parsing: the parser recurses once per level.
+    let depth = limits::estimate(text).map_err(|e| SyntaxError {
+        message: e.message(),
+        offset: text.get(..e.offset).map_or(0, |t| t.chars().count()),
+        too_deep: true,
+    })?;
+    limits::with_stack(depth, || parse(text)).unwrap_or_else(|why| {
+        Err(SyntaxError {
+            message: format!("expression could not be parsed: {why}"),
+            offset: 0,
+            too_deep: false,
+        })
+    })
+}
+
+fn parse(text: &str) -> Result<Compiled, SyntaxError> {
     let (rewritten, map) = rewrite_hyphens(text);
     let to_orig = |rw_char: usize| map.get(rw_char).copied().unwrap_or(text.chars().count());
     // The CEL parser is generated code; never let a panic in it take orch down.
@@ -229,12 +250,14 @@ pub(crate) fn compile(text: &str) -> Result<Compiled, SyntaxError> {
             return Err(SyntaxError {
                 message: tidy_parse_message(&message),
                 offset: to_orig(rw_off),
+                too_deep: false,
             });
         }
         Err(_) => {
             return Err(SyntaxError {
                 message: "expression could not be parsed".into(),
                 offset: 0,
+                too_deep: false,
             })
         }
     };

@@ -313,11 +313,18 @@ impl Ctx {
                     file_offset,
                     value_span,
                 };
-                self.push(
+                let d = if e.too_deep {
+                    Diag::new("expression", e.message)
+                        .label(probe.span_of(e.offset, 1), "too deep from here")
+                        .help(
+                            "split it: compute parts in a `transform` step and combine its results",
+                        )
+                } else {
                     Diag::new("expression", "invalid expression")
                         .label(probe.span_of(e.offset, 1), e.message)
-                        .help("expressions are CEL: https://github.com/google/cel-spec/blob/master/doc/langdef.md"),
-                );
+                        .help("expressions are CEL: https://github.com/google/cel-spec/blob/master/doc/langdef.md")
+                };
+                self.push(d);
                 None
             }
         }
