@@ -108,3 +108,78 @@ fn expressions_within_the_bound_run() {
         assert_eq!(got.trim(), want);
     }
 }
+
+/// Misspelt and misused functions are found by `validate` (and so before
+/// `run` starts anything), each at its place, with a did-you-mean.
+#[test]
+fn unknown_functions_are_reported_before_running() {
+    let wf = r#"name: functions
+inputs:
+  name:
+    type: string
+    default: x
+steps:
+  - id: build
+    run: echo ${{ inputs.name.strtsWith('a') }} > out
+  - id: check
+    needs: build
+    if: fromJSOn(steps.build.stdout) == 1
+    run: echo ${{ math.abz(-1) }} ${{ nosuch(1) }}
+  - id: misuse
+    transform:
+      a: ${{ startsWith(inputs.name, 'a') }}
+      b: ${{ inputs.toJSON() }}
+      c: ${{ [1].map(1) }}
+      fine: ${{ toJSON(inputs.name.split(',').map(s, s.upperAscii())) + string(size('x')) }}
+"#;
+    let dir = project(&[("wf.yaml", wf)]);
+    let out = orch(dir.path())
+        .args(["validate", "wf.yaml"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for (message, help) in [
+        ("unknown function `strtsWith`", "did you mean `startsWith`?"),
+        ("unknown function `fromJSOn`", "did you mean `fromJSON`?"),
+        ("unknown function `math.abz`", "did you mean `math.abs`?"),
+        ("unknown function `nosuch`", "orch adds success()"),
+        (
+            "`startsWith` is called on a value",
+            "write `x.startsWith(…)`",
+        ),
+        ("`toJSON` is not called on a value", "write `toJSON(x)`"),
+        (
+            "`map` has the wrong arguments",
+            "write it as `list.map(x, x * 2)`",
+        ),
+    ] {
+        assert!(stderr.contains(message), "{message}: {stderr}");
+        assert!(stderr.contains(help), "{help}: {stderr}");
+    }
+    assert!(stderr.contains("7 problems found in wf.yaml"), "{stderr}");
+    insta::assert_snapshot!("unknown_functions", stderr);
+
+    let out = orch(dir.path()).args(["run", "wf.yaml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!dir.path().join("out").exists(), "a step ran");
+}
+
+/// The too-deep diagnostic, pinned: the label is on the bracket that
+/// crosses the bound.
+#[test]
+fn too_deep_diagnostic() {
+    let open = format!("        {}\n", "(".repeat(16)).repeat(17);
+    let close = format!("        {}\n", ")".repeat(16)).repeat(17);
+    let wf = format!(
+        "name: deep\nsteps:\n  - id: a\n    transform:\n      v: |-\n        ${{{{\n{open}        1\n{close}        }}}}\n"
+    );
+    let dir = project(&[("wf.yaml", &wf)]);
+    let out = orch(dir.path())
+        .args(["validate", "wf.yaml"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    insta::assert_snapshot!("too_deep", stderr);
+}

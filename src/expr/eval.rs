@@ -140,39 +140,13 @@ pub(crate) fn eval(expr: &Expr, scope: &Scope<'_>) -> Result<Json, EvalError> {
         for (root, value) in variables {
             ctx.add_variable_from_value(root, value);
         }
-        register_functions(&mut ctx, status);
+        super::functions::register(&mut ctx, status);
         match ctx.resolve(&expr.ast) {
             Ok(v) => cel_to_json(&v),
             Err(e) => Err(explain(e, expr, step_json)),
         }
     })
     .map_err(|why| EvalError::new(format!("the expression failed: {why}")))?
-}
-
-/// orch's functions beyond standard CEL.
-fn register_functions(ctx: &mut Context<'_, '_>, st: StatusFns) {
-    add_fn(ctx, "success", move || st.success);
-    add_fn(ctx, "failure", move || st.failure);
-    add_fn(ctx, "cancelled", move || st.cancelled);
-    add_fn(ctx, "always", || true);
-    let _ = ctx.add_function("toJSON", |v: Value| -> Result<Value, ExecutionError> {
-        let j = v
-            .json()
-            .map_err(|e| ExecutionError::function_error("toJSON", e.to_string()))?;
-        Ok(Value::String(Arc::new(j.to_string())))
-    });
-    let _ = ctx.add_function(
-        "fromJSON",
-        |s: Arc<String>| -> Result<Value, ExecutionError> {
-            serde_json::from_str::<Json>(&s)
-                .map(|j| json_to_cel(&j))
-                .map_err(|e| ExecutionError::function_error("fromJSON", e.to_string()))
-        },
-    );
-}
-
-fn add_fn<F: Fn() -> bool + Send + Sync + 'static>(ctx: &mut Context<'_, '_>, name: &str, f: F) {
-    let _ = ctx.add_function(name, f);
 }
 
 /// Turn a CEL error into a message a user can act on; a missing key names the

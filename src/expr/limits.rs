@@ -21,19 +21,6 @@ const SHALLOW: usize = 24;
 /// Reserved, not committed: the pages a deep expression touches.
 const DEEP_STACK: usize = 256 << 20;
 
-/// Macros that expand into a comprehension a few levels deeper than the call.
-const MACROS: [&str; 9] = [
-    "all",
-    "exists",
-    "exists_one",
-    "existsOne",
-    "map",
-    "filter",
-    "sortBy",
-    "optMap",
-    "optFlatMap",
-];
-
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct TooDeep {
     /// The estimated depth.
@@ -159,7 +146,8 @@ pub(super) fn estimate(src: &str) -> Result<usize, TooDeep> {
                 if b[t.start] == b'[' && prev == Class::Operand {
                     top.postfix += 1;
                 }
-                let cost = if call && MACROS.contains(&prev_ident) {
+                // A macro's comprehension is a few levels deeper than the call.
+                let cost = if call && super::functions::is_method_macro(prev_ident) {
                     4
                 } else {
                     1

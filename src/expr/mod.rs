@@ -2,6 +2,7 @@
 //! static references for validation, and evaluation against run state.
 
 pub(crate) mod eval;
+pub(crate) mod functions;
 mod lex;
 pub(crate) mod limits;
 pub(crate) mod template;
@@ -40,9 +41,6 @@ const CEL_TYPES: [&str; 10] = [
     "type",
 ];
 
-/// Function namespaces of the CEL extensions.
-const NAMESPACES: [&str; 5] = ["math", "base64", "lists", "strings", "sets"];
-
 /// A compiled expression.
 #[derive(Debug)]
 pub(crate) struct Expr {
@@ -52,8 +50,9 @@ pub(crate) struct Expr {
     /// Every `root.name` reference, for static checks and for building only
     /// the part of the context the expression reads.
     pub(crate) refs: Vec<Ref>,
-    /// Identifiers that are not a known root nor a comprehension variable.
-    pub(crate) unknown_idents: Vec<(String, usize)>,
+    /// Identifiers that are not a known root nor a comprehension variable,
+    /// and calls of unknown functions.
+    pub(crate) unknown_idents: Vec<Unknown>,
     /// Byte offset of `text` in the file, when it could be located exactly.
     pub(crate) file_offset: Option<usize>,
     /// The span of the whole YAML value, the fallback for labels.
@@ -70,6 +69,17 @@ pub(crate) struct Ref {
     /// Character offset inside [`Expr::text`].
     pub(crate) offset: usize,
     pub(crate) len: usize,
+}
+
+/// A name an expression uses that nothing defines.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Unknown {
+    pub(crate) name: String,
+    /// Character offset and length inside [`Expr::text`].
+    pub(crate) offset: usize,
+    pub(crate) len: usize,
+    /// `None` for a variable; for a call, what is wrong with it.
+    pub(crate) call: Option<functions::Problem>,
 }
 
 #[derive(Debug, Clone)]
@@ -208,7 +218,7 @@ fn parser() -> Parser {
 }
 
 /// A compiled expression's tree, its references and its unknown names.
-pub(crate) type Compiled = (IdedExpr, Vec<Ref>, Vec<(String, usize)>);
+pub(crate) type Compiled = (IdedExpr, Vec<Ref>, Vec<Unknown>);
 
 /// Compile the inside of `${{ }}`.
 pub(crate) fn compile(text: &str) -> Result<Compiled, SyntaxError> {
@@ -275,7 +285,42 @@ fn parse(text: &str) -> Result<Compiled, SyntaxError> {
         }
     };
     walk(&ast, &mut bound, &mut refs, &mut unknown, &offset_of);
+    let chars: Vec<char> = text.chars().collect();
+    for bad in functions::bad_calls(&ast) {
+        // `foo.bar()` with `foo` unknown: that is the one problem to report.
+        if bad
+            .receiver
+            .as_ref()
+            .is_some_and(|r| unknown.iter().any(|u| u.call.is_none() && &u.name == r))
+        {
+            continue;
+        }
+        let paren = info.offset_for(bad.id).map(|(s, _)| to_orig(s as usize));
+        let (offset, len) = name_before(&chars, paren, &bad.function);
+        unknown.push(Unknown {
+            name: bad.name,
+            offset,
+            len,
+            call: Some(bad.problem),
+        });
+    }
+    unknown.sort_by_key(|u| u.offset);
     Ok((ast, refs, unknown))
+}
+
+/// Where `name` is written before the `(` at char offset `paren`: its offset
+/// and length (the `(` itself when it cannot be found).
+fn name_before(chars: &[char], paren: Option<usize>, name: &str) -> (usize, usize) {
+    let Some(p) = paren else { return (0, 1) };
+    let mut end = p.min(chars.len());
+    while end > 0 && chars[end - 1].is_whitespace() {
+        end -= 1;
+    }
+    let n = name.chars().count();
+    match end.checked_sub(n) {
+        Some(start) if chars[start..end].iter().copied().eq(name.chars()) => (start, n),
+        _ => (p, 1),
+    }
 }
 
 fn tidy_parse_message(m: &str) -> String {
@@ -324,7 +369,7 @@ fn walk(
     e: &IdedExpr,
     bound: &mut Vec<String>,
     refs: &mut Vec<Ref>,
-    unknown: &mut Vec<(String, usize)>,
+    unknown: &mut Vec<Unknown>,
     offset_of: &dyn Fn(u64) -> (usize, usize),
 ) {
     // A selection chain on a root identifier is one reference.
@@ -345,7 +390,12 @@ fn walk(
                         len,
                     });
                 } else if !CEL_TYPES.contains(&root.as_str()) {
-                    unknown.push((root.clone(), off));
+                    unknown.push(Unknown {
+                        name: root.clone(),
+                        offset: off,
+                        len: root.chars().count(),
+                        call: None,
+                    });
                 }
             }
             // Still walk index arguments that are not literals (`a[b]`).
@@ -369,7 +419,7 @@ fn walk(
                 Some(IdedExpr {
                     expr: Ast::Ident(ns),
                     ..
-                }) if NAMESPACES.contains(&ns.as_str()) && !bound.contains(ns) => {}
+                }) if functions::is_namespace(ns) && !bound.contains(ns) => {}
                 Some(t) => walk(t, bound, refs, unknown, offset_of),
                 None => {}
             }
@@ -485,7 +535,7 @@ mod tests {
         assert!(names.contains(&("inputs", Some("env"))));
         assert!(names.contains(&("index", None)));
         assert_eq!(
-            unknown.iter().map(|u| u.0.as_str()).collect::<Vec<_>>(),
+            unknown.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(),
             vec!["foo"]
         );
         let r = refs.iter().find(|r| r.root == "inputs").unwrap();

@@ -575,16 +575,30 @@ fn check_expr(
             _ => {}
         }
     }
-    for (name, off) in &e.unknown_idents {
-        let span = e.span_of(*off, name.chars().count());
-        let hint = did_you_mean(name, crate::expr::ROOTS);
-        cx.push(
-            Diag::new("expression", format!("unknown name `{name}` in expression"))
-                .label(span, "not defined")
-                .help(match hint {
-                    Some(h) => format!("did you mean `{h}`?"),
-                    None => "expressions can use inputs, env, steps, run, secrets (and item, index in for_each steps)".into(),
-                }),
-        );
+    for u in &e.unknown_idents {
+        let span = e.span_of(u.offset, u.len);
+        let name = &u.name;
+        let d = match &u.call {
+            Some(problem) => {
+                let (message, help) = problem.explain(name);
+                let label = match problem {
+                    crate::expr::functions::Problem::Unknown(_) => "no such function",
+                    _ => "called here",
+                };
+                Diag::new("expression", message)
+                    .label(span, label)
+                    .help(help)
+            }
+            None => {
+                let hint = did_you_mean(name, crate::expr::ROOTS);
+                Diag::new("expression", format!("unknown name `{name}` in expression"))
+                    .label(span, "not defined")
+                    .help(match hint {
+                        Some(h) => format!("did you mean `{h}`?"),
+                        None => "expressions can use inputs, env, steps, run, secrets (and item, index in for_each steps)".into(),
+                    })
+            }
+        };
+        cx.push(d);
     }
 }
