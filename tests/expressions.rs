@@ -130,6 +130,7 @@ steps:
       a: ${{ startsWith(inputs.name, 'a') }}
       b: ${{ inputs.toJSON() }}
       c: ${{ [1].map(1) }}
+      d: ${{ maths.abs(-1) }}
       fine: ${{ toJSON(inputs.name.split(',').map(s, s.upperAscii())) + string(size('x')) }}
 "#;
     let dir = project(&[("wf.yaml", wf)]);
@@ -157,7 +158,7 @@ steps:
         assert!(stderr.contains(message), "{message}: {stderr}");
         assert!(stderr.contains(help), "{help}: {stderr}");
     }
-    assert!(stderr.contains("7 problems found in wf.yaml"), "{stderr}");
+    assert!(stderr.contains("8 problems found in wf.yaml"), "{stderr}");
     insta::assert_snapshot!("unknown_functions", stderr);
 
     let out = orch(dir.path()).args(["run", "wf.yaml"]).output().unwrap();

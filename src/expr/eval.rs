@@ -394,6 +394,11 @@ mod tests {
         );
         assert_eq!(run("fromJSON('{\"a\": [1]}').a[0]").unwrap(), json!(1));
         assert!(run("fromJSON('nope')").is_err());
+        // Namespaced functions of CEL's libraries.
+        assert_eq!(
+            run("optional.of(2).value() + math.abs(-1)").unwrap(),
+            json!(3)
+        );
     }
 
     #[test]

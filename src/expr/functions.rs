@@ -183,6 +183,19 @@ pub(crate) fn is_namespace(name: &str) -> bool {
         .any(|n| n.split_once('.').is_some_and(|(ns, _)| ns == name))
 }
 
+/// The namespaces of functions, for suggestions: `math`, `base64`, …
+pub(crate) fn namespaces() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = CEL
+        .iter()
+        .map(|(n, _)| *n)
+        .chain(MACROS.iter().map(|(n, ..)| *n))
+        .filter_map(|n| n.split_once('.').map(|(ns, _)| ns))
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
 /// A receiver macro that expands into a comprehension (`list.map(x, …)`).
 pub(super) fn is_method_macro(name: &str) -> bool {
     MACROS.iter().any(|(n, s, _)| *n == name && *s == Method)

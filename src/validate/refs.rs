@@ -590,7 +590,8 @@ fn check_expr(
                     .help(help)
             }
             None => {
-                let hint = did_you_mean(name, crate::expr::ROOTS);
+                let namespaces = crate::expr::functions::namespaces();
+                let hint = did_you_mean(name, crate::expr::ROOTS.iter().copied().chain(namespaces));
                 Diag::new("expression", format!("unknown name `{name}` in expression"))
                     .label(span, "not defined")
                     .help(match hint {
