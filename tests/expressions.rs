@@ -184,3 +184,26 @@ fn too_deep_diagnostic() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     insta::assert_snapshot!("too_deep", stderr);
 }
+
+/// A policy rule's `when` is checked the same way.
+#[test]
+fn unknown_functions_in_policy_rules() {
+    let config = r#"orchestration:
+  policies:
+    rules:
+      - id: r
+        when: ${{ step.id.startWith('prod') }}
+        action: deny
+"#;
+    let wf = "name: w\nsteps:\n  - id: a\n    run: \"true\"\n";
+    let dir = project(&[("orchestration.yaml", config), ("wf.yaml", wf)]);
+    let out = orch(dir.path())
+        .args(["validate", "wf.yaml"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("unknown function `startWith`"), "{stderr}");
+    assert!(stderr.contains("did you mean `startsWith`?"), "{stderr}");
+    assert!(stderr.contains("orchestration.yaml:5:27"), "{stderr}");
+}

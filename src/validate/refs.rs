@@ -575,6 +575,11 @@ fn check_expr(
             _ => {}
         }
     }
+    unknown_names(cx, e);
+}
+
+/// Names and functions in `e` that nothing defines.
+pub(super) fn unknown_names(cx: &mut Ctx, e: &Expr) {
     for u in &e.unknown_idents {
         let span = e.span_of(u.offset, u.len);
         let name = &u.name;
