@@ -207,3 +207,19 @@ fn unknown_functions_in_policy_rules() {
     assert!(stderr.contains("did you mean `startsWith`?"), "{stderr}");
     assert!(stderr.contains("orchestration.yaml:5:27"), "{stderr}");
 }
+
+/// A quote left open inside `${{ }}` is named as the reason it never closes.
+#[test]
+fn an_unclosed_string_is_pointed_at() {
+    let wf = "name: t\nsteps:\n  - id: a\n    run: echo ${{ 'it's' }}\n";
+    let dir = project(&[("wf.yaml", wf)]);
+    let out = orch(dir.path())
+        .args(["validate", "wf.yaml"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("`${{` is never closed"), "{stderr}");
+    assert!(stderr.contains("this string is never closed"), "{stderr}");
+    assert!(stderr.contains("'''…'''"), "{stderr}");
+}

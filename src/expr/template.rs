@@ -12,6 +12,9 @@ pub(crate) enum Piece<'a> {
 pub(crate) struct Unterminated {
     /// Byte offset of the `${{` that never closes.
     pub(crate) offset: usize,
+    /// Byte offset of a string literal inside it that never closes either,
+    /// the likely cause (`${{ 'it's' }}`).
+    pub(crate) string: Option<usize>,
 }
 
 /// Split `s` on `${{ … }}`. The closing `}}` is found outside string literals
@@ -25,7 +28,10 @@ pub(crate) fn split(s: &str) -> Result<Vec<Piece<'_>>, Unterminated> {
             out.push(Piece::Text(&s[rest..open]));
         }
         let inner_start = open + 3;
-        let close = find_close(&s[inner_start..]).ok_or(Unterminated { offset: open })?;
+        let close = find_close(&s[inner_start..]).map_err(|string| Unterminated {
+            offset: open,
+            string: string.map(|o| inner_start + o),
+        })?;
         out.push(Piece::Expr {
             text: &s[inner_start..inner_start + close],
             offset: inner_start,
@@ -42,21 +48,27 @@ pub(crate) fn split(s: &str) -> Result<Vec<Piece<'_>>, Unterminated> {
 /// first one outside string literals, comments and nested braces, by CEL's
 /// lexical rules (so `'}}'`, `r'\'`, `'''it's'''` and `// }}` are read as
 /// the parser reads them).
-fn find_close(s: &str) -> Option<usize> {
+/// Without one, the error holds the start of the last string literal that
+/// is never closed, if any.
+fn find_close(s: &str) -> Result<usize, Option<usize>> {
     let b = s.as_bytes();
     let mut depth = 0usize;
+    let mut unclosed = None;
     for t in super::lex::tokens(s) {
+        if t.kind == super::lex::Tok::Unclosed {
+            unclosed = Some(t.start);
+        }
         if t.kind != super::lex::Tok::Punct {
             continue;
         }
         match b[t.start] {
             b'{' => depth += 1,
             b'}' if depth > 0 => depth -= 1,
-            b'}' if b.get(t.start + 1) == Some(&b'}') => return Some(t.start),
+            b'}' if b.get(t.start + 1) == Some(&b'}') => return Ok(t.start),
             _ => {}
         }
     }
-    None
+    Err(unclosed)
 }
 
 #[cfg(test)]
@@ -117,7 +129,20 @@ mod tests {
 
     #[test]
     fn unterminated() {
-        assert_eq!(split("x ${{ y").unwrap_err(), Unterminated { offset: 2 });
+        assert_eq!(
+            split("x ${{ y").unwrap_err(),
+            Unterminated {
+                offset: 2,
+                string: None
+            }
+        );
+        assert_eq!(
+            split("${{ 'it's' }}").unwrap_err(),
+            Unterminated {
+                offset: 0,
+                string: Some(9)
+            }
+        );
         assert_eq!(split("plain").unwrap(), vec![Piece::Text("plain")]);
     }
 }

@@ -260,11 +260,23 @@ impl Ctx {
                 Ok(p) => p,
                 Err(u) => {
                     let at = self.locate(span, &text[u.offset..]).unwrap_or(span.offset);
-                    self.push(
-                        Diag::new("expression", "`${{` is never closed")
-                            .label(Span::new(at, 3), "opened here")
-                            .help("close the expression with `}}`"),
-                    );
+                    let mut d = Diag::new("expression", "`${{` is never closed")
+                        .label(Span::new(at, 3), "opened here");
+                    // A quote left open hides the `}}` after it.
+                    let string = u.string.and_then(|o| {
+                        let from = text.get(o..)?;
+                        let found = self.locate(span, from)?;
+                        (found > at).then_some(found)
+                    });
+                    d = match string {
+                        Some(q) => d
+                            .label(Span::new(q, 1), "this string is never closed")
+                            .help(
+                            "inside '…' a quote is written \\' (or quote with \"…\" or '''…''')",
+                        ),
+                        None => d.help("close the expression with `}}`"),
+                    };
+                    self.push(d);
                     return None;
                 }
             }
