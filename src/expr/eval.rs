@@ -1,23 +1,13 @@
 //! Evaluating expressions against the state of a run. Only the parts of the
 //! context an expression references are converted into CEL values.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use cel::objects::{Key, Map};
 use cel::{Context, ExecutionError, Value};
 use serde_json::Value as Json;
 
+pub(crate) use super::functions::StatusFns;
+use super::value::json_to_cel;
 use super::value::{Part, Template, Val};
 use super::Expr;
-
-/// Results of `success()`, `failure()`, `cancelled()` for the expression's step.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct StatusFns {
-    pub(crate) success: bool,
-    pub(crate) failure: bool,
-    pub(crate) cancelled: bool,
-}
 
 /// What an expression can see.
 pub(crate) struct Scope<'a> {
@@ -43,31 +33,6 @@ pub(crate) struct EvalError {
 impl EvalError {
     fn new(m: impl Into<String>) -> Self {
         EvalError { message: m.into() }
-    }
-}
-
-pub(crate) fn json_to_cel(j: &Json) -> Value {
-    match j {
-        Json::Null => Value::Null,
-        Json::Bool(b) => Value::Bool(*b),
-        Json::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Value::Int(i)
-            } else if let Some(u) = n.as_u64() {
-                Value::UInt(u)
-            } else {
-                Value::Float(n.as_f64().unwrap_or(f64::NAN))
-            }
-        }
-        Json::String(s) => Value::String(Arc::new(s.clone())),
-        Json::Array(a) => Value::List(Arc::new(a.iter().map(json_to_cel).collect())),
-        Json::Object(o) => Value::Map(Map {
-            map: Arc::new(
-                o.iter()
-                    .map(|(k, v)| (Key::String(Arc::new(k.clone())), json_to_cel(v)))
-                    .collect::<HashMap<_, _>>(),
-            ),
-        }),
     }
 }
 

@@ -9,7 +9,15 @@ use cel::common::ast::Expr as Ast;
 use cel::{Context, ExecutionError, IdedExpr, Value};
 use serde_json::Value as Json;
 
-use super::eval::{json_to_cel, StatusFns};
+use super::value::json_to_cel;
+
+/// Results of `success()`, `failure()`, `cancelled()` for the expression's step.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct StatusFns {
+    pub(crate) success: bool,
+    pub(crate) failure: bool,
+    pub(crate) cancelled: bool,
+}
 
 /// How a function is called: `f(x)`, `x.f()`, or either.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -261,7 +269,7 @@ pub(super) fn bad_calls(ast: &IdedExpr) -> Vec<BadCall> {
     let mut out = Vec::new();
     let mut todo = vec![ast];
     while let Some(e) = todo.pop() {
-        todo.extend(super::limits::children(e));
+        todo.extend(super::children(e));
         let Ast::Call(c) = &e.expr else { continue };
         let f = c.func_name.as_str();
         // Operators (`_+_`, `!_`, `@in`) and names the parser makes up.

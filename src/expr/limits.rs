@@ -3,7 +3,6 @@
 //! estimated from the tokens before anything is parsed, and a thread with a
 //! large stack for the expressions that are deep but within the bound.
 
-use cel::common::ast::{EntryExpr, Expr as Ast};
 use cel::IdedExpr;
 
 use super::lex::{self, Tok};
@@ -214,46 +213,13 @@ fn close(stack: &mut Vec<Frame>) {
     }
 }
 
-/// The nodes directly under `e`.
-pub(super) fn children(e: &IdedExpr) -> Vec<&IdedExpr> {
-    match &e.expr {
-        Ast::Call(c) => c.target.as_deref().into_iter().chain(&c.args).collect(),
-        Ast::Select(s) => vec![&s.operand],
-        Ast::List(l) => l.elements.iter().collect(),
-        Ast::Map(m) => m
-            .entries
-            .iter()
-            .flat_map(|entry| match &entry.expr {
-                EntryExpr::MapEntry(me) => vec![&me.key, &me.value],
-                EntryExpr::StructField(f) => vec![&f.value],
-            })
-            .collect(),
-        Ast::Struct(s) => s
-            .entries
-            .iter()
-            .flat_map(|entry| match &entry.expr {
-                EntryExpr::MapEntry(me) => vec![&me.key, &me.value],
-                EntryExpr::StructField(f) => vec![&f.value],
-            })
-            .collect(),
-        Ast::Comprehension(c) => vec![
-            &c.iter_range,
-            &c.accu_init,
-            &c.loop_cond,
-            &c.loop_step,
-            &c.result,
-        ],
-        Ast::Ident(_) | Ast::Literal(_) | Ast::Unspecified => Vec::new(),
-    }
-}
-
 /// The depth of a parsed tree, counted without recursion.
 pub(super) fn tree_depth(e: &IdedExpr) -> usize {
     let mut deepest = 0;
     let mut todo = vec![(e, 1usize)];
     while let Some((e, d)) = todo.pop() {
         deepest = deepest.max(d);
-        todo.extend(children(e).into_iter().map(|c| (c, d + 1)));
+        todo.extend(super::children(e).into_iter().map(|c| (c, d + 1)));
     }
     deepest
 }

@@ -459,6 +459,39 @@ fn walk(
     }
 }
 
+/// The nodes directly under `e`.
+pub(super) fn children(e: &IdedExpr) -> Vec<&IdedExpr> {
+    match &e.expr {
+        Ast::Call(c) => c.target.as_deref().into_iter().chain(&c.args).collect(),
+        Ast::Select(s) => vec![&s.operand],
+        Ast::List(l) => l.elements.iter().collect(),
+        Ast::Map(m) => m
+            .entries
+            .iter()
+            .flat_map(|entry| match &entry.expr {
+                cel::common::ast::EntryExpr::MapEntry(me) => vec![&me.key, &me.value],
+                cel::common::ast::EntryExpr::StructField(f) => vec![&f.value],
+            })
+            .collect(),
+        Ast::Struct(s) => s
+            .entries
+            .iter()
+            .flat_map(|entry| match &entry.expr {
+                cel::common::ast::EntryExpr::MapEntry(me) => vec![&me.key, &me.value],
+                cel::common::ast::EntryExpr::StructField(f) => vec![&f.value],
+            })
+            .collect(),
+        Ast::Comprehension(c) => vec![
+            &c.iter_range,
+            &c.accu_init,
+            &c.loop_cond,
+            &c.loop_step,
+            &c.result,
+        ],
+        Ast::Ident(_) | Ast::Literal(_) | Ast::Unspecified => Vec::new(),
+    }
+}
+
 fn root_id(e: &IdedExpr) -> u64 {
     match &e.expr {
         Ast::Select(s) => root_id(&s.operand),
