@@ -342,6 +342,38 @@ impl Ctx {
         }
     }
 
+    /// Names and functions in `e` that nothing defines.
+    pub(crate) fn unknown_names(&mut self, e: &Expr) {
+        for u in &e.unknown_idents {
+            let span = e.span_of(u.offset, u.len);
+            let name = &u.name;
+            let d = match &u.call {
+                Some(problem) => {
+                    let (message, help) = problem.explain(name);
+                    let label = match problem {
+                        crate::expr::functions::Problem::Unknown(_) => "no such function",
+                        _ => "called here",
+                    };
+                    Diag::new("expression", message)
+                        .label(span, label)
+                        .help(help)
+                }
+                None => {
+                    let namespaces = crate::expr::functions::namespaces();
+                    let hint =
+                        did_you_mean(name, crate::expr::ROOTS.iter().copied().chain(namespaces));
+                    Diag::new("expression", format!("unknown name `{name}` in expression"))
+                        .label(span, "not defined")
+                        .help(match hint {
+                            Some(h) => format!("did you mean `{h}`?"),
+                            None => "expressions can use inputs, env, steps, run, secrets (and item, index in for_each steps)".into(),
+                        })
+                }
+            };
+            self.push(d);
+        }
+    }
+
     /// Any YAML value, with expressions compiled in every string inside.
     pub(crate) fn val(&mut self, y: &Yaml, what: &str) -> Option<Val> {
         Some(match &y.kind {
