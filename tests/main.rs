@@ -13,6 +13,7 @@ mod children;
 mod cli;
 mod diagnostics;
 mod examples;
+mod expressions;
 mod generated;
 mod history_store;
 mod http;

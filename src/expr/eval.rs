@@ -1,23 +1,13 @@
 //! Evaluating expressions against the state of a run. Only the parts of the
 //! context an expression references are converted into CEL values.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use cel::objects::{Key, Map};
 use cel::{Context, ExecutionError, Value};
 use serde_json::Value as Json;
 
+pub(crate) use super::functions::StatusFns;
+use super::value::json_to_cel;
 use super::value::{Part, Template, Val};
 use super::Expr;
-
-/// Results of `success()`, `failure()`, `cancelled()` for the expression's step.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct StatusFns {
-    pub(crate) success: bool,
-    pub(crate) failure: bool,
-    pub(crate) cancelled: bool,
-}
 
 /// What an expression can see.
 pub(crate) struct Scope<'a> {
@@ -46,31 +36,6 @@ impl EvalError {
     }
 }
 
-pub(crate) fn json_to_cel(j: &Json) -> Value {
-    match j {
-        Json::Null => Value::Null,
-        Json::Bool(b) => Value::Bool(*b),
-        Json::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Value::Int(i)
-            } else if let Some(u) = n.as_u64() {
-                Value::UInt(u)
-            } else {
-                Value::Float(n.as_f64().unwrap_or(f64::NAN))
-            }
-        }
-        Json::String(s) => Value::String(Arc::new(s.clone())),
-        Json::Array(a) => Value::List(Arc::new(a.iter().map(json_to_cel).collect())),
-        Json::Object(o) => Value::Map(Map {
-            map: Arc::new(
-                o.iter()
-                    .map(|(k, v)| (Key::String(Arc::new(k.clone())), json_to_cel(v)))
-                    .collect::<HashMap<_, _>>(),
-            ),
-        }),
-    }
-}
-
 fn cel_to_json(v: &Value) -> Result<Json, EvalError> {
     v.json()
         .map_err(|_| EvalError::new(format!("the result {v:?} cannot be represented as JSON")))
@@ -78,11 +43,19 @@ fn cel_to_json(v: &Value) -> Result<Json, EvalError> {
 
 /// Evaluate one expression to a JSON value.
 pub(crate) fn eval(expr: &Expr, scope: &Scope<'_>) -> Result<Json, EvalError> {
-    let mut ctx = Context::with_env(super::env().clone());
+    // Compiling bounds the depth; this keeps evaluation bounded whatever
+    // built the tree.
+    let depth = super::limits::tree_depth(&expr.ast);
+    if depth > super::limits::MAX_DEPTH {
+        return Err(EvalError::new(
+            super::limits::TooDeep { depth, offset: 0 }.message(),
+        ));
+    }
     let mut roots: Vec<&str> = expr.refs.iter().map(|r| r.root.as_str()).collect();
     roots.sort_unstable();
     roots.dedup();
     let mut step_json: Vec<(String, Json)> = Vec::new();
+    let mut variables: Vec<(&str, Value)> = Vec::new();
     for root in roots {
         let value = match root {
             "inputs" => json_to_cel(scope.inputs),
@@ -121,37 +94,24 @@ pub(crate) fn eval(expr: &Expr, scope: &Scope<'_>) -> Result<Json, EvalError> {
             }
             _ => continue,
         };
-        ctx.add_variable_from_value(root, value);
+        variables.push((root, value));
     }
-    let st = scope.status;
-    add_fn(&mut ctx, "success", move || st.success);
-    add_fn(&mut ctx, "failure", move || st.failure);
-    add_fn(&mut ctx, "cancelled", move || st.cancelled);
-    add_fn(&mut ctx, "always", || true);
-    let _ = ctx.add_function("toJSON", |v: Value| -> Result<Value, ExecutionError> {
-        let j = v
-            .json()
-            .map_err(|e| ExecutionError::function_error("toJSON", e.to_string()))?;
-        Ok(Value::String(Arc::new(j.to_string())))
-    });
-    let _ = ctx.add_function(
-        "fromJSON",
-        |s: Arc<String>| -> Result<Value, ExecutionError> {
-            serde_json::from_str::<Json>(&s)
-                .map(|j| json_to_cel(&j))
-                .map_err(|e| ExecutionError::function_error("fromJSON", e.to_string()))
-        },
-    );
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ctx.resolve(&expr.ast)))
-        .map_err(|_| EvalError::new("expression evaluation failed unexpectedly"))?;
-    match result {
-        Ok(v) => cel_to_json(&v),
-        Err(e) => Err(explain(e, expr, &step_json)),
-    }
-}
-
-fn add_fn<F: Fn() -> bool + Send + Sync + 'static>(ctx: &mut Context<'_, '_>, name: &str, f: F) {
-    let _ = ctx.add_function(name, f);
+    let status = scope.status;
+    let step_json = &step_json;
+    // The evaluator recurses once per level of the tree: a deep one runs
+    // where the stack has room for it.
+    super::limits::with_stack(depth, move || {
+        let mut ctx = Context::with_env(super::env().clone());
+        for (root, value) in variables {
+            ctx.add_variable_from_value(root, value);
+        }
+        super::functions::register(&mut ctx, status);
+        match ctx.resolve(&expr.ast) {
+            Ok(v) => cel_to_json(&v),
+            Err(e) => Err(explain(e, expr, step_json)),
+        }
+    })
+    .map_err(|why| EvalError::new(format!("the expression failed: {why}")))?
 }
 
 /// Turn a CEL error into a message a user can act on; a missing key names the
@@ -338,6 +298,10 @@ mod tests {
     }
 
     fn run(s: &str) -> Result<Json, EvalError> {
+        with_scope(|scope| eval(&expr(s), scope))
+    }
+
+    fn with_scope<R>(f: impl FnOnce(&Scope<'_>) -> R) -> R {
         let inputs = json!({"env": "prod", "dry_run": false, "n": 3, "regions": ["eu", "us"]});
         let env = json!({"HOME": "/root"});
         let runj = json!({"id": "r1", "workflow": "w", "attempt": 1});
@@ -364,7 +328,7 @@ mod tests {
                 cancelled: false,
             },
         };
-        eval(&expr(s), &scope)
+        f(&scope)
     }
 
     #[test]
@@ -396,6 +360,57 @@ mod tests {
         );
         assert_eq!(run("fromJSON('{\"a\": [1]}').a[0]").unwrap(), json!(1));
         assert!(run("fromJSON('nope')").is_err());
+        // Namespaced functions of CEL's libraries.
+        assert_eq!(
+            run("optional.of(2).value() + math.abs(-1)").unwrap(),
+            json!(3)
+        );
+    }
+
+    #[test]
+    fn cel_string_literals() {
+        assert_eq!(run(r"r'\d'").unwrap(), json!(r"\d"));
+        assert_eq!(run(r"size(R'\d')").unwrap(), json!(2));
+        assert_eq!(run(r"r'\'").unwrap(), json!(r"\"));
+        assert_eq!(run("'''it's'''").unwrap(), json!("it's"));
+        assert_eq!(
+            run(r#""""a "quoted" word""""#).unwrap(),
+            json!(r#"a "quoted" word"#)
+        );
+        assert_eq!(run(r#"'}}' + "}}""#).unwrap(), json!("}}}}"));
+        assert_eq!(run(r"'a\tb'").unwrap(), json!("a\tb"));
+        assert_eq!(run(r"size(b'\x41')").unwrap(), json!(1));
+        assert_eq!(run(r"string(br'\x')").unwrap(), json!(r"\x"));
+        assert_eq!(run("1 // one }}\n + 1").unwrap(), json!(2));
+        assert_eq!(
+            run("'''multi\nline'''.split('\\n')").unwrap(),
+            json!(["multi", "line"])
+        );
+    }
+
+    /// At the bound, on a test thread's 2 MiB stack (which one level of the
+    /// unoptimised evaluator per 40 KiB would overflow).
+    #[test]
+    fn deep_expressions_evaluate() {
+        let chain = vec!["inputs.n"; 255].join(" + ");
+        assert_eq!(run(&chain).unwrap(), json!(765));
+        let nested = format!("{}1{}", "[".repeat(250), "]".repeat(250));
+        assert!(run(&format!("size({nested})")).is_ok());
+        // A tree deeper than the bound, however it was built, is refused.
+        let mut deep = expr("1");
+        for _ in 0..300 {
+            let inner = std::mem::take(&mut deep.ast);
+            deep.ast = cel::IdedExpr {
+                id: 0,
+                expr: cel::common::ast::Expr::Call(cel::common::ast::CallExpr {
+                    func_name: "!_".into(),
+                    target: None,
+                    args: vec![inner],
+                }),
+            };
+        }
+        let e = with_scope(|scope| eval(&deep, scope)).unwrap_err();
+        assert!(e.message.contains("nested too deeply"), "{}", e.message);
     }
 
     #[test]

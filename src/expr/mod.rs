@@ -2,6 +2,9 @@
 //! static references for validation, and evaluation against run state.
 
 pub(crate) mod eval;
+pub(crate) mod functions;
+mod lex;
+pub(crate) mod limits;
 pub(crate) mod template;
 mod value;
 
@@ -38,9 +41,6 @@ const CEL_TYPES: [&str; 10] = [
     "type",
 ];
 
-/// Function namespaces of the CEL extensions.
-const NAMESPACES: [&str; 5] = ["math", "base64", "lists", "strings", "sets"];
-
 /// A compiled expression.
 #[derive(Debug)]
 pub(crate) struct Expr {
@@ -50,8 +50,9 @@ pub(crate) struct Expr {
     /// Every `root.name` reference, for static checks and for building only
     /// the part of the context the expression reads.
     pub(crate) refs: Vec<Ref>,
-    /// Identifiers that are not a known root nor a comprehension variable.
-    pub(crate) unknown_idents: Vec<(String, usize)>,
+    /// Identifiers that are not a known root nor a comprehension variable,
+    /// and calls of unknown functions.
+    pub(crate) unknown_idents: Vec<Unknown>,
     /// Byte offset of `text` in the file, when it could be located exactly.
     pub(crate) file_offset: Option<usize>,
     /// Where each byte of `text` is written, when escapes (`''`, `\"`) or
@@ -73,11 +74,24 @@ pub(crate) struct Ref {
     pub(crate) len: usize,
 }
 
+/// A name an expression uses that nothing defines.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Unknown {
+    pub(crate) name: String,
+    /// Character offset and length inside [`Expr::text`].
+    pub(crate) offset: usize,
+    pub(crate) len: usize,
+    /// `None` for a variable; for a call, what is wrong with it.
+    pub(crate) call: Option<functions::Problem>,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct SyntaxError {
     pub(crate) message: String,
     /// Character offset inside the original text.
     pub(crate) offset: usize,
+    /// Refused for its depth ([`limits::MAX_DEPTH`]), not its syntax.
+    pub(crate) too_deep: bool,
 }
 
 impl Expr {
@@ -128,31 +142,29 @@ fn rewrite_hyphens(src: &str) -> (String, Vec<usize>) {
     let chars: Vec<char> = src.chars().collect();
     let mut out = String::with_capacity(src.len() + 8);
     let mut map = Vec::with_capacity(chars.len() + 8);
+    // String literals and comments are copied as they are: the end (a char
+    // index) of the one starting at each char.
+    let mut char_of_byte = vec![chars.len(); src.len() + 1];
+    for (ci, (bi, _)) in src.char_indices().enumerate() {
+        char_of_byte[bi] = ci;
+    }
+    let mut literal_end = vec![0usize; chars.len()];
+    for t in lex::tokens(src).filter(|t| t.is_literal()) {
+        if let Some(slot) = literal_end.get_mut(char_of_byte[t.start]) {
+            *slot = char_of_byte[t.end];
+        }
+    }
     let mut i = 0;
-    let mut quote: Option<char> = None;
     let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
     while i < chars.len() {
         let c = chars[i];
-        if let Some(q) = quote {
-            out.push(c);
-            map.push(i);
-            if c == '\\' && i + 1 < chars.len() {
-                out.push(chars[i + 1]);
-                map.push(i + 1);
-                i += 2;
-                continue;
+        let end = literal_end[i];
+        if end > i {
+            for (k, ch) in chars[i..end].iter().enumerate() {
+                out.push(*ch);
+                map.push(i + k);
             }
-            if c == q {
-                quote = None;
-            }
-            i += 1;
-            continue;
-        }
-        if c == '\'' || c == '"' {
-            quote = Some(c);
-            out.push(c);
-            map.push(i);
-            i += 1;
+            i = end;
             continue;
         }
         // A root word not preceded by `.` or an identifier character.
@@ -213,11 +225,12 @@ fn parser() -> Parser {
     env()
         .parser()
         .enable_ident_escape_syntax(true)
-        .max_recursion_depth(64)
+        // A backstop: [`limits::estimate`] refuses deeper input first.
+        .max_recursion_depth(limits::MAX_DEPTH as u16)
 }
 
 /// A compiled expression's tree, its references and its unknown names.
-pub(crate) type Compiled = (IdedExpr, Vec<Ref>, Vec<(String, usize)>);
+pub(crate) type Compiled = (IdedExpr, Vec<Ref>, Vec<Unknown>);
 
 /// Compile the inside of `${{ }}`.
 pub(crate) fn compile(text: &str) -> Result<Compiled, SyntaxError> {
@@ -225,8 +238,25 @@ pub(crate) fn compile(text: &str) -> Result<Compiled, SyntaxError> {
         return Err(SyntaxError {
             message: "empty expression".into(),
             offset: 0,
+            too_deep: false,
         });
     }
+    // Bounded before parsing: the parser recurses once per level.
+    let depth = limits::estimate(text).map_err(|e| SyntaxError {
+        message: e.message(),
+        offset: text.get(..e.offset).map_or(0, |t| t.chars().count()),
+        too_deep: true,
+    })?;
+    limits::with_stack(depth, || parse(text)).unwrap_or_else(|why| {
+        Err(SyntaxError {
+            message: format!("expression could not be parsed: {why}"),
+            offset: 0,
+            too_deep: false,
+        })
+    })
+}
+
+fn parse(text: &str) -> Result<Compiled, SyntaxError> {
     let (rewritten, map) = rewrite_hyphens(text);
     let to_orig = |rw_char: usize| map.get(rw_char).copied().unwrap_or(text.chars().count());
     // The CEL parser is generated code; never let a panic in it take orch down.
@@ -242,12 +272,14 @@ pub(crate) fn compile(text: &str) -> Result<Compiled, SyntaxError> {
             return Err(SyntaxError {
                 message: tidy_parse_message(&message),
                 offset: to_orig(rw_off),
+                too_deep: false,
             });
         }
         Err(_) => {
             return Err(SyntaxError {
                 message: "expression could not be parsed".into(),
                 offset: 0,
+                too_deep: false,
             })
         }
     };
@@ -265,7 +297,42 @@ pub(crate) fn compile(text: &str) -> Result<Compiled, SyntaxError> {
         }
     };
     walk(&ast, &mut bound, &mut refs, &mut unknown, &offset_of);
+    let chars: Vec<char> = text.chars().collect();
+    for bad in functions::bad_calls(&ast) {
+        // `foo.bar()` with `foo` unknown: that is the one problem to report.
+        if bad
+            .receiver
+            .as_ref()
+            .is_some_and(|r| unknown.iter().any(|u| u.call.is_none() && &u.name == r))
+        {
+            continue;
+        }
+        let paren = info.offset_for(bad.id).map(|(s, _)| to_orig(s as usize));
+        let (offset, len) = name_before(&chars, paren, &bad.function);
+        unknown.push(Unknown {
+            name: bad.name,
+            offset,
+            len,
+            call: Some(bad.problem),
+        });
+    }
+    unknown.sort_by_key(|u| u.offset);
     Ok((ast, refs, unknown))
+}
+
+/// Where `name` is written before the `(` at char offset `paren`: its offset
+/// and length (the `(` itself when it cannot be found).
+fn name_before(chars: &[char], paren: Option<usize>, name: &str) -> (usize, usize) {
+    let Some(p) = paren else { return (0, 1) };
+    let mut end = p.min(chars.len());
+    while end > 0 && chars[end - 1].is_whitespace() {
+        end -= 1;
+    }
+    let n = name.chars().count();
+    match end.checked_sub(n) {
+        Some(start) if chars[start..end].iter().copied().eq(name.chars()) => (start, n),
+        _ => (p, 1),
+    }
 }
 
 fn tidy_parse_message(m: &str) -> String {
@@ -314,7 +381,7 @@ fn walk(
     e: &IdedExpr,
     bound: &mut Vec<String>,
     refs: &mut Vec<Ref>,
-    unknown: &mut Vec<(String, usize)>,
+    unknown: &mut Vec<Unknown>,
     offset_of: &dyn Fn(u64) -> (usize, usize),
 ) {
     // A selection chain on a root identifier is one reference.
@@ -335,7 +402,12 @@ fn walk(
                         len,
                     });
                 } else if !CEL_TYPES.contains(&root.as_str()) {
-                    unknown.push((root.clone(), off));
+                    unknown.push(Unknown {
+                        name: root.clone(),
+                        offset: off,
+                        len: root.chars().count(),
+                        call: None,
+                    });
                 }
             }
             // Still walk index arguments that are not literals (`a[b]`).
@@ -359,7 +431,7 @@ fn walk(
                 Some(IdedExpr {
                     expr: Ast::Ident(ns),
                     ..
-                }) if NAMESPACES.contains(&ns.as_str()) && !bound.contains(ns) => {}
+                }) if functions::is_namespace(ns) && !bound.contains(ns) => {}
                 Some(t) => walk(t, bound, refs, unknown, offset_of),
                 None => {}
             }
@@ -396,6 +468,39 @@ fn walk(
         }
         Ast::Select(s) => walk(&s.operand, bound, refs, unknown, offset_of),
         Ast::Struct(_) | Ast::Ident(_) | Ast::Literal(_) | Ast::Unspecified => {}
+    }
+}
+
+/// The nodes directly under `e`.
+pub(super) fn children(e: &IdedExpr) -> Vec<&IdedExpr> {
+    match &e.expr {
+        Ast::Call(c) => c.target.as_deref().into_iter().chain(&c.args).collect(),
+        Ast::Select(s) => vec![&s.operand],
+        Ast::List(l) => l.elements.iter().collect(),
+        Ast::Map(m) => m
+            .entries
+            .iter()
+            .flat_map(|entry| match &entry.expr {
+                cel::common::ast::EntryExpr::MapEntry(me) => vec![&me.key, &me.value],
+                cel::common::ast::EntryExpr::StructField(f) => vec![&f.value],
+            })
+            .collect(),
+        Ast::Struct(s) => s
+            .entries
+            .iter()
+            .flat_map(|entry| match &entry.expr {
+                cel::common::ast::EntryExpr::MapEntry(me) => vec![&me.key, &me.value],
+                cel::common::ast::EntryExpr::StructField(f) => vec![&f.value],
+            })
+            .collect(),
+        Ast::Comprehension(c) => vec![
+            &c.iter_range,
+            &c.accu_init,
+            &c.loop_cond,
+            &c.loop_step,
+            &c.result,
+        ],
+        Ast::Ident(_) | Ast::Literal(_) | Ast::Unspecified => Vec::new(),
     }
 }
 
@@ -453,6 +558,12 @@ mod tests {
         assert_eq!(map.len(), rw.chars().count() + 1);
         let (rw, _) = rewrite_hyphens("'steps.a-b' + x.steps.a-b");
         assert_eq!(rw, "'steps.a-b' + x.steps.a-b");
+        // CEL's other literals and comments are left alone too.
+        let (rw, _) = rewrite_hyphens(r"r'\' + '''it's steps.a-b''' + steps.a-b // steps.c-d");
+        assert_eq!(
+            rw,
+            r"r'\' + '''it's steps.a-b''' + steps.`a-b` // steps.c-d"
+        );
     }
 
     #[test]
@@ -469,7 +580,7 @@ mod tests {
         assert!(names.contains(&("inputs", Some("env"))));
         assert!(names.contains(&("index", None)));
         assert_eq!(
-            unknown.iter().map(|u| u.0.as_str()).collect::<Vec<_>>(),
+            unknown.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(),
             vec!["foo"]
         );
         let r = refs.iter().find(|r| r.root == "inputs").unwrap();

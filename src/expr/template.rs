@@ -12,6 +12,9 @@ pub(crate) enum Piece<'a> {
 pub(crate) struct Unterminated {
     /// Byte offset of the `${{` that never closes.
     pub(crate) offset: usize,
+    /// Byte offset of a string literal inside it that never closes either,
+    /// the likely cause (`${{ 'it's' }}`).
+    pub(crate) string: Option<usize>,
 }
 
 /// Split `s` on `${{ … }}`. The closing `}}` is found outside string literals
@@ -25,7 +28,10 @@ pub(crate) fn split(s: &str) -> Result<Vec<Piece<'_>>, Unterminated> {
             out.push(Piece::Text(&s[rest..open]));
         }
         let inner_start = open + 3;
-        let close = find_close(&s[inner_start..]).ok_or(Unterminated { offset: open })?;
+        let close = find_close(&s[inner_start..]).map_err(|string| Unterminated {
+            offset: open,
+            string: string.map(|o| inner_start + o),
+        })?;
         out.push(Piece::Expr {
             text: &s[inner_start..inner_start + close],
             offset: inner_start,
@@ -38,33 +44,31 @@ pub(crate) fn split(s: &str) -> Result<Vec<Piece<'_>>, Unterminated> {
     Ok(out)
 }
 
-fn find_close(s: &str) -> Option<usize> {
+/// The offset of the `}}` that closes an expression starting at `s`: the
+/// first one outside string literals, comments and nested braces, by CEL's
+/// lexical rules (so `'}}'`, `r'\'`, `'''it's'''` and `// }}` are read as
+/// the parser reads them).
+/// Without one, the error holds the start of the last string literal that
+/// is never closed, if any.
+fn find_close(s: &str) -> Result<usize, Option<usize>> {
     let b = s.as_bytes();
     let mut depth = 0usize;
-    let mut quote: Option<u8> = None;
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        if let Some(q) = quote {
-            if c == b'\\' {
-                i += 2;
-                continue;
-            }
-            if c == q {
-                quote = None;
-            }
-        } else {
-            match c {
-                b'\'' | b'"' => quote = Some(c),
-                b'{' => depth += 1,
-                b'}' if depth > 0 => depth -= 1,
-                b'}' if b.get(i + 1) == Some(&b'}') => return Some(i),
-                _ => {}
-            }
+    let mut unclosed = None;
+    for t in super::lex::tokens(s) {
+        if t.kind == super::lex::Tok::Unclosed {
+            unclosed = Some(t.start);
         }
-        i += 1;
+        if t.kind != super::lex::Tok::Punct {
+            continue;
+        }
+        match b[t.start] {
+            b'{' => depth += 1,
+            b'}' if depth > 0 => depth -= 1,
+            b'}' if b.get(t.start + 1) == Some(&b'}') => return Ok(t.start),
+            _ => {}
+        }
     }
-    None
+    Err(unclosed)
 }
 
 #[cfg(test)]
@@ -104,8 +108,41 @@ mod tests {
     }
 
     #[test]
+    fn cel_strings_and_comments_inside() {
+        let inner = |s: &'static str| match split(s).unwrap().as_slice() {
+            [Piece::Expr { text, .. }] => *text,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(inner(r"${{ r'\' }}"), r" r'\' ");
+        assert_eq!(inner(r#"${{ R"\" + b'\'' }}"#), r#" R"\" + b'\'' "#);
+        assert_eq!(inner("${{ '''it's''' }}"), " '''it's''' ");
+        assert_eq!(
+            inner(r#"${{ """say "}}" now""" }}"#),
+            r#" """say "}}" now""" "#
+        );
+        assert_eq!(inner(r#"${{ "}}" }}"#), r#" "}}" "#);
+        assert_eq!(inner("${{ 1 // }} \n }}"), " 1 // }} \n ");
+        // A comment runs to the end of the line: here, of the value.
+        assert!(split("${{ 1 // }}").is_err());
+        assert_eq!(split(r"${{ 'a' }} and ${{ r'b\' }}").unwrap().len(), 3);
+    }
+
+    #[test]
     fn unterminated() {
-        assert_eq!(split("x ${{ y").unwrap_err(), Unterminated { offset: 2 });
+        assert_eq!(
+            split("x ${{ y").unwrap_err(),
+            Unterminated {
+                offset: 2,
+                string: None
+            }
+        );
+        assert_eq!(
+            split("${{ 'it's' }}").unwrap_err(),
+            Unterminated {
+                offset: 0,
+                string: Some(9)
+            }
+        );
         assert_eq!(split("plain").unwrap(), vec![Piece::Text("plain")]);
     }
 }

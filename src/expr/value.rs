@@ -1,7 +1,12 @@
 //! Values from a file that may hold `${{ }}` expressions, compiled: literal
-//! JSON, templates of text and expressions, lists and maps of those.
+//! JSON, templates of text and expressions, lists and maps of those; and JSON
+//! as the CEL values evaluation reads.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+
+use cel::objects::{Key, Map};
+use cel::Value;
 
 use serde_json::Value as Json;
 
@@ -61,5 +66,31 @@ impl Val {
             Val::List(l) => l.iter().for_each(|v| v.collect(out)),
             Val::Map(m) => m.iter().for_each(|(_, v)| v.collect(out)),
         }
+    }
+}
+
+/// A JSON value as a CEL value.
+pub(crate) fn json_to_cel(j: &Json) -> Value {
+    match j {
+        Json::Null => Value::Null,
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::Int(i)
+            } else if let Some(u) = n.as_u64() {
+                Value::UInt(u)
+            } else {
+                Value::Float(n.as_f64().unwrap_or(f64::NAN))
+            }
+        }
+        Json::String(s) => Value::String(Arc::new(s.clone())),
+        Json::Array(a) => Value::List(Arc::new(a.iter().map(json_to_cel).collect())),
+        Json::Object(o) => Value::Map(Map {
+            map: Arc::new(
+                o.iter()
+                    .map(|(k, v)| (Key::String(Arc::new(k.clone())), json_to_cel(v)))
+                    .collect::<HashMap<_, _>>(),
+            ),
+        }),
     }
 }

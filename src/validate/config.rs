@@ -124,6 +124,7 @@ fn policies(cx: &mut Ctx, y: &Yaml) -> Policies {
                 }
             };
             if let Some(w) = &when {
+                cx.unknown_names(w);
                 for rf in &w.refs {
                     if !["step", "inputs", "run"].contains(&rf.root.as_str()) {
                         cx.push(

@@ -265,15 +265,28 @@ impl Ctx {
             match template::split(text) {
                 Ok(p) => p,
                 Err(u) => {
-                    let at = match &map {
-                        Some(m) => m.source(u.offset),
-                        None => self.locate(span, &text[u.offset..]).unwrap_or(span.offset),
+                    let loc = |o: usize| match &map {
+                        Some(m) => Some(m.source(o)),
+                        None => self.locate(span, &text[o..]),
                     };
-                    self.push(
-                        Diag::new("expression", "`${{` is never closed")
-                            .label(Span::new(at, 3), "opened here")
-                            .help("close the expression with `}}`"),
-                    );
+                    let at = loc(u.offset).unwrap_or(span.offset);
+                    let mut d = Diag::new("expression", "`${{` is never closed")
+                        .label(Span::new(at, 3), "opened here");
+                    // A quote left open hides the `}}` after it.
+                    let string = u.string.and_then(|o| {
+                        text.get(o..)?;
+                        let found = loc(o)?;
+                        (found > at).then_some(found)
+                    });
+                    d = match string {
+                        Some(q) => d
+                            .label(Span::new(q, 1), "this string is never closed")
+                            .help(
+                            "inside '…' a quote is written \\' (or quote with \"…\" or '''…''')",
+                        ),
+                        None => d.help("close the expression with `}}`"),
+                    };
+                    self.push(d);
                     return None;
                 }
             }
@@ -336,13 +349,52 @@ impl Ctx {
                     file_map,
                     value_span,
                 };
-                self.push(
+                let d = if e.too_deep {
+                    Diag::new("expression", e.message)
+                        .label(probe.span_of(e.offset, 1), "too deep from here")
+                        .help(
+                            "split it: compute parts in a `transform` step and combine its results",
+                        )
+                } else {
                     Diag::new("expression", "invalid expression")
                         .label(probe.span_of(e.offset, 1), e.message)
-                        .help("expressions are CEL: https://github.com/google/cel-spec/blob/master/doc/langdef.md"),
-                );
+                        .help("expressions are CEL: https://github.com/google/cel-spec/blob/master/doc/langdef.md")
+                };
+                self.push(d);
                 None
             }
+        }
+    }
+
+    /// Names and functions in `e` that nothing defines.
+    pub(crate) fn unknown_names(&mut self, e: &Expr) {
+        for u in &e.unknown_idents {
+            let span = e.span_of(u.offset, u.len);
+            let name = &u.name;
+            let d = match &u.call {
+                Some(problem) => {
+                    let (message, help) = problem.explain(name);
+                    let label = match problem {
+                        crate::expr::functions::Problem::Unknown(_) => "no such function",
+                        _ => "called here",
+                    };
+                    Diag::new("expression", message)
+                        .label(span, label)
+                        .help(help)
+                }
+                None => {
+                    let namespaces = crate::expr::functions::namespaces();
+                    let hint =
+                        did_you_mean(name, crate::expr::ROOTS.iter().copied().chain(namespaces));
+                    Diag::new("expression", format!("unknown name `{name}` in expression"))
+                        .label(span, "not defined")
+                        .help(match hint {
+                            Some(h) => format!("did you mean `{h}`?"),
+                            None => "expressions can use inputs, env, steps, run, secrets (and item, index in for_each steps)".into(),
+                        })
+                }
+            };
+            self.push(d);
         }
     }
 

@@ -575,16 +575,5 @@ fn check_expr(
             _ => {}
         }
     }
-    for (name, off) in &e.unknown_idents {
-        let span = e.span_of(*off, name.chars().count());
-        let hint = did_you_mean(name, crate::expr::ROOTS);
-        cx.push(
-            Diag::new("expression", format!("unknown name `{name}` in expression"))
-                .label(span, "not defined")
-                .help(match hint {
-                    Some(h) => format!("did you mean `{h}`?"),
-                    None => "expressions can use inputs, env, steps, run, secrets (and item, index in for_each steps)".into(),
-                }),
-        );
-    }
+    cx.unknown_names(e);
 }
