@@ -212,3 +212,47 @@ steps:
     assert_eq!(step_status(home.path(), &run, "each[1]"), "succeeded");
     assert_eq!(lines(p.path()).last().map(String::as_str), Some("after"));
 }
+
+/// The recorded `steps.<id>` view of a step.
+fn recorded_view(home: &Path, run: &str, step: &str) -> serde_json::Value {
+    let text: String = crate::history_store::db(home)
+        .query_row(
+            "SELECT result FROM steps WHERE run_id = ?1 AND step_id = ?2",
+            [run, step],
+            |r| r.get(0),
+        )
+        .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn stdout_is_kept_only_where_read_and_a_resume_that_reads_it_reruns_its_step() {
+    // Nothing reads `noisy`'s stdout: none of it is kept (nor recorded).
+    let before = "name: w\nsteps:\n  - id: noisy\n    run: echo noisy >> runs.txt; echo hello\n  - id: read\n    needs: [noisy, kept]\n    run: echo \"${{ steps.kept.stdout }}\" | grep -q kept-text && exit 1\n  - id: kept\n    run: echo kept-text\n";
+    let p = project(&[("w.yaml", before)]);
+    let home = tempfile::tempdir().unwrap();
+    orch_in(p.path(), home.path())
+        .args(["run", "w.yaml", "--output", "plain", "-j", "1"])
+        .assert()
+        .code(1);
+    let (run, _) = only_run(home.path());
+    assert_eq!(
+        recorded_view(home.path(), &run, "noisy")["stdout"],
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        recorded_view(home.path(), &run, "kept")["stdout"],
+        "kept-text"
+    );
+    // The fixed file reads `noisy`'s stdout: `noisy` runs again to have it.
+    let after = before.replace(
+        "run: echo \"${{ steps.kept.stdout }}\" | grep -q kept-text && exit 1",
+        "run: test \"${{ steps.noisy.stdout }}\" = hello && test \"${{ steps.kept.stdout }}\" = kept-text",
+    );
+    std::fs::write(p.path().join("w.yaml"), after).unwrap();
+    orch_in(p.path(), home.path())
+        .args(["resume", &run[..10], "--output", "plain"])
+        .assert()
+        .success();
+    assert_eq!(lines(p.path()), ["noisy", "noisy"]);
+}

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::{HttpBody, Step, StepBody, StepKind};
+use super::{HttpBody, Step, StepBody, StepKind, Workflow};
 use crate::expr::Expr;
 
 /// Where in a step an expression is written: it decides what the
@@ -82,6 +82,38 @@ impl Step {
             }
         }
         ids
+    }
+}
+
+impl Workflow {
+    /// Keep the end of a step's stdout only where something may read it:
+    /// an expression naming `steps.<id>.stdout` (or `steps.<id>` whole, or
+    /// its `items`), one reading `steps` as a whole, or a cache entry that a
+    /// later run may read. A noisy step nobody reads then costs no memory
+    /// after it ends, and no megabyte in the history.
+    pub(crate) fn mark_stdout_readers(&mut self) {
+        let mut every = false;
+        let mut read: Vec<String> = Vec::new();
+        let exprs = self
+            .steps
+            .iter()
+            .flat_map(|s| s.exprs().into_iter().map(|(_, e)| e))
+            .chain(self.outputs.iter().flat_map(|(_, v)| v.exprs()))
+            .chain(self.env.iter().flat_map(|(_, v)| v.exprs()));
+        for r in exprs.flat_map(|e| &e.refs).filter(|r| r.root == "steps") {
+            match &r.name {
+                None => every = true,
+                Some(id) => {
+                    let field = r.path.first().map(String::as_str);
+                    if matches!(field, None | Some("stdout" | "items")) && !read.contains(id) {
+                        read.push(id.clone());
+                    }
+                }
+            }
+        }
+        for s in &mut self.steps {
+            s.keep_stdout = every || s.cache.is_some() || read.contains(&s.id);
+        }
     }
 }
 

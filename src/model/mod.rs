@@ -231,6 +231,9 @@ pub(crate) struct Step {
     pub(crate) body: StepBody,
     /// SHA-256 of the step as written: what `orch resume` compares.
     pub(crate) definition: String,
+    /// Whether anything may read `steps.<id>.stdout` (see
+    /// [`Workflow::mark_stdout_readers`]); if not, none of it is kept.
+    pub(crate) keep_stdout: bool,
 }
 
 impl Step {

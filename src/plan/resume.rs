@@ -151,6 +151,13 @@ pub(crate) fn resume(
             first: first.unwrap_or("STEP").to_string(),
         });
     }
+    // A step's stdout is kept only when something read it (see
+    // `Workflow::mark_stdout_readers`): if the file now reads a stdout the
+    // run did not keep, its step runs again to have it.
+    keep.retain(|id| {
+        let step = wf.step_index(id).map(|i| &wf.steps[i]);
+        !(step.is_some_and(needs_stdout) && by_id.get(id).is_some_and(|r| lacks_stdout(r)))
+    });
     // A kept step whose needs run again must run again too.
     loop {
         let dropped: Vec<&str> = wf
@@ -185,6 +192,26 @@ pub(crate) fn resume(
     })
 }
 
+/// A `run` step whose `steps.<id>.stdout` something reads.
+fn needs_stdout(s: &crate::model::Step) -> bool {
+    s.keep_stdout && matches!(s.body.kind, crate::model::StepKind::Run { .. })
+}
+
+/// The recorded result has no stdout (for a `for_each` step: one of its
+/// items has none): nothing read it when it ran.
+fn lacks_stdout(r: &RecordedStep<'_>) -> bool {
+    let no_stdout = |v: &Json| v.get("stdout").is_some_and(Json::is_null);
+    let Some(v) = r.result.and_then(|t| serde_json::from_str::<Json>(t).ok()) else {
+        return false;
+    };
+    match v.get("items").and_then(Json::as_array) {
+        Some(items) => items
+            .iter()
+            .any(|i| no_stdout(i) && i.get("status").and_then(Json::as_str) != Some("skipped")),
+        None => no_stdout(&v),
+    }
+}
+
 /// The items of `for_each` steps that run again which keep their results:
 /// each item that succeeded (or was cached), when its step is unchanged,
 /// is not re-run by `--from`, and nothing it needs runs again. `items` are
@@ -205,7 +232,12 @@ pub(crate) fn kept_items(
             && s.needs.iter().all(|n| plan.restore.contains_key(&n.id))
     }) {
         let prefix = format!("{}[", step.id);
-        for it in items.iter().filter(|it| KEEPS.contains(&it.status)) {
+        let usable = |it: &&RecordedStep<'_>| !(needs_stdout(step) && lacks_stdout(it));
+        for it in items
+            .iter()
+            .filter(|it| KEEPS.contains(&it.status))
+            .filter(usable)
+        {
             let Some(k) = it
                 .id
                 .strip_prefix(&prefix)

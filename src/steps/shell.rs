@@ -45,6 +45,9 @@ pub(crate) struct ShellJob {
     pub(crate) grace: Duration,
     pub(crate) cancel: CancelWatch,
     pub(crate) sink: Arc<dyn Sink>,
+    /// How much of the end of stdout to keep for `steps.<id>.stdout`:
+    /// [`STDOUT_TAIL`], or 0 when nothing reads it.
+    pub(crate) keep: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,9 +161,11 @@ pub(crate) async fn run(mut job: ShellJob) -> ShellResult {
     let stderr = child.stderr.take();
     let sink = job.sink.clone();
     let id = job.display_id.clone();
-    let reader = tokio::spawn(async move {
-        super::pipes::read_both(stdout, stderr, &id, &*sink, STDOUT_TAIL).await
-    });
+    let keep = job.keep;
+    let reader =
+        tokio::spawn(
+            async move { super::pipes::read_both(stdout, stderr, &id, &*sink, keep).await },
+        );
 
     let mut timed_out = false;
     let mut cancelled = false;
@@ -357,6 +362,7 @@ impl Script {
             cancel: cx.cancel.clone(),
             sink: cx.sink.clone(),
             path: self.path.clone(),
+            keep: if cx.step.keep_stdout { STDOUT_TAIL } else { 0 },
         })
         .await;
         let outputs = match std::fs::read_to_string(&out_file) {
@@ -367,7 +373,7 @@ impl Script {
                     Err(e) => {
                         return Attempt {
                             exit_code: res.exit_code(),
-                            stdout: Some(res.stdout_tail),
+                            stdout: cx.step.keep_stdout.then_some(res.stdout_tail),
                             ..Attempt::failed(ErrorKind::Exit, e.to_string())
                         }
                     }
@@ -400,7 +406,7 @@ impl Script {
         Attempt {
             result: result.map_err(|(kind, message)| StepError::new(kind, message)),
             exit_code: res.exit_code(),
-            stdout: Some(res.stdout_tail),
+            stdout: cx.step.keep_stdout.then_some(res.stdout_tail),
             outputs,
             ..Attempt::ok()
         }

@@ -128,6 +128,7 @@ pub(crate) fn step(
 
     Some(Step {
         definition: crate::digest::sha256_hex(y.to_json().to_string().as_bytes()),
+        keep_stdout: true,
         id,
         name,
         phase,

@@ -133,7 +133,7 @@ pub(crate) fn workflow(
         .map(|v| cx.val_map(v, "outputs"))
         .unwrap_or_default();
 
-    let wf = Workflow {
+    let mut wf = Workflow {
         name,
         version,
         inputs,
@@ -146,6 +146,7 @@ pub(crate) fn workflow(
     };
     super::refs::check(&mut cx, &wf, config);
     if cx.diags.is_empty() {
+        wf.mark_stdout_readers();
         Ok(wf)
     } else {
         // Report in file order, so a user fixes them top to bottom.
