@@ -13,6 +13,7 @@ mod children;
 mod cli;
 mod diagnostics;
 mod examples;
+mod fuzz;
 mod generated;
 mod history_store;
 mod http;
