@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fill fuzz/corpus/<target>/ with seeds from the repository: every workflow
-# and config file in examples/, workflows/ and the diagnostic fixtures, the
+# and config file in examples/, workflows/ and the diagnostic fixtures
+# (tests/fixtures/{invalid,config}; not the crash reproducers), the
 # `${{ }}` expressions and templated lines found in them, and a few
 # ORCH_OUTPUT files. Safe to re-run: seeds are named by their content.
 set -euo pipefail
@@ -20,7 +21,7 @@ seed() { # target, content on stdin
     fi
 }
 
-mapfile -t files < <(find examples workflows tests/fixtures -type f \( -name '*.yaml' -o -name '*.yml' \) | sort)
+mapfile -t files < <(find examples workflows tests/fixtures/invalid tests/fixtures/config -type f \( -name '*.yaml' -o -name '*.yml' \) | sort)
 for f in "${files[@]}"; do
     seed workflow <"$f"
     # The config parser sees workflow files too: their structure is close.
