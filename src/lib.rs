@@ -41,6 +41,10 @@ pub mod generate {
     pub use crate::validate::keys::{splice_reference, SpliceError};
 }
 
+/// What the fuzz targets (fuzz/) and the property tests call.
+#[doc(hidden)]
+pub mod fuzz;
+
 /// Run one command; returns the process exit code. Every error is shown
 /// and mapped to its code here.
 #[allow(clippy::print_stderr, reason = "the one place errors are shown")]

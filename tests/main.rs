@@ -14,6 +14,7 @@ mod cli;
 mod diagnostics;
 mod examples;
 mod expressions;
+mod fuzz;
 mod generated;
 mod history_store;
 mod http;

@@ -162,7 +162,7 @@ pub(crate) fn run(cx: &Context, args: &ResumeArgs) -> Result<Exit, Error> {
 
 /// Stop what the interrupted attempt left running before any step runs
 /// again: steps run in process groups of their own, which outlive a killed
-/// orch (its direct child gets a parent-death signal, the rest does not).
+/// orch.
 /// Stopped, not waited for: a step that runs again would run twice at once.
 /// Said even with `-q`: orch signals processes it did not start this time.
 fn stop_leftovers(store: &mut Store, run_id: &str, grace: Duration) -> Result<(), Error> {

@@ -52,6 +52,16 @@ pub(crate) fn read_source(path: &Path) -> Result<Arc<Source>, Diag> {
             f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)
         })
         .map_err(|e| Diag::new("io", format!("cannot read {name}: {e}")))?;
+    source_from_bytes(name, path, bytes)
+}
+
+/// The checks on a file's bytes (size, binary, UTF-8, byte-order mark), apart
+/// from reading it so they can be fuzzed.
+pub(crate) fn source_from_bytes(
+    name: String,
+    path: &Path,
+    bytes: Vec<u8>,
+) -> Result<Arc<Source>, Diag> {
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(Diag::new(
             "io",

@@ -1,7 +1,7 @@
 //! Process groups of `run:` steps seen from outside orch's own wait: the
-//! parent-death signal of a step's direct child, the start stamp that tells
-//! a group from a later one reusing its id, and stopping the groups a killed
-//! orch left running (`orch resume` does, before it runs those steps again).
+//! start stamp that tells a group from a later one reusing its id, and
+//! stopping the groups a killed orch left running (`orch resume` does,
+//! before it runs those steps again).
 //!
 //! Start stamps are `boot_id:starttime` (Linux: `/proc/sys/kernel/random/boot_id`
 //! and field 22 of `/proc/<pid>/stat`, clock ticks since boot). Elsewhere
@@ -31,8 +31,8 @@ pub(crate) enum Leftover {
 
 /// Whether group `pgid`, whose leader had start stamp `start`, still runs.
 ///
-/// While the leader lives, its stamp must match exactly. Once it is gone
-/// (it gets the parent-death signal), the members must have started no
+/// While the leader lives, its stamp must match exactly. Once it is gone,
+/// the members must have started no
 /// earlier than it: a reused id needs a new leader with that pid, which
 /// started later. A reused group whose new leader has exited as well
 /// cannot be told apart; that takes a pid wrap-around onto this very id.
@@ -89,31 +89,6 @@ pub(crate) fn stop_groups(pgids: &[i32], grace: Duration) {
     gone(Duration::from_secs(2));
 }
 
-/// Make the step's direct child get SIGTERM when orch dies, as if
-/// cancelled. Only the child: the rest of its group is `orch resume`'s to
-/// stop. (The signal follows the thread that spawned it: orch's runtime
-/// runs on one thread that lives as long as the run.)
-#[cfg(target_os = "linux")]
-pub(crate) fn die_with_orch(cmd: &mut tokio::process::Command) {
-    let orch = nix::unistd::getpid();
-    // SAFETY: the closure runs between fork and exec and makes only
-    // async-signal-safe system calls (prctl, getppid, kill); it allocates
-    // nothing and takes no lock.
-    unsafe {
-        cmd.pre_exec(move || {
-            nix::sys::prctl::set_pdeathsig(Signal::SIGTERM).map_err(std::io::Error::from)?;
-            // orch died before the prctl: no signal will ever come.
-            if nix::unistd::getppid() != orch {
-                nix::sys::signal::raise(Signal::SIGTERM).map_err(std::io::Error::from)?;
-            }
-            Ok(())
-        });
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-pub(crate) fn die_with_orch(_cmd: &mut tokio::process::Command) {}
-
 struct Stat {
     pid: i32,
     /// State letter: `Z` (zombie) and `X` (dead) no longer run.
@@ -122,10 +97,15 @@ struct Stat {
     start: u64,
 }
 
+/// Read once per process: it is the same for every step.
 #[cfg(target_os = "linux")]
 fn boot_id() -> Option<String> {
-    let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
-    Some(id.trim().to_string())
+    static ID: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+        Some(id.trim().to_string())
+    })
+    .clone()
 }
 
 #[cfg(not(target_os = "linux"))]

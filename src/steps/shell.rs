@@ -120,7 +120,6 @@ pub(crate) async fn run(mut job: ShellJob) -> ShellResult {
         return spawn_failed(what);
     }
     let (mut cmd, argv) = command_for(&job);
-    process::die_with_orch(&mut cmd);
     cmd.current_dir(&job.cwd)
         .envs(job.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdin(Stdio::null())

@@ -1,0 +1,8 @@
+//! Bytes as a workflow file: load, validate, render the diagnostics.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    orch::fuzz::run_target("workflow", data);
+});
