@@ -37,9 +37,10 @@ pub(crate) struct EnvVars {
     /// The working directory orch was started in.
     pub(crate) cwd: PathBuf,
     /// Not variables, but facts of the environment orch started in,
-    /// captured with them: whether stdin and stderr are terminals.
+    /// captured with them: whether stdin, stderr and stdout are terminals.
     pub(crate) stdin_tty: bool,
     pub(crate) stderr_tty: bool,
+    pub(crate) stdout_tty: bool,
     /// All of orch's environment, passed on to steps.
     pub(crate) all: Vec<(String, String)>,
 }
@@ -111,6 +112,7 @@ impl EnvVars {
             cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
             stdin_tty: std::io::stdin().is_terminal(),
             stderr_tty: std::io::stderr().is_terminal(),
+            stdout_tty: std::io::stdout().is_terminal(),
             all,
         }
     }
@@ -122,6 +124,17 @@ pub(crate) fn color(choice: ColorChoice, env: &EnvVars) -> bool {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => !env.no_color && env.stderr_tty,
+    }
+}
+
+/// `--color` for what is written to stdout (plain output): `auto` colours
+/// it only where stdout is a terminal, so a log file or a pipe gets no
+/// escapes unless `always` asks for them (CI logs that render ANSI).
+pub(crate) fn color_stdout(choice: ColorChoice, env: &EnvVars) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => !env.no_color && env.stdout_tty,
     }
 }
 
@@ -219,6 +232,8 @@ pub(crate) struct RunFlags<'a> {
     pub(crate) jobs: Option<u32>,
     /// `--color`, already resolved.
     pub(crate) color: bool,
+    /// `--color`, resolved for stdout.
+    pub(crate) color_stdout: bool,
     pub(crate) quiet: bool,
     pub(crate) verbose: u8,
 }
@@ -227,6 +242,8 @@ pub(crate) struct RunFlags<'a> {
 pub(crate) struct RunSettings {
     pub(crate) output: OutputMode,
     pub(crate) color: bool,
+    /// Colours in plain output (on stdout).
+    pub(crate) color_stdout: bool,
     pub(crate) quiet: bool,
     pub(crate) verbose: u8,
     /// Plain output adds GitHub annotations.
@@ -289,6 +306,7 @@ impl RunSettings {
         Ok(RunSettings {
             output,
             color: flags.color,
+            color_stdout: flags.color_stdout,
             quiet: flags.quiet,
             verbose: flags.verbose,
             github_actions: env.github_actions,
@@ -602,6 +620,7 @@ mod tests {
             exec: args,
             jobs,
             color: false,
+            color_stdout: false,
             quiet: false,
             verbose: 0,
         };
@@ -718,5 +737,13 @@ mod tests {
         env.stderr_tty = false;
         env.no_color = false;
         assert!(!color(ColorChoice::Auto, &env));
+        // Stdout goes by stdout.
+        assert!(!color_stdout(ColorChoice::Auto, &env));
+        assert!(color_stdout(ColorChoice::Always, &env));
+        env.stdout_tty = true;
+        assert!(color_stdout(ColorChoice::Auto, &env));
+        env.no_color = true;
+        assert!(!color_stdout(ColorChoice::Auto, &env));
+        assert!(!color_stdout(ColorChoice::Never, &env));
     }
 }

@@ -22,6 +22,7 @@ mod inspect;
 mod masking;
 mod orphans;
 mod redirects;
+mod reporting;
 mod resume;
 mod run;
 mod saga;

@@ -32,6 +32,8 @@ pub(crate) struct Context {
     pub(crate) env: EnvVars,
     pub(crate) cwd: PathBuf,
     pub(crate) color: bool,
+    /// `--color` for stdout.
+    pub(crate) color_stdout: bool,
     pub(crate) quiet: bool,
     pub(crate) verbose: u8,
     pub(crate) config: Option<PathBuf>,
@@ -43,10 +45,12 @@ impl Context {
         let env = EnvVars::capture();
         let cwd = env.cwd.clone();
         let color = crate::settings::color(cli.color, &env);
+        let color_stdout = crate::settings::color_stdout(cli.color, &env);
         Context {
             env,
             cwd,
             color,
+            color_stdout,
             quiet: cli.quiet,
             verbose: cli.verbose,
             config: cli.config.clone(),
@@ -96,6 +100,7 @@ impl Context {
             exec,
             jobs,
             color: self.color,
+            color_stdout: self.color_stdout,
             quiet: self.quiet,
             verbose: self.verbose,
         };

@@ -136,6 +136,9 @@ pub(crate) struct StepOutcome {
     pub(crate) result: Option<Arc<serde_json::Value>>,
     /// The cache entry this step produced or used.
     pub(crate) cache: Option<Arc<CacheNote>>,
+    /// A failure `continue_on_error` allows: the run goes on as if the
+    /// step had finished, and does not fail because of it.
+    pub(crate) allowed: bool,
 }
 
 /// A decided approval.
@@ -248,6 +251,7 @@ mod tests {
                     http_status: None,
                     result: None,
                     cache: None,
+                    allowed: false,
                 },
             },
             &Arc::from("r1"),
@@ -259,6 +263,16 @@ mod tests {
         assert_eq!(j["step_id"], "build");
         assert!(j["time"].as_str().unwrap().ends_with('Z'));
         assert!(j.get("error").is_none());
+        assert!(j.get("allowed").is_none());
+    }
+
+    #[test]
+    fn an_allowed_failure_says_so_on_the_wire() {
+        let mut e = sample::of(wire::Name::StepFailed, "lint");
+        e.outcome_mut().allowed = true;
+        let j = serde_json::to_value(&e).unwrap();
+        assert_eq!(j["event"], "orchestration.step.failed");
+        assert_eq!(j["allowed"], true);
     }
 
     #[test]
@@ -313,6 +327,7 @@ pub(crate) mod sample {
             http_status: None,
             result: None,
             cache: None,
+            allowed: false,
         }
     }
 

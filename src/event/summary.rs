@@ -17,6 +17,8 @@ pub(crate) struct StepReport {
     pub(crate) error: Option<String>,
     pub(crate) outputs: Json,
     pub(crate) items: Vec<StepReport>,
+    /// Failed, but `continue_on_error` allows it: not a failure of the run.
+    pub(crate) allowed: bool,
 }
 
 /// The end of a run.
@@ -63,7 +65,9 @@ impl RunSummary {
     }
 }
 
-/// `3 succeeded, 1 failed, 2 skipped` over top-level steps, zeros left out.
+/// `3 succeeded, 1 failed, 1 failed (allowed), 2 skipped` over top-level
+/// steps, zeros left out. Failures `continue_on_error` allows are counted
+/// apart: they are not what failed the run.
 pub(crate) fn count_line(steps: &[StepReport]) -> String {
     const ORDER: [Status; 10] = [
         Status::Succeeded,
@@ -77,12 +81,54 @@ pub(crate) fn count_line(steps: &[StepReport]) -> String {
         Status::Retrying,
         Status::Waiting,
     ];
-    ORDER
-        .iter()
-        .filter_map(|st| {
-            let n = steps.iter().filter(|s| s.status == *st).count();
-            (n > 0).then(|| format!("{n} {}", st.as_str()))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+    let mut parts = Vec::new();
+    for st in ORDER {
+        let of = |allowed: bool| {
+            steps
+                .iter()
+                .filter(|s| s.status == st && s.allowed == allowed)
+                .count()
+        };
+        let n = of(false);
+        if n > 0 {
+            parts.push(format!("{n} {}", st.as_str()));
+        }
+        let n = of(true);
+        if n > 0 {
+            parts.push(format!("{n} {} (allowed)", st.as_str()));
+        }
+    }
+    parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(status: Status, allowed: bool) -> StepReport {
+        StepReport {
+            id: "s".into(),
+            status,
+            error: None,
+            outputs: Json::Null,
+            items: Vec::new(),
+            allowed,
+        }
+    }
+
+    #[test]
+    fn allowed_failures_are_counted_apart() {
+        let steps = [
+            step(Status::Succeeded, false),
+            step(Status::Failed, true),
+            step(Status::Succeeded, false),
+            step(Status::Failed, false),
+            step(Status::Skipped, false),
+        ];
+        assert_eq!(
+            count_line(&steps),
+            "2 succeeded, 1 failed, 1 failed (allowed), 1 skipped"
+        );
+        assert_eq!(count_line(&steps[..2]), "1 succeeded, 1 failed (allowed)");
+    }
 }

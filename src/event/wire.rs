@@ -3,7 +3,9 @@
 //!
 //! Fields appear in a fixed order and absent ones are left out:
 //! `event, time, run_id, workflow, step_id, attempt, status, duration_ms,
-//! error, max_attempts, exit_code, http_status, delay_ms, outputs, approval`.
+//! error, max_attempts, exit_code, http_status, delay_ms, outputs, approval,
+//! allowed`. `allowed: true` marks a `step.failed` that `continue_on_error`
+//! allows (absent otherwise).
 
 use std::time::SystemTime;
 
@@ -123,6 +125,8 @@ struct Wire<'a> {
     outputs: Option<&'a Json>,
     #[serde(skip_serializing_if = "Option::is_none")]
     approval: Option<Approval<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allowed: Option<bool>,
 }
 
 #[derive(Serialize, Default)]
@@ -161,6 +165,7 @@ impl Serialize for Event {
             delay_ms: None,
             outputs: None,
             approval: None,
+            allowed: None,
         };
         match &self.kind {
             EventKind::RunCreated => {}
@@ -208,6 +213,7 @@ impl Serialize for Event {
                 w.error = o.error.as_deref().map(Into::into);
                 w.exit_code = o.exit_code;
                 w.http_status = o.http_status;
+                w.allowed = o.allowed.then_some(true);
             }
             EventKind::ApprovalRequested {
                 message, timeout, ..

@@ -121,8 +121,9 @@ pub(super) fn restored(r: &Restored) -> UnitResult {
     }
 }
 
-/// How a step (and each of its items) ended, for the run's summary.
-pub(super) fn report(id: &str, st: &StepState, cancelled: bool) -> StepReport {
+/// How a step (and each of its items) ended, for the run's summary;
+/// `continue_on_error` marks its failures allowed.
+pub(super) fn report(id: &str, st: &StepState, cancelled: bool, may_fail: bool) -> StepReport {
     let r = st.result.as_ref();
     let items = st
         .items
@@ -139,6 +140,7 @@ pub(super) fn report(id: &str, st: &StepState, cancelled: bool) -> StepReport {
                         error: r.error.clone(),
                         outputs: Json::Object(r.outputs.clone()),
                         items: Vec::new(),
+                        allowed: may_fail && r.status == Status::Failed,
                     },
                     None => StepReport {
                         id: format!("{id}[{k}]"),
@@ -150,6 +152,7 @@ pub(super) fn report(id: &str, st: &StepState, cancelled: bool) -> StepReport {
                         error: None,
                         outputs: Json::Object(Map::new()),
                         items: Vec::new(),
+                        allowed: false,
                     },
                 })
                 .collect()
@@ -163,6 +166,7 @@ pub(super) fn report(id: &str, st: &StepState, cancelled: bool) -> StepReport {
             .map(|r| Json::Object(r.outputs.clone()))
             .unwrap_or_else(|| json!({})),
         items,
+        allowed: may_fail && st.status == Status::Failed,
     }
 }
 

@@ -7,6 +7,7 @@
 pub(crate) mod json;
 pub(crate) mod logfile;
 pub(crate) mod plain;
+pub(crate) mod tail;
 pub(crate) mod tty;
 pub(crate) mod webhook;
 
@@ -42,17 +43,39 @@ impl OutputMode {
 
 /// A batch of step output as `[id] line` lines, for one write.
 pub(crate) fn prefixed(out: &Output<'_>) -> String {
-    let per_line = out.step_id.len() + 4;
-    let len = out.lines.iter().map(|l| l.line.len() + per_line).sum();
+    with_prefix(&format!("[{}] ", out.step_id), out)
+}
+
+/// A batch of step output, each line after `prefix` (`[id] `, perhaps
+/// coloured), for one write.
+pub(crate) fn with_prefix(prefix: &str, out: &Output<'_>) -> String {
+    let len = out
+        .lines
+        .iter()
+        .map(|l| l.line.len() + prefix.len() + 1)
+        .sum();
     let mut text = String::with_capacity(len);
-    for l in out.lines {
-        text.push('[');
-        text.push_str(out.step_id);
-        text.push_str("] ");
-        text.push_str(l.line);
+    push_lines(&mut text, prefix, out.lines.iter().map(|l| l.line));
+    text
+}
+
+/// A step's kept last lines after `prefix`, the lines let go said first.
+pub(crate) fn tail_text(prefix: &str, tail: &tail::Tail) -> String {
+    let mut text = String::with_capacity(tail.text_len() + (tail.len() + 1) * prefix.len() + 40);
+    if tail.dropped > 0 {
+        text.push_str(prefix);
+        text.push_str(&format!("… {} earlier lines not shown\n", tail.dropped));
+    }
+    push_lines(&mut text, prefix, tail.lines());
+    text
+}
+
+fn push_lines<'a>(text: &mut String, prefix: &str, lines: impl Iterator<Item = &'a str>) {
+    for l in lines {
+        text.push_str(prefix);
+        text.push_str(l);
         text.push('\n');
     }
-    text
 }
 
 pub(crate) use crate::duration::short as short_duration;

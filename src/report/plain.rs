@@ -1,33 +1,75 @@
 //! Plain lines for logs and CI: one timestamped line per event, step output
 //! prefixed `[step-id] `. Under GitHub Actions each step's output is printed
 //! as one `::group::` when the step ends, so parallel steps never interleave.
+//! `-q` keeps each running step's last lines and prints them only if it
+//! fails, before its failure line. The run's result is the summary's line.
 
-use std::collections::{HashMap, VecDeque};
 use std::io::Write;
-use std::sync::Mutex;
 use std::time::Duration;
+
+use console::Style;
 
 use crate::event::wire::Name;
 use crate::event::{Event, EventKind, Output, RunSummary, Sink, Status};
 
+use super::tail::{Ended, Tails};
 use super::{short_duration, Reporter};
 
 /// Per-step buffer cap under GitHub Actions; beyond it the oldest lines go.
 const GROUP_MAX_LINES: usize = 20_000;
 
+/// What plain lines colour with `--color always` (or a terminal); with
+/// colour off every style writes its text as it is.
+struct Palette {
+    id: Style,
+    ok: Style,
+    bad: Style,
+    warn: Style,
+    cached: Style,
+    dim: Style,
+}
+
+impl Palette {
+    fn new(color: bool) -> Palette {
+        let f = |s: Style| s.force_styling(color);
+        Palette {
+            id: f(Style::new().bold()),
+            ok: f(Style::new().green()),
+            bad: f(Style::new().red()),
+            warn: f(Style::new().yellow()),
+            cached: f(Style::new().cyan()),
+            dim: f(Style::new().dim()),
+        }
+    }
+}
+
+fn paint(style: &Style, text: &str) -> String {
+    style.apply_to(text).to_string()
+}
+
 pub(crate) struct PlainReporter {
     github: bool,
-    /// `-q`: only failures and the summary.
+    /// `-q`: only failures (with their last lines) and the summary.
     quiet: bool,
-    groups: Mutex<HashMap<String, (VecDeque<String>, usize)>>,
+    color: bool,
+    palette: Palette,
+    /// Output held back until its step ends: GitHub's groups, `-q`'s tails.
+    held: Option<Tails>,
 }
 
 impl PlainReporter {
-    pub(crate) fn new(github_actions: bool, quiet: bool) -> Self {
+    pub(crate) fn new(github_actions: bool, quiet: bool, color: bool) -> Self {
+        let held = if github_actions {
+            Some(Tails::new(GROUP_MAX_LINES, usize::MAX, false))
+        } else {
+            quiet.then(Tails::quiet)
+        };
         PlainReporter {
             github: github_actions,
             quiet,
-            groups: Mutex::new(HashMap::new()),
+            color,
+            palette: Palette::new(color),
+            held,
         }
     }
 
@@ -36,35 +78,70 @@ impl PlainReporter {
         let _ = out.write_all(text.as_bytes());
         let _ = out.flush();
     }
+
+    /// `[id] `, dim when coloured: the output stands out, not its label.
+    fn prefix(&self, id: &str) -> String {
+        if self.color {
+            format!("{} ", paint(&self.palette.dim, &format!("[{id}]")))
+        } else {
+            format!("[{id}] ")
+        }
+    }
+
+    /// The lines a step's end releases, if they are to be shown.
+    fn released(&self, ended: Ended, text: &mut String) {
+        let Ended { id, tail, failed } = ended;
+        if tail.is_empty() && tail.dropped == 0 {
+            return;
+        }
+        if self.github {
+            if self.quiet && !failed {
+                return;
+            }
+            text.push_str(&format!("::group::{id}\n"));
+            text.push_str(&super::tail_text(&self.prefix(&id), &tail));
+            text.push_str("::endgroup::\n");
+        } else if failed {
+            text.push_str(&super::tail_text(&self.prefix(&id), &tail));
+        }
+    }
+}
+
+/// With `-q`, the only event lines: what failed.
+fn shown_when_quiet(ev: &Event) -> bool {
+    match &ev.kind {
+        EventKind::StepFinished { outcome, .. } => {
+            Name::of(&ev.kind) == Name::StepFailed && outcome.status == Status::Failed
+        }
+        EventKind::CompensationFinished { outcome, .. } => outcome.status != Status::Succeeded,
+        _ => false,
+    }
 }
 
 /// The text of one event line (without timestamp), or `None` for events
 /// that say nothing a reader needs.
 pub(crate) fn describe(ev: &Event) -> Option<String> {
+    describe_in(ev, &Palette::new(false))
+}
+
+fn describe_in(ev: &Event, p: &Palette) -> Option<String> {
     let dur = |d: Option<Duration>| {
         d.map(|d| format!(" in {}", short_duration(ms(d))))
             .unwrap_or_default()
     };
     let err = |e: Option<&str>| e.map(|e| format!(": {e}")).unwrap_or_default();
+    let id = |step: &str| paint(&p.id, step);
     Some(match &ev.kind {
-        EventKind::RunCreated => return None,
+        // The summary says how the run ended, with more than the event.
+        EventKind::RunCreated | EventKind::RunFinished { .. } => return None,
         EventKind::RunStarted => format!("run {} of {} started", ev.run_id, ev.workflow),
-        EventKind::RunFinished { summary: s } => {
-            let d = dur(Some(s.duration));
-            match s.status {
-                Status::Succeeded => format!("run succeeded{d}"),
-                Status::Cancelled => format!("run cancelled{d}"),
-                Status::Waiting => format!("run waiting{}", err(s.event_error().as_deref())),
-                _ => format!("run failed{d}{}", err(s.event_error().as_deref())),
-            }
-        }
         EventKind::StepStarted {
             step,
             attempt,
             max_attempts,
         } => match (attempt, max_attempts) {
-            (Some(a), Some(m)) if *m > 1 => format!("{step} started (attempt {a}/{m})"),
-            _ => format!("{step} started"),
+            (Some(a), Some(m)) if *m > 1 => format!("{} started (attempt {a}/{m})", id(step)),
+            _ => format!("{} started", id(step)),
         },
         EventKind::StepRetrying {
             step,
@@ -73,52 +150,67 @@ pub(crate) fn describe(ev: &Event) -> Option<String> {
             error,
             delay,
             ..
-        } => format!(
-            "{step} will retry (attempt {attempt}/{max_attempts}) in {}{}",
-            short_duration(ms(*delay)),
-            err(Some(error))
-        ),
+        } => {
+            let what = format!(
+                "will retry (attempt {attempt}/{max_attempts}) in {}{}",
+                short_duration(ms(*delay)),
+                err(Some(error))
+            );
+            format!("{} {}", id(step), paint(&p.warn, &what))
+        }
         EventKind::StepFinished { step, outcome: o } => {
             let d = dur(o.duration);
-            match Name::of(&ev.kind) {
-                Name::StepCompleted => format!("{step} ✓ succeeded{d}"),
+            let (style, what) = match Name::of(&ev.kind) {
+                Name::StepCompleted => (&p.ok, format!("✓ succeeded{d}")),
                 Name::StepFailed if o.status == Status::Cancelled => {
-                    format!("{step} cancelled{d}")
+                    (&p.warn, format!("cancelled{d}"))
                 }
                 Name::StepSkipped if o.status == Status::Cancelled => {
-                    format!("{step} cancelled (not started)")
+                    (&p.warn, "cancelled (not started)".to_string())
                 }
-                Name::StepSkipped => format!("{step} ↷ skipped"),
-                Name::StepCached => format!("{step} ⚡ cached"),
-                Name::StepCompensated => format!("{step} compensated{d}"),
-                _ => format!("{step} ✗ failed{d}{}", err(o.error.as_deref())),
-            }
+                Name::StepSkipped => (&p.dim, "↷ skipped".to_string()),
+                Name::StepCached => (&p.cached, "⚡ cached".to_string()),
+                Name::StepCompensated => (&p.cached, format!("compensated{d}")),
+                _ if o.allowed => (
+                    &p.warn,
+                    format!("✗ failed (allowed){d}{}", err(o.error.as_deref())),
+                ),
+                _ => (&p.bad, format!("✗ failed{d}{}", err(o.error.as_deref()))),
+            };
+            format!("{} {}", id(step), paint(style, &what))
         }
         EventKind::CompensationStarted {
             step,
             attempt,
             max_attempts,
         } if *max_attempts > 1 => {
-            format!("{step} compensation started (attempt {attempt}/{max_attempts})")
+            format!(
+                "{} compensation started (attempt {attempt}/{max_attempts})",
+                id(step)
+            )
         }
-        EventKind::CompensationStarted { step, .. } => format!("{step} compensation started"),
+        EventKind::CompensationStarted { step, .. } => {
+            format!("{} compensation started", id(step))
+        }
         EventKind::CompensationFinished { step, outcome: o } => {
             let d = dur(o.duration);
             if o.status == Status::Succeeded {
-                format!("{step} ↶ compensation succeeded{d}")
+                let what = format!("↶ compensation succeeded{d}");
+                format!("{} {}", id(step), paint(&p.ok, &what))
             } else {
-                format!(
-                    "{step} ✗ compensation {}{d}{}",
+                let what = format!(
+                    "✗ compensation {}{d}{}",
                     o.status.as_str(),
                     err(o.error.as_deref())
-                )
+                );
+                format!("{} {}", id(step), paint(&p.bad, &what))
             }
         }
         EventKind::ApprovalRequested { step, message, .. } => {
-            format!("{step} waits for approval: {message}")
+            format!("{} waits for approval: {message}", id(step))
         }
         EventKind::ApprovalDecided { step, verdict } => {
-            let mut s = format!("{step} {}", verdict.name().replace('_', " "));
+            let mut s = format!("{} {}", id(step), verdict.name().replace('_', " "));
             if let Some(by) = verdict.by() {
                 s.push_str(&format!(" by {by}"));
             }
@@ -137,79 +229,60 @@ fn ms(d: Duration) -> Duration {
 
 impl Sink for PlainReporter {
     fn event(&self, ev: &Event) {
-        let name = Name::of(&ev.kind);
-        if self.quiet && !matches!(name, Name::StepFailed | Name::CompensationFailed) {
-            return;
+        // Everything this event prints, in one write.
+        let mut text = String::new();
+        if let Some(ended) = self.held.as_ref().and_then(|h| h.on_event(ev)) {
+            self.released(ended, &mut text);
         }
-        let step_end = matches!(name, Name::StepCompleted | Name::StepFailed);
-        if self.github && step_end {
-            if let Some(id) = ev.step_id() {
-                let group = self
-                    .groups
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(id);
-                if let Some((lines, dropped)) = group {
-                    let mut text = format!("::group::{id}\n");
-                    if dropped > 0 {
-                        text.push_str(&format!("[{id}] … {dropped} earlier lines not shown\n"));
-                    }
-                    for l in lines {
-                        text.push_str(&format!("[{id}] {l}\n"));
-                    }
-                    text.push_str("::endgroup::\n");
-                    self.write(&text);
+        if !self.quiet || shown_when_quiet(ev) {
+            if let Some(line) = describe_in(ev, &self.palette) {
+                let ts = humantime::format_rfc3339_millis(ev.time).to_string();
+                text.push_str(&format!("{} {line}\n", paint(&self.palette.dim, &ts)));
+            }
+            if let (true, EventKind::StepFinished { step, outcome }) = (self.github, &ev.kind) {
+                if let (Name::StepFailed, Some(e)) = (Name::of(&ev.kind), &outcome.error) {
+                    // An allowed failure did not fail the run: a warning.
+                    let level = if outcome.allowed { "warning" } else { "error" };
+                    let title = vec![("title", format!("step {step} failed"))];
+                    let line = crate::render::annotation(level, &title, e);
+                    text.push_str(&format!("{line}\n"));
                 }
             }
         }
-        if let Some(text) = describe(ev) {
-            let ts = humantime::format_rfc3339_millis(ev.time);
-            self.write(&format!("{ts} {text}\n"));
-        }
-        if let (true, EventKind::StepFinished { step, outcome }) = (self.github, &ev.kind) {
-            if let (Name::StepFailed, Some(e)) = (name, &outcome.error) {
-                let title = vec![("title", format!("step {step} failed"))];
-                let line = crate::render::annotation("error", &title, e);
-                self.write(&format!("{line}\n"));
-            }
+        if !text.is_empty() {
+            self.write(&text);
         }
     }
 
     fn output(&self, out: &Output<'_>) {
-        if self.quiet {
-            return;
-        }
-        if self.github {
-            let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
-            let entry = groups.entry(out.step_id.to_string()).or_default();
-            for l in out.lines {
-                if entry.0.len() >= GROUP_MAX_LINES {
-                    entry.0.pop_front();
-                    entry.1 += 1;
-                }
-                entry.0.push_back(l.line.to_string());
-            }
+        if let Some(held) = &self.held {
+            held.push(out);
             return;
         }
         // One write per batch: a syscall per line is what made output slow.
-        self.write(&super::prefixed(out));
+        if self.color {
+            self.write(&super::with_prefix(&self.prefix(out.step_id), out));
+        } else {
+            self.write(&super::prefixed(out));
+        }
     }
 }
 
 impl Reporter for PlainReporter {
     fn summary(&self, outcome: &RunSummary) {
-        self.write(&format!("{}\n", summary_text(outcome)));
+        self.write(&format!("{}\n", summary_text(outcome, &self.palette)));
     }
 }
 
 /// `run failed in 1.2s: 3 succeeded, 1 failed, 2 skipped; first failure: build (exited with code 2)`
-pub(crate) fn summary_text(o: &RunSummary) -> String {
-    let verdict = match o.status {
-        Status::Succeeded => "run succeeded",
-        Status::Cancelled => "run cancelled",
-        Status::Waiting => "run waiting",
-        _ => "run failed",
+fn summary_text(o: &RunSummary, p: &Palette) -> String {
+    let (style, verdict) = match o.status {
+        Status::Succeeded => (&p.ok, "run succeeded"),
+        Status::Cancelled => (&p.warn, "run cancelled"),
+        Status::Waiting => (&p.warn, "run waiting"),
+        _ => (&p.bad, "run failed"),
     };
+    let verdict = paint(&style.clone().bold(), verdict);
     let mut s = format!(
         "{verdict} in {}: {}",
         short_duration(o.duration),
@@ -222,7 +295,7 @@ pub(crate) fn summary_text(o: &RunSummary) -> String {
             .flat_map(|s| std::iter::once(s).chain(s.items.iter()))
             .find(|s| &s.id == first)
             .and_then(|s| s.error.clone());
-        s.push_str(&format!("; first failure: {first}"));
+        s.push_str(&format!("; first failure: {}", paint(&p.id, first)));
         if let Some(e) = err {
             s.push_str(&format!(" ({e})"));
         }

@@ -645,6 +645,7 @@ mod tests {
             error: error.map(Into::into),
             outputs: serde_json::Value::Null,
             items: vec![],
+            allowed: false,
         }
     }
 
@@ -686,6 +687,7 @@ mod tests {
                 http_status: None,
                 result: None,
                 cache: None,
+                allowed: false,
             },
         })
     }

@@ -567,7 +567,7 @@ mod tests {
                 slots: Arc::new(tokio::sync::Semaphore::new(4)),
                 home,
                 settings,
-                reporter: Arc::new(crate::report::json::JsonReporter),
+                reporter: Arc::new(crate::report::json::JsonReporter::new(false)),
                 observers: vec![],
                 masker: Arc::new(Masker::new()),
                 secrets: Arc::new(Secrets::env_only(Vec::new())),

@@ -473,6 +473,7 @@ mod tests {
             exec: &args,
             jobs: None,
             color: false,
+            color_stdout: false,
             quiet: true,
             verbose: 0,
         };
@@ -557,7 +558,7 @@ mod tests {
                 illegal: illegal.iter().map(|s| s.to_string()).collect(),
             },
             db_path: PathBuf::from("/h/history.db"),
-            reporter: Arc::new(crate::report::json::JsonReporter),
+            reporter: Arc::new(crate::report::json::JsonReporter::new(false)),
         }
     }
 

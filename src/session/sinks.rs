@@ -74,8 +74,9 @@ pub(crate) fn reporter(
         OutputMode::Plain => Arc::new(report::plain::PlainReporter::new(
             settings.github_actions,
             settings.quiet,
+            settings.color_stdout,
         )),
-        OutputMode::Json => Arc::new(report::json::JsonReporter),
+        OutputMode::Json => Arc::new(report::json::JsonReporter::new(settings.quiet)),
     }
 }
 
@@ -188,7 +189,10 @@ mod tests {
                 cache_max: 10,
             },
         );
-        let mut sinks = Sinks::new(history.clone(), Arc::new(report::json::JsonReporter));
+        let mut sinks = Sinks::new(
+            history.clone(),
+            Arc::new(report::json::JsonReporter::new(false)),
+        );
         let dir = tempfile::tempdir().unwrap();
         let blocker = dir.path().join("file");
         std::fs::write(&blocker, "").unwrap();

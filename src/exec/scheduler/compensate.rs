@@ -75,6 +75,7 @@ impl Engine {
                     http_status: r.http_status,
                     result: None,
                     cache: None,
+                    allowed: false,
                 },
             });
             if !ok {
@@ -142,6 +143,7 @@ impl Engine {
                 http_status: None,
                 result: None,
                 cache: None,
+                allowed: false,
             },
         });
     }

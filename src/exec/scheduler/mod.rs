@@ -616,7 +616,7 @@ impl Engine {
             }
             Some(k) => {
                 let id = format!("{}[{k}]", self.wf.steps[i].id);
-                self.emit_end(&id, &result);
+                self.emit_end(i, &id, &result);
                 if result.status == Status::Failed && !self.wf.steps[i].continue_on_error {
                     self.failures.push(id);
                 }
@@ -650,7 +650,7 @@ impl Engine {
             .steps
             .iter()
             .zip(&self.state)
-            .map(|(s, st)| report(&s.id, st, self.cancelled))
+            .map(|(s, st)| report(&s.id, st, self.cancelled, s.continue_on_error))
             .collect()
     }
 }

@@ -153,7 +153,9 @@ impl Engine {
     }
 
     /// The end of one `for_each` item.
-    pub(super) fn emit_end(&mut self, id: &str, r: &UnitResult) {
+    /// The end of item `id` of step `i`.
+    pub(super) fn emit_end(&mut self, i: usize, id: &str, r: &UnitResult) {
+        let allowed = r.status == Status::Failed && self.wf.steps[i].continue_on_error;
         self.emit(EventKind::StepFinished {
             step: id.to_string(),
             outcome: StepOutcome {
@@ -167,6 +169,7 @@ impl Engine {
                 http_status: r.http_status,
                 result: Some(Arc::new(unit_view(r.status, Some(r), r.error.as_deref()))),
                 cache: r.cache.clone(),
+                allowed,
             },
         });
     }
@@ -238,6 +241,7 @@ impl Engine {
                 self.failures.push(step.id.clone());
             }
         }
+        let allowed = status == Status::Failed && step.continue_on_error;
         let st = &self.state[i];
         let r = st.result.as_ref();
         self.emit(EventKind::StepFinished {
@@ -252,6 +256,7 @@ impl Engine {
                 http_status: r.and_then(|r| r.http_status),
                 result: st.view.clone(),
                 cache: r.and_then(|r| r.cache.clone()),
+                allowed,
             },
         });
         self.unsynced[i] = true;
