@@ -21,6 +21,7 @@ mod http;
 mod inspect;
 mod masking;
 mod orphans;
+mod output;
 mod redirects;
 mod reporting;
 mod resume;

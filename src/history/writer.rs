@@ -257,6 +257,9 @@ impl Writer {
                 // In order with the events: after its attempt's row exists.
                 Msg::Process(p) => events.push(Row::Process(p)),
                 Msg::Event(e) => {
+                    if let Some((log, header)) = self.attempt_header(&e) {
+                        self.log_text(&log, &header)?;
+                    }
                     // Nothing more comes for an ended step: its log is
                     // closed here, in order, so a large batch never holds
                     // the logs of every step it covers open at once.
@@ -326,6 +329,52 @@ impl Writer {
         tx.commit().map_err(db)?;
         self.report.illegal.extend(illegal);
         Ok(())
+    }
+
+    /// The line that separates an attempt's output from the one before it
+    /// in a step's log (`── attempt 2 ──`, `── attempt 3 (resumed …) ──`),
+    /// and the log it goes in. Attempts are counted over every run attempt;
+    /// the first attempt of a run that ran nothing before gets none.
+    fn attempt_header(&self, ev: &Event) -> Option<(String, String)> {
+        let (log, step, attempt, resumed) = match &ev.kind {
+            EventKind::StepStarted {
+                step,
+                attempt: Some(1),
+                ..
+            } if self.cfg.run_attempt > 1 => (step.clone(), step, 1, true),
+            EventKind::StepRetrying { step, attempt, .. } => (step.clone(), step, *attempt, false),
+            EventKind::CompensationStarted { step, attempt, .. } if *attempt > 1 => {
+                (format!("{step}.compensate"), step, *attempt, false)
+            }
+            _ => return None,
+        };
+        let before: i64 = if self.cfg.run_attempt > 1 && !log.ends_with(".compensate") {
+            self.conn
+                .prepare_cached(
+                    "SELECT count(*) FROM attempts \
+                     WHERE run_id = ?1 AND step_id = ?2 AND run_attempt < ?3",
+                )
+                .and_then(|mut q| {
+                    q.query_row(
+                        rusqlite::params![self.cfg.run_id, step, self.cfg.run_attempt],
+                        |r| r.get(0),
+                    )
+                })
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        if resumed && before == 0 {
+            return None;
+        }
+        let n = before + i64::from(attempt);
+        let header = if resumed {
+            let at = humantime::format_rfc3339_seconds(ev.time);
+            format!("── attempt {n} (resumed {at}) ──\n")
+        } else {
+            format!("── attempt {n} ──\n")
+        };
+        Some((log, header))
     }
 
     fn log_text(&mut self, step: &str, text: &str) -> Res<()> {
