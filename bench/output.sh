@@ -101,12 +101,15 @@ measure() {
 
 # orch_rows PART VARIANT RUNS WORKFLOW: every output mode of orch (and of the baseline)
 orch_rows() {
-  local part=$1 variant=$2 runs=$3 wf=$4 bin name
+  local part=$1 variant=$2 runs=$3 wf=$4 bin name home
   for bin in "$ORCH" ${BASE:+"$BASE"}; do
-    name=orch; [[ $bin == "$BASE" ]] && name="orch baseline"
-    measure "$part" "$variant" "$name plain" "$runs" "$bin" run "$wf" -j "$JOBS" --output plain
-    measure "$part" "$variant" "$name json" "$runs" "$bin" run "$wf" -j "$JOBS" --output json
-    measure "$part" "$variant" "$name -q" "$runs" "$bin" run "$wf" -j "$JOBS" --output plain -q
+    # Each binary its own history: an older one refuses a newer schema.
+    name=orch home=$ORCH_HOME
+    [[ $bin == "$BASE" ]] && name="orch baseline" home=$ORCH_HOME-baseline
+    local run=(env ORCH_HOME="$home" "$bin" run "$wf" -j "$JOBS")
+    measure "$part" "$variant" "$name plain" "$runs" "${run[@]}" --output plain
+    measure "$part" "$variant" "$name json" "$runs" "${run[@]}" --output json
+    measure "$part" "$variant" "$name -q" "$runs" "${run[@]}" --output plain -q
   done
 }
 

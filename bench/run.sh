@@ -289,7 +289,9 @@ for shape in "${SHAPES[@]}"; do
     fi
     bench "$shape" "$c" orch "$steps" "$runs" -- "$ORCH" run "$base.yaml" -j "$JOBS" --output plain
     if [[ -n $BASE ]]; then
-      bench "$shape" "$c" "orch baseline" "$steps" "$runs" -- "$BASE" run "$base.yaml" -j "$JOBS" --output plain
+      # Its own history: an older orch refuses a database of a newer schema.
+      bench "$shape" "$c" "orch baseline" "$steps" "$runs" -- env ORCH_HOME="$ORCH_HOME-baseline" \
+        "$BASE" run "$base.yaml" -j "$JOBS" --output plain
     fi
   done
 done
