@@ -172,6 +172,29 @@ fn memory_does_not_grow_with_the_output_of_noisy_steps() {
 }
 
 #[test]
+fn memory_stays_flat_while_one_step_prints_a_lot() {
+    // 1.7 million lines, 104 MB, all in the step's log, little in memory.
+    // (How fast a release build takes a gigabyte, and its memory meanwhile,
+    // is bench/output.sh's.)
+    let wf = "name: big\nsteps:\n  - id: big\n    run: seq -f %060g 1700000\n";
+    let p = project(&[("w.yaml", wf)]);
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("orch"));
+    cmd.args(["run", "w.yaml", "--output", "plain"])
+        .current_dir(p.path())
+        .env("ORCH_HOME", home.path())
+        .env("NO_COLOR", "1")
+        .env_remove("CI")
+        .env_remove("ORCH_HISTORY");
+    let peak = peak_rss_kib(cmd);
+    eprintln!("peak RSS: {peak} KiB");
+    assert!(peak < 48 * 1024, "peak RSS {peak} KiB");
+    let (run, _) = only_run(home.path());
+    let log = home.path().join("logs").join(&run).join("big.log");
+    assert_eq!(std::fs::metadata(log).unwrap().len(), 1_700_000 * 61);
+}
+
+#[test]
 fn a_secret_written_in_two_pieces_is_masked() {
     let wf = r#"name: pieces
 steps:

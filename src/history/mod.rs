@@ -18,6 +18,7 @@ pub(crate) mod runs;
 pub(crate) mod schema;
 pub(crate) mod stats;
 pub(crate) mod status;
+mod step_logs;
 pub(crate) mod store;
 pub(crate) mod transition;
 pub(crate) mod writer;

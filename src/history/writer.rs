@@ -7,8 +7,6 @@
 //! finished step, which is the one wait that durability needs.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -18,19 +16,14 @@ use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::watch;
 
 use super::record::{Applied, Process, Rec};
+use super::step_logs::StepLogs;
 use super::store::Store;
-use crate::event::{Durable, Event, EventKind, Output, ProcessStarted, Sink};
+use crate::event::{Durable, Event, Output, ProcessStarted, Sink};
 
 pub(crate) use super::runs::NewRun;
 
 enum Msg {
     Event(Box<Event>),
-    /// Both streams share one log file, as a terminal shows them.
-    /// One batch of lines, each ending in `\n`.
-    Output {
-        step: String,
-        text: String,
-    },
     Process(Process),
 }
 
@@ -45,19 +38,6 @@ pub(crate) struct WriterConfig {
     pub(crate) logs_dir: Option<PathBuf>,
     /// Cache entries kept (least recently used evicted).
     pub(crate) cache_max: usize,
-}
-
-impl WriterConfig {
-    fn log_error(&self, step: &str, e: std::io::Error) -> String {
-        let dir = self
-            .logs_dir
-            .as_deref()
-            .unwrap_or(std::path::Path::new("."));
-        format!(
-            "cannot write {}: {e}",
-            dir.join(format!("{step}.log")).display()
-        )
-    }
 }
 
 /// What went wrong while recording, reported by [`HistorySink::finish`].
@@ -78,6 +58,8 @@ const QUEUE: usize = 16 * 1024;
 const CHECKPOINT_EVERY: u64 = 500;
 
 pub(crate) struct HistorySink {
+    /// Step output goes here, not through the writer thread.
+    logs: StepLogs,
     tx: Mutex<Option<mpsc::SyncSender<Msg>>>,
     sent: AtomicU64,
     committed: watch::Receiver<u64>,
@@ -87,6 +69,12 @@ pub(crate) struct HistorySink {
 impl HistorySink {
     /// Start the writer thread on `store`'s connection.
     pub(crate) fn start(store: Store, cfg: WriterConfig) -> Arc<HistorySink> {
+        let before = if cfg.run_attempt > 1 {
+            earlier_attempts(&store, &cfg.run_id, cfg.run_attempt)
+        } else {
+            HashMap::new()
+        };
+        let logs = StepLogs::new(cfg.logs_dir.clone(), cfg.run_attempt, before);
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         let (done_tx, done_rx) = watch::channel(0u64);
         let thread = std::thread::Builder::new()
@@ -94,6 +82,7 @@ impl HistorySink {
             .spawn(move || Writer::new(store, cfg).run(rx, done_tx))
             .ok();
         Arc::new(HistorySink {
+            logs,
             tx: Mutex::new(Some(tx)),
             sent: AtomicU64::new(0),
             committed: done_rx,
@@ -118,7 +107,12 @@ impl HistorySink {
         }
         let handle = self.thread.lock().ok().and_then(|mut t| t.take());
         match handle.map(|h| h.join()) {
-            Some(Ok(report)) => report,
+            Some(Ok(mut report)) => {
+                if report.error.is_none() {
+                    report.error = self.logs.error();
+                }
+                report
+            }
             Some(Err(_)) => WriterReport {
                 error: Some("the history writer stopped unexpectedly".into()),
                 illegal: Vec::new(),
@@ -133,20 +127,12 @@ impl HistorySink {
 
 impl Sink for HistorySink {
     fn event(&self, ev: &Event) {
+        self.logs.event(ev);
         self.send(Msg::Event(Box::new(ev.clone())));
     }
 
     fn output(&self, out: &Output<'_>) {
-        let len = out.lines.iter().map(|l| l.line.len() + 1).sum();
-        let mut text = String::with_capacity(len);
-        for l in out.lines {
-            text.push_str(l.line);
-            text.push('\n');
-        }
-        self.send(Msg::Output {
-            step: out.step_id.to_string(),
-            text,
-        });
+        self.logs.output(out);
     }
 
     fn process(&self, p: &ProcessStarted<'_>) {
@@ -173,12 +159,6 @@ struct Writer {
     path: PathBuf,
     cfg: WriterConfig,
     positions: HashMap<String, i64>,
-    /// Open step logs; a step's file is closed when the step ends, so a
-    /// run of thousands of steps never holds thousands of descriptors.
-    logs: HashMap<String, BufWriter<File>>,
-    /// Logs written to since the last commit (the ones to flush).
-    dirty: Vec<String>,
-    logs_dir_ready: bool,
     report: WriterReport,
 }
 
@@ -209,9 +189,6 @@ impl Writer {
             path: store.path,
             cfg,
             positions,
-            logs: HashMap::new(),
-            dirty: Vec::new(),
-            logs_dir_ready: false,
             report: WriterReport::default(),
         }
     }
@@ -243,9 +220,6 @@ impl Writer {
                     .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
             }
         }
-        for (_, mut f) in self.logs.drain() {
-            let _ = f.flush();
-        }
         self.report
     }
 
@@ -253,40 +227,9 @@ impl Writer {
         let mut events = Vec::new();
         for m in batch {
             match m {
-                Msg::Output { step, text } => self.log_text(&step, &text)?,
                 // In order with the events: after its attempt's row exists.
                 Msg::Process(p) => events.push(Row::Process(p)),
-                Msg::Event(e) => {
-                    if let Some((log, header)) = self.attempt_header(&e) {
-                        self.log_text(&log, &header)?;
-                    }
-                    // Nothing more comes for an ended step: its log is
-                    // closed here, in order, so a large batch never holds
-                    // the logs of every step it covers open at once.
-                    let ended = match &e.kind {
-                        EventKind::StepFinished { step, outcome }
-                            if outcome.status.is_terminal() =>
-                        {
-                            Some(step.clone())
-                        }
-                        EventKind::CompensationFinished { step, .. } => {
-                            Some(format!("{step}.compensate"))
-                        }
-                        _ => None,
-                    };
-                    if let Some(mut f) = ended.and_then(|step| self.logs.remove(&step)) {
-                        f.flush()
-                            .map_err(|e| format!("cannot write a step log: {e}"))?;
-                    }
-                    events.push(Row::Event(e));
-                }
-            }
-        }
-        // Output reaches its file before the step's end is committed.
-        for step in std::mem::take(&mut self.dirty) {
-            if let Some(f) = self.logs.get_mut(&step) {
-                f.flush()
-                    .map_err(|e| format!("cannot write a step log: {e}"))?;
+                Msg::Event(e) => events.push(Row::Event(e)),
             }
         }
         if events.is_empty() {
@@ -330,88 +273,24 @@ impl Writer {
         self.report.illegal.extend(illegal);
         Ok(())
     }
+}
 
-    /// The line that separates an attempt's output from the one before it
-    /// in a step's log (`── attempt 2 ──`, `── attempt 3 (resumed …) ──`),
-    /// and the log it goes in. Attempts are counted over every run attempt;
-    /// the first attempt of a run that ran nothing before gets none.
-    fn attempt_header(&self, ev: &Event) -> Option<(String, String)> {
-        let (log, step, attempt, resumed) = match &ev.kind {
-            EventKind::StepStarted {
-                step,
-                attempt: Some(1),
-                ..
-            } if self.cfg.run_attempt > 1 => (step.clone(), step, 1, true),
-            EventKind::StepRetrying { step, attempt, .. } => (step.clone(), step, *attempt, false),
-            EventKind::CompensationStarted { step, attempt, .. } if *attempt > 1 => {
-                (format!("{step}.compensate"), step, *attempt, false)
-            }
-            _ => return None,
-        };
-        let before: i64 = if self.cfg.run_attempt > 1 && !log.ends_with(".compensate") {
-            self.conn
-                .prepare_cached(
-                    "SELECT count(*) FROM attempts \
-                     WHERE run_id = ?1 AND step_id = ?2 AND run_attempt < ?3",
-                )
-                .and_then(|mut q| {
-                    q.query_row(
-                        rusqlite::params![self.cfg.run_id, step, self.cfg.run_attempt],
-                        |r| r.get(0),
-                    )
-                })
-                .unwrap_or(0)
-        } else {
-            0
-        };
-        if resumed && before == 0 {
-            return None;
-        }
-        let n = before + i64::from(attempt);
-        let header = if resumed {
-            let at = humantime::format_rfc3339_seconds(ev.time);
-            format!("── attempt {n} (resumed {at}) ──\n")
-        } else {
-            format!("── attempt {n} ──\n")
-        };
-        Some((log, header))
-    }
-
-    fn log_text(&mut self, step: &str, text: &str) -> Res<()> {
-        let Some(dir) = &self.cfg.logs_dir else {
-            return Ok(());
-        };
-        let f = match self.logs.entry(step.to_string()) {
-            std::collections::hash_map::Entry::Occupied(f) => f.into_mut(),
-            std::collections::hash_map::Entry::Vacant(slot) => {
-                use std::os::unix::fs::OpenOptionsExt;
-                if !self.logs_dir_ready {
-                    super::store::create_private_dir(dir)
-                        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-                    self.logs_dir_ready = true;
-                }
-                let path = dir.join(format!("{step}.log"));
-                let f = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .mode(0o600)
-                    .open(&path)
-                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-                slot.insert(BufWriter::with_capacity(16 * 1024, f))
-            }
-        };
-        if f.buffer().is_empty() {
-            self.dirty.push(step.to_string());
-        }
-        f.write_all(text.as_bytes())
-            .map_err(|e| self.cfg.log_error(step, e))
-    }
+/// How many attempts each step made in earlier attempts of the run.
+fn earlier_attempts(store: &Store, run_id: &str, run_attempt: i64) -> HashMap<String, i64> {
+    let rows = store.conn.prepare(
+        "SELECT step_id, count(*) FROM attempts WHERE run_id = ?1 AND run_attempt < ?2 GROUP BY step_id",
+    ).and_then(|mut q| {
+        q.query_map(rusqlite::params![run_id, run_attempt], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<HashMap<String, i64>, _>>()
+    });
+    rows.unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::event::wire::Name;
+    use crate::event::EventKind;
     use crate::history::store::Home;
 
     fn setup() -> (tempfile::TempDir, Home, Store) {

@@ -1,0 +1,169 @@
+//! Step logs (`logs/<run>/<step>.log`): what each step printed, written
+//! where the output arrives, one write per batch, with no queue between.
+//!
+//! Written directly rather than through the writer thread: a step printing
+//! faster than the database commits would otherwise pile its output up in
+//! the queue (a gigabyte printed was a gigabyte of memory). A write goes to
+//! the kernel at once, so a step's output is in its file before its end
+//! reaches the writer, and `kill -9` loses none of it.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use crate::event::{Event, EventKind, Output};
+
+pub(super) struct StepLogs {
+    /// `None`: no logs are written (an in-memory history).
+    dir: Option<PathBuf>,
+    /// `runs.attempt` of this run attempt.
+    run_attempt: i64,
+    /// Attempts each step made in earlier attempts of the run (on resume),
+    /// so that attempts are numbered over the whole run.
+    before: HashMap<String, i64>,
+    open: Mutex<Open>,
+}
+
+#[derive(Default)]
+struct Open {
+    /// Open logs; a step's file is closed when the step ends, so a run of
+    /// thousands of steps never holds thousands of descriptors.
+    files: HashMap<String, File>,
+    dir_ready: bool,
+    /// The first write that failed; later ones are given up.
+    error: Option<String>,
+}
+
+impl StepLogs {
+    pub(super) fn new(
+        dir: Option<PathBuf>,
+        run_attempt: i64,
+        before: HashMap<String, i64>,
+    ) -> Self {
+        StepLogs {
+            dir,
+            run_attempt,
+            before,
+            open: Mutex::new(Open::default()),
+        }
+    }
+
+    /// A batch of a step's output, as lines.
+    pub(super) fn output(&self, out: &Output<'_>) {
+        if self.dir.is_none() {
+            return;
+        }
+        let len = out.lines.iter().map(|l| l.line.len() + 1).sum();
+        let mut text = String::with_capacity(len);
+        for l in out.lines {
+            text.push_str(l.line);
+            text.push('\n');
+        }
+        self.write(out.step_id, &text);
+    }
+
+    /// What an event means for the logs: a header before a new attempt's
+    /// output, and the end of a step's log. Called before the event is
+    /// recorded, in order with the step's output.
+    pub(super) fn event(&self, ev: &Event) {
+        if self.dir.is_none() {
+            return;
+        }
+        if let Some((log, header)) = self.attempt_header(ev) {
+            self.write(&log, &header);
+        }
+        let ended = match &ev.kind {
+            EventKind::StepFinished { step, outcome } if outcome.status.is_terminal() => {
+                Some(step.clone())
+            }
+            EventKind::CompensationFinished { step, .. } => Some(format!("{step}.compensate")),
+            _ => None,
+        };
+        if let Some(step) = ended {
+            self.lock().files.remove(&step);
+        }
+    }
+
+    /// The first error, if a write failed.
+    pub(super) fn error(&self) -> Option<String> {
+        self.lock().error.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Open> {
+        self.open.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self, log: &str, text: &str) {
+        let Some(dir) = &self.dir else {
+            return;
+        };
+        let mut open = self.lock();
+        if open.error.is_some() {
+            return;
+        }
+        if let Err(e) = append(&mut open, dir, log, text) {
+            open.error = Some(e);
+        }
+    }
+
+    /// The line that separates an attempt's output from the one before it
+    /// (`── attempt 2 ──`, `── attempt 3 (resumed …) ──`), and the log it
+    /// goes in. The first attempt of a step that never ran before gets none.
+    fn attempt_header(&self, ev: &Event) -> Option<(String, String)> {
+        let (log, before, attempt, resumed) = match &ev.kind {
+            EventKind::StepStarted {
+                step,
+                attempt: Some(1),
+                ..
+            } if self.run_attempt > 1 => (step.clone(), self.before(step), 1, true),
+            EventKind::StepRetrying { step, attempt, .. } => {
+                (step.clone(), self.before(step), *attempt, false)
+            }
+            EventKind::CompensationStarted { step, attempt, .. } if *attempt > 1 => {
+                (format!("{step}.compensate"), 0, *attempt, false)
+            }
+            _ => return None,
+        };
+        if resumed && before == 0 {
+            return None;
+        }
+        let n = before + i64::from(attempt);
+        let header = if resumed {
+            let at = humantime::format_rfc3339_seconds(ev.time);
+            format!("── attempt {n} (resumed {at}) ──\n")
+        } else {
+            format!("── attempt {n} ──\n")
+        };
+        Some((log, header))
+    }
+
+    fn before(&self, step: &str) -> i64 {
+        self.before.get(step).copied().unwrap_or(0)
+    }
+}
+
+fn append(open: &mut Open, dir: &std::path::Path, log: &str, text: &str) -> Result<(), String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = || dir.join(format!("{log}.log"));
+    if !open.files.contains_key(log) {
+        if !open.dir_ready {
+            super::store::create_private_dir(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            open.dir_ready = true;
+        }
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path())
+            .map_err(|e| format!("cannot write {}: {e}", path().display()))?;
+        open.files.insert(log.to_string(), f);
+    }
+    let Some(f) = open.files.get_mut(log) else {
+        return Ok(());
+    };
+    f.write_all(text.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path().display()))
+}
