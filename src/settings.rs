@@ -229,6 +229,8 @@ pub(crate) struct RunSettings {
     pub(crate) color: bool,
     pub(crate) quiet: bool,
     pub(crate) verbose: u8,
+    /// `--tail`: output lines under each running step in the live view.
+    pub(crate) tail: usize,
     /// Plain output adds GitHub annotations.
     pub(crate) github_actions: bool,
     pub(crate) concurrency: usize,
@@ -291,6 +293,7 @@ impl RunSettings {
             color: flags.color,
             quiet: flags.quiet,
             verbose: flags.verbose,
+            tail: args.tail,
             github_actions: env.github_actions,
             concurrency: parallelism.of(flags.jobs, wf, cfg),
             parallelism,

@@ -26,4 +26,5 @@ mod saga;
 mod schedule;
 mod secrets;
 mod services;
+mod tty;
 mod webhook;
