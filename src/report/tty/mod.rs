@@ -498,9 +498,10 @@ impl Reporter for TtyReporter {
     }
 
     fn notice(&self, text: &str) {
-        let st = self.lock();
-        if st.done || self.screen.is_hidden() {
-            let _ = Term::stderr().write_line(text);
+        let mut st = self.lock();
+        // Hidden too while a question is asked on the terminal.
+        if st.done || self.multi.is_hidden() {
+            write_direct(&mut st, vec![text.to_string()]);
         } else {
             // Above the bars: written under them, the next frame would
             // draw over it.
@@ -516,17 +517,24 @@ impl Reporter for TtyReporter {
         // Written directly: the summary must appear even when indicatif
         // decided stderr is no terminal and hid the bars.
         let lines = summary_lines(&self.palette, outcome);
-        if let Some(captured) = &mut st.captured {
-            captured.extend(lines);
-            return;
+        if st.captured.is_none() {
+            let _ = Term::stderr().write_line("");
         }
-        let term = Term::stderr();
-        let _ = term.write_line("");
-        for line in lines {
-            let _ = term.write_line(&line);
-        }
-        let _ = term.flush();
+        write_direct(&mut st, lines);
     }
+}
+
+/// Lines straight to stderr, past indicatif (or to the test's capture).
+fn write_direct(st: &mut State, lines: Vec<String>) {
+    if let Some(captured) = &mut st.captured {
+        captured.extend(lines);
+        return;
+    }
+    let term = Term::stderr();
+    for line in lines {
+        let _ = term.write_line(&line);
+    }
+    let _ = term.flush();
 }
 
 /// The run bar, drawn at each tick within the terminal's width.
@@ -747,6 +755,19 @@ mod tests {
         let at = text.rfind("cancelling").expect("notice");
         // The bars are drawn again after (below) it.
         assert!(text[at..].contains("⠋ a"), "{text:?}");
+    }
+
+    #[test]
+    fn a_notice_is_not_lost_while_the_view_is_paused() {
+        let (r, written) = on_buffer(1, TtyOptions::default(), 24, 80);
+        r.event(&event(EventKind::RunStarted));
+        r.pause(true);
+        r.notice("cancelling");
+        assert!(!written.lock().unwrap().contains("cancelling"));
+        assert_eq!(
+            r.lock().captured.as_deref(),
+            Some(&["cancelling".to_string()][..])
+        );
     }
 
     #[test]
