@@ -186,6 +186,9 @@ impl TtyReporter {
     }
 
     fn live(&self, st: &mut State, id: &str) -> Arc<Mutex<Live>> {
+        if let Some(live) = st.live.get(id) {
+            return live.clone();
+        }
         let cap = TAIL_LINES.max(self.opts.tail);
         st.live
             .entry(id.to_string())
@@ -239,8 +242,9 @@ impl TtyReporter {
     /// within the terminal's width and its share of the rows.
     fn spinner_style(&self, id: &str, live: &Arc<Mutex<Live>>) -> ProgressStyle {
         let (id, live, screen) = (id.to_string(), live.clone(), self.screen.clone());
-        let (palette, on_screen, wanted) =
-            (self.palette.clone(), self.on_screen.clone(), self.opts.tail);
+        // With -v every line is above the bars already.
+        let wanted = if self.opts.verbose { 0 } else { self.opts.tail };
+        let (palette, on_screen) = (self.palette.clone(), self.on_screen.clone());
         let draw = move |state: &ProgressState, w: &mut dyn std::fmt::Write| {
             let (rows, cols) = screen.size();
             let shown = tail_budget(wanted, on_screen.load(Ordering::Relaxed), rows);
@@ -691,6 +695,7 @@ mod tests {
     fn verbose_prints_every_line_above_the_bars() {
         let opts = TtyOptions {
             verbose: true,
+            tail: 3,
             ..TtyOptions::default()
         };
         let (r, written) = on_buffer(1, opts, 24, 80);
@@ -701,9 +706,12 @@ mod tests {
             step_id: "build",
             lines: &lines,
         });
+        r.lock().running["build"].bar.force_draw();
         let text = written.lock().unwrap().clone();
         assert!(text.contains("[build] one"), "{text:?}");
         assert!(text.contains("[build] two"), "{text:?}");
+        // Not again under the spinner.
+        assert!(!text.contains("│ one"), "{text:?}");
     }
 
     #[test]
