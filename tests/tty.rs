@@ -178,7 +178,7 @@ steps:
 "#;
     let p = project(&[("w.yaml", wf)]);
     let home = tempfile::tempdir().unwrap();
-    let Some(t) = Tmux::start(p.path(), home.path(), "run w.yaml", 50, 24) else {
+    let Some(t) = Tmux::start(p.path(), home.path(), "run w.yaml -j 2", 50, 24) else {
         return;
     };
     let screen = t.wait("both spinners and their output", 20, |s| {
@@ -218,7 +218,7 @@ steps:
 "#;
     let p = project(&[("w.yaml", wf)]);
     let home = tempfile::tempdir().unwrap();
-    let Some(t) = Tmux::start(p.path(), home.path(), "run w.yaml --grace 10s", 80, 24) else {
+    let Some(t) = Tmux::start(p.path(), home.path(), "run w.yaml -j 2 --grace 10s", 80, 24) else {
         return;
     };
     t.wait("both spinners", 20, |s| {
