@@ -55,4 +55,27 @@ mod tests {
         escalate(&canceller, None);
         assert_eq!(watch.level(), CancelLevel::Immediate);
     }
+
+    #[derive(Default)]
+    struct Notes(std::sync::Mutex<Vec<String>>);
+
+    impl crate::event::Sink for Notes {
+        fn event(&self, _ev: &crate::event::Event) {}
+    }
+
+    impl Reporter for Notes {
+        fn summary(&self, _outcome: &crate::event::RunSummary) {}
+        fn notice(&self, text: &str) {
+            self.0.lock().unwrap().push(text.to_string());
+        }
+    }
+
+    #[test]
+    fn the_hint_goes_through_the_reporter_once() {
+        let (canceller, _watch) = crate::exec::cancel::channel();
+        let notes = Notes::default();
+        escalate(&canceller, Some(&notes));
+        escalate(&canceller, Some(&notes));
+        assert_eq!(*notes.0.lock().unwrap(), [HINT]);
+    }
 }
