@@ -951,7 +951,7 @@ _orch() {
             return 0
             ;;
         orch__subcmd__resume)
-            opts="-j -q -v -h -V --from --jobs --output --grace --no-cache --approve --config --color --quiet --verbose --help --version"
+            opts="-j -q -v -h -V --from --jobs --output --tail --grace --no-cache --approve --config --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -971,6 +971,10 @@ _orch() {
                     ;;
                 --output)
                     COMPREPLY=($(compgen -W "auto tty plain json" -- "${cur}"))
+                    return 0
+                    ;;
+                --tail)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --grace)
@@ -997,7 +1001,7 @@ _orch() {
             return 0
             ;;
         orch__subcmd__run)
-            opts="-i -j -q -v -h -V --input --input-file --jobs --output --grace --no-cache --approve --dry-run --config --color --quiet --verbose --help --version"
+            opts="-i -j -q -v -h -V --input --input-file --jobs --output --tail --grace --no-cache --approve --dry-run --config --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1025,6 +1029,10 @@ _orch() {
                     ;;
                 --output)
                     COMPREPLY=($(compgen -W "auto tty plain json" -- "${cur}"))
+                    return 0
+                    ;;
+                --tail)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --grace)

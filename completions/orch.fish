@@ -56,6 +56,7 @@ complete -c orch -n "__fish_orch_using_subcommand run" -l output -d 'How to show
 tty\t'Live progress bars'
 plain\t'One line per event, step output prefixed by the step id'
 json\t'One JSON object per event on stdout'"
+complete -c orch -n "__fish_orch_using_subcommand run" -l tail -d 'Latest output lines shown under each running step in the live view (0: none)' -r
 complete -c orch -n "__fish_orch_using_subcommand run" -l grace -d 'Time between SIGTERM and SIGKILL when stopping steps' -r
 complete -c orch -n "__fish_orch_using_subcommand run" -l approve -d 'Approve an approval step in advance (repeatable; `all` for every one)' -r
 complete -c orch -n "__fish_orch_using_subcommand run" -l config -d 'orchestration.yaml to use (default: found in this directory or a parent)' -r -F
@@ -157,6 +158,7 @@ complete -c orch -n "__fish_orch_using_subcommand resume" -l output -d 'How to s
 tty\t'Live progress bars'
 plain\t'One line per event, step output prefixed by the step id'
 json\t'One JSON object per event on stdout'"
+complete -c orch -n "__fish_orch_using_subcommand resume" -l tail -d 'Latest output lines shown under each running step in the live view (0: none)' -r
 complete -c orch -n "__fish_orch_using_subcommand resume" -l grace -d 'Time between SIGTERM and SIGKILL when stopping steps' -r
 complete -c orch -n "__fish_orch_using_subcommand resume" -l approve -d 'Approve an approval step in advance (repeatable; `all` for every one)' -r
 complete -c orch -n "__fish_orch_using_subcommand resume" -l config -d 'orchestration.yaml to use (default: found in this directory or a parent)' -r -F

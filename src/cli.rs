@@ -273,6 +273,10 @@ pub struct ExecArgs {
     #[arg(long, value_enum, default_value_t = OutputArg::Auto)]
     pub output: OutputArg,
 
+    /// Latest output lines shown under each running step in the live view (0: none)
+    #[arg(long, default_value_t = 3, value_name = "N", value_parser = parse_tail)]
+    pub tail: usize,
+
     /// Time between SIGTERM and SIGKILL when stopping steps
     #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub grace: std::time::Duration,
@@ -498,6 +502,14 @@ pub enum SecretCommand {
         #[arg(value_name = "NAME")]
         name: String,
     },
+}
+
+fn parse_tail(s: &str) -> Result<usize, String> {
+    const MAX: usize = 20;
+    match s.parse::<usize>() {
+        Ok(n) if n <= MAX => Ok(n),
+        _ => Err(format!("expected a number of lines from 0 to {MAX}")),
+    }
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

@@ -246,6 +246,8 @@ pub(crate) struct RunSettings {
     pub(crate) color_stdout: bool,
     pub(crate) quiet: bool,
     pub(crate) verbose: u8,
+    /// `--tail`: output lines under each running step in the live view.
+    pub(crate) tail: usize,
     /// Plain output adds GitHub annotations.
     pub(crate) github_actions: bool,
     pub(crate) concurrency: usize,
@@ -309,6 +311,7 @@ impl RunSettings {
             color_stdout: flags.color_stdout,
             quiet: flags.quiet,
             verbose: flags.verbose,
+            tail: args.tail,
             github_actions: env.github_actions,
             concurrency: parallelism.of(flags.jobs, wf, cfg),
             parallelism,

@@ -30,4 +30,5 @@ mod saga;
 mod schedule;
 mod secrets;
 mod services;
+mod tty;
 mod webhook;

@@ -19,6 +19,11 @@ pub(crate) trait Reporter: Sink {
     /// Stop (or resume) drawing live progress while someone is asked a
     /// question on the terminal.
     fn pause(&self, _paused: bool) {}
+    /// A line for the person at the terminal while the run goes on (the
+    /// cancel hint), on stderr; the live view puts it above its bars.
+    fn notice(&self, text: &str) {
+        eprintln!("{text}");
+    }
 }
 
 /// How `orch run` shows progress.

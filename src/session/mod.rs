@@ -271,9 +271,9 @@ impl RunSession {
         let (wf, config, top) = (self.wf.clone(), self.config.clone(), self.top.clone());
         let plan = self.plan.clone();
         let webhook = self.sinks.webhook.clone();
-        let show_hint = self.show_hint;
+        let hint = self.show_hint.then(|| self.sinks.reporter.clone());
         let (mut outcome, delivery) = self.runtime.block_on(async move {
-            tokio::spawn(signals::watch(canceller, show_hint));
+            tokio::spawn(signals::watch(canceller, hint));
             let outcome = exec::run(wf, plan, config, opts, top).await;
             // A slow webhook gets a moment to catch up, never more.
             let delivery = match &webhook {

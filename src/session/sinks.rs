@@ -4,6 +4,7 @@
 //! that finishes it exactly once, on every path out of the run.
 
 use std::collections::HashMap;
+use std::io::IsTerminal as _;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -66,9 +67,18 @@ pub(crate) fn reporter(
                 .iter()
                 .filter(|s| restore.contains_key(&s.id))
                 .count();
+            let opts = report::tty::TtyOptions {
+                color: settings.color,
+                tail: settings.tail,
+                verbose: settings.verbose > 0,
+                quiet: settings.quiet,
+                // `orch run x > log`: the view stays on the terminal, the
+                // log gets the lines.
+                passthrough: !std::io::stdout().is_terminal(),
+            };
             Arc::new(report::tty::TtyReporter::new(
                 wf.steps.len() - restored,
-                settings.color,
+                opts,
             ))
         }
         OutputMode::Plain => Arc::new(report::plain::PlainReporter::new(
