@@ -5,7 +5,7 @@
 #
 #   many  50 independent steps, each `seq -f %060g 20000` (20,000 lines of 61
 #         bytes: 61 MB in all), 2 at a time. Every tool's stdout and stderr go
-#         through a pipe and are discarded (hyperfine --output=pipe). Targets:
+#         through one pipe and are discarded (hyperfine --output=pipe, 2>&1). Targets:
 #         orch plain <= 1.3x make, json <= 1.5x make, peak RSS <= 30 MiB.
 #   big   one step printing a 1 GB file (`cat FILE`) through orch, beside `cat
 #         FILE` alone, both into a discarding pipe. Target: orch's throughput
@@ -84,8 +84,11 @@ measure() {
   local part=$1 variant=$2 tool=$3 runs=$4 ms rss
   shift 4
   printf '  %-6s %-10s %-16s' "$part" "$variant" "$tool" >&2
+  # hyperfine pipes stdout only (stderr goes to /dev/null): `2>&1` sends
+  # both through the pipe, for every tool alike.
   if hyperfine --style none --shell=none --output=pipe --warmup 1 --runs "$runs" \
-      --export-json "$TMP/hf.json" -- "$(printf '%q ' "$@")" >/dev/null 2>"$TMP/hf.log" &&
+      --export-json "$TMP/hf.json" -- "$(printf '%q ' sh -c 'exec "$@" 2>&1' sh "$@")" \
+      >/dev/null 2>"$TMP/hf.log" &&
     ms=$(python3 "$ROOT/bench/output_report.py" median "$TMP/hf.json") &&
     rss=$("$TMP/peakrss" 1 "$@" 2>"$TMP/stderr.log"); then
     printf '%s\t%s\t%s\t%s\t%s\n' "$part" "$variant" "$tool" "$ms" "$rss" >>"$RESULTS"

@@ -1,17 +1,18 @@
-//! Step logs (`logs/<run>/<step>.log`): what each step printed, written
-//! where the output arrives, one write per batch, with no queue between.
-//!
-//! Written directly rather than through the writer thread: a step printing
-//! faster than the database commits would otherwise pile its output up in
-//! the queue (a gigabyte printed was a gigabyte of memory). A write goes to
-//! the kernel at once, so a step's output is in its file before its end
-//! reaches the writer, and `kill -9` loses none of it.
+//! Step logs (`logs/<run>/<step>.log`): what each step printed, one write
+//! per batch, on the writer thread (off the engine's thread: writing into
+//! the page cache is the dearest part of passing output through), in order
+//! with the events, so a step's output is in its file before its end is
+//! committed and `kill -9` loses none of it. How much output may wait for
+//! the writer is bounded by [`Backlog`].
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Mutex;
+
+use std::sync::Condvar;
+use std::time::Duration;
 
 use crate::event::{Event, EventKind, Output};
 
@@ -50,20 +51,6 @@ impl StepLogs {
         }
     }
 
-    /// A batch of a step's output, as lines.
-    pub(super) fn output(&self, out: &Output<'_>) {
-        if self.dir.is_none() {
-            return;
-        }
-        let len = out.lines.iter().map(|l| l.line.len() + 1).sum();
-        let mut text = String::with_capacity(len);
-        for l in out.lines {
-            text.push_str(l.line);
-            text.push('\n');
-        }
-        self.write(out.step_id, &text);
-    }
-
     /// What an event means for the logs: a header before a new attempt's
     /// output, and the end of a step's log. Called before the event is
     /// recorded, in order with the step's output.
@@ -95,7 +82,8 @@ impl StepLogs {
         self.open.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write(&self, log: &str, text: &str) {
+    /// Append `text` (whole lines) to a step's log.
+    pub(super) fn write(&self, log: &str, text: &str) {
         let Some(dir) = &self.dir else {
             return;
         };
@@ -166,4 +154,85 @@ fn append(open: &mut Open, dir: &std::path::Path, log: &str, text: &str) -> Resu
     };
     f.write_all(text.as_bytes())
         .map_err(|e| format!("cannot write {}: {e}", path().display()))
+}
+
+/// A batch of a step's output as the text of its log: each line and `\n`.
+pub(super) fn text_of(out: &Output<'_>) -> String {
+    let len = out.lines.iter().map(|l| l.line.len() + 1).sum();
+    let mut text = String::with_capacity(len);
+    for l in out.lines {
+        text.push_str(l.line);
+        text.push('\n');
+    }
+    text
+}
+
+/// Output bytes on their way to the writer thread, bounded: a step printing
+/// faster than the disk takes it waits (as it would for a slow terminal)
+/// rather than growing memory (a gigabyte printed was 147 MiB of queue).
+pub(super) struct Backlog {
+    bytes: Mutex<usize>,
+    drained: Condvar,
+}
+
+/// Output that may wait for the writer at most.
+const BACKLOG: usize = 4 * 1024 * 1024;
+
+impl Backlog {
+    pub(super) fn new() -> Self {
+        Backlog {
+            bytes: Mutex::new(0),
+            drained: Condvar::new(),
+        }
+    }
+
+    /// Count `n` more bytes in, once there is room (or the writer is gone:
+    /// `alive` turns false, and nothing waits for it any more).
+    pub(super) fn reserve(&self, n: usize, alive: impl Fn() -> bool) {
+        let mut bytes = self.bytes.lock().unwrap_or_else(|e| e.into_inner());
+        while *bytes > 0 && *bytes + n > BACKLOG && alive() {
+            bytes = match self.drained.wait_timeout(bytes, Duration::from_millis(50)) {
+                Ok((b, _)) => b,
+                Err(e) => e.into_inner().0,
+            };
+        }
+        *bytes += n;
+    }
+
+    /// `n` bytes are written.
+    pub(super) fn release(&self, n: usize) {
+        let mut bytes = self.bytes.lock().unwrap_or_else(|e| e.into_inner());
+        *bytes = bytes.saturating_sub(n);
+        self.drained.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn the_backlog_waits_for_room_and_never_for_a_gone_writer() {
+        let b = Arc::new(Backlog::new());
+        b.reserve(BACKLOG, || true);
+        let b2 = b.clone();
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            b2.release(BACKLOG);
+        });
+        let t = std::time::Instant::now();
+        b.reserve(1024, || true);
+        assert!(
+            t.elapsed() >= Duration::from_millis(90),
+            "it waited for room"
+        );
+        writer.join().unwrap();
+        b.release(1024);
+        // Full again, and the writer is gone: no wait.
+        b.reserve(BACKLOG, || true);
+        let t = std::time::Instant::now();
+        b.reserve(1024, || false);
+        assert!(t.elapsed() < Duration::from_millis(50));
+    }
 }

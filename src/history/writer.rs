@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
@@ -16,7 +16,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::watch;
 
 use super::record::{Applied, Process, Rec};
-use super::step_logs::StepLogs;
+use super::step_logs::{self, Backlog, StepLogs};
 use super::store::Store;
 use crate::event::{Durable, Event, Output, ProcessStarted, Sink};
 
@@ -24,6 +24,11 @@ pub(crate) use super::runs::NewRun;
 
 enum Msg {
     Event(Box<Event>),
+    /// A batch of a step's output, as its log's text (counted in the backlog).
+    Output {
+        step: String,
+        text: String,
+    },
     Process(Process),
 }
 
@@ -49,8 +54,8 @@ pub(crate) struct WriterReport {
     pub(crate) illegal: Vec<String>,
 }
 
-/// Messages queued for the writer at most; a step printing faster than the
-/// disk takes it waits here rather than growing memory without bound.
+/// Messages queued for the writer at most (output is bounded in bytes too,
+/// by its [`Backlog`]); a sender waits here rather than growing memory.
 const QUEUE: usize = 16 * 1024;
 
 /// Commits between two WAL checkpoints (about what SQLite's default
@@ -58,8 +63,10 @@ const QUEUE: usize = 16 * 1024;
 const CHECKPOINT_EVERY: u64 = 500;
 
 pub(crate) struct HistorySink {
-    /// Step output goes here, not through the writer thread.
-    logs: StepLogs,
+    /// Whether step output is kept (not with an in-memory history).
+    logs: bool,
+    backlog: Arc<Backlog>,
+    alive: Arc<AtomicBool>,
     tx: Mutex<Option<mpsc::SyncSender<Msg>>>,
     sent: AtomicU64,
     committed: watch::Receiver<u64>,
@@ -77,12 +84,25 @@ impl HistorySink {
         let logs = StepLogs::new(cfg.logs_dir.clone(), cfg.run_attempt, before);
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         let (done_tx, done_rx) = watch::channel(0u64);
+        let backlog = Arc::new(Backlog::new());
+        let alive = Arc::new(AtomicBool::new(true));
+        let keep_logs = cfg.logs_dir.is_some();
+        let (b, a) = (backlog.clone(), alive.clone());
         let thread = std::thread::Builder::new()
             .name("orch-history".into())
-            .spawn(move || Writer::new(store, cfg).run(rx, done_tx))
+            .spawn(move || {
+                let report = Writer::new(store, cfg, logs, b).run(rx, done_tx);
+                a.store(false, Ordering::SeqCst);
+                report
+            })
             .ok();
+        if thread.is_none() {
+            alive.store(false, Ordering::SeqCst);
+        }
         Arc::new(HistorySink {
-            logs,
+            logs: keep_logs,
+            backlog,
+            alive,
             tx: Mutex::new(Some(tx)),
             sent: AtomicU64::new(0),
             committed: done_rx,
@@ -107,12 +127,7 @@ impl HistorySink {
         }
         let handle = self.thread.lock().ok().and_then(|mut t| t.take());
         match handle.map(|h| h.join()) {
-            Some(Ok(mut report)) => {
-                if report.error.is_none() {
-                    report.error = self.logs.error();
-                }
-                report
-            }
+            Some(Ok(report)) => report,
             Some(Err(_)) => WriterReport {
                 error: Some("the history writer stopped unexpectedly".into()),
                 illegal: Vec::new(),
@@ -127,12 +142,20 @@ impl HistorySink {
 
 impl Sink for HistorySink {
     fn event(&self, ev: &Event) {
-        self.logs.event(ev);
         self.send(Msg::Event(Box::new(ev.clone())));
     }
 
     fn output(&self, out: &Output<'_>) {
-        self.logs.output(out);
+        if !self.logs {
+            return;
+        }
+        let text = step_logs::text_of(out);
+        self.backlog
+            .reserve(text.len(), || self.alive.load(Ordering::SeqCst));
+        self.send(Msg::Output {
+            step: out.step_id.to_string(),
+            text,
+        });
     }
 
     fn process(&self, p: &ProcessStarted<'_>) {
@@ -159,6 +182,8 @@ struct Writer {
     path: PathBuf,
     cfg: WriterConfig,
     positions: HashMap<String, i64>,
+    logs: StepLogs,
+    backlog: Arc<Backlog>,
     report: WriterReport,
 }
 
@@ -172,7 +197,7 @@ enum Row {
 type Res<T> = Result<T, String>;
 
 impl Writer {
-    fn new(store: Store, cfg: WriterConfig) -> Self {
+    fn new(store: Store, cfg: WriterConfig, logs: StepLogs, backlog: Arc<Backlog>) -> Self {
         let positions = cfg
             .steps
             .iter()
@@ -189,6 +214,8 @@ impl Writer {
             path: store.path,
             cfg,
             positions,
+            logs,
+            backlog,
             report: WriterReport::default(),
         }
     }
@@ -209,6 +236,13 @@ impl Writer {
                 if let Err(e) = self.apply(batch) {
                     self.report.error = Some(e);
                 }
+            } else {
+                // Given up: output is dropped, and must not hold its writer up.
+                for m in batch {
+                    if let Msg::Output { text, .. } = m {
+                        self.backlog.release(text.len());
+                    }
+                }
             }
             let _ = done.send(count);
             since_checkpoint += 1;
@@ -220,6 +254,9 @@ impl Writer {
                     .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
             }
         }
+        if self.report.error.is_none() {
+            self.report.error = self.logs.error();
+        }
         self.report
     }
 
@@ -227,9 +264,17 @@ impl Writer {
         let mut events = Vec::new();
         for m in batch {
             match m {
+                // Output reaches its file before the step's end is committed.
+                Msg::Output { step, text } => {
+                    self.logs.write(&step, &text);
+                    self.backlog.release(text.len());
+                }
                 // In order with the events: after its attempt's row exists.
                 Msg::Process(p) => events.push(Row::Process(p)),
-                Msg::Event(e) => events.push(Row::Event(e)),
+                Msg::Event(e) => {
+                    self.logs.event(&e);
+                    events.push(Row::Event(e));
+                }
             }
         }
         if events.is_empty() {
