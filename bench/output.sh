@@ -86,7 +86,9 @@ measure() {
   printf '  %-6s %-10s %-16s' "$part" "$variant" "$tool" >&2
   # hyperfine pipes stdout only (stderr goes to /dev/null): `2>&1` sends
   # both through the pipe, for every tool alike.
+  # Step logs are cleared before each run: the 1 GB part would fill the disk.
   if hyperfine --style none --shell=none --output=pipe --warmup 1 --runs "$runs" \
+      --prepare "rm -rf $ORCH_HOME/logs $ORCH_HOME-baseline/logs" \
       --export-json "$TMP/hf.json" -- "$(printf '%q ' sh -c 'exec "$@" 2>&1' sh "$@")" \
       >/dev/null 2>"$TMP/hf.log" &&
     ms=$(python3 "$ROOT/bench/output_report.py" median "$TMP/hf.json") &&
