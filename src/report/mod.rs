@@ -6,6 +6,7 @@
 
 pub(crate) mod json;
 pub(crate) mod logfile;
+pub(crate) mod palette;
 pub(crate) mod plain;
 pub(crate) mod tail;
 pub(crate) mod tty;

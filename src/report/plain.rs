@@ -7,45 +7,15 @@
 use std::io::Write;
 use std::time::Duration;
 
-use console::Style;
-
 use crate::event::wire::Name;
 use crate::event::{Event, EventKind, Output, RunSummary, Sink, Status};
 
+use super::palette::{paint, Palette};
 use super::tail::{Ended, Tails};
 use super::{short_duration, Reporter};
 
 /// Per-step buffer cap under GitHub Actions; beyond it the oldest lines go.
 const GROUP_MAX_LINES: usize = 20_000;
-
-/// What plain lines colour with `--color always` (or a terminal); with
-/// colour off every style writes its text as it is.
-struct Palette {
-    id: Style,
-    ok: Style,
-    bad: Style,
-    warn: Style,
-    cached: Style,
-    dim: Style,
-}
-
-impl Palette {
-    fn new(color: bool) -> Palette {
-        let f = |s: Style| s.force_styling(color);
-        Palette {
-            id: f(Style::new().bold()),
-            ok: f(Style::new().green()),
-            bad: f(Style::new().red()),
-            warn: f(Style::new().yellow()),
-            cached: f(Style::new().cyan()),
-            dim: f(Style::new().dim()),
-        }
-    }
-}
-
-fn paint(style: &Style, text: &str) -> String {
-    style.apply_to(text).to_string()
-}
 
 pub(crate) struct PlainReporter {
     github: bool,
@@ -130,7 +100,7 @@ fn describe_in(ev: &Event, p: &Palette) -> Option<String> {
             .unwrap_or_default()
     };
     let err = |e: Option<&str>| e.map(|e| format!(": {e}")).unwrap_or_default();
-    let id = |step: &str| paint(&p.id, step);
+    let id = |step: &str| paint(&p.bold, step);
     Some(match &ev.kind {
         // The summary says how the run ended, with more than the event.
         EventKind::RunCreated | EventKind::RunFinished { .. } => return None,
@@ -295,7 +265,7 @@ fn summary_text(o: &RunSummary, p: &Palette) -> String {
             .flat_map(|s| std::iter::once(s).chain(s.items.iter()))
             .find(|s| &s.id == first)
             .and_then(|s| s.error.clone());
-        s.push_str(&format!("; first failure: {}", paint(&p.id, first)));
+        s.push_str(&format!("; first failure: {}", paint(&p.bold, first)));
         if let Some(e) = err {
             s.push_str(&format!(" ({e})"));
         }

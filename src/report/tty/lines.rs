@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use console::{measure_text_width, truncate_str, Style};
+use console::{measure_text_width, truncate_str};
 
 use super::super::short_duration;
 use crate::event::Status;
@@ -24,37 +24,7 @@ const FRAMES: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "�
 /// Before each live output line under a spinner.
 const TAIL_MARK: &str = "    │ ";
 
-/// Styles, forced on or off by the `color` setting rather than by what
-/// console guesses from the environment.
-#[derive(Debug, Clone)]
-pub(super) struct Palette {
-    pub(super) ok: Style,
-    pub(super) bad: Style,
-    pub(super) warn: Style,
-    pub(super) cached: Style,
-    pub(super) dim: Style,
-    pub(super) bold: Style,
-    pub(super) accent: Style,
-}
-
-impl Palette {
-    pub(super) fn new(color: bool) -> Self {
-        let f = |s: Style| s.force_styling(color);
-        Palette {
-            ok: f(Style::new().green()),
-            bad: f(Style::new().red()),
-            warn: f(Style::new().yellow()),
-            cached: f(Style::new().cyan()),
-            dim: f(Style::new().dim()),
-            bold: f(Style::new().bold()),
-            accent: f(Style::new().cyan()),
-        }
-    }
-}
-
-pub(super) fn paint(style: &Style, text: &str) -> String {
-    style.apply_to(text).to_string()
-}
+pub(super) use crate::report::palette::{paint, Palette};
 
 /// The last lines a step printed, bounded to `cap` lines.
 #[derive(Debug)]
