@@ -9,14 +9,15 @@ use std::time::Duration;
 use crate::common::{orch_in, project};
 use crate::history_store::only_run;
 
-/// Lines on both streams, a little apart: stdout and stderr alternate.
+/// Lines on both streams, apart: stdout and stderr alternate. (30 ms, not
+/// the 1 ms that keeps order on a quiet machine: tests run many at once.)
 const INTERLEAVED: &str = r#"name: interleaved
 steps:
   - id: talk
     run: |
       for i in 1 2 3 4 5; do
-        echo "out $i"; sleep 0.01
-        echo "err $i" >&2; sleep 0.01
+        echo "out $i"; sleep 0.03
+        echo "err $i" >&2; sleep 0.03
       done
 "#;
 
