@@ -43,7 +43,7 @@ pub(crate) fn diagnostic(d: &Diag, style: &Style) -> String {
         out = format!("error: {}\n", d.message);
     }
     if style.github {
-        let props = match d.location() {
+        let mut props = match d.location() {
             Some((file, line, col)) => vec![
                 ("file", file),
                 ("line", line.to_string()),
@@ -51,6 +51,8 @@ pub(crate) fn diagnostic(d: &Diag, style: &Style) -> String {
             ],
             None => Vec::new(),
         };
+        // The annotation's heading: the code miette shows too.
+        props.push(("title", format!("orch::{}", d.code)));
         let _ = writeln!(out, "{}", annotation("error", &props, &d.message));
     }
     out

@@ -20,6 +20,10 @@ pub(crate) struct EnvVars {
     pub(crate) no_color: bool,
     pub(crate) ci: bool,
     pub(crate) github_actions: bool,
+    /// `GITHUB_STEP_SUMMARY`: the Markdown file a run's summary is appended to.
+    pub(crate) step_summary: Option<PathBuf>,
+    /// `GITHUB_OUTPUT`: the file a workflow's outputs are appended to.
+    pub(crate) github_output: Option<PathBuf>,
     pub(crate) default_max_parallel: Option<String>,
     pub(crate) max_concurrency: Option<String>,
     pub(crate) orch_home: Option<String>,
@@ -64,7 +68,15 @@ pub(crate) const VARIABLES: &[(&str, &str)] = &[
     ),
     (
         "GITHUB_ACTIONS",
-        "true: step output in ::group:: blocks, diagnostics as ::error annotations",
+        "true: step output in ::group:: blocks, diagnostics as ::error annotations, and the files below written",
+    ),
+    (
+        "GITHUB_STEP_SUMMARY",
+        "with GITHUB_ACTIONS=true: a Markdown summary of each run is appended to this file",
+    ),
+    (
+        "GITHUB_OUTPUT",
+        "with GITHUB_ACTIONS=true: the workflow's outputs are appended to this file (name=value, heredoc for multi-line)",
     ),
     (
         "ORCHESTRATION_DEFAULT_MAX_PARALLEL",
@@ -100,6 +112,12 @@ impl EnvVars {
             no_color: get("NO_COLOR").is_some_and(|v| !v.is_empty()),
             ci: get("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0"),
             github_actions: get("GITHUB_ACTIONS").as_deref() == Some("true"),
+            step_summary: get("GITHUB_STEP_SUMMARY")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            github_output: get("GITHUB_OUTPUT")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
             default_max_parallel: get("ORCHESTRATION_DEFAULT_MAX_PARALLEL"),
             max_concurrency: get("ORCHESTRATION_MAX_CONCURRENCY"),
             orch_home: get("ORCH_HOME"),
@@ -250,6 +268,8 @@ pub(crate) struct RunSettings {
     pub(crate) tail: usize,
     /// Plain output adds GitHub annotations.
     pub(crate) github_actions: bool,
+    /// Under GitHub Actions: where the run's summary and outputs go.
+    pub(crate) github_files: crate::report::github::Files,
     pub(crate) concurrency: usize,
     /// The concurrency rule itself, for child runs of other workflows.
     pub(crate) parallelism: Parallelism,
@@ -313,6 +333,10 @@ impl RunSettings {
             verbose: flags.verbose,
             tail: args.tail,
             github_actions: env.github_actions,
+            github_files: crate::report::github::Files {
+                summary: env.step_summary.clone().filter(|_| env.github_actions),
+                output: env.github_output.clone().filter(|_| env.github_actions),
+            },
             concurrency: parallelism.of(flags.jobs, wf, cfg),
             parallelism,
             cache_max: cache_max(env)?,

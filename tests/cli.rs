@@ -59,7 +59,7 @@ fn github_actions_annotations_for_diagnostics() {
         .assert()
         .code(2)
         .stderr(predicates::str::contains(
-            "::error file=bad.yaml,line=4,col=5::unknown key `neds` in a step",
+            "::error file=bad.yaml,line=4,col=5,title=orch%3A%3Aunknown-key::unknown key `neds` in a step",
         ));
 }
 

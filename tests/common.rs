@@ -23,6 +23,9 @@ pub(crate) fn orch(dir: &Path) -> Command {
         .env("NO_COLOR", "1")
         .env_remove("CI")
         .env_remove("GITHUB_ACTIONS")
+        // Under a real GitHub runner: never append to the job's own files.
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("GITHUB_OUTPUT")
         .env_remove("ORCH_CONFIG")
         .env_remove("ORCHESTRATION_DEFAULT_MAX_PARALLEL")
         .env_remove("ORCHESTRATION_MAX_CONCURRENCY")

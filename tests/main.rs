@@ -16,6 +16,7 @@ mod examples;
 mod expressions;
 mod fuzz;
 mod generated;
+mod github;
 mod history_store;
 mod http;
 mod inspect;

@@ -4,6 +4,7 @@
 // Printing is what reporters are for.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+pub(crate) mod github;
 pub(crate) mod json;
 pub(crate) mod logfile;
 pub(crate) mod palette;

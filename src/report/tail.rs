@@ -142,6 +142,12 @@ impl Tails {
                 self.take(step);
                 return None;
             }
+            // What a retried attempt printed is in: the next one starts
+            // afresh (no `StepStarted` is sent for it).
+            EventKind::StepRetrying { step, .. } if self.fresh_attempts => {
+                self.take(step);
+                return None;
+            }
             EventKind::CompensationStarted { step, attempt, .. }
                 if self.fresh_attempts && *attempt > 1 =>
             {
@@ -229,6 +235,19 @@ mod tests {
             partial: false,
         };
         tails.push(&Output::one(id, &l));
+    }
+
+    #[test]
+    fn a_retry_forgets_the_failed_attempts_lines() {
+        let tails = Tails::quiet();
+        push(&tails, "a", "first attempt");
+        assert!(tails
+            .on_event(&sample::of(Name::StepRetrying, "a"))
+            .is_none());
+        push(&tails, "a", "second attempt");
+        let ended = tails.on_event(&sample::of(Name::StepFailed, "a")).unwrap();
+        assert_eq!(lines(&ended.tail), ["second attempt"]);
+        assert_eq!(ended.tail.dropped, 0);
     }
 
     #[test]

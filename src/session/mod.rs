@@ -137,6 +137,7 @@ impl RunSession {
             },
         );
         let mut sinks = sinks::Sinks::new(history, reporter.clone());
+        sinks.add_github(&settings.github_files);
         if let Some(path) = &settings.telemetry_log {
             sinks.open_log(path)?;
         }

@@ -1,6 +1,6 @@
 //! A run's sink stack: the masker on top, so no secret reaches a byte orch
 //! writes, over a fanout to the history writer, the reporter, the
-//! telemetry log file and the webhook. The history writer sits in a guard
+//! telemetry log file, the webhook and GitHub Actions' files. The history writer sits in a guard
 //! that finishes it exactly once, on every path out of the run.
 
 use std::collections::HashMap;
@@ -97,6 +97,8 @@ pub(crate) struct Sinks {
     /// of child runs too.
     pub(crate) observers: Vec<Arc<dyn Sink>>,
     pub(crate) webhook: Option<Arc<Webhook>>,
+    /// Sinks of this run's own events only (GitHub Actions' files).
+    parent_only: Vec<Arc<dyn Sink>>,
     history: FinishGuard<HistorySink>,
     history_sink: Arc<dyn Sink>,
 }
@@ -109,6 +111,7 @@ impl Sinks {
             reporter,
             observers: Vec::new(),
             webhook: None,
+            parent_only: Vec::new(),
             history_sink: history.clone(),
             history: FinishGuard::new(history),
         }
@@ -134,10 +137,19 @@ impl Sinks {
         self.webhook = Some(w);
     }
 
+    /// `GITHUB_ACTIONS=true`: the step summary and the outputs file.
+    pub(crate) fn add_github(&mut self, files: &report::github::Files) {
+        if files.any() {
+            self.parent_only
+                .push(Arc::new(report::github::GithubSink::new(files.clone())));
+        }
+    }
+
     /// What the engine writes to: the masker over everything.
     pub(crate) fn top(&self, masker: &Arc<Masker>) -> Arc<dyn Sink> {
         let mut all: Vec<Arc<dyn Sink>> = vec![self.history_sink.clone(), self.reporter.clone()];
         all.extend(self.observers.iter().cloned());
+        all.extend(self.parent_only.iter().cloned());
         Arc::new(MaskingSink::new(Arc::new(Fanout(all)), masker.clone()))
     }
 
