@@ -19,6 +19,7 @@ mod generated;
 mod history_store;
 mod http;
 mod inspect;
+mod junit;
 mod masking;
 mod orphans;
 mod output;

@@ -5,6 +5,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 pub(crate) mod json;
+pub(crate) mod junit;
 pub(crate) mod logfile;
 pub(crate) mod plain;
 pub(crate) mod tail;
