@@ -25,6 +25,10 @@ struct State {
     root: Option<Arc<str>>,
     suites: Vec<Suite>,
     tails: HashMap<(Arc<str>, String), Tail>,
+    /// Per step id, the runs in which a step of that id is running, latest
+    /// last: output carries no run id, and a child's step ids may be its
+    /// parent's too.
+    running: HashMap<String, Vec<Arc<str>>>,
     written: bool,
 }
 
@@ -93,7 +97,10 @@ impl JUnit {
 impl Drop for JUnit {
     fn drop(&mut self) {
         let mut st = std::mem::take(&mut *self.lock());
-        self.write(&mut st);
+        // Nothing ran (the run failed to start): an older report stays.
+        if st.root.is_some() {
+            self.write(&mut st);
+        }
     }
 }
 
@@ -116,7 +123,16 @@ impl Sink for JUnit {
             }
         };
         match &ev.kind {
+            EventKind::StepStarted { step, .. } => {
+                let runs = st.running.entry(step.clone()).or_default();
+                if !runs.contains(&ev.run_id) {
+                    runs.push(ev.run_id.clone());
+                }
+            }
             EventKind::StepFinished { step, outcome } => {
+                if let Some(runs) = st.running.get_mut(step) {
+                    runs.retain(|r| *r != ev.run_id);
+                }
                 let tail = st.tails.remove(&(ev.run_id.clone(), step.clone()));
                 finished(&mut st.suites[idx], step, outcome, tail);
             }
@@ -148,15 +164,14 @@ impl Sink for JUnit {
     }
 }
 
-/// Output carries no run id: it belongs to the latest run (child runs
-/// start after their parent) that has not finished this step yet.
+/// Output carries no run id: it belongs to the latest run (a child starts
+/// after its parent) running a step of that id, else to the run itself.
 fn current_run(st: &State, step: &str) -> Option<Arc<str>> {
-    st.suites
-        .iter()
-        .rev()
-        .find(|s| s.duration.is_none() && !s.cases.iter().any(|c| c.name == step))
-        .or_else(|| st.suites.first())
-        .map(|s| s.run_id.clone())
+    st.running
+        .get(step)
+        .and_then(|runs| runs.last())
+        .or(st.root.as_ref())
+        .cloned()
 }
 
 fn finished(suite: &mut Suite, step: &str, o: &StepOutcome, tail: Option<Tail>) {
@@ -532,6 +547,62 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         drop(j);
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn output_goes_to_the_run_whose_step_is_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.xml");
+        let j = JUnit::new(&path).unwrap();
+        let in_run = |run: &str, wf: &str, name: Name, step: &str| {
+            let mut e = sample::of(name, step);
+            e.run_id = Arc::from(run);
+            e.workflow = Arc::from(wf);
+            e
+        };
+        let say = |step: &str, text: &str| {
+            let line = OutputLine {
+                stream: Stream::Stderr,
+                line: text,
+                partial: false,
+            };
+            j.output(&Output::one(step, &line));
+        };
+        j.event(&in_run("p", "parent", Name::RunCreated, ""));
+        j.event(&in_run("p", "parent", Name::StepStarted, "build"));
+        j.event(&in_run("c", "child", Name::RunCreated, ""));
+        j.event(&in_run("c", "child", Name::StepStarted, "build"));
+        say("build", "from the child");
+        j.event(&in_run("c", "child", Name::StepFailed, "build"));
+        say("build", "from the parent");
+        j.event(&in_run("p", "parent", Name::StepFailed, "build"));
+        j.event(&in_run("p", "parent", Name::RunFailed, ""));
+        let xml = std::fs::read_to_string(&path).unwrap();
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        let tails: Vec<(&str, &str)> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("failure"))
+            .map(|n| {
+                let case = n.parent().unwrap();
+                (case.attribute("classname").unwrap(), n.text().unwrap())
+            })
+            .collect();
+        assert_eq!(
+            tails,
+            [
+                ("parent", "from the parent\n"),
+                ("child", "from the child\n")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_run_that_never_started_leaves_an_older_report_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.xml");
+        std::fs::write(&path, "older").unwrap();
+        drop(JUnit::new(&path).unwrap());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "older");
     }
 
     #[test]
