@@ -951,7 +951,7 @@ _orch() {
             return 0
             ;;
         orch__subcmd__resume)
-            opts="-j -q -v -h -V --from --jobs --output --tail --grace --no-cache --approve --config --color --quiet --verbose --help --version"
+            opts="-j -q -v -h -V --from --jobs --output --tail --grace --no-cache --approve --junit --config --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -985,6 +985,10 @@ _orch() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --junit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1001,7 +1005,7 @@ _orch() {
             return 0
             ;;
         orch__subcmd__run)
-            opts="-i -j -q -v -h -V --input --input-file --jobs --output --tail --grace --no-cache --approve --dry-run --config --color --quiet --verbose --help --version"
+            opts="-i -j -q -v -h -V --input --input-file --jobs --output --tail --grace --no-cache --approve --junit --dry-run --config --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1040,6 +1044,10 @@ _orch() {
                     return 0
                     ;;
                 --approve)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --junit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -59,6 +59,7 @@ json\t'One JSON object per event on stdout'"
 complete -c orch -n "__fish_orch_using_subcommand run" -l tail -d 'Latest output lines shown under each running step in the live view (0: none)' -r
 complete -c orch -n "__fish_orch_using_subcommand run" -l grace -d 'Time between SIGTERM and SIGKILL when stopping steps' -r
 complete -c orch -n "__fish_orch_using_subcommand run" -l approve -d 'Approve an approval step in advance (repeatable; `all` for every one)' -r
+complete -c orch -n "__fish_orch_using_subcommand run" -l junit -d 'Write the run as JUnit XML to FILE when it ends (steps as test cases)' -r -F
 complete -c orch -n "__fish_orch_using_subcommand run" -l config -d 'orchestration.yaml to use (default: found in this directory or a parent)' -r -F
 complete -c orch -n "__fish_orch_using_subcommand run" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
 always\t''
@@ -161,6 +162,7 @@ json\t'One JSON object per event on stdout'"
 complete -c orch -n "__fish_orch_using_subcommand resume" -l tail -d 'Latest output lines shown under each running step in the live view (0: none)' -r
 complete -c orch -n "__fish_orch_using_subcommand resume" -l grace -d 'Time between SIGTERM and SIGKILL when stopping steps' -r
 complete -c orch -n "__fish_orch_using_subcommand resume" -l approve -d 'Approve an approval step in advance (repeatable; `all` for every one)' -r
+complete -c orch -n "__fish_orch_using_subcommand resume" -l junit -d 'Write the run as JUnit XML to FILE when it ends (steps as test cases)' -r -F
 complete -c orch -n "__fish_orch_using_subcommand resume" -l config -d 'orchestration.yaml to use (default: found in this directory or a parent)' -r -F
 complete -c orch -n "__fish_orch_using_subcommand resume" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
 always\t''

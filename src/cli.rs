@@ -288,6 +288,9 @@ pub struct ExecArgs {
     /// Approve an approval step in advance (repeatable; `all` for every one)
     #[arg(long, value_name = "STEP|all")]
     pub approve: Vec<String>,
+    /// Write the run as JUnit XML to FILE when it ends (steps as test cases)
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

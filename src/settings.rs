@@ -283,6 +283,8 @@ pub(crate) struct RunSettings {
     pub(crate) webhook_url: Option<String>,
     /// `telemetry.log_to_file`: where the JSON lines go.
     pub(crate) telemetry_log: Option<PathBuf>,
+    /// `--junit`: where the JUnit XML report goes.
+    pub(crate) junit: Option<PathBuf>,
     /// `--grace`.
     pub(crate) grace: Duration,
     /// `--approve`.
@@ -347,6 +349,7 @@ impl RunSettings {
                 .clone()
                 .or_else(|| telemetry.webhook_url.clone()),
             telemetry_log,
+            junit: args.junit.clone(),
             grace: args.grace,
             pre_approved: PreApproved::checked(&args.approve, wf, &project.config)?,
             interactive: !env.ci && env.stdin_tty && env.stderr_tty,

@@ -20,6 +20,7 @@ mod github;
 mod history_store;
 mod http;
 mod inspect;
+mod junit;
 mod masking;
 mod orphans;
 mod output;

@@ -6,6 +6,7 @@
 
 pub(crate) mod github;
 pub(crate) mod json;
+pub(crate) mod junit;
 pub(crate) mod logfile;
 pub(crate) mod palette;
 pub(crate) mod plain;

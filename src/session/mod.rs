@@ -141,6 +141,9 @@ impl RunSession {
         if let Some(path) = &settings.telemetry_log {
             sinks.open_log(path)?;
         }
+        if let Some(path) = &settings.junit {
+            sinks.open_junit(path)?;
+        }
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

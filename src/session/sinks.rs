@@ -129,6 +129,18 @@ impl Sinks {
         Ok(())
     }
 
+    /// `--junit`: the report takes child runs' events too (their own suites).
+    pub(crate) fn open_junit(&mut self, path: &Path) -> Result<(), Error> {
+        let j = report::junit::JUnit::new(path).map_err(|e| {
+            Error::environment(Diag::new(
+                "io",
+                format!("cannot write the JUnit report {}: {e}", path.display()),
+            ))
+        })?;
+        self.observers.push(Arc::new(j));
+        Ok(())
+    }
+
     /// The webhook's delivery task lives on the run's runtime.
     pub(crate) fn start_webhook(&mut self, url: String, runtime: &tokio::runtime::Runtime) {
         let _in_runtime = runtime.enter();
