@@ -263,6 +263,8 @@ pub(crate) struct RunSettings {
     pub(crate) webhook_url: Option<String>,
     /// `telemetry.log_to_file`: where the JSON lines go.
     pub(crate) telemetry_log: Option<PathBuf>,
+    /// `telemetry.metrics_endpoint`, unless the `metrics` middleware is off.
+    pub(crate) metrics_push: Option<String>,
     /// `--grace`.
     pub(crate) grace: Duration,
     /// `--approve`.
@@ -323,6 +325,10 @@ impl RunSettings {
                 .clone()
                 .or_else(|| telemetry.webhook_url.clone()),
             telemetry_log,
+            metrics_push: telemetry
+                .metrics_endpoint
+                .clone()
+                .filter(|_| !telemetry.metrics_off),
             grace: args.grace,
             pre_approved: PreApproved::checked(&args.approve, wf, &project.config)?,
             interactive: !env.ci && env.stdin_tty && env.stderr_tty,

@@ -20,6 +20,7 @@ mod history_store;
 mod http;
 mod inspect;
 mod masking;
+mod metrics;
 mod orphans;
 mod output;
 mod redirects;

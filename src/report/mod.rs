@@ -6,7 +6,10 @@
 
 pub(crate) mod json;
 pub(crate) mod logfile;
+pub(crate) mod metrics;
 pub(crate) mod plain;
+pub(crate) mod pushgateway;
+pub(crate) mod scrape;
 pub(crate) mod tail;
 pub(crate) mod tty;
 pub(crate) mod webhook;
