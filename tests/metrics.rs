@@ -577,3 +577,42 @@ fn an_unreachable_or_silent_metrics_endpoint_costs_at_most_the_deadline() {
     }
     drop(silent);
 }
+
+#[test]
+fn an_open_circuit_breaker_is_a_gauge_of_its_service() {
+    let cfg = format!(
+        "\
+orchestration:
+  services:
+    - id: down
+      base_url: http://127.0.0.1:{}
+      circuit_breaker: {{ failure_threshold: 1, reset_timeout: 10m }}
+      endpoints:
+        - {{ id: e, method: GET, path: /x }}
+",
+        free_port()
+    );
+    let wf = "name: b\nsteps:\n  - { id: c, call: { service: down, endpoint: e }, retry: { max_attempts: 1 } }\n";
+    let dir = project(&[("orchestration.yaml", &cfg), ("b.yaml", wf)]);
+    let home = tempfile::tempdir().unwrap();
+    assert_eq!(
+        run(dir.path(), home.path(), "b.yaml").status.code(),
+        Some(1)
+    );
+    let out = orch_in(dir.path(), home.path())
+        .arg("metrics")
+        .output()
+        .unwrap();
+    let body = text(&out.stdout);
+    assert!(
+        body.contains("# TYPE orchestration_circuit_breaker_open gauge\norchestration_circuit_breaker_open{service=\"down\"} 1\n"),
+        "{body}"
+    );
+    if let Some(s) = parse(&body) {
+        let g = s
+            .iter()
+            .find(|x| x.name == "orchestration_circuit_breaker_open")
+            .unwrap();
+        assert_eq!((g.kind.as_str(), g.value), ("gauge", 1.0));
+    }
+}
