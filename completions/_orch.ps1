@@ -42,6 +42,7 @@ Register-ArgumentCompleter -Native -CommandName 'orch' -ScriptBlock {
             [CompletionResult]::new('approve', 'approve', [CompletionResultType]::ParameterValue, 'Approve a waiting approval step')
             [CompletionResult]::new('reject', 'reject', [CompletionResultType]::ParameterValue, 'Reject a waiting approval step (the step fails when the run resumes)')
             [CompletionResult]::new('stats', 'stats', [CompletionResultType]::ParameterValue, 'Per-step statistics over past runs: runs, failure rate, duration p50/p95')
+            [CompletionResult]::new('metrics', 'metrics', [CompletionResultType]::ParameterValue, 'Prometheus metrics computed from the history, printed or served')
             [CompletionResult]::new('cache', 'cache', [CompletionResultType]::ParameterValue, 'Manage the step cache')
             [CompletionResult]::new('services', 'services', [CompletionResultType]::ParameterValue, 'List the services of orchestration.yaml, or check their health')
             [CompletionResult]::new('secret', 'secret', [CompletionResultType]::ParameterValue, 'Store, look up or remove a secret in the OS keyring')
@@ -263,6 +264,22 @@ Register-ArgumentCompleter -Native -CommandName 'orch' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'orch;metrics' {
+            [CompletionResult]::new('--workflow', '--workflow', [CompletionResultType]::ParameterName, 'Only runs of this workflow (its `name`)')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only runs started within this long (e.g. 7d, 12h)')
+            [CompletionResult]::new('--serve', '--serve', [CompletionResultType]::ParameterName, 'Answer `GET /metrics` on this address instead of printing (port 0: any free port)')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'orchestration.yaml to use (default: found in this directory or a parent)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR is honoured by `auto`)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors and the summary')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors and the summary')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more detail')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more detail')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'orch;cache' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'orchestration.yaml to use (default: found in this directory or a parent)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR is honoured by `auto`)')
@@ -458,6 +475,7 @@ Register-ArgumentCompleter -Native -CommandName 'orch' -ScriptBlock {
             [CompletionResult]::new('approve', 'approve', [CompletionResultType]::ParameterValue, 'Approve a waiting approval step')
             [CompletionResult]::new('reject', 'reject', [CompletionResultType]::ParameterValue, 'Reject a waiting approval step (the step fails when the run resumes)')
             [CompletionResult]::new('stats', 'stats', [CompletionResultType]::ParameterValue, 'Per-step statistics over past runs: runs, failure rate, duration p50/p95')
+            [CompletionResult]::new('metrics', 'metrics', [CompletionResultType]::ParameterValue, 'Prometheus metrics computed from the history, printed or served')
             [CompletionResult]::new('cache', 'cache', [CompletionResultType]::ParameterValue, 'Manage the step cache')
             [CompletionResult]::new('services', 'services', [CompletionResultType]::ParameterValue, 'List the services of orchestration.yaml, or check their health')
             [CompletionResult]::new('secret', 'secret', [CompletionResultType]::ParameterValue, 'Store, look up or remove a secret in the OS keyring')
@@ -501,6 +519,9 @@ Register-ArgumentCompleter -Native -CommandName 'orch' -ScriptBlock {
             break
         }
         'orch;help;stats' {
+            break
+        }
+        'orch;help;metrics' {
             break
         }
         'orch;help;cache' {

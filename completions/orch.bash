@@ -40,6 +40,9 @@ _orch() {
             orch,man)
                 cmd="orch__subcmd__man"
                 ;;
+            orch,metrics)
+                cmd="orch__subcmd__metrics"
+                ;;
             orch,plan)
                 cmd="orch__subcmd__plan"
                 ;;
@@ -102,6 +105,9 @@ _orch() {
                 ;;
             orch__subcmd__help,man)
                 cmd="orch__subcmd__help__subcmd__man"
+                ;;
+            orch__subcmd__help,metrics)
+                cmd="orch__subcmd__help__subcmd__metrics"
                 ;;
             orch__subcmd__help,plan)
                 cmd="orch__subcmd__help__subcmd__plan"
@@ -203,7 +209,7 @@ _orch() {
 
     case "${cmd}" in
         orch)
-            opts="-q -v -h -V --config --color --quiet --verbose --help --version run validate plan graph history show logs resume approve reject stats cache services secret completions man help"
+            opts="-q -v -h -V --config --color --quiet --verbose --help --version run validate plan graph history show logs resume approve reject stats metrics cache services secret completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -389,7 +395,7 @@ _orch() {
             return 0
             ;;
         orch__subcmd__help)
-            opts="run validate plan graph history show logs resume approve reject stats cache services secret completions man help"
+            opts="run validate plan graph history show logs resume approve reject stats metrics cache services secret completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -529,6 +535,20 @@ _orch() {
             return 0
             ;;
         orch__subcmd__help__subcmd__man)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        orch__subcmd__help__subcmd__metrics)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -860,6 +880,40 @@ _orch() {
             fi
             case "${prev}" in
                 --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        orch__subcmd__metrics)
+            opts="-q -v -h -V --workflow --since --serve --config --color --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --workflow)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --serve)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

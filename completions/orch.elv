@@ -39,6 +39,7 @@ set edit:completion:arg-completer[orch] = {|@words|
             cand approve 'Approve a waiting approval step'
             cand reject 'Reject a waiting approval step (the step fails when the run resumes)'
             cand stats 'Per-step statistics over past runs: runs, failure rate, duration p50/p95'
+            cand metrics 'Prometheus metrics computed from the history, printed or served'
             cand cache 'Manage the step cache'
             cand services 'List the services of orchestration.yaml, or check their health'
             cand secret 'Store, look up or remove a secret in the OS keyring'
@@ -244,6 +245,21 @@ set edit:completion:arg-completer[orch] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'orch;metrics'= {
+            cand --workflow 'Only runs of this workflow (its `name`)'
+            cand --since 'Only runs started within this long (e.g. 7d, 12h)'
+            cand --serve 'Answer `GET /metrics` on this address instead of printing (port 0: any free port)'
+            cand --config 'orchestration.yaml to use (default: found in this directory or a parent)'
+            cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
+            cand -q 'Print less: only errors and the summary'
+            cand --quiet 'Print less: only errors and the summary'
+            cand -v 'Print more detail'
+            cand --verbose 'Print more detail'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'orch;cache'= {
             cand --config 'orchestration.yaml to use (default: found in this directory or a parent)'
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
@@ -418,6 +434,7 @@ set edit:completion:arg-completer[orch] = {|@words|
             cand approve 'Approve a waiting approval step'
             cand reject 'Reject a waiting approval step (the step fails when the run resumes)'
             cand stats 'Per-step statistics over past runs: runs, failure rate, duration p50/p95'
+            cand metrics 'Prometheus metrics computed from the history, printed or served'
             cand cache 'Manage the step cache'
             cand services 'List the services of orchestration.yaml, or check their health'
             cand secret 'Store, look up or remove a secret in the OS keyring'
@@ -449,6 +466,8 @@ set edit:completion:arg-completer[orch] = {|@words|
         &'orch;help;reject'= {
         }
         &'orch;help;stats'= {
+        }
+        &'orch;help;metrics'= {
         }
         &'orch;help;cache'= {
             cand clear 'Delete every cached step result'

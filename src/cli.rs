@@ -174,6 +174,17 @@ Examples:
   orch stats release --json")]
     Stats(StatsArgs),
 
+    /// Prometheus metrics computed from the history, printed or served
+    #[command(after_help = "\
+Examples:
+  orch metrics
+  orch metrics --workflow release --since 7d
+  orch metrics --serve 127.0.0.1:9464
+
+The text exposition format 0.0.4. With --serve, GET /metrics answers it, read
+afresh from the history on each scrape, until Ctrl-C.")]
+    Metrics(MetricsArgs),
+
     /// Manage the step cache
     #[command(
         subcommand,
@@ -455,6 +466,21 @@ pub struct StatsArgs {
     /// Print JSON instead of a table
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// Only runs of this workflow (its `name`)
+    #[arg(long, value_name = "NAME")]
+    pub workflow: Option<String>,
+
+    /// Only runs started within this long (e.g. 7d, 12h)
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub since: Option<std::time::Duration>,
+
+    /// Answer `GET /metrics` on this address instead of printing (port 0: any free port)
+    #[arg(long, value_name = "ADDR")]
+    pub serve: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Subcommand)]

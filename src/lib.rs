@@ -62,6 +62,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Approve(a) => commands::approve::run(&cx, a, true),
         Command::Reject(a) => commands::approve::run(&cx, a, false),
         Command::Stats(a) => commands::stats::run(&cx, a),
+        Command::Metrics(a) => commands::metrics::run(&cx, a),
         Command::Cache(c) => commands::cache::run(&cx, c),
         Command::Services(a) => commands::services::run(&cx, a),
         Command::Secret(c) => commands::secret::run(&cx, c),

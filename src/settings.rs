@@ -285,6 +285,8 @@ pub(crate) struct RunSettings {
     pub(crate) telemetry_log: Option<PathBuf>,
     /// `--junit`: where the JUnit XML report goes.
     pub(crate) junit: Option<PathBuf>,
+    /// `telemetry.metrics_endpoint`, unless the `metrics` middleware is off.
+    pub(crate) metrics_push: Option<String>,
     /// `--grace`.
     pub(crate) grace: Duration,
     /// `--approve`.
@@ -350,6 +352,10 @@ impl RunSettings {
                 .or_else(|| telemetry.webhook_url.clone()),
             telemetry_log,
             junit: args.junit.clone(),
+            metrics_push: telemetry
+                .metrics_endpoint
+                .clone()
+                .filter(|_| !telemetry.metrics_off),
             grace: args.grace,
             pre_approved: PreApproved::checked(&args.approve, wf, &project.config)?,
             interactive: !env.ci && env.stdin_tty && env.stderr_tty,

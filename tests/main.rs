@@ -22,6 +22,7 @@ mod http;
 mod inspect;
 mod junit;
 mod masking;
+mod metrics;
 mod orphans;
 mod output;
 mod redirects;

@@ -10,6 +10,7 @@ pub(crate) mod graph;
 pub(crate) mod history;
 pub(crate) mod logs;
 pub(crate) mod man;
+pub(crate) mod metrics;
 pub(crate) mod plan;
 pub(crate) mod resume;
 pub(crate) mod run;

@@ -71,6 +71,9 @@ pub(super) fn start(settings: &RunSettings, recorded: Recorded) -> Result<Exit, 
             u.undelivered, u.total, u.endpoint
         );
     }
+    if let Some(why) = &end.metrics_push {
+        eprintln!("orch: warning: {why}");
+    }
     end.summary();
     if end.outcome.status == Status::Waiting {
         let run_id = &end.run_id;

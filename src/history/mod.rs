@@ -12,6 +12,7 @@ pub(crate) mod error;
 pub(crate) mod home;
 pub(crate) mod leftovers;
 pub(crate) mod lock;
+pub(crate) mod metrics;
 pub(crate) mod query;
 mod record;
 pub(crate) mod runs;

@@ -336,6 +336,10 @@ pub(crate) struct Telemetry {
     pub(crate) log_to_file: bool,
     pub(crate) log_file_path: Option<String>,
     pub(crate) webhook_url: Option<String>,
+    /// Where a run's metrics are pushed when it ends (a Pushgateway).
+    pub(crate) metrics_endpoint: Option<String>,
+    /// `middleware: [{id: metrics, enabled: false}]`: no push.
+    pub(crate) metrics_off: bool,
 }
 
 #[derive(Debug, Clone)]

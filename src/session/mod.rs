@@ -89,6 +89,8 @@ pub(crate) struct RunSession {
     step_env: Vec<(String, String)>,
     scratch_base: PathBuf,
     show_hint: bool,
+    /// `telemetry.metrics_endpoint`, when the run's metrics are pushed.
+    metrics_push: Option<String>,
     /// For child runs: what they share with this one.
     child_settings: child::Settings,
     /// Child runs to continue (see [`Recorded::children`]).
@@ -212,6 +214,7 @@ impl RunSession {
             step_env: settings.step_env.clone(),
             scratch_base: settings.scratch_base.clone(),
             show_hint: settings.output != OutputMode::Json && !settings.quiet,
+            metrics_push: settings.metrics_push.clone(),
             description,
             _lock: lock,
         })
@@ -303,14 +306,48 @@ impl RunSession {
         // Steps may still hold the scratch files open in leftover processes; best effort.
         let _ = std::fs::remove_dir_all(&scratch);
         let recorded = self.sinks.finish_history();
+        let metrics_push = self.push_metrics();
         Ok(Finished {
             run_id: self.run_id.clone(),
             outcome,
             undelivered,
+            metrics_push,
             recorded,
             db_path: self.home.db_path(),
             reporter: self.sinks.reporter.clone(),
         })
+    }
+}
+
+impl RunSession {
+    /// `telemetry.metrics_endpoint`: the recorded run's metrics, PUT to the
+    /// Pushgateway within [`DEADLINE`](crate::report::pushgateway::DEADLINE);
+    /// why not, for a warning.
+    fn push_metrics(&self) -> Option<String> {
+        let endpoint = self.metrics_push.as_deref()?;
+        if self.home.in_memory {
+            return None;
+        }
+        let filter = crate::history::metrics::MetricsFilter {
+            run_id: Some(&self.run_id),
+            ..Default::default()
+        };
+        let body = Store::open_existing(&self.home)
+            .map_err(|e| e.to_string())
+            .and_then(|s| s.ok_or_else(|| "no history".to_string()))
+            .and_then(|s| {
+                crate::report::metrics::exposition(&s, &filter).map_err(|e| e.to_string())
+            });
+        let pushed = body.and_then(|body| {
+            self.runtime.block_on(crate::report::pushgateway::push(
+                endpoint,
+                &self.wf.name,
+                body,
+            ))
+        });
+        pushed
+            .err()
+            .map(|why| format!("the run's metrics could not be pushed: {why}"))
     }
 }
 
@@ -328,6 +365,8 @@ pub(crate) struct Finished {
     /// Masked: the summary is printed from it, not from events.
     pub(crate) outcome: RunOutcome,
     pub(crate) undelivered: Option<Undelivered>,
+    /// Why the run's metrics were not pushed (`telemetry.metrics_endpoint`).
+    pub(crate) metrics_push: Option<String>,
     recorded: WriterReport,
     db_path: PathBuf,
     reporter: Arc<dyn Reporter>,
@@ -557,6 +596,7 @@ mod tests {
                 compensation_failures: vec![],
             },
             undelivered: None,
+            metrics_push: None,
             recorded: WriterReport {
                 error: error.map(str::to_string),
                 illegal: illegal.iter().map(|s| s.to_string()).collect(),

@@ -45,12 +45,14 @@ pub(crate) fn config(src: &Arc<Source>) -> Result<Config, Vec<Diag>> {
                 }
             }
         }
+        let mut metrics_off = false;
         if let Some(m) = f.get("middleware") {
-            middleware(&mut cx, m);
+            metrics_off = middleware(&mut cx, m).contains(&("metrics".into(), false));
         }
         if let Some(t) = f.get("telemetry") {
             cfg.telemetry = telemetry(&mut cx, t);
         }
+        cfg.telemetry.metrics_off = metrics_off;
         if let Some(p) = f.get("pools") {
             if let Some(m) = p.as_map() {
                 for (k, v) in m {
@@ -176,20 +178,21 @@ fn policies(cx: &mut Ctx, y: &Yaml) -> Policies {
     p
 }
 
-/// `middleware:` is checked (known ids, masking cannot be turned off) but
-/// has no effect yet.
-fn middleware(cx: &mut Ctx, y: &Yaml) {
+/// `middleware:` is checked (known ids, masking cannot be turned off);
+/// each usable entry's id and whether it is enabled.
+fn middleware(cx: &mut Ctx, y: &Yaml) -> Vec<(String, bool)> {
     let Some(items) = y.as_seq() else {
         cx.expected(y, "middleware", "a list");
-        return;
+        return Vec::new();
     };
-    for m in items {
-        middleware_entry(cx, m);
-    }
+    items
+        .iter()
+        .filter_map(|m| middleware_entry(cx, m))
+        .collect()
 }
 
 /// One `middleware:` entry; `None` when it is not usable (already said).
-fn middleware_entry(cx: &mut Ctx, m: &Yaml) -> Option<()> {
+fn middleware_entry(cx: &mut Ctx, m: &Yaml) -> Option<(String, bool)> {
     let known = keys::MIDDLEWARE_IDS;
     let f = cx.keys(m, &keys::MIDDLEWARE)?;
     let idy = f.get("id")?;
@@ -222,19 +225,16 @@ fn middleware_entry(cx: &mut Ctx, m: &Yaml) -> Option<()> {
     if let Some(v) = f.get("priority") {
         cx.int(v, "priority");
     }
-    Some(())
+    Some((id, enabled))
 }
 
 fn telemetry(cx: &mut Ctx, y: &Yaml) -> Telemetry {
     let Some(f) = cx.keys(y, &keys::TELEMETRY) else {
         return Telemetry::default();
     };
-    // Checked, not kept: these have no effect yet.
+    // Checked, not kept: it has no effect yet.
     if let Some(v) = f.get("emit_events") {
         cx.bool(v, "emit_events");
-    }
-    if let Some(v) = f.get("metrics_endpoint") {
-        cx.string(v, "metrics_endpoint");
     }
     Telemetry {
         log_to_file: f
@@ -247,6 +247,10 @@ fn telemetry(cx: &mut Ctx, y: &Yaml) -> Telemetry {
         webhook_url: f
             .get("webhook_url")
             .and_then(|v| cx.string(v, "webhook_url")),
+        metrics_endpoint: f
+            .get("metrics_endpoint")
+            .and_then(|v| cx.string(v, "metrics_endpoint")),
+        metrics_off: false,
     }
 }
 

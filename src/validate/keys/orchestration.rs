@@ -56,9 +56,8 @@ pub(crate) static ORCHESTRATION: Table = Table {
         Key::new(
             "middleware",
             list(&Ty::Object(&MIDDLEWARE)),
-            "request middleware; secret masking is always on, whatever this says",
-        )
-        .no_effect(),
+            "request middleware; `metrics` with `enabled: false` turns off the metrics push; secret masking is always on, whatever this says",
+        ),
         Key::new("telemetry", Ty::Object(&TELEMETRY), "where events go besides the output"),
         Key::new(
             "pools",
@@ -214,7 +213,11 @@ pub(crate) static TELEMETRY: Table = Table {
         Key::new("emit_events", Ty::Bool, "whether events are emitted; they always are")
             .default("`true`")
             .no_effect(),
-        Key::new("metrics_endpoint", Ty::Str, "where metrics would be sent").no_effect(),
+        Key::new(
+            "metrics_endpoint",
+            Ty::Str,
+            "a Prometheus Pushgateway; each run's metrics are PUT to `<endpoint>/metrics/job/orch/workflow/<name>` when it ends ([metrics](#metrics))",
+        ),
         Key::new(
             "webhook_url",
             Ty::Str,
