@@ -275,16 +275,7 @@ mod tests {
     use super::*;
     use crate::event::sample;
 
-    fn step(id: &str, status: Status) -> StepReport {
-        StepReport {
-            id: id.into(),
-            status,
-            error: None,
-            outputs: serde_json::Value::Null,
-            items: Vec::new(),
-            allowed: false,
-        }
-    }
+    use crate::event::sample::report as step;
 
     #[test]
     fn a_huge_run_stays_within_the_budget_and_says_so() {

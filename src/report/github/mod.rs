@@ -161,7 +161,7 @@ impl Sink for GithubSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{sample, OutputLine, StepReport, Stream};
+    use crate::event::{sample, OutputLine, Stream};
     use std::sync::Arc;
 
     fn line(sink: &GithubSink, id: &str, text: &str) {
@@ -173,16 +173,7 @@ mod tests {
         sink.output(&Output::one(id, &l));
     }
 
-    fn report(id: &str, status: Status) -> StepReport {
-        StepReport {
-            id: id.into(),
-            status,
-            error: None,
-            outputs: serde_json::Value::Null,
-            items: Vec::new(),
-            allowed: false,
-        }
-    }
+    use crate::event::sample::report;
 
     #[test]
     fn a_run_appends_its_summary_and_outputs_once() {
