@@ -126,3 +126,63 @@ fn timeline_of_a_retried_a_failed_and_a_skipped_step() {
         );
     }
 }
+
+const WAITS: &str = r#"name: waits
+steps:
+  - id: first
+    run: echo one
+  - id: gate
+    needs: first
+    approval: { message: "go?" }
+  - id: after
+    needs: gate
+    run: echo after
+"#;
+
+#[test]
+fn timeline_shows_an_approval_wait() {
+    let p = project(&[("w.yaml", WAITS)]);
+    let home = tempfile::tempdir().unwrap();
+    let (dir, h) = (p.path(), home.path());
+    orch_in(dir, h)
+        .args(["run", "w.yaml", "--output", "plain"])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .code(3);
+    let text = show(dir, h, "60");
+    let gate = text
+        .lines()
+        .find(|l| l.starts_with("gate"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(gate.contains('░') && gate.contains('⏸'), "{text}");
+
+    orch_in(dir, h)
+        .args(["approve", "last", "gate"])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .success();
+    orch_in(dir, h)
+        .args(["resume", "last", "--output", "plain"])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .success();
+    let text = show(dir, h, "60");
+    assert!(text.lines().all(|l| measure_text_width(l) <= 60), "{text}");
+    let row = |id: &str| {
+        text.lines()
+            .find(|l| l.split_whitespace().next() == Some(id))
+            .unwrap_or_else(|| panic!("no {id}:\n{text}"))
+            .to_string()
+    };
+    assert!(
+        row("gate").contains('░') && row("gate").contains(" ✓ "),
+        "{text}"
+    );
+    // `after` ran once the approval was given: right of the wait.
+    let after = row("after");
+    assert!(after.contains('█') && after.contains(" ✓ "), "{text}");
+    assert!(
+        after.chars().position(|c| c == '█') >= row("gate").chars().position(|c| c == '░'),
+        "{text}"
+    );
+}

@@ -60,7 +60,8 @@ pub(crate) fn run(cx: &Context, args: &ShowArgs) -> Result<Exit, Error> {
             .map(|(s, st)| (s.step_id.as_str(), *st))
             .collect();
         let spans = store.run_spans(&run.id)?;
-        let now = crate::history::store::now_ms();
+        let goes_on = matches!(shown_status.as_str(), "running" | "waiting" | "pending");
+        let now = goes_on.then(crate::history::store::now_ms);
         let t = super::timeline::timeline(&run, &spans, &statuses, now);
         let width = super::timeline::width(&cx.env);
         emit(&crate::report::timeline::render(&t, width, cx.color_stdout))?;
