@@ -112,6 +112,14 @@ fn timeline_of_a_retried_a_failed_and_a_skipped_step() {
     // Durations end the rows.
     assert!(row("setup").trim_end().ends_with("ms"), "{text}");
 
+    // `--color always` colours the bars even off a terminal.
+    let out = orch_in(p.path(), home.path())
+        .env("COLUMNS", "60")
+        .args(["--color", "always", "show", "last", "--timeline"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\u{1b}["));
+
     // Wider and narrower terminals.
     for columns in ["40", "200"] {
         let text = show(p.path(), home.path(), columns);
