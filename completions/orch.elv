@@ -159,6 +159,7 @@ set edit:completion:arg-completer[orch] = {|@words|
             cand --config 'orchestration.yaml to use (default: found in this directory or a parent)'
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
             cand --json 'Print JSON instead of a table'
+            cand --timeline 'Draw the steps and their attempts as bars on one time axis'
             cand -q 'Print less: only errors and the summary'
             cand --quiet 'Print less: only errors and the summary'
             cand -v 'Print more detail'

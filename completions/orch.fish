@@ -140,6 +140,7 @@ complete -c orch -n "__fish_orch_using_subcommand show" -l color -d 'When to use
 always\t''
 never\t''"
 complete -c orch -n "__fish_orch_using_subcommand show" -l json -d 'Print JSON instead of a table'
+complete -c orch -n "__fish_orch_using_subcommand show" -l timeline -d 'Draw the steps and their attempts as bars on one time axis'
 complete -c orch -n "__fish_orch_using_subcommand show" -s q -l quiet -d 'Print less: only errors and the summary'
 complete -c orch -n "__fish_orch_using_subcommand show" -s v -l verbose -d 'Print more detail'
 complete -c orch -n "__fish_orch_using_subcommand show" -s h -l help -d 'Print help'

@@ -401,8 +401,12 @@ pub struct ShowArgs {
     pub run: String,
 
     /// Print JSON instead of a table
-    #[arg(long)]
+    #[arg(long, conflicts_with = "timeline")]
     pub json: bool,
+
+    /// Draw the steps and their attempts as bars on one time axis
+    #[arg(long)]
+    pub timeline: bool,
 }
 
 #[derive(Debug, Args)]

@@ -36,6 +36,8 @@ pub(crate) struct EnvVars {
     pub(crate) webhook_url: Option<String>,
     /// `USER`: who decides approvals, when the user database does not say.
     pub(crate) user: Option<String>,
+    /// `COLUMNS`: the width `orch show --timeline` draws to.
+    pub(crate) columns: Option<String>,
     /// `std::env::temp_dir()` (`TMPDIR`): where runs get scratch space.
     pub(crate) temp_dir: PathBuf,
     /// The working directory orch was started in.
@@ -100,6 +102,10 @@ pub(crate) const VARIABLES: &[(&str, &str)] = &[
         "fifo: ready steps start by priority, then file order (for benchmarks)",
     ),
     ("USER", "who approves or rejects, when the user database does not say"),
+    (
+        "COLUMNS",
+        "the width `orch show --timeline` draws to; default: the terminal's, 80 when stdout is not one",
+    ),
 ];
 
 impl EnvVars {
@@ -126,6 +132,7 @@ impl EnvVars {
             schedule: get("ORCH_SCHEDULE"),
             webhook_url: get("ORCHESTRATION_PROGRESS_WEBHOOK_URL").filter(|v| !v.is_empty()),
             user: get("USER"),
+            columns: get("COLUMNS"),
             temp_dir: std::env::temp_dir(),
             cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
             stdin_tty: std::io::stdin().is_terminal(),

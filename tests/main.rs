@@ -33,5 +33,6 @@ mod saga;
 mod schedule;
 mod secrets;
 mod services;
+mod timeline;
 mod tty;
 mod webhook;

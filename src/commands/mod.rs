@@ -18,6 +18,7 @@ pub(crate) mod secret;
 pub(crate) mod services;
 pub(crate) mod show;
 pub(crate) mod stats;
+mod timeline;
 pub(crate) mod validate;
 
 use std::path::{Path, PathBuf};

@@ -2,7 +2,8 @@
 //! error, inputs), then every step and for_each item with its status,
 //! attempts, duration, exit code, HTTP status and error (or who approved
 //! it), then the workflow's outputs.
-//! `--json` prints the same as one object (a documented format).
+//! `--json` prints the same as one object (a documented format);
+//! `--timeline` draws the steps on a time axis instead.
 
 use std::collections::{HashMap, HashSet};
 
@@ -53,6 +54,19 @@ pub(crate) fn run(cx: &Context, args: &ShowArgs) -> Result<Exit, Error> {
         .into_iter()
         .map(|c| (c.step_id.clone(), c))
         .collect();
+    if args.timeline {
+        let statuses: HashMap<&str, &str> = shown
+            .iter()
+            .map(|(s, st)| (s.step_id.as_str(), *st))
+            .collect();
+        let spans = store.run_spans(&run.id)?;
+        let goes_on = matches!(shown_status.as_str(), "running" | "waiting" | "pending");
+        let now = goes_on.then(crate::history::store::now_ms);
+        let t = super::timeline::timeline(&run, &spans, &statuses, now);
+        let width = super::timeline::width(&cx.env);
+        emit(&crate::report::timeline::render(&t, width, cx.color_stdout))?;
+        return Ok(Exit::Success);
+    }
     if args.json {
         emit(&format!(
             "{}\n",

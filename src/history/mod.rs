@@ -21,6 +21,7 @@ pub(crate) mod stats;
 pub(crate) mod status;
 mod step_logs;
 pub(crate) mod store;
+pub(crate) mod timeline;
 pub(crate) mod transition;
 pub(crate) mod writer;
 

@@ -14,6 +14,7 @@ pub(crate) mod plain;
 pub(crate) mod pushgateway;
 pub(crate) mod scrape;
 pub(crate) mod tail;
+pub(crate) mod timeline;
 pub(crate) mod tty;
 pub(crate) mod webhook;
 
