@@ -146,7 +146,7 @@ impl CallBody {
                     _ = rt.throttle(&svc.id) => {}
                     _ = cancel.changed() => return Attempt::failed(ErrorKind::Cancelled, "cancelled"),
                 }
-                let (a, service_failure) = super::http::send(cx, &rt.client, &req).await;
+                let (a, service_failure) = super::http::send(cx, rt, &req).await;
                 // A request that could not be built says nothing about the service.
                 if !matches!(
                     a.error_kind(),
