@@ -23,6 +23,7 @@ mod inspect;
 mod junit;
 mod masking;
 mod metrics;
+mod middleware;
 mod orphans;
 mod output;
 mod redirects;

@@ -287,6 +287,27 @@ pub(crate) struct Config {
     pub(crate) telemetry: Telemetry,
     pub(crate) pools: Vec<(String, u32)>,
     pub(crate) services: Vec<Service>,
+    pub(crate) middleware: Middleware,
+}
+
+/// The `middleware:` toggles that change requests (`metrics` is
+/// [`Telemetry::metrics_off`]; `sanitization` cannot be turned off).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Middleware {
+    /// `authentication`: services' `auth:` credentials are fetched and sent.
+    pub(crate) authentication: bool,
+    /// `caching`: GET responses of `http`/`call` steps are reused within a
+    /// run as their `Cache-Control`/`ETag` allow. Off unless listed.
+    pub(crate) caching: bool,
+}
+
+impl Default for Middleware {
+    fn default() -> Middleware {
+        Middleware {
+            authentication: true,
+            caching: false,
+        }
+    }
 }
 
 impl Config {

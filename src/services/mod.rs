@@ -5,6 +5,7 @@
 pub(crate) mod auth;
 pub(crate) mod breaker;
 pub(crate) mod health;
+pub(crate) mod http_cache;
 pub(crate) mod policy;
 pub(crate) mod ratelimit;
 pub(crate) mod registry;

@@ -1,5 +1,5 @@
-//! What a run shares across its `call` steps: the HTTP client, breakers,
-//! rate limiters; and how an endpoint plus `with:` becomes a request.
+//! What a run shares across its `http` and `call` steps: the HTTP client,
+//! breakers, rate limiters, the HTTP cache; and how an endpoint plus `with:` becomes a request.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use crate::http_client::{Body, Request};
 use crate::model::{Config, Endpoint, ParamIn, Service};
 
 use super::breaker::{BreakerStore, Breakers};
+use super::http_cache::HttpCache;
 use super::ratelimit::TokenBucket;
 
 pub(crate) struct Runtime {
@@ -19,6 +20,8 @@ pub(crate) struct Runtime {
     pub(crate) client: crate::http_client::Clients,
     pub(crate) breakers: Breakers,
     limiters: HashMap<String, TokenBucket>,
+    /// The `caching` middleware's GET responses, when it is on.
+    pub(crate) http_cache: Option<HttpCache>,
 }
 
 impl Runtime {
@@ -36,6 +39,7 @@ impl Runtime {
             client,
             breakers: Breakers::new(&config, store),
             limiters,
+            http_cache: config.middleware.caching.then(HttpCache::default),
         })
     }
 

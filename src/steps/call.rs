@@ -1,7 +1,8 @@
 //! `call` steps: an endpoint of a service from orchestration.yaml. The
 //! engine picks the route (which candidate service answers) per attempt;
-//! one attempt here is one request to it, with the service's auth, through
-//! its circuit breaker and rate limit.
+//! one attempt here is one request to it, with the service's auth (unless
+//! the `authentication` middleware is off), through its circuit breaker and
+//! rate limit.
 
 use std::path::Path;
 use std::time::SystemTime;
@@ -34,6 +35,10 @@ impl StepExecutor for Call {
         let StepKind::Call { target, .. } = &step.body.kind else {
             return Vec::new();
         };
+        // `authentication` off: nothing is injected, so nothing is fetched.
+        if !cfg.middleware.authentication {
+            return Vec::new();
+        }
         cfg.candidates(target)
             .into_iter()
             .filter_map(|svc| svc.auth.credential())
@@ -122,8 +127,10 @@ impl CallBody {
             Ok(r) => r,
             Err(e) => return Attempt::failed(ErrorKind::Expression, e),
         };
-        if let Err(e) = auth::authorize(svc, cx.secret_values, &mut req) {
-            return Attempt::failed(ErrorKind::Expression, e);
+        if cx.cfg.middleware.authentication {
+            if let Err(e) = auth::authorize(svc, cx.secret_values, &mut req) {
+                return Attempt::failed(ErrorKind::Expression, e);
+            }
         }
         let mut a = match rt.breakers.admit(&svc.id, SystemTime::now()) {
             Admit::No { .. } => Attempt {
@@ -139,7 +146,7 @@ impl CallBody {
                     _ = rt.throttle(&svc.id) => {}
                     _ = cancel.changed() => return Attempt::failed(ErrorKind::Cancelled, "cancelled"),
                 }
-                let (a, service_failure) = super::http::send(cx, &rt.client, &req).await;
+                let (a, service_failure) = super::http::send(cx, rt, &req).await;
                 // A request that could not be built says nothing about the service.
                 if !matches!(
                     a.error_kind(),

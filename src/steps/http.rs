@@ -1,5 +1,6 @@
 //! `http` steps: one request over [`crate::http_client`] (a leaf that
-//! `services` uses too). [`send`] is shared with `call` steps.
+//! `services` uses too), through the run's HTTP cache when the `caching`
+//! middleware is on. [`send`] is shared with `call` steps.
 
 use std::path::Path;
 use std::time::Instant;
@@ -12,6 +13,8 @@ use crate::expr::eval::{resolve, to_text};
 use crate::expr::Scope;
 use crate::http_client::{self as client, Body as ReqBody, FailureKind, Request};
 use crate::model::{HttpBody, Step, StepKind, Val};
+use crate::services::http_cache::Lookup;
+use crate::services::Runtime;
 
 use super::{
     Attempt, AttemptCx, AttemptFuture, Body, ErrorKind, ResolveCx, StepError, StepExecutor,
@@ -101,20 +104,17 @@ impl Body for HttpRequest {
     fn attempt<'a>(&'a self, cx: &'a AttemptCx<'a>) -> AttemptFuture<'a> {
         Box::pin(async move {
             match cx.services {
-                Some(rt) => send(cx, &rt.client, &self.0).await.0,
+                Some(rt) => send(cx, rt, &self.0).await.0,
                 None => Attempt::failed(ErrorKind::Expression, "no HTTP client in this run"),
             }
         })
     }
 }
 
-/// Send one request and say how it went on the step's output; also says
-/// whether a failure is the server's (for circuit breakers).
-pub(crate) async fn send(
-    cx: &AttemptCx<'_>,
-    clients: &client::Clients,
-    req: &Request,
-) -> (Attempt, bool) {
+/// Send one request (or answer it from the run's HTTP cache) and say how
+/// it went on the step's output; also says whether a failure is the
+/// server's (for circuit breakers).
+pub(crate) async fn send(cx: &AttemptCx<'_>, rt: &Runtime, req: &Request) -> (Attempt, bool) {
     let tp = client::traceparent(cx.run_id, cx.display_id, cx.attempt);
     let mut cancel = cx.cancel.clone();
     if cx.cancel.level() >= CancelLevel::Graceful {
@@ -122,7 +122,7 @@ pub(crate) async fn send(
     }
     let sent = Instant::now();
     let res = tokio::select! {
-        r = client::send(clients, req, &tp) => r,
+        r = exchange(rt, req, &tp) => r,
         _ = cancel.changed() => return (Attempt::failed(ErrorKind::Cancelled, "cancelled"), false),
     };
     let took = sent.elapsed().as_millis();
@@ -131,9 +131,19 @@ pub(crate) async fn send(
         req.method,
         crate::http_client::display_url(&req.url)
     );
+    let (res, via) = res;
     let (line, outcome) = match res {
         Ok(resp) => (
-            format!("{what} → {} ({took} ms)", resp.status),
+            match via {
+                Via::Network => format!("{what} → {} ({took} ms)", resp.status),
+                Via::Fresh => format!("{what} → {} (cached)", resp.status),
+                Via::NotModified => {
+                    format!(
+                        "{what} → 304 Not Modified, cached {} ({took} ms)",
+                        resp.status
+                    )
+                }
+            },
             (
                 Attempt {
                     http_status: Some(resp.status),
@@ -171,4 +181,58 @@ pub(crate) async fn send(
     };
     cx.sink.output(&Output::one(cx.display_id, &line));
     outcome
+}
+
+/// Where an answer came from, for the output line.
+enum Via {
+    Network,
+    /// The cache's, fresh: nothing was sent.
+    Fresh,
+    /// The cache's, after the server said 304 to `If-None-Match`.
+    NotModified,
+}
+
+/// The request through the `caching` middleware when it is on.
+async fn exchange(
+    rt: &Runtime,
+    req: &Request,
+    tp: &str,
+) -> (Result<client::Response, client::Failure>, Via) {
+    let Some(cache) = &rt.http_cache else {
+        return (client::send(&rt.client, req, tp).await, Via::Network);
+    };
+    let (key, etag) = match cache.lookup(req, Instant::now()) {
+        Lookup::Bypass => return (client::send(&rt.client, req, tp).await, Via::Network),
+        Lookup::Fresh(r) => return (Ok(r), Via::Fresh),
+        Lookup::Send { key, etag } => (key, etag),
+    };
+    let res = match &etag {
+        Some(e) => {
+            let mut conditional = req.clone();
+            conditional
+                .headers
+                .push(("if-none-match".into(), e.clone()));
+            client::send(&rt.client, &conditional, tp).await
+        }
+        None => client::send(&rt.client, req, tp).await,
+    };
+    // A 304 is a failure to `expect_status` unless listed: either way, ours.
+    let not_modified = match &res {
+        Ok(r) if r.status == 304 => Some(&r.headers),
+        Err(f) => f
+            .response
+            .as_ref()
+            .filter(|r| r.status == 304)
+            .map(|r| &r.headers),
+        _ => None,
+    };
+    if let (Some(headers), Some(_)) = (not_modified, &etag) {
+        if let Some(r) = cache.revalidated(&key, headers, Instant::now()) {
+            return (Ok(r), Via::NotModified);
+        }
+    }
+    if let Ok(r) = &res {
+        cache.store(&key, r, Instant::now());
+    }
+    (res, Via::Network)
 }

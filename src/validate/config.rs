@@ -47,7 +47,12 @@ pub(crate) fn config(src: &Arc<Source>) -> Result<Config, Vec<Diag>> {
         }
         let mut metrics_off = false;
         if let Some(m) = f.get("middleware") {
-            metrics_off = middleware(&mut cx, m).contains(&("metrics".into(), false));
+            let listed = middleware(&mut cx, m);
+            // Any entry saying `enabled: false` turns its middleware off.
+            let off = |id: &str| listed.iter().any(|(i, on)| i == id && !on);
+            metrics_off = off("metrics");
+            cfg.middleware.authentication = !off("authentication");
+            cfg.middleware.caching = listed.iter().any(|(i, _)| i == "caching") && !off("caching");
         }
         if let Some(t) = f.get("telemetry") {
             cfg.telemetry = telemetry(&mut cx, t);

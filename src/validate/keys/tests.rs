@@ -411,3 +411,19 @@ fn durations_follow_their_pattern() {
         assert!(crate::validate::duration::parse(bad).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn middleware_toggles_reach_the_config() {
+    let mw = |o: &str| {
+        config(&format!("orchestration:\n  {o}\n"))
+            .unwrap_or_else(|d| panic!("{d:#?}"))
+            .middleware
+    };
+    let none = mw("pools: {}");
+    assert!(none.authentication && !none.caching);
+    let listed = mw("middleware: [ { id: caching }, { id: authentication, enabled: false } ]");
+    assert!(!listed.authentication && listed.caching);
+    // Any `enabled: false` entry wins, as for `metrics`.
+    let off = mw("middleware: [ { id: caching }, { id: caching, enabled: false } ]");
+    assert!(!off.caching);
+}

@@ -23,6 +23,7 @@
 //! | `/redirect/{n}` | 302 to `/redirect/{n-1}`; `/redirect/0` is 200 `{"redirected":true}` |
 //! | `/redirect-loop`, `/redirect-loop/{key}` | 302 to itself, forever |
 //! | `/redirect-to?url=U` | 302 to `U` (another port, to see which headers follow) |
+//! | `/cacheable/{key}?cc=C&etag=E` | 200 `{"n":k}` with `Cache-Control: C` and `ETag: "E"` when given; 304 (no body) when `If-None-Match` is `"E"` |
 //! | anything else | 404 `{"error":"not found"}` |
 //!
 //! `k` in `{"attempt":k}` is the 1-based count of requests for that key, over the
@@ -175,7 +176,7 @@ pub async fn serve(listener: TcpListener, record: bool) {
 struct State {
     record: bool,
     requests: Mutex<Vec<Recorded>>,
-    /// Requests so far per `flaky/KEY` and `retry-after/KEY`.
+    /// Requests so far per `flaky/KEY`, `retry-after/KEY` and `cacheable/KEY`.
     counters: Mutex<HashMap<String, u64>>,
 }
 
@@ -345,6 +346,32 @@ async fn handle(
                 } else {
                     json(StatusCode::OK, format!(r#"{{"attempt":{attempt}}}"#))
                 }
+            } else if let Some(key) = key_after(p, "/cacheable/") {
+                let n = state.bump(format!("cacheable/{key}"));
+                let text = |name: &str| {
+                    form_urlencoded::parse(query.as_bytes())
+                        .find(|(k, _)| k == name)
+                        .map(|(_, v)| v.into_owned())
+                };
+                let etag = text("etag").map(|e| format!("\"{e}\""));
+                let matched = etag.as_deref().is_some_and(|e| {
+                    head.headers
+                        .get("if-none-match")
+                        .is_some_and(|v| header_text(v) == e)
+                });
+                let mut r = if matched {
+                    let mut r = Response::new(Full::new(Bytes::new()));
+                    *r.status_mut() = StatusCode::NOT_MODIFIED;
+                    r
+                } else {
+                    json(StatusCode::OK, format!(r#"{{"n":{n}}}"#))
+                };
+                for (name, v) in [("cache-control", text("cc")), ("etag", etag)] {
+                    if let Some(v) = v.and_then(|v| HeaderValue::from_str(&v).ok()) {
+                        r.headers_mut().insert(name, v);
+                    }
+                }
+                r
             } else if let Some(key) = key_after(p, "/retry-after/") {
                 let attempt = state.bump(format!("retry-after/{key}"));
                 let fail = param(query, "fail").unwrap_or(1);
