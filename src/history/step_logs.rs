@@ -24,7 +24,8 @@ pub(super) struct StepLogs {
     /// Attempts each step made in earlier attempts of the run (on resume),
     /// so that attempts are numbered over the whole run.
     before: HashMap<String, i64>,
-    open: Mutex<Open>,
+    /// Used by the writer thread alone: no lock.
+    open: Open,
 }
 
 #[derive(Default)]
@@ -47,14 +48,14 @@ impl StepLogs {
             dir,
             run_attempt,
             before,
-            open: Mutex::new(Open::default()),
+            open: Open::default(),
         }
     }
 
     /// What an event means for the logs: a header before a new attempt's
     /// output, and the end of a step's log. Called before the event is
     /// recorded, in order with the step's output.
-    pub(super) fn event(&self, ev: &Event) {
+    pub(super) fn event(&mut self, ev: &Event) {
         if self.dir.is_none() {
             return;
         }
@@ -69,30 +70,25 @@ impl StepLogs {
             _ => None,
         };
         if let Some(step) = ended {
-            self.lock().files.remove(&step);
+            self.open.files.remove(&step);
         }
     }
 
     /// The first error, if a write failed.
     pub(super) fn error(&self) -> Option<String> {
-        self.lock().error.clone()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Open> {
-        self.open.lock().unwrap_or_else(|e| e.into_inner())
+        self.open.error.clone()
     }
 
     /// Append `text` (whole lines) to a step's log.
-    pub(super) fn write(&self, log: &str, text: &str) {
+    pub(super) fn write(&mut self, log: &str, text: &str) {
         let Some(dir) = &self.dir else {
             return;
         };
-        let mut open = self.lock();
-        if open.error.is_some() {
+        if self.open.error.is_some() {
             return;
         }
-        if let Err(e) = append(&mut open, dir, log, text) {
-            open.error = Some(e);
+        if let Err(e) = append(&mut self.open, dir, log, text) {
+            self.open.error = Some(e);
         }
     }
 
