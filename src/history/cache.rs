@@ -1,6 +1,7 @@
 //! The step cache's read side: lookups during a run (entries are written by
 //! the history writer), explanations for `orch plan`, `orch cache clear`.
 
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use rusqlite::{params, OptionalExtension};
@@ -10,22 +11,31 @@ use super::store::{now_ms, Store};
 use crate::exec::fingerprint::{self, Fingerprint, Parts};
 use crate::exec::StepCache;
 
-/// Looks up fingerprints on a connection of its own.
+/// Looks up fingerprints on a connection of its own, opened at the first
+/// lookup: most runs have no cached step, and opening costs a start-up.
 pub(crate) struct CacheReader {
-    store: Mutex<Store>,
+    path: PathBuf,
+    store: Mutex<Option<Store>>,
 }
 
 impl CacheReader {
-    pub(crate) fn new(store: Store) -> CacheReader {
+    /// `path` is a history database whose schema the run has checked.
+    pub(crate) fn new(path: PathBuf) -> CacheReader {
         CacheReader {
-            store: Mutex::new(store),
+            path,
+            store: Mutex::new(None),
         }
     }
 }
 
 impl StepCache for CacheReader {
     fn lookup(&self, fp: &str) -> Option<Json> {
-        let store = self.store.lock().ok()?;
+        let mut guard = self.store.lock().ok()?;
+        if guard.is_none() {
+            // A cache that cannot be opened is a miss, as one that cannot be read.
+            *guard = Some(Store::open_path(&self.path, false).ok()?);
+        }
+        let store = guard.as_ref()?;
         let text: Option<String> = store
             .conn
             .query_row(

@@ -62,6 +62,17 @@ const QUEUE: usize = 16 * 1024;
 /// 1000-page auto-checkpoint amounts to for orch's small transactions).
 const CHECKPOINT_EVERY: u64 = 500;
 
+/// A WAL larger than this is checkpointed when a run's writer ends (about
+/// what SQLite's own 1000-page auto-checkpoint allows).
+const WAL_FOLD_BYTES: u64 = 4 << 20;
+
+/// The size of `db`'s write-ahead log; 0 when there is none.
+fn wal_bytes(db: &std::path::Path) -> u64 {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0)
+}
+
 pub(crate) struct HistorySink {
     /// Whether step output is kept (not with an in-memory history).
     logs: bool,
@@ -253,6 +264,14 @@ impl Writer {
                     .conn
                     .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
             }
+        }
+        // Connections do not checkpoint when they close (see `store.rs`),
+        // so a WAL that many short runs have grown is folded back here,
+        // after the run's last commit. PASSIVE: a reader never waits.
+        if wal_bytes(&self.path) > WAL_FOLD_BYTES {
+            let _ = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
         }
         if self.report.error.is_none() {
             self.report.error = self.logs.error();
@@ -463,5 +482,42 @@ mod tests {
         // Read through another connection, as another process would.
         assert_eq!(status_of(&store, "a"), "succeeded");
         s.finish();
+    }
+
+    fn db_bytes(home: &Home) -> u64 {
+        std::fs::metadata(home.db_path()).unwrap().len()
+    }
+
+    #[test]
+    fn a_closing_connection_leaves_the_wal_and_a_big_one_is_folded_when_a_run_ends() {
+        let (_d, home, store) = setup();
+        drop(store);
+        let wal = {
+            let mut p = home.db_path().into_os_string();
+            p.push("-wal");
+            std::path::PathBuf::from(p)
+        };
+        assert!(wal.exists(), "no checkpoint (and no delete) on close");
+        // Grow the WAL past the bound through a connection of our own.
+        let before = db_bytes(&home);
+        {
+            let pad = Store::open(&home).unwrap();
+            // As the writer's own connection: no checkpoint at commit.
+            pad.conn
+                .execute_batch("PRAGMA wal_autocheckpoint=0; CREATE TABLE pad (x BLOB)")
+                .unwrap();
+            pad.conn
+                .execute("INSERT INTO pad VALUES (zeroblob(?1))", [6 << 20])
+                .unwrap();
+        }
+        assert!(wal_bytes(&home.db_path()) > WAL_FOLD_BYTES);
+        assert_eq!(db_bytes(&home), before, "still only in the WAL");
+        let s = sink(&home);
+        s.event(&ev(Name::RunStarted, None));
+        s.finish();
+        assert!(
+            db_bytes(&home) > 6 << 20,
+            "the writer's end checkpointed the WAL into the database"
+        );
     }
 }

@@ -125,8 +125,9 @@ impl RunSession {
             None
         } else {
             // The schema is current: the run's own connection just checked it.
-            let reader = Store::open_path(&home.db_path(), false).map_err(Error::environment)?;
-            Some(Arc::new(crate::history::cache::CacheReader::new(reader)))
+            Some(Arc::new(crate::history::cache::CacheReader::new(
+                home.db_path(),
+            )))
         };
         let history = HistorySink::start(
             store,
