@@ -91,6 +91,7 @@ Exit codes: 0 success, 1 the run failed, 2 invalid workflow or usage,
 Examples:
   orch validate release.yaml
   orch validate workflows/*.yaml
+  orch validate --json ci.yaml | jq '.[].message'
 
 Exit codes: 0 all files are valid, 2 at least one problem.")]
     Validate(ValidateArgs),
@@ -322,6 +323,10 @@ pub struct ValidateArgs {
     /// Workflow files (or names in workflows/)
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<String>,
+
+    /// Also print the diagnostics as a JSON array on stdout
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -4,8 +4,9 @@
 
 use std::collections::HashMap;
 
-use crate::cli::RunArgs;
+use crate::cli::{OutputArg, RunArgs};
 use crate::error::Error;
+use crate::event::wire::ValidationFailed;
 use crate::event::Status;
 use crate::exit::Exit;
 use crate::history::Store;
@@ -21,14 +22,17 @@ pub(crate) fn run(cx: &Context, args: &RunArgs) -> Result<Exit, Error> {
         project,
         wf,
         inputs,
-    } = cx.prepare(&args.target)?;
+    } = announced(args, cx.prepare(&args.target))?;
     if args.dry_run {
         let jobs = args.target.jobs;
         let concurrency = crate::settings::concurrency(jobs, &wf, &project.config, &cx.env)?;
         print!("{}", super::plan::render(&wf, &inputs, concurrency, None));
         return Ok(Exit::Success);
     }
-    let settings = cx.run_settings(&args.exec, args.target.jobs, &project, &wf)?;
+    let settings = announced(
+        args,
+        cx.run_settings(&args.exec, args.target.jobs, &project, &wf),
+    )?;
     let home = cx.home()?;
     let mut store = Store::open(&home).map_err(Error::environment)?;
     let run_id = session::new_run_id();
@@ -56,6 +60,25 @@ pub(crate) fn run(cx: &Context, args: &RunArgs) -> Result<Exit, Error> {
         lock,
     };
     start(&settings, recorded)
+}
+
+/// With `--output json`, a workflow, config or inputs that do not validate
+/// are one `orchestration.validation.failed` event on stdout (a consumer of
+/// the event stream sees why nothing ran); stderr shows them as usual.
+fn announced<T>(args: &RunArgs, r: Result<T, Error>) -> Result<T, Error> {
+    if let (Err(Error::Invalid(diags)), OutputArg::Json) = (&r, args.exec.output) {
+        let file = &args.target.file;
+        let json: Vec<_> = diags
+            .iter()
+            .map(|d| crate::render::json(d, Some(file)))
+            .collect();
+        let event = ValidationFailed::new(file, &json);
+        match serde_json::to_string(&event) {
+            Ok(line) => println!("{line}"),
+            Err(e) => return Err(Error::Internal(format!("diagnostics as JSON: {e}"))),
+        }
+    }
+    r
 }
 
 /// Run a recorded run to the end; say how it went.

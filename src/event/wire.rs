@@ -242,3 +242,31 @@ impl Serialize for Event {
         w.serialize(s)
     }
 }
+
+/// `orchestration.validation.failed`: `orch run --output json` of a
+/// workflow (or config, or inputs) that does not validate. Nothing ran and
+/// no run was created, so there is no `run_id`; `workflow` is the file or
+/// name as given on the command line.
+#[derive(Serialize)]
+pub(crate) struct ValidationFailed<'a, D: Serialize> {
+    event: &'static str,
+    #[serde(serialize_with = "rfc3339")]
+    time: SystemTime,
+    workflow: &'a str,
+    status: Status,
+    diagnostics: &'a [D],
+}
+
+impl<'a, D: Serialize> ValidationFailed<'a, D> {
+    pub(crate) const NAME: &'static str = "orchestration.validation.failed";
+
+    pub(crate) fn new(workflow: &'a str, diagnostics: &'a [D]) -> Self {
+        ValidationFailed {
+            event: Self::NAME,
+            time: SystemTime::now(),
+            workflow,
+            status: Status::Failed,
+            diagnostics,
+        }
+    }
+}
