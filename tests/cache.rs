@@ -201,5 +201,12 @@ fn a_sources_glob_matching_nothing_fails_the_step() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("matches no file"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("matches no file"), "{stdout}");
+    // It names the directory the glob was resolved against.
+    let dir = std::path::absolute(p.path()).unwrap();
+    assert!(
+        stdout.contains(&format!("matches no file in {}", dir.display())),
+        "{stdout}"
+    );
 }

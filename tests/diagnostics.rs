@@ -88,6 +88,7 @@ fixtures! {
     bad_duration,
     bad_input_decl,
     bad_retry,
+    foreign_keys,
     // Step kinds.
     no_kind,
     two_kinds,
