@@ -210,3 +210,31 @@ fn a_sources_glob_matching_nothing_fails_the_step() {
         "{stdout}"
     );
 }
+
+#[test]
+fn dry_run_shows_the_cache_section_of_plan() {
+    let p = project(&[("w.yaml", CACHED), ("src/a.txt", "one")]);
+    let home = tempfile::tempdir().unwrap();
+    let dry = |extra: &[&str]| {
+        let out = orch_in(p.path(), home.path())
+            .args(["run", "w.yaml", "--dry-run"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let before = dry(&[]);
+    assert!(before.contains("build: would run: never run"), "{before}");
+    assert_eq!(
+        before,
+        plan(p.path(), home.path(), &[])
+            .split("critical path")
+            .next()
+            .unwrap()
+    );
+    assert_eq!(builds(p.path()), 0, "a dry run runs nothing");
+    run(p.path(), home.path(), &[]);
+    assert!(dry(&[]).contains("build: would hit"));
+    assert!(dry(&["--no-cache"]).contains("build: would run: --no-cache"));
+}

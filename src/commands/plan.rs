@@ -122,7 +122,10 @@ impl Estimate<'_> {
 }
 
 /// For each `cache:` step: would it hit, or why not.
-fn cache_notes(cx: &Context, p: &super::Prepared) -> Result<Vec<(String, String)>, Error> {
+pub(super) fn cache_notes(
+    cx: &Context,
+    p: &super::Prepared,
+) -> Result<Vec<(String, String)>, Error> {
     use crate::exec::prepare;
     let wf = &p.wf;
     if !wf.steps.iter().any(|s| s.cache.is_some()) {

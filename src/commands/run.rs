@@ -18,17 +18,15 @@ use super::Context;
 pub(crate) use crate::session::definitions;
 
 pub(crate) fn run(cx: &Context, args: &RunArgs) -> Result<Exit, Error> {
+    let prepared = announced(args, cx.prepare(&args.target))?;
+    if args.dry_run {
+        return dry_run(cx, args, &prepared);
+    }
     let super::Prepared {
         project,
         wf,
         inputs,
-    } = announced(args, cx.prepare(&args.target))?;
-    if args.dry_run {
-        let jobs = args.target.jobs;
-        let concurrency = crate::settings::concurrency(jobs, &wf, &project.config, &cx.env)?;
-        print!("{}", super::plan::render(&wf, &inputs, concurrency, None));
-        return Ok(Exit::Success);
-    }
+    } = prepared;
     let settings = announced(
         args,
         cx.run_settings(&args.exec, args.target.jobs, &project, &wf),
@@ -60,6 +58,23 @@ pub(crate) fn run(cx: &Context, args: &RunArgs) -> Result<Exit, Error> {
         lock,
     };
     start(&settings, recorded)
+}
+
+/// `--dry-run`: the plan with its cache section, as `orch plan` shows them.
+fn dry_run(cx: &Context, args: &RunArgs, p: &super::Prepared) -> Result<Exit, Error> {
+    let jobs = args.target.jobs;
+    let concurrency = crate::settings::concurrency(jobs, &p.wf, &p.project.config, &cx.env)?;
+    let mut notes = super::plan::cache_notes(cx, p)?;
+    if args.exec.no_cache {
+        for (_, note) in &mut notes {
+            *note = "would run: --no-cache".to_string();
+        }
+    }
+    print!(
+        "{}",
+        super::plan::render(&p.wf, &p.inputs, concurrency, Some(&notes))
+    );
+    Ok(Exit::Success)
 }
 
 /// With `--output json`, a workflow, config or inputs that do not validate
