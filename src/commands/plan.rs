@@ -181,8 +181,16 @@ pub(crate) fn render(
     );
     if let Some(obj) = inputs.as_object().filter(|o| !o.is_empty()) {
         let _ = writeln!(out, "inputs:");
-        for (k, v) in obj {
-            let _ = writeln!(out, "  {k} = {v}");
+        // Declaration order, as the file lists them (the JSON map sorts).
+        let declared = wf.inputs.iter().map(|d| d.name.as_str());
+        let rest = obj
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !wf.inputs.iter().any(|d| d.name == *k));
+        for k in declared.chain(rest) {
+            if let Some(v) = obj.get(k) {
+                let _ = writeln!(out, "  {k} = {v}");
+            }
         }
     }
     let _ = writeln!(out, "concurrency: {jobs}");
