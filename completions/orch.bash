@@ -1409,7 +1409,7 @@ _orch() {
             return 0
             ;;
         orch__subcmd__validate)
-            opts="-q -v -h -V --config --color --quiet --verbose --help --version"
+            opts="-q -v -h -V --json --config --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

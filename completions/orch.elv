@@ -74,6 +74,7 @@ set edit:completion:arg-completer[orch] = {|@words|
         &'orch;validate'= {
             cand --config 'orchestration.yaml to use (default: found in this directory or a parent)'
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
+            cand --json 'Also print the diagnostics as a JSON array on stdout'
             cand -q 'Print less: only errors and the summary'
             cand --quiet 'Print less: only errors and the summary'
             cand -v 'Print more detail'

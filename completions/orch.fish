@@ -75,6 +75,7 @@ complete -c orch -n "__fish_orch_using_subcommand validate" -l config -d 'orches
 complete -c orch -n "__fish_orch_using_subcommand validate" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c orch -n "__fish_orch_using_subcommand validate" -l json -d 'Also print the diagnostics as a JSON array on stdout'
 complete -c orch -n "__fish_orch_using_subcommand validate" -s q -l quiet -d 'Print less: only errors and the summary'
 complete -c orch -n "__fish_orch_using_subcommand validate" -s v -l verbose -d 'Print more detail'
 complete -c orch -n "__fish_orch_using_subcommand validate" -s h -l help -d 'Print help'
