@@ -39,10 +39,13 @@ pub(crate) fn run(cx: &Context, args: &ValidateArgs) -> Result<Exit, Error> {
 /// (a file that is missing or cannot be read).
 type Found = (Diag, Option<String>);
 
+/// A valid file and its step count.
+type Valid = (String, usize);
+
 /// The valid files (with their step counts) and every problem found. A
 /// problem in `orchestration.yaml` stops here: the workflows are checked
 /// against it.
-fn check(cx: &Context, args: &ValidateArgs) -> Result<(Vec<(String, usize)>, Vec<Found>), Error> {
+fn check(cx: &Context, args: &ValidateArgs) -> Result<(Vec<Valid>, Vec<Found>), Error> {
     let about = |e: Error, file: Option<String>| -> Result<Vec<Found>, Error> {
         match e {
             Error::Invalid(d) | Error::Environment(d) => {
