@@ -14,7 +14,9 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-pub(crate) use sink::{Durable, Fanout, Labeled, Labels, Output, OutputLine, ProcessStarted, Sink, Stream};
+pub(crate) use sink::{
+    Durable, Fanout, Labeled, Labels, Output, OutputLine, ProcessStarted, Sink, Stream,
+};
 pub(crate) use summary::{count_line, RunSummary, StepReport};
 
 /// Statuses of runs and steps (SPEC §3).
@@ -344,6 +346,7 @@ pub(crate) mod sample {
     pub(crate) fn report(id: &str, status: Status) -> StepReport {
         StepReport {
             id: id.into(),
+            label: None,
             status,
             error: None,
             outputs: serde_json::Value::Null,

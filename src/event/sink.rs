@@ -1,8 +1,8 @@
 //! The port every consumer of a run implements, and the fan-out to several.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::Event;

@@ -117,6 +117,7 @@ mod tests {
     fn step(status: Status, allowed: bool) -> StepReport {
         StepReport {
             id: "s".into(),
+            label: None,
             status,
             error: None,
             outputs: Json::Null,

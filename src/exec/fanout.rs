@@ -87,7 +87,11 @@ fn matrix(m: &Matrix, scope: &Scope<'_>) -> Result<Vec<Combo>, String> {
 /// every axis key it names extends it with its other keys (values that
 /// `include` added may be overwritten, the axes' never are); an entry that
 /// extends none is a combination of its own.
-pub(crate) fn expand(axes: &[(String, Vec<Json>)], include: &[Combo], exclude: &[Combo]) -> Vec<Combo> {
+pub(crate) fn expand(
+    axes: &[(String, Vec<Json>)],
+    include: &[Combo],
+    exclude: &[Combo],
+) -> Vec<Combo> {
     let mut combos: Vec<Combo> = vec![Vec::new()];
     for (name, values) in axes {
         combos = combos
@@ -189,13 +193,18 @@ mod tests {
     }
 
     fn shown(cs: &[Combo]) -> Vec<Json> {
-        cs.iter().map(|c| Json::Object(c.iter().cloned().collect())).collect()
+        cs.iter()
+            .map(|c| Json::Object(c.iter().cloned().collect()))
+            .collect()
     }
 
     #[test]
     fn the_first_axis_is_outermost() {
         let cs = expand(
-            &[axis("os", json!(["linux", "mac"])), axis("node", json!([18, 20]))],
+            &[
+                axis("os", json!(["linux", "mac"])),
+                axis("node", json!([18, 20])),
+            ],
             &[],
             &[],
         );
@@ -203,7 +212,15 @@ mod tests {
             .iter()
             .map(|c| label("t", &c.iter().map(|(_, v)| v).collect::<Vec<_>>()))
             .collect();
-        assert_eq!(labels, ["t (linux, 18)", "t (linux, 20)", "t (mac, 18)", "t (mac, 20)"]);
+        assert_eq!(
+            labels,
+            [
+                "t (linux, 18)",
+                "t (linux, 20)",
+                "t (mac, 18)",
+                "t (mac, 20)"
+            ]
+        );
     }
 
     #[test]
@@ -225,7 +242,10 @@ mod tests {
 
     #[test]
     fn include_extends_matches_or_adds_a_combination() {
-        let axes = [axis("fruit", json!(["apple", "pear"])), axis("animal", json!(["cat", "dog"]))];
+        let axes = [
+            axis("fruit", json!(["apple", "pear"])),
+            axis("animal", json!(["cat", "dog"])),
+        ];
         let cs = expand(
             &axes,
             &[
@@ -263,13 +283,19 @@ mod tests {
             &[entry(json!({"os": "mac", "xcode": 15}))],
             &[entry(json!({"os": "mac"}))],
         );
-        assert_eq!(shown(&cs), [json!({"os": "linux"}), json!({"os": "mac", "xcode": 15})]);
+        assert_eq!(
+            shown(&cs),
+            [json!({"os": "linux"}), json!({"os": "mac", "xcode": 15})]
+        );
     }
 
     #[test]
     fn labels_show_scalars_lists_and_maps_cut_to_one_short_line() {
         assert_eq!(label("deploy", &parts_of(&json!("eu"))), "deploy (eu)");
-        assert_eq!(label("d", &parts_of(&json!([1, true, null]))), "d (1, true, null)");
+        assert_eq!(
+            label("d", &parts_of(&json!([1, true, null]))),
+            "d (1, true, null)"
+        );
         assert_eq!(
             label("d", &parts_of(&json!({"b": 2, "a": "x\ny"}))),
             "d (x y, 2)"

@@ -202,7 +202,11 @@ fn matrix(cx: &mut Ctx, y: &Yaml) -> Option<Matrix> {
                             }
                         }
                         _ => {
-                            cx.expected(e, &format!("an entry of `{which}`"), "a non-empty mapping");
+                            cx.expected(
+                                e,
+                                &format!("an entry of `{which}`"),
+                                "a non-empty mapping",
+                            );
                             ok = false;
                         }
                     }
@@ -257,12 +261,17 @@ fn matrix(cx: &mut Ctx, y: &Yaml) -> Option<Matrix> {
     for (key, span) in &exclude_keys {
         if !names.contains(&key.as_str()) {
             cx.push(
-                Diag::new("matrix", format!("`exclude` names `{key}`, which is not an axis"))
-                    .label(*span, "not an axis of this matrix")
-                    .help(match crate::diag::did_you_mean(key, names.iter().copied()) {
+                Diag::new(
+                    "matrix",
+                    format!("`exclude` names `{key}`, which is not an axis"),
+                )
+                .label(*span, "not an axis of this matrix")
+                .help(
+                    match crate::diag::did_you_mean(key, names.iter().copied()) {
                         Some(h) => format!("did you mean `{h}`?"),
                         None => format!("the axes are {}", keys::quoted_and(&names)),
-                    }),
+                    },
+                ),
             );
             ok = false;
         }

@@ -19,9 +19,9 @@ use serde_json::Value as Json;
 use super::Engine;
 use crate::cancel::{self, CancelLevel};
 use crate::event::{EventKind, Status, StepOutcome};
+use crate::exec::fanout::resolve_items;
 use crate::exec::state::step_view;
 use crate::exec::unit::{self, UnitResult};
-use crate::exec::fanout::resolve_items;
 use crate::model::{Phase, Step, Workflow};
 
 impl Engine {

@@ -9,9 +9,9 @@ use serde_json::{Map, Value as Json};
 
 use super::Engine;
 use crate::event::{EventKind, Status, StepOutcome};
+use crate::exec::fanout::{resolve_items, Fanned};
 use crate::exec::state::{item_view, step_view, unit_view, Items};
 use crate::exec::unit::UnitResult;
-use crate::exec::fanout::{resolve_items, Fanned};
 use crate::expr::eval::resolve;
 use crate::expr::{Scope, StatusFns};
 use crate::model::Phase;
