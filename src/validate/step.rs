@@ -255,7 +255,6 @@ fn matrix(cx: &mut Ctx, y: &Yaml) -> Option<Matrix> {
                 .label(y.span, "no axis here")
                 .help("add an axis with its values, e.g. `matrix: { os: [linux, mac] }`; for a plain list of items use `for_each`"),
         );
-        return None;
     }
     let names: Vec<&str> = axes.iter().map(|(n, _)| n.as_str()).collect();
     for (key, span) in &exclude_keys {
@@ -273,10 +272,11 @@ fn matrix(cx: &mut Ctx, y: &Yaml) -> Option<Matrix> {
                     },
                 ),
             );
-            ok = false;
         }
     }
-    ok.then_some(Matrix {
+    // Even when broken (its problems are reported), the step still fans out
+    // to the checks of its expressions: `item` is defined in it.
+    Some(Matrix {
         axes,
         include,
         exclude,
