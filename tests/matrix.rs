@@ -112,7 +112,9 @@ fn max_parallel_caps_matrix_items() {
     let mut running = 0i32;
     let mut peak = 0;
     for e in &evs {
-        let item = e["step_id"].as_str().is_some_and(|s| s.starts_with("test["));
+        let item = e["step_id"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("test["));
         match e["event"].as_str() {
             Some("orchestration.step.started") if item => running += 1,
             Some("orchestration.step.completed" | "orchestration.step.failed") if item => {
@@ -137,7 +139,10 @@ fn json_events_name_items_by_id_and_by_values() {
     assert_eq!(done.len(), 1, "{evs:#?}");
     assert_eq!(done[0]["step_name"], "test (windows, 20)");
     // The step itself and plain steps have no `step_name`.
-    for e in evs.iter().filter(|e| e["step_id"] == "test" || e["step_id"] == "report") {
+    for e in evs
+        .iter()
+        .filter(|e| e["step_id"] == "test" || e["step_id"] == "report")
+    {
         assert!(e.get("step_name").is_none(), "{e}");
     }
 }
@@ -170,7 +175,10 @@ steps:
     let junit = std::fs::read_to_string(p.path().join("j.xml")).unwrap();
     assert!(junit.contains(r#"<testcase name="deploy (eu)""#), "{junit}");
     assert!(junit.contains(r#"<testcase name="deploy (us)""#), "{junit}");
-    assert!(junit.contains(r#"<testcase name="test (linux, 20)""#), "{junit}");
+    assert!(
+        junit.contains(r#"<testcase name="test (linux, 20)""#),
+        "{junit}"
+    );
 
     let show = orch_in(p.path(), home.path())
         .args(["show", "last"])

@@ -269,8 +269,7 @@ impl TtyReporter {
         st: &mut State,
         id: &str,
         shown: &str,
-        next: u32,
-        max: u32,
+        (next, max): (u32, u32),
         error: &str,
         delay: Duration,
     ) {
@@ -441,7 +440,14 @@ impl Sink for TtyReporter {
                 error,
                 delay,
                 ..
-            } => self.step_retrying(&mut st, step, shown, *attempt, *max_attempts, error, *delay),
+            } => self.step_retrying(
+                &mut st,
+                step,
+                shown,
+                (*attempt, *max_attempts),
+                error,
+                *delay,
+            ),
             EventKind::StepFinished { step, outcome } => {
                 self.step_finished(&mut st, step, shown, Name::of(&ev.kind), outcome)
             }
