@@ -22,6 +22,7 @@ mod http;
 mod inspect;
 mod junit;
 mod masking;
+mod matrix;
 mod metrics;
 mod middleware;
 mod orphans;

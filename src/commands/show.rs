@@ -130,6 +130,9 @@ struct RunJson<'a> {
 #[derive(Serialize)]
 struct StepJson<'a> {
     id: &'a str,
+    /// A `for_each`/`matrix` item shown with its values: `test (linux, 20)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
     status: &'a str,
     attempts: i64,
     duration_ms: Option<i64>,
@@ -243,6 +246,7 @@ fn run_json<'a>(
             .iter()
             .map(|(s, step_status)| StepJson {
                 id: &s.step_id,
+                name: s.name(),
                 status: step_status,
                 attempts: s.attempts,
                 duration_ms: s.duration_ms,
@@ -257,6 +261,11 @@ fn run_json<'a>(
             })
             .collect(),
     }
+}
+
+/// `(linux, 20)` of an item's name `test (linux, 20)`.
+fn item_values(name: &str) -> &str {
+    name.find(" (").map_or(name, |at| &name[at + 1..])
 }
 
 /// A value as people read it: strings without quotes, the rest as JSON.
@@ -333,7 +342,11 @@ fn render(
     for (s, step_status) in steps {
         rows.push(vec![
             if s.parent.is_some() {
-                format!("  {}", s.step_id)
+                // `test[0] (linux, 20)`: the item's values after its id.
+                match s.name() {
+                    Some(n) => format!("  {} {}", s.step_id, item_values(&n)),
+                    None => format!("  {}", s.step_id),
+                }
             } else {
                 s.step_id.clone()
             },

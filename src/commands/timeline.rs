@@ -133,6 +133,7 @@ pub(super) fn timeline(
             Row {
                 id: s.step_id.clone(),
                 parent: s.parent.clone(),
+                name: s.name.clone(),
                 mark: mark(status),
                 segments,
                 at,
@@ -181,6 +182,7 @@ mod tests {
             started_at: start,
             finished_at: end,
             duration_ms: start.zip(end).map(|(s, e)| e - s),
+            name: None,
         }
     }
 

@@ -40,6 +40,8 @@ impl PartialOrd for Ready {
 #[derive(Default)]
 pub(super) struct Items {
     pub(super) values: Vec<Json>,
+    /// How each item is shown: `test (linux, 20)`.
+    pub(super) labels: Vec<String>,
     pub(super) next: usize,
     pub(super) running: usize,
     pub(super) done: usize,
@@ -136,6 +138,7 @@ pub(super) fn report(id: &str, st: &StepState, cancelled: bool, may_fail: bool) 
                 .map(|(k, r)| match r {
                     Some(r) => StepReport {
                         id: format!("{id}[{k}]"),
+                        label: items.labels.get(k).cloned(),
                         status: r.status,
                         error: r.error.clone(),
                         outputs: Json::Object(r.outputs.clone()),
@@ -144,6 +147,7 @@ pub(super) fn report(id: &str, st: &StepState, cancelled: bool, may_fail: bool) 
                     },
                     None => StepReport {
                         id: format!("{id}[{k}]"),
+                        label: items.labels.get(k).cloned(),
                         status: if cancelled {
                             Status::Cancelled
                         } else {
@@ -160,6 +164,7 @@ pub(super) fn report(id: &str, st: &StepState, cancelled: bool, may_fail: bool) 
         .unwrap_or_default();
     StepReport {
         id: id.to_string(),
+        label: None,
         status: st.status,
         error: st.error.clone(),
         outputs: r
@@ -170,19 +175,44 @@ pub(super) fn report(id: &str, st: &StepState, cancelled: bool, may_fail: bool) 
     }
 }
 
-/// `steps.<id>` as expressions see it.
-pub(super) fn step_view(st: &StepState) -> Json {
+/// `steps.<id>` as expressions see it. A `for_each`/`matrix` step
+/// (`fans_out`) always has `items`, empty when it never fanned out (skipped,
+/// or failed before), so `size(steps.<id>.items)` works downstream.
+pub(super) fn step_view(st: &StepState, fans_out: bool) -> Json {
     let mut view = unit_view(st.status, st.result.as_ref(), st.error.as_deref());
-    if let (Some(items), Json::Object(m)) = (&st.items, &mut view) {
-        let list = items
-            .results
-            .iter()
-            .map(|r| match r {
-                Some(r) => unit_view(r.status, Some(r), r.error.as_deref()),
-                None => json!({"status": "skipped", "outputs": {}}),
-            })
-            .collect();
-        m.insert("items".into(), Json::Array(list));
+    if let Json::Object(m) = &mut view {
+        match &st.items {
+            Some(items) => {
+                let list = (0..items.results.len())
+                    .map(|k| item_view(items, k, None))
+                    .collect();
+                m.insert("items".into(), Json::Array(list));
+            }
+            None if fans_out => {
+                m.insert("items".into(), Json::Array(Vec::new()));
+            }
+            None => {}
+        }
+    }
+    view
+}
+
+/// `steps.<id>.items[k]`: the unit's view, with the item's value (`item`)
+/// and how it is shown (`name`, `test (linux, 20)`).
+/// `r` is the item's result when it is not in `items` yet.
+pub(super) fn item_view(items: &Items, k: usize, r: Option<&UnitResult>) -> Json {
+    let r = r.or_else(|| items.results.get(k).and_then(Option::as_ref));
+    let mut view = match r {
+        Some(r) => unit_view(r.status, Some(r), r.error.as_deref()),
+        None => json!({"status": "skipped", "outputs": {}}),
+    };
+    if let Json::Object(m) = &mut view {
+        if let Some(v) = items.values.get(k) {
+            m.insert("item".into(), v.clone());
+        }
+        if let Some(l) = items.labels.get(k) {
+            m.insert("name".into(), Json::String(l.clone()));
+        }
     }
     view
 }

@@ -137,6 +137,14 @@ impl StepRow {
         r.get("run_id")?.as_str().map(str::to_string)
     }
 
+    /// How a `for_each`/`matrix` item is shown, `test (linux, 20)`, from
+    /// the stored result (`None` for steps, and items not finished).
+    pub(crate) fn name(&self) -> Option<String> {
+        self.parent.as_ref()?;
+        let r: serde_json::Value = serde_json::from_str(self.result.as_deref()?).ok()?;
+        r.get("name")?.as_str().map(str::to_string)
+    }
+
     /// `outputs` from the stored result, `{}` when there is none.
     pub(crate) fn outputs(&self) -> serde_json::Value {
         self.result

@@ -196,6 +196,60 @@ pub(crate) struct StepBody {
     pub(crate) retry: Option<RetrySpec>,
 }
 
+/// What a step fans out over: a `for_each` list, or a `matrix`.
+#[derive(Debug, Clone)]
+pub(crate) enum FanOut {
+    /// A list, or an expression giving one.
+    List(Val),
+    Matrix(Matrix),
+}
+
+/// `matrix:` as written: each axis a list (or an expression giving one);
+/// `include`/`exclude` entries are mappings written out in the file (their
+/// values may hold expressions), so an item's keys are known before the run.
+#[derive(Debug, Clone)]
+pub(crate) struct Matrix {
+    pub(crate) axes: Vec<(String, Val)>,
+    pub(crate) include: Vec<Vec<(String, Val)>>,
+    pub(crate) exclude: Vec<Vec<(String, Val)>>,
+}
+
+impl Matrix {
+    /// The keys an item may have: the axes, then those `include` adds.
+    pub(crate) fn keys(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = self.axes.iter().map(|(k, _)| k.as_str()).collect();
+        for (k, _) in self.include.iter().flatten() {
+            if !keys.contains(&k.as_str()) {
+                keys.push(k);
+            }
+        }
+        keys
+    }
+}
+
+impl FanOut {
+    pub(crate) fn exprs(&self) -> Vec<&Arc<Expr>> {
+        match self {
+            FanOut::List(v) => v.exprs(),
+            FanOut::Matrix(m) => m
+                .axes
+                .iter()
+                .chain(m.include.iter().flatten())
+                .chain(m.exclude.iter().flatten())
+                .flat_map(|(_, v)| v.exprs())
+                .collect(),
+        }
+    }
+
+    /// `matrix` or `for_each`, as diagnostics and notes name it.
+    pub(crate) fn key(&self) -> &'static str {
+        match self {
+            FanOut::List(_) => "for_each",
+            FanOut::Matrix(_) => "matrix",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Phase {
     Main,
@@ -221,7 +275,8 @@ pub(crate) struct Step {
     pub(crate) cond: Option<Arc<Expr>>,
     pub(crate) working_dir: Option<Val>,
     pub(crate) continue_on_error: bool,
-    pub(crate) for_each: Option<Val>,
+    /// `for_each:` or `matrix:`: the step runs once per item.
+    pub(crate) for_each: Option<FanOut>,
     pub(crate) max_parallel: Option<usize>,
     pub(crate) outputs: Vec<(String, Val)>,
     pub(crate) cache: Option<CacheSpec>,

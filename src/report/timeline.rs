@@ -68,6 +68,8 @@ pub(crate) struct Segment {
 pub(crate) struct Row {
     pub(crate) id: String,
     pub(crate) parent: Option<String>,
+    /// An item's name, `test (linux, 20)`: its values follow its id.
+    pub(crate) name: Option<String>,
     pub(crate) mark: Mark,
     pub(crate) segments: Vec<Segment>,
     /// When it started or, for a step that never ran, ended (ms since the
@@ -142,7 +144,14 @@ pub(crate) fn render(t: &Timeline, width: usize, color: bool) -> String {
     let rows = ordered(&t.rows);
     let label = |r: &Row| {
         if r.parent.is_some() {
-            format!("  {}", r.id)
+            match r
+                .name
+                .as_deref()
+                .and_then(|n| n.find(" (").map(|at| &n[at + 1..]))
+            {
+                Some(values) => format!("  {} {values}", r.id),
+                None => format!("  {}", r.id),
+            }
         } else {
             r.id.clone()
         }
@@ -238,6 +247,7 @@ mod tests {
     fn row(id: &str, mark: Mark, segments: Vec<Segment>, dur: Option<i64>) -> Row {
         Row {
             id: id.into(),
+            name: None,
             parent: None,
             mark,
             at: segments.first().map(|s| s.start),

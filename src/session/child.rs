@@ -130,6 +130,7 @@ impl Sink for Nested {
             return;
         };
         *step = format!("{}/{step}", self.under);
+        ev.label = ev.label.map(|l| Arc::from(format!("{}/{l}", self.under)));
         self.inner.event(&ev);
     }
 

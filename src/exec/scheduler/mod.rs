@@ -16,7 +16,7 @@ use super::state::{report, restored, Ready, StepState};
 use super::unit::{self, UnitCtx, UnitResult};
 use super::RunOptions;
 use crate::cancel::{self, CancelLevel, Canceller};
-use crate::event::{Event, EventKind, RunSummary, Sink, Status, StepReport};
+use crate::event::{Event, EventKind, Labeled, Labels, RunSummary, Sink, Status, StepReport};
 use crate::model::{Config, Phase, StepKind, Workflow};
 use crate::plan::Plan;
 
@@ -25,6 +25,8 @@ pub(crate) struct Engine {
     cfg: Arc<Config>,
     opts: RunOptions,
     sink: Arc<dyn Sink>,
+    /// Items' labels, which `sink` gives to their events.
+    labels: Arc<Labels>,
     /// Deps, dependents, needs and reads of every step, built before the run.
     plan: Arc<Plan>,
     waiting_on: Vec<usize>,
@@ -70,6 +72,11 @@ impl Engine {
         sink: Arc<dyn Sink>,
     ) -> Self {
         let n = wf.steps.len();
+        let labels = Arc::new(Labels::default());
+        let sink: Arc<dyn Sink> = Arc::new(Labeled {
+            inner: sink,
+            labels: labels.clone(),
+        });
         let waiting_on = plan.deps.iter().map(Vec::len).collect();
         let state = (0..n).map(|_| StepState::pending()).collect();
         let run_id = opts.run_id.clone();
@@ -91,6 +98,7 @@ impl Engine {
             wf,
             plan,
             sink,
+            labels,
             waiting_on,
             state,
             ready: BinaryHeap::new(),
@@ -615,10 +623,9 @@ impl Engine {
                 self.set_terminal(i, status, error);
             }
             Some(k) => {
-                let id = format!("{}[{k}]", self.wf.steps[i].id);
-                self.emit_end(i, &id, &result);
+                self.emit_end(i, k, &result);
                 if result.status == Status::Failed && !self.wf.steps[i].continue_on_error {
-                    self.failures.push(id);
+                    self.failures.push(format!("{}[{k}]", self.wf.steps[i].id));
                 }
                 let cap = self.wf.steps[i].max_parallel.unwrap_or(usize::MAX);
                 let Some(items) = self.state[i].items.as_mut() else {

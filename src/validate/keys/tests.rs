@@ -93,7 +93,8 @@ steps:
   - id: f
     call: { capability: summarize, endpoint: ep, with: { text: hi } }
   - id: g
-    transform: { n: 1 }
+    matrix: { os: [linux, mac], n: [1, 2], include: [{ os: mac, extra: x }], exclude: [{ n: 2 }] }
+    transform: { n: "${{ item.os }}" }
   - id: h
     approval: { message: "Go?", timeout: 1h }
   - id: i
