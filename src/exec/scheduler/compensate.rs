@@ -263,7 +263,7 @@ impl Engine {
             return Json::Null;
         };
         let fns = self.status_fns(i);
-        match self.with_scope(fns, |scope| resolve(fe, scope)) {
+        match self.with_scope(Some(i), fns, |scope| resolve(fe, scope)) {
             Ok(Json::Array(values)) => values.get(k).cloned().unwrap_or(Json::Null),
             _ => Json::Null,
         }
