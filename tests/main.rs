@@ -24,6 +24,7 @@ mod junit;
 mod masking;
 mod metrics;
 mod middleware;
+mod orch_env;
 mod orphans;
 mod output;
 mod redirects;

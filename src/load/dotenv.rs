@@ -69,8 +69,7 @@ pub(crate) fn parse(src: &Arc<Source>) -> Result<Vec<(String, String)>, Diag> {
                 vars.push((k, v));
             }
             Err(dotenvy::Error::LineParse(line, at)) => {
-                let offset = locate(&src.text, &line).map_or(0, |start| start + at);
-                let offset = offset.min(src.text.len());
+                let offset = locate(&src.text, &line, at).min(src.text.len());
                 return Err(Diag::new("dotenv", format!("cannot parse {}", src.name))
                     .label(Span::new(offset, 1), "not valid dotenv syntax from here")
                     .help(
@@ -91,23 +90,42 @@ pub(crate) fn parse(src: &Arc<Source>) -> Result<Vec<(String, String)>, Diag> {
     Ok(vars)
 }
 
-/// Where the logical line `line` (as dotenvy hands it back: without its
-/// line break, maybe spanning several lines, maybe cut before a comment)
-/// starts in `text`: the first line start where it stands whole.
-fn locate(text: &str, line: &str) -> Option<usize> {
+/// Where dotenvy's error points in `text`. It hands back either the
+/// logical line (without its line break, maybe spanning several lines, maybe
+/// cut before a comment) with a byte offset, or only the value after `=`
+/// with a character index; a quote left open runs to the end of the file,
+/// so point at the quote instead.
+fn locate(text: &str, payload: &str, at: usize) -> usize {
+    if payload.is_empty() {
+        return 0;
+    }
+    let ends_whole = |after: &str| {
+        after.is_empty()
+            || after.starts_with(['\n', '\r', '#'])
+            || after.starts_with(char::is_whitespace)
+    };
     let starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1));
     for start in starts {
-        let rest = &text[start..];
-        if let Some(after) = rest.strip_prefix(line) {
-            let whole = after.is_empty()
-                || after.starts_with(['\n', '\r', '#'])
-                || after.starts_with(char::is_whitespace);
-            if whole {
-                return Some(start);
+        if let Some(after) = text[start..].strip_prefix(payload) {
+            if ends_whole(after) {
+                if at >= payload.trim_end().len() {
+                    return start + payload.find(['"', '\'']).unwrap_or(0);
+                }
+                return start + at;
             }
         }
     }
-    None
+    for (i, _) in text.match_indices(payload) {
+        let before = text[..i].trim_end_matches([' ', '\t']);
+        if before.ends_with('=') && ends_whole(&text[i + payload.len()..]) {
+            let within = payload
+                .char_indices()
+                .nth(at)
+                .map_or(payload.len(), |(b, _)| b);
+            return i + within;
+        }
+    }
+    0
 }
 
 #[cfg(test)]
@@ -145,14 +163,22 @@ mod tests {
 
     #[test]
     fn a_parse_error_points_at_its_line() {
-        let s = src("A=1\nB=2\nnot a line\nC=3\n");
-        let d = parse(&s).unwrap_err();
-        assert_eq!(d.location(), Some((".env".to_string(), 3, 4)), "{d:?}");
-        let s = src("A=1\nB=\"never closed\n");
-        let d = parse(&s).unwrap_err();
-        assert_eq!(d.location().map(|l| l.1), Some(2), "{d:?}");
+        let at = |text: &str| {
+            parse(&src(text))
+                .unwrap_err()
+                .location()
+                .map(|l| (l.1, l.2))
+        };
+        // A line without `=`: where the `=` should be.
+        assert_eq!(at("A=1\nB=2\nnot a line\nC=3\n"), Some((3, 5)));
+        // A quote never closed: the quote.
+        assert_eq!(at("A=1\nB = \"never closed\nC=3\n"), Some((2, 5)));
+        // A value with an unquoted space: only the value comes back.
+        assert_eq!(at("A=1\nB=two words\n"), Some((2, 7)));
+        // An escape dotenv does not know.
+        assert_eq!(at("A=\"x\\ty\"\n"), Some((1, 6)));
         // A line that is a prefix of an earlier one is still found at its own.
-        assert_eq!(locate("FOOBAR=1\nFOO\n", "FOO"), Some(9));
+        assert_eq!(locate("FOOBAR=1\nFOO\n", "FOO", 3), 9 + 0);
     }
 
     #[test]
