@@ -21,10 +21,10 @@ pub(crate) fn read(
     let mut diags = Vec::new();
     for (name, span) in names {
         let path = base.join(name);
-        let found = match std::fs::metadata(&path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-            _ => true,
-        };
+        let found = !matches!(
+            std::fs::metadata(&path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound
+        );
         out.files.push(DotenvFile {
             path: path.clone(),
             found,
@@ -178,7 +178,7 @@ mod tests {
         // An escape dotenv does not know.
         assert_eq!(at("A=\"x\\ty\"\n"), Some((1, 6)));
         // A line that is a prefix of an earlier one is still found at its own.
-        assert_eq!(locate("FOOBAR=1\nFOO\n", "FOO", 3), 9 + 0);
+        assert_eq!(locate("FOOBAR=1\nFOO\n", "FOO", 3), 9);
     }
 
     #[test]
