@@ -25,6 +25,7 @@ mod masking;
 mod matrix;
 mod metrics;
 mod middleware;
+mod orch_env;
 mod orphans;
 mod output;
 mod redirects;

@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value as Json};
 use super::unit::UnitResult;
 use crate::event::{Status, StepReport};
 use crate::plan::Restored;
+use crate::steps::shell::ENV_KEY;
 
 /// A unit waiting for a slot: higher priority first, then the longer
 /// expected remaining path (`Plan::rank`), then file order.
@@ -70,6 +71,37 @@ pub(super) struct StepState {
     /// The `steps.<id>` view, once terminal.
     pub(super) view: Option<Arc<Json>>,
     pub(super) queued: bool,
+    /// The environment its units run with (the workflow's, then what the
+    /// steps it needs wrote to `ORCH_ENV`), fixed when it is decided.
+    pub(super) env: Option<StepEnv>,
+}
+
+/// The `env:` pairs and the `env` context of a step's units.
+#[derive(Clone)]
+pub(super) struct StepEnv {
+    pub(super) pairs: Arc<Vec<(String, String)>>,
+    pub(super) context: Arc<Json>,
+}
+
+/// What a step's units wrote to `ORCH_ENV`, from its view: the step's own,
+/// then each item's in index order; a later write of a name wins.
+pub(super) fn env_writes(view: &Json) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut add = |unit: &Json| {
+        if let Some(Json::Object(vars)) = unit.get(ENV_KEY) {
+            for (k, v) in vars {
+                if let Some(v) = v.as_str() {
+                    out.retain(|(x, _)| x != k);
+                    out.push((k.clone(), v.to_string()));
+                }
+            }
+        }
+    };
+    add(view);
+    if let Some(Json::Array(items)) = view.get("items") {
+        items.iter().for_each(&mut add);
+    }
+    out
 }
 
 impl StepState {
@@ -83,6 +115,7 @@ impl StepState {
             error: None,
             view: None,
             queued: false,
+            env: None,
         }
     }
 }

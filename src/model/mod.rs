@@ -323,7 +323,25 @@ pub(crate) struct Workflow {
     /// Main steps first, then `on_failure`, then `finally` (see [`Step::phase`]).
     pub(crate) steps: Vec<Step>,
     pub(crate) outputs: Vec<(String, Val)>,
+    /// The `dotenv:` files, read when the workflow was loaded.
+    pub(crate) dotenv: Dotenv,
     pub(crate) source: Arc<Source>,
+}
+
+/// One file named under `dotenv:`, and whether it was there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DotenvFile {
+    /// The path as shown: the workflow file's directory joined with the name.
+    pub(crate) path: std::path::PathBuf,
+    pub(crate) found: bool,
+}
+
+/// What a workflow's `dotenv:` files set, in the order they set it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Dotenv {
+    pub(crate) files: Vec<DotenvFile>,
+    /// Later files override earlier ones, a later line an earlier one.
+    pub(crate) vars: Vec<(String, String)>,
 }
 
 impl Workflow {

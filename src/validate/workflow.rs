@@ -132,6 +132,20 @@ pub(crate) fn workflow(
         .get("outputs")
         .map(|v| cx.val_map(v, "outputs"))
         .unwrap_or_default();
+    // Diagnostics inside the dotenv files come after the workflow's own
+    // (their offsets are in other files).
+    let (dotenv, dotenv_diags) = match f.get("dotenv") {
+        Some(v) => {
+            let names = cx.string_list(v, "dotenv");
+            // `x.yaml` has the parent "": names stay as written (`.env`).
+            let base = src.path.parent().unwrap_or(std::path::Path::new(""));
+            match crate::load::dotenv::read(src, base, &names) {
+                Ok(d) => (d, Vec::new()),
+                Err(diags) => (Dotenv::default(), diags),
+            }
+        }
+        None => (Dotenv::default(), Vec::new()),
+    };
 
     let mut wf = Workflow {
         name,
@@ -142,10 +156,11 @@ pub(crate) fn workflow(
         timeout,
         steps,
         outputs,
+        dotenv,
         source: src.clone(),
     };
     super::refs::check(&mut cx, &wf, config);
-    if cx.diags.is_empty() {
+    if cx.diags.is_empty() && dotenv_diags.is_empty() {
         wf.mark_stdout_readers();
         Ok(wf)
     } else {
@@ -156,6 +171,7 @@ pub(crate) fn workflow(
                 .map(|l| l.span.offset)
                 .unwrap_or(usize::MAX)
         });
+        cx.diags.extend(dotenv_diags);
         Err(cx.diags)
     }
 }

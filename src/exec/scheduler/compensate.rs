@@ -264,7 +264,7 @@ impl Engine {
         };
         let fns = self.status_fns(i);
         let id = &self.wf.steps[i].id;
-        match self.with_scope(fns, |scope| resolve_items(id, fe, scope)) {
+        match self.with_scope(Some(i), fns, |scope| resolve_items(id, fe, scope)) {
             Ok(f) => f.values.get(k).cloned().unwrap_or(Json::Null),
             Err(_) => Json::Null,
         }

@@ -47,13 +47,23 @@ impl Engine {
         self.state[i].view.as_deref().cloned()
     }
 
-    /// Evaluate with the run's context: inputs, env, run, finished steps.
-    pub(super) fn with_scope<T>(&self, status: StatusFns, f: impl FnOnce(&Scope<'_>) -> T) -> T {
+    /// Evaluate with the run's context: inputs, env (step `at`'s, with what
+    /// the steps it needs wrote to `ORCH_ENV`), run, finished steps.
+    pub(super) fn with_scope<T>(
+        &self,
+        at: Option<usize>,
+        status: StatusFns,
+        f: impl FnOnce(&Scope<'_>) -> T,
+    ) -> T {
         let lookup = |id: &str| self.lookup_view(id);
         let no_secrets = |_: &str| None;
+        let env = match at {
+            Some(i) => self.step_env(i).context,
+            None => self.env_ctx.clone(),
+        };
         f(&Scope {
             inputs: &self.inputs,
-            env: &self.env_ctx,
+            env: &env,
             run: &self.run_ctx,
             steps: &lookup,
             secrets: &no_secrets,
@@ -67,13 +77,15 @@ impl Engine {
 
     /// A step whose needs are all terminal: evaluate `if`, then queue it or skip it.
     pub(super) fn decide(&mut self, i: usize) {
+        // Every step it needs is terminal now: its environment is final.
+        self.state[i].env = Some(self.step_env(i));
         let step = &self.wf.steps[i];
         let fns = self.status_fns(i);
         let (run, error) = match &step.cond {
             None => (fns.success, None),
             // Without a status function, `if: x` means `success() && x`.
             Some(c) if !c.uses_status_fn() && !fns.success => (false, None),
-            Some(c) => self.with_scope(fns, |scope| {
+            Some(c) => self.with_scope(Some(i), fns, |scope| {
                 match crate::expr::eval(c, scope).and_then(|j| crate::expr::eval::truthy(&j)) {
                     Ok(b) => (b, None),
                     Err(e) => (false, Some(format!("if: {}", e.message))),
@@ -96,7 +108,7 @@ impl Engine {
         }
         if let Some(fe) = &step.for_each {
             let id = step.id.clone();
-            let fanned = self.with_scope(fns, |scope| resolve_items(&id, fe, scope));
+            let fanned = self.with_scope(Some(i), fns, |scope| resolve_items(&id, fe, scope));
             let Fanned { values, labels } = match fanned {
                 Ok(f) => f,
                 Err(e) => {
@@ -231,6 +243,7 @@ impl Engine {
         if status == Status::Succeeded && st.items.is_none() {
             self.completed_unit(i, None);
         }
+        self.note_env_writes(i);
         let step = &self.wf.steps[i];
         let st = &self.state[i];
         if status == Status::Failed && !step.continue_on_error {
@@ -274,7 +287,7 @@ impl Engine {
         let mut out = Map::new();
         let mut err = None;
         let (failing, cancelled) = (self.failing, self.cancelled);
-        self.with_scope(StatusFns::default(), |scope| {
+        self.with_scope(None, StatusFns::default(), |scope| {
             for (k, v) in &self.wf.outputs {
                 match resolve(v, scope) {
                     Ok(j) => {

@@ -56,6 +56,7 @@ version: 2
 inputs:
   env: { type: string, default: dev, enum: [dev, prod], required: false, description: where }
 env: { A: "1" }
+dotenv: [no-such.env]
 concurrency: 2
 timeout: 1h
 defaults:

@@ -73,6 +73,12 @@ pub(crate) static WORKFLOW: Table = Table {
         )
         .default("none"),
         Key::new(
+            "dotenv",
+            Ty::OneOrList(&Ty::Str),
+            "dotenv files, relative to the workflow file, read in order (a later file wins); a missing file is skipped; their values are below `env:` and below orch's own environment",
+        )
+        .default("none"),
+        Key::new(
             "concurrency",
             Ty::Int { min: Some(1) },
             "most units running at once",
