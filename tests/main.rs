@@ -27,6 +27,7 @@ mod middleware;
 mod orphans;
 mod output;
 mod redirects;
+mod report;
 mod reporting;
 mod resume;
 mod run;

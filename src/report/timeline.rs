@@ -373,10 +373,10 @@ mod tests {
         // The failed attempt, the retry delay as a gap, then the success.
         assert_eq!(
             bar("flaky"),
-            format!("▒▒▒{}█████{}", " ".repeat(3), " ".repeat(11))
+            format!("▒▒▒{}█████{}", " ".repeat(3), " ".repeat(10))
         );
-        assert_eq!(bar("boom"), format!("{}{}", " ".repeat(11), "▒".repeat(11)));
-        assert_eq!(bar("gate"), format!(" {}{}", "░".repeat(16), " ".repeat(5)));
+        assert_eq!(bar("boom"), format!("{}{}", " ".repeat(10), "▒".repeat(11)));
+        assert_eq!(bar("gate"), format!(" {}{}", "░".repeat(15), " ".repeat(5)));
         // A zero-length step still gets a cell.
         assert_eq!(bar("instant").trim(), "█");
         assert_eq!(bar("never").trim(), "");
@@ -389,6 +389,29 @@ mod tests {
         assert!(lines
             .iter()
             .any(|l| l.starts_with("never    ↷ ") && l.ends_with("    -")));
+    }
+
+    #[test]
+    fn child_runs_nest_under_their_step_and_the_critical_path_is_marked() {
+        let mut t = sample();
+        let mut sub = row(
+            "fan[0]/build",
+            Mark::Succeeded,
+            vec![seg(550, 800, Kind::Ran)],
+            Some(250),
+        );
+        sub.label = "build".into();
+        sub.parent = Some("fan[0]".into());
+        sub.depth = 2;
+        t.rows.push(sub);
+        t.rows[0].critical = true;
+        let text = render(&t, 80, false);
+        let lines: Vec<&str> = text.lines().collect();
+        let at = |p: &str| lines.iter().position(|l| l.starts_with(p)).unwrap();
+        assert_eq!(at("    build "), at("  fan[0]") + 1, "{text}");
+        assert!(lines[at("flaky")].starts_with("flaky     ✓ ◆ "), "{text}");
+        assert!(lines[at("boom")].starts_with("boom      ✗   "), "{text}");
+        assert!(text.ends_with("◆ critical path\n"), "{text}");
     }
 
     #[test]
