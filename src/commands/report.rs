@@ -87,22 +87,22 @@ pub(crate) fn run(cx: &Context, args: &ReportArgs) -> Result<Exit, Error> {
                     format!("cannot write {}: {e}", path.display()),
                 ))
             })?;
-            emit(&format!("{}\n", shown_path(&path, out.is_some())))?;
+            let shown = match out {
+                Some(given) => given.display().to_string(),
+                None => shown_path(&path),
+            };
+            emit(&format!("{shown}\n"))?;
         }
     }
     Ok(Exit::Success)
 }
 
-/// The path as the user gave it, else the full one.
-fn shown_path(path: &Path, given: bool) -> String {
-    if given {
-        path.display().to_string()
-    } else {
-        std::path::absolute(path)
-            .unwrap_or_else(|_| path.to_path_buf())
-            .display()
-            .to_string()
-    }
+/// The full path of the page written by default.
+fn shown_path(path: &Path) -> String {
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
 }
 
 /// The graph of the workflow's top-level steps, phase after phase.
