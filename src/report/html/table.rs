@@ -42,9 +42,9 @@ pub(crate) fn first_failure(steps: &[StepLine]) -> Option<usize> {
 pub(super) fn render(out: &mut String, steps: &[StepLine]) {
     let first = first_failure(steps);
     if let Some(f) = first.map(|i| &steps[i]) {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<section id=\"first-failure\"><h2>First failure: <code>{}</code></h2>\n",
+            "<section id=\"first-failure\"><h2>First failure: <code>{}</code></h2>",
             esc(&f.id)
         );
         if let Some(e) = &f.error {
