@@ -49,6 +49,9 @@ _orch() {
             orch,reject)
                 cmd="orch__subcmd__reject"
                 ;;
+            orch,report)
+                cmd="orch__subcmd__report"
+                ;;
             orch,resume)
                 cmd="orch__subcmd__resume"
                 ;;
@@ -114,6 +117,9 @@ _orch() {
                 ;;
             orch__subcmd__help,reject)
                 cmd="orch__subcmd__help__subcmd__reject"
+                ;;
+            orch__subcmd__help,report)
+                cmd="orch__subcmd__help__subcmd__report"
                 ;;
             orch__subcmd__help,resume)
                 cmd="orch__subcmd__help__subcmd__resume"
@@ -209,7 +215,7 @@ _orch() {
 
     case "${cmd}" in
         orch)
-            opts="-q -v -h -V --config --color --quiet --verbose --help --version run validate plan graph history show logs resume approve reject stats metrics cache services secret completions man help"
+            opts="-q -v -h -V --config --color --quiet --verbose --help --version run validate plan graph history show report logs resume approve reject stats metrics cache services secret completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -395,7 +401,7 @@ _orch() {
             return 0
             ;;
         orch__subcmd__help)
-            opts="run validate plan graph history show logs resume approve reject stats metrics cache services secret completions man help"
+            opts="run validate plan graph history show report logs resume approve reject stats metrics cache services secret completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -577,6 +583,20 @@ _orch() {
             return 0
             ;;
         orch__subcmd__help__subcmd__reject)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        orch__subcmd__help__subcmd__report)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -986,6 +1006,36 @@ _orch() {
                     return 0
                     ;;
                 -m)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        orch__subcmd__report)
+            opts="-o -q -v -h -V --output --config --color --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

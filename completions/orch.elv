@@ -34,6 +34,7 @@ set edit:completion:arg-completer[orch] = {|@words|
             cand graph 'Draw the DAG of a workflow'
             cand history 'List past runs, newest first'
             cand show 'Show one run: every step with status, attempts, duration, exit code, error'
+            cand report 'Write a run as one self-contained HTML page: timeline, DAG, steps, first failure'
             cand logs 'Print a run''s step output as recorded'
             cand resume 'Continue a failed, cancelled, interrupted or waiting run'
             cand approve 'Approve a waiting approval step'
@@ -161,6 +162,20 @@ set edit:completion:arg-completer[orch] = {|@words|
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
             cand --json 'Print JSON instead of a table'
             cand --timeline 'Draw the steps and their attempts as bars on one time axis'
+            cand -q 'Print less: only errors and the summary'
+            cand --quiet 'Print less: only errors and the summary'
+            cand -v 'Print more detail'
+            cand --verbose 'Print more detail'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'orch;report'= {
+            cand -o 'Write the page here (`-`: stdout) instead of ./orch-report-<run id>.html'
+            cand --output 'Write the page here (`-`: stdout) instead of ./orch-report-<run id>.html'
+            cand --config 'orchestration.yaml to use (default: found in this directory or a parent)'
+            cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
             cand -q 'Print less: only errors and the summary'
             cand --quiet 'Print less: only errors and the summary'
             cand -v 'Print more detail'
@@ -431,6 +446,7 @@ set edit:completion:arg-completer[orch] = {|@words|
             cand graph 'Draw the DAG of a workflow'
             cand history 'List past runs, newest first'
             cand show 'Show one run: every step with status, attempts, duration, exit code, error'
+            cand report 'Write a run as one self-contained HTML page: timeline, DAG, steps, first failure'
             cand logs 'Print a run''s step output as recorded'
             cand resume 'Continue a failed, cancelled, interrupted or waiting run'
             cand approve 'Approve a waiting approval step'
@@ -458,6 +474,8 @@ set edit:completion:arg-completer[orch] = {|@words|
         &'orch;help;history;prune'= {
         }
         &'orch;help;show'= {
+        }
+        &'orch;help;report'= {
         }
         &'orch;help;logs'= {
         }

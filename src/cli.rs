@@ -133,6 +133,17 @@ Examples:
   orch show last --json | jq '.steps[] | select(.status == \"failed\")'")]
     Show(ShowArgs),
 
+    /// Write a run as one self-contained HTML page: timeline, DAG, steps, first failure
+    #[command(after_help = "\
+Examples:
+  orch report last                    (writes ./orch-report-<run id>.html)
+  orch report 01jh3k -o run.html
+  orch report last -o - > run.html    (`-` prints the page to stdout)
+
+The page needs no network: CSS, SVG and a few lines of script are inline.
+Secrets are masked as everywhere else.")]
+    Report(ReportArgs),
+
     /// Print a run's step output as recorded
     #[command(after_help = "\
 Examples:
@@ -412,6 +423,17 @@ pub struct ShowArgs {
     /// Draw the steps and their attempts as bars on one time axis
     #[arg(long)]
     pub timeline: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Run id, a unique prefix of one, or `last`
+    #[arg(value_name = "RUN")]
+    pub run: String,
+
+    /// Write the page here (`-`: stdout) instead of ./orch-report-<run id>.html
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -58,6 +58,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::History(a) => commands::history::run(&cx, a),
         Command::Show(a) => commands::show::run(&cx, a),
         Command::Logs(a) => commands::logs::run(&cx, a),
+        Command::Report(a) => commands::report::run(&cx, a),
         Command::Resume(a) => commands::resume::run(&cx, a),
         Command::Approve(a) => commands::approve::run(&cx, a, true),
         Command::Reject(a) => commands::approve::run(&cx, a, false),

@@ -29,6 +29,7 @@ mod orch_env;
 mod orphans;
 mod output;
 mod redirects;
+mod report;
 mod reporting;
 mod resume;
 mod run;

@@ -175,6 +175,8 @@ fn a_canary_secret_never_reaches_a_byte_orch_writes() {
         vec!["show", "last", "--json"],
         vec!["logs", "last"],
         vec!["history", "--json"],
+        vec!["report", "last", "-o", "-"],
+        vec!["show", "last", "--timeline"],
     ] {
         let out = orch_in(p.path(), home.path()).args(&args).output().unwrap();
         terminal.extend(&out.stdout);

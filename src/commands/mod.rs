@@ -12,6 +12,7 @@ pub(crate) mod logs;
 pub(crate) mod man;
 pub(crate) mod metrics;
 pub(crate) mod plan;
+pub(crate) mod report;
 pub(crate) mod resume;
 pub(crate) mod run;
 pub(crate) mod secret;

@@ -55,14 +55,10 @@ pub(crate) fn run(cx: &Context, args: &ShowArgs) -> Result<Exit, Error> {
         .map(|c| (c.step_id.clone(), c))
         .collect();
     if args.timeline {
-        let statuses: HashMap<&str, &str> = shown
-            .iter()
-            .map(|(s, st)| (s.step_id.as_str(), *st))
-            .collect();
-        let spans = store.run_spans(&run.id)?;
-        let goes_on = matches!(shown_status.as_str(), "running" | "waiting" | "pending");
-        let now = goes_on.then(crate::history::store::now_ms);
-        let t = super::timeline::timeline(&run, &spans, &statuses, now);
+        let rec = store.run_record(run.clone())?;
+        let graph = super::timeline::graph_of(&run).ok();
+        let now = super::timeline::goes_on(&rec, &home).then(crate::history::store::now_ms);
+        let t = super::timeline::nested(&rec, &home, graph.as_ref(), now);
         let width = super::timeline::width(&cx.env);
         emit(&crate::report::timeline::render(&t, width, cx.color_stdout))?;
         return Ok(Exit::Success);

@@ -15,6 +15,7 @@ pub(crate) mod lock;
 pub(crate) mod metrics;
 pub(crate) mod query;
 mod record;
+pub(crate) mod report;
 pub(crate) mod runs;
 pub(crate) mod schema;
 pub(crate) mod stats;
