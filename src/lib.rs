@@ -66,6 +66,9 @@ pub fn run(cli: Cli) -> i32 {
         Command::Cache(c) => commands::cache::run(&cx, c),
         Command::Services(a) => commands::services::run(&cx, a),
         Command::Secret(c) => commands::secret::run(&cx, c),
+        Command::Init(a) => commands::init::run(&cx, a),
+        Command::List(a) => commands::list::run(&cx, a),
+        Command::Schema { kind } => Ok(commands::schema::run(*kind)),
         Command::Completions { shell } => Ok(commands::completions::completions(*shell)),
         Command::Man { dir } => commands::man::run(dir.as_deref()),
     };

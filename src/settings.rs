@@ -443,20 +443,58 @@ impl Project {
     }
 
     fn workflow_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(self.dir.join("workflows"))
+        let mut names: Vec<String> = self
+            .workflow_files(Path::new(""))
+            .into_iter()
+            .map(|f| f.name)
+            .collect();
+        names.dedup();
+        names
+    }
+
+    /// The files of `workflows/` beside `orchestration.yaml`, by name, with
+    /// the rule of [`Project::find_workflow`]: `NAME.yaml` before `NAME.yml`.
+    /// Paths are relative to `cwd` where they are inside it.
+    pub(crate) fn workflow_files(&self, cwd: &Path) -> Vec<WorkflowFile> {
+        let mut found: Vec<(String, u8, PathBuf)> = std::fs::read_dir(self.dir.join("workflows"))
             .into_iter()
             .flatten()
             .flatten()
             .filter_map(|e| {
                 let p = e.path();
-                let ext = p.extension()?.to_str()?;
-                (ext == "yaml" || ext == "yml")
-                    .then(|| p.file_stem()?.to_str().map(str::to_string))?
+                let rank = match p.extension()?.to_str()? {
+                    "yaml" => 0,
+                    "yml" => 1,
+                    _ => return None,
+                };
+                let name = p.file_stem()?.to_str()?.to_string();
+                p.is_file().then_some((name, rank, p))
             })
             .collect();
-        names.sort();
-        names
+        found.sort();
+        let mut out: Vec<WorkflowFile> = Vec::new();
+        for (name, _, p) in found {
+            let shadowed_by = out
+                .iter()
+                .find(|f| f.name == name)
+                .map(|f| f.path.clone());
+            out.push(WorkflowFile {
+                name,
+                path: relative_to(&p, cwd),
+                shadowed_by,
+            });
+        }
+        out
     }
+}
+
+/// A workflow file of a project and the name `orch run NAME` takes.
+#[derive(Debug, Clone)]
+pub(crate) struct WorkflowFile {
+    pub(crate) name: String,
+    pub(crate) path: PathBuf,
+    /// The file of the same name that `orch run NAME` runs instead.
+    pub(crate) shadowed_by: Option<PathBuf>,
 }
 
 /// `ORCHESTRATION_CACHE_MAX_STEP_OUTPUTS`, default 2000.

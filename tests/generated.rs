@@ -30,6 +30,21 @@ fn completions_are_up_to_date() {
     }
 }
 
+#[test]
+fn schemas_are_up_to_date() {
+    for (kind, file) in [
+        ("workflow", "schema/workflow.schema.json"),
+        ("config", "schema/orchestration.schema.json"),
+    ] {
+        assert!(
+            generated(&["schema", kind]) == committed(file),
+            "{file} is stale: run `bash .ci/generate`"
+        );
+    }
+    // Without an argument: the schema of workflow files.
+    assert!(generated(&["schema"]) == committed("schema/workflow.schema.json"));
+}
+
 /// `man/` holds exactly the pages `orch man --dir` writes: orch(1) and one
 /// per subcommand, so every `orch-…(1)` that orch(1) names exists.
 #[test]
