@@ -34,6 +34,12 @@ _orch() {
             orch,history)
                 cmd="orch__subcmd__history"
                 ;;
+            orch,init)
+                cmd="orch__subcmd__init"
+                ;;
+            orch,list)
+                cmd="orch__subcmd__list"
+                ;;
             orch,logs)
                 cmd="orch__subcmd__logs"
                 ;;
@@ -54,6 +60,9 @@ _orch() {
                 ;;
             orch,run)
                 cmd="orch__subcmd__run"
+                ;;
+            orch,schema)
+                cmd="orch__subcmd__schema"
                 ;;
             orch,secret)
                 cmd="orch__subcmd__secret"
@@ -100,6 +109,12 @@ _orch() {
             orch__subcmd__help,history)
                 cmd="orch__subcmd__help__subcmd__history"
                 ;;
+            orch__subcmd__help,init)
+                cmd="orch__subcmd__help__subcmd__init"
+                ;;
+            orch__subcmd__help,list)
+                cmd="orch__subcmd__help__subcmd__list"
+                ;;
             orch__subcmd__help,logs)
                 cmd="orch__subcmd__help__subcmd__logs"
                 ;;
@@ -120,6 +135,9 @@ _orch() {
                 ;;
             orch__subcmd__help,run)
                 cmd="orch__subcmd__help__subcmd__run"
+                ;;
+            orch__subcmd__help,schema)
+                cmd="orch__subcmd__help__subcmd__schema"
                 ;;
             orch__subcmd__help,secret)
                 cmd="orch__subcmd__help__subcmd__secret"
@@ -209,7 +227,7 @@ _orch() {
 
     case "${cmd}" in
         orch)
-            opts="-q -v -h -V --config --color --quiet --verbose --help --version run validate plan graph history show logs resume approve reject stats metrics cache services secret completions man help"
+            opts="-q -v -h -V --config --color --quiet --verbose --help --version run validate plan graph init list history show logs resume approve reject stats metrics cache services secret schema completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -395,7 +413,7 @@ _orch() {
             return 0
             ;;
         orch__subcmd__help)
-            opts="run validate plan graph history show logs resume approve reject stats metrics cache services secret completions man help"
+            opts="run validate plan graph init list history show logs resume approve reject stats metrics cache services secret schema completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -520,6 +538,34 @@ _orch() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        orch__subcmd__help__subcmd__init)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        orch__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         orch__subcmd__help__subcmd__logs)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -605,6 +651,20 @@ _orch() {
             return 0
             ;;
         orch__subcmd__help__subcmd__run)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        orch__subcmd__help__subcmd__schema)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -835,6 +895,50 @@ _orch() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        orch__subcmd__init)
+            opts="-q -v -h -V --force --config --color --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        orch__subcmd__list)
+            opts="-q -v -h -V --json --config --color --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1105,6 +1209,28 @@ _orch() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        orch__subcmd__schema)
+            opts="-q -v -h -V --config --color --quiet --verbose --help --version workflow config"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

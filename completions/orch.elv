@@ -32,6 +32,8 @@ set edit:completion:arg-completer[orch] = {|@words|
             cand validate 'Check workflow files and report every problem at once'
             cand plan 'Show the order in which steps would run, without running anything'
             cand graph 'Draw the DAG of a workflow'
+            cand init 'Create a project: orchestration.yaml and workflows/hello.yaml, ready to run'
+            cand list 'List the workflows under workflows/ beside orchestration.yaml'
             cand history 'List past runs, newest first'
             cand show 'Show one run: every step with status, attempts, duration, exit code, error'
             cand logs 'Print a run''s step output as recorded'
@@ -43,6 +45,7 @@ set edit:completion:arg-completer[orch] = {|@words|
             cand cache 'Manage the step cache'
             cand services 'List the services of orchestration.yaml, or check their health'
             cand secret 'Store, look up or remove a secret in the OS keyring'
+            cand schema 'Print the JSON Schema of workflow files or of orchestration.yaml, for editors'
             cand completions 'Print a shell completion script'
             cand man 'Print the man page orch(1), or write it and a page per subcommand into a directory'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -104,6 +107,32 @@ set edit:completion:arg-completer[orch] = {|@words|
             cand --format 'format'
             cand --config 'orchestration.yaml to use (default: found in this directory or a parent)'
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
+            cand -q 'Print less: only errors and the summary'
+            cand --quiet 'Print less: only errors and the summary'
+            cand -v 'Print more detail'
+            cand --verbose 'Print more detail'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'orch;init'= {
+            cand --config 'orchestration.yaml to use (default: found in this directory or a parent)'
+            cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
+            cand --force 'Overwrite files that exist'
+            cand -q 'Print less: only errors and the summary'
+            cand --quiet 'Print less: only errors and the summary'
+            cand -v 'Print more detail'
+            cand --verbose 'Print more detail'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'orch;list'= {
+            cand --config 'orchestration.yaml to use (default: found in this directory or a parent)'
+            cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
+            cand --json 'Print a JSON array instead of a table'
             cand -q 'Print less: only errors and the summary'
             cand --quiet 'Print less: only errors and the summary'
             cand -v 'Print more detail'
@@ -398,6 +427,18 @@ set edit:completion:arg-completer[orch] = {|@words|
         }
         &'orch;secret;help;help'= {
         }
+        &'orch;schema'= {
+            cand --config 'orchestration.yaml to use (default: found in this directory or a parent)'
+            cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
+            cand -q 'Print less: only errors and the summary'
+            cand --quiet 'Print less: only errors and the summary'
+            cand -v 'Print more detail'
+            cand --verbose 'Print more detail'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'orch;completions'= {
             cand --config 'orchestration.yaml to use (default: found in this directory or a parent)'
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
@@ -428,6 +469,8 @@ set edit:completion:arg-completer[orch] = {|@words|
             cand validate 'Check workflow files and report every problem at once'
             cand plan 'Show the order in which steps would run, without running anything'
             cand graph 'Draw the DAG of a workflow'
+            cand init 'Create a project: orchestration.yaml and workflows/hello.yaml, ready to run'
+            cand list 'List the workflows under workflows/ beside orchestration.yaml'
             cand history 'List past runs, newest first'
             cand show 'Show one run: every step with status, attempts, duration, exit code, error'
             cand logs 'Print a run''s step output as recorded'
@@ -439,6 +482,7 @@ set edit:completion:arg-completer[orch] = {|@words|
             cand cache 'Manage the step cache'
             cand services 'List the services of orchestration.yaml, or check their health'
             cand secret 'Store, look up or remove a secret in the OS keyring'
+            cand schema 'Print the JSON Schema of workflow files or of orchestration.yaml, for editors'
             cand completions 'Print a shell completion script'
             cand man 'Print the man page orch(1), or write it and a page per subcommand into a directory'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -450,6 +494,10 @@ set edit:completion:arg-completer[orch] = {|@words|
         &'orch;help;plan'= {
         }
         &'orch;help;graph'= {
+        }
+        &'orch;help;init'= {
+        }
+        &'orch;help;list'= {
         }
         &'orch;help;history'= {
             cand prune 'Delete old runs and their logs'
@@ -490,6 +538,8 @@ set edit:completion:arg-completer[orch] = {|@words|
         &'orch;help;secret;get'= {
         }
         &'orch;help;secret;rm'= {
+        }
+        &'orch;help;schema'= {
         }
         &'orch;help;completions'= {
         }
