@@ -45,6 +45,12 @@ pub mod generate {
 #[doc(hidden)]
 pub mod fuzz;
 
+/// Answer a completion script's request and exit; a no-op otherwise. Call
+/// it before parsing the command line.
+pub fn answer_completion_request() {
+    commands::completions::answer_if_asked();
+}
+
 /// Run one command; returns the process exit code. Every error is shown
 /// and mapped to its code here.
 #[allow(clippy::print_stderr, reason = "the one place errors are shown")]

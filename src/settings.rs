@@ -456,36 +456,52 @@ impl Project {
     /// the rule of [`Project::find_workflow`]: `NAME.yaml` before `NAME.yml`.
     /// Paths are relative to `cwd` where they are inside it.
     pub(crate) fn workflow_files(&self, cwd: &Path) -> Vec<WorkflowFile> {
-        let mut found: Vec<(String, u8, PathBuf)> = std::fs::read_dir(self.dir.join("workflows"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| {
-                let p = e.path();
-                let rank = match p.extension()?.to_str()? {
-                    "yaml" => 0,
-                    "yml" => 1,
-                    _ => return None,
-                };
-                let name = p.file_stem()?.to_str()?.to_string();
-                p.is_file().then_some((name, rank, p))
-            })
-            .collect();
-        found.sort();
-        let mut out: Vec<WorkflowFile> = Vec::new();
-        for (name, _, p) in found {
-            let shadowed_by = out
-                .iter()
-                .find(|f| f.name == name)
-                .map(|f| f.path.clone());
-            out.push(WorkflowFile {
-                name,
-                path: relative_to(&p, cwd),
-                shadowed_by,
-            });
-        }
-        out
+        workflow_files_in(&self.dir, cwd)
     }
+}
+
+/// The workflow files of the project around `cwd`, without validating its
+/// `orchestration.yaml`: what shell completion offers for `orch run NAME`.
+pub(crate) fn workflow_names_here() -> Vec<String> {
+    let cwd = EnvVars::capture().cwd;
+    let dir = crate::load::discover_config(&cwd)
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| cwd.clone());
+    let mut names: Vec<String> = workflow_files_in(&dir, &cwd)
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
+    names.dedup();
+    names
+}
+
+fn workflow_files_in(dir: &Path, cwd: &Path) -> Vec<WorkflowFile> {
+    let mut found: Vec<(String, u8, PathBuf)> = std::fs::read_dir(dir.join("workflows"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let p = e.path();
+            let rank = match p.extension()?.to_str()? {
+                "yaml" => 0,
+                "yml" => 1,
+                _ => return None,
+            };
+            let name = p.file_stem()?.to_str()?.to_string();
+            p.is_file().then_some((name, rank, p))
+        })
+        .collect();
+    found.sort();
+    let mut out: Vec<WorkflowFile> = Vec::new();
+    for (name, _, p) in found {
+        let shadowed_by = out.iter().find(|f| f.name == name).map(|f| f.path.clone());
+        out.push(WorkflowFile {
+            name,
+            path: relative_to(&p, cwd),
+            shadowed_by,
+        });
+    }
+    out
 }
 
 /// A workflow file of a project and the name `orch run NAME` takes.

@@ -95,7 +95,10 @@ fn every_example_names_its_schema_on_its_first_line() {
 
 fn fixtures(kind: &str) -> Vec<PathBuf> {
     let mut files = Vec::new();
-    yaml_files(&repo_root().join("tests/fixtures/schema").join(kind), &mut files);
+    yaml_files(
+        &repo_root().join("tests/fixtures/schema").join(kind),
+        &mut files,
+    );
     assert!(files.len() >= 5, "{files:?}");
     files
 }
@@ -114,7 +117,12 @@ fn invalid_workflows_fail_the_schema_and_orch_validate() {
             .arg(&f)
             .output()
             .expect("runs");
-        assert_eq!(out.status.code(), Some(2), "{} passes orch validate", f.display());
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{} passes orch validate",
+            f.display()
+        );
     }
 }
 
@@ -143,7 +151,11 @@ fn the_schema_points_at_the_wrong_key() {
     let v = workflow_schema();
     let dir = repo_root().join("tests/fixtures/schema/workflow");
     let at = |name: &str| errors(&v, &dir.join(name)).join("\n");
-    assert!(at("unknown-key.yaml").contains("cmds"), "{}", at("unknown-key.yaml"));
+    assert!(
+        at("unknown-key.yaml").contains("cmds"),
+        "{}",
+        at("unknown-key.yaml")
+    );
     assert!(at("wrong-type.yaml").contains("/concurrency"));
     assert!(at("bad-enum.yaml").contains("/defaults/shell"));
     assert!(at("bad-id.yaml").contains("/steps/0/id"));

@@ -92,7 +92,8 @@ fn entry(cx: &Context, project: &crate::settings::Project, f: &WorkflowFile) -> 
     match super::load_workflow(&cx.cwd.join(&f.path), project) {
         Ok(wf) => fill(&mut e, &wf),
         Err(_) => {
-            e.note.get_or_insert_with(|| format!("invalid: run orch validate {file}"));
+            e.note
+                .get_or_insert_with(|| format!("invalid: run orch validate {file}"));
         }
     }
     e

@@ -49,11 +49,7 @@ fn schema(root: &'static Table, title: &str, description: &str) -> Value {
         }
     }
     if body {
-        let keys = STEP
-            .keys
-            .iter()
-            .filter(|k| k.role != Role::Plain)
-            .collect();
+        let keys = STEP.keys.iter().filter(|k| k.role != Role::Plain).collect();
         defs.insert(STEP_BODY.to_string(), table(&STEP, keys));
     }
     // The root is inlined: in draft-07 the siblings of a `$ref` are ignored.
@@ -239,10 +235,7 @@ fn ty(t: &Ty) -> Value {
                 pattern: Some(p), ..
             } = key
             {
-                o.insert(
-                    "propertyNames".into(),
-                    json!({ "pattern": anchored(p) }),
-                );
+                o.insert("propertyNames".into(), json!({ "pattern": anchored(p) }));
             }
             o.insert("additionalProperties".into(), ty(of));
             if *non_empty {
