@@ -94,20 +94,25 @@ fn man_pages_are_up_to_date() {
     }
 }
 
-/// Completions offer no command that `orch --help` hides (clap_complete
-/// lists hidden subcommands too).
+/// Completions offer no command that `orch --help` hides. The scripts ask
+/// orch itself (`COMPLETE=SHELL orch -- WORDS…`), so ask as they do.
 #[test]
 fn completions_offer_only_documented_commands() {
     let help = generated(&["--help"]);
-    let bash = committed("completions/orch.bash");
-    let top = bash
+    let out = orch(&repo_root())
+        .env("COMPLETE", "fish")
+        .args(["--", "orch", ""])
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let offered = String::from_utf8(out.stdout).expect("utf-8");
+    let commands: Vec<&str> = offered
         .lines()
-        .find(|l| l.trim_start().starts_with("opts=\"-q -v -h -V"))
-        .expect("the top-level line of completions/orch.bash");
-    let words = top.split('"').nth(1).unwrap_or("");
-    let commands: Vec<&str> = words.split(' ').filter(|w| !w.starts_with('-')).collect();
+        .map(|l| l.split('\t').next().unwrap_or_default())
+        .filter(|w| !w.starts_with('-'))
+        .collect();
     assert!(
-        commands.contains(&"run") && commands.contains(&"man"),
+        commands.contains(&"run") && commands.contains(&"man") && commands.contains(&"list"),
         "{commands:?}"
     );
     for c in commands {
@@ -116,6 +121,16 @@ fn completions_offer_only_documented_commands() {
                 .any(|l| l.trim_start().starts_with(&format!("{c} "))),
             "the completions offer `{c}`, which `orch --help` does not show"
         );
+    }
+    // Every committed script calls the binary that way.
+    for file in [
+        "completions/orch.bash",
+        "completions/_orch",
+        "completions/orch.fish",
+        "completions/_orch.ps1",
+        "completions/orch.elv",
+    ] {
+        assert!(committed(file).contains("COMPLETE"), "{file}");
     }
 }
 
