@@ -180,3 +180,19 @@ fn expressions_are_accepted_where_orch_takes_them() {
     assert_eq!(errors(&workflow_schema(), &f), Vec::<String>::new());
     orch(dir.path()).arg("validate").arg(&f).assert().success();
 }
+
+/// The spec's own orchestration.yaml (kept byte for byte, so without a
+/// schema line) and its workflows pass the schemas too.
+#[test]
+fn the_spec_config_validates_against_the_schema() {
+    let dir = repo_root().join("tests/fixtures/config");
+    let errs = errors(&config_schema(), &dir.join("orchestration.yaml"));
+    assert!(errs.is_empty(), "{errs:#?}");
+    let mut files = Vec::new();
+    yaml_files(&dir.join("workflows"), &mut files);
+    let wf = workflow_schema();
+    for f in files {
+        let errs = errors(&wf, &f);
+        assert!(errs.is_empty(), "{}: {errs:#?}", f.display());
+    }
+}
