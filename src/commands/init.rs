@@ -116,7 +116,12 @@ pub(crate) fn run(cx: &Context, args: &InitArgs) -> Result<Exit, Error> {
                 format!("cannot write {}: {e}", shown(rel).display()),
             )));
         }
-        println!("created {}", shown(rel).display());
+        if !cx.quiet {
+            println!("created {}", shown(rel).display());
+        }
+    }
+    if cx.quiet {
+        return Ok(Exit::Success);
     }
     println!("\nNext:");
     if args.dir != Path::new(".") {
