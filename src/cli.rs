@@ -111,6 +111,29 @@ Examples:
   orch graph release.yaml --format dot | dot -Tsvg > dag.svg")]
     Graph(GraphArgs),
 
+    /// Create a project: orchestration.yaml and workflows/hello.yaml, ready to run
+    #[command(after_help = "\
+Writes DIR/orchestration.yaml, DIR/workflows/hello.yaml and the JSON Schemas
+they name on their first line (DIR/.orch/schema/), for editors with
+yaml-language-server. Nothing is overwritten without --force.
+
+Examples:
+  orch init
+  orch init my-project && cd my-project && orch run hello
+
+Exit codes: 0 written, 2 a file exists (without --force) or cannot be written.")]
+    Init(InitArgs),
+
+    /// List the workflows under workflows/ beside orchestration.yaml
+    #[command(after_help = "\
+Each NAME is what `orch run NAME` runs (workflows/NAME.yaml). A file that is not
+a valid workflow is listed too, with the command that shows its problems.
+
+Examples:
+  orch list
+  orch list --json | jq '.[].name'")]
+    List(ListArgs),
+
     /// List past runs, newest first
     #[command(
         args_conflicts_with_subcommands = true,
@@ -240,6 +263,21 @@ Examples:
     )]
     Secret(SecretCommand),
 
+    /// Print the JSON Schema of workflow files or of orchestration.yaml, for editors
+    #[command(after_help = "\
+The schemas are generated from the same key tables `orch validate` checks.
+Point yaml-language-server at one with a first line such as
+  # yaml-language-server: $schema=../.orch/schema/workflow.schema.json
+
+Examples:
+  orch schema > workflow.schema.json
+  orch schema config > orchestration.schema.json")]
+    Schema {
+        /// Which file's schema
+        #[arg(value_enum, default_value_t = SchemaKind::Workflow)]
+        kind: SchemaKind,
+    },
+
     /// Print a shell completion script
     #[command(after_help = "\
 Examples:
@@ -261,6 +299,32 @@ Examples:
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaKind {
+    /// Workflow files (workflows/*.yaml)
+    Workflow,
+    /// orchestration.yaml
+    Config,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The project directory (created if missing)
+    #[arg(value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+
+    /// Overwrite files that exist
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print a JSON array instead of a table
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

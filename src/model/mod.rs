@@ -45,6 +45,7 @@ pub(crate) struct InputDecl {
     pub(crate) default: Option<Json>,
     pub(crate) required: bool,
     pub(crate) choices: Option<Vec<Json>>,
+    pub(crate) description: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -315,6 +316,8 @@ impl Step {
 #[derive(Debug, Clone)]
 pub(crate) struct Workflow {
     pub(crate) name: String,
+    /// Free text, shown by `orch list`.
+    pub(crate) description: Option<String>,
     pub(crate) version: Option<i64>,
     pub(crate) inputs: Vec<InputDecl>,
     pub(crate) env: Vec<(String, Val)>,

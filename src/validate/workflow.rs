@@ -47,10 +47,9 @@ pub(crate) fn workflow(
             String::new()
         }
     };
-    // Checked, not kept: nothing shows a description yet.
-    if let Some(v) = f.get("description") {
-        cx.string(v, "description");
-    }
+    let description = f
+        .get("description")
+        .and_then(|v| cx.string(v, "description"));
     let version = f.get("version").and_then(|v| cx.int(v, "version"));
     let inputs = f
         .get("inputs")
@@ -149,6 +148,7 @@ pub(crate) fn workflow(
 
     let mut wf = Workflow {
         name,
+        description,
         version,
         inputs,
         env,
@@ -224,9 +224,9 @@ fn inputs(cx: &mut Ctx, y: &Yaml) -> Vec<InputDecl> {
             .get("required")
             .and_then(|r| cx.bool(r, "required"))
             .unwrap_or(false);
-        if let Some(d) = f.get("description") {
-            cx.string(d, "description");
-        }
+        let description = f
+            .get("description")
+            .and_then(|d| cx.string(d, "description"));
         let mut ok = true;
         let choices = f.get("enum").and_then(|e| match &e.kind {
             YamlKind::Seq(items) if !items.is_empty() => {
@@ -283,6 +283,7 @@ fn inputs(cx: &mut Ctx, y: &Yaml) -> Vec<InputDecl> {
                 default: default.map(|(_, v)| v),
                 required,
                 choices,
+                description,
             });
         }
     }

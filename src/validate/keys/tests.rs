@@ -429,3 +429,18 @@ fn middleware_toggles_reach_the_config() {
     let off = mw("middleware: [ { id: caching }, { id: caching, enabled: false } ]");
     assert!(!off.caching);
 }
+
+/// The fixtures that use every key pass the generated schemas too, so no
+/// key is stricter in the schema than in the validator.
+#[test]
+fn the_schemas_accept_every_key() {
+    for (schema, text) in [
+        (super::schema::workflow(), FULL_WORKFLOW),
+        (super::schema::config(), FULL_CONFIG),
+    ] {
+        let v = jsonschema::draft7::new(&schema).expect("schema compiles");
+        let doc: serde_json::Value = serde_yaml::from_str(text).expect("YAML");
+        let errs: Vec<String> = v.iter_errors(&doc).map(|e| e.to_string()).collect();
+        assert!(errs.is_empty(), "{errs:#?}");
+    }
+}

@@ -47,7 +47,7 @@ pub(crate) static WORKFLOW: Table = Table {
             "the workflow's name (`run.workflow`, `ORCH_WORKFLOW`, events)",
         )
         .required(),
-        Key::new("description", Ty::Str, "free text"),
+        Key::new("description", Ty::Str, "free text, shown by `orch list`"),
         Key::new(
             "version",
             Ty::Int { min: None },
@@ -188,7 +188,7 @@ pub(crate) static INPUT: Table = Table {
             "with no default: the run refuses to start without it",
         )
         .default("`false`"),
-        Key::new("description", Ty::Str, "free text"),
+        Key::new("description", Ty::Str, "free text, shown by `orch list`"),
     ],
 };
 
