@@ -36,4 +36,5 @@ mod secrets;
 mod services;
 mod timeline;
 mod tty;
+mod watch;
 mod webhook;

@@ -17,11 +17,25 @@ use super::Context;
 pub(crate) use crate::session::definitions;
 
 pub(crate) fn run(cx: &Context, args: &RunArgs) -> Result<Exit, Error> {
+    if args.watch {
+        return super::watch::run(cx, args);
+    }
+    let prepared = cx.prepare(&args.target)?;
+    record_and_start(cx, args, prepared, &|_| {})
+}
+
+/// Record the prepared run and run it; `started` gets what cancels it.
+pub(super) fn record_and_start(
+    cx: &Context,
+    args: &RunArgs,
+    prepared: super::Prepared,
+    started: &dyn Fn(Option<crate::exec::Canceller>),
+) -> Result<Exit, Error> {
     let super::Prepared {
         project,
         wf,
         inputs,
-    } = cx.prepare(&args.target)?;
+    } = prepared;
     if args.dry_run {
         let jobs = args.target.jobs;
         let concurrency = crate::settings::concurrency(jobs, &wf, &project.config, &cx.env)?;
@@ -55,16 +69,27 @@ pub(crate) fn run(cx: &Context, args: &RunArgs) -> Result<Exit, Error> {
         approvals: HashMap::new(),
         lock,
     };
-    start(&settings, recorded)
+    start_with(&settings, recorded, started)
 }
 
 /// Run a recorded run to the end; say how it went.
 pub(super) fn start(settings: &RunSettings, recorded: Recorded) -> Result<Exit, Error> {
+    start_with(settings, recorded, &|_| {})
+}
+
+fn start_with(
+    settings: &RunSettings,
+    recorded: Recorded,
+    started: &dyn Fn(Option<crate::exec::Canceller>),
+) -> Result<Exit, Error> {
     let session = RunSession::start(settings, recorded)?;
     if settings.verbose > 0 {
         eprintln!("{}", session.describe());
     }
-    let end = session.run()?;
+    started(Some(session.canceller()));
+    let end = session.run();
+    started(None);
+    let end = end?;
     if let Some(u) = &end.undelivered {
         eprintln!(
             "orch: {} of {} progress events could not be delivered to the webhook at {}",
