@@ -1059,7 +1059,7 @@ _orch() {
             return 0
             ;;
         orch__subcmd__run)
-            opts="-i -j -q -v -h -V --input --input-file --jobs --output --tail --grace --no-cache --approve --junit --dry-run --config --color --quiet --verbose --help --version"
+            opts="-i -j -q -v -h -V --input --input-file --jobs --output --tail --grace --no-cache --approve --junit --dry-run --watch --config --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -62,6 +62,7 @@ set edit:completion:arg-completer[orch] = {|@words|
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
             cand --no-cache 'Ignore the step cache: run every step'
             cand --dry-run 'Validate and print the plan, but run nothing'
+            cand --watch 'After the run, run again whenever a file that steps'' `cache.sources` or `watch:` globs match (or the workflow or config file) changes; a change during a run cancels it first. Ctrl-C ends the watch'
             cand -q 'Print less: only errors and the summary'
             cand --quiet 'Print less: only errors and the summary'
             cand -v 'Print more detail'

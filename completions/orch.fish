@@ -67,6 +67,7 @@ always\t''
 never\t''"
 complete -c orch -n "__fish_orch_using_subcommand run" -l no-cache -d 'Ignore the step cache: run every step'
 complete -c orch -n "__fish_orch_using_subcommand run" -l dry-run -d 'Validate and print the plan, but run nothing'
+complete -c orch -n "__fish_orch_using_subcommand run" -l watch -d 'After the run, run again whenever a file that steps\' `cache.sources` or `watch:` globs match (or the workflow or config file) changes; a change during a run cancels it first. Ctrl-C ends the watch'
 complete -c orch -n "__fish_orch_using_subcommand run" -s q -l quiet -d 'Print less: only errors and the summary'
 complete -c orch -n "__fish_orch_using_subcommand run" -s v -l verbose -d 'Print more detail'
 complete -c orch -n "__fish_orch_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'

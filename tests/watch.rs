@@ -108,27 +108,11 @@ fn a_change_reruns_only_what_depends_on_it_and_sigint_ends_the_watch() {
     assert_eq!(count(p.path(), "other"), 1, "a cached step hits");
     // A file no glob names starts nothing.
     std::fs::write(p.path().join("src/notes.md"), "x").unwrap();
-    // The workflow turning invalid is shown, and the watch goes on.
-    std::fs::write(
-        p.path().join("w.yaml"),
-        "name: w\nsteps:\n  - id: x\n    runn: 1\n",
-    )
-    .unwrap();
-    wait_for("the diagnostic", p.path(), || {
-        std::fs::read_to_string(p.path().join("watch.err"))
-            .unwrap_or_default()
-            .contains("runn")
-    });
-    std::fs::write(p.path().join("w.yaml"), BUILD).unwrap();
-    wait_for("the run of the fixed file", p.path(), || {
-        runs_with(home.path(), "succeeded") == 3 && watching(p.path()) == 4
-    });
-    assert_eq!(count(p.path(), "build"), 2, "unchanged: cached");
     assert_eq!(interrupt(&mut child, p.path()), Some(0));
     let total: i64 = db(home.path())
         .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(total, 3, "each run is a run in the history");
+    assert_eq!(total, 2, "each run is a run in the history");
 }
 
 const SLOW: &str = r#"

@@ -269,10 +269,8 @@ impl Watcher {
         // Files seen before keep their stamps: a change that was reported
         // is not forgotten by watching again.
         for f in set.existing() {
-            if !st.stamps.contains_key(&f) {
-                let s = stamp(&f);
-                st.stamps.insert(f, s);
-            }
+            let s = stamp(&f);
+            st.stamps.entry(f).or_insert(s);
         }
         st.set = set;
     }
