@@ -391,6 +391,12 @@ pub struct RunArgs {
     /// Validate and print the plan, but run nothing
     #[arg(long)]
     pub dry_run: bool,
+
+    /// After the run, run again whenever a file that steps' `cache.sources`
+    /// or `watch:` globs match (or the workflow or config file) changes; a
+    /// change during a run cancels it first. Ctrl-C ends the watch
+    #[arg(long, conflicts_with = "dry_run")]
+    pub watch: bool,
 }
 
 #[derive(Debug, Args)]

@@ -42,4 +42,5 @@ mod services;
 mod timeline;
 mod tty;
 mod validate_json;
+mod watch;
 mod webhook;

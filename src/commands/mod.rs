@@ -24,6 +24,7 @@ pub(crate) mod show;
 pub(crate) mod stats;
 mod timeline;
 pub(crate) mod validate;
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

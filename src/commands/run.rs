@@ -18,10 +18,23 @@ use super::Context;
 pub(crate) use crate::session::definitions;
 
 pub(crate) fn run(cx: &Context, args: &RunArgs) -> Result<Exit, Error> {
+    if args.watch {
+        return super::watch::run(cx, args);
+    }
     let prepared = announced(args, cx.prepare(&args.target))?;
     if args.dry_run {
         return dry_run(cx, args, &prepared);
     }
+    record_and_start(cx, args, prepared, &|_| {})
+}
+
+/// Record the prepared run and run it; `started` gets what cancels it.
+pub(super) fn record_and_start(
+    cx: &Context,
+    args: &RunArgs,
+    prepared: super::Prepared,
+    started: &dyn Fn(Option<crate::exec::Canceller>),
+) -> Result<Exit, Error> {
     let super::Prepared {
         project,
         wf,
@@ -57,7 +70,7 @@ pub(crate) fn run(cx: &Context, args: &RunArgs) -> Result<Exit, Error> {
         approvals: HashMap::new(),
         lock,
     };
-    start(&settings, recorded)
+    start_with(&settings, recorded, started)
 }
 
 /// `--dry-run`: the plan with its cache section, as `orch plan` shows them.
@@ -98,11 +111,22 @@ fn announced<T>(args: &RunArgs, r: Result<T, Error>) -> Result<T, Error> {
 
 /// Run a recorded run to the end; say how it went.
 pub(super) fn start(settings: &RunSettings, recorded: Recorded) -> Result<Exit, Error> {
+    start_with(settings, recorded, &|_| {})
+}
+
+fn start_with(
+    settings: &RunSettings,
+    recorded: Recorded,
+    started: &dyn Fn(Option<crate::exec::Canceller>),
+) -> Result<Exit, Error> {
     let session = RunSession::start(settings, recorded)?;
     if settings.verbose > 0 {
         eprintln!("{}", session.describe());
     }
-    let end = session.run()?;
+    started(Some(session.canceller()));
+    let end = session.run();
+    started(None);
+    let end = end?;
     if let Some(u) = &end.undelivered {
         eprintln!(
             "orch: {} of {} progress events could not be delivered to the webhook at {}",

@@ -284,6 +284,9 @@ pub(crate) struct Step {
     pub(crate) compensate: Option<Box<StepBody>>,
     pub(crate) priority: i64,
     pub(crate) resources: Vec<(String, u32)>,
+    /// `watch:` globs, relative to the workflow file: more files whose
+    /// changes start a new run under `orch run --watch`.
+    pub(crate) watch: Vec<String>,
     pub(crate) body: StepBody,
     /// SHA-256 of the step as written: what `orch resume` compares.
     pub(crate) definition: String,

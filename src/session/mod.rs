@@ -8,6 +8,7 @@ mod child;
 mod record;
 mod signals;
 mod sinks;
+pub(crate) mod watch;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -218,6 +219,12 @@ impl RunSession {
             description,
             _lock: lock,
         })
+    }
+
+    /// What cancels the run gracefully, as the first Ctrl-C does (`--watch`
+    /// uses it when a watched file changes).
+    pub(crate) fn canceller(&self) -> exec::Canceller {
+        self.canceller.clone()
     }
 
     /// One line on what is about to run (`-v`).

@@ -139,6 +139,15 @@ pub(crate) fn step(
         })
         .unwrap_or_default();
     let name = f.get("name").and_then(|v| cx.string(v, "name"));
+    let watch = f
+        .get("watch")
+        .map(|v| {
+            cx.string_list(v, "watch")
+                .into_iter()
+                .map(|(s, _)| s)
+                .collect()
+        })
+        .unwrap_or_default();
 
     Some(Step {
         definition: crate::digest::sha256_hex(y.to_json().to_string().as_bytes()),
@@ -158,6 +167,7 @@ pub(crate) fn step(
         compensate,
         priority,
         resources,
+        watch,
         body: main_body,
     })
 }

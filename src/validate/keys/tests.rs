@@ -78,6 +78,7 @@ steps:
     shell: sh
     outputs: { x: "${{ steps.a.stdout }}" }
     cache: { ttl: 1h, key: k, sources: ["*.rs"] }
+    watch: ["*.md"]
   - id: b
     needs: a
     if: "steps.a.status == 'succeeded'"

@@ -272,6 +272,12 @@ pub(crate) static STEP: Table = Table {
         )
         .default("none"),
         Key::new(
+            "watch",
+            Ty::OneOrList(&Ty::Str),
+            "globs, relative to the workflow file, of more files whose changes start a new run under `orch run --watch`",
+        )
+        .default("none"),
+        Key::new(
             "compensate",
             Ty::StepBody,
             "undo the step when the run fails or is cancelled after it completed (a main step only)",
