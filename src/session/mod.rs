@@ -161,7 +161,7 @@ impl RunSession {
             masker.add(&v);
         }
         let top = sinks.top(&masker);
-        let services = services_for(&wf, &project.config, &home)?;
+        let services = services_for(&wf, &project.config, &home, masker.clone())?;
         // Made here: the approver's prompt watches the run's cancellation.
         let (canceller, cancel) = exec::cancel::channel();
         let approver = Arc::new(approver::RunApprover {
@@ -431,6 +431,7 @@ fn services_for(
     wf: &Workflow,
     config: &Arc<Config>,
     home: &Home,
+    masker: Arc<Masker>,
 ) -> Result<Option<Arc<crate::services::Runtime>>, Error> {
     let uses_http = wf.steps.iter().any(|s| {
         matches!(
@@ -450,7 +451,17 @@ fn services_for(
             let store = Store::open_path(&home.db_path(), false).map_err(Error::environment)?;
             Some(Arc::new(crate::history::breakers::BreakerTable::new(store)))
         };
-    crate::services::Runtime::new(config.clone(), breakers)
+    // And one for the HTTP answers kept across runs, when `caching` is on.
+    let http_store: Option<Arc<dyn crate::services::http_cache::HttpCacheStore>> =
+        if home.in_memory || !config.middleware.caching {
+            None
+        } else {
+            let store = Store::open_path(&home.db_path(), false).map_err(Error::environment)?;
+            Some(Arc::new(crate::history::http_cache::HttpCacheTable::new(
+                store,
+            )))
+        };
+    crate::services::Runtime::new(config.clone(), breakers, http_store, masker)
         .map(|rt| Some(Arc::new(rt)))
         .map_err(|e| Error::environment(Diag::new("http", e)))
 }
