@@ -19,6 +19,7 @@ mod generated;
 mod github;
 mod history_store;
 mod http;
+mod http_cache;
 mod inspect;
 mod junit;
 mod masking;

@@ -120,7 +120,11 @@ fn request_parts(req: &Request, drop: &dyn Fn(&str, &str) -> bool) -> Option<htt
     if !req.query.is_empty() {
         url.query_pairs_mut().extend_pairs(&req.query);
     }
-    let mut parts = http::Request::get(url.as_str()).body(()).ok()?.into_parts().0;
+    let mut parts = http::Request::get(url.as_str())
+        .body(())
+        .ok()?
+        .into_parts()
+        .0;
     for (k, v) in &req.headers {
         if drop(&k.to_ascii_lowercase(), v) {
             continue;
@@ -301,7 +305,10 @@ impl HttpCache {
         let policy = CachePolicy::new_options(&original, &res, stored.received, OPTIONS);
         match policy.before_request(&parts, now) {
             BeforeRequest::Fresh(p) => {
-                Lookup::Fresh(answer(p.status.as_u16(), header_map(&p.headers), &stored.body))
+                // `Age` brought up to date; `Date` is still the server's.
+                let mut headers = header_map(&p.headers);
+                keep_date(&mut headers, &stored.headers);
+                Lookup::Fresh(answer(p.status.as_u16(), headers, &stored.body))
             }
             BeforeRequest::Stale { request, matches } => {
                 if !matches {
@@ -370,6 +377,10 @@ impl HttpCache {
         match policy.after_response(&parts, &new, now) {
             AfterResponse::NotModified(_, p) => {
                 let mut headers = header_map(&p.headers);
+                keep_date(&mut headers, &not_modified.headers);
+                if !headers.contains_key("date") {
+                    keep_date(&mut headers, &stored.headers);
+                }
                 // A 304 has no body: its framing says nothing of ours.
                 for h in ["content-length", "content-type", "content-encoding"] {
                     headers.remove(h);
@@ -433,10 +444,19 @@ impl HttpCache {
             && !s.headers.contains_key("set-cookie")
             && !self.secret_in(&s.body)
             && !self.secret_in(&s.url)
-            && !s.headers.iter().any(|(k, v)| {
-                self.secret_in(k) || v.as_str().is_some_and(|v| self.secret_in(v))
-            })
+            && !s
+                .headers
+                .iter()
+                .any(|(k, v)| self.secret_in(k) || v.as_str().is_some_and(|v| self.secret_in(v)))
     }
+}
+
+/// `Date` as the server sent it in `from` (the policy sets it to now).
+fn keep_date(headers: &mut Map<String, Json>, from: &Map<String, Json>) {
+    match from.get("date") {
+        Some(d) => headers.insert("date".into(), d.clone()),
+        None => headers.remove("date"),
+    };
 }
 
 /// A stored answer as a step sees it.
@@ -563,7 +583,10 @@ mod tests {
             t0,
         );
         assert!(matches!(c.lookup(&r, None, at(t0, 29)), Lookup::Fresh(_)));
-        assert!(matches!(c.lookup(&r, None, at(t0, 31)), Lookup::Send { .. }));
+        assert!(matches!(
+            c.lookup(&r, None, at(t0, 31)),
+            Lookup::Send { .. }
+        ));
         // max-age wins over Expires.
         let r = get("http://h/e2");
         let (_, p) = send(c.lookup(&r, None, t0));
@@ -572,7 +595,11 @@ mod tests {
             &r,
             &reply(
                 200,
-                &[("date", &date), ("expires", &expires), ("cache-control", "max-age=5")],
+                &[
+                    ("date", &date),
+                    ("expires", &expires),
+                    ("cache-control", "max-age=5"),
+                ],
                 "x",
             ),
             t0,
@@ -592,7 +619,10 @@ mod tests {
             reply(200, &[], "x"),
             reply(
                 200,
-                &[("last-modified", "Wed, 21 Oct 2015 07:28:00 GMT"), ("cache-control", "no-store")],
+                &[
+                    ("last-modified", "Wed, 21 Oct 2015 07:28:00 GMT"),
+                    ("cache-control", "no-store"),
+                ],
                 "x",
             ),
             reply(200, &[("cache-control", "max-age=60"), ("vary", "*")], "x"),
@@ -629,13 +659,20 @@ mod tests {
             .revalidated(
                 p,
                 &r,
-                &reply(304, &[("cache-control", "max-age=5"), ("etag", "\"v1\"")], ""),
+                &reply(
+                    304,
+                    &[("cache-control", "max-age=5"), ("etag", "\"v1\"")],
+                    "",
+                ),
                 at(t0, 1),
             )
             .unwrap();
         assert_eq!((back.status, back.body.as_str()), (200, "[1]"));
         assert_eq!(back.json, Some(json!([1])));
-        assert_eq!(header(&back.headers, "content-type"), Some("application/json"));
+        assert_eq!(
+            header(&back.headers, "content-type"),
+            Some("application/json")
+        );
         // The 304's max-age now makes it fresh.
         assert!(matches!(c.lookup(&r, None, at(t0, 2)), Lookup::Fresh(_)));
         assert!(matches!(c.lookup(&r, None, at(t0, 7)), Lookup::Send { .. }));
@@ -659,7 +696,11 @@ mod tests {
         // `Cache-Control: no-cache` on the request: revalidate, never a fresh hit.
         let r = get("http://h/a");
         let (_, p) = send(c.lookup(&r, None, t0));
-        let a = reply(200, &[("cache-control", "max-age=60"), ("etag", "\"e\"")], "x");
+        let a = reply(
+            200,
+            &[("cache-control", "max-age=60"), ("etag", "\"e\"")],
+            "x",
+        );
         c.store(p, &r, &a, t0);
         let mut again = get("http://h/a");
         again
@@ -717,6 +758,10 @@ mod tests {
         );
         assert_eq!(shelf.0.lock().unwrap().len(), 1);
         // Public: kept, under a key without the credential.
+        let c = HttpCache::new(
+            Some(shelf.clone() as Arc<dyn HttpCacheStore>),
+            masker.clone(),
+        );
         stored(
             &c,
             &authed,
@@ -726,7 +771,10 @@ mod tests {
         assert_eq!(shelf.0.lock().unwrap().len(), 2);
         // A later run (another memory) finds both.
         let c2 = HttpCache::new(Some(shelf.clone() as Arc<dyn HttpCacheStore>), masker);
-        assert!(matches!(c2.lookup(&get("http://h/plain"), None, t0), Lookup::Fresh(_)));
+        assert!(matches!(
+            c2.lookup(&get("http://h/plain"), None, t0),
+            Lookup::Fresh(_)
+        ));
         match c2.lookup(&authed, None, t0) {
             Lookup::Fresh(r) => assert_eq!(r.body, "shared"),
             other => panic!("{other:?}"),
@@ -741,10 +789,20 @@ mod tests {
         let t0 = SystemTime::now();
         let r = get("http://h/a");
         let (_, p) = send(c.lookup(&r, None, t0));
-        c.store(p, &r, &reply(200, &[("cache-control", "max-age=1")], "1"), t0);
+        c.store(
+            p,
+            &r,
+            &reply(200, &[("cache-control", "max-age=1")], "1"),
+            t0,
+        );
         assert_eq!(shelf.0.lock().unwrap().len(), 1);
         let (_, p) = send(c.lookup(&r, None, at(t0, 5)));
-        c.store(p, &r, &reply(200, &[("cache-control", "no-store")], "2"), at(t0, 5));
+        c.store(
+            p,
+            &r,
+            &reply(200, &[("cache-control", "no-store")], "2"),
+            at(t0, 5),
+        );
         assert!(shelf.0.lock().unwrap().is_empty());
     }
 }
