@@ -81,6 +81,8 @@ struct Memory {
 }
 
 /// What the cache says about a request before it is sent.
+// One per request, moved once, never stored: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, PartialEq)]
 pub(crate) enum Lookup {
     /// Not for the cache (not a GET, or the step set its own conditions).
