@@ -272,7 +272,7 @@ set edit:completion:arg-completer[orch] = {|@words|
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
-            cand clear 'Delete every cached step result'
+            cand clear 'Delete every cached step result and HTTP answer'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'orch;cache;clear'= {
@@ -288,7 +288,7 @@ set edit:completion:arg-completer[orch] = {|@words|
             cand --version 'Print version'
         }
         &'orch;cache;help'= {
-            cand clear 'Delete every cached step result'
+            cand clear 'Delete every cached step result and HTTP answer'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'orch;cache;help;clear'= {
@@ -471,7 +471,7 @@ set edit:completion:arg-completer[orch] = {|@words|
         &'orch;help;metrics'= {
         }
         &'orch;help;cache'= {
-            cand clear 'Delete every cached step result'
+            cand clear 'Delete every cached step result and HTTP answer'
         }
         &'orch;help;cache;clear'= {
         }

@@ -220,7 +220,7 @@ complete -c orch -n "__fish_orch_using_subcommand cache; and not __fish_seen_sub
 complete -c orch -n "__fish_orch_using_subcommand cache; and not __fish_seen_subcommand_from clear help" -s v -l verbose -d 'Print more detail'
 complete -c orch -n "__fish_orch_using_subcommand cache; and not __fish_seen_subcommand_from clear help" -s h -l help -d 'Print help'
 complete -c orch -n "__fish_orch_using_subcommand cache; and not __fish_seen_subcommand_from clear help" -s V -l version -d 'Print version'
-complete -c orch -n "__fish_orch_using_subcommand cache; and not __fish_seen_subcommand_from clear help" -f -a "clear" -d 'Delete every cached step result'
+complete -c orch -n "__fish_orch_using_subcommand cache; and not __fish_seen_subcommand_from clear help" -f -a "clear" -d 'Delete every cached step result and HTTP answer'
 complete -c orch -n "__fish_orch_using_subcommand cache; and not __fish_seen_subcommand_from clear help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c orch -n "__fish_orch_using_subcommand cache; and __fish_seen_subcommand_from clear" -l config -d 'orchestration.yaml to use (default: found in this directory or a parent)' -r -F
 complete -c orch -n "__fish_orch_using_subcommand cache; and __fish_seen_subcommand_from clear" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
@@ -230,7 +230,7 @@ complete -c orch -n "__fish_orch_using_subcommand cache; and __fish_seen_subcomm
 complete -c orch -n "__fish_orch_using_subcommand cache; and __fish_seen_subcommand_from clear" -s v -l verbose -d 'Print more detail'
 complete -c orch -n "__fish_orch_using_subcommand cache; and __fish_seen_subcommand_from clear" -s h -l help -d 'Print help'
 complete -c orch -n "__fish_orch_using_subcommand cache; and __fish_seen_subcommand_from clear" -s V -l version -d 'Print version'
-complete -c orch -n "__fish_orch_using_subcommand cache; and __fish_seen_subcommand_from help" -f -a "clear" -d 'Delete every cached step result'
+complete -c orch -n "__fish_orch_using_subcommand cache; and __fish_seen_subcommand_from help" -f -a "clear" -d 'Delete every cached step result and HTTP answer'
 complete -c orch -n "__fish_orch_using_subcommand cache; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c orch -n "__fish_orch_using_subcommand services; and not __fish_seen_subcommand_from check help" -l config -d 'orchestration.yaml to use (default: found in this directory or a parent)' -r -F
 complete -c orch -n "__fish_orch_using_subcommand services; and not __fish_seen_subcommand_from check help" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
@@ -331,7 +331,7 @@ complete -c orch -n "__fish_orch_using_subcommand help; and not __fish_seen_subc
 complete -c orch -n "__fish_orch_using_subcommand help; and not __fish_seen_subcommand_from run validate plan graph history show logs resume approve reject stats metrics cache services secret completions man help" -f -a "man" -d 'Print the man page orch(1), or write it and a page per subcommand into a directory'
 complete -c orch -n "__fish_orch_using_subcommand help; and not __fish_seen_subcommand_from run validate plan graph history show logs resume approve reject stats metrics cache services secret completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c orch -n "__fish_orch_using_subcommand help; and __fish_seen_subcommand_from history" -f -a "prune" -d 'Delete old runs and their logs'
-complete -c orch -n "__fish_orch_using_subcommand help; and __fish_seen_subcommand_from cache" -f -a "clear" -d 'Delete every cached step result'
+complete -c orch -n "__fish_orch_using_subcommand help; and __fish_seen_subcommand_from cache" -f -a "clear" -d 'Delete every cached step result and HTTP answer'
 complete -c orch -n "__fish_orch_using_subcommand help; and __fish_seen_subcommand_from services" -f -a "check" -d 'Run every health check at once; print status and latency'
 complete -c orch -n "__fish_orch_using_subcommand help; and __fish_seen_subcommand_from secret" -f -a "set" -d 'Store a secret; the value is read from stdin, never from arguments'
 complete -c orch -n "__fish_orch_using_subcommand help; and __fish_seen_subcommand_from secret" -f -a "get" -d 'Say whether a secret exists (and where); print it only with --reveal'
