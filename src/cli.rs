@@ -586,7 +586,7 @@ pub struct MetricsArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum CacheCommand {
-    /// Delete every cached step result
+    /// Delete every cached step result and HTTP answer
     Clear,
 }
 

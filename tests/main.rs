@@ -20,6 +20,7 @@ mod github;
 mod history_store;
 mod http;
 mod init;
+mod http_cache;
 mod inspect;
 mod junit;
 mod masking;

@@ -126,17 +126,18 @@ fn start_with(
     started(Some(session.canceller()));
     let end = session.run();
     started(None);
-    let end = end?;
+    let mut end = end?;
     if let Some(u) = &end.undelivered {
         eprintln!(
             "orch: {} of {} progress events could not be delivered to the webhook at {}",
             u.undelivered, u.total, u.endpoint
         );
     }
-    if let Some(why) = &end.metrics_push {
+    // The summary first: the metrics push goes on meanwhile.
+    end.summary();
+    if let Some(why) = end.metrics_pushed() {
         eprintln!("orch: warning: {why}");
     }
-    end.summary();
     if end.outcome.status == Status::Waiting {
         let run_id = &end.run_id;
         let step = end

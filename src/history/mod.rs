@@ -10,6 +10,7 @@ pub(crate) mod cache;
 pub(crate) mod compensations;
 pub(crate) mod error;
 pub(crate) mod home;
+pub(crate) mod http_cache;
 pub(crate) mod leftovers;
 pub(crate) mod lock;
 pub(crate) mod metrics;
