@@ -300,7 +300,11 @@ mod tests {
     fn a_step_has_exactly_one_kind() {
         let s = workflow();
         let step = &s["definitions"]["step"];
-        let one = step["oneOf"].as_array().expect("oneOf of kinds");
+        // Beside other groups (`for_each` or `matrix`) it is one of `allOf`.
+        let one = std::iter::once(step)
+            .chain(step["allOf"].as_array().into_iter().flatten())
+            .find_map(|s| s["oneOf"].as_array())
+            .expect("oneOf of kinds");
         assert_eq!(one.len(), super::super::supported_kinds().len());
     }
 }
