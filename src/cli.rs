@@ -91,6 +91,7 @@ Exit codes: 0 success, 1 the run failed, 2 invalid workflow or usage,
 Examples:
   orch validate release.yaml
   orch validate workflows/*.yaml
+  orch validate --json ci.yaml | jq '.[].message'
 
 Exit codes: 0 all files are valid, 2 at least one problem.")]
     Validate(ValidateArgs),
@@ -109,6 +110,29 @@ Examples:
   orch graph release.yaml --format mermaid > dag.mmd
   orch graph release.yaml --format dot | dot -Tsvg > dag.svg")]
     Graph(GraphArgs),
+
+    /// Create a project: orchestration.yaml and workflows/hello.yaml, ready to run
+    #[command(after_help = "\
+Writes DIR/orchestration.yaml, DIR/workflows/hello.yaml and the JSON Schemas
+they name on their first line (DIR/.orch/schema/), for editors with
+yaml-language-server. Nothing is overwritten without --force.
+
+Examples:
+  orch init
+  orch init my-project && cd my-project && orch run hello
+
+Exit codes: 0 written, 2 a file exists (without --force) or cannot be written.")]
+    Init(InitArgs),
+
+    /// List the workflows under workflows/ beside orchestration.yaml
+    #[command(after_help = "\
+Each NAME is what `orch run NAME` runs (workflows/NAME.yaml). A file that is not
+a valid workflow is listed too, with the command that shows its problems.
+
+Examples:
+  orch list
+  orch list --json | jq '.[].name'")]
+    List(ListArgs),
 
     /// List past runs, newest first
     #[command(
@@ -131,6 +155,17 @@ Examples:
   orch show 01jh3k            (a unique prefix of the run id)
   orch show last --json | jq '.steps[] | select(.status == \"failed\")'")]
     Show(ShowArgs),
+
+    /// Write a run as one self-contained HTML page: timeline, DAG, steps, first failure
+    #[command(after_help = "\
+Examples:
+  orch report last                    (writes ./orch-report-<run id>.html)
+  orch report 01jh3k -o run.html
+  orch report last -o - > run.html    (`-` prints the page to stdout)
+
+The page needs no network: CSS, SVG and a few lines of script are inline.
+Secrets are masked as everywhere else.")]
+    Report(ReportArgs),
 
     /// Print a run's step output as recorded
     #[command(after_help = "\
@@ -228,6 +263,21 @@ Examples:
     )]
     Secret(SecretCommand),
 
+    /// Print the JSON Schema of workflow files or of orchestration.yaml, for editors
+    #[command(after_help = "\
+The schemas are generated from the same key tables `orch validate` checks.
+Point yaml-language-server at one with a first line such as
+  # yaml-language-server: $schema=../.orch/schema/workflow.schema.json
+
+Examples:
+  orch schema > workflow.schema.json
+  orch schema config > orchestration.schema.json")]
+    Schema {
+        /// Which file's schema
+        #[arg(value_enum, default_value_t = SchemaKind::Workflow)]
+        kind: SchemaKind,
+    },
+
     /// Print a shell completion script
     #[command(after_help = "\
 Examples:
@@ -249,6 +299,32 @@ Examples:
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaKind {
+    /// Workflow files (workflows/*.yaml)
+    Workflow,
+    /// orchestration.yaml
+    Config,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The project directory (created if missing)
+    #[arg(value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+
+    /// Overwrite files that exist
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print a JSON array instead of a table
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -315,6 +391,12 @@ pub struct RunArgs {
     /// Validate and print the plan, but run nothing
     #[arg(long)]
     pub dry_run: bool,
+
+    /// After the run, run again whenever a file that steps' `cache.sources`
+    /// or `watch:` globs match (or the workflow or config file) changes; a
+    /// change during a run cancels it first. Ctrl-C ends the watch
+    #[arg(long, conflicts_with = "dry_run")]
+    pub watch: bool,
 }
 
 #[derive(Debug, Args)]
@@ -322,6 +404,10 @@ pub struct ValidateArgs {
     /// Workflow files (or names in workflows/)
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<String>,
+
+    /// Also print the diagnostics as a JSON array on stdout
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -410,6 +496,17 @@ pub struct ShowArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Run id, a unique prefix of one, or `last`
+    #[arg(value_name = "RUN")]
+    pub run: String,
+
+    /// Write the page here (`-`: stdout) instead of ./orch-report-<run id>.html
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct LogsArgs {
     /// Run id, a unique prefix of one, or `last`
     #[arg(value_name = "RUN")]
@@ -489,7 +586,7 @@ pub struct MetricsArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum CacheCommand {
-    /// Delete every cached step result
+    /// Delete every cached step result and HTTP answer
     Clear,
 }
 

@@ -117,7 +117,7 @@ pub(crate) enum Body {
 }
 
 /// A request with every expression already evaluated.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Request {
     pub(crate) method: String,
     pub(crate) url: String,

@@ -45,6 +45,12 @@ pub mod generate {
 #[doc(hidden)]
 pub mod fuzz;
 
+/// Answer a completion script's request and exit; a no-op otherwise. Call
+/// it before parsing the command line.
+pub fn answer_completion_request() {
+    commands::completions::answer_if_asked();
+}
+
 /// Run one command; returns the process exit code. Every error is shown
 /// and mapped to its code here.
 #[allow(clippy::print_stderr, reason = "the one place errors are shown")]
@@ -58,6 +64,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::History(a) => commands::history::run(&cx, a),
         Command::Show(a) => commands::show::run(&cx, a),
         Command::Logs(a) => commands::logs::run(&cx, a),
+        Command::Report(a) => commands::report::run(&cx, a),
         Command::Resume(a) => commands::resume::run(&cx, a),
         Command::Approve(a) => commands::approve::run(&cx, a, true),
         Command::Reject(a) => commands::approve::run(&cx, a, false),
@@ -66,6 +73,9 @@ pub fn run(cli: Cli) -> i32 {
         Command::Cache(c) => commands::cache::run(&cx, c),
         Command::Services(a) => commands::services::run(&cx, a),
         Command::Secret(c) => commands::secret::run(&cx, c),
+        Command::Init(a) => commands::init::run(&cx, a),
+        Command::List(a) => commands::list::run(&cx, a),
+        Command::Schema { kind } => Ok(commands::schema::run(*kind)),
         Command::Completions { shell } => Ok(commands::completions::completions(*shell)),
         Command::Man { dir } => commands::man::run(dir.as_deref()),
     };

@@ -3,6 +3,7 @@
 use clap::Parser;
 
 fn main() {
+    orch::answer_completion_request();
     let cli = orch::cli::Cli::parse();
     std::process::exit(orch::run(cli));
 }

@@ -1,8 +1,10 @@
-//! Rendering diagnostics for people (miette) and for CI annotations.
+//! Rendering diagnostics for people (miette), for CI annotations and as
+//! JSON (`orch validate --json`, `orch run --output json`).
 
 use std::fmt::Write;
 
 use miette::{GraphicalReportHandler, GraphicalTheme};
+use serde::Serialize;
 
 use crate::diag::{Diag, Rendered};
 
@@ -127,6 +129,115 @@ pub(crate) fn report(diags: &[Diag], style: &Style) {
         );
     }
     eprint!("{out}");
+}
+
+/// One diagnostic as `orch validate --json` prints it. Positions are
+/// 1-based; a column counts characters; `end_*` is the position just past
+/// the span. Without a label (a file that cannot be read) the positions are
+/// `null`; without a source, so is `file` unless the caller knows it.
+#[derive(Debug, Serialize)]
+pub(crate) struct JsonDiag {
+    file: Option<String>,
+    line: Option<usize>,
+    column: Option<usize>,
+    end_line: Option<usize>,
+    end_column: Option<usize>,
+    severity: &'static str,
+    code: &'static str,
+    message: String,
+    help: Option<String>,
+    /// Every labelled span, the primary one (the position above) first.
+    labels: Vec<JsonLabel>,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonLabel {
+    line: usize,
+    column: usize,
+    end_line: usize,
+    end_column: usize,
+    message: Option<String>,
+}
+
+/// `d` as JSON; `file` names the file when the diagnostic has no source
+/// (it could not be read or parsed far enough to keep one).
+pub(crate) fn json(d: &Diag, file: Option<&str>) -> JsonDiag {
+    let labels: Vec<JsonLabel> = match &d.source {
+        Some(src) => d
+            .labels
+            .iter()
+            .map(|l| {
+                let (line, column) = src.line_col(l.span.offset);
+                let (end_line, end_column) = src.line_col(l.span.offset + l.span.len);
+                JsonLabel {
+                    line,
+                    column,
+                    end_line,
+                    end_column,
+                    message: (!l.text.is_empty()).then(|| l.text.clone()),
+                }
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let first = labels.first();
+    JsonDiag {
+        file: d
+            .source
+            .as_ref()
+            .map(|s| s.name.clone())
+            .or_else(|| file.map(str::to_owned)),
+        line: first.map(|l| l.line),
+        column: first.map(|l| l.column),
+        end_line: first.map(|l| l.end_line),
+        end_column: first.map(|l| l.end_column),
+        severity: "error",
+        code: d.code,
+        message: d.message.clone(),
+        help: d.help.clone(),
+        labels,
+    }
+}
+
+#[cfg(test)]
+mod json_tests {
+    use std::sync::Arc;
+
+    use super::json;
+    use crate::diag::Diag;
+    use crate::source::{Source, Span};
+
+    #[test]
+    fn positions_are_one_based_and_end_past_the_span() {
+        let src = Arc::new(Source::new("w.yaml", "w.yaml", "steps:\n  é: {rn: x}\n"));
+        // `rn` starts at byte 14 (é is two bytes), column 7.
+        let d = Diag::new("unknown-key", "unknown key `rn`")
+            .label(Span::new(14, 2), "here")
+            .label(Span::new(9, 2), "")
+            .help("did you mean `run`?")
+            .with_source(&src);
+        let v = serde_json::to_value(json(&d, None)).unwrap_or_default();
+        assert_eq!(v["file"], "w.yaml");
+        assert_eq!(
+            (v["line"].clone(), v["column"].clone()),
+            (2.into(), 7.into())
+        );
+        assert_eq!(v["end_column"], 9);
+        assert_eq!(v["labels"][0]["message"], "here");
+        assert_eq!(v["labels"][1]["column"], 3);
+        assert!(v["labels"][1]["message"].is_null());
+        assert_eq!(v["severity"], "error");
+    }
+
+    #[test]
+    fn a_diagnostic_without_a_source_names_the_file_it_was_given() {
+        let d = Diag::new("io", "cannot read x.yaml: no such file");
+        let v = serde_json::to_value(json(&d, Some("x.yaml"))).unwrap_or_default();
+        assert_eq!(v["file"], "x.yaml");
+        assert!(v["line"].is_null());
+        assert!(v["help"].is_null());
+        assert_eq!(v["labels"], serde_json::json!([]));
+    }
 }
 
 #[cfg(test)]

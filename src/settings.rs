@@ -443,20 +443,74 @@ impl Project {
     }
 
     fn workflow_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(self.dir.join("workflows"))
+        let mut names: Vec<String> = self
+            .workflow_files(Path::new(""))
             .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| {
-                let p = e.path();
-                let ext = p.extension()?.to_str()?;
-                (ext == "yaml" || ext == "yml")
-                    .then(|| p.file_stem()?.to_str().map(str::to_string))?
-            })
+            .map(|f| f.name)
             .collect();
-        names.sort();
+        names.dedup();
         names
     }
+
+    /// The files of `workflows/` beside `orchestration.yaml`, by name, with
+    /// the rule of [`Project::find_workflow`]: `NAME.yaml` before `NAME.yml`.
+    /// Paths are relative to `cwd` where they are inside it.
+    pub(crate) fn workflow_files(&self, cwd: &Path) -> Vec<WorkflowFile> {
+        workflow_files_in(&self.dir, cwd)
+    }
+}
+
+/// The workflow files of the project around `cwd`, without validating its
+/// `orchestration.yaml`: what shell completion offers for `orch run NAME`.
+pub(crate) fn workflow_names_here() -> Vec<String> {
+    let cwd = EnvVars::capture().cwd;
+    let dir = crate::load::discover_config(&cwd)
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| cwd.clone());
+    let mut names: Vec<String> = workflow_files_in(&dir, &cwd)
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
+    names.dedup();
+    names
+}
+
+fn workflow_files_in(dir: &Path, cwd: &Path) -> Vec<WorkflowFile> {
+    let mut found: Vec<(String, u8, PathBuf)> = std::fs::read_dir(dir.join("workflows"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let p = e.path();
+            let rank = match p.extension()?.to_str()? {
+                "yaml" => 0,
+                "yml" => 1,
+                _ => return None,
+            };
+            let name = p.file_stem()?.to_str()?.to_string();
+            p.is_file().then_some((name, rank, p))
+        })
+        .collect();
+    found.sort();
+    let mut out: Vec<WorkflowFile> = Vec::new();
+    for (name, _, p) in found {
+        let shadowed_by = out.iter().find(|f| f.name == name).map(|f| f.path.clone());
+        out.push(WorkflowFile {
+            name,
+            path: relative_to(&p, cwd),
+            shadowed_by,
+        });
+    }
+    out
+}
+
+/// A workflow file of a project and the name `orch run NAME` takes.
+#[derive(Debug, Clone)]
+pub(crate) struct WorkflowFile {
+    pub(crate) name: String,
+    pub(crate) path: PathBuf,
+    /// The file of the same name that `orch run NAME` runs instead.
+    pub(crate) shadowed_by: Option<PathBuf>,
 }
 
 /// `ORCHESTRATION_CACHE_MAX_STEP_OUTPUTS`, default 2000.

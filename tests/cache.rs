@@ -201,5 +201,40 @@ fn a_sources_glob_matching_nothing_fails_the_step() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("matches no file"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("matches no file"), "{stdout}");
+    // It names the directory the glob was resolved against.
+    let dir = std::path::absolute(p.path()).unwrap();
+    assert!(
+        stdout.contains(&format!("matches no file in {}", dir.display())),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn dry_run_shows_the_cache_section_of_plan() {
+    let p = project(&[("w.yaml", CACHED), ("src/a.txt", "one")]);
+    let home = tempfile::tempdir().unwrap();
+    let dry = |extra: &[&str]| {
+        let out = orch_in(p.path(), home.path())
+            .args(["run", "w.yaml", "--dry-run"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let before = dry(&[]);
+    assert!(before.contains("build: would run: never run"), "{before}");
+    assert_eq!(
+        before,
+        plan(p.path(), home.path(), &[])
+            .split("critical path")
+            .next()
+            .unwrap()
+    );
+    assert_eq!(builds(p.path()), 0, "a dry run runs nothing");
+    run(p.path(), home.path(), &[]);
+    assert!(dry(&[]).contains("build: would hit"));
+    assert!(dry(&["--no-cache"]).contains("build: would run: --no-cache"));
 }

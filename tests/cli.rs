@@ -15,7 +15,16 @@ fn help(args: &[&str]) -> String {
 #[test]
 fn help_texts() {
     insta::assert_snapshot!("help", help(&["--help"]));
-    for cmd in ["run", "validate", "plan", "graph", "completions"] {
+    for cmd in [
+        "run",
+        "validate",
+        "plan",
+        "graph",
+        "completions",
+        "init",
+        "list",
+        "schema",
+    ] {
         let text = help(&[cmd, "--help"]);
         assert!(
             text.contains("Examples:"),

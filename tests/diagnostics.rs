@@ -88,6 +88,7 @@ fixtures! {
     bad_duration,
     bad_input_decl,
     bad_retry,
+    foreign_keys,
     // Step kinds.
     no_kind,
     two_kinds,
@@ -110,6 +111,12 @@ fixtures! {
     expr_scope,
     item_outside_for_each,
     secret_in_run,
+    // Matrix steps.
+    matrix_empty_axis,
+    matrix_no_axes,
+    matrix_unknown_exclude,
+    matrix_unknown_item_key,
+    matrix_with_for_each,
     // Everything at once.
     many_problems,
 }

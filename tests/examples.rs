@@ -484,11 +484,10 @@ fn inputs_outside_the_enum_are_refused_before_running() {
         .output()
         .expect("orch runs");
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        out.stdout.is_empty(),
-        "nothing may run: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    // Nothing ran: the one event says why.
+    let evs = crate::common::events(&out.stdout);
+    assert_eq!(evs.len(), 1, "nothing may run: {evs:?}");
+    assert_eq!(evs[0]["event"], "orchestration.validation.failed");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("must be one of: dev, staging, prod"),

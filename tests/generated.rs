@@ -30,6 +30,21 @@ fn completions_are_up_to_date() {
     }
 }
 
+#[test]
+fn schemas_are_up_to_date() {
+    for (kind, file) in [
+        ("workflow", "schema/workflow.schema.json"),
+        ("config", "schema/orchestration.schema.json"),
+    ] {
+        assert!(
+            generated(&["schema", kind]) == committed(file),
+            "{file} is stale: run `bash .ci/generate`"
+        );
+    }
+    // Without an argument: the schema of workflow files.
+    assert!(generated(&["schema"]) == committed("schema/workflow.schema.json"));
+}
+
 /// `man/` holds exactly the pages `orch man --dir` writes: orch(1) and one
 /// per subcommand, so every `orch-…(1)` that orch(1) names exists.
 #[test]
@@ -79,20 +94,25 @@ fn man_pages_are_up_to_date() {
     }
 }
 
-/// Completions offer no command that `orch --help` hides (clap_complete
-/// lists hidden subcommands too).
+/// Completions offer no command that `orch --help` hides. The scripts ask
+/// orch itself (`COMPLETE=SHELL orch -- WORDS…`), so ask as they do.
 #[test]
 fn completions_offer_only_documented_commands() {
     let help = generated(&["--help"]);
-    let bash = committed("completions/orch.bash");
-    let top = bash
+    let out = orch(&repo_root())
+        .env("COMPLETE", "fish")
+        .args(["--", "orch", ""])
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let offered = String::from_utf8(out.stdout).expect("utf-8");
+    let commands: Vec<&str> = offered
         .lines()
-        .find(|l| l.trim_start().starts_with("opts=\"-q -v -h -V"))
-        .expect("the top-level line of completions/orch.bash");
-    let words = top.split('"').nth(1).unwrap_or("");
-    let commands: Vec<&str> = words.split(' ').filter(|w| !w.starts_with('-')).collect();
+        .map(|l| l.split('\t').next().unwrap_or_default())
+        .filter(|w| !w.starts_with('-'))
+        .collect();
     assert!(
-        commands.contains(&"run") && commands.contains(&"man"),
+        commands.contains(&"run") && commands.contains(&"man") && commands.contains(&"list"),
         "{commands:?}"
     );
     for c in commands {
@@ -101,6 +121,16 @@ fn completions_offer_only_documented_commands() {
                 .any(|l| l.trim_start().starts_with(&format!("{c} "))),
             "the completions offer `{c}`, which `orch --help` does not show"
         );
+    }
+    // Every committed script calls the binary that way.
+    for file in [
+        "completions/orch.bash",
+        "completions/_orch",
+        "completions/orch.fish",
+        "completions/_orch.ps1",
+        "completions/orch.elv",
+    ] {
+        assert!(committed(file).contains("COMPLETE"), "{file}");
     }
 }
 

@@ -138,8 +138,9 @@ fn the_summary_has_a_table_and_the_first_failure_with_its_last_lines() {
             "after",
             "build",
             "deploy",
-            "deploy[0]",
-            "deploy[1]",
+            // Items by their values.
+            "deploy (eu)",
+            "deploy (us)",
             "flaky-lint",
             "notes"
         ]
@@ -148,7 +149,7 @@ fn the_summary_has_a_table_and_the_first_failure_with_its_last_lines() {
     assert_eq!(rows["build"][3], "2");
     assert!(rows["build"][2].ends_with('s'), "{:?}", rows["build"]);
     assert_eq!(rows["flaky-lint"][1], "⚠️ failed (allowed)");
-    assert_eq!(rows["deploy[1]"][1], "✅ succeeded");
+    assert_eq!(rows["deploy (us)"][1], "✅ succeeded");
     assert_eq!(rows["after"][1], "⏭️ skipped");
 
     // The run's failure comes first, open, with its last lines.

@@ -55,8 +55,13 @@ pub(crate) fn only_run(home: &Path) -> (String, String) {
 
 /// Start `orch run` as the leader of its own process group.
 fn spawn_run(dir: &Path, home: &Path, file: &str) -> std::process::Child {
+    spawn_orch(dir, home, &["run", file, "--output", "plain"])
+}
+
+/// Start orch with `args` as the leader of its own process group.
+fn spawn_orch(dir: &Path, home: &Path, args: &[&str]) -> std::process::Child {
     Command::new(assert_cmd::cargo::cargo_bin("orch"))
-        .args(["run", file, "--output", "plain"])
+        .args(args)
         .current_dir(dir)
         .env("ORCH_HOME", home)
         .env("NO_COLOR", "1")
@@ -510,4 +515,52 @@ fn simultaneous_first_runs_on_a_fresh_home_all_succeed() {
             .unwrap();
         assert_eq!(runs, PROCESSES as i64);
     }
+}
+
+/// A kill -9 during `resume --from` of a succeeded run leaves a run that is
+/// interrupted, not succeeded: its kept steps keep their results, the step
+/// that was running is not shown finished, and a plain resume finishes it.
+#[test]
+fn kill_9_during_a_rerun_of_a_succeeded_run() {
+    let p = project(&[("w.yaml", KILLABLE)]);
+    let home = tempfile::tempdir().unwrap();
+    orch_in(p.path(), home.path())
+        .args(["run", "w.yaml", "--output", "plain"])
+        .assert()
+        .success();
+    let (run, _) = only_run(home.path());
+    std::fs::remove_file(p.path().join("b-started")).unwrap();
+    std::fs::write(p.path().join("slow-b"), "").unwrap();
+    let mut child = spawn_orch(
+        p.path(),
+        home.path(),
+        &["resume", "last", "--from", "b", "--output", "plain"],
+    );
+    wait_for("b-started", || p.path().join("b-started").exists());
+    wait_for("b recorded running", || {
+        step_status(home.path(), &run, "b") == "running"
+    });
+    kill_group(&mut child);
+    let (same, status) = only_run(home.path());
+    assert_eq!((same.as_str(), status.as_str()), (run.as_str(), "running"));
+    assert_eq!(step_status(home.path(), &run, "a"), "succeeded");
+    assert_eq!(step_status(home.path(), &run, "c"), "pending");
+    let shown = orch_in(p.path(), home.path())
+        .args(["show", "last", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(v["status"], "interrupted", "{v}");
+    assert_eq!(v["run_attempts"].as_array().map(Vec::len), Some(2), "{v}");
+
+    std::fs::remove_file(p.path().join("slow-b")).unwrap();
+    orch_in(p.path(), home.path())
+        .args(["resume", "last", "--output", "plain"])
+        .assert()
+        .success();
+    let runs = std::fs::read_to_string(p.path().join("runs.txt")).unwrap();
+    assert_eq!(count(&runs, "a"), 1, "{runs}");
+    assert_eq!(count(&runs, "b"), 3, "{runs}");
+    assert_eq!(count(&runs, "c from-a"), 2, "{runs}");
+    assert_eq!(only_run(home.path()).1, "succeeded");
 }

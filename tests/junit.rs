@@ -113,7 +113,7 @@ fn a_failed_run_is_a_valid_junit_report_with_failures_skips_items_and_cache() {
     assert_eq!(all.len(), 1);
     let suite = all[0];
     assert_eq!(suite.attribute("name"), Some("demo"));
-    // build, deploy[0], deploy[1], lint, ship, warm: the items, not `deploy`.
+    // build, deploy (a), deploy (b), lint, ship, warm: the items, not `deploy`.
     assert_eq!(suite.attribute("tests"), Some("6"));
     assert_eq!(suite.attribute("failures"), Some("2"), "{text}");
     assert_eq!(suite.attribute("errors"), Some("0"));
@@ -133,7 +133,8 @@ fn a_failed_run_is_a_valid_junit_report_with_failures_skips_items_and_cache() {
     assert!(tail.contains("compiling\nred & <b>\ntoken ***"), "{tail}");
     assert_eq!(property(build, "exit_code"), Some("4"));
 
-    for item in ["deploy[0]", "deploy[1]"] {
+    // Items are named with their values.
+    for item in ["deploy (a)", "deploy (b)"] {
         let item = case(&doc, item);
         assert_eq!(item.children().filter(|n| n.is_element()).count(), 0);
     }

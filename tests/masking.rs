@@ -86,6 +86,14 @@ steps:
       python3 -c 'import os, urllib.parse as u; print(u.quote(os.environ["TOKEN"], safe="")); print(u.quote_plus(os.environ["TOKEN"]))'
       echo "to stderr $TOKEN" >&2
       echo "token=$TOKEN" >> "$ORCH_OUTPUT"
+  - id: env-file
+    env: {{ TOKEN: "${{{{ secrets.canary }}}}" }}
+    run: |
+      echo "CARRIED=$TOKEN" >> "$ORCH_ENV"
+      printf 'CARRIED_BLOCK<<EOF\nfirst %s\nEOF\n' "$TOKEN" >> "$ORCH_ENV"
+  - id: env-reader
+    needs: env-file
+    run: echo "carried $CARRIED, $CARRIED_BLOCK"
   - id: cut-line
     env: {{ TOKEN: "${{{{ secrets.canary }}}}" }}
     run: python3 -c 'import os, sys; sys.stdout.write("x" * (65536 - 5) + os.environ["TOKEN"] + "\n")'
@@ -167,6 +175,8 @@ fn a_canary_secret_never_reaches_a_byte_orch_writes() {
         vec!["show", "last", "--json"],
         vec!["logs", "last"],
         vec!["history", "--json"],
+        vec!["report", "last", "-o", "-"],
+        vec!["show", "last", "--timeline"],
     ] {
         let out = orch_in(p.path(), home.path()).args(&args).output().unwrap();
         terminal.extend(&out.stdout);
@@ -188,6 +198,8 @@ fn a_canary_secret_never_reaches_a_byte_orch_writes() {
     let text = String::from_utf8_lossy(&terminal);
     assert!(text.contains("plain ***"), "{text}");
     assert!(text.contains("failing with ***"), "{text}");
+    // Through ORCH_ENV to a step that has no secret of its own.
+    assert!(text.contains("carried ***, first ***"), "{text}");
     if keyring {
         assert!(text.contains("keyring value ***"), "{text}");
     }

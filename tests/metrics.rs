@@ -590,6 +590,46 @@ fn an_unreachable_or_silent_metrics_endpoint_costs_at_most_the_deadline() {
 }
 
 #[test]
+fn the_summary_is_printed_before_a_slow_metrics_push_ends() {
+    // Accepts and never answers: the push takes its whole deadline.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let cfg = format!(
+        "orchestration:\n  telemetry:\n    metrics_endpoint: http://{}\n",
+        silent.local_addr().unwrap()
+    );
+    let dir = project(&[
+        ("orchestration.yaml", &cfg),
+        (
+            "q.yaml",
+            "name: quick\nsteps:\n  - { id: a, run: \"true\" }\n",
+        ),
+    ]);
+    let home = tempfile::tempdir().unwrap();
+    // stdout and stderr into one file, in the order they were written.
+    let both = dir.path().join("both.txt");
+    let f = std::fs::File::create(&both).unwrap();
+    let st = Command::new(assert_cmd::cargo::cargo_bin("orch"))
+        .args(["run", "q.yaml", "--output", "plain"])
+        .current_dir(dir.path())
+        .env("ORCH_HOME", home.path())
+        .env("NO_COLOR", "1")
+        .env_remove("ORCH_HISTORY")
+        .env_remove("ORCH_CONFIG")
+        .stdout(f.try_clone().unwrap())
+        .stderr(f)
+        .status()
+        .unwrap();
+    assert_eq!(st.code(), Some(0));
+    let out = std::fs::read_to_string(&both).unwrap();
+    let summary = out.find("run succeeded").unwrap_or_else(|| panic!("{out}"));
+    let warning = out
+        .find("warning: the run's metrics could not be pushed")
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(summary < warning, "{out}");
+    drop(silent);
+}
+
+#[test]
 fn an_open_circuit_breaker_is_a_gauge_of_its_service() {
     let cfg = format!(
         "\

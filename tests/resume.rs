@@ -256,3 +256,113 @@ fn stdout_is_kept_only_where_read_and_a_resume_that_reads_it_reruns_its_step() {
         .success();
     assert_eq!(lines(p.path()), ["noisy", "noisy"]);
 }
+
+/// a → b → c, d on its own; each appends its name to runs.txt.
+const CHAIN: &str = r#"
+name: chain
+steps:
+  - {id: a, run: echo a >> runs.txt}
+  - {id: b, run: echo b >> runs.txt, needs: [a]}
+  - {id: c, run: echo c >> runs.txt, needs: [b]}
+  - {id: d, run: echo d >> runs.txt}
+  - {id: never, if: "false", run: echo never >> runs.txt}
+"#;
+
+#[test]
+fn from_on_a_succeeded_run_reruns_the_step_and_its_dependents_only() {
+    let p = project(&[("w.yaml", CHAIN)]);
+    let home = tempfile::tempdir().unwrap();
+    orch_in(p.path(), home.path())
+        .args(["run", "w.yaml", "--output", "plain"])
+        .assert()
+        .success();
+    let out = orch_in(p.path(), home.path())
+        .args(["resume", "last", "--from", "b", "--output", "plain"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("re-running run"), "{}", stderr(&out));
+    let l = lines(p.path());
+    let n = |s: &str| l.iter().filter(|x| *x == s).count();
+    assert_eq!(
+        (n("a"), n("b"), n("c"), n("d"), n("never")),
+        (1, 2, 2, 1, 0),
+        "{l:?}"
+    );
+    let (run, status) = only_run(home.path());
+    assert_eq!(status, "succeeded");
+    assert_eq!(step_status(home.path(), &run, "never"), "skipped");
+
+    // `orch show` lists both attempts and what each ran.
+    let shown = orch_in(p.path(), home.path())
+        .args(["show", "last"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&shown.stdout).to_string();
+    assert!(text.contains("attempts  2"), "{text}");
+    let attempt_rows: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("ATTEMPT"))
+        .skip(1)
+        .collect();
+    assert_eq!(attempt_rows.len(), 2, "{text}");
+    assert!(attempt_rows[0].starts_with("1 "), "{text}");
+    assert!(attempt_rows[0].contains("a succeeded") && attempt_rows[0].contains("d succeeded"));
+    assert!(attempt_rows[1].starts_with("2 (resume)"), "{text}");
+    assert!(
+        attempt_rows[1].contains("b succeeded, c succeeded"),
+        "{text}"
+    );
+    assert!(!attempt_rows[1].contains("a succeeded"), "{text}");
+
+    let json = orch_in(p.path(), home.path())
+        .args(["show", "last", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let ran = |k: usize| -> Vec<String> {
+        v["run_attempts"][k]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(v["attempt"], 2);
+    assert_eq!(ran(1), ["b", "c"]);
+    assert_eq!(ran(0).len(), 4, "{v}");
+
+    // The step's log has the attempt header of a resume.
+    let log = orch_in(p.path(), home.path())
+        .args(["logs", "last", "b"])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&log.stdout).to_string();
+    assert!(log.contains("── attempt 2 (resumed"), "{log}");
+
+    // Without --from a succeeded run still has nothing to resume, and a
+    // second re-run is a third attempt.
+    let again = orch_in(p.path(), home.path())
+        .args(["resume", "last"])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        stderr(&again).contains("nothing to resume"),
+        "{}",
+        stderr(&again)
+    );
+    orch_in(p.path(), home.path())
+        .args(["resume", "last", "--from", "c", "--output", "plain"])
+        .assert()
+        .success();
+    let l = lines(p.path());
+    assert_eq!(l.iter().filter(|x| *x == "c").count(), 3, "{l:?}");
+    assert_eq!(l.iter().filter(|x| *x == "b").count(), 2, "{l:?}");
+    let logs = orch_in(p.path(), home.path())
+        .args(["show", "last", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&logs.stdout).unwrap();
+    assert_eq!(v["run_attempts"].as_array().map(Vec::len), Some(3));
+}

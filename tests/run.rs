@@ -839,3 +839,22 @@ fn an_unreadable_input_file_is_the_one_problem_reported() {
         assert!(!err.contains("is required"), "{err}");
     }
 }
+
+#[test]
+fn plan_lists_inputs_in_declaration_order() {
+    let wf = "name: o\ninputs:\n  zeta: { type: string, default: z }\n  alpha: { type: string, default: a }\n  mid: { type: number, default: 1 }\nsteps:\n  - id: a\n    run: 'true'\n";
+    let p = project(&[("w.yaml", wf)]);
+    for cmd in [&["plan", "w.yaml"][..], &["run", "w.yaml", "--dry-run"]] {
+        let out = orch(p.path()).args(cmd).output().unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        let at = |k: &str| {
+            text.find(&format!("  {k} = "))
+                .unwrap_or_else(|| panic!("{k}: {text}"))
+        };
+        assert!(
+            at("zeta") < at("alpha") && at("alpha") < at("mid"),
+            "{text}"
+        );
+    }
+}

@@ -122,7 +122,10 @@ impl Estimate<'_> {
 }
 
 /// For each `cache:` step: would it hit, or why not.
-fn cache_notes(cx: &Context, p: &super::Prepared) -> Result<Vec<(String, String)>, Error> {
+pub(super) fn cache_notes(
+    cx: &Context,
+    p: &super::Prepared,
+) -> Result<Vec<(String, String)>, Error> {
     use crate::exec::prepare;
     let wf = &p.wf;
     if !wf.steps.iter().any(|s| s.cache.is_some()) {
@@ -132,13 +135,40 @@ fn cache_notes(cx: &Context, p: &super::Prepared) -> Result<Vec<(String, String)
     let run = serde_json::json!({"id": "", "workflow": wf.name, "attempt": 1, "started_at": ""});
     let (base_env, env_ctx, env_err) = prepare::workflow_env(wf, &cx.env.all, &p.inputs, &run);
     let mut out = Vec::new();
-    for s in wf.steps.iter().filter(|s| s.cache.is_some()) {
+    // `run` steps that may write ORCH_ENV (their script names it): what
+    // they write is part of their dependents' fingerprints.
+    let graph = Plan::new(wf);
+    let env_writers: Vec<usize> = wf
+        .steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| match &s.body.kind {
+            crate::model::StepKind::Run { script, .. } => script
+                .parts
+                .iter()
+                .any(|p| matches!(p, crate::expr::Part::Text(t) if t.contains("ORCH_ENV"))),
+            _ => false,
+        })
+        .map(|(i, _)| i)
+        .collect();
+    for (i, s) in wf
+        .steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.cache.is_some())
+    {
         // What the fingerprint is made of: the body, `working_dir`, the key.
         let reads = s.reads(|site| matches!(site, Site::Body | Site::WorkingDir | Site::CacheKey));
+        let writer = graph.ancestors_among(i, &env_writers).pop();
         let note = if let Some(e) = &env_err {
             format!("unknown: {e}")
         } else if let Some(dep) = reads.first() {
             format!("decided when it runs (it reads steps.{dep})")
+        } else if let Some(w) = writer {
+            format!(
+                "decided when it runs (`{}` may set ORCH_ENV)",
+                wf.steps[w].id
+            )
         } else if s.for_each.is_some() {
             "decided per item when it runs".to_string()
         } else {
@@ -178,11 +208,26 @@ pub(crate) fn render(
     );
     if let Some(obj) = inputs.as_object().filter(|o| !o.is_empty()) {
         let _ = writeln!(out, "inputs:");
-        for (k, v) in obj {
-            let _ = writeln!(out, "  {k} = {v}");
+        // Declaration order, as the file lists them (the JSON map sorts).
+        let declared = wf.inputs.iter().map(|d| d.name.as_str());
+        let rest = obj
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !wf.inputs.iter().any(|d| d.name == *k));
+        for k in declared.chain(rest) {
+            if let Some(v) = obj.get(k) {
+                let _ = writeln!(out, "  {k} = {v}");
+            }
         }
     }
     let _ = writeln!(out, "concurrency: {jobs}");
+    if !wf.dotenv.files.is_empty() {
+        let _ = writeln!(out, "dotenv:");
+        for f in &wf.dotenv.files {
+            let what = if f.found { "read" } else { "missing, skipped" };
+            let _ = writeln!(out, "  {} ({what})", f.path.display());
+        }
+    }
     for phase in [Phase::Main, Phase::OnFailure, Phase::Finally] {
         let levels = plan.levels(phase);
         if levels.is_empty() {

@@ -1,6 +1,7 @@
 //! `orch resume RUN [--from STEP]`: continue a recorded run in the same run
 //! record. Finished steps keep their results; the rest run. Refuses runs
-//! that are alive, finished, or whose finished steps changed in the file.
+//! that are alive, succeeded (unless `--from` re-runs a part of one), or
+//! whose finished steps changed in the file.
 //! Which steps keep their results is [`crate::plan::resume`]'s call.
 
 use std::collections::HashSet;
@@ -31,7 +32,8 @@ pub(crate) fn run(cx: &Context, args: &ResumeArgs) -> Result<Exit, Error> {
     let row = store.resolve_run(&args.run)?;
     // The lock is the proof that no live process runs it.
     let lock = take_lock(&home, &row.id)?;
-    if row.status == Status::Succeeded {
+    let succeeded = row.status == Status::Succeeded;
+    if succeeded && args.from.is_none() {
         return Err(Diag::new(
             "resume",
             format!(
@@ -39,7 +41,11 @@ pub(crate) fn run(cx: &Context, args: &ResumeArgs) -> Result<Exit, Error> {
                 row.id
             ),
         )
-        .help(format!("start a new run with `orch run {}`", row.file_path))
+        .help(format!(
+            "re-run a step and what follows it with `orch resume {} --from STEP`, \
+             or start a new run with `orch run {}`",
+            row.id, row.file_path
+        ))
         .into());
     }
     let project = Project::load(
@@ -81,7 +87,9 @@ pub(crate) fn run(cx: &Context, args: &ResumeArgs) -> Result<Exit, Error> {
     };
     // A run whose compensations began is finished undoing, not re-run.
     let compensations = store.compensations(&row.id)?;
-    let plan = if compensations.is_empty() {
+    let plan = if let (true, Some(from)) = (succeeded, args.from.as_deref()) {
+        plan::rerun_succeeded(&wf, &rec, from)
+    } else if compensations.is_empty() {
         plan::resume(&wf, &rec, args.from.as_deref())
     } else {
         let done: HashSet<&str> = compensations
@@ -133,7 +141,8 @@ pub(crate) fn run(cx: &Context, args: &ResumeArgs) -> Result<Exit, Error> {
     stop_leftovers(&mut store, &row.id, settings.grace)?;
     if !cx.quiet {
         eprintln!(
-            "resuming run {} (attempt {}): {} finished step{} kept, {} to run",
+            "{} run {} (attempt {}): {} finished step{} kept, {} to run",
+            if succeeded { "re-running" } else { "resuming" },
             row.id,
             row.attempt + 1,
             plan.restore.len(),

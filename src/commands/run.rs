@@ -4,8 +4,9 @@
 
 use std::collections::HashMap;
 
-use crate::cli::RunArgs;
+use crate::cli::{OutputArg, RunArgs};
 use crate::error::Error;
+use crate::event::wire::ValidationFailed;
 use crate::event::Status;
 use crate::exit::Exit;
 use crate::history::Store;
@@ -17,18 +18,32 @@ use super::Context;
 pub(crate) use crate::session::definitions;
 
 pub(crate) fn run(cx: &Context, args: &RunArgs) -> Result<Exit, Error> {
+    if args.watch {
+        return super::watch::run(cx, args);
+    }
+    let prepared = announced(args, cx.prepare(&args.target))?;
+    if args.dry_run {
+        return dry_run(cx, args, &prepared);
+    }
+    record_and_start(cx, args, prepared, &|_| {})
+}
+
+/// Record the prepared run and run it; `started` gets what cancels it.
+pub(super) fn record_and_start(
+    cx: &Context,
+    args: &RunArgs,
+    prepared: super::Prepared,
+    started: &dyn Fn(Option<crate::exec::Canceller>),
+) -> Result<Exit, Error> {
     let super::Prepared {
         project,
         wf,
         inputs,
-    } = cx.prepare(&args.target)?;
-    if args.dry_run {
-        let jobs = args.target.jobs;
-        let concurrency = crate::settings::concurrency(jobs, &wf, &project.config, &cx.env)?;
-        print!("{}", super::plan::render(&wf, &inputs, concurrency, None));
-        return Ok(Exit::Success);
-    }
-    let settings = cx.run_settings(&args.exec, args.target.jobs, &project, &wf)?;
+    } = prepared;
+    let settings = announced(
+        args,
+        cx.run_settings(&args.exec, args.target.jobs, &project, &wf),
+    )?;
     let home = cx.home()?;
     let mut store = Store::open(&home).map_err(Error::environment)?;
     let run_id = session::new_run_id();
@@ -55,26 +70,74 @@ pub(crate) fn run(cx: &Context, args: &RunArgs) -> Result<Exit, Error> {
         approvals: HashMap::new(),
         lock,
     };
-    start(&settings, recorded)
+    start_with(&settings, recorded, started)
+}
+
+/// `--dry-run`: the plan with its cache section, as `orch plan` shows them.
+fn dry_run(cx: &Context, args: &RunArgs, p: &super::Prepared) -> Result<Exit, Error> {
+    let jobs = args.target.jobs;
+    let concurrency = crate::settings::concurrency(jobs, &p.wf, &p.project.config, &cx.env)?;
+    let mut notes = super::plan::cache_notes(cx, p)?;
+    if args.exec.no_cache {
+        for (_, note) in &mut notes {
+            *note = "would run: --no-cache".to_string();
+        }
+    }
+    print!(
+        "{}",
+        super::plan::render(&p.wf, &p.inputs, concurrency, Some(&notes))
+    );
+    Ok(Exit::Success)
+}
+
+/// With `--output json`, a workflow, config or inputs that do not validate
+/// are one `orchestration.validation.failed` event on stdout (a consumer of
+/// the event stream sees why nothing ran); stderr shows them as usual.
+fn announced<T>(args: &RunArgs, r: Result<T, Error>) -> Result<T, Error> {
+    if let (Err(Error::Invalid(diags)), OutputArg::Json) = (&r, args.exec.output) {
+        let file = &args.target.file;
+        let json: Vec<_> = diags
+            .iter()
+            .map(|d| crate::render::json(d, Some(file)))
+            .collect();
+        let event = ValidationFailed::new(file, &json);
+        match serde_json::to_string(&event) {
+            Ok(line) => println!("{line}"),
+            Err(e) => return Err(Error::Internal(format!("diagnostics as JSON: {e}"))),
+        }
+    }
+    r
 }
 
 /// Run a recorded run to the end; say how it went.
 pub(super) fn start(settings: &RunSettings, recorded: Recorded) -> Result<Exit, Error> {
+    start_with(settings, recorded, &|_| {})
+}
+
+fn start_with(
+    settings: &RunSettings,
+    recorded: Recorded,
+    started: &dyn Fn(Option<crate::exec::Canceller>),
+) -> Result<Exit, Error> {
     let session = RunSession::start(settings, recorded)?;
     if settings.verbose > 0 {
         eprintln!("{}", session.describe());
     }
-    let end = session.run()?;
+    started(Some(session.canceller()));
+    let end = session.run();
+    started(None);
+    let mut end = end?;
     if let Some(u) = &end.undelivered {
         eprintln!(
             "orch: {} of {} progress events could not be delivered to the webhook at {}",
             u.undelivered, u.total, u.endpoint
         );
     }
-    if let Some(why) = &end.metrics_push {
+    // The summary first: the metrics push goes on meanwhile.
+    end.summary();
+    if let Some(why) = end.metrics_pushed() {
         eprintln!("orch: warning: {why}");
     }
-    end.summary();
     if end.outcome.status == Status::Waiting {
         let run_id = &end.run_id;
         let step = end

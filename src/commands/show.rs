@@ -1,7 +1,8 @@
 //! `orch show RUN`: one recorded run. A header (id, workflow, status, times,
 //! error, inputs), then every step and for_each item with its status,
 //! attempts, duration, exit code, HTTP status and error (or who approved
-//! it), then the workflow's outputs.
+//! it), then the workflow's outputs, then, for a resumed run, what each
+//! attempt of it ran.
 //! `--json` prints the same as one object (a documented format);
 //! `--timeline` draws the steps on a time axis instead.
 
@@ -14,7 +15,7 @@ use crate::cli::ShowArgs;
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::history::compensations::CompensationRow;
-use crate::history::runs::{ApprovalRow, RunRow, StepRow};
+use crate::history::runs::{ApprovalRow, RunAttemptStep, RunRow, StepRow};
 use crate::history::{ShownStatus, Store};
 
 use super::history::{duration_text, emit, one_line, rfc3339, table, time_text, to_json};
@@ -55,25 +56,24 @@ pub(crate) fn run(cx: &Context, args: &ShowArgs) -> Result<Exit, Error> {
         .map(|c| (c.step_id.clone(), c))
         .collect();
     if args.timeline {
-        let statuses: HashMap<&str, &str> = shown
-            .iter()
-            .map(|(s, st)| (s.step_id.as_str(), *st))
-            .collect();
-        let spans = store.run_spans(&run.id)?;
-        let goes_on = matches!(shown_status.as_str(), "running" | "waiting" | "pending");
-        let now = goes_on.then(crate::history::store::now_ms);
-        let t = super::timeline::timeline(&run, &spans, &statuses, now);
+        let rec = store.run_record(run.clone())?;
+        let graph = super::timeline::graph_of(&run).ok();
+        let now = super::timeline::goes_on(&rec, &home).then(crate::history::store::now_ms);
+        let t = super::timeline::nested(&rec, &home, graph.as_ref(), now);
         let width = super::timeline::width(&cx.env);
         emit(&crate::report::timeline::render(&t, width, cx.color_stdout))?;
         return Ok(Exit::Success);
     }
+    let tries = store.run_attempts(&run.id)?;
+    let attempts = attempt_list(&run, &tries);
     if args.json {
-        emit(&format!(
-            "{}\n",
-            to_json(&run_json(&run, status, &shown, &comps, &approvals))?
-        ))?;
+        let mut json = run_json(&run, status, &shown, &comps, &approvals);
+        json.run_attempts = attempts.iter().map(attempt_json).collect();
+        emit(&format!("{}\n", to_json(&json)?))?;
     } else {
-        emit(&render(&run, status, &shown, &comps, &approvals, &children))?;
+        let mut out = render(&run, status, &shown, &comps, &approvals, &children);
+        push_attempts(&mut out, &attempts);
+        emit(&out)?;
     }
     Ok(Exit::Success)
 }
@@ -125,11 +125,109 @@ struct RunJson<'a> {
     error: Option<&'a str>,
     attempt: i64,
     steps: Vec<StepJson<'a>>,
+    /// Each attempt of the run (1, then one per `orch resume`) with the
+    /// steps it ran; the steps it kept from earlier attempts are not listed.
+    run_attempts: Vec<AttemptJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct AttemptJson<'a> {
+    attempt: i64,
+    started_at: Option<String>,
+    steps: Vec<AttemptStepJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct AttemptStepJson<'a> {
+    id: &'a str,
+    /// Of its last try in that attempt of the run.
+    status: &'a str,
+    attempts: i64,
+}
+
+/// One attempt of the run and the steps it ran.
+struct RunAttempt<'a> {
+    number: i64,
+    started_at: Option<i64>,
+    steps: Vec<&'a RunAttemptStep>,
+}
+
+/// Attempts 1..=run.attempt, each with what it ran (an attempt that ran
+/// nothing, all its steps kept or cached, is listed too).
+fn attempt_list<'a>(run: &RunRow, tries: &'a [RunAttemptStep]) -> Vec<RunAttempt<'a>> {
+    (1..=run.attempt.max(1))
+        .map(|n| {
+            let steps: Vec<&RunAttemptStep> = tries.iter().filter(|t| t.run_attempt == n).collect();
+            RunAttempt {
+                number: n,
+                started_at: steps.iter().map(|t| t.started_at).min(),
+                steps,
+            }
+        })
+        .collect()
+}
+
+fn attempt_json<'a>(a: &RunAttempt<'a>) -> AttemptJson<'a> {
+    AttemptJson {
+        attempt: a.number,
+        started_at: rfc3339(a.started_at),
+        steps: a
+            .steps
+            .iter()
+            .map(|t| AttemptStepJson {
+                id: &t.step_id,
+                status: &t.status,
+                attempts: t.tries,
+            })
+            .collect(),
+    }
+}
+
+/// The attempts of a resumed run, after its steps: attempt 1 is the run
+/// itself, each further one an `orch resume`.
+fn push_attempts(out: &mut String, attempts: &[RunAttempt<'_>]) {
+    if attempts.len() < 2 {
+        return;
+    }
+    let rows: Vec<Vec<String>> = attempts
+        .iter()
+        .map(|a| {
+            let steps: Vec<String> = a
+                .steps
+                .iter()
+                .map(|t| match t.tries {
+                    1 => format!("{} {}", t.step_id, t.status),
+                    n => format!("{} {} ({n} tries)", t.step_id, t.status),
+                })
+                .collect();
+            vec![
+                if a.number == 1 {
+                    "1".to_string()
+                } else {
+                    format!("{} (resume)", a.number)
+                },
+                match a.started_at {
+                    Some(t) => format!("{} UTC", time_text(Some(t))),
+                    None => "-".to_string(),
+                },
+                if steps.is_empty() {
+                    "-".to_string()
+                } else {
+                    steps.join(", ")
+                },
+            ]
+        })
+        .collect();
+    out.push('\n');
+    out.push_str(&table(&["ATTEMPT", "STARTED", "RAN"], &rows));
 }
 
 #[derive(Serialize)]
 struct StepJson<'a> {
     id: &'a str,
+    /// A `for_each`/`matrix` item shown with its values: `test (linux, 20)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
     status: &'a str,
     attempts: i64,
     duration_ms: Option<i64>,
@@ -239,10 +337,12 @@ fn run_json<'a>(
         outputs: object(run.outputs.as_deref()),
         error: run.error.as_deref(),
         attempt: run.attempt,
+        run_attempts: Vec::new(),
         steps: steps
             .iter()
             .map(|(s, step_status)| StepJson {
                 id: &s.step_id,
+                name: s.name(),
                 status: step_status,
                 attempts: s.attempts,
                 duration_ms: s.duration_ms,
@@ -257,6 +357,11 @@ fn run_json<'a>(
             })
             .collect(),
     }
+}
+
+/// `(linux, 20)` of an item's name `test (linux, 20)`.
+fn item_values(name: &str) -> &str {
+    name.find(" (").map_or(name, |at| &name[at + 1..])
 }
 
 /// A value as people read it: strings without quotes, the rest as JSON.
@@ -333,7 +438,11 @@ fn render(
     for (s, step_status) in steps {
         rows.push(vec![
             if s.parent.is_some() {
-                format!("  {}", s.step_id)
+                // `test[0] (linux, 20)`: the item's values after its id.
+                match s.name() {
+                    Some(n) => format!("  {} {}", s.step_id, item_values(&n)),
+                    None => format!("  {}", s.step_id),
+                }
             } else {
                 s.step_id.clone()
             },

@@ -1,13 +1,22 @@
-//! `orch show RUN --timeline`: the recorded spans of a run turned into the
-//! rows [`crate::report::timeline`] draws, at the terminal's width.
+//! `orch show RUN --timeline` and `orch report`: the recorded spans of a
+//! run (and of its child runs) turned into the rows
+//! [`crate::report::timeline`] and [`crate::report::html`] draw, with the
+//! critical path marked.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
 
 use crate::event::Status;
+use crate::history::report::RunRecord;
 use crate::history::runs::RunRow;
 use crate::history::timeline::RunSpans;
+use crate::history::{Home, ShownStatus};
+use crate::model::Workflow;
+use crate::plan::Plan;
 use crate::report::timeline::{Kind, Mark, Row, Segment, Timeline};
 use crate::settings::EnvVars;
+use crate::settings::Project;
 
 /// The width to draw to: `COLUMNS`, else the terminal's, else 80.
 pub(super) fn width(env: &EnvVars) -> usize {
@@ -42,15 +51,169 @@ fn mark(shown: &str) -> Mark {
     }
 }
 
+/// What a run's workflow file says now, when it can be read: the DAG and
+/// the critical path need its `needs:`, which history does not record.
+pub(super) struct Graph {
+    pub(super) wf: Arc<Workflow>,
+    pub(super) plan: Plan,
+}
+
+/// The workflow of `run` as its file is now, or why it cannot be read.
+pub(super) fn graph_of(run: &RunRow) -> Result<Graph, String> {
+    let project = Project::load(
+        run.config_path.as_deref().map(Path::new),
+        Path::new(&run.project_dir),
+    )
+    .map_err(|_| format!("the project of {} cannot be read", run.file_path))?;
+    let wf = super::load_workflow(Path::new(&run.file_path), &project)
+        .map_err(|_| format!("{} cannot be read as a valid workflow", run.file_path))?;
+    if wf.name != run.workflow {
+        return Err(format!(
+            "{} is now workflow `{}`, not `{}`",
+            run.file_path, wf.name, run.workflow
+        ));
+    }
+    let plan = Plan::new(&wf);
+    Ok(Graph { wf, plan })
+}
+
+/// The steps on the chain that decided the run's length (see
+/// [`crate::plan::critical::observed_path`]).
+pub(super) fn critical(graph: &Graph, spans: &RunSpans) -> HashSet<String> {
+    let ended: Vec<Option<i64>> = graph
+        .wf
+        .steps
+        .iter()
+        .map(|st| {
+            spans
+                .steps
+                .iter()
+                .find(|s| s.parent.is_none() && s.step_id == st.id)
+                .filter(|s| s.started_at.is_some())
+                .and_then(|s| s.finished_at)
+        })
+        .collect();
+    crate::plan::critical::observed_path(&graph.plan, &ended)
+        .into_iter()
+        .map(|i| graph.wf.steps[i].id.clone())
+        .collect()
+}
+
+/// What each step and item of a run shows (as in `orch show`).
+pub(super) fn shown_of(rec: &RunRecord, home: &Home) -> HashMap<String, &'static str> {
+    let run_status = rec.run.shown_status(home);
+    rec.steps
+        .iter()
+        .map(|s| {
+            let open = rec
+                .approvals
+                .iter()
+                .any(|a| a.step_id == s.step_id && a.decision.is_none());
+            let shown = ShownStatus::of_step(s.status, s.cached, open, run_status);
+            (s.step_id.clone(), shown.as_str())
+        })
+        .collect()
+}
+
+/// Whether a process still runs the run: then what has not ended ends now.
+pub(super) fn goes_on(rec: &RunRecord, home: &Home) -> bool {
+    matches!(
+        rec.run.shown_status(home).as_str(),
+        "running" | "waiting" | "pending"
+    )
+}
+
+/// The rows of a recorded run and, nested under the steps that started
+/// them, of its child runs, on one time axis; the critical path marked
+/// (in a child run too, when its step is on the parent's).
+pub(super) fn nested(
+    rec: &RunRecord,
+    home: &Home,
+    graph: Option<&Graph>,
+    now: Option<i64>,
+) -> Timeline {
+    let (origin, end) = bounds(&rec.run, &rec.spans, now);
+    let shown = shown_of(rec, home);
+    let shown: HashMap<&str, &str> = shown.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    let mut rows = rows(&rec.spans, &shown, origin, end);
+    let critical = graph.map(|g| critical(g, &rec.spans)).unwrap_or_default();
+    for r in &mut rows {
+        r.critical = r.parent.is_none() && critical.contains(&r.id);
+    }
+    add_children(&mut rows, rec, home, origin, end, 0);
+    Timeline {
+        total_ms: rec
+            .run
+            .duration_ms
+            .unwrap_or(end - origin)
+            .max(end - origin),
+        rows,
+    }
+}
+
+fn add_children(
+    out: &mut Vec<Row>,
+    rec: &RunRecord,
+    home: &Home,
+    origin: i64,
+    end: i64,
+    depth: usize,
+) {
+    // Guard against a history that names a child in a loop.
+    if depth > 8 {
+        return;
+    }
+    for (step, child) in &rec.children {
+        let Some(at) = out.iter().find(|r| &r.id == step) else {
+            continue;
+        };
+        let (prefix, base, on_path) = (format!("{step}/"), at.depth + 1, at.critical);
+        let shown = shown_of(child, home);
+        let shown: HashMap<&str, &str> = shown.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        let mut own = rows(&child.spans, &shown, origin, end);
+        let critical = if on_path {
+            graph_of(&child.run)
+                .map(|g| critical(&g, &child.spans))
+                .unwrap_or_default()
+        } else {
+            HashSet::new()
+        };
+        for r in &mut own {
+            r.critical = r.parent.is_none() && critical.contains(&r.id);
+        }
+        // Grandchildren first, while the ids are the child's own.
+        add_children(&mut own, child, home, origin, end, depth + 1);
+        for mut r in own {
+            r.parent = Some(match &r.parent {
+                Some(p) => format!("{prefix}{p}"),
+                None => step.clone(),
+            });
+            r.id = format!("{prefix}{}", r.id);
+            r.depth += base;
+            out.push(r);
+        }
+    }
+}
+
 /// The rows of `run`; `shown` is what each step shows (see `orch show`).
 /// What has not ended ends `now` while a process still runs the run
 /// (`Some`), else where the record stops (an interrupted run).
+#[cfg(test)]
 pub(super) fn timeline(
     run: &RunRow,
     spans: &RunSpans,
     shown: &HashMap<&str, &str>,
     now: Option<i64>,
 ) -> Timeline {
+    let (origin, end) = bounds(run, spans, now);
+    Timeline {
+        total_ms: run.duration_ms.unwrap_or(end - origin).max(end - origin),
+        rows: rows(spans, shown, origin, end),
+    }
+}
+
+/// Where the run's time axis starts and ends (unix ms).
+fn bounds(run: &RunRow, spans: &RunSpans, now: Option<i64>) -> (i64, i64) {
     let starts = spans
         .steps
         .iter()
@@ -79,8 +242,13 @@ pub(super) fn timeline(
         Some(now) if run.finished_at.is_none() => last.max(now),
         _ => last,
     };
+    (origin, end)
+}
+
+/// One row per recorded step and item, times relative to `origin`.
+fn rows(spans: &RunSpans, shown: &HashMap<&str, &str>, origin: i64, end: i64) -> Vec<Row> {
     let rel = |t: i64| t - origin;
-    let rows = spans
+    spans
         .steps
         .iter()
         .map(|s| {
@@ -132,18 +300,18 @@ pub(super) fn timeline(
                 .or_else(|| s.finished_at.map(rel));
             Row {
                 id: s.step_id.clone(),
+                label: s.step_id.clone(),
                 parent: s.parent.clone(),
+                name: s.name.clone(),
+                depth: usize::from(s.parent.is_some()),
+                critical: false,
                 mark: mark(status),
                 segments,
                 at,
                 duration_ms: s.duration_ms,
             }
         })
-        .collect();
-    Timeline {
-        total_ms: run.duration_ms.unwrap_or(end - origin).max(end - origin),
-        rows,
-    }
+        .collect()
 }
 
 #[cfg(test)]
@@ -181,6 +349,7 @@ mod tests {
             started_at: start,
             finished_at: end,
             duration_ms: start.zip(end).map(|(s, e)| e - s),
+            name: None,
         }
     }
 

@@ -14,7 +14,9 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-pub(crate) use sink::{Durable, Fanout, Output, OutputLine, ProcessStarted, Sink, Stream};
+pub(crate) use sink::{
+    Durable, Fanout, Labeled, Labels, Output, OutputLine, ProcessStarted, Sink, Stream,
+};
 pub(crate) use summary::{count_line, RunSummary, StepReport};
 
 /// Statuses of runs and steps (SPEC §3).
@@ -64,6 +66,9 @@ pub(crate) struct Event {
     pub(crate) run_id: Arc<str>,
     pub(crate) workflow: Arc<str>,
     pub(crate) kind: EventKind,
+    /// How the step is shown when that is not its id: a `for_each` or
+    /// `matrix` item with its values, `test (linux, 20)` for `test[0]`.
+    pub(crate) label: Option<Arc<str>>,
 }
 
 /// What happened. Step ids are `id`, or `id[i]` for a `for_each` item.
@@ -209,7 +214,13 @@ impl Event {
             run_id: run_id.clone(),
             workflow: workflow.clone(),
             kind,
+            label: None,
         }
+    }
+
+    /// The step as shown: its label, else its id.
+    pub(crate) fn shown_step(&self) -> Option<&str> {
+        self.label.as_deref().or_else(|| self.step_id())
     }
 
     /// The step (or item) this event is about.
@@ -335,6 +346,7 @@ pub(crate) mod sample {
     pub(crate) fn report(id: &str, status: Status) -> StepReport {
         StepReport {
             id: id.into(),
+            label: None,
             status,
             error: None,
             outputs: serde_json::Value::Null,

@@ -1,8 +1,9 @@
 //! The port every consumer of a run implements, and the fan-out to several.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::Event;
 
@@ -109,5 +110,58 @@ impl Sink for Fanout {
                 w.await;
             }
         }))
+    }
+}
+
+/// The labels of a run's items (`test[0]` → `test (linux, 20)`), filled
+/// by the engine as it resolves `for_each`/`matrix` steps.
+#[derive(Default)]
+pub(crate) struct Labels(Mutex<HashMap<String, Arc<str>>>);
+
+impl Labels {
+    pub(crate) fn set(&self, id: String, label: String) {
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(id, Arc::from(label));
+        }
+    }
+
+    pub(crate) fn get(&self, id: &str) -> Option<Arc<str>> {
+        self.0.lock().ok()?.get(id).cloned()
+    }
+}
+
+/// Gives each event about a labelled item its label, whoever emitted it
+/// (the scheduler, a unit, an approval).
+pub(crate) struct Labeled {
+    pub(crate) inner: Arc<dyn Sink>,
+    pub(crate) labels: Arc<Labels>,
+}
+
+impl Sink for Labeled {
+    fn event(&self, ev: &Event) {
+        let label = match (&ev.label, ev.step_id()) {
+            (None, Some(id)) => self.labels.get(id),
+            _ => None,
+        };
+        match label {
+            Some(l) => {
+                let mut ev = ev.clone();
+                ev.label = Some(l);
+                self.inner.event(&ev);
+            }
+            None => self.inner.event(ev),
+        }
+    }
+
+    fn output(&self, out: &Output<'_>) {
+        self.inner.output(out);
+    }
+
+    fn process(&self, p: &ProcessStarted<'_>) {
+        self.inner.process(p);
+    }
+
+    fn durable(&self) -> Option<Durable> {
+        self.inner.durable()
     }
 }

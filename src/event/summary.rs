@@ -13,6 +13,8 @@ use super::Status;
 pub(crate) struct StepReport {
     /// `id`, or `id[i]` for a `for_each` item.
     pub(crate) id: String,
+    /// How an item is shown when that is not its id: `test (linux, 20)`.
+    pub(crate) label: Option<String>,
     pub(crate) status: Status,
     pub(crate) error: Option<String>,
     pub(crate) outputs: Json,
@@ -37,6 +39,13 @@ pub(crate) struct RunSummary {
     /// Compensations that failed, in the order they ran:
     /// `compensation of `id` failed: …`.
     pub(crate) compensation_failures: Vec<String>,
+}
+
+impl StepReport {
+    /// The step as shown: its label, else its id.
+    pub(crate) fn shown(&self) -> &str {
+        self.label.as_deref().unwrap_or(&self.id)
+    }
 }
 
 impl RunSummary {
@@ -108,6 +117,7 @@ mod tests {
     fn step(status: Status, allowed: bool) -> StepReport {
         StepReport {
             id: "s".into(),
+            label: None,
             status,
             error: None,
             outputs: Json::Null,

@@ -2,10 +2,11 @@
 //! telemetry log and the webhook all send exactly these bytes.
 //!
 //! Fields appear in a fixed order and absent ones are left out:
-//! `event, time, run_id, workflow, step_id, attempt, status, duration_ms,
+//! `event, time, run_id, workflow, step_id, step_name, attempt, status, duration_ms,
 //! error, max_attempts, exit_code, http_status, delay_ms, outputs, approval,
 //! allowed`. `allowed: true` marks a `step.failed` that `continue_on_error`
-//! allows (absent otherwise).
+//! allows (absent otherwise). `step_name` is how a `for_each`/`matrix`
+//! item is shown, `test (linux, 20)` for `step_id` `test[0]`.
 
 use std::time::SystemTime;
 
@@ -106,6 +107,8 @@ struct Wire<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     step_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    step_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     attempt: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     status: Option<Status>,
@@ -155,6 +158,7 @@ impl Serialize for Event {
             run_id: &self.run_id,
             workflow: &self.workflow,
             step_id: self.step_id(),
+            step_name: self.label.as_deref(),
             attempt: None,
             status: None,
             duration_ms: None,
@@ -240,5 +244,33 @@ impl Serialize for Event {
             }
         }
         w.serialize(s)
+    }
+}
+
+/// `orchestration.validation.failed`: `orch run --output json` of a
+/// workflow (or config, or inputs) that does not validate. Nothing ran and
+/// no run was created, so there is no `run_id`; `workflow` is the file or
+/// name as given on the command line.
+#[derive(Serialize)]
+pub(crate) struct ValidationFailed<'a, D: Serialize> {
+    event: &'static str,
+    #[serde(serialize_with = "rfc3339")]
+    time: SystemTime,
+    workflow: &'a str,
+    status: Status,
+    diagnostics: &'a [D],
+}
+
+impl<'a, D: Serialize> ValidationFailed<'a, D> {
+    pub(crate) const NAME: &'static str = "orchestration.validation.failed";
+
+    pub(crate) fn new(workflow: &'a str, diagnostics: &'a [D]) -> Self {
+        ValidationFailed {
+            event: Self::NAME,
+            time: SystemTime::now(),
+            workflow,
+            status: Status::Failed,
+            diagnostics,
+        }
     }
 }

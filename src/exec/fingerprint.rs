@@ -82,7 +82,13 @@ pub(crate) fn hash_sources(
             out.insert(rel.to_string_lossy().into_owned(), hash);
         }
         if !matched {
-            return Err(format!("cache source `{g}` matches no file"));
+            // Say where it looked: sources are relative to the workflow
+            // file, not to where orch was started.
+            let dir = std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf());
+            return Err(format!(
+                "cache source `{g}` matches no file in {} (sources are relative to the workflow file's directory)",
+                dir.display()
+            ));
         }
     }
     Ok(out)
@@ -185,5 +191,7 @@ mod tests {
         assert_eq!(explain(&p(two), &p(three)), "source src/a.rs is gone");
         let err = hash_sources(dir.path(), &["nothing/*.c".to_string()]).unwrap_err();
         assert!(err.contains("matches no file"), "{err}");
+        let dir = std::path::absolute(dir.path()).unwrap();
+        assert!(err.contains(&format!("in {} (", dir.display())), "{err}");
     }
 }

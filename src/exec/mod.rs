@@ -2,6 +2,7 @@
 //! executor with retries and timeouts, and reports through [`Sink`] events
 //! only — it never prints and never touches storage.
 
+pub(crate) mod fanout;
 pub(crate) mod fingerprint;
 pub(crate) mod prepare;
 pub(crate) mod retry;

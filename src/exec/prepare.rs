@@ -54,9 +54,10 @@ pub(crate) fn with_scope_no_steps<T>(
     })
 }
 
-/// The workflow's `env:`, in file order (later values may read earlier
-/// ones). Returns the resolved pairs and the `env` context (process env plus
-/// these), or the first error.
+/// The workflow's `dotenv:` values (those orch's own environment does not
+/// set: it wins, as dotenv tools do), then its `env:`, in file order (later
+/// values may read earlier ones). Returns the resolved pairs and the `env`
+/// context (process env plus these), or the first error.
 pub(crate) fn workflow_env(
     wf: &Workflow,
     process_env: &[(String, String)],
@@ -68,6 +69,12 @@ pub(crate) fn workflow_env(
         .map(|(k, v)| (k.clone(), Json::String(v.clone())))
         .collect();
     let mut pairs = Vec::new();
+    for (k, v) in &wf.dotenv.vars {
+        if !env_map.contains_key(k) {
+            env_map.insert(k.clone(), Json::String(v.clone()));
+            pairs.push((k.clone(), v.clone()));
+        }
+    }
     for (k, v) in &wf.env {
         let env_json = Json::Object(env_map.clone());
         match with_scope_no_steps(inputs, &env_json, run, |scope| resolve(v, scope)) {

@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value as Json};
 use super::unit::UnitResult;
 use crate::event::{Status, StepReport};
 use crate::plan::Restored;
+use crate::steps::shell::ENV_KEY;
 
 /// A unit waiting for a slot: higher priority first, then the longer
 /// expected remaining path (`Plan::rank`), then file order.
@@ -40,6 +41,8 @@ impl PartialOrd for Ready {
 #[derive(Default)]
 pub(super) struct Items {
     pub(super) values: Vec<Json>,
+    /// How each item is shown: `test (linux, 20)`.
+    pub(super) labels: Vec<String>,
     pub(super) next: usize,
     pub(super) running: usize,
     pub(super) done: usize,
@@ -68,6 +71,37 @@ pub(super) struct StepState {
     /// The `steps.<id>` view, once terminal.
     pub(super) view: Option<Arc<Json>>,
     pub(super) queued: bool,
+    /// The environment its units run with (the workflow's, then what the
+    /// steps it needs wrote to `ORCH_ENV`), fixed when it is decided.
+    pub(super) env: Option<StepEnv>,
+}
+
+/// The `env:` pairs and the `env` context of a step's units.
+#[derive(Clone)]
+pub(super) struct StepEnv {
+    pub(super) pairs: Arc<Vec<(String, String)>>,
+    pub(super) context: Arc<Json>,
+}
+
+/// What a step's units wrote to `ORCH_ENV`, from its view: the step's own,
+/// then each item's in index order; a later write of a name wins.
+pub(super) fn env_writes(view: &Json) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut add = |unit: &Json| {
+        if let Some(Json::Object(vars)) = unit.get(ENV_KEY) {
+            for (k, v) in vars {
+                if let Some(v) = v.as_str() {
+                    out.retain(|(x, _)| x != k);
+                    out.push((k.clone(), v.to_string()));
+                }
+            }
+        }
+    };
+    add(view);
+    if let Some(Json::Array(items)) = view.get("items") {
+        items.iter().for_each(&mut add);
+    }
+    out
 }
 
 impl StepState {
@@ -81,6 +115,7 @@ impl StepState {
             error: None,
             view: None,
             queued: false,
+            env: None,
         }
     }
 }
@@ -136,6 +171,7 @@ pub(super) fn report(id: &str, st: &StepState, cancelled: bool, may_fail: bool) 
                 .map(|(k, r)| match r {
                     Some(r) => StepReport {
                         id: format!("{id}[{k}]"),
+                        label: items.labels.get(k).cloned(),
                         status: r.status,
                         error: r.error.clone(),
                         outputs: Json::Object(r.outputs.clone()),
@@ -144,6 +180,7 @@ pub(super) fn report(id: &str, st: &StepState, cancelled: bool, may_fail: bool) 
                     },
                     None => StepReport {
                         id: format!("{id}[{k}]"),
+                        label: items.labels.get(k).cloned(),
                         status: if cancelled {
                             Status::Cancelled
                         } else {
@@ -160,6 +197,7 @@ pub(super) fn report(id: &str, st: &StepState, cancelled: bool, may_fail: bool) 
         .unwrap_or_default();
     StepReport {
         id: id.to_string(),
+        label: None,
         status: st.status,
         error: st.error.clone(),
         outputs: r
@@ -170,19 +208,44 @@ pub(super) fn report(id: &str, st: &StepState, cancelled: bool, may_fail: bool) 
     }
 }
 
-/// `steps.<id>` as expressions see it.
-pub(super) fn step_view(st: &StepState) -> Json {
+/// `steps.<id>` as expressions see it. A `for_each`/`matrix` step
+/// (`fans_out`) always has `items`, empty when it never fanned out (skipped,
+/// or failed before), so `size(steps.<id>.items)` works downstream.
+pub(super) fn step_view(st: &StepState, fans_out: bool) -> Json {
     let mut view = unit_view(st.status, st.result.as_ref(), st.error.as_deref());
-    if let (Some(items), Json::Object(m)) = (&st.items, &mut view) {
-        let list = items
-            .results
-            .iter()
-            .map(|r| match r {
-                Some(r) => unit_view(r.status, Some(r), r.error.as_deref()),
-                None => json!({"status": "skipped", "outputs": {}}),
-            })
-            .collect();
-        m.insert("items".into(), Json::Array(list));
+    if let Json::Object(m) = &mut view {
+        match &st.items {
+            Some(items) => {
+                let list = (0..items.results.len())
+                    .map(|k| item_view(items, k, None))
+                    .collect();
+                m.insert("items".into(), Json::Array(list));
+            }
+            None if fans_out => {
+                m.insert("items".into(), Json::Array(Vec::new()));
+            }
+            None => {}
+        }
+    }
+    view
+}
+
+/// `steps.<id>.items[k]`: the unit's view, with the item's value (`item`)
+/// and how it is shown (`name`, `test (linux, 20)`).
+/// `r` is the item's result when it is not in `items` yet.
+pub(super) fn item_view(items: &Items, k: usize, r: Option<&UnitResult>) -> Json {
+    let r = r.or_else(|| items.results.get(k).and_then(Option::as_ref));
+    let mut view = match r {
+        Some(r) => unit_view(r.status, Some(r), r.error.as_deref()),
+        None => json!({"status": "skipped", "outputs": {}}),
+    };
+    if let Json::Object(m) = &mut view {
+        if let Some(v) = items.values.get(k) {
+            m.insert("item".into(), v.clone());
+        }
+        if let Some(l) = items.labels.get(k) {
+            m.insert("name".into(), Json::String(l.clone()));
+        }
     }
     view
 }

@@ -167,9 +167,11 @@ fn explain(e: ExecutionError, expr: &Expr, steps: &[(String, Json)]) -> EvalErro
             describe(a),
             describe(b),
             if is_number(a) && is_number(b) {
-                "; CEL does not mix number types: convert with double(…) or int(…)"
+                "; CEL does not mix number types: convert with double(…) or int(…)".to_string()
             } else {
-                ""
+                convert_hint([type_name(a), type_name(b)])
+                    .map(|h| format!("; {h}"))
+                    .unwrap_or_default()
             }
         )),
         ExecutionError::IndexOutOfBounds(i) => {
@@ -177,14 +179,57 @@ fn explain(e: ExecutionError, expr: &Expr, steps: &[(String, Json)]) -> EvalErro
         }
         ExecutionError::NoSuchOverload(_)
         | ExecutionError::ValuesNotComparable(..)
-        | ExecutionError::UnexpectedType { .. } => EvalError::new(
-            format!("{e}")
+        | ExecutionError::UnexpectedType { .. } => {
+            let types: Vec<String> = match &e {
+                ExecutionError::NoSuchOverload(o) => o.argument_types().to_vec(),
+                ExecutionError::ValuesNotComparable(a, b) => {
+                    vec![type_name(a).into(), type_name(b).into()]
+                }
+                _ => Vec::new(),
+            };
+            let message = format!("{e}")
                 .replace("Int(", "int(")
                 .replace("Float(", "double(")
-                .replace("String(", "string("),
-        ),
+                .replace("String(", "string(");
+            EvalError::new(match convert_hint(types.iter().map(String::as_str)) {
+                Some(hint) => format!("{message}; {hint}"),
+                None => message,
+            })
+        }
         _ => EvalError::new(e.to_string()),
     }
+}
+
+/// The CEL name of a value's type, as CEL's own messages spell it.
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Int(_) => "int",
+        Value::UInt(_) => "uint",
+        Value::Float(_) => "double",
+        Value::String(_) => "string",
+        Value::Bool(_) => "bool",
+        Value::List(_) => "list",
+        Value::Map(_) => "map",
+        Value::Null => "null",
+        _ => "value",
+    }
+}
+
+/// A string meeting a number is the usual mistake (an output or an input
+/// read as text): say how to convert. Also used by `orch validate` where
+/// the types are known.
+pub(crate) fn convert_hint<'a>(types: impl IntoIterator<Item = &'a str>) -> Option<&'static str> {
+    let (mut text, mut number) = (false, false);
+    for t in types {
+        match t {
+            "string" => text = true,
+            "int" | "uint" | "double" => number = true,
+            _ => {}
+        }
+    }
+    (text && number).then_some(
+        "convert one side: int(x) or double(x) reads a string as a number, string(x) writes a number as a string",
+    )
 }
 
 fn is_number(v: &Value) -> bool {
@@ -427,6 +472,17 @@ mod tests {
             "{}",
             e.message
         );
+        // A string against a number says how to convert.
+        for bad in ["'5' > inputs.n", "inputs.n < '2'", "'a' + 1"] {
+            let e = run(bad).unwrap_err();
+            assert!(
+                e.message.contains("int(x)") && e.message.contains("string(x)"),
+                "{bad}: {}",
+                e.message
+            );
+        }
+        let e = run("[1] + 1").unwrap_err();
+        assert!(!e.message.contains("int(x)"), "{}", e.message);
         let e = run("nosuchfn(1)").unwrap_err();
         assert_eq!(e.message, "unknown function `nosuchfn`");
     }

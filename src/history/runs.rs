@@ -137,6 +137,14 @@ impl StepRow {
         r.get("run_id")?.as_str().map(str::to_string)
     }
 
+    /// How a `for_each`/`matrix` item is shown, `test (linux, 20)`, from
+    /// the stored result (`None` for steps, and items not finished).
+    pub(crate) fn name(&self) -> Option<String> {
+        self.parent.as_ref()?;
+        let r: serde_json::Value = serde_json::from_str(self.result.as_deref()?).ok()?;
+        r.get("name")?.as_str().map(str::to_string)
+    }
+
     /// `outputs` from the stored result, `{}` when there is none.
     pub(crate) fn outputs(&self) -> serde_json::Value {
         self.result
@@ -201,6 +209,21 @@ impl Verdict {
             Verdict::Rejected => "rejected",
         }
     }
+}
+
+/// What one step did in one attempt of a run (`runs.attempt`): for
+/// `orch show`, which lists the earlier attempts of a resumed run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RunAttemptStep {
+    pub(crate) run_attempt: i64,
+    pub(crate) step_id: String,
+    /// The status of its last attempt in that run attempt.
+    pub(crate) status: String,
+    /// How many attempts it made in that run attempt.
+    pub(crate) tries: i64,
+    /// When its first attempt started and its last ended (unix ms).
+    pub(crate) started_at: i64,
+    pub(crate) finished_at: Option<i64>,
 }
 
 /// What `orch resume` changes in a run before it runs again.
@@ -338,6 +361,36 @@ impl Store {
             .map_err(|e| self.err(e))?;
         let rows = st
             .query_map([run_id], StepRow::from_row)
+            .map_err(|e| self.err(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err(e))?;
+        Ok(rows)
+    }
+
+    /// Every step that ran in each attempt of the run (top-level steps and
+    /// for_each items), by run attempt, then in the order they started.
+    pub(crate) fn run_attempts(&self, run_id: &str) -> Result<Vec<RunAttemptStep>, HistoryError> {
+        // The last attempt's status: SQLite takes the bare column from the
+        // row that holds max(attempt).
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT run_attempt, step_id, status, max(attempt), count(*), min(started_at), \
+                 max(finished_at) FROM attempts WHERE run_id = ?1 \
+                 GROUP BY run_attempt, step_id ORDER BY run_attempt, min(started_at), step_id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([run_id], |r| {
+                Ok(RunAttemptStep {
+                    run_attempt: r.get(0)?,
+                    step_id: r.get(1)?,
+                    status: r.get(2)?,
+                    tries: r.get(4)?,
+                    started_at: r.get(5)?,
+                    finished_at: r.get(6)?,
+                })
+            })
             .map_err(|e| self.err(e))?
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| self.err(e))?;
@@ -711,6 +764,51 @@ mod tests {
             .unwrap();
         assert_eq!(hash, "h2");
         assert_eq!(run.definitions().get("new").map(String::as_str), Some("2"));
+    }
+
+    #[test]
+    fn run_attempts_group_each_steps_tries_by_attempt_of_the_run() {
+        let (_d, mut s) = store();
+        s.create_run(&new_run("r1", None, &["a", "b"])).unwrap();
+        for (step, run_attempt, attempt, status, at) in [
+            ("a", 1, 1, "succeeded", 10),
+            ("b", 1, 1, "failed", 20),
+            ("b", 1, 2, "succeeded", 30),
+            ("b", 2, 1, "succeeded", 50),
+        ] {
+            s.conn
+                .execute(
+                    "INSERT INTO attempts (run_id, step_id, run_attempt, attempt, status, \
+                     started_at, finished_at) VALUES ('r1', ?1, ?2, ?3, ?4, ?5, ?5 + 1)",
+                    params![step, run_attempt, attempt, status, at],
+                )
+                .unwrap();
+        }
+        let got: Vec<(i64, String, String, i64, i64, Option<i64>)> = s
+            .run_attempts("r1")
+            .unwrap()
+            .into_iter()
+            .map(|r| {
+                (
+                    r.run_attempt,
+                    r.step_id,
+                    r.status,
+                    r.tries,
+                    r.started_at,
+                    r.finished_at,
+                )
+            })
+            .collect();
+        let row = |n, id: &str, st: &str, tries, a, b| (n, id.into(), st.into(), tries, a, Some(b));
+        assert_eq!(
+            got,
+            [
+                row(1, "a", "succeeded", 1, 10, 11),
+                row(1, "b", "succeeded", 2, 20, 31),
+                row(2, "b", "succeeded", 1, 50, 51),
+            ]
+        );
+        assert!(s.run_attempts("nope").unwrap().is_empty());
     }
 
     #[test]

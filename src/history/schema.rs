@@ -141,6 +141,22 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE compensations ADD COLUMN pgid INTEGER;
     ALTER TABLE compensations ADD COLUMN pgid_start TEXT;
     "#,
+    // 6: the `caching` middleware's HTTP answers kept across runs, by a
+    // hash of the request (credentials left out). Bounded in bytes: the
+    // oldest go first (see `http_cache.rs`).
+    r#"
+    CREATE TABLE http_cache (
+        key          TEXT PRIMARY KEY,
+        url          TEXT NOT NULL,     -- as shown: no password, no token
+        status       INTEGER NOT NULL,
+        headers      TEXT NOT NULL,     -- JSON object, lower-cased names
+        body         TEXT NOT NULL,
+        received_at  INTEGER NOT NULL,  -- unix ms: when the answer (or its 304) came
+        bytes        INTEGER NOT NULL,
+        stored_at    INTEGER NOT NULL
+    );
+    CREATE INDEX http_cache_by_age ON http_cache(stored_at);
+    "#,
 ];
 
 /// The schema version this orch writes.

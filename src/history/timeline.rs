@@ -18,6 +18,8 @@ pub(crate) struct StepSpan {
     pub(crate) started_at: Option<i64>,
     pub(crate) finished_at: Option<i64>,
     pub(crate) duration_ms: Option<i64>,
+    /// How an item is shown, `test (linux, 20)` (`None` for steps).
+    pub(crate) name: Option<String>,
 }
 
 /// One attempt of a step, in the order they ran (resumes included).
@@ -54,6 +56,7 @@ fn step_span(r: &Row<'_>) -> rusqlite::Result<StepSpan> {
         started_at: r.get(4)?,
         finished_at: r.get(5)?,
         duration_ms: r.get(6)?,
+        name: r.get(7)?,
     })
 }
 
@@ -81,7 +84,9 @@ impl Store {
             let steps = self
                 .conn
                 .prepare_cached(
-                    "SELECT step_id, parent, status, cached, started_at, finished_at, duration_ms \
+                    "SELECT step_id, parent, status, cached, started_at, finished_at, duration_ms, \
+                     CASE WHEN parent IS NOT NULL AND json_valid(result) \
+                     THEN json_extract(result, '$.name') END \
                      FROM steps WHERE run_id = ?1 ORDER BY position, item IS NOT NULL, item",
                 )?
                 .query_map([run_id], step_span)?

@@ -37,12 +37,13 @@ pub(crate) const RESUMABLE_STEP: &[Status] = &[
 ];
 
 /// Statuses a run may move to `to` from. `running → running` is the
-/// resume of an interrupted run (its process died).
+/// resume of an interrupted run (its process died); `succeeded → running`
+/// is `orch resume --from` on a run that succeeded.
 pub(crate) fn run_from(to: Status) -> &'static [Status] {
     use Status::*;
     match to {
         Pending => &[],
-        Running => &[Pending, Waiting, Failed, Cancelled, Running],
+        Running => &[Pending, Waiting, Failed, Cancelled, Running, Succeeded],
         Waiting => &[Running],
         Succeeded | Failed | Cancelled => &[Running],
         _ => &[],
@@ -123,7 +124,7 @@ mod tests {
         assert!(run_legal(Running, Waiting));
         assert!(run_legal(Waiting, Running));
         assert!(run_legal(Failed, Running));
-        assert!(!run_legal(Succeeded, Running));
+        assert!(run_legal(Succeeded, Running));
         assert!(!run_legal(Succeeded, Failed));
         assert!(!run_legal(Pending, Succeeded));
         assert!(!run_legal(Waiting, Succeeded));

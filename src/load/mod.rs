@@ -2,6 +2,7 @@
 //! `orchestration.yaml`, with the guards that keep bad input from hanging or
 //! crashing (size cap, binary detection, directories).
 
+pub(crate) mod dotenv;
 pub(crate) mod yaml;
 
 use std::path::{Path, PathBuf};

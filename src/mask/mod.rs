@@ -164,6 +164,9 @@ impl Masker {
                 if let Some(e) = &mut r.error {
                     text(e);
                 }
+                if let Some(l) = &mut r.label {
+                    text(l);
+                }
                 if let Some(j) = self.mask_json(&r.outputs) {
                     r.outputs = j;
                     json_changed = true;

@@ -227,6 +227,23 @@ impl MaskingSink {
 
     /// A copy of `ev` with every secret masked, or `None` when it holds none.
     fn mask_event(&self, ev: &Event) -> Option<Event> {
+        let label = ev
+            .label
+            .as_deref()
+            .and_then(|l| match self.masker.mask_str(l) {
+                Cow::Owned(m) => Some(Arc::<str>::from(m)),
+                Cow::Borrowed(_) => None,
+            });
+        let Some(label) = label else {
+            return self.mask_kind(ev);
+        };
+        let mut masked = self.mask_kind(ev).unwrap_or_else(|| ev.clone());
+        masked.label = Some(label);
+        Some(masked)
+    }
+
+    /// A copy of `ev` with every secret of its kind masked, or `None`.
+    fn mask_kind(&self, ev: &Event) -> Option<Event> {
         let p = self.masker.patterns()?;
         let owned = |s: &str| match p.mask(s) {
             Cow::Owned(m) => Some(m),

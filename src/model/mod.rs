@@ -45,6 +45,7 @@ pub(crate) struct InputDecl {
     pub(crate) default: Option<Json>,
     pub(crate) required: bool,
     pub(crate) choices: Option<Vec<Json>>,
+    pub(crate) description: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,6 +197,60 @@ pub(crate) struct StepBody {
     pub(crate) retry: Option<RetrySpec>,
 }
 
+/// What a step fans out over: a `for_each` list, or a `matrix`.
+#[derive(Debug, Clone)]
+pub(crate) enum FanOut {
+    /// A list, or an expression giving one.
+    List(Val),
+    Matrix(Matrix),
+}
+
+/// `matrix:` as written: each axis a list (or an expression giving one);
+/// `include`/`exclude` entries are mappings written out in the file (their
+/// values may hold expressions), so an item's keys are known before the run.
+#[derive(Debug, Clone)]
+pub(crate) struct Matrix {
+    pub(crate) axes: Vec<(String, Val)>,
+    pub(crate) include: Vec<Vec<(String, Val)>>,
+    pub(crate) exclude: Vec<Vec<(String, Val)>>,
+}
+
+impl Matrix {
+    /// The keys an item may have: the axes, then those `include` adds.
+    pub(crate) fn keys(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = self.axes.iter().map(|(k, _)| k.as_str()).collect();
+        for (k, _) in self.include.iter().flatten() {
+            if !keys.contains(&k.as_str()) {
+                keys.push(k);
+            }
+        }
+        keys
+    }
+}
+
+impl FanOut {
+    pub(crate) fn exprs(&self) -> Vec<&Arc<Expr>> {
+        match self {
+            FanOut::List(v) => v.exprs(),
+            FanOut::Matrix(m) => m
+                .axes
+                .iter()
+                .chain(m.include.iter().flatten())
+                .chain(m.exclude.iter().flatten())
+                .flat_map(|(_, v)| v.exprs())
+                .collect(),
+        }
+    }
+
+    /// `matrix` or `for_each`, as diagnostics and notes name it.
+    pub(crate) fn key(&self) -> &'static str {
+        match self {
+            FanOut::List(_) => "for_each",
+            FanOut::Matrix(_) => "matrix",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Phase {
     Main,
@@ -221,13 +276,17 @@ pub(crate) struct Step {
     pub(crate) cond: Option<Arc<Expr>>,
     pub(crate) working_dir: Option<Val>,
     pub(crate) continue_on_error: bool,
-    pub(crate) for_each: Option<Val>,
+    /// `for_each:` or `matrix:`: the step runs once per item.
+    pub(crate) for_each: Option<FanOut>,
     pub(crate) max_parallel: Option<usize>,
     pub(crate) outputs: Vec<(String, Val)>,
     pub(crate) cache: Option<CacheSpec>,
     pub(crate) compensate: Option<Box<StepBody>>,
     pub(crate) priority: i64,
     pub(crate) resources: Vec<(String, u32)>,
+    /// `watch:` globs, relative to the workflow file: more files whose
+    /// changes start a new run under `orch run --watch`.
+    pub(crate) watch: Vec<String>,
     pub(crate) body: StepBody,
     /// SHA-256 of the step as written: what `orch resume` compares.
     pub(crate) definition: String,
@@ -260,6 +319,8 @@ impl Step {
 #[derive(Debug, Clone)]
 pub(crate) struct Workflow {
     pub(crate) name: String,
+    /// Free text, shown by `orch list`.
+    pub(crate) description: Option<String>,
     pub(crate) version: Option<i64>,
     pub(crate) inputs: Vec<InputDecl>,
     pub(crate) env: Vec<(String, Val)>,
@@ -268,7 +329,25 @@ pub(crate) struct Workflow {
     /// Main steps first, then `on_failure`, then `finally` (see [`Step::phase`]).
     pub(crate) steps: Vec<Step>,
     pub(crate) outputs: Vec<(String, Val)>,
+    /// The `dotenv:` files, read when the workflow was loaded.
+    pub(crate) dotenv: Dotenv,
     pub(crate) source: Arc<Source>,
+}
+
+/// One file named under `dotenv:`, and whether it was there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DotenvFile {
+    /// The path as shown: the workflow file's directory joined with the name.
+    pub(crate) path: std::path::PathBuf,
+    pub(crate) found: bool,
+}
+
+/// What a workflow's `dotenv:` files set, in the order they set it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Dotenv {
+    pub(crate) files: Vec<DotenvFile>,
+    /// Later files override earlier ones, a later line an earlier one.
+    pub(crate) vars: Vec<(String, String)>,
 }
 
 impl Workflow {

@@ -125,6 +125,37 @@ pub(crate) fn critical_path(plan: &Plan, remaining: &[Duration], phase: Phase) -
     path
 }
 
+/// The chain of steps that decided a recorded run's length, first to
+/// last: the step that ended last, the need of it that ended last, and so
+/// on back; a step of a later phase without needs continues with the step
+/// of an earlier phase that ended last (the phase waited for it).
+/// `ended[i]`: when step `i` ended, `None` for a step that did not run.
+pub(crate) fn observed_path(plan: &Plan, ended: &[Option<i64>]) -> Vec<usize> {
+    let n = plan.deps.len().min(ended.len());
+    let last = |candidates: &mut dyn Iterator<Item = usize>| {
+        candidates
+            .filter(|&i| i < n && ended[i].is_some())
+            .max_by_key(|&i| (ended[i], Reverse(i)))
+    };
+    let mut path = Vec::new();
+    let mut at = last(&mut (0..n));
+    while let Some(i) = at {
+        path.push(i);
+        at = if plan.all_needs[i].is_empty() {
+            last(&mut (0..n).filter(|&j| plan.phases[j] < plan.phases[i]))
+        } else {
+            last(&mut plan.all_needs[i].iter().copied())
+        };
+        // Needs are acyclic and phases only go back: this ends; the bound
+        // keeps a malformed plan from looping.
+        if path.len() > n {
+            break;
+        }
+    }
+    path.reverse();
+    path
+}
+
 /// A unit waiting for a slot in the simulation: the engine's order.
 #[derive(PartialEq, Eq)]
 struct Waiting {
@@ -228,6 +259,21 @@ mod tests {
         assert_eq!(critical_path(&p, &r, Phase::Main), [0, 1, 3]);
         assert_eq!(critical_path(&p, &r, Phase::Finally), [5]);
         assert!(critical_path(&p, &r, Phase::OnFailure).is_empty());
+    }
+
+    #[test]
+    fn the_observed_path_follows_what_ended_last() {
+        // a → b → d, a → c → d, e alone; f in `finally`.
+        let (_, p) = plan(
+            "name: d\nsteps:\n  - {id: a, run: 'true'}\n  - {id: b, needs: a, run: 'true'}\n  - {id: c, needs: a, run: 'true'}\n  - {id: d, needs: [b, c], run: 'true'}\n  - {id: e, run: 'true'}\nfinally:\n  - {id: f, run: 'true'}\n",
+        );
+        // c ended after b: the path goes through c; f waited for d.
+        let ended = [Some(10), Some(20), Some(30), Some(40), Some(35), Some(50)];
+        assert_eq!(observed_path(&p, &ended), [0, 2, 3, 5]);
+        // e ended last; d did not run.
+        let ended = [Some(10), Some(20), Some(30), None, Some(45), None];
+        assert_eq!(observed_path(&p, &ended), [4]);
+        assert!(observed_path(&p, &[None; 6]).is_empty());
     }
 
     #[test]

@@ -28,6 +28,11 @@ pub(crate) struct Plan {
     /// counts [`critical::DEFAULT_EXPECTED`] until [`Plan::expect`] is
     /// given durations; all zero after [`Plan::fifo`] (file order).
     pub(crate) rank: Vec<std::time::Duration>,
+    /// Longest chain of needs (any phase) above each step: 0 for a step
+    /// that needs nothing. A step is always deeper than what it needs, so
+    /// sorting by (depth, index) is a topological order that does not
+    /// depend on timing: `ORCH_ENV` writes are applied in it.
+    pub(crate) depth: Vec<usize>,
     phases: Vec<Phase>,
 }
 
@@ -64,7 +69,16 @@ impl Plan {
                     .collect()
             })
             .collect();
+        let mut depth = vec![0usize; n];
+        for i in graph::topo_order(&all_needs) {
+            depth[i] = all_needs[i]
+                .iter()
+                .map(|&d| depth[d] + 1)
+                .max()
+                .unwrap_or(0);
+        }
         let mut plan = Plan {
+            depth,
             deps,
             dependents,
             all_needs,
@@ -134,6 +148,26 @@ impl Plan {
         }
         (0..n).filter(|&i| marked[i]).collect()
     }
+
+    /// Which of `candidates` `step` needs, directly or not (in any phase),
+    /// in the order of [`Plan::depth`], then file order. Walks only the
+    /// steps above `step`.
+    pub(crate) fn ancestors_among(&self, step: usize, candidates: &[usize]) -> Vec<usize> {
+        if candidates.is_empty() {
+            return Vec::new();
+        }
+        let mut seen = vec![false; self.all_needs.len()];
+        let mut stack: Vec<usize> = self.all_needs[step].clone();
+        while let Some(j) = stack.pop() {
+            if !std::mem::replace(&mut seen[j], true) {
+                stack.extend(self.all_needs[j].iter().copied().filter(|&d| !seen[d]));
+            }
+        }
+        let mut out: Vec<usize> = candidates.iter().copied().filter(|&c| seen[c]).collect();
+        out.sort_by_key(|&c| (self.depth[c], c));
+        out.dedup();
+        out
+    }
 }
 
 #[cfg(test)]
@@ -159,6 +193,10 @@ mod tests {
         assert_eq!(p.levels(Phase::Main), [vec![0], vec![1], vec![2]]);
         assert_eq!(p.levels(Phase::Finally), [vec![3]]);
         assert_eq!(p.downstream(1), [1, 2, 3]);
+        assert_eq!(p.depth, [0, 1, 2, 3]);
+        assert_eq!(p.ancestors_among(3, &[2, 1, 0]), [0, 1, 2]);
+        assert_eq!(p.ancestors_among(1, &[2, 1, 0]), [0]);
+        assert!(p.ancestors_among(0, &[1, 2]).is_empty());
     }
 
     #[test]

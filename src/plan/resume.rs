@@ -111,6 +111,32 @@ pub(crate) fn resume(
     recorded: &Recorded<'_>,
     from: Option<&str>,
 ) -> Result<ResumePlan, ResumeError> {
+    plan(wf, recorded, from, KEEPS)
+}
+
+/// "Re-run from here" on a run that succeeded: `from` and everything
+/// downstream of it run again as a new attempt; every other step keeps
+/// what it recorded, a step that was skipped included (its condition saw
+/// what it sees now, so it would be skipped again).
+pub(crate) fn rerun_succeeded(
+    wf: &Workflow,
+    recorded: &Recorded<'_>,
+    from: &str,
+) -> Result<ResumePlan, ResumeError> {
+    plan(
+        wf,
+        recorded,
+        Some(from),
+        &[Status::Succeeded, Status::Cached, Status::Skipped],
+    )
+}
+
+fn plan(
+    wf: &Workflow,
+    recorded: &Recorded<'_>,
+    from: Option<&str>,
+    keeps: &[Status],
+) -> Result<ResumePlan, ResumeError> {
     let rerun_from = match from {
         None => HashSet::new(),
         Some(f) if wf.step_index(f).is_none() => {
@@ -120,7 +146,7 @@ pub(crate) fn resume(
     };
     let by_id: HashMap<&str, &RecordedStep<'_>> =
         recorded.steps.iter().map(|s| (s.id, s)).collect();
-    let finished = |id: &str| by_id.get(id).is_some_and(|s| KEEPS.contains(&s.status));
+    let finished = |id: &str| by_id.get(id).is_some_and(|s| keeps.contains(&s.status));
     let mut keep: HashSet<&str> = wf
         .steps
         .iter()
@@ -178,10 +204,9 @@ pub(crate) fn resume(
         .iter()
         .filter_map(|id| {
             let s = by_id.get(id)?;
-            let status = if s.status == Status::Cached {
-                Status::Cached
-            } else {
-                Status::Succeeded
+            let status = match s.status {
+                Status::Cached | Status::Skipped => s.status,
+                _ => Status::Succeeded,
             };
             Some((id.to_string(), restored(wf, s, status, &HashSet::new())))
         })
@@ -485,6 +510,34 @@ mod tests {
             resume(&w, &rec, Some("zz")).unwrap_err(),
             ResumeError::UnknownStep("zz".into())
         );
+    }
+
+    #[test]
+    fn rerun_of_a_succeeded_run_keeps_everything_outside_downstream() {
+        let w = wf(CHAIN);
+        let defs = definitions(&w);
+        let steps = [
+            step("a", Status::Succeeded),
+            step("b", Status::Cached),
+            step("c", Status::Succeeded),
+            step("d", Status::Skipped),
+        ];
+        let rec = Recorded {
+            definitions: &defs,
+            steps: &steps,
+        };
+        let p = rerun_succeeded(&w, &rec, "b").unwrap();
+        assert_eq!(kept(&p), ["a", "d"]);
+        assert_eq!(p.restore["d"].status, Status::Skipped);
+        assert_eq!(p.rerun_from, HashSet::from(["b", "c"].map(String::from)));
+        let p = rerun_succeeded(&w, &rec, "a").unwrap();
+        assert_eq!(kept(&p), ["d"]);
+        assert_eq!(
+            rerun_succeeded(&w, &rec, "zz").unwrap_err(),
+            ResumeError::UnknownStep("zz".into())
+        );
+        // An ordinary resume does not keep a skipped step.
+        assert_eq!(kept(&resume(&w, &rec, None).unwrap()), ["a", "b", "c"]);
     }
 
     /// a → b → c with compensations, d fails; fan is a for_each.

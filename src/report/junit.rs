@@ -41,7 +41,10 @@ struct Suite {
 }
 
 struct Case {
+    /// The step id (`test[0]`), which events name it by.
     name: String,
+    /// How an item is shown, `test (linux, 20)`: the testcase's name.
+    label: Option<String>,
     status: Status,
     /// Whether any of it ran: a step cancelled before it started is skipped.
     started: bool,
@@ -134,7 +137,8 @@ impl Sink for JUnit {
                     runs.retain(|r| *r != ev.run_id);
                 }
                 let tail = st.tails.remove(&(ev.run_id.clone(), step.clone()));
-                finished(&mut st.suites[idx], step, outcome, tail);
+                let label = ev.label.as_deref();
+                finished(&mut st.suites[idx], step, label, outcome, tail);
             }
             EventKind::RunFinished { summary } => {
                 let suite = &mut st.suites[idx];
@@ -174,7 +178,13 @@ fn current_run(st: &State, step: &str) -> Option<Arc<str>> {
         .cloned()
 }
 
-fn finished(suite: &mut Suite, step: &str, o: &StepOutcome, tail: Option<Tail>) {
+fn finished(
+    suite: &mut Suite,
+    step: &str,
+    label: Option<&str>,
+    o: &StepOutcome,
+    tail: Option<Tail>,
+) {
     if let Some(c) = suite.cases.iter_mut().find(|c| c.name == step) {
         // The saga undid a step that had completed: it stays as it ran.
         if o.status == Status::Compensated {
@@ -186,6 +196,7 @@ fn finished(suite: &mut Suite, step: &str, o: &StepOutcome, tail: Option<Tail>) 
     }
     suite.cases.push(Case {
         name: step.to_string(),
+        label: label.map(str::to_string),
         status: o.status,
         started: o.started,
         allowed: o.allowed,
@@ -209,6 +220,7 @@ fn add_unseen(suite: &mut Suite, summary: &RunSummary) {
         if !seen.contains(&r.id) {
             suite.cases.push(Case {
                 name: r.id.clone(),
+                label: r.label.clone(),
                 status: r.status,
                 started: true,
                 allowed: r.allowed,
@@ -322,7 +334,7 @@ fn case(x: &mut String, workflow: &str, c: &Case) {
     let _ = write!(
         x,
         "    <testcase name=\"{}\" classname=\"{}\" time=\"{}\"",
-        attr(&c.name),
+        attr(c.label.as_deref().unwrap_or(&c.name)),
         attr(workflow),
         secs(c.time.unwrap_or_default())
     );
@@ -515,6 +527,7 @@ mod tests {
         let mut done = sample::summary(Status::Failed);
         done.steps.push(StepReport {
             id: "built".into(),
+            label: None,
             status: Status::Succeeded,
             error: None,
             outputs: serde_json::Value::Null,

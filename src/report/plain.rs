@@ -100,7 +100,8 @@ fn describe_in(ev: &Event, p: &Palette) -> Option<String> {
             .unwrap_or_default()
     };
     let err = |e: Option<&str>| e.map(|e| format!(": {e}")).unwrap_or_default();
-    let id = |step: &str| paint(&p.bold, step);
+    // An item is shown with its values: `test (linux, 20)`.
+    let id = |step: &str| paint(&p.bold, ev.label.as_deref().unwrap_or(step));
     Some(match &ev.kind {
         // The summary says how the run ended, with more than the event.
         EventKind::RunCreated | EventKind::RunFinished { .. } => return None,
@@ -213,7 +214,8 @@ impl Sink for PlainReporter {
                 if let (Name::StepFailed, Some(e)) = (Name::of(&ev.kind), &outcome.error) {
                     // An allowed failure did not fail the run: a warning.
                     let level = if outcome.allowed { "warning" } else { "error" };
-                    let title = vec![("title", format!("step {step} failed"))];
+                    let shown = ev.label.as_deref().unwrap_or(step);
+                    let title = vec![("title", format!("step {shown} failed"))];
                     let line = crate::render::annotation(level, &title, e);
                     text.push_str(&format!("{line}\n"));
                 }
@@ -259,13 +261,14 @@ fn summary_text(o: &RunSummary, p: &Palette) -> String {
         super::count_line(&o.steps)
     );
     if let Some(first) = o.failures.first() {
-        let err = o
+        let failed = o
             .steps
             .iter()
             .flat_map(|s| std::iter::once(s).chain(s.items.iter()))
-            .find(|s| &s.id == first)
-            .and_then(|s| s.error.clone());
-        s.push_str(&format!("; first failure: {}", paint(&p.bold, first)));
+            .find(|s| &s.id == first);
+        let err = failed.and_then(|s| s.error.clone());
+        let shown = failed.map_or(first.as_str(), |s| s.shown());
+        s.push_str(&format!("; first failure: {}", paint(&p.bold, shown)));
         if let Some(e) = err {
             s.push_str(&format!(" ({e})"));
         }

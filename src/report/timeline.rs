@@ -63,11 +63,21 @@ pub(crate) struct Segment {
     pub(crate) kind: Kind,
 }
 
-/// A step, or a for_each item (`parent` set) drawn under its step.
+/// A step, or a for_each item or a child run's step (`parent` set) drawn
+/// under its step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Row {
+    /// Unique among the rows: a child run's steps are `step/child-step`.
     pub(crate) id: String,
+    /// What is shown: the step id (of its own run).
+    pub(crate) label: String,
     pub(crate) parent: Option<String>,
+    /// An item's name, `test (linux, 20)`: its values follow its id.
+    pub(crate) name: Option<String>,
+    /// How many rows it is nested under.
+    pub(crate) depth: usize,
+    /// On the chain of steps that decided the run's length.
+    pub(crate) critical: bool,
     pub(crate) mark: Mark,
     pub(crate) segments: Vec<Segment>,
     /// When it started or, for a step that never ran, ended (ms since the
@@ -83,31 +93,47 @@ pub(crate) struct Timeline {
     pub(crate) rows: Vec<Row>,
 }
 
+/// The mark of a row on the critical path.
+pub(crate) const CRITICAL: &str = "◆";
+
 /// Narrowest bar drawn; a narrower terminal gets longer lines.
 const MIN_BAR: usize = 8;
 
-/// Rows in start order, each for_each item under its step (in start
-/// order too); rows that never started keep their place after those that did.
-fn ordered(rows: &[Row]) -> Vec<&Row> {
+/// Rows in start order, each nested row (for_each item, child run step)
+/// under its parent (in start order too); rows that never started keep
+/// their place after those that did.
+pub(crate) fn ordered(rows: &[Row]) -> Vec<&Row> {
     let key = |r: &&Row| r.at.unwrap_or(i64::MAX);
-    let mut top: Vec<&Row> = rows
-        .iter()
-        .filter(|r| {
-            r.parent
-                .as_ref()
-                .is_none_or(|p| !rows.iter().any(|t| &t.id == p))
-        })
-        .collect();
+    let ids: std::collections::HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let mut under: std::collections::HashMap<&str, Vec<&Row>> = Default::default();
+    let mut top: Vec<&Row> = Vec::new();
+    for r in rows {
+        match r
+            .parent
+            .as_deref()
+            .filter(|p| ids.contains(p) && *p != r.id)
+        {
+            Some(p) => under.entry(p).or_default().push(r),
+            None => top.push(r),
+        }
+    }
     top.sort_by_key(key);
+    for v in under.values_mut() {
+        v.sort_by_key(key);
+    }
     let mut out = Vec::with_capacity(rows.len());
-    for t in top {
-        out.push(t);
-        let mut items: Vec<&Row> = rows
-            .iter()
-            .filter(|r| r.parent.as_deref() == Some(t.id.as_str()))
-            .collect();
-        items.sort_by_key(key);
-        out.extend(items);
+    // Depth first, with an explicit stack; `seen` guards against a loop
+    // of parents.
+    let mut seen = std::collections::HashSet::new();
+    let mut stack: Vec<&Row> = top.into_iter().rev().collect();
+    while let Some(r) = stack.pop() {
+        if !seen.insert(r.id.as_str()) {
+            continue;
+        }
+        out.push(r);
+        if let Some(kids) = under.get(r.id.as_str()) {
+            stack.extend(kids.iter().rev());
+        }
     }
     out
 }
@@ -141,11 +167,12 @@ pub(crate) fn render(t: &Timeline, width: usize, color: bool) -> String {
     let total = t.total_ms.max(1);
     let rows = ordered(&t.rows);
     let label = |r: &Row| {
-        if r.parent.is_some() {
-            format!("  {}", r.id)
-        } else {
-            r.id.clone()
-        }
+        // An item's values follow its id: `test[0] (linux, 20)`.
+        let values = match (&r.parent, r.name.as_deref()) {
+            (Some(_), Some(n)) => n.find(" (").map(|at| &n[at..]).unwrap_or(""),
+            _ => "",
+        };
+        format!("{}{}{values}", "  ".repeat(r.depth), r.label)
     };
     let durations: Vec<String> = rows.iter().map(|r| duration_text(r.duration_ms)).collect();
     let total_text = duration_text(Some(t.total_ms));
@@ -160,8 +187,9 @@ pub(crate) fn render(t: &Timeline, width: usize, color: bool) -> String {
         .map(|r| measure_text_width(&label(r)))
         .max()
         .unwrap_or(4);
-    // label, space, mark (2 columns: ⚡ is wide), space, bar, space, duration
-    let fixed = 5 + dur_w;
+    // label, space, mark (2 columns: ⚡ is wide), critical mark, space,
+    // bar, space, duration
+    let fixed = 6 + dur_w;
     let label_w = longest
         .min((width / 3).max(6))
         .min(width.saturating_sub(fixed + MIN_BAR).max(3));
@@ -174,7 +202,7 @@ pub(crate) fn render(t: &Timeline, width: usize, color: bool) -> String {
     let axis = format!("0s{}{total_text}", "─".repeat(gap));
     out.push_str(&format!(
         "{} {}\n",
-        " ".repeat(label_w + 3),
+        " ".repeat(label_w + 4),
         paint(&p.dim, &axis)
     ));
     for (r, dur) in rows.iter().zip(&durations) {
@@ -215,14 +243,22 @@ pub(crate) fn render(t: &Timeline, width: usize, color: bool) -> String {
             Mark::Skipped | Mark::Pending => &p.dim,
         };
         let mark = pad_to(r.mark.glyph(), 2);
+        let crit = if r.critical {
+            paint(&p.warn, CRITICAL)
+        } else {
+            " ".to_string()
+        };
         out.push_str(&format!(
-            "{} {} {drawn} {dur:>dur_w$}\n",
+            "{} {}{crit} {drawn} {dur:>dur_w$}\n",
             pad_to(&label(r), label_w),
             paint(style, &mark),
         ));
     }
-    let legend = "█ attempt  ▒ failed attempt  ░ awaiting approval";
-    out.push_str(&paint(&p.dim, &truncate_str(legend, width, "…")));
+    let mut legend = "█ attempt  ▒ failed attempt  ░ awaiting approval".to_string();
+    if t.rows.iter().any(|r| r.critical) {
+        legend.push_str(&format!("  {CRITICAL} critical path"));
+    }
+    out.push_str(&paint(&p.dim, &truncate_str(&legend, width, "…")));
     out.push('\n');
     out
 }
@@ -238,7 +274,11 @@ mod tests {
     fn row(id: &str, mark: Mark, segments: Vec<Segment>, dur: Option<i64>) -> Row {
         Row {
             id: id.into(),
+            name: None,
+            label: id.into(),
             parent: None,
+            depth: 0,
+            critical: false,
             mark,
             at: segments.first().map(|s| s.start),
             segments,
@@ -254,6 +294,7 @@ mod tests {
             Some(400),
         );
         item.parent = Some("fan".into());
+        item.depth = 1;
         Timeline {
             total_ms: 2000,
             rows: vec![
@@ -327,25 +368,25 @@ mod tests {
 
     #[test]
     fn bars_are_placed_and_scaled() {
-        // 40 columns: label 8, mark 2, duration 5 and four spaces → a
-        // 22-cell bar, starting at column 12, for 2 s.
+        // 40 columns: label 8, mark 2, critical mark 1, duration 5 and
+        // four spaces → a 21-cell bar, starting at column 13, for 2 s.
         let text = render(&sample(), 40, false);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
-            format!("{}0s{}2.0s", " ".repeat(12), "─".repeat(16))
+            format!("{}0s{}2.0s", " ".repeat(13), "─".repeat(15))
         );
         let bar = |id: &str| -> String {
             let l = lines.iter().find(|l| l.starts_with(id)).unwrap();
-            l.chars().skip(12).take(22).collect()
+            l.chars().skip(13).take(21).collect()
         };
         // The failed attempt, the retry delay as a gap, then the success.
         assert_eq!(
             bar("flaky"),
-            format!("▒▒▒{}█████{}", " ".repeat(3), " ".repeat(11))
+            format!("▒▒▒{}█████{}", " ".repeat(3), " ".repeat(10))
         );
-        assert_eq!(bar("boom"), format!("{}{}", " ".repeat(11), "▒".repeat(11)));
-        assert_eq!(bar("gate"), format!(" {}{}", "░".repeat(16), " ".repeat(5)));
+        assert_eq!(bar("boom"), format!("{}{}", " ".repeat(10), "▒".repeat(11)));
+        assert_eq!(bar("gate"), format!(" {}{}", "░".repeat(15), " ".repeat(5)));
         // A zero-length step still gets a cell.
         assert_eq!(bar("instant").trim(), "█");
         assert_eq!(bar("never").trim(), "");
@@ -358,6 +399,29 @@ mod tests {
         assert!(lines
             .iter()
             .any(|l| l.starts_with("never    ↷ ") && l.ends_with("    -")));
+    }
+
+    #[test]
+    fn child_runs_nest_under_their_step_and_the_critical_path_is_marked() {
+        let mut t = sample();
+        let mut sub = row(
+            "fan[0]/build",
+            Mark::Succeeded,
+            vec![seg(550, 800, Kind::Ran)],
+            Some(250),
+        );
+        sub.label = "build".into();
+        sub.parent = Some("fan[0]".into());
+        sub.depth = 2;
+        t.rows.push(sub);
+        t.rows[0].critical = true;
+        let text = render(&t, 80, false);
+        let lines: Vec<&str> = text.lines().collect();
+        let at = |p: &str| lines.iter().position(|l| l.starts_with(p)).unwrap();
+        assert_eq!(at("    build "), at("  fan[0]") + 1, "{text}");
+        assert!(lines[at("flaky")].starts_with("flaky     ✓ ◆ "), "{text}");
+        assert!(lines[at("boom")].starts_with("boom      ✗   "), "{text}");
+        assert!(text.ends_with("◆ critical path\n"), "{text}");
     }
 
     #[test]

@@ -9,10 +9,11 @@ use serde_json::{Map, Value as Json};
 
 use crate::expr::eval::to_text;
 use crate::http_client::{Body, Request};
+use crate::mask::Masker;
 use crate::model::{Config, Endpoint, ParamIn, Service};
 
 use super::breaker::{BreakerStore, Breakers};
-use super::http_cache::HttpCache;
+use super::http_cache::{HttpCache, HttpCacheStore};
 use super::ratelimit::TokenBucket;
 
 pub(crate) struct Runtime {
@@ -25,9 +26,13 @@ pub(crate) struct Runtime {
 }
 
 impl Runtime {
+    /// `http_store`: where the `caching` middleware keeps answers across
+    /// runs (none: in memory, for this run); `masker` says what is secret.
     pub(crate) fn new(
         config: Arc<Config>,
         store: Option<Arc<dyn BreakerStore>>,
+        http_store: Option<Arc<dyn HttpCacheStore>>,
+        masker: Arc<Masker>,
     ) -> Result<Runtime, String> {
         let client = crate::http_client::Clients::new()?;
         let limiters = config
@@ -39,7 +44,10 @@ impl Runtime {
             client,
             breakers: Breakers::new(&config, store),
             limiters,
-            http_cache: config.middleware.caching.then(HttpCache::default),
+            http_cache: config
+                .middleware
+                .caching
+                .then(|| HttpCache::new(http_store, masker)),
         })
     }
 

@@ -130,6 +130,7 @@ impl Sink for Nested {
             return;
         };
         *step = format!("{}/{step}", self.under);
+        ev.label = ev.label.map(|l| Arc::from(format!("{}/{l}", self.under)));
         self.inner.event(&ev);
     }
 
@@ -427,7 +428,8 @@ async fn run_engine(
     // The parent's services when it has them; else the child's own.
     let own_services = match &shared.services {
         Some(_) => None,
-        None => super::services_for(&wf, &s.config, &shared.home).map_err(environment)?,
+        None => super::services_for(&wf, &s.config, &shared.home, shared.masker.clone())
+            .map_err(environment)?,
     };
     let scratch = s.scratch_base.join(format!("orch-{run_id}"));
     std::fs::create_dir_all(&scratch).map_err(|e| {

@@ -8,6 +8,7 @@ mod child;
 mod record;
 mod signals;
 mod sinks;
+pub(crate) mod watch;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -162,7 +163,7 @@ impl RunSession {
             masker.add(&v);
         }
         let top = sinks.top(&masker);
-        let services = services_for(&wf, &project.config, &home)?;
+        let services = services_for(&wf, &project.config, &home, masker.clone())?;
         // Made here: the approver's prompt watches the run's cancellation.
         let (canceller, cancel) = exec::cancel::channel();
         let approver = Arc::new(approver::RunApprover {
@@ -219,6 +220,12 @@ impl RunSession {
             description,
             _lock: lock,
         })
+    }
+
+    /// What cancels the run gracefully, as the first Ctrl-C does (`--watch`
+    /// uses it when a watched file changes).
+    pub(crate) fn canceller(&self) -> exec::Canceller {
+        self.canceller.clone()
     }
 
     /// One line on what is about to run (`-v`).
@@ -307,6 +314,7 @@ impl RunSession {
         // Steps may still hold the scratch files open in leftover processes; best effort.
         let _ = std::fs::remove_dir_all(&scratch);
         let recorded = self.sinks.finish_history();
+        // On a thread of its own: the summary is printed while it goes.
         let metrics_push = self.push_metrics();
         Ok(Finished {
             run_id: self.run_id.clone(),
@@ -322,34 +330,53 @@ impl RunSession {
 
 impl RunSession {
     /// `telemetry.metrics_endpoint`: the recorded run's metrics, PUT to the
-    /// Pushgateway within [`DEADLINE`](crate::report::pushgateway::DEADLINE);
-    /// why not, for a warning.
-    fn push_metrics(&self) -> Option<String> {
-        let endpoint = self.metrics_push.as_deref()?;
+    /// Pushgateway within [`DEADLINE`](crate::report::pushgateway::DEADLINE)
+    /// on a thread of its own (the run is recorded: it reads the history);
+    /// joined by [`Finished::metrics_pushed`].
+    fn push_metrics(&self) -> Option<MetricsPush> {
+        let endpoint = self.metrics_push.clone()?;
         if self.home.in_memory {
             return None;
         }
-        let filter = crate::history::metrics::MetricsFilter {
-            run_id: Some(&self.run_id),
-            ..Default::default()
+        let (home, run_id, workflow) =
+            (self.home.clone(), self.run_id.clone(), self.wf.name.clone());
+        let push = move || -> Result<(), String> {
+            let filter = crate::history::metrics::MetricsFilter {
+                run_id: Some(&run_id),
+                ..Default::default()
+            };
+            let store = Store::open_existing(&home)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| "no history".to_string())?;
+            let body =
+                crate::report::metrics::exposition(&store, &filter).map_err(|e| e.to_string())?;
+            drop(store);
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start the runtime: {e}"))?;
+            rt.block_on(crate::report::pushgateway::push(&endpoint, &workflow, body))
         };
-        let body = Store::open_existing(&self.home)
-            .map_err(|e| e.to_string())
-            .and_then(|s| s.ok_or_else(|| "no history".to_string()))
-            .and_then(|s| {
-                crate::report::metrics::exposition(&s, &filter).map_err(|e| e.to_string())
+        let thread = std::thread::Builder::new()
+            .name("metrics-push".into())
+            .spawn(move || {
+                push()
+                    .err()
+                    .map(|why| format!("the run's metrics could not be pushed: {why}"))
             });
-        let pushed = body.and_then(|body| {
-            self.runtime.block_on(crate::report::pushgateway::push(
-                endpoint,
-                &self.wf.name,
-                body,
-            ))
-        });
-        pushed
-            .err()
-            .map(|why| format!("the run's metrics could not be pushed: {why}"))
+        Some(match thread {
+            Ok(t) => MetricsPush::Going(t),
+            Err(e) => MetricsPush::NotStarted(format!(
+                "the run's metrics could not be pushed: cannot start a thread: {e}"
+            )),
+        })
     }
+}
+
+/// A push of the run's metrics, under way.
+enum MetricsPush {
+    Going(std::thread::JoinHandle<Option<String>>),
+    NotStarted(String),
 }
 
 /// Progress events the webhook could not deliver.
@@ -366,8 +393,8 @@ pub(crate) struct Finished {
     /// Masked: the summary is printed from it, not from events.
     pub(crate) outcome: RunOutcome,
     pub(crate) undelivered: Option<Undelivered>,
-    /// Why the run's metrics were not pushed (`telemetry.metrics_endpoint`).
-    pub(crate) metrics_push: Option<String>,
+    /// The push of the run's metrics (`telemetry.metrics_endpoint`).
+    metrics_push: Option<MetricsPush>,
     recorded: WriterReport,
     db_path: PathBuf,
     reporter: Arc<dyn Reporter>,
@@ -377,6 +404,17 @@ impl Finished {
     /// The reporter's end-of-run summary.
     pub(crate) fn summary(&self) {
         self.reporter.summary(&self.outcome);
+    }
+
+    /// Wait for the push of the run's metrics (at most its deadline);
+    /// why it did not go, for a warning. Never a failure of the run.
+    pub(crate) fn metrics_pushed(&mut self) -> Option<String> {
+        match self.metrics_push.take()? {
+            MetricsPush::Going(t) => t.join().unwrap_or_else(|_| {
+                Some("the run's metrics could not be pushed: the push failed".into())
+            }),
+            MetricsPush::NotStarted(why) => Some(why),
+        }
     }
 
     /// The exit code of the outcome, or why it cannot be trusted.
@@ -432,6 +470,7 @@ fn services_for(
     wf: &Workflow,
     config: &Arc<Config>,
     home: &Home,
+    masker: Arc<Masker>,
 ) -> Result<Option<Arc<crate::services::Runtime>>, Error> {
     let uses_http = wf.steps.iter().any(|s| {
         matches!(
@@ -451,7 +490,17 @@ fn services_for(
             let store = Store::open_path(&home.db_path(), false).map_err(Error::environment)?;
             Some(Arc::new(crate::history::breakers::BreakerTable::new(store)))
         };
-    crate::services::Runtime::new(config.clone(), breakers)
+    // And one for the HTTP answers kept across runs, when `caching` is on.
+    let http_store: Option<Arc<dyn crate::services::http_cache::HttpCacheStore>> =
+        if home.in_memory || !config.middleware.caching {
+            None
+        } else {
+            let store = Store::open_path(&home.db_path(), false).map_err(Error::environment)?;
+            Some(Arc::new(crate::history::http_cache::HttpCacheTable::new(
+                store,
+            )))
+        };
+    crate::services::Runtime::new(config.clone(), breakers, http_store, masker)
         .map(|rt| Some(Arc::new(rt)))
         .map_err(|e| Error::environment(Diag::new("http", e)))
 }

@@ -15,6 +15,7 @@ use crate::model::{CallTarget, Config, Step, StepKind};
 use crate::services::breaker::{self, Admit};
 use crate::services::{auth, registry};
 
+use super::http;
 use super::{
     Attempt, AttemptCx, AttemptFuture, Body, CallSite, ErrorKind, ResolveCx, StepError,
     StepExecutor,
@@ -127,11 +128,13 @@ impl CallBody {
             Ok(r) => r,
             Err(e) => return Attempt::failed(ErrorKind::Expression, e),
         };
+        let before = req.headers.len();
         if cx.cfg.middleware.authentication {
             if let Err(e) = auth::authorize(svc, cx.secret_values, &mut req) {
                 return Attempt::failed(ErrorKind::Expression, e);
             }
         }
+        let injected = req.headers.get(before).map(|(k, _)| k.to_ascii_lowercase());
         let mut a = match rt.breakers.admit(&svc.id, SystemTime::now()) {
             Admit::No { .. } => Attempt {
                 refused: true,
@@ -141,19 +144,21 @@ impl CallBody {
                 )
             },
             Admit::Yes | Admit::Trial => {
-                let mut cancel = cx.cancel.clone();
-                tokio::select! {
-                    _ = rt.throttle(&svc.id) => {}
-                    _ = cancel.changed() => return Attempt::failed(ErrorKind::Cancelled, "cancelled"),
-                }
-                let (a, service_failure) = super::http::send(cx, rt, &req).await;
+                // The rate limit is waited for only by a request that is sent,
+                // not by one the HTTP cache answers.
+                let route = http::Route {
+                    service: Some(&svc.id),
+                    credential: injected.as_deref(),
+                };
+                let (a, service_failure) = http::send(cx, rt, &req, route).await;
                 // A request that could not be built says nothing about the service.
-                if !matches!(
-                    a.error_kind(),
-                    Some(ErrorKind::Cancelled | ErrorKind::Expression)
-                ) {
-                    rt.breakers
-                        .record(&svc.id, !service_failure, SystemTime::now());
+                if let Some(failed) = service_failure.filter(|_| {
+                    !matches!(
+                        a.error_kind(),
+                        Some(ErrorKind::Cancelled | ErrorKind::Expression)
+                    )
+                }) {
+                    rt.breakers.record(&svc.id, !failed, SystemTime::now());
                 }
                 a
             }

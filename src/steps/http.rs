@@ -3,7 +3,7 @@
 //! middleware is on. [`send`] is shared with `call` steps.
 
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use serde_json::{json, Map, Value as Json};
 
@@ -104,7 +104,7 @@ impl Body for HttpRequest {
     fn attempt<'a>(&'a self, cx: &'a AttemptCx<'a>) -> AttemptFuture<'a> {
         Box::pin(async move {
             match cx.services {
-                Some(rt) => send(cx, rt, &self.0).await.0,
+                Some(rt) => send(cx, rt, &self.0, Route::default()).await.0,
                 None => Attempt::failed(ErrorKind::Expression, "no HTTP client in this run"),
             }
         })
@@ -113,17 +113,22 @@ impl Body for HttpRequest {
 
 /// Send one request (or answer it from the run's HTTP cache) and say how
 /// it went on the step's output; also says whether a failure is the
-/// server's (for circuit breakers).
-pub(crate) async fn send(cx: &AttemptCx<'_>, rt: &Runtime, req: &Request) -> (Attempt, bool) {
+/// server's (for circuit breakers), `None` when nothing reached it.
+pub(crate) async fn send(
+    cx: &AttemptCx<'_>,
+    rt: &Runtime,
+    req: &Request,
+    route: Route<'_>,
+) -> (Attempt, Option<bool>) {
     let tp = client::traceparent(cx.run_id, cx.display_id, cx.attempt);
     let mut cancel = cx.cancel.clone();
     if cx.cancel.level() >= CancelLevel::Graceful {
-        return (Attempt::failed(ErrorKind::Cancelled, "cancelled"), false);
+        return (Attempt::failed(ErrorKind::Cancelled, "cancelled"), None);
     }
     let sent = Instant::now();
     let res = tokio::select! {
-        r = exchange(rt, req, &tp) => r,
-        _ = cancel.changed() => return (Attempt::failed(ErrorKind::Cancelled, "cancelled"), false),
+        r = exchange(rt, req, &tp, route) => r,
+        _ = cancel.changed() => return (Attempt::failed(ErrorKind::Cancelled, "cancelled"), None),
     };
     let took = sent.elapsed().as_millis();
     let what = format!(
@@ -150,7 +155,8 @@ pub(crate) async fn send(cx: &AttemptCx<'_>, rt: &Runtime, req: &Request) -> (At
                     extra: resp.results(),
                     ..Attempt::ok()
                 },
-                false,
+                // A fresh answer from the cache says nothing of the service.
+                (!matches!(via, Via::Fresh)).then_some(false),
             ),
         ),
         Err(f) => {
@@ -170,7 +176,7 @@ pub(crate) async fn send(cx: &AttemptCx<'_>, rt: &Runtime, req: &Request) -> (At
             };
             (
                 format!("{what} → {} ({took} ms)", f.message),
-                (a, f.is_service_failure()),
+                (a, Some(f.is_service_failure())),
             )
         }
     };
@@ -192,47 +198,55 @@ enum Via {
     NotModified,
 }
 
+/// Who a request goes to, for what happens only when it leaves orch.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Route<'a> {
+    /// The service whose rate limit a request sent (not one answered by
+    /// the cache) waits for.
+    pub(crate) service: Option<&'a str>,
+    /// The header the service's auth added, a credential to the cache.
+    pub(crate) credential: Option<&'a str>,
+}
+
 /// The request through the `caching` middleware when it is on.
 async fn exchange(
     rt: &Runtime,
     req: &Request,
     tp: &str,
+    route: Route<'_>,
 ) -> (Result<client::Response, client::Failure>, Via) {
-    let Some(cache) = &rt.http_cache else {
-        return (client::send(&rt.client, req, tp).await, Via::Network);
-    };
-    let (key, etag) = match cache.lookup(req, Instant::now()) {
-        Lookup::Bypass => return (client::send(&rt.client, req, tp).await, Via::Network),
-        Lookup::Fresh(r) => return (Ok(r), Via::Fresh),
-        Lookup::Send { key, etag } => (key, etag),
-    };
-    let res = match &etag {
-        Some(e) => {
-            let mut conditional = req.clone();
-            conditional
-                .headers
-                .push(("if-none-match".into(), e.clone()));
-            client::send(&rt.client, &conditional, tp).await
+    let network = |req: &Request| {
+        let req = req.clone();
+        async move {
+            if let Some(s) = route.service {
+                rt.throttle(s).await;
+            }
+            client::send(&rt.client, &req, tp).await
         }
-        None => client::send(&rt.client, req, tp).await,
     };
+    let Some(cache) = &rt.http_cache else {
+        return (network(req).await, Via::Network);
+    };
+    let (sent, pending) = match cache.lookup(req, route.credential, SystemTime::now()) {
+        Lookup::Bypass => return (network(req).await, Via::Network),
+        Lookup::Fresh(r) => return (Ok(r), Via::Fresh),
+        Lookup::Send { request, pending } => (request, pending),
+    };
+    let res = network(&sent).await;
     // A 304 is a failure to `expect_status` unless listed: either way, ours.
     let not_modified = match &res {
-        Ok(r) if r.status == 304 => Some(&r.headers),
-        Err(f) => f
-            .response
-            .as_ref()
-            .filter(|r| r.status == 304)
-            .map(|r| &r.headers),
+        Ok(r) if r.status == 304 => Some(r),
+        Err(f) => f.response.as_ref().filter(|r| r.status == 304),
         _ => None,
     };
-    if let (Some(headers), Some(_)) = (not_modified, &etag) {
-        if let Some(r) = cache.revalidated(&key, headers, Instant::now()) {
-            return (Ok(r), Via::NotModified);
-        }
+    if let Some(nm) = not_modified.filter(|_| pending.revalidating()) {
+        return match cache.revalidated(pending, req, nm, SystemTime::now()) {
+            Some(r) => (Ok(r), Via::NotModified),
+            None => (res, Via::Network),
+        };
     }
     if let Ok(r) = &res {
-        cache.store(&key, r, Instant::now());
+        cache.store(pending, req, r, SystemTime::now());
     }
     (res, Via::Network)
 }

@@ -10,7 +10,7 @@
 //!
 //! | kind | file | one attempt |
 //! |---|---|---|
-//! | `run` | [`shell`] | a script in its own process group, with the `ORCH_*` environment and the `ORCH_OUTPUT` file ([`output_file`]) |
+//! | `run` | [`shell`] | a script in its own process group, with the `ORCH_*` environment and the `ORCH_OUTPUT` and `ORCH_ENV` files ([`output_file`]) |
 //! | `http` | [`http`] | one request over [`crate::http_client`] |
 //! | `call` | [`call`] | one request to an endpoint of the service the engine routed to: auth, breaker, rate limit |
 //! | `transform` | [`transform`] | nothing to run: the values are the outputs |

@@ -1,7 +1,8 @@
 //! `run:` steps: a script in its own process group, its output streamed to
 //! the sinks (see [`super::pipes`]) while the last 1 MiB of stdout is kept, and the whole
 //! group signalled on timeout or cancellation. The executor at the end adds
-//! the `ORCH_*` environment of each attempt and reads its `ORCH_OUTPUT` file.
+//! the `ORCH_*` environment of each attempt and reads its `ORCH_OUTPUT` and
+//! `ORCH_ENV` files.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -332,18 +333,24 @@ impl Body for Script {
 impl Script {
     /// One run of the script, with the `ORCH_*` contract:
     /// `ORCH_RUN_ID`, `ORCH_STEP_ID`, `ORCH_ATTEMPT`, `ORCH_WORKFLOW`,
-    /// `ORCH_OUTPUT` (a fresh file per attempt, read back as outputs) and,
-    /// for an item of a `for_each` step, `ORCH_ITEM` and `ORCH_INDEX`.
+    /// `ORCH_OUTPUT` (a fresh file per attempt, read back as outputs),
+    /// `ORCH_ENV` (likewise, read back as [`ENV_KEY`] for the steps that
+    /// need this one) and, for an item of a `for_each` step, `ORCH_ITEM`
+    /// and `ORCH_INDEX`.
     async fn run(&self, cx: &AttemptCx<'_>) -> Attempt {
         let mut env = self.env.clone();
         let out_file = cx
             .scratch_dir
             .join(format!("{}.{}.out", cx.display_id, cx.attempt));
+        let env_file = cx
+            .scratch_dir
+            .join(format!("{}.{}.env", cx.display_id, cx.attempt));
         env.push(("ORCH_RUN_ID".into(), cx.run_id.to_string()));
         env.push(("ORCH_STEP_ID".into(), cx.step.id.clone()));
         env.push(("ORCH_ATTEMPT".into(), cx.attempt.to_string()));
         env.push(("ORCH_WORKFLOW".into(), cx.workflow.to_string()));
         env.push(("ORCH_OUTPUT".into(), out_file.display().to_string()));
+        env.push(("ORCH_ENV".into(), env_file.display().to_string()));
         if let Some((i, item)) = cx.item {
             env.push(("ORCH_ITEM".into(), to_text(item)));
             env.push(("ORCH_INDEX".into(), i.to_string()));
@@ -364,6 +371,20 @@ impl Script {
             keep: if cx.step.keep_stdout { STDOUT_TAIL } else { 0 },
         })
         .await;
+        let mut extra = Map::new();
+        match read_env_file(&env_file) {
+            Ok(Some(vars)) => {
+                extra.insert(ENV_KEY.into(), Json::Object(vars));
+            }
+            Ok(None) => {}
+            Err(e) => {
+                return Attempt {
+                    exit_code: res.exit_code(),
+                    stdout: cx.step.keep_stdout.then_some(res.stdout_tail),
+                    ..Attempt::failed(ErrorKind::Exit, e.to_string())
+                }
+            }
+        }
         let outputs = match std::fs::read_to_string(&out_file) {
             Ok(text) => {
                 let _ = std::fs::remove_file(&out_file);
@@ -373,6 +394,7 @@ impl Script {
                         return Attempt {
                             exit_code: res.exit_code(),
                             stdout: cx.step.keep_stdout.then_some(res.stdout_tail),
+                            extra,
                             ..Attempt::failed(ErrorKind::Exit, e.to_string())
                         }
                     }
@@ -407,7 +429,29 @@ impl Script {
             exit_code: res.exit_code(),
             stdout: cx.step.keep_stdout.then_some(res.stdout_tail),
             outputs,
+            extra,
             ..Attempt::ok()
         }
     }
+}
+
+/// Where a unit's `ORCH_ENV` writes are kept in its `steps.<id>` view (and
+/// so in the history and the step cache): `{NAME: value}`. Expressions
+/// cannot name it (`validate` knows no such field); the engine hands the
+/// values to the steps that need this one.
+pub(crate) const ENV_KEY: &str = "env";
+
+/// The variables an attempt wrote to its `ORCH_ENV` file (removed after),
+/// `None` when it wrote none.
+fn read_env_file(path: &Path) -> Result<Option<Map<String, Json>>, output_file::OutputFileError> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(None);
+    };
+    let _ = std::fs::remove_file(path);
+    let vars = output_file::parse_file(&text, output_file::File::Env)?;
+    Ok((!vars.is_empty()).then(|| {
+        vars.into_iter()
+            .map(|(k, v)| (k, Json::String(v)))
+            .collect()
+    }))
 }

@@ -8,6 +8,7 @@
 
 mod markdown;
 mod orchestration;
+pub(crate) mod schema;
 mod workflow;
 
 // Public for the drift test of the reference (tests/generated.rs).

@@ -4,6 +4,7 @@
 mod children;
 pub(crate) mod config;
 pub(crate) mod duration;
+mod hints;
 pub(crate) mod keys;
 pub(crate) mod refs;
 mod step;
@@ -116,7 +117,8 @@ impl Ctx {
                     format!("`{what}` must be {expected}")
                 },
             )
-            .label(y.span, format!("found {}", y.kind_name())),
+            .label(y.span, format!("found {}", y.kind_name()))
+            .maybe_help(hints::example(what, y)),
         );
     }
 
@@ -139,13 +141,15 @@ impl Ctx {
         for (k, _) in entries {
             if !allowed.contains(&k.name.as_str()) {
                 let suggestion = did_you_mean(&k.name, allowed.iter().copied());
+                let help = match (hints::alias(&k.name, allowed), suggestion) {
+                    (Some(alias), _) => alias,
+                    (None, Some(s)) => format!("did you mean `{s}`?"),
+                    (None, None) => format!("known keys: {}", allowed.join(", ")),
+                };
                 self.push(
                     Diag::new("unknown-key", format!("unknown key `{}` in {what}", k.name))
                         .label(k.span, "not a known key")
-                        .help(match suggestion {
-                            Some(s) => format!("did you mean `{s}`?"),
-                            None => format!("known keys: {}", allowed.join(", ")),
-                        }),
+                        .help(help),
                 );
             }
         }

@@ -192,11 +192,14 @@ pub(crate) fn check(cx: &mut Ctx, wf: &Workflow, config: &Config) {
                 .help("only main steps are undone when the run fails; move the step to `steps:` or drop its `compensate:`"),
             );
         }
-        if kind == "approval" && s.for_each.is_some() {
+        if let (true, Some(fe)) = (kind == "approval", &s.for_each) {
             cx.push(
-                Diag::new("approval", "an approval step cannot use `for_each`")
-                    .label(s.span, format!("step `{}` is an approval", s.id))
-                    .help("ask once in an approval step that the fan-out step `needs`"),
+                Diag::new(
+                    "approval",
+                    format!("an approval step cannot use `{}`", fe.key()),
+                )
+                .label(s.span, format!("step `{}` is an approval", s.id))
+                .help("ask once in an approval step that the fan-out step `needs`"),
             );
         }
         if kind == "approval" && s.cache.is_some() {
@@ -522,6 +525,23 @@ fn check_expr(
                         .label(span, "evaluated once for the whole step")
                         .help("`item` and `index` are available in the step's other fields"),
                     );
+                } else if let (Some(FanOut::Matrix(m)), "item", Some(name)) = (
+                    me.and_then(|s| s.for_each.as_ref()),
+                    r.root.as_str(),
+                    &r.name,
+                ) {
+                    // A matrix item has the axes and what `include` adds.
+                    let keys = m.keys();
+                    if !keys.contains(&name.as_str()) {
+                        cx.push(
+                            Diag::new("matrix", format!("the matrix has no axis `{name}`"))
+                                .label(span, "not a key of this matrix's items")
+                                .help(match did_you_mean(name, keys.iter().copied()) {
+                                    Some(h) => format!("did you mean `item.{h}`?"),
+                                    None => format!("items have {}", quoted_and(&keys)),
+                                }),
+                        );
+                    }
                 }
             }
             "error" if place != Place::RetryCondition => {

@@ -71,19 +71,33 @@ pub(crate) fn step(
         .get("continue_on_error")
         .and_then(|v| cx.bool(v, "continue_on_error"))
         .unwrap_or(false);
-    let for_each = f.get("for_each").and_then(|v| match &v.kind {
-        YamlKind::Seq(_) => cx.val(v, "for_each"),
-        YamlKind::Scalar(s) if s.text.contains("${{") => cx.val(v, "for_each"),
-        _ => {
-            cx.expected(v, "for_each", "a list or an expression giving a list");
-            None
-        }
-    });
+    if let (Some(m), Some(fe)) = (f.key("matrix"), f.key("for_each")) {
+        cx.push(
+            Diag::new("matrix", "a step has `matrix` or `for_each`, not both")
+                .label(m.span, "`matrix` here")
+                .label(fe.span, "and `for_each` here")
+                .help("keep one: `matrix` for combinations of axes, `for_each` for a list"),
+        );
+    }
+    let for_each = match f.get("matrix") {
+        Some(v) => matrix(cx, v).map(FanOut::Matrix),
+        None => f.get("for_each").and_then(|v| match &v.kind {
+            YamlKind::Seq(_) => cx.val(v, "for_each").map(FanOut::List),
+            YamlKind::Scalar(s) if s.text.contains("${{") => {
+                cx.val(v, "for_each").map(FanOut::List)
+            }
+            _ => {
+                cx.expected(v, "for_each", "a list or an expression giving a list");
+                None
+            }
+        }),
+    };
     let max_parallel = f
         .get("max_parallel")
         .and_then(|v| cx.count(v, "max_parallel", 1))
         .map(|n| n as usize);
-    if let (Some(k), None) = (f.key("max_parallel"), &for_each) {
+    let fans_out = f.has("for_each") || f.has("matrix");
+    if let (Some(k), false) = (f.key("max_parallel"), fans_out) {
         cx.push(
             Diag::new(
                 "for-each",
@@ -125,6 +139,15 @@ pub(crate) fn step(
         })
         .unwrap_or_default();
     let name = f.get("name").and_then(|v| cx.string(v, "name"));
+    let watch = f
+        .get("watch")
+        .map(|v| {
+            cx.string_list(v, "watch")
+                .into_iter()
+                .map(|(s, _)| s)
+                .collect()
+        })
+        .unwrap_or_default();
 
     Some(Step {
         definition: crate::digest::sha256_hex(y.to_json().to_string().as_bytes()),
@@ -144,7 +167,129 @@ pub(crate) fn step(
         compensate,
         priority,
         resources,
+        watch,
         body: main_body,
+    })
+}
+
+/// `matrix:`: axes (each a non-empty list, or an expression giving a
+/// list), and `include`/`exclude` lists of mappings.
+fn matrix(cx: &mut Ctx, y: &Yaml) -> Option<Matrix> {
+    let Some(entries) = y.as_map() else {
+        cx.expected(y, "matrix", "a mapping of axes to lists of values");
+        return None;
+    };
+    let mut ok = true;
+    let mut axes = Vec::new();
+    let mut include = Vec::new();
+    let mut exclude = Vec::new();
+    let mut exclude_keys: Vec<(String, Span)> = Vec::new();
+    for (k, v) in entries {
+        match k.name.as_str() {
+            which @ ("include" | "exclude") => {
+                let Some(list) = v.as_seq() else {
+                    cx.expected(v, which, "a list of mappings");
+                    ok = false;
+                    continue;
+                };
+                for e in list {
+                    match e.as_map() {
+                        Some(m) if !m.is_empty() => {
+                            let mut entry = Vec::new();
+                            for (ek, ev) in m {
+                                match cx.val(ev, which) {
+                                    Some(x) => entry.push((ek.name.clone(), x)),
+                                    None => ok = false,
+                                }
+                                if which == "exclude" {
+                                    exclude_keys.push((ek.name.clone(), ek.span));
+                                }
+                            }
+                            if which == "include" {
+                                include.push(entry);
+                            } else {
+                                exclude.push(entry);
+                            }
+                        }
+                        _ => {
+                            cx.expected(
+                                e,
+                                &format!("an entry of `{which}`"),
+                                "a non-empty mapping",
+                            );
+                            ok = false;
+                        }
+                    }
+                }
+            }
+            name => {
+                if !is_name(name) {
+                    cx.push(
+                        Diag::new("matrix", format!("invalid matrix axis name `{name}`"))
+                            .label(k.span, "not a valid name")
+                            .help("axis names are letters, digits, `_` and `-`, starting with a letter or `_` (`item.<axis>`)"),
+                    );
+                    ok = false;
+                    continue;
+                }
+                let val = match &v.kind {
+                    YamlKind::Seq(s) if s.is_empty() => {
+                        cx.push(
+                            Diag::new("matrix", format!("matrix axis `{name}` has no values"))
+                                .label(v.span, "an empty list")
+                                .help("give the axis at least one value, or remove it"),
+                        );
+                        None
+                    }
+                    YamlKind::Seq(_) => cx.val(v, "matrix"),
+                    YamlKind::Scalar(s) if s.text.contains("${{") => cx.val(v, "matrix"),
+                    _ => {
+                        cx.expected(
+                            v,
+                            &format!("matrix axis `{name}`"),
+                            "a list of values or an expression giving a list",
+                        );
+                        None
+                    }
+                };
+                match val {
+                    Some(val) => axes.push((name.to_string(), val)),
+                    None => ok = false,
+                }
+            }
+        }
+    }
+    if axes.is_empty() && ok {
+        cx.push(
+            Diag::new("matrix", "`matrix` has no axes")
+                .label(y.span, "no axis here")
+                .help("add an axis with its values, e.g. `matrix: { os: [linux, mac] }`; for a plain list of items use `for_each`"),
+        );
+    }
+    let names: Vec<&str> = axes.iter().map(|(n, _)| n.as_str()).collect();
+    for (key, span) in &exclude_keys {
+        if !names.contains(&key.as_str()) {
+            cx.push(
+                Diag::new(
+                    "matrix",
+                    format!("`exclude` names `{key}`, which is not an axis"),
+                )
+                .label(*span, "not an axis of this matrix")
+                .help(
+                    match crate::diag::did_you_mean(key, names.iter().copied()) {
+                        Some(h) => format!("did you mean `{h}`?"),
+                        None => format!("the axes are {}", keys::quoted_and(&names)),
+                    },
+                ),
+            );
+        }
+    }
+    // Even when broken (its problems are reported), the step still fans out
+    // to the checks of its expressions: `item` is defined in it.
+    Some(Matrix {
+        axes,
+        include,
+        exclude,
     })
 }
 

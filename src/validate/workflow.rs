@@ -47,10 +47,9 @@ pub(crate) fn workflow(
             String::new()
         }
     };
-    // Checked, not kept: nothing shows a description yet.
-    if let Some(v) = f.get("description") {
-        cx.string(v, "description");
-    }
+    let description = f
+        .get("description")
+        .and_then(|v| cx.string(v, "description"));
     let version = f.get("version").and_then(|v| cx.int(v, "version"));
     let inputs = f
         .get("inputs")
@@ -132,9 +131,24 @@ pub(crate) fn workflow(
         .get("outputs")
         .map(|v| cx.val_map(v, "outputs"))
         .unwrap_or_default();
+    // Diagnostics inside the dotenv files come after the workflow's own
+    // (their offsets are in other files).
+    let (dotenv, dotenv_diags) = match f.get("dotenv") {
+        Some(v) => {
+            let names = cx.string_list(v, "dotenv");
+            // `x.yaml` has the parent "": names stay as written (`.env`).
+            let base = src.path.parent().unwrap_or(std::path::Path::new(""));
+            match crate::load::dotenv::read(src, base, &names) {
+                Ok(d) => (d, Vec::new()),
+                Err(diags) => (Dotenv::default(), diags),
+            }
+        }
+        None => (Dotenv::default(), Vec::new()),
+    };
 
     let mut wf = Workflow {
         name,
+        description,
         version,
         inputs,
         env,
@@ -142,10 +156,11 @@ pub(crate) fn workflow(
         timeout,
         steps,
         outputs,
+        dotenv,
         source: src.clone(),
     };
     super::refs::check(&mut cx, &wf, config);
-    if cx.diags.is_empty() {
+    if cx.diags.is_empty() && dotenv_diags.is_empty() {
         wf.mark_stdout_readers();
         Ok(wf)
     } else {
@@ -156,6 +171,7 @@ pub(crate) fn workflow(
                 .map(|l| l.span.offset)
                 .unwrap_or(usize::MAX)
         });
+        cx.diags.extend(dotenv_diags);
         Err(cx.diags)
     }
 }
@@ -208,9 +224,9 @@ fn inputs(cx: &mut Ctx, y: &Yaml) -> Vec<InputDecl> {
             .get("required")
             .and_then(|r| cx.bool(r, "required"))
             .unwrap_or(false);
-        if let Some(d) = f.get("description") {
-            cx.string(d, "description");
-        }
+        let description = f
+            .get("description")
+            .and_then(|d| cx.string(d, "description"));
         let mut ok = true;
         let choices = f.get("enum").and_then(|e| match &e.kind {
             YamlKind::Seq(items) if !items.is_empty() => {
@@ -267,6 +283,7 @@ fn inputs(cx: &mut Ctx, y: &Yaml) -> Vec<InputDecl> {
                 default: default.map(|(_, v)| v),
                 required,
                 choices,
+                description,
             });
         }
     }

@@ -19,9 +19,9 @@ use serde_json::Value as Json;
 use super::Engine;
 use crate::cancel::{self, CancelLevel};
 use crate::event::{EventKind, Status, StepOutcome};
+use crate::exec::fanout::resolve_items;
 use crate::exec::state::step_view;
 use crate::exec::unit::{self, UnitResult};
-use crate::expr::eval::resolve;
 use crate::model::{Phase, Step, Workflow};
 
 impl Engine {
@@ -129,7 +129,7 @@ impl Engine {
             }
         };
         // `finally` sees what was undone.
-        let view = step_view(&self.state[i]);
+        let view = step_view(&self.state[i], self.wf.steps[i].for_each.is_some());
         self.state[i].view = Some(Arc::new(view));
         self.emit(EventKind::StepFinished {
             step: id,
@@ -263,9 +263,10 @@ impl Engine {
             return Json::Null;
         };
         let fns = self.status_fns(i);
-        match self.with_scope(fns, |scope| resolve(fe, scope)) {
-            Ok(Json::Array(values)) => values.get(k).cloned().unwrap_or(Json::Null),
-            _ => Json::Null,
+        let id = &self.wf.steps[i].id;
+        match self.with_scope(Some(i), fns, |scope| resolve_items(id, fe, scope)) {
+            Ok(f) => f.values.get(k).cloned().unwrap_or(Json::Null),
+            Err(_) => Json::Null,
         }
     }
 }

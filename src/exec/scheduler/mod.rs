@@ -12,11 +12,11 @@ use tokio::task::JoinSet;
 mod compensate;
 mod transitions;
 
-use super::state::{report, restored, Ready, StepState};
+use super::state::{env_writes, report, restored, Ready, StepEnv, StepState};
 use super::unit::{self, UnitCtx, UnitResult};
 use super::RunOptions;
 use crate::cancel::{self, CancelLevel, Canceller};
-use crate::event::{Event, EventKind, RunSummary, Sink, Status, StepReport};
+use crate::event::{Event, EventKind, Labeled, Labels, RunSummary, Sink, Status, StepReport};
 use crate::model::{Config, Phase, StepKind, Workflow};
 use crate::plan::Plan;
 
@@ -25,6 +25,8 @@ pub(crate) struct Engine {
     cfg: Arc<Config>,
     opts: RunOptions,
     sink: Arc<dyn Sink>,
+    /// Items' labels, which `sink` gives to their events.
+    labels: Arc<Labels>,
     /// Deps, dependents, needs and reads of every step, built before the run.
     plan: Arc<Plan>,
     waiting_on: Vec<usize>,
@@ -59,6 +61,9 @@ pub(crate) struct Engine {
     completed: Vec<(usize, Option<usize>)>,
     /// `compensation of `id` failed: …`, in the order they ran.
     compensation_failures: Vec<String>,
+    /// What each finished step wrote to `ORCH_ENV`, for the steps that
+    /// need it; only steps that wrote something.
+    env_writes: HashMap<usize, Vec<(String, String)>>,
 }
 
 impl Engine {
@@ -70,6 +75,11 @@ impl Engine {
         sink: Arc<dyn Sink>,
     ) -> Self {
         let n = wf.steps.len();
+        let labels = Arc::new(Labels::default());
+        let sink: Arc<dyn Sink> = Arc::new(Labeled {
+            inner: sink,
+            labels: labels.clone(),
+        });
         let waiting_on = plan.deps.iter().map(Vec::len).collect();
         let state = (0..n).map(|_| StepState::pending()).collect();
         let run_id = opts.run_id.clone();
@@ -91,6 +101,7 @@ impl Engine {
             wf,
             plan,
             sink,
+            labels,
             waiting_on,
             state,
             ready: BinaryHeap::new(),
@@ -115,6 +126,7 @@ impl Engine {
             held: None,
             completed: Vec::new(),
             compensation_failures: Vec::new(),
+            env_writes: HashMap::new(),
         };
         engine.restore();
         engine
@@ -149,6 +161,7 @@ impl Engine {
             st.duration = r.duration;
             st.result = Some(restored(&r));
             st.view = Some(Arc::new(r.view));
+            self.note_env_writes(i);
             for &d in &self.plan.dependents[i] {
                 self.waiting_on[d] -= 1;
             }
@@ -554,6 +567,52 @@ impl Engine {
         });
     }
 
+    /// Keep what step `i`, now terminal, wrote to `ORCH_ENV`.
+    fn note_env_writes(&mut self, i: usize) {
+        let writes = self.state[i]
+            .view
+            .as_deref()
+            .map(env_writes)
+            .unwrap_or_default();
+        if !writes.is_empty() {
+            self.env_writes.insert(i, writes);
+        }
+    }
+
+    /// The environment of step `i`: the workflow's `env:`, then the
+    /// `ORCH_ENV` writes of every step it needs, directly or not, deepest
+    /// last (so a step's write overrides those of the steps it needs; among
+    /// steps that do not need each other, the deeper, then the later in
+    /// the file, wins). Its own `env:` is added over it when it resolves.
+    pub(super) fn step_env(&self, i: usize) -> StepEnv {
+        if let Some(e) = &self.state[i].env {
+            return e.clone();
+        }
+        let writers: Vec<usize> = self.env_writes.keys().copied().collect();
+        let above = self.plan.ancestors_among(i, &writers);
+        if above.is_empty() {
+            return StepEnv {
+                pairs: self.base_env.clone(),
+                context: self.env_ctx.clone(),
+            };
+        }
+        let mut pairs = (*self.base_env).clone();
+        let mut context = (*self.env_ctx).clone();
+        for w in above {
+            for (k, v) in self.env_writes.get(&w).into_iter().flatten() {
+                pairs.retain(|(x, _)| x != k);
+                pairs.push((k.clone(), v.clone()));
+                if let Json::Object(m) = &mut context {
+                    m.insert(k.clone(), Json::String(v.clone()));
+                }
+            }
+        }
+        StepEnv {
+            pairs: Arc::new(pairs),
+            context: Arc::new(context),
+        }
+    }
+
     /// What unit `i` (item `item`) of `wf` runs with.
     fn unit_ctx(
         &self,
@@ -570,15 +629,16 @@ impl Engine {
             };
             self.opts.resume_children.get(&shown).cloned()
         };
+        let env = self.step_env(i);
         UnitCtx {
             wf,
             step: i,
             item,
             views,
             inputs: self.inputs.clone(),
-            env_ctx: self.env_ctx.clone(),
+            env_ctx: env.context,
             run_ctx: self.run_ctx.clone(),
-            base_env: self.base_env.clone(),
+            base_env: env.pairs,
             project_dir: self.opts.project_dir.clone(),
             scratch_dir: self.opts.scratch_dir.clone(),
             grace: self.opts.grace,
@@ -615,10 +675,9 @@ impl Engine {
                 self.set_terminal(i, status, error);
             }
             Some(k) => {
-                let id = format!("{}[{k}]", self.wf.steps[i].id);
-                self.emit_end(i, &id, &result);
+                self.emit_end(i, k, &result);
                 if result.status == Status::Failed && !self.wf.steps[i].continue_on_error {
-                    self.failures.push(id);
+                    self.failures.push(format!("{}[{k}]", self.wf.steps[i].id));
                 }
                 let cap = self.wf.steps[i].max_parallel.unwrap_or(usize::MAX);
                 let Some(items) = self.state[i].items.as_mut() else {

@@ -9,7 +9,8 @@ use serde_json::{Map, Value as Json};
 
 use super::Engine;
 use crate::event::{EventKind, Status, StepOutcome};
-use crate::exec::state::{step_view, unit_view, Items};
+use crate::exec::fanout::{resolve_items, Fanned};
+use crate::exec::state::{item_view, step_view, unit_view, Items};
 use crate::exec::unit::UnitResult;
 use crate::expr::eval::resolve;
 use crate::expr::{Scope, StatusFns};
@@ -46,13 +47,23 @@ impl Engine {
         self.state[i].view.as_deref().cloned()
     }
 
-    /// Evaluate with the run's context: inputs, env, run, finished steps.
-    pub(super) fn with_scope<T>(&self, status: StatusFns, f: impl FnOnce(&Scope<'_>) -> T) -> T {
+    /// Evaluate with the run's context: inputs, env (step `at`'s, with what
+    /// the steps it needs wrote to `ORCH_ENV`), run, finished steps.
+    pub(super) fn with_scope<T>(
+        &self,
+        at: Option<usize>,
+        status: StatusFns,
+        f: impl FnOnce(&Scope<'_>) -> T,
+    ) -> T {
         let lookup = |id: &str| self.lookup_view(id);
         let no_secrets = |_: &str| None;
+        let env = match at {
+            Some(i) => self.step_env(i).context,
+            None => self.env_ctx.clone(),
+        };
         f(&Scope {
             inputs: &self.inputs,
-            env: &self.env_ctx,
+            env: &env,
             run: &self.run_ctx,
             steps: &lookup,
             secrets: &no_secrets,
@@ -66,13 +77,15 @@ impl Engine {
 
     /// A step whose needs are all terminal: evaluate `if`, then queue it or skip it.
     pub(super) fn decide(&mut self, i: usize) {
+        // Every step it needs is terminal now: its environment is final.
+        self.state[i].env = Some(self.step_env(i));
         let step = &self.wf.steps[i];
         let fns = self.status_fns(i);
         let (run, error) = match &step.cond {
             None => (fns.success, None),
             // Without a status function, `if: x` means `success() && x`.
             Some(c) if !c.uses_status_fn() && !fns.success => (false, None),
-            Some(c) => self.with_scope(fns, |scope| {
+            Some(c) => self.with_scope(Some(i), fns, |scope| {
                 match crate::expr::eval(c, scope).and_then(|j| crate::expr::eval::truthy(&j)) {
                     Ok(b) => (b, None),
                     Err(e) => (false, Some(format!("if: {}", e.message))),
@@ -94,67 +107,61 @@ impl Engine {
             return;
         }
         if let Some(fe) = &step.for_each {
-            let values = self.with_scope(fns, |scope| resolve(fe, scope));
-            match values {
-                Ok(Json::Array(values)) => {
-                    let n = values.len();
-                    self.emit(EventKind::StepStarted {
-                        step: step.id.clone(),
-                        attempt: None,
-                        max_attempts: None,
-                    });
-                    self.state[i].started = Some(Instant::now());
-                    self.state[i].status = Status::Running;
-                    let mut items = Items {
-                        values,
-                        results: (0..n).map(|_| None).collect(),
-                        ..Items::default()
-                    };
-                    // Items that succeeded in an earlier attempt keep their
-                    // results (`orch resume`); only the others run.
-                    let kept = self.opts.restore_items.remove(&step.id).unwrap_or_default();
-                    let mut undo = Vec::new();
-                    for (k, r) in kept {
-                        if let Some(slot) = items.results.get_mut(k) {
-                            *slot = Some(crate::exec::state::restored(&r));
-                            items.done += 1;
-                            undo.push(k);
-                        }
-                    }
-                    items.skip_done();
-                    let all_kept = n > 0 && items.done == n;
-                    self.state[i].items = Some(items);
-                    undo.sort_unstable();
-                    for k in undo {
-                        self.completed_unit(i, Some(k));
-                    }
-                    if n == 0 || all_kept {
-                        self.finish_items(i);
-                        return;
-                    }
-                }
-                Ok(other) => {
-                    self.fail_now(
-                        i,
-                        format!(
-                            "for_each must give a list, got {}",
-                            crate::validate::json_kind_of(&other)
-                        ),
-                    );
-                    return;
-                }
+            let id = step.id.clone();
+            let fanned = self.with_scope(Some(i), fns, |scope| resolve_items(&id, fe, scope));
+            let Fanned { values, labels } = match fanned {
+                Ok(f) => f,
                 Err(e) => {
-                    self.fail_now(i, format!("for_each: {}", e.message));
+                    self.fail_now(i, e);
                     return;
                 }
+            };
+            let n = values.len();
+            for (k, l) in labels.iter().enumerate() {
+                self.labels.set(format!("{id}[{k}]"), l.clone());
+            }
+            self.emit(EventKind::StepStarted {
+                step: id.clone(),
+                attempt: None,
+                max_attempts: None,
+            });
+            self.state[i].started = Some(Instant::now());
+            self.state[i].status = Status::Running;
+            let mut items = Items {
+                values,
+                labels,
+                results: (0..n).map(|_| None).collect(),
+                ..Items::default()
+            };
+            // Items that succeeded in an earlier attempt keep their
+            // results (`orch resume`); only the others run.
+            let kept = self.opts.restore_items.remove(&id).unwrap_or_default();
+            let mut undo = Vec::new();
+            for (k, r) in kept {
+                if let Some(slot) = items.results.get_mut(k) {
+                    *slot = Some(crate::exec::state::restored(&r));
+                    items.done += 1;
+                    undo.push(k);
+                }
+            }
+            items.skip_done();
+            let all_kept = n > 0 && items.done == n;
+            self.state[i].items = Some(items);
+            undo.sort_unstable();
+            for k in undo {
+                self.completed_unit(i, Some(k));
+            }
+            if n == 0 || all_kept {
+                self.finish_items(i);
+                return;
             }
         }
         self.enqueue(i);
     }
 
-    /// The end of one `for_each` item.
     /// The end of item `id` of step `i`.
-    pub(super) fn emit_end(&mut self, i: usize, id: &str, r: &UnitResult) {
+    pub(super) fn emit_end(&mut self, i: usize, k: usize, r: &UnitResult) {
+        let id = format!("{}[{k}]", self.wf.steps[i].id);
         let allowed = r.status == Status::Failed && self.wf.steps[i].continue_on_error;
         self.emit(EventKind::StepFinished {
             step: id.to_string(),
@@ -167,7 +174,10 @@ impl Engine {
                 error: r.error.clone(),
                 exit_code: r.exit_code,
                 http_status: r.http_status,
-                result: Some(Arc::new(unit_view(r.status, Some(r), r.error.as_deref()))),
+                result: Some(Arc::new(match &self.state[i].items {
+                    Some(items) => item_view(items, k, Some(r)),
+                    None => unit_view(r.status, Some(r), r.error.as_deref()),
+                })),
                 cache: r.cache.clone(),
                 allowed,
             },
@@ -228,11 +238,12 @@ impl Engine {
         st.status = status;
         st.error = error.clone();
         st.duration = st.started.map(|s| s.elapsed());
-        let view = step_view(st);
+        let view = step_view(st, step.for_each.is_some());
         st.view = Some(Arc::new(view));
         if status == Status::Succeeded && st.items.is_none() {
             self.completed_unit(i, None);
         }
+        self.note_env_writes(i);
         let step = &self.wf.steps[i];
         let st = &self.state[i];
         if status == Status::Failed && !step.continue_on_error {
@@ -276,7 +287,7 @@ impl Engine {
         let mut out = Map::new();
         let mut err = None;
         let (failing, cancelled) = (self.failing, self.cancelled);
-        self.with_scope(StatusFns::default(), |scope| {
+        self.with_scope(None, StatusFns::default(), |scope| {
             for (k, v) in &self.wf.outputs {
                 match resolve(v, scope) {
                     Ok(j) => {

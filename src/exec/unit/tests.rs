@@ -50,7 +50,9 @@ impl Fixture {
         let cfg = Arc::new(crate::validate::config::config(&src).expect("config"));
         let src = Arc::new(crate::source::Source::new("w.yaml", "w.yaml", workflow));
         let wf = Arc::new(crate::validate::workflow_source(&src, &cfg).expect("workflow"));
-        let services = Some(Arc::new(Runtime::new(cfg.clone(), None).expect("client")));
+        let services = Some(Arc::new(
+            Runtime::new(cfg.clone(), None, None, Default::default()).expect("client"),
+        ));
         let (canceller, cancel) = cancel::channel();
         Fixture {
             wf,

@@ -166,7 +166,7 @@ fn failure_block(run: &Run<'_>, id: &str, open: bool) -> String {
         "<details{}><summary>{} <code>{}</code> failed{}{error}</summary>\n\n",
         if open { " open" } else { "" },
         if allowed { "⚠️" } else { "❌" },
-        html(id),
+        html(find(&run.summary.steps, id).map_or(id, |s| s.shown())),
         if allowed { " (allowed)" } else { "" },
     );
     match run.tails.iter().find(|(t, _)| t == id) {
@@ -226,7 +226,7 @@ fn table_row(step: &StepReport, item: bool, row: Option<&Row>) -> String {
     let indent = if item { "↳ " } else { "" };
     format!(
         "| {indent}`{}` | {mark} | {duration} | {attempts} | {cache} |\n",
-        cell(&step.id)
+        cell(step.shown())
     )
 }
 

@@ -203,6 +203,7 @@ impl TtyReporter {
         &self,
         st: &mut State,
         id: &str,
+        shown: &str,
         attempt: Option<u32>,
         max_attempts: Option<u32>,
     ) {
@@ -220,7 +221,7 @@ impl TtyReporter {
         let bar = self
             .multi
             .insert_before(&self.run_bar, ProgressBar::new_spinner());
-        bar.set_style(self.spinner_style(id, &live));
+        bar.set_style(self.spinner_style(shown, &live));
         let r = Running {
             bar,
             info: SpinnerInfo {
@@ -267,8 +268,8 @@ impl TtyReporter {
         &self,
         st: &mut State,
         id: &str,
-        next: u32,
-        max: u32,
+        shown: &str,
+        (next, max): (u32, u32),
         error: &str,
         delay: Duration,
     ) {
@@ -278,7 +279,7 @@ impl TtyReporter {
             self.println(&paint(
                 &self.palette.dim,
                 &format!(
-                    "↻ {id} attempt {}/{max} failed: {}; retrying in {delay}",
+                    "↻ {shown} attempt {}/{max} failed: {}; retrying in {delay}",
                     next.saturating_sub(1),
                     first_line(&error)
                 ),
@@ -292,7 +293,7 @@ impl TtyReporter {
         }
     }
 
-    fn step_finished(&self, st: &mut State, id: &str, name: Name, o: &StepOutcome) {
+    fn step_finished(&self, st: &mut State, id: &str, shown: &str, name: Name, o: &StepOutcome) {
         let running = st.running.remove(id);
         self.on_screen.store(st.running.len(), Ordering::Relaxed);
         let mut elapsed = None;
@@ -307,7 +308,7 @@ impl TtyReporter {
         self.count(st, id);
         let status = o.status;
         let end = StepEnd {
-            id,
+            id: shown,
             status,
             // A skipped step never ran: no duration, whatever the event says.
             not_started: name == Name::StepSkipped,
@@ -424,12 +425,14 @@ impl Sink for TtyReporter {
             self.run_bar.enable_steady_tick(Duration::from_millis(250));
             return;
         }
+        // An item is shown with its values: `test (linux, 20)`.
+        let shown = ev.shown_step().unwrap_or_default();
         match &ev.kind {
             EventKind::StepStarted {
                 step,
                 attempt,
                 max_attempts,
-            } => self.step_started(&mut st, step, *attempt, *max_attempts),
+            } => self.step_started(&mut st, step, shown, *attempt, *max_attempts),
             EventKind::StepRetrying {
                 step,
                 attempt,
@@ -437,9 +440,16 @@ impl Sink for TtyReporter {
                 error,
                 delay,
                 ..
-            } => self.step_retrying(&mut st, step, *attempt, *max_attempts, error, *delay),
+            } => self.step_retrying(
+                &mut st,
+                step,
+                shown,
+                (*attempt, *max_attempts),
+                error,
+                *delay,
+            ),
             EventKind::StepFinished { step, outcome } => {
-                self.step_finished(&mut st, step, Name::of(&ev.kind), outcome)
+                self.step_finished(&mut st, step, shown, Name::of(&ev.kind), outcome)
             }
             EventKind::ApprovalRequested { step, .. } => self.approval(&mut st, step, true),
             EventKind::ApprovalDecided { step, .. } => self.approval(&mut st, step, false),

@@ -34,19 +34,24 @@ pub(super) fn summary_lines(p: &Palette, o: &RunSummary) -> Vec<String> {
     if !o.failures.is_empty() {
         lines.push(String::new());
         lines.push(paint(&p.bold, "Failed steps (in the order they failed):"));
-        let width = o
+        // Items by their values: `test (linux, 20)`.
+        let shown: Vec<&str> = o
             .failures
+            .iter()
+            .map(|id| find_step(&o.steps, id).map_or(id.as_str(), |s| s.shown()))
+            .collect();
+        let width = shown
             .iter()
             .map(|id| console::measure_text_width(id))
             .max()
             .unwrap_or(0);
-        for (n, id) in o.failures.iter().enumerate() {
+        for (n, (id, name)) in o.failures.iter().zip(&shown).enumerate() {
             let error = find_step(&o.steps, id)
                 .and_then(|s| s.error.as_deref())
                 .unwrap_or("failed")
                 .trim_end();
             // Pad before styling: escape codes would upset the widths.
-            let padded = format!("{id:<width$}");
+            let padded = format!("{name:<width$}");
             let num = format!("{:>3}.", n + 1);
             let indent = " ".repeat(num.len() + 1 + width + 2);
             let error = error.replace('\n', &format!("\n{indent}"));
@@ -110,6 +115,7 @@ pub(super) mod tests {
     pub(crate) fn report(id: &str, status: Status, error: Option<&str>) -> StepReport {
         StepReport {
             id: id.into(),
+            label: None,
             status,
             error: error.map(Into::into),
             outputs: serde_json::Value::Null,

@@ -56,7 +56,7 @@ pub(crate) static ORCHESTRATION: Table = Table {
         Key::new(
             "middleware",
             list(&Ty::Object(&MIDDLEWARE)),
-            "request middleware (see [Middleware](#middleware)); with `enabled: false`, `authentication` sends no service credentials (and fetches none) and `metrics` turns off the metrics push; `caching` (off unless listed) reuses GET responses within a run; secret masking is always on, whatever this says",
+            "request middleware (see [Middleware](#middleware)); with `enabled: false`, `authentication` sends no service credentials (and fetches none) and `metrics` turns off the metrics push; `caching` (off unless listed) reuses GET responses in a run and across runs; secret masking is always on, whatever this says",
         ),
         Key::new("telemetry", Ty::Object(&TELEMETRY), "where events go besides the output"),
         Key::new(

@@ -56,6 +56,7 @@ version: 2
 inputs:
   env: { type: string, default: dev, enum: [dev, prod], required: false, description: where }
 env: { A: "1" }
+dotenv: [no-such.env]
 concurrency: 2
 timeout: 1h
 defaults:
@@ -77,6 +78,7 @@ steps:
     shell: sh
     outputs: { x: "${{ steps.a.stdout }}" }
     cache: { ttl: 1h, key: k, sources: ["*.rs"] }
+    watch: ["*.md"]
   - id: b
     needs: a
     if: "steps.a.status == 'succeeded'"
@@ -93,7 +95,8 @@ steps:
   - id: f
     call: { capability: summarize, endpoint: ep, with: { text: hi } }
   - id: g
-    transform: { n: 1 }
+    matrix: { os: [linux, mac], n: [1, 2], include: [{ os: mac, extra: x }], exclude: [{ n: 2 }] }
+    transform: { n: "${{ item.os }}" }
   - id: h
     approval: { message: "Go?", timeout: 1h }
   - id: i
@@ -426,4 +429,19 @@ fn middleware_toggles_reach_the_config() {
     // Any `enabled: false` entry wins, as for `metrics`.
     let off = mw("middleware: [ { id: caching }, { id: caching, enabled: false } ]");
     assert!(!off.caching);
+}
+
+/// The fixtures that use every key pass the generated schemas too, so no
+/// key is stricter in the schema than in the validator.
+#[test]
+fn the_schemas_accept_every_key() {
+    for (schema, text) in [
+        (super::schema::workflow(), FULL_WORKFLOW),
+        (super::schema::config(), FULL_CONFIG),
+    ] {
+        let v = jsonschema::draft7::new(&schema).expect("schema compiles");
+        let doc: serde_json::Value = serde_yaml::from_str(text).expect("YAML");
+        let errs: Vec<String> = v.iter_errors(&doc).map(|e| e.to_string()).collect();
+        assert!(errs.is_empty(), "{errs:#?}");
+    }
 }

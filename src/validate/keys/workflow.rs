@@ -8,6 +8,8 @@ pub(crate) const SHELLS: &[&str] = &["sh", "bash"];
 pub(crate) const DELAY_STRATEGIES: &[&str] = &["fixed", "linear", "exponential"];
 /// The keys of an `http` step that give its body.
 pub(crate) const HTTP_BODIES: &[&str] = &["json", "body", "form"];
+/// The keys that run a step once per item.
+pub(crate) const FAN_OUTS: &[&str] = &["for_each", "matrix"];
 pub(crate) const CALL_TARGETS: &[&str] = &["service", "capability"];
 
 const NAME: Ty = Ty::Name {
@@ -45,7 +47,7 @@ pub(crate) static WORKFLOW: Table = Table {
             "the workflow's name (`run.workflow`, `ORCH_WORKFLOW`, events)",
         )
         .required(),
-        Key::new("description", Ty::Str, "free text"),
+        Key::new("description", Ty::Str, "free text, shown by `orch list`"),
         Key::new(
             "version",
             Ty::Int { min: None },
@@ -68,6 +70,12 @@ pub(crate) static WORKFLOW: Table = Table {
             "env",
             VALUES,
             "environment for every `run` step; values may hold expressions and become text",
+        )
+        .default("none"),
+        Key::new(
+            "dotenv",
+            Ty::OneOrList(&Ty::Str),
+            "dotenv files, relative to the workflow file, read in order (a later file wins); a missing file is skipped; their values are below `env:` and below orch's own environment",
         )
         .default("none"),
         Key::new(
@@ -180,7 +188,7 @@ pub(crate) static INPUT: Table = Table {
             "with no default: the run refuses to start without it",
         )
         .default("`false`"),
-        Key::new("description", Ty::Str, "free text"),
+        Key::new("description", Ty::Str, "free text, shown by `orch list`"),
     ],
 };
 
@@ -190,7 +198,7 @@ pub(crate) static STEP: Table = Table {
     noun: "step",
     plural: "steps",
     section: Some("steps"),
-    groups: &[],
+    groups: &[Group { keys: FAN_OUTS, required: false }],
     keys: &[
         Key::new("id", STEP_ID, "the step's id, unique in the file").required(),
         Key::new("name", Ty::Str, "display name, used by `orch graph`").default("the id"),
@@ -237,9 +245,18 @@ pub(crate) static STEP: Table = Table {
             "run the step once per item of the list (an expression must give a list), see [for_each](#for_each-and-max_parallel)",
         ),
         Key::new(
+            "matrix",
+            Ty::Map {
+                key: &NAME,
+                of: &Ty::Either(&[Ty::List { of: &Ty::Any, non_empty: true }, Ty::Template]),
+                non_empty: true,
+            },
+            "instead of `for_each`: run the step once per combination of the axes, `include`/`exclude` as GitHub Actions, see [matrix](#matrix)",
+        ),
+        Key::new(
             "max_parallel",
             Ty::Int { min: Some(1) },
-            "items of this `for_each` step running at once (only with `for_each`)",
+            "items of this `for_each`/`matrix` step running at once (only with one of them)",
         )
         .default("unlimited"),
         Key::new(
@@ -252,6 +269,12 @@ pub(crate) static STEP: Table = Table {
             "cache",
             Ty::Either(&[Ty::Bool, Ty::Object(&CACHE)]),
             "reuse the results of an earlier run",
+        )
+        .default("none"),
+        Key::new(
+            "watch",
+            Ty::OneOrList(&Ty::Str),
+            "globs, relative to the workflow file, of more files whose changes start a new run under `orch run --watch`",
         )
         .default("none"),
         Key::new(

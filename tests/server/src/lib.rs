@@ -23,7 +23,7 @@
 //! | `/redirect/{n}` | 302 to `/redirect/{n-1}`; `/redirect/0` is 200 `{"redirected":true}` |
 //! | `/redirect-loop`, `/redirect-loop/{key}` | 302 to itself, forever |
 //! | `/redirect-to?url=U` | 302 to `U` (another port, to see which headers follow) |
-//! | `/cacheable/{key}?cc=C&etag=E` | 200 `{"n":k}` with `Cache-Control: C` and `ETag: "E"` when given; 304 (no body) when `If-None-Match` is `"E"` |
+//! | `/cacheable/{key}?cc=C&etag=E&expires=S&lm=1&say=HEX` | 200 `{"n":k}` with `Cache-Control: C` and `ETag: "E"` when given, `Date` and `Expires` S seconds later with `expires`, `Last-Modified` (a fixed date) with `lm`, and `"say":"text"` (HEX decoded) in the body with `say`; 304 (no body) when `If-None-Match` is `"E"` or `If-Modified-Since` is the `Last-Modified` |
 //! | anything else | 404 `{"error":"not found"}` |
 //!
 //! `k` in `{"attempt":k}` is the 1-based count of requests for that key, over the
@@ -359,14 +359,42 @@ async fn handle(
                         .get("if-none-match")
                         .is_some_and(|v| header_text(v) == e)
                 });
+                let last_modified = text("lm").map(|_| LAST_MODIFIED.to_string());
+                let unmodified = last_modified.as_deref().is_some_and(|lm| {
+                    head.headers
+                        .get("if-modified-since")
+                        .is_some_and(|v| header_text(v) == lm)
+                });
+                let now = std::time::SystemTime::now();
+                let expires = text("expires")
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .map(|s| httpdate::fmt_http_date(now + Duration::from_secs(s)));
+                let date = expires.as_ref().map(|_| httpdate::fmt_http_date(now));
+                let say = text("say").map(|h| {
+                    let bytes: Vec<u8> = (0..h.len() / 2)
+                        .filter_map(|i| u8::from_str_radix(h.get(2 * i..2 * i + 2)?, 16).ok())
+                        .collect();
+                    String::from_utf8_lossy(&bytes).into_owned()
+                });
+                let matched = matched || unmodified;
                 let mut r = if matched {
                     let mut r = Response::new(Full::new(Bytes::new()));
                     *r.status_mut() = StatusCode::NOT_MODIFIED;
                     r
                 } else {
-                    json(StatusCode::OK, format!(r#"{{"n":{n}}}"#))
+                    let mut body = serde_json::json!({ "n": n });
+                    if let Some(say) = say {
+                        body["say"] = say.into();
+                    }
+                    json(StatusCode::OK, body.to_string())
                 };
-                for (name, v) in [("cache-control", text("cc")), ("etag", etag)] {
+                for (name, v) in [
+                    ("cache-control", text("cc")),
+                    ("etag", etag),
+                    ("last-modified", last_modified),
+                    ("date", date),
+                    ("expires", expires),
+                ] {
                     if let Some(v) = v.and_then(|v| HeaderValue::from_str(&v).ok()) {
                         r.headers_mut().insert(name, v);
                     }
@@ -393,6 +421,9 @@ async fn handle(
     };
     Ok(answer)
 }
+
+/// The `Last-Modified` of `/cacheable/{key}?lm=1`.
+pub const LAST_MODIFIED: &str = "Wed, 21 Oct 2015 07:28:00 GMT";
 
 fn json(status: StatusCode, body: impl Into<Bytes>) -> Answer {
     let mut r = Response::new(Full::new(body.into()));

@@ -1,0 +1,307 @@
+//! The items of a `for_each` or `matrix` step, and how each is shown:
+//! `test (linux, 20)`. A matrix is expanded as GitHub Actions'
+//! `strategy.matrix`: the cross product (first axis outermost), minus
+//! `exclude`, plus `include`.
+
+use serde_json::Value as Json;
+
+use crate::expr::eval::resolve;
+use crate::expr::Scope;
+use crate::model::{FanOut, Matrix, Val};
+
+/// How many characters of values a label shows before it is cut.
+const LABEL_MAX: usize = 60;
+
+/// A step's items, each with its label.
+#[derive(Debug, Default)]
+pub(crate) struct Fanned {
+    pub(crate) values: Vec<Json>,
+    pub(crate) labels: Vec<String>,
+}
+
+/// One matrix combination, keys in the order they are shown.
+type Combo = Vec<(String, Json)>;
+
+/// Evaluate `for_each`/`matrix` of step `id`; the error is the step's.
+pub(crate) fn resolve_items(id: &str, f: &FanOut, scope: &Scope<'_>) -> Result<Fanned, String> {
+    match f {
+        FanOut::List(v) => match resolve(v, scope) {
+            Ok(Json::Array(values)) => Ok(Fanned {
+                labels: values.iter().map(|v| label(id, &parts_of(v))).collect(),
+                values,
+            }),
+            Ok(other) => Err(format!(
+                "for_each must give a list, got {}",
+                crate::validate::json_kind_of(&other)
+            )),
+            Err(e) => Err(format!("for_each: {}", e.message)),
+        },
+        FanOut::Matrix(m) => {
+            let combos = matrix(m, scope).map_err(|e| format!("matrix: {e}"))?;
+            Ok(Fanned {
+                labels: combos
+                    .iter()
+                    .map(|c| label(id, &c.iter().map(|(_, v)| v).collect::<Vec<_>>()))
+                    .collect(),
+                values: combos
+                    .into_iter()
+                    .map(|c| Json::Object(c.into_iter().collect()))
+                    .collect(),
+            })
+        }
+    }
+}
+
+fn matrix(m: &Matrix, scope: &Scope<'_>) -> Result<Vec<Combo>, String> {
+    let mut axes = Vec::new();
+    for (name, v) in &m.axes {
+        match resolve(v, scope) {
+            Ok(Json::Array(values)) if values.is_empty() => {
+                return Err(format!("axis `{name}` is an empty list"))
+            }
+            Ok(Json::Array(values)) => axes.push((name.clone(), values)),
+            Ok(other) => {
+                return Err(format!(
+                    "axis `{name}` must give a list, got {}",
+                    crate::validate::json_kind_of(&other)
+                ))
+            }
+            Err(e) => return Err(format!("axis `{name}`: {}", e.message)),
+        }
+    }
+    let entries = |list: &[Vec<(String, Val)>]| -> Result<Vec<Combo>, String> {
+        list.iter()
+            .map(|entry| {
+                entry
+                    .iter()
+                    .map(|(k, v)| Ok((k.clone(), resolve(v, scope).map_err(|e| e.message)?)))
+                    .collect()
+            })
+            .collect()
+    };
+    Ok(expand(&axes, &entries(&m.include)?, &entries(&m.exclude)?))
+}
+
+/// The combinations of `axes`, minus those matching an `exclude` entry on
+/// all its keys, plus `include`: an entry that matches a combination on
+/// every axis key it names extends it with its other keys (values that
+/// `include` added may be overwritten, the axes' never are); an entry that
+/// extends none is a combination of its own.
+pub(crate) fn expand(
+    axes: &[(String, Vec<Json>)],
+    include: &[Combo],
+    exclude: &[Combo],
+) -> Vec<Combo> {
+    let mut combos: Vec<Combo> = vec![Vec::new()];
+    for (name, values) in axes {
+        combos = combos
+            .into_iter()
+            .flat_map(|c| {
+                values.iter().map(move |v| {
+                    let mut c = c.clone();
+                    c.push((name.clone(), v.clone()));
+                    c
+                })
+            })
+            .collect();
+    }
+    if axes.is_empty() {
+        combos.clear();
+    }
+    let get = |c: &Combo, k: &str| c.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    combos.retain(|c| {
+        !exclude
+            .iter()
+            .any(|e| e.iter().all(|(k, v)| get(c, k).as_ref() == Some(v)))
+    });
+    let is_axis = |k: &str| axes.iter().any(|(n, _)| n == k);
+    let original = combos.len();
+    for entry in include {
+        let mut extended = false;
+        for c in combos.iter_mut().take(original) {
+            let fits = entry
+                .iter()
+                .filter(|(k, _)| is_axis(k))
+                .all(|(k, v)| get(c, k).as_ref() == Some(v));
+            if !fits {
+                continue;
+            }
+            extended = true;
+            for (k, v) in entry.iter().filter(|(k, _)| !is_axis(k)) {
+                match c.iter_mut().find(|(n, _)| n == k) {
+                    Some(slot) => slot.1 = v.clone(),
+                    None => c.push((k.clone(), v.clone())),
+                }
+            }
+        }
+        if !extended {
+            combos.push(entry.clone());
+        }
+    }
+    combos
+}
+
+/// The values an item is shown by: a list's elements, a mapping's values
+/// in key order, or the value itself.
+fn parts_of(v: &Json) -> Vec<&Json> {
+    match v {
+        Json::Array(l) => l.iter().collect(),
+        Json::Object(m) => m.values().collect(),
+        other => vec![other],
+    }
+}
+
+/// `id (v1, v2, …)`, the values cut at [`LABEL_MAX`] characters.
+pub(crate) fn label(id: &str, parts: &[&Json]) -> String {
+    let text = parts
+        .iter()
+        .map(|v| match v {
+            Json::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    // One line, whatever the values hold.
+    let text: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let text = if text.chars().count() > LABEL_MAX {
+        let cut: String = text.chars().take(LABEL_MAX - 1).collect();
+        format!("{}…", cut.trim_end())
+    } else {
+        text
+    };
+    format!("{id} ({text})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn axis(name: &str, v: Json) -> (String, Vec<Json>) {
+        (name.into(), v.as_array().cloned().unwrap_or_default())
+    }
+
+    fn entry(v: Json) -> Combo {
+        v.as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    fn shown(cs: &[Combo]) -> Vec<Json> {
+        cs.iter()
+            .map(|c| Json::Object(c.iter().cloned().collect()))
+            .collect()
+    }
+
+    #[test]
+    fn the_first_axis_is_outermost() {
+        let cs = expand(
+            &[
+                axis("os", json!(["linux", "mac"])),
+                axis("node", json!([18, 20])),
+            ],
+            &[],
+            &[],
+        );
+        let labels: Vec<String> = cs
+            .iter()
+            .map(|c| label("t", &c.iter().map(|(_, v)| v).collect::<Vec<_>>()))
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                "t (linux, 18)",
+                "t (linux, 20)",
+                "t (mac, 18)",
+                "t (mac, 20)"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_partial_exclude_removes_every_match() {
+        let cs = expand(
+            &[
+                axis("os", json!(["linux", "mac"])),
+                axis("node", json!([18, 20])),
+                axis("arch", json!(["x64", "arm"])),
+            ],
+            &[],
+            &[entry(json!({"os": "mac", "node": 18}))],
+        );
+        assert_eq!(cs.len(), 6);
+        assert!(shown(&cs)
+            .iter()
+            .all(|c| !(c["os"] == "mac" && c["node"] == 18)));
+    }
+
+    #[test]
+    fn include_extends_matches_or_adds_a_combination() {
+        let axes = [
+            axis("fruit", json!(["apple", "pear"])),
+            axis("animal", json!(["cat", "dog"])),
+        ];
+        let cs = expand(
+            &axes,
+            &[
+                entry(json!({"color": "green"})),
+                entry(json!({"color": "pink", "animal": "cat"})),
+                entry(json!({"fruit": "apple", "shape": "circle"})),
+                entry(json!({"fruit": "banana"})),
+                entry(json!({"fruit": "banana", "animal": "cat"})),
+            ],
+            &[],
+        );
+        // GitHub Actions' documented example.
+        assert_eq!(
+            shown(&cs),
+            [
+                json!({"fruit": "apple", "animal": "cat", "color": "pink", "shape": "circle"}),
+                json!({"fruit": "apple", "animal": "dog", "color": "green", "shape": "circle"}),
+                json!({"fruit": "pear", "animal": "cat", "color": "pink"}),
+                json!({"fruit": "pear", "animal": "dog", "color": "green"}),
+                json!({"fruit": "banana"}),
+                json!({"fruit": "banana", "animal": "cat"}),
+            ]
+        );
+        // Added keys are shown after the axes, in the order they came.
+        assert_eq!(
+            label("t", &cs[0].iter().map(|(_, v)| v).collect::<Vec<_>>()),
+            "t (apple, cat, pink, circle)"
+        );
+    }
+
+    #[test]
+    fn an_include_matching_an_excluded_combination_adds_it_back() {
+        let cs = expand(
+            &[axis("os", json!(["linux", "mac"]))],
+            &[entry(json!({"os": "mac", "xcode": 15}))],
+            &[entry(json!({"os": "mac"}))],
+        );
+        assert_eq!(
+            shown(&cs),
+            [json!({"os": "linux"}), json!({"os": "mac", "xcode": 15})]
+        );
+    }
+
+    #[test]
+    fn labels_show_scalars_lists_and_maps_cut_to_one_short_line() {
+        assert_eq!(label("deploy", &parts_of(&json!("eu"))), "deploy (eu)");
+        assert_eq!(
+            label("d", &parts_of(&json!([1, true, null]))),
+            "d (1, true, null)"
+        );
+        assert_eq!(
+            label("d", &parts_of(&json!({"b": 2, "a": "x\ny"}))),
+            "d (x y, 2)"
+        );
+        let long = label("d", &parts_of(&json!("x".repeat(200))));
+        assert_eq!(long.chars().count(), "d ()".len() + LABEL_MAX);
+        assert!(long.ends_with("…)"));
+    }
+}

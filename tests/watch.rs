@@ -1,0 +1,146 @@
+//! `orch run --watch` as a real process: a change to a watched file starts
+//! a new run in which only what depends on it re-runs; a change during a
+//! run cancels it; SIGINT ends the watch.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::project;
+use crate::history_store::db;
+
+fn spawn_watch(dir: &Path, home: &Path) -> Child {
+    let err = std::fs::File::create(dir.join("watch.err")).unwrap();
+    Command::new(assert_cmd::cargo::cargo_bin("orch"))
+        .args(["run", "w.yaml", "--watch", "--output", "plain"])
+        .current_dir(dir)
+        .env("ORCH_HOME", home)
+        .env("NO_COLOR", "1")
+        .env("CI", "true")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(err)
+        .spawn()
+        .expect("spawn orch")
+}
+
+fn wait_for(what: &str, dir: &Path, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !f() {
+        let err = std::fs::read_to_string(dir.join("watch.err")).unwrap_or_default();
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}:\n{err}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn runs_with(home: &Path, status: &str) -> i64 {
+    if !home.join("history.db").exists() {
+        return 0;
+    }
+    db(home)
+        .query_row(
+            "SELECT count(*) FROM runs WHERE status = ?1",
+            [status],
+            |r| r.get(0),
+        )
+        .unwrap_or(0)
+}
+
+fn count(dir: &Path, line: &str) -> usize {
+    std::fs::read_to_string(dir.join("runs.txt"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| *l == line)
+        .count()
+}
+
+fn watching(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("watch.err"))
+        .unwrap_or_default()
+        .matches("orch: watching")
+        .count()
+}
+
+/// SIGINT, then the exit code once it ended.
+fn interrupt(child: &mut Child, dir: &Path) -> Option<i32> {
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT");
+    let mut status = None;
+    wait_for("the watch to end", dir, || {
+        status = child.try_wait().expect("wait");
+        status.is_some()
+    });
+    status.and_then(|s| s.code())
+}
+
+const BUILD: &str = r#"
+name: w
+steps:
+  - id: build
+    run: echo build >> runs.txt
+    cache: { sources: ["src/*.txt"] }
+  - id: test
+    needs: [build]
+    run: echo test >> runs.txt
+    cache: { sources: ["src/*.txt"] }
+  - id: other
+    run: echo other >> runs.txt
+    cache: true
+"#;
+
+#[test]
+fn a_change_reruns_only_what_depends_on_it_and_sigint_ends_the_watch() {
+    let p = project(&[("w.yaml", BUILD), ("src/a.txt", "1")]);
+    let home = tempfile::tempdir().unwrap();
+    let mut child = spawn_watch(p.path(), home.path());
+    wait_for("the first run", p.path(), || {
+        runs_with(home.path(), "succeeded") == 1 && watching(p.path()) == 1
+    });
+    std::fs::write(p.path().join("src/a.txt"), "2").unwrap();
+    wait_for("the second run", p.path(), || {
+        runs_with(home.path(), "succeeded") == 2 && watching(p.path()) == 2
+    });
+    assert_eq!(count(p.path(), "build"), 2);
+    assert_eq!(count(p.path(), "test"), 2);
+    assert_eq!(count(p.path(), "other"), 1, "a cached step hits");
+    // A file no glob names starts nothing.
+    std::fs::write(p.path().join("src/notes.md"), "x").unwrap();
+    assert_eq!(interrupt(&mut child, p.path()), Some(0));
+    let total: i64 = db(home.path())
+        .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(total, 2, "each run is a run in the history");
+}
+
+const SLOW: &str = r#"
+name: w
+steps:
+  - id: slow
+    watch: [trigger]
+    run: |
+      echo slow >> runs.txt
+      test -f release || sleep 30
+"#;
+
+#[test]
+fn a_change_during_a_run_cancels_it_and_starts_the_next() {
+    let p = project(&[("w.yaml", SLOW)]);
+    let home = tempfile::tempdir().unwrap();
+    let mut child = spawn_watch(p.path(), home.path());
+    wait_for("the first run's step", p.path(), || {
+        count(p.path(), "slow") == 1
+    });
+    std::fs::write(p.path().join("release"), "").unwrap();
+    std::fs::write(p.path().join("trigger"), "").unwrap();
+    wait_for("the cancelled run and the next", p.path(), || {
+        runs_with(home.path(), "cancelled") == 1 && runs_with(home.path(), "succeeded") == 1
+    });
+    assert_eq!(count(p.path(), "slow"), 2);
+    let err = std::fs::read_to_string(p.path().join("watch.err")).unwrap();
+    assert!(err.contains("changed during the run"), "{err}");
+    wait_for("the watch to go on", p.path(), || watching(p.path()) == 1);
+    assert_eq!(interrupt(&mut child, p.path()), Some(0));
+}
