@@ -7,6 +7,7 @@
 mod common;
 
 mod approvals;
+mod argo;
 mod architecture;
 mod cache;
 mod children;
