@@ -23,7 +23,11 @@ fn validator() -> &'static jsonschema::Validator {
 /// The manifest as JSON, through the YAML reader orch itself uses: plain
 /// scalars typed as YAML's core schema reads them, quoted ones strings.
 fn typed(text: &str) -> Json {
-    let node = marked_yaml::parse_yaml(0, text).unwrap_or_else(|e| panic!("not YAML: {e}\n{text}"));
+    let opts = marked_yaml::LoaderOptions::default()
+        .error_on_duplicate_keys(true)
+        .prevent_coercion(true);
+    let node = marked_yaml::parse_yaml_with_options(0, text, opts)
+        .unwrap_or_else(|e| panic!("not YAML: {e}\n{text}"));
     fn conv(n: &marked_yaml::Node) -> Json {
         match n {
             marked_yaml::Node::Scalar(s) => {
@@ -96,19 +100,19 @@ fn task<'a>(m: &'a Json, dag: &str, name: &str) -> &'a Json {
 /// refusal lists what its diagnostics must say, with `file:line:col`.
 fn expectations() -> Vec<(&'static str, &'static str, Option<&'static [&'static str]>)> {
     vec![
-        ("examples/diamond.yaml", ".", Some(&["examples/diamond.yaml:64:", "cannot see the status of a main step"])),
-        ("examples/failing-saga.yaml", ".", Some(&["examples/failing-saga.yaml:23:", "`compensate:`", "examples/failing-saga.yaml:51:"])),
-        ("examples/failing.yaml", ".", Some(&["examples/failing.yaml:38:", "exit handler"])),
-        ("examples/failure-handlers.yaml", ".", Some(&["examples/failure-handlers.yaml:28:", "steps.lint.status"])),
-        ("examples/fan-out.yaml", ".", Some(&["examples/fan-out.yaml:25:", "max_parallel", "size(steps.deploy.items)"])),
-        ("examples/inputs.yaml", ".", Some(&["examples/inputs.yaml:45:", "toJSON(inputs.features)"])),
-        ("examples/outputs-transforms.yaml", ".", Some(&["examples/outputs-transforms.yaml:", "outputs:"])),
-        ("examples/release-gate.yaml", ".", Some(&["examples/release-gate.yaml:31:", "cache.sources", "resumes (approves)"])),
-        ("examples/retry-backoff.yaml", ".", Some(&["examples/retry-backoff.yaml:22:", "retry condition"])),
-        ("examples/timeouts.yaml", ".", Some(&["examples/timeouts.yaml:", "whole seconds", "retry condition"])),
+        ("examples/diamond.yaml", ".", Some(&["examples/diamond.yaml:64:12", "cannot see the status of a main step"])),
+        ("examples/failing-saga.yaml", ".", Some(&["examples/failing-saga.yaml:23:5", "`compensate:`", "examples/failing-saga.yaml:50:37"])),
+        ("examples/failing.yaml", ".", Some(&["examples/failing.yaml:36:23", "exit handler", "examples/failing.yaml:46:12"])),
+        ("examples/failure-handlers.yaml", ".", Some(&["examples/failure-handlers.yaml:31:21", "steps.lint.status"])),
+        ("examples/fan-out.yaml", ".", Some(&["examples/fan-out.yaml:25:5", "max_parallel", "size(steps.deploy.items)"])),
+        ("examples/inputs.yaml", ".", Some(&["examples/inputs.yaml:46:20", "toJSON(inputs.features)"])),
+        ("examples/outputs-transforms.yaml", ".", Some(&["examples/outputs-transforms.yaml:29:5", "`outputs:`"])),
+        ("examples/release-gate.yaml", ".", Some(&["examples/release-gate.yaml:31:7", "cache.sources", "resumes (approves)"])),
+        ("examples/retry-backoff.yaml", ".", Some(&["examples/retry-backoff.yaml:22:21", "retry condition"])),
+        ("examples/timeouts.yaml", ".", Some(&["examples/timeouts.yaml:19:5", "whole seconds", "examples/timeouts.yaml:24:21"])),
         ("examples/sub-workflows/deploy-region.yaml", ".", None),
-        ("examples/sub-workflows/release.yaml", ".", Some(&["release.yaml:", "`workflow:` steps are not exported"])),
-        ("workflows/summarize.yaml", "examples/services", Some(&["summarize.yaml:14:", "falls over to the next service", "circuit breaker", "policy rule"])),
+        ("examples/sub-workflows/release.yaml", ".", Some(&["examples/sub-workflows/release.yaml:24:5", "`workflow:` steps are not exported"])),
+        ("workflows/summarize.yaml", "examples/services", Some(&["workflows/summarize.yaml:14:19", "falls over to the next service", "circuit breaker", "orchestration.yaml:13:15", "policy rule"])),
         ("workflows/hello.yaml", ".", None),
     ]
 }
@@ -183,9 +187,8 @@ fn every_shipped_workflow_exports_or_is_refused_where_it_says() {
             Some(says) => {
                 assert_eq!(code, 2, "{file} should be refused:\n{stdout}{stderr}");
                 assert!(stdout.is_empty(), "{file}: a refused export writes no manifest");
-                let plain = stderr.clone();
                 for s in says {
-                    assert!(plain.contains(s) || located(&plain).iter().any(|l| l.contains(s)), "{file}: expected `{s}` in:\n{plain}");
+                    assert!(flat(&stderr).contains(s), "{file}: expected `{s}` in:\n{stderr}");
                 }
                 // Lenient: the manifest, valid, a comment and a warning per drop.
                 let (code, stdout, stderr) = export(&dir, &[file, "--lenient"]);
@@ -200,9 +203,27 @@ fn every_shipped_workflow_exports_or_is_refused_where_it_says() {
     }
 }
 
-/// The `file:line:col` lines of rendered diagnostics.
-fn located(stderr: &str) -> Vec<String> {
-    stderr.lines().filter(|l| l.contains(".yaml:")).map(str::to_string).collect()
+/// Rendered diagnostics as one line: miette wraps long messages.
+fn flat(stderr: &str) -> String {
+    stderr
+        .lines()
+        .map(|l| l.trim_start_matches([' ', '│']))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn the_schema_refuses_unknown_fields_and_wrong_types() {
+    let (code, stdout, stderr) = export(&repo_root(), &["workflows/hello.yaml"]);
+    assert_eq!(code, 0, "{stderr}");
+    let good = typed(&stdout);
+    assert!(schema_errors(&good).is_empty());
+    let mut extra = good.clone();
+    extra["spec"]["templates"][1]["script"]["shell"] = Json::from("sh");
+    assert!(!schema_errors(&extra).is_empty(), "an unknown field passed");
+    let mut wrong = good.clone();
+    wrong["spec"]["templates"][0]["dag"]["tasks"] = Json::from("greet");
+    assert!(!schema_errors(&wrong).is_empty(), "a wrong type passed");
 }
 
 #[test]
@@ -233,7 +254,7 @@ inputs:
 concurrency: 3
 timeout: 1h
 env:
-  TOKEN: ${{ secrets.api_token }}
+  STAGE: ${{ inputs.env }}
 steps:
   - id: build_image
     retry: { max_attempts: 4, delay_strategy: exponential, base_delay: 2s, factor: 3, max_delay: 1m, condition: "${{ error.exit_code == 75 }}" }
@@ -252,6 +273,7 @@ steps:
     for_each: ${{ inputs.regions }}
     env:
       DIGEST: ${{ steps.build_image.outputs.digest }}
+      TOKEN: ${{ secrets.api_token }}
     run: echo "deploy $DIGEST to $ORCH_ITEM in run ${{ run.id }}"
   - id: notify
     needs: [deploy]

@@ -69,6 +69,8 @@ pub(crate) fn export(
 ) -> Result<Exported, Vec<Diag>> {
     let mut c = steps::Compiler::new(wf, plan, cfg, opts);
     let (manifest, notes) = c.compile();
+    // In file order (the configuration's first), as `orch validate` reports.
+    c.problems.sort_by_key(|p| (!p.in_config, p.span.offset));
     let diags: Vec<Diag> = c.problems.iter().map(|p| to_diag(p, wf, cfg)).collect();
     if !diags.is_empty() && !opts.lenient {
         return Err(diags);
@@ -91,7 +93,7 @@ pub(crate) fn export(
 
 fn to_diag(p: &Problem, wf: &Workflow, cfg: &Config) -> Diag {
     let d = Diag::new("export::argo", p.message.clone())
-        .label(p.span, "no faithful Argo translation")
+        .label(p.span, "cannot be exported as written")
         .help(format!("{}; or `--lenient` to export without it", p.help));
     match (p.in_config, &cfg.source) {
         (true, Some(src)) => d.with_source(src),

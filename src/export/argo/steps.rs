@@ -777,9 +777,10 @@ impl<'a> Compiler<'a> {
                         let var = if local {
                             format!("inputs.parameters['{}']", params.name_for(&path))
                         } else {
-                            let mut it = path.iter();
-                            let head = it.next().cloned().unwrap_or_default();
-                            it.fold(head, |acc, p| format!("{acc}['{p}']"))
+                            // `workflow.parameters['x']`: names may hold `-`.
+                            let cut = path.len().min(2);
+                            let head = path[..cut].join(".");
+                            path[cut..].iter().fold(head, |acc, p| format!("{acc}['{p}']"))
                         };
                         match ty {
                             Ty::Str => format!("{{{{=sprig.toJson({var})}}}}"),
