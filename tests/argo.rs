@@ -64,13 +64,22 @@ fn schema_errors(manifest: &Json) -> Vec<String> {
 
 fn assert_valid(manifest: &Json, what: &str) {
     let errors = schema_errors(manifest);
-    assert!(errors.is_empty(), "{what}: not a valid Argo Workflow:\n{}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "{what}: not a valid Argo Workflow:\n{}",
+        errors.join("\n")
+    );
     assert_eq!(manifest["apiVersion"], "argoproj.io/v1alpha1", "{what}");
     assert_eq!(manifest["kind"], "Workflow", "{what}");
 }
 
 fn export(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = orch(dir).arg("export").arg("argo").args(args).output().unwrap();
+    let out = orch(dir)
+        .arg("export")
+        .arg("argo")
+        .args(args)
+        .output()
+        .unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -100,19 +109,99 @@ fn task<'a>(m: &'a Json, dag: &str, name: &str) -> &'a Json {
 /// refusal lists what its diagnostics must say, with `file:line:col`.
 fn expectations() -> Vec<(&'static str, &'static str, Option<&'static [&'static str]>)> {
     vec![
-        ("examples/diamond.yaml", ".", Some(&["examples/diamond.yaml:64:12", "cannot see the status of a main step"])),
-        ("examples/failing-saga.yaml", ".", Some(&["examples/failing-saga.yaml:23:5", "`compensate:`", "examples/failing-saga.yaml:50:37"])),
-        ("examples/failing.yaml", ".", Some(&["examples/failing.yaml:36:23", "exit handler", "examples/failing.yaml:46:12"])),
-        ("examples/failure-handlers.yaml", ".", Some(&["examples/failure-handlers.yaml:31:21", "steps.lint.status"])),
-        ("examples/fan-out.yaml", ".", Some(&["examples/fan-out.yaml:25:5", "max_parallel", "size(steps.deploy.items)"])),
-        ("examples/inputs.yaml", ".", Some(&["examples/inputs.yaml:46:20", "toJSON(inputs.features)"])),
-        ("examples/outputs-transforms.yaml", ".", Some(&["examples/outputs-transforms.yaml:29:5", "`outputs:`"])),
-        ("examples/release-gate.yaml", ".", Some(&["examples/release-gate.yaml:31:7", "cache.sources", "resumes (approves)"])),
-        ("examples/retry-backoff.yaml", ".", Some(&["examples/retry-backoff.yaml:22:21", "retry condition"])),
-        ("examples/timeouts.yaml", ".", Some(&["examples/timeouts.yaml:19:5", "whole seconds", "examples/timeouts.yaml:24:21"])),
+        (
+            "examples/diamond.yaml",
+            ".",
+            Some(&[
+                "examples/diamond.yaml:64:12",
+                "cannot see the status of a main step",
+            ]),
+        ),
+        (
+            "examples/failing-saga.yaml",
+            ".",
+            Some(&[
+                "examples/failing-saga.yaml:23:5",
+                "`compensate:`",
+                "examples/failing-saga.yaml:50:37",
+            ]),
+        ),
+        (
+            "examples/failing.yaml",
+            ".",
+            Some(&[
+                "examples/failing.yaml:36:23",
+                "exit handler",
+                "examples/failing.yaml:46:12",
+            ]),
+        ),
+        (
+            "examples/failure-handlers.yaml",
+            ".",
+            Some(&["examples/failure-handlers.yaml:31:21", "steps.lint.status"]),
+        ),
+        (
+            "examples/fan-out.yaml",
+            ".",
+            Some(&[
+                "examples/fan-out.yaml:25:5",
+                "max_parallel",
+                "size(steps.deploy.items)",
+            ]),
+        ),
+        (
+            "examples/inputs.yaml",
+            ".",
+            Some(&["examples/inputs.yaml:46:20", "toJSON(inputs.features)"]),
+        ),
+        (
+            "examples/outputs-transforms.yaml",
+            ".",
+            Some(&["examples/outputs-transforms.yaml:29:5", "`outputs:`"]),
+        ),
+        (
+            "examples/release-gate.yaml",
+            ".",
+            Some(&[
+                "examples/release-gate.yaml:31:7",
+                "cache.sources",
+                "resumes (approves)",
+            ]),
+        ),
+        (
+            "examples/retry-backoff.yaml",
+            ".",
+            Some(&["examples/retry-backoff.yaml:22:21", "retry condition"]),
+        ),
+        (
+            "examples/timeouts.yaml",
+            ".",
+            Some(&[
+                "examples/timeouts.yaml:19:5",
+                "whole seconds",
+                "examples/timeouts.yaml:24:21",
+            ]),
+        ),
         ("examples/sub-workflows/deploy-region.yaml", ".", None),
-        ("examples/sub-workflows/release.yaml", ".", Some(&["examples/sub-workflows/release.yaml:24:5", "`workflow:` steps are not exported"])),
-        ("workflows/summarize.yaml", "examples/services", Some(&["workflows/summarize.yaml:14:19", "falls over to the next service", "circuit breaker", "orchestration.yaml:13:15", "policy rule"])),
+        (
+            "examples/sub-workflows/release.yaml",
+            ".",
+            Some(&[
+                "examples/sub-workflows/release.yaml:24:5",
+                "`workflow:` steps are not exported",
+            ]),
+        ),
+        (
+            "workflows/summarize.yaml",
+            "examples/services",
+            Some(&[
+                "workflows/summarize.yaml:14:19",
+                "falls over to the next service",
+                "circuit breaker",
+                "orchestration.yaml:13:15",
+                "policy rule",
+            ]),
+        ),
         ("workflows/hello.yaml", ".", None),
     ]
 }
@@ -146,7 +235,11 @@ fn every_shipped_workflow_is_listed() {
         .map(|(f, d, _)| repo_root().join(d).join(f))
         .collect();
     for f in shipped() {
-        assert!(listed.contains(&f), "{} has no expectation in tests/argo.rs", f.display());
+        assert!(
+            listed.contains(&f),
+            "{} has no expectation in tests/argo.rs",
+            f.display()
+        );
     }
 }
 
@@ -186,18 +279,33 @@ fn every_shipped_workflow_exports_or_is_refused_where_it_says() {
             }
             Some(says) => {
                 assert_eq!(code, 2, "{file} should be refused:\n{stdout}{stderr}");
-                assert!(stdout.is_empty(), "{file}: a refused export writes no manifest");
+                assert!(
+                    stdout.is_empty(),
+                    "{file}: a refused export writes no manifest"
+                );
                 for s in says {
-                    assert!(flat(&stderr).contains(s), "{file}: expected `{s}` in:\n{stderr}");
+                    assert!(
+                        flat(&stderr).contains(s),
+                        "{file}: expected `{s}` in:\n{stderr}"
+                    );
                 }
                 // Lenient: the manifest, valid, a comment and a warning per drop.
                 let (code, stdout, stderr) = export(&dir, &[file, "--lenient"]);
                 assert_eq!(code, 0, "{file} --lenient: {stderr}");
                 let m = typed(&stdout);
                 assert_valid(&m, &format!("{file} --lenient"));
-                let drops = stdout.lines().filter(|l| l.starts_with("# dropped: ")).count();
-                let warnings = stderr.lines().filter(|l| l.starts_with("warning: dropped")).count();
-                assert!(drops > 0 && drops == warnings, "{file}: {drops} comments, {warnings} warnings:\n{stderr}");
+                let drops = stdout
+                    .lines()
+                    .filter(|l| l.starts_with("# dropped: "))
+                    .count();
+                let warnings = stderr
+                    .lines()
+                    .filter(|l| l.starts_with("warning: dropped"))
+                    .count();
+                assert!(
+                    drops > 0 && drops == warnings,
+                    "{file}: {drops} comments, {warnings} warnings:\n{stderr}"
+                );
             }
         }
     }
@@ -239,7 +347,10 @@ fn dependencies_are_the_needs() {
             ("prepare".to_string(), vec![]),
             ("compile-a".to_string(), vec!["prepare".to_string()]),
             ("compile-b".to_string(), vec!["prepare".to_string()]),
-            ("link".to_string(), vec!["compile-a".to_string(), "compile-b".to_string()]),
+            (
+                "link".to_string(),
+                vec!["compile-a".to_string(), "compile-b".to_string()]
+            ),
         ]
     );
     assert_eq!(m["spec"]["onExit"], "orch-exit");
@@ -318,7 +429,10 @@ fn the_manifest_means_what_the_workflow_says() {
     assert_eq!(build["retryStrategy"]["backoff"]["duration"], "2s");
     assert_eq!(build["retryStrategy"]["backoff"]["factor"], 3);
     assert_eq!(build["retryStrategy"]["backoff"]["cap"], "60s");
-    assert_eq!(build["retryStrategy"]["expression"], "asInt(lastRetry.exitCode) == 75");
+    assert_eq!(
+        build["retryStrategy"]["expression"],
+        "asInt(lastRetry.exitCode) == 75"
+    );
     assert_eq!(build["activeDeadlineSeconds"], 600);
     assert_eq!(build["script"]["image"], "ghcr.io/acme/ci:1");
 
@@ -326,33 +440,69 @@ fn the_manifest_means_what_the_workflow_says() {
     let outs = build["outputs"]["parameters"].as_array().unwrap();
     let digest = outs.iter().find(|p| p["name"] == "digest").unwrap();
     assert_eq!(digest["valueFrom"]["path"], "/tmp/orch/outputs/digest");
-    assert_eq!(digest["globalName"], "build-image_digest", "read by the exit handler");
-    assert!(outs.iter().any(|p| p["globalName"] == "digest"), "the workflow output");
+    assert_eq!(
+        digest["globalName"], "build-image_digest",
+        "read by the exit handler"
+    );
+    assert!(
+        outs.iter().any(|p| p["globalName"] == "digest"),
+        "the workflow output"
+    );
     let deploy = task(&m, "orch-main", "deploy");
     assert_eq!(deploy["dependencies"], serde_json::json!(["build-image"]));
-    assert_eq!(deploy["when"], "('{{workflow.parameters.env}}' == 'prod') && (!({{workflow.parameters.dry_run}} == true))");
+    assert_eq!(
+        deploy["when"],
+        "('{{workflow.parameters.env}}' == 'prod') && (!({{workflow.parameters.dry_run}} == true))"
+    );
     assert_eq!(deploy["withParam"], "{{workflow.parameters.regions}}");
     let args = deploy["arguments"]["parameters"].as_array().unwrap();
-    let arg = args.iter().find(|a| a["value"] == "{{tasks.build-image.outputs.parameters.digest}}").unwrap();
+    let arg = args
+        .iter()
+        .find(|a| a["value"] == "{{tasks.build-image.outputs.parameters.digest}}")
+        .unwrap();
     let env = template(&m, "deploy")["script"]["env"].as_array().unwrap();
     let var = env.iter().find(|e| e["name"] == "DIGEST").unwrap();
-    assert_eq!(var["value"], format!("{{{{inputs.parameters.{}}}}}", arg["name"].as_str().unwrap()));
+    assert_eq!(
+        var["value"],
+        format!(
+            "{{{{inputs.parameters.{}}}}}",
+            arg["name"].as_str().unwrap()
+        )
+    );
 
     // always() → depends on every need in any state; http as an http template.
     let notify = task(&m, "orch-main", "notify");
-    assert!(notify["depends"].as_str().unwrap().contains("deploy.Failed"), "{notify}");
+    assert!(
+        notify["depends"]
+            .as_str()
+            .unwrap()
+            .contains("deploy.Failed"),
+        "{notify}"
+    );
     let http = &template(&m, "notify")["http"];
-    assert_eq!(http["successCondition"], "response.statusCode == 200 || response.statusCode == 202");
+    assert_eq!(
+        http["successCondition"],
+        "response.statusCode == 200 || response.statusCode == 202"
+    );
     assert_eq!(http["timeoutSeconds"], 5);
-    assert!(http["body"].as_str().unwrap().contains("sprig.toJson(workflow.parameters['env'])"));
+    assert!(http["body"]
+        .as_str()
+        .unwrap()
+        .contains("sprig.toJson(workflow.parameters['env'])"));
     assert!(template(&m, "approve").get("suspend").is_some());
 
     // The secret is a secretKeyRef of the configured Secret.
     let token = env.iter().find(|e| e["name"] == "TOKEN").unwrap();
-    assert_eq!(token["valueFrom"]["secretKeyRef"], serde_json::json!({"name": "orch-secrets", "key": "api_token"}));
+    assert_eq!(
+        token["valueFrom"]["secretKeyRef"],
+        serde_json::json!({"name": "orch-secrets", "key": "api_token"})
+    );
     // The exit handler reads main outputs through their global names.
     let report = template(&m, "report");
-    assert!(report["script"]["source"].as_str().unwrap().contains("{{workflow.outputs.parameters.build-image_digest}}"));
+    assert!(report["script"]["source"]
+        .as_str()
+        .unwrap()
+        .contains("{{workflow.outputs.parameters.build-image_digest}}"));
 }
 
 #[test]
@@ -361,21 +511,36 @@ fn the_output_wrapper_runs_and_writes_one_file_per_key() {
     let (code, stdout, stderr) = export(dir.path(), &["rich.yaml"]);
     assert_eq!(code, 0, "{stderr}");
     let m = typed(&stdout);
-    let source = template(&m, "build-image")["script"]["source"].as_str().unwrap().to_string();
+    let source = template(&m, "build-image")["script"]["source"]
+        .as_str()
+        .unwrap()
+        .to_string();
     // Run the script Argo would run, with its scratch directory moved here.
     let scratch = tempfile::tempdir().unwrap();
     let root = scratch.path().join("orch");
     let script = source
         .replace("/tmp/orch", root.to_str().unwrap())
         .replace("{{retries}}", "0");
-    let out = std::process::Command::new("sh").arg("-c").arg(&script).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let read = |k: &str| std::fs::read_to_string(root.join("outputs").join(k)).unwrap();
     assert_eq!(read("digest"), "sha256:abc");
     assert_eq!(read("notes"), "line one\nline two");
     // A failing script fails the wrapper with its exit code.
     let failing = script.replace("echo \"digest=sha256:abc\"", "exit 75; echo");
-    let out = std::process::Command::new("sh").arg("-c").arg(&failing).output().unwrap();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&failing)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(75));
 }
 
@@ -407,19 +572,38 @@ steps:
         .arg(&out_file)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let written = std::fs::read_to_string(&out_file).unwrap();
     for bytes in [&out.stdout, &out.stderr, written.as_bytes()] {
-        assert!(!String::from_utf8_lossy(bytes).contains(canary), "the secret value leaked");
+        assert!(
+            !String::from_utf8_lossy(bytes).contains(canary),
+            "the secret value leaked"
+        );
     }
     let m = typed(&written);
     assert_valid(&m, "canary.yaml");
-    let headers = template(&m, "call-api")["http"]["headers"].as_array().unwrap();
+    let headers = template(&m, "call-api")["http"]["headers"]
+        .as_array()
+        .unwrap();
     assert_eq!(headers[0]["name"], "Authorization");
     assert_eq!(headers[0]["valueFrom"]["secretKeyRef"]["key"], "api_token");
-    assert_eq!(template(&m, "call-api")["http"]["url"], "http://localhost:9/ping");
+    assert_eq!(
+        template(&m, "call-api")["http"]["url"],
+        "http://localhost:9/ping"
+    );
     let secret = orch(dir.path())
-        .args(["export", "argo", "canary.yaml", "--secret-name", "team-keys"])
+        .args([
+            "export",
+            "argo",
+            "canary.yaml",
+            "--secret-name",
+            "team-keys",
+        ])
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&secret.stdout).contains("\"team-keys\""));
@@ -427,7 +611,8 @@ steps:
 
 #[test]
 fn names_that_collide_are_refused() {
-    let wf = "name: c\nsteps:\n  - {id: build_image, run: 'true'}\n  - {id: build-image, run: 'true'}\n";
+    let wf =
+        "name: c\nsteps:\n  - {id: build_image, run: 'true'}\n  - {id: build-image, run: 'true'}\n";
     let dir = project(&[("c.yaml", wf)]);
     let (code, _, stderr) = export(dir.path(), &["c.yaml"]);
     assert_eq!(code, 2);
@@ -449,15 +634,26 @@ fn orch_env_is_refused() {
     let dir = project(&[("e.yaml", wf)]);
     let (code, _, stderr) = export(dir.path(), &["e.yaml"]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("e.yaml:4:5") && stderr.contains("ORCH_ENV"), "{stderr}");
+    assert!(
+        stderr.contains("e.yaml:4:5") && stderr.contains("ORCH_ENV"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn golden_manifests() {
     for (name, dir, args) in [
         ("argo_hello", ".", vec!["workflows/hello.yaml"]),
-        ("argo_deploy_region", ".", vec!["examples/sub-workflows/deploy-region.yaml"]),
-        ("argo_diamond_lenient", ".", vec!["examples/diamond.yaml", "--lenient"]),
+        (
+            "argo_deploy_region",
+            ".",
+            vec!["examples/sub-workflows/deploy-region.yaml"],
+        ),
+        (
+            "argo_diamond_lenient",
+            ".",
+            vec!["examples/diamond.yaml", "--lenient"],
+        ),
     ] {
         let (code, stdout, stderr) = export(&repo_root().join(dir), &args);
         assert_eq!(code, 0, "{name}: {stderr}");

@@ -7,8 +7,8 @@
 mod common;
 
 mod approvals;
-mod argo;
 mod architecture;
+mod argo;
 mod cache;
 mod children;
 mod cli;

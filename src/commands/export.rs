@@ -25,7 +25,10 @@ fn argo_cmd(cx: &Context, args: &ArgoArgs) -> Result<Exit, Error> {
     };
     let out = argo::export(&wf, &plan, &project.config, &opts)?;
     for d in &out.dropped {
-        eprintln!("warning: dropped from the Argo manifest: {}", argo::describe(d));
+        eprintln!(
+            "warning: dropped from the Argo manifest: {}",
+            argo::describe(d)
+        );
     }
     match &args.output {
         Some(path) => std::fs::write(path, &out.yaml).map_err(|e| {

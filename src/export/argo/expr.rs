@@ -119,7 +119,13 @@ impl<'a> Tr<'a> {
         let s: Vec<&str> = seg.iter().map(String::as_str).collect();
         match s.as_slice() {
             ["inputs", name] => {
-                let ty = match self.wf.inputs.iter().find(|d| d.name == *name).map(|d| d.ty) {
+                let ty = match self
+                    .wf
+                    .inputs
+                    .iter()
+                    .find(|d| d.name == *name)
+                    .map(|d| d.ty)
+                {
                     Some(InputType::String) | None => Ty::Str,
                     Some(InputType::Number) => Ty::Num,
                     Some(InputType::Boolean) => Ty::Bool,
@@ -147,7 +153,11 @@ impl<'a> Tr<'a> {
 
     fn step_ref(&mut self, e: &Expr, id: &str, rest: &[&str]) -> Result<Tag, Problem> {
         let Some(step) = self.wf.steps.iter().find(|s| s.id == id) else {
-            return Err(problem(e, format!("no step `{id}`"), "validate the file first"));
+            return Err(problem(
+                e,
+                format!("no step `{id}`"),
+                "validate the file first",
+            ));
         };
         let task = (self.task)(id);
         // Tasks of the entry DAG are out of the exit handler's sight.
@@ -171,11 +181,11 @@ impl<'a> Tr<'a> {
                 Ok(Tag::var(&["tasks", &task, "outputs", "parameters", key], true, Ty::Str))
             }
             ["stdout"] | ["body"] if !across => {
-                let ok = match (&step.body.kind, rest) {
-                    (StepKind::Run { .. }, ["stdout"]) => true,
-                    (StepKind::Http(_) | StepKind::Call { .. }, ["body"]) => true,
-                    _ => false,
-                };
+                let ok = matches!(
+                    (&step.body.kind, rest),
+                    (StepKind::Run { .. }, ["stdout"])
+                        | (StepKind::Http(_) | StepKind::Call { .. }, ["body"])
+                );
                 if !ok {
                     return Err(problem(
                         e,
@@ -212,7 +222,10 @@ impl<'a> Tr<'a> {
                 Part::Text(s) => out.push(Piece::Text(s.clone())),
                 Part::Expr(e) => {
                     let tag = self.reference(e, &e.ast)?;
-                    if let Tag::Var { ty: Ty::Structured, .. } = tag {
+                    if let Tag::Var {
+                        ty: Ty::Structured, ..
+                    } = tag
+                    {
                         return Err(problem(
                             e,
                             "a list or object input rendered into text has no faithful Argo form (orch writes JSON)",
@@ -243,7 +256,11 @@ impl<'a> Tr<'a> {
                 }
                 Some(Ok(s)) => {
                     if status.is_some_and(|p| p != s) {
-                        return Err(problem(e, "two different status functions in one `if:`", SIMPLIFY));
+                        return Err(problem(
+                            e,
+                            "two different status functions in one `if:`",
+                            SIMPLIFY,
+                        ));
                     }
                     status = Some(s);
                 }
@@ -253,7 +270,13 @@ impl<'a> Tr<'a> {
         let when = match whens.len() {
             0 => None,
             1 => whens.pop(),
-            _ => Some(whens.iter().map(|w| format!("({w})")).collect::<Vec<_>>().join(" && ")),
+            _ => Some(
+                whens
+                    .iter()
+                    .map(|w| format!("({w})"))
+                    .collect::<Vec<_>>()
+                    .join(" && "),
+            ),
         };
         Ok(Cond {
             status: status.unwrap_or(Status::Success),
@@ -262,13 +285,26 @@ impl<'a> Tr<'a> {
     }
 
     fn boolean(&mut self, e: &Expr, ast: &IdedExpr) -> Result<String, Problem> {
-        if let Ast::Call(CallExpr { func_name, target: None, args }) = &ast.expr {
+        if let Ast::Call(CallExpr {
+            func_name,
+            target: None,
+            args,
+        }) = &ast.expr
+        {
             match (func_name.as_str(), args.as_slice()) {
                 ("_&&_", [a, b]) => {
-                    return Ok(format!("({}) && ({})", self.boolean(e, a)?, self.boolean(e, b)?))
+                    return Ok(format!(
+                        "({}) && ({})",
+                        self.boolean(e, a)?,
+                        self.boolean(e, b)?
+                    ))
                 }
                 ("_||_", [a, b]) => {
-                    return Ok(format!("({}) || ({})", self.boolean(e, a)?, self.boolean(e, b)?))
+                    return Ok(format!(
+                        "({}) || ({})",
+                        self.boolean(e, a)?,
+                        self.boolean(e, b)?
+                    ))
                 }
                 ("!_", [a]) => return Ok(format!("!({})", self.boolean(e, a)?)),
                 (op @ ("_==_" | "_!=_" | "_<_" | "_<=_" | "_>_" | "_>=_"), [a, b]) => {
@@ -281,7 +317,9 @@ impl<'a> Tr<'a> {
             return Ok(b.inner().to_string());
         }
         match self.reference(e, ast)? {
-            Tag::Var { path, ty: Ty::Bool, .. } => Ok(format!("{{{{{}}}}} == true", path.join("."))),
+            Tag::Var {
+                path, ty: Ty::Bool, ..
+            } => Ok(format!("{{{{{}}}}} == true", path.join("."))),
             _ => Err(problem(
                 e,
                 format!("`{}` is not a condition Argo can evaluate", e.text.trim()),
@@ -290,7 +328,13 @@ impl<'a> Tr<'a> {
         }
     }
 
-    fn compare(&mut self, e: &Expr, op: &str, a: &IdedExpr, b: &IdedExpr) -> Result<String, Problem> {
+    fn compare(
+        &mut self,
+        e: &Expr,
+        op: &str,
+        a: &IdedExpr,
+        b: &IdedExpr,
+    ) -> Result<String, Problem> {
         let sym = &op[1..op.len() - 1];
         // `steps.x.status == 'succeeded'`: Argo's phases are capitalised.
         if let Some(s) = self.status_side(e, a, b)? {
@@ -309,7 +353,12 @@ impl<'a> Tr<'a> {
         }
     }
 
-    fn status_side(&mut self, e: &Expr, a: &IdedExpr, b: &IdedExpr) -> Result<Option<String>, Problem> {
+    fn status_side(
+        &mut self,
+        e: &Expr,
+        a: &IdedExpr,
+        b: &IdedExpr,
+    ) -> Result<Option<String>, Problem> {
         let is_status = |x: &IdedExpr| {
             segments(x).filter(|s| s.len() == 3 && s[0] == "steps" && s[2] == "status")
         };
@@ -341,10 +390,18 @@ impl<'a> Tr<'a> {
                     ))
                 }
             },
-            _ => return Err(problem(e, "a step status compared with something else than a string", SIMPLIFY)),
+            _ => {
+                return Err(problem(
+                    e,
+                    "a step status compared with something else than a string",
+                    SIMPLIFY,
+                ))
+            }
         };
         let task = (self.task)(id);
-        Ok(Some(format!("'{{{{tasks.{task}.status}}}}' == '{phase_name}'")))
+        Ok(Some(format!(
+            "'{{{{tasks.{task}.status}}}}' == '{phase_name}'"
+        )))
     }
 
     fn operand(&mut self, e: &Expr, ast: &IdedExpr) -> Result<(String, Ty), Problem> {
@@ -362,11 +419,17 @@ impl<'a> Tr<'a> {
             Ast::Literal(LiteralValue::Boolean(b)) => Ok((b.inner().to_string(), Ty::Bool)),
             _ => match self.reference(e, ast)? {
                 Tag::Lit(s) => Ok((format!("'{s}'"), Ty::Str)),
-                Tag::Var { path, ty: Ty::Str, .. } => Ok((format!("'{{{{{}}}}}'", path.join(".")), Ty::Str)),
+                Tag::Var {
+                    path, ty: Ty::Str, ..
+                } => Ok((format!("'{{{{{}}}}}'", path.join(".")), Ty::Str)),
                 Tag::Var { path, ty, .. } if ty != Ty::Structured => {
                     Ok((format!("{{{{{}}}}}", path.join(".")), ty))
                 }
-                Tag::Var { .. } => Err(problem(e, "a list or object in a condition has no Argo equivalent", SIMPLIFY)),
+                Tag::Var { .. } => Err(problem(
+                    e,
+                    "a list or object in a condition has no Argo equivalent",
+                    SIMPLIFY,
+                )),
             },
         }
     }
@@ -374,7 +437,11 @@ impl<'a> Tr<'a> {
 
 fn flatten_and<'e>(ast: &'e IdedExpr, out: &mut Vec<&'e IdedExpr>) {
     match &ast.expr {
-        Ast::Call(CallExpr { func_name, target: None, args }) if func_name == "_&&_" && args.len() == 2 => {
+        Ast::Call(CallExpr {
+            func_name,
+            target: None,
+            args,
+        }) if func_name == "_&&_" && args.len() == 2 => {
             flatten_and(&args[0], out);
             flatten_and(&args[1], out);
         }
@@ -385,7 +452,11 @@ fn flatten_and<'e>(ast: &'e IdedExpr, out: &mut Vec<&'e IdedExpr>) {
 /// `success()`, `always()`, `failure()`; `Err(name)` for `cancelled()`.
 fn status_call(ast: &IdedExpr) -> Option<Result<Status, &str>> {
     match &ast.expr {
-        Ast::Call(CallExpr { func_name, target: None, args }) if args.is_empty() => match func_name.as_str() {
+        Ast::Call(CallExpr {
+            func_name,
+            target: None,
+            args,
+        }) if args.is_empty() => match func_name.as_str() {
             "success" => Some(Ok(Status::Success)),
             "always" => Some(Ok(Status::Always)),
             "failure" => Some(Ok(Status::Failure)),

@@ -6,7 +6,10 @@ use crate::model::Workflow;
 use crate::source::Span;
 
 fn get<'y>(y: &'y Yaml, key: &str) -> Option<&'y Yaml> {
-    y.as_map()?.iter().find(|(k, _)| k.name == key).map(|(_, v)| v)
+    y.as_map()?
+        .iter()
+        .find(|(k, _)| k.name == key)
+        .map(|(_, v)| v)
 }
 
 pub(crate) struct Locator {

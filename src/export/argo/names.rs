@@ -44,7 +44,8 @@ impl Names {
     pub(crate) fn new() -> Names {
         let mut n = Names::default();
         for r in RESERVED {
-            n.taken.insert(r.to_string(), format!("orch's own `{r}` template"));
+            n.taken
+                .insert(r.to_string(), format!("orch's own `{r}` template"));
         }
         n
     }
@@ -77,7 +78,10 @@ mod tests {
     #[test]
     fn collisions_are_refused() {
         let mut n = Names::new();
-        assert_eq!(n.claim("build_image", "step `build_image`").unwrap(), "build-image");
+        assert_eq!(
+            n.claim("build_image", "step `build_image`").unwrap(),
+            "build-image"
+        );
         assert_eq!(
             n.claim("build-image", "step `build-image`").unwrap_err(),
             "step `build_image`"

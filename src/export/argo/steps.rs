@@ -44,7 +44,12 @@ impl Params {
         if let Some((n, _)) = self.list.iter().find(|(_, p)| p == path) {
             return n.clone();
         }
-        let base = match path.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        let base = match path
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
             ["tasks", t, "outputs", "parameters", k] => format!("{t}-{k}"),
             ["tasks", t, "outputs", "result"] => format!("{t}-result"),
             ["tasks", t, "exitCode"] => format!("{t}-exit-code"),
@@ -83,7 +88,12 @@ fn json_text(j: &Json) -> String {
 }
 
 impl<'a> Compiler<'a> {
-    pub(crate) fn new(wf: &'a Workflow, plan: &'a Plan, cfg: &'a Config, opts: &'a Options) -> Self {
+    pub(crate) fn new(
+        wf: &'a Workflow,
+        plan: &'a Plan,
+        cfg: &'a Config,
+        opts: &'a Options,
+    ) -> Self {
         Compiler {
             wf,
             plan,
@@ -102,7 +112,13 @@ impl<'a> Compiler<'a> {
         self.problems.push(p);
     }
 
-    fn bad_at(&mut self, step: &Step, key: &str, message: impl Into<String>, help: impl Into<String>) {
+    fn bad_at(
+        &mut self,
+        step: &Step,
+        key: &str,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) {
         let span = self.loc.step_key(&step.id, key, step.span);
         self.bad(Problem::new(span, message, help));
     }
@@ -120,17 +136,24 @@ impl<'a> Compiler<'a> {
                     let n = dns_label(&s.id);
                     self.bad(Problem::new(
                         s.span,
-                        format!("step `{}` would get the Argo name `{n}`, which {other} already has", s.id),
+                        format!(
+                            "step `{}` would get the Argo name `{n}`, which {other} already has",
+                            s.id
+                        ),
                         "rename one of them: Argo names are lower-case letters, digits and `-`",
                     ));
-                    self.tasks.insert(s.id.clone(), format!("{n}-{}", self.tasks.len()));
+                    self.tasks
+                        .insert(s.id.clone(), format!("{n}-{}", self.tasks.len()));
                 }
             }
         }
         for rule in &self.cfg.policies.rules {
             let mut p = Problem::new(
                 rule.when.value_span,
-                format!("policy rule `{}` is checked by orch before each step; Argo has no such hook", rule.id),
+                format!(
+                    "policy rule `{}` is checked by orch before each step; Argo has no such hook",
+                    rule.id
+                ),
                 "export with a configuration without `policies.rules`",
             );
             p.in_config = true;
@@ -155,7 +178,8 @@ impl<'a> Compiler<'a> {
         for (name, v) in &wf.outputs {
             let whole = match v {
                 Val::Str(t) => t.whole().and_then(|e| {
-                    crate::expr::segments(&e.ast).filter(|s| s.len() == 4 && s[0] == "steps" && s[2] == "outputs")
+                    crate::expr::segments(&e.ast)
+                        .filter(|s| s.len() == 4 && s[0] == "steps" && s[2] == "outputs")
                 }),
                 _ => None,
             };
@@ -165,7 +189,10 @@ impl<'a> Compiler<'a> {
                     wf_outputs.push((seg[1].clone(), seg[3].clone(), name.clone()));
                 }
                 None => {
-                    let span = self.loc.top_key("outputs", wf.steps.first().map_or_else(Default::default, |s| s.span));
+                    let span = self.loc.top_key(
+                        "outputs",
+                        wf.steps.first().map_or_else(Default::default, |s| s.span),
+                    );
                     self.bad(Problem::new(
                         span,
                         format!("workflow output `{name}` is not one step output; Argo exports only output parameters"),
@@ -180,12 +207,20 @@ impl<'a> Compiler<'a> {
             by_step.entry(id.as_str()).or_default().push(key.as_str());
         }
         for (id, keys) in by_step {
-            let Some(step) = wf.steps.iter().find(|s| s.id == id) else { continue };
-            if !matches!(step.body.kind, StepKind::Run { .. } | StepKind::Transform(_)) {
+            let Some(step) = wf.steps.iter().find(|s| s.id == id) else {
+                continue;
+            };
+            if !matches!(
+                step.body.kind,
+                StepKind::Run { .. } | StepKind::Transform(_)
+            ) {
                 self.bad_at(
                     step,
                     "id",
-                    format!("outputs of the `{}` step `{id}` are computed by orch; Argo has none", step.body.kind.name()),
+                    format!(
+                        "outputs of the `{}` step `{id}` are computed by orch; Argo has none",
+                        step.body.kind.name()
+                    ),
                     "read `steps.<id>.body` of an http step, or compute the value in a `run` step",
                 );
                 continue;
@@ -193,9 +228,10 @@ impl<'a> Compiler<'a> {
             let task = self.tasks[id].clone();
             let mut params = Vec::new();
             for k in keys {
-                let mut p = Node::map()
-                    .with("name", Node::str(k))
-                    .with("valueFrom", Node::map().with("path", Node::str(format!("{OUT_DIR}/{k}"))));
+                let mut p = Node::map().with("name", Node::str(k)).with(
+                    "valueFrom",
+                    Node::map().with("path", Node::str(format!("{OUT_DIR}/{k}"))),
+                );
                 if self.exported.contains(&(id.to_string(), k.to_string())) {
                     p.set("globalName", Node::str(global_name(&task, k)));
                 }
@@ -205,7 +241,10 @@ impl<'a> Compiler<'a> {
                         Node::map()
                             .with("name", Node::str(format!("orch-output-{}", dns_label(out))))
                             .with("globalName", Node::str(out.clone()))
-                            .with("valueFrom", Node::map().with("path", Node::str(format!("{OUT_DIR}/{k}")))),
+                            .with(
+                                "valueFrom",
+                                Node::map().with("path", Node::str(format!("{OUT_DIR}/{k}"))),
+                            ),
                     );
                 }
             }
@@ -224,12 +263,18 @@ impl<'a> Compiler<'a> {
                         p.set("value", Node::str(json_text(v)));
                     }
                     if let Some(c) = &d.choices {
-                        p.set("enum", Node::Seq(c.iter().map(|v| Node::str(json_text(v))).collect()));
+                        p.set(
+                            "enum",
+                            Node::Seq(c.iter().map(|v| Node::str(json_text(v))).collect()),
+                        );
                     }
                     p
                 })
                 .collect();
-            spec.set("arguments", Node::map().with("parameters", Node::Seq(params)));
+            spec.set(
+                "arguments",
+                Node::map().with("parameters", Node::Seq(params)),
+            );
         }
         if let Some(n) = wf.concurrency.or(self.cfg.policies.max_parallel_tasks) {
             spec.set("parallelism", Node::int(n as u64));
@@ -238,7 +283,11 @@ impl<'a> Compiler<'a> {
             let (secs, exact) = seconds(t);
             if !exact {
                 let span = self.loc.top_key("timeout", Default::default());
-                self.bad(Problem::new(span, "Argo deadlines are whole seconds", "use a whole number of seconds"));
+                self.bad(Problem::new(
+                    span,
+                    "Argo deadlines are whole seconds",
+                    "use a whole number of seconds",
+                ));
             }
             spec.set("activeDeadlineSeconds", Node::int(secs));
         }
@@ -263,10 +312,16 @@ impl<'a> Compiler<'a> {
             .with(
                 "metadata",
                 Node::map()
-                    .with("generateName", Node::str(format!("{}-", dns_label(&wf.name))))
+                    .with(
+                        "generateName",
+                        Node::str(format!("{}-", dns_label(&wf.name))),
+                    )
                     .with(
                         "labels",
-                        Node::map().with("workflows.orch.dev/workflow", Node::str(dns_label(&wf.name))),
+                        Node::map().with(
+                            "workflows.orch.dev/workflow",
+                            Node::str(dns_label(&wf.name)),
+                        ),
                     ),
             )
             .with("spec", spec);
@@ -291,7 +346,9 @@ impl<'a> Compiler<'a> {
         let mut tpl = Node::map().with("name", Node::str(&name));
         let mut problems: Vec<Problem> = Vec::new();
         self.body(s, &mut tr, &mut params, &mut tpl, &mut problems);
-        let mut task = Node::map().with("name", Node::str(&name)).with("template", Node::str(&name));
+        let mut task = Node::map()
+            .with("name", Node::str(&name))
+            .with("template", Node::str(&name));
         self.deps(i, &mut tr, &mut task, &mut problems);
         if let Some(fe) = &s.for_each {
             match fe {
@@ -331,13 +388,27 @@ impl<'a> Compiler<'a> {
             let args: Vec<Node> = params
                 .list
                 .iter()
-                .map(|(n, p)| Node::map().with("name", Node::str(n)).with("value", Node::str(tag_text(p))))
+                .map(|(n, p)| {
+                    Node::map()
+                        .with("name", Node::str(n))
+                        .with("value", Node::str(tag_text(p)))
+                })
                 .collect();
             task.set("arguments", Node::map().with("parameters", Node::Seq(args)));
-            let inputs: Vec<Node> = params.list.iter().map(|(n, _)| Node::map().with("name", Node::str(n))).collect();
+            let inputs: Vec<Node> = params
+                .list
+                .iter()
+                .map(|(n, _)| Node::map().with("name", Node::str(n)))
+                .collect();
             // Inputs go right after the name, where Argo's own examples have them.
             if let Node::Map(m) = &mut tpl {
-                m.insert(1, ("inputs".into(), Node::map().with("parameters", Node::Seq(inputs))));
+                m.insert(
+                    1,
+                    (
+                        "inputs".into(),
+                        Node::map().with("parameters", Node::Seq(inputs)),
+                    ),
+                );
             }
         }
         self.outputs.extend(tr.outputs);
@@ -355,14 +426,22 @@ impl<'a> Compiler<'a> {
                 Ok(c) => c,
                 Err(p) => {
                     problems.push(p);
-                    Cond { status: Status::Success, when: None }
+                    Cond {
+                        status: Status::Success,
+                        when: None,
+                    }
                 }
             },
-            None => Cond { status: Status::Success, when: None },
+            None => Cond {
+                status: Status::Success,
+                when: None,
+            },
         };
         let same: Vec<usize> = self.plan.deps[i].clone();
         for n in &s.needs {
-            let Some(j) = wf.step_index(&n.id) else { continue };
+            let Some(j) = wf.step_index(&n.id) else {
+                continue;
+            };
             if wf.steps[j].phase != s.phase && cond.status != Status::Always {
                 problems.push(Problem::new(
                     n.span,
@@ -372,7 +451,9 @@ impl<'a> Compiler<'a> {
             }
         }
         let name = |j: usize| self.tasks[&wf.steps[j].id].clone();
-        let any = |t: &str| format!("({t}.Succeeded || {t}.Skipped || {t}.Failed || {t}.Errored || {t}.Omitted)");
+        let any = |t: &str| {
+            format!("({t}.Succeeded || {t}.Skipped || {t}.Failed || {t}.Errored || {t}.Omitted)")
+        };
         // `finally` comes after `on_failure`, whatever that did.
         let after: Vec<usize> = if s.phase == Phase::Finally {
             self.plan.members(Phase::OnFailure).collect()
@@ -388,9 +469,14 @@ impl<'a> Compiler<'a> {
             });
         }
         match cond.status {
-            Status::Success if after.is_empty() && !same.iter().any(|&j| wf.steps[j].continue_on_error) => {
+            Status::Success
+                if after.is_empty() && !same.iter().any(|&j| wf.steps[j].continue_on_error) =>
+            {
                 if !same.is_empty() {
-                    task.set("dependencies", Node::Seq(same.iter().map(|&j| Node::str(name(j))).collect()));
+                    task.set(
+                        "dependencies",
+                        Node::Seq(same.iter().map(|&j| Node::str(name(j))).collect()),
+                    );
                 }
             }
             status => {
@@ -438,7 +524,13 @@ impl<'a> Compiler<'a> {
     }
 
     /// Text for a template body: local tags become input parameters.
-    fn render(&mut self, pieces: &[Piece], params: &mut Params, span: crate::source::Span, problems: &mut Vec<Problem>) -> String {
+    fn render(
+        &mut self,
+        pieces: &[Piece],
+        params: &mut Params,
+        span: crate::source::Span,
+        problems: &mut Vec<Problem>,
+    ) -> String {
         let mut out = String::new();
         for p in pieces {
             match p {
@@ -453,7 +545,9 @@ impl<'a> Compiler<'a> {
                     out.push_str(t);
                 }
                 Piece::Tag(Tag::Lit(s)) => out.push_str(s),
-                Piece::Tag(Tag::Var { path, local: true, .. }) => {
+                Piece::Tag(Tag::Var {
+                    path, local: true, ..
+                }) => {
                     let n = params.name_for(path);
                     out.push_str(&format!("{{{{inputs.parameters.{n}}}}}"));
                 }
@@ -465,8 +559,17 @@ impl<'a> Compiler<'a> {
 
     /// A string value as template text; the original `${{ }}` text when it
     /// cannot be translated (the problem is recorded).
-    fn text(&mut self, t: &Template, tr: &mut Tr<'_>, params: &mut Params, problems: &mut Vec<Problem>) -> String {
-        let span = t.exprs().next().map_or_else(Default::default, |e| e.value_span);
+    fn text(
+        &mut self,
+        t: &Template,
+        tr: &mut Tr<'_>,
+        params: &mut Params,
+        problems: &mut Vec<Problem>,
+    ) -> String {
+        let span = t
+            .exprs()
+            .next()
+            .map_or_else(Default::default, |e| e.value_span);
         match tr.template(t) {
             Ok(pieces) => self.render(&pieces, params, span, problems),
             Err(p) => {
@@ -476,7 +579,15 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    fn val_text(&mut self, v: &Val, tr: &mut Tr<'_>, params: &mut Params, problems: &mut Vec<Problem>, step: &Step, key: &str) -> String {
+    fn val_text(
+        &mut self,
+        v: &Val,
+        tr: &mut Tr<'_>,
+        params: &mut Params,
+        problems: &mut Vec<Problem>,
+        step: &Step,
+        key: &str,
+    ) -> String {
         match v {
             Val::Lit(Json::Array(_) | Json::Object(_)) | Val::List(_) | Val::Map(_) => {
                 problems.push(Problem::new(
@@ -491,7 +602,14 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    fn body(&mut self, s: &Step, tr: &mut Tr<'_>, params: &mut Params, tpl: &mut Node, problems: &mut Vec<Problem>) {
+    fn body(
+        &mut self,
+        s: &Step,
+        tr: &mut Tr<'_>,
+        params: &mut Params,
+        tpl: &mut Node,
+        problems: &mut Vec<Problem>,
+    ) {
         let wf = self.wf;
         if s.compensate.is_some() {
             problems.push(Problem::new(
@@ -508,7 +626,10 @@ impl<'a> Compiler<'a> {
             ));
         }
         if s.priority != 0 {
-            self.notes.push(format!("step `{}`: `priority` orders ready steps in orch; Argo has no task priority", s.id));
+            self.notes.push(format!(
+                "step `{}`: `priority` orders ready steps in orch; Argo has no task priority",
+                s.id
+            ));
         }
         if s.working_dir.is_some() {
             problems.push(Problem::new(
@@ -520,7 +641,16 @@ impl<'a> Compiler<'a> {
         match &s.body.kind {
             StepKind::Run { script, shell } => {
                 let text = self.text(script, tr, params, problems);
-                for (var, what) in [("ORCH_ENV", "`ORCH_ENV` passes variables to later steps; Argo has no such channel"), ("ORCH_INDEX", "`ORCH_INDEX` (the item's position) has no Argo variable")] {
+                for (var, what) in [
+                    (
+                        "ORCH_ENV",
+                        "`ORCH_ENV` passes variables to later steps; Argo has no such channel",
+                    ),
+                    (
+                        "ORCH_INDEX",
+                        "`ORCH_INDEX` (the item's position) has no Argo variable",
+                    ),
+                ] {
                     if text.contains(var) {
                         problems.push(Problem::new(
                             self.loc.step_key(&s.id, "run", s.span),
@@ -553,16 +683,37 @@ impl<'a> Compiler<'a> {
                 let mut env = Vec::new();
                 let mut src = format!("mkdir -p {OUT_DIR}\n");
                 for (n, (k, v)) in values.iter().enumerate() {
-                    if !k.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {
-                        problems.push(Problem::new(s.span, format!("transform key `{k}` is not a file name"), "use letters, digits, `_`, `-`"));
+                    if !k
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+                    {
+                        problems.push(Problem::new(
+                            s.span,
+                            format!("transform key `{k}` is not a file name"),
+                            "use letters, digits, `_`, `-`",
+                        ));
                         continue;
                     }
                     let value = self.val_text(v, tr, params, problems, s, "transform");
-                    env.push(Node::map().with("name", Node::str(format!("ORCH_VALUE_{n}"))).with("value", Node::str(value)));
-                    src.push_str(&format!("printf '%s' \"$ORCH_VALUE_{n}\" > {OUT_DIR}/{k}\n"));
+                    env.push(
+                        Node::map()
+                            .with("name", Node::str(format!("ORCH_VALUE_{n}")))
+                            .with("value", Node::str(value)),
+                    );
+                    src.push_str(&format!(
+                        "printf '%s' \"$ORCH_VALUE_{n}\" > {OUT_DIR}/{k}\n"
+                    ));
                 }
                 let mut script_node = Node::map()
-                    .with("image", Node::str(self.opts.image.clone().unwrap_or_else(|| super::DEFAULT_IMAGE.into())))
+                    .with(
+                        "image",
+                        Node::str(
+                            self.opts
+                                .image
+                                .clone()
+                                .unwrap_or_else(|| super::DEFAULT_IMAGE.into()),
+                        ),
+                    )
                     .with("command", Node::Seq(vec![Node::str("sh")]));
                 if !env.is_empty() {
                     script_node.set("env", Node::Seq(env));
@@ -587,34 +738,74 @@ impl<'a> Compiler<'a> {
                 let mut headers = Vec::new();
                 for (k, v) in &h.headers {
                     let value = self.text_val(v, tr, params, problems, s, "http");
-                    headers.push(Node::map().with("name", Node::str(k)).with("value", Node::str(value)));
+                    headers.push(
+                        Node::map()
+                            .with("name", Node::str(k))
+                            .with("value", Node::str(value)),
+                    );
                 }
                 let body = match &h.body {
                     None => None,
-                    Some(HttpBody::Text(v)) => Some(self.text_val(v, tr, params, problems, s, "http")),
+                    Some(HttpBody::Text(v)) => {
+                        Some(self.text_val(v, tr, params, problems, s, "http"))
+                    }
                     Some(HttpBody::Json(v)) => {
-                        if !h.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
-                            headers.push(Node::map().with("name", Node::str("Content-Type")).with("value", Node::str("application/json")));
+                        if !h
+                            .headers
+                            .iter()
+                            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                        {
+                            headers.push(
+                                Node::map()
+                                    .with("name", Node::str("Content-Type"))
+                                    .with("value", Node::str("application/json")),
+                            );
                         }
                         Some(self.json_body(v, tr, params, problems, s))
                     }
                     Some(HttpBody::Form(_)) => {
-                        problems.push(Problem::new(self.loc.step_key(&s.id, "http", s.span), "form bodies have no Argo http equivalent", "send `json:` or `body:`"));
+                        problems.push(Problem::new(
+                            self.loc.step_key(&s.id, "http", s.span),
+                            "form bodies have no Argo http equivalent",
+                            "send `json:` or `body:`",
+                        ));
                         None
                     }
                 };
                 if !h.follow_redirects {
-                    problems.push(Problem::new(self.loc.step_key(&s.id, "http", s.span), "`follow_redirects: false` has no Argo http equivalent", "drop it"));
+                    problems.push(Problem::new(
+                        self.loc.step_key(&s.id, "http", s.span),
+                        "`follow_redirects: false` has no Argo http equivalent",
+                        "drop it",
+                    ));
                 }
                 self.http_retry(s, tr, tpl, problems);
                 let timeout = s.body.timeout.unwrap_or(Duration::from_secs(30));
-                let node = self.http_node(&h.method, url, headers, body, &h.expect_status, timeout, s, problems);
+                let node = self.http_node(
+                    &h.method,
+                    url,
+                    headers,
+                    body,
+                    &h.expect_status,
+                    timeout,
+                    s,
+                    problems,
+                );
                 tpl.set("http", node);
             }
-            StepKind::Call { target, endpoint, with, spans } => {
+            StepKind::Call {
+                target,
+                endpoint,
+                with,
+                spans,
+            } => {
                 let candidates = self.cfg.candidates(target);
                 let Some(svc) = candidates.first().copied() else {
-                    problems.push(Problem::new(spans.target, "no service answers this call", "declare it in orchestration.yaml"));
+                    problems.push(Problem::new(
+                        spans.target,
+                        "no service answers this call",
+                        "declare it in orchestration.yaml",
+                    ));
                     return;
                 };
                 if candidates.len() > 1 && self.cfg.policies.fallback_on_error {
@@ -624,18 +815,35 @@ impl<'a> Compiler<'a> {
                     };
                     problems.push(Problem::new(
                         spans.target,
-                        format!("{what} falls over to the next service on failure; Argo calls one URL"),
-                        format!("call `service: {}` directly, or turn `fallback_on_error` off", svc.id),
+                        format!(
+                            "{what} falls over to the next service on failure; Argo calls one URL"
+                        ),
+                        format!(
+                            "call `service: {}` directly, or turn `fallback_on_error` off",
+                            svc.id
+                        ),
                     ));
                 }
                 if svc.circuit_breaker.is_some() {
-                    problems.push(Problem::new(spans.target, format!("service `{}` has a circuit breaker; Argo has none", svc.id), "export with a configuration without `circuit_breaker`"));
+                    problems.push(Problem::new(
+                        spans.target,
+                        format!("service `{}` has a circuit breaker; Argo has none", svc.id),
+                        "export with a configuration without `circuit_breaker`",
+                    ));
                 }
                 if svc.rate_limit.is_some() {
-                    problems.push(Problem::new(spans.target, format!("service `{}` has a rate limit; Argo has none", svc.id), "export with a configuration without `rate_limit`"));
+                    problems.push(Problem::new(
+                        spans.target,
+                        format!("service `{}` has a rate limit; Argo has none", svc.id),
+                        "export with a configuration without `rate_limit`",
+                    ));
                 }
                 let Some(ep) = svc.endpoint(endpoint) else {
-                    problems.push(Problem::new(spans.endpoint, format!("service `{}` has no endpoint `{endpoint}`", svc.id), "validate the file first"));
+                    problems.push(Problem::new(
+                        spans.endpoint,
+                        format!("service `{}` has no endpoint `{endpoint}`", svc.id),
+                        "validate the file first",
+                    ));
                     return;
                 };
                 let mut path = ep.path.clone();
@@ -664,12 +872,21 @@ impl<'a> Compiler<'a> {
                 }
                 if self.cfg.middleware.authentication {
                     let secret = |key: &str| {
-                        Node::map().with("secretKeyRef", Node::map().with("name", Node::str(&self.opts.secret_name)).with("key", Node::str(key)))
+                        Node::map().with(
+                            "secretKeyRef",
+                            Node::map()
+                                .with("name", Node::str(&self.opts.secret_name))
+                                .with("key", Node::str(key)),
+                        )
                     };
                     match &svc.auth {
                         Auth::None => {}
                         Auth::Bearer { credential } | Auth::Basic { credential } => {
-                            headers.push(Node::map().with("name", Node::str("Authorization")).with("valueFrom", secret(credential)));
+                            headers.push(
+                                Node::map()
+                                    .with("name", Node::str("Authorization"))
+                                    .with("valueFrom", secret(credential)),
+                            );
                             self.notes.push(format!(
                                 "service `{}`: key `{credential}` of Secret `{}` must hold the whole Authorization header value (`{} …`)",
                                 svc.id,
@@ -678,20 +895,41 @@ impl<'a> Compiler<'a> {
                             ));
                         }
                         Auth::ApiKey { header, credential } => {
-                            headers.push(Node::map().with("name", Node::str(header)).with("valueFrom", secret(credential)));
+                            headers.push(
+                                Node::map()
+                                    .with("name", Node::str(header))
+                                    .with("valueFrom", secret(credential)),
+                            );
                         }
                     }
                 }
                 let body_text = if body.is_empty() {
                     None
                 } else {
-                    headers.push(Node::map().with("name", Node::str("Content-Type")).with("value", Node::str("application/json")));
+                    headers.push(
+                        Node::map()
+                            .with("name", Node::str("Content-Type"))
+                            .with("value", Node::str("application/json")),
+                    );
                     Some(self.json_body(&Val::Map(body), tr, params, problems, s))
                 };
                 let url = with_query(join_url(&svc.base_url, &path), &query);
                 self.http_retry(s, tr, tpl, problems);
-                let timeout = s.body.timeout.or(svc.timeout).unwrap_or(Duration::from_secs(30));
-                let node = self.http_node(&ep.method, url, headers, body_text, &[], timeout, s, problems);
+                let timeout = s
+                    .body
+                    .timeout
+                    .or(svc.timeout)
+                    .unwrap_or(Duration::from_secs(30));
+                let node = self.http_node(
+                    &ep.method,
+                    url,
+                    headers,
+                    body_text,
+                    &[],
+                    timeout,
+                    s,
+                    problems,
+                );
                 tpl.set("http", node);
             }
             StepKind::Approval { message, timeout } => {
@@ -703,7 +941,10 @@ impl<'a> Compiler<'a> {
                     ));
                 }
                 if message.is_some() {
-                    self.notes.push(format!("step `{}`: the approval message is not shown by Argo's suspend", s.id));
+                    self.notes.push(format!(
+                        "step `{}`: the approval message is not shown by Argo's suspend",
+                        s.id
+                    ));
                 }
                 tpl.set("suspend", Node::map());
             }
@@ -718,7 +959,13 @@ impl<'a> Compiler<'a> {
                     Node::map()
                         .with("image", Node::str(super::DEFAULT_IMAGE))
                         .with("command", Node::Seq(vec![Node::str("sh")]))
-                        .with("source", Node::str(format!("echo 'step {} (workflow:) was not exported to Argo' >&2\nexit 1\n", s.id))),
+                        .with(
+                            "source",
+                            Node::str(format!(
+                                "echo 'step {} (workflow:) was not exported to Argo' >&2\nexit 1\n",
+                                s.id
+                            )),
+                        ),
                 );
             }
         }
@@ -735,30 +982,62 @@ impl<'a> Compiler<'a> {
                         "ask for 1 of the pool",
                     ));
                 }
-                sems.push(Node::map().with(
-                    "configMapKeyRef",
-                    Node::map().with("name", Node::str(super::POOLS_CONFIGMAP)).with("key", Node::str(pool)),
-                ));
+                sems.push(
+                    Node::map().with(
+                        "configMapKeyRef",
+                        Node::map()
+                            .with("name", Node::str(super::POOLS_CONFIGMAP))
+                            .with("key", Node::str(pool)),
+                    ),
+                );
             }
-            tpl.set("synchronization", Node::map().with("semaphores", Node::Seq(sems)));
+            tpl.set(
+                "synchronization",
+                Node::map().with("semaphores", Node::Seq(sems)),
+            );
         }
         let _ = wf;
     }
 
-    fn text_val(&mut self, v: &Val, tr: &mut Tr<'_>, params: &mut Params, problems: &mut Vec<Problem>, s: &Step, key: &str) -> String {
+    fn text_val(
+        &mut self,
+        v: &Val,
+        tr: &mut Tr<'_>,
+        params: &mut Params,
+        problems: &mut Vec<Problem>,
+        s: &Step,
+        key: &str,
+    ) -> String {
         self.val_text(v, tr, params, problems, s, key)
     }
 
     /// A JSON body with tags: a string that is one whole expression of a
     /// text value becomes `{{=sprig.toJson(…)}}`, so quotes are escaped.
-    fn json_body(&mut self, v: &Val, tr: &mut Tr<'_>, params: &mut Params, problems: &mut Vec<Problem>, s: &Step) -> String {
+    fn json_body(
+        &mut self,
+        v: &Val,
+        tr: &mut Tr<'_>,
+        params: &mut Params,
+        problems: &mut Vec<Problem>,
+        s: &Step,
+    ) -> String {
         match v {
             Val::Lit(j) => j.to_string(),
-            Val::List(l) => format!("[{}]", l.iter().map(|x| self.json_body(x, tr, params, problems, s)).collect::<Vec<_>>().join(",")),
+            Val::List(l) => format!(
+                "[{}]",
+                l.iter()
+                    .map(|x| self.json_body(x, tr, params, problems, s))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
             Val::Map(m) => format!(
                 "{{{}}}",
                 m.iter()
-                    .map(|(k, x)| format!("{}:{}", Json::String(k.clone()), self.json_body(x, tr, params, problems, s)))
+                    .map(|(k, x)| format!(
+                        "{}:{}",
+                        Json::String(k.clone()),
+                        self.json_body(x, tr, params, problems, s)
+                    ))
                     .collect::<Vec<_>>()
                     .join(",")
             ),
@@ -780,7 +1059,9 @@ impl<'a> Compiler<'a> {
                             // `workflow.parameters['x']`: names may hold `-`.
                             let cut = path.len().min(2);
                             let head = path[..cut].join(".");
-                            path[cut..].iter().fold(head, |acc, p| format!("{acc}['{p}']"))
+                            path[cut..]
+                                .iter()
+                                .fold(head, |acc, p| format!("{acc}['{p}']"))
                         };
                         match ty {
                             Ty::Str => format!("{{{{=sprig.toJson({var})}}}}"),
@@ -798,17 +1079,37 @@ impl<'a> Compiler<'a> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn http_node(&mut self, method: &str, url: String, headers: Vec<Node>, body: Option<String>, expect: &[u16], timeout: Duration, s: &Step, problems: &mut Vec<Problem>) -> Node {
+    fn http_node(
+        &mut self,
+        method: &str,
+        url: String,
+        headers: Vec<Node>,
+        body: Option<String>,
+        expect: &[u16],
+        timeout: Duration,
+        s: &Step,
+        problems: &mut Vec<Problem>,
+    ) -> Node {
         let cond = if expect.is_empty() {
             "response.statusCode >= 200 && response.statusCode < 300".to_string()
         } else {
-            expect.iter().map(|c| format!("response.statusCode == {c}")).collect::<Vec<_>>().join(" || ")
+            expect
+                .iter()
+                .map(|c| format!("response.statusCode == {c}"))
+                .collect::<Vec<_>>()
+                .join(" || ")
         };
         let (secs, exact) = seconds(timeout);
         if !exact {
-            problems.push(Problem::new(self.loc.step_key(&s.id, "timeout", s.span), "Argo http timeouts are whole seconds", "use a whole number of seconds"));
+            problems.push(Problem::new(
+                self.loc.step_key(&s.id, "timeout", s.span),
+                "Argo http timeouts are whole seconds",
+                "use a whole number of seconds",
+            ));
         }
-        let mut n = Node::map().with("method", Node::str(method.to_ascii_uppercase())).with("url", Node::str(url));
+        let mut n = Node::map()
+            .with("method", Node::str(method.to_ascii_uppercase()))
+            .with("url", Node::str(url));
         if !headers.is_empty() {
             n.set("headers", Node::Seq(headers));
         }
@@ -820,7 +1121,13 @@ impl<'a> Compiler<'a> {
         n
     }
 
-    fn env(&mut self, s: &Step, tr: &mut Tr<'_>, params: &mut Params, problems: &mut Vec<Problem>) -> Vec<Node> {
+    fn env(
+        &mut self,
+        s: &Step,
+        tr: &mut Tr<'_>,
+        params: &mut Params,
+        problems: &mut Vec<Problem>,
+    ) -> Vec<Node> {
         let wf = self.wf;
         let mut vars: Vec<(String, &Val)> = Vec::new();
         for (k, v) in wf.env.iter().chain(&s.body.env) {
@@ -830,29 +1137,48 @@ impl<'a> Compiler<'a> {
             }
         }
         let mut out = vec![
-            Node::map().with("name", Node::str("ORCH_RUN_ID")).with("value", Node::str("{{workflow.name}}")),
-            Node::map().with("name", Node::str("ORCH_WORKFLOW")).with("value", Node::str(&wf.name)),
-            Node::map().with("name", Node::str("ORCH_STEP_ID")).with("value", Node::str(&s.id)),
+            Node::map()
+                .with("name", Node::str("ORCH_RUN_ID"))
+                .with("value", Node::str("{{workflow.name}}")),
+            Node::map()
+                .with("name", Node::str("ORCH_WORKFLOW"))
+                .with("value", Node::str(&wf.name)),
+            Node::map()
+                .with("name", Node::str("ORCH_STEP_ID"))
+                .with("value", Node::str(&s.id)),
         ];
         if s.for_each.is_some() {
             let n = params.name_for(&["item".to_string()]);
-            out.push(Node::map().with("name", Node::str("ORCH_ITEM")).with("value", Node::str(format!("{{{{inputs.parameters.{n}}}}}"))));
+            out.push(
+                Node::map()
+                    .with("name", Node::str("ORCH_ITEM"))
+                    .with("value", Node::str(format!("{{{{inputs.parameters.{n}}}}}"))),
+            );
         }
         for (k, v) in vars {
             let secret = match v {
                 Val::Str(t) => t.whole().and_then(|e| {
-                    crate::expr::segments(&e.ast).filter(|seg| seg.len() == 2 && seg[0] == "secrets").map(|seg| seg[1].clone())
+                    crate::expr::segments(&e.ast)
+                        .filter(|seg| seg.len() == 2 && seg[0] == "secrets")
+                        .map(|seg| seg[1].clone())
                 }),
                 _ => None,
             };
             let node = match secret {
                 Some(name) => Node::map().with("name", Node::str(&k)).with(
                     "valueFrom",
-                    Node::map().with("secretKeyRef", Node::map().with("name", Node::str(&self.opts.secret_name)).with("key", Node::str(name))),
+                    Node::map().with(
+                        "secretKeyRef",
+                        Node::map()
+                            .with("name", Node::str(&self.opts.secret_name))
+                            .with("key", Node::str(name)),
+                    ),
                 ),
                 None => {
                     let value = self.val_text(v, tr, params, problems, s, "env");
-                    Node::map().with("name", Node::str(&k)).with("value", Node::str(value))
+                    Node::map()
+                        .with("name", Node::str(&k))
+                        .with("value", Node::str(value))
                 }
             };
             out.push(node);
@@ -866,7 +1192,10 @@ impl<'a> Compiler<'a> {
             if !exact {
                 problems.push(Problem::new(
                     self.loc.step_key(&s.id, "timeout", s.span),
-                    format!("Argo deadlines are whole seconds; {} would become {secs}s", crate::duration::short(t)),
+                    format!(
+                        "Argo deadlines are whole seconds; {} would become {secs}s",
+                        crate::duration::short(t)
+                    ),
                     "use a whole number of seconds",
                 ));
             }
@@ -875,8 +1204,19 @@ impl<'a> Compiler<'a> {
     }
 
     /// http/call steps retry only some failures in orch; Argo retries all.
-    fn http_retry(&mut self, s: &Step, tr: &mut Tr<'_>, tpl: &mut Node, problems: &mut Vec<Problem>) {
-        let spec = s.body.retry.clone().or_else(|| self.cfg.retry.clone()).unwrap_or_else(RetrySpec::http_default);
+    fn http_retry(
+        &mut self,
+        s: &Step,
+        tr: &mut Tr<'_>,
+        tpl: &mut Node,
+        problems: &mut Vec<Problem>,
+    ) {
+        let spec = s
+            .body
+            .retry
+            .clone()
+            .or_else(|| self.cfg.retry.clone())
+            .unwrap_or_else(RetrySpec::http_default);
         if spec.max_attempts > 1 {
             problems.push(Problem::new(
                 self.loc.step_key(&s.id, "retry", s.span),
@@ -891,7 +1231,13 @@ impl<'a> Compiler<'a> {
     }
 
     /// `retry:` of a `run` step; whether it retries.
-    fn retry(&mut self, s: &Step, tr: &mut Tr<'_>, tpl: &mut Node, problems: &mut Vec<Problem>) -> bool {
+    fn retry(
+        &mut self,
+        s: &Step,
+        tr: &mut Tr<'_>,
+        tpl: &mut Node,
+        problems: &mut Vec<Problem>,
+    ) -> bool {
         match s.body.retry.clone() {
             Some(spec) if spec.max_attempts > 1 => {
                 self.retry_spec(s, &spec, tr, tpl, problems);
@@ -901,7 +1247,14 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    fn retry_spec(&mut self, s: &Step, spec: &RetrySpec, _tr: &mut Tr<'_>, tpl: &mut Node, problems: &mut Vec<Problem>) {
+    fn retry_spec(
+        &mut self,
+        s: &Step,
+        spec: &RetrySpec,
+        _tr: &mut Tr<'_>,
+        tpl: &mut Node,
+        problems: &mut Vec<Problem>,
+    ) {
         let mut r = Node::map()
             .with("limit", Node::int(u64::from(spec.max_attempts - 1)))
             .with("retryPolicy", Node::str("Always"));
@@ -909,7 +1262,8 @@ impl<'a> Compiler<'a> {
         match spec.strategy {
             DelayStrategy::Fixed => {}
             DelayStrategy::Linear => problems.push(Problem::new(
-                self.loc.step_subkey(&s.id, "retry", "delay_strategy", s.span),
+                self.loc
+                    .step_subkey(&s.id, "retry", "delay_strategy", s.span),
                 "a linear backoff has no Argo equivalent (Argo multiplies by a factor)",
                 "use `delay_strategy: fixed` or `exponential`",
             )),
@@ -929,7 +1283,10 @@ impl<'a> Compiler<'a> {
         }
         r.set("backoff", backoff);
         if spec.jitter {
-            self.notes.push(format!("step `{}`: retry jitter is not representable on Argo; delays are exact", s.id));
+            self.notes.push(format!(
+                "step `{}`: retry jitter is not representable on Argo; delays are exact",
+                s.id
+            ));
         }
         if let Some(c) = &spec.condition {
             match retry_condition(&c.ast) {
@@ -944,7 +1301,15 @@ impl<'a> Compiler<'a> {
         tpl.set("retryStrategy", r);
     }
 
-    fn cache(&mut self, s: &Step, c: &crate::model::CacheSpec, tr: &mut Tr<'_>, params: &mut Params, tpl: &mut Node, problems: &mut Vec<Problem>) {
+    fn cache(
+        &mut self,
+        s: &Step,
+        c: &crate::model::CacheSpec,
+        tr: &mut Tr<'_>,
+        params: &mut Params,
+        tpl: &mut Node,
+        problems: &mut Vec<Problem>,
+    ) {
         if !c.sources.is_empty() {
             problems.push(Problem::new(
                 self.loc.step_subkey(&s.id, "cache", "sources", s.span),
@@ -953,13 +1318,19 @@ impl<'a> Compiler<'a> {
             ));
         }
         // The definition as written, then every value the step reads.
-        let mut key = format!("{}-{}", self.tasks[&s.id], &s.definition[..s.definition.len().min(16)]);
+        let mut key = format!(
+            "{}-{}",
+            self.tasks[&s.id],
+            &s.definition[..s.definition.len().min(16)]
+        );
         let mut exprs: Vec<&std::sync::Arc<crate::expr::Expr>> = s.body.exprs();
         if let Some(k) = &c.key {
             exprs.extend(k.exprs());
         }
         for e in exprs {
-            if crate::expr::segments(&e.ast).is_some_and(|seg| seg.first().is_some_and(|r| r == "secrets")) {
+            if crate::expr::segments(&e.ast)
+                .is_some_and(|seg| seg.first().is_some_and(|r| r == "secrets"))
+            {
                 continue;
             }
             match tr.reference(e, &e.ast) {
@@ -971,9 +1342,13 @@ impl<'a> Compiler<'a> {
                 Err(p) => problems.push(p),
             }
         }
-        let mut m = Node::map()
-            .with("key", Node::str(key))
-            .with("cache", Node::map().with("configMap", Node::map().with("name", Node::str(super::CACHE_CONFIGMAP))));
+        let mut m = Node::map().with("key", Node::str(key)).with(
+            "cache",
+            Node::map().with(
+                "configMap",
+                Node::map().with("name", Node::str(super::CACHE_CONFIGMAP)),
+            ),
+        );
         if let Some(ttl) = c.ttl {
             m.set("maxAge", Node::str(go_duration(ttl)));
         }
@@ -983,7 +1358,10 @@ impl<'a> Compiler<'a> {
             super::CACHE_CONFIGMAP
         ));
         tpl.set("memoize", m);
-        let _ = Cond { status: Status::Success, when: None };
+        let _ = Cond {
+            status: Status::Success,
+            when: None,
+        };
     }
 }
 
@@ -1010,9 +1388,15 @@ fn join_url(base: &str, path: &str) -> String {
 }
 
 fn with_query(mut url: String, q: &[(String, String)]) -> String {
-    let enc = |s: &str| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let enc = |s: &str| {
+        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
     for (i, (k, v)) in q.iter().enumerate() {
-        url.push(if i == 0 && !url.contains('?') { '?' } else { '&' });
+        url.push(if i == 0 && !url.contains('?') {
+            '?'
+        } else {
+            '&'
+        });
         url.push_str(&format!("{}={}", enc(k), enc(v)));
     }
     url
@@ -1022,19 +1406,36 @@ fn with_query(mut url: String, q: &[(String, String)]) -> String {
 /// expression over `lastRetry`.
 fn retry_condition(ast: &cel::IdedExpr) -> Option<String> {
     use cel::common::ast::{CallExpr, Expr as Ast, LiteralValue};
-    let Ast::Call(CallExpr { func_name, target: None, args }) = &ast.expr else { return None };
+    let Ast::Call(CallExpr {
+        func_name,
+        target: None,
+        args,
+    }) = &ast.expr
+    else {
+        return None;
+    };
     match (func_name.as_str(), args.as_slice()) {
         ("_&&_" | "_||_", [a, b]) => {
             let op = &func_name[1..3];
-            Some(format!("({}) {op} ({})", retry_condition(a)?, retry_condition(b)?))
+            Some(format!(
+                "({}) {op} ({})",
+                retry_condition(a)?,
+                retry_condition(b)?
+            ))
         }
         (op @ ("_==_" | "_!=_"), [a, b]) => {
             let seg = crate::expr::segments(a)?;
             if seg != ["error", "exit_code"] {
                 return None;
             }
-            let Ast::Literal(LiteralValue::Int(n)) = &b.expr else { return None };
-            Some(format!("asInt(lastRetry.exitCode) {} {}", &op[1..3], n.inner()))
+            let Ast::Literal(LiteralValue::Int(n)) = &b.expr else {
+                return None;
+            };
+            Some(format!(
+                "asInt(lastRetry.exitCode) {} {}",
+                &op[1..3],
+                n.inner()
+            ))
         }
         _ => None,
     }
@@ -1080,7 +1481,10 @@ mod tests {
         assert_eq!(go_duration(Duration::from_millis(50)), "50ms");
         assert_eq!(go_duration(Duration::from_secs(90)), "90s");
         assert_eq!(seconds(Duration::from_millis(300)), (1, false));
-        assert_eq!(with_query("http://h/p".into(), &[("a b".into(), "c&d".into())]), "http://h/p?a%20b=c%26d");
+        assert_eq!(
+            with_query("http://h/p".into(), &[("a b".into(), "c&d".into())]),
+            "http://h/p?a%20b=c%26d"
+        );
     }
 
     #[test]

@@ -170,8 +170,7 @@ fn block(out: &mut String, s: &str, level: usize) {
 
 fn key(k: &str) -> String {
     let plain = !k.is_empty()
-        && k
-            .chars()
+        && k.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/'))
         && !k.starts_with(['-', '.'])
         && !is_special_word(k);
@@ -197,10 +196,7 @@ fn inline(v: &Node) -> String {
         Node::Str(s) => quote(s),
         Node::Seq(s) if s.is_empty() => "[]".into(),
         Node::Map(m) if m.is_empty() => "{}".into(),
-        Node::Seq(s) => format!(
-            "[{}]",
-            s.iter().map(inline).collect::<Vec<_>>().join(", ")
-        ),
+        Node::Seq(s) => format!("[{}]", s.iter().map(inline).collect::<Vec<_>>().join(", ")),
         Node::Map(m) => format!(
             "{{{}}}",
             m.iter()
@@ -226,7 +222,9 @@ mod tests {
             .with(
                 "list",
                 Node::Seq(vec![
-                    Node::map().with("name", Node::str("a")).with("n", Node::int(1)),
+                    Node::map()
+                        .with("name", Node::str("a"))
+                        .with("n", Node::int(1)),
                     Node::str("true"),
                 ]),
             )
