@@ -43,6 +43,7 @@ Register-ArgumentCompleter -Native -CommandName 'orch' -ScriptBlock {
             [CompletionResult]::new('reject', 'reject', [CompletionResultType]::ParameterValue, 'Reject a waiting approval step (the step fails when the run resumes)')
             [CompletionResult]::new('stats', 'stats', [CompletionResultType]::ParameterValue, 'Per-step statistics over past runs: runs, failure rate, duration p50/p95')
             [CompletionResult]::new('metrics', 'metrics', [CompletionResultType]::ParameterValue, 'Prometheus metrics computed from the history, printed or served')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Compile a workflow for another engine (Argo Workflows)')
             [CompletionResult]::new('cache', 'cache', [CompletionResultType]::ParameterValue, 'Manage the step cache')
             [CompletionResult]::new('services', 'services', [CompletionResultType]::ParameterValue, 'List the services of orchestration.yaml, or check their health')
             [CompletionResult]::new('secret', 'secret', [CompletionResultType]::ParameterValue, 'Store, look up or remove a secret in the OS keyring')
@@ -281,6 +282,50 @@ Register-ArgumentCompleter -Native -CommandName 'orch' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'orch;export' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'orchestration.yaml to use (default: found in this directory or a parent)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR is honoured by `auto`)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors and the summary')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors and the summary')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more detail')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more detail')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('argo', 'argo', [CompletionResultType]::ParameterValue, 'The workflow as an Argo Workflows manifest (kind: Workflow)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'orch;export;argo' {
+            [CompletionResult]::new('--image', '--image', [CompletionResultType]::ParameterName, 'Container image of run and transform steps [default: alpine:3.20, bash:5.2 for shell: bash]')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write the manifest to this file instead of stdout')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write the manifest to this file instead of stdout')
+            [CompletionResult]::new('--secret-name', '--secret-name', [CompletionResultType]::ParameterName, 'The Kubernetes Secret that holds secrets.* and service credentials')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'orchestration.yaml to use (default: found in this directory or a parent)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR is honoured by `auto`)')
+            [CompletionResult]::new('--lenient', '--lenient', [CompletionResultType]::ParameterName, 'Export anyway, dropping what Argo cannot express (a comment and a warning each)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors and the summary')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors and the summary')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more detail')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more detail')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'orch;export;help' {
+            [CompletionResult]::new('argo', 'argo', [CompletionResultType]::ParameterValue, 'The workflow as an Argo Workflows manifest (kind: Workflow)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'orch;export;help;argo' {
+            break
+        }
+        'orch;export;help;help' {
+            break
+        }
         'orch;cache' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'orchestration.yaml to use (default: found in this directory or a parent)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR is honoured by `auto`)')
@@ -477,6 +522,7 @@ Register-ArgumentCompleter -Native -CommandName 'orch' -ScriptBlock {
             [CompletionResult]::new('reject', 'reject', [CompletionResultType]::ParameterValue, 'Reject a waiting approval step (the step fails when the run resumes)')
             [CompletionResult]::new('stats', 'stats', [CompletionResultType]::ParameterValue, 'Per-step statistics over past runs: runs, failure rate, duration p50/p95')
             [CompletionResult]::new('metrics', 'metrics', [CompletionResultType]::ParameterValue, 'Prometheus metrics computed from the history, printed or served')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Compile a workflow for another engine (Argo Workflows)')
             [CompletionResult]::new('cache', 'cache', [CompletionResultType]::ParameterValue, 'Manage the step cache')
             [CompletionResult]::new('services', 'services', [CompletionResultType]::ParameterValue, 'List the services of orchestration.yaml, or check their health')
             [CompletionResult]::new('secret', 'secret', [CompletionResultType]::ParameterValue, 'Store, look up or remove a secret in the OS keyring')
@@ -523,6 +569,13 @@ Register-ArgumentCompleter -Native -CommandName 'orch' -ScriptBlock {
             break
         }
         'orch;help;metrics' {
+            break
+        }
+        'orch;help;export' {
+            [CompletionResult]::new('argo', 'argo', [CompletionResultType]::ParameterValue, 'The workflow as an Argo Workflows manifest (kind: Workflow)')
+            break
+        }
+        'orch;help;export;argo' {
             break
         }
         'orch;help;cache' {

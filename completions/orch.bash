@@ -25,6 +25,9 @@ _orch() {
             orch,completions)
                 cmd="orch__subcmd__completions"
                 ;;
+            orch,export)
+                cmd="orch__subcmd__export"
+                ;;
             orch,graph)
                 cmd="orch__subcmd__graph"
                 ;;
@@ -82,6 +85,18 @@ _orch() {
             orch__subcmd__cache__subcmd__help,help)
                 cmd="orch__subcmd__cache__subcmd__help__subcmd__help"
                 ;;
+            orch__subcmd__export,argo)
+                cmd="orch__subcmd__export__subcmd__argo"
+                ;;
+            orch__subcmd__export,help)
+                cmd="orch__subcmd__export__subcmd__help"
+                ;;
+            orch__subcmd__export__subcmd__help,argo)
+                cmd="orch__subcmd__export__subcmd__help__subcmd__argo"
+                ;;
+            orch__subcmd__export__subcmd__help,help)
+                cmd="orch__subcmd__export__subcmd__help__subcmd__help"
+                ;;
             orch__subcmd__help,approve)
                 cmd="orch__subcmd__help__subcmd__approve"
                 ;;
@@ -90,6 +105,9 @@ _orch() {
                 ;;
             orch__subcmd__help,completions)
                 cmd="orch__subcmd__help__subcmd__completions"
+                ;;
+            orch__subcmd__help,export)
+                cmd="orch__subcmd__help__subcmd__export"
                 ;;
             orch__subcmd__help,graph)
                 cmd="orch__subcmd__help__subcmd__graph"
@@ -138,6 +156,9 @@ _orch() {
                 ;;
             orch__subcmd__help__subcmd__cache,clear)
                 cmd="orch__subcmd__help__subcmd__cache__subcmd__clear"
+                ;;
+            orch__subcmd__help__subcmd__export,argo)
+                cmd="orch__subcmd__help__subcmd__export__subcmd__argo"
                 ;;
             orch__subcmd__help__subcmd__history,prune)
                 cmd="orch__subcmd__help__subcmd__history__subcmd__prune"
@@ -209,7 +230,7 @@ _orch() {
 
     case "${cmd}" in
         orch)
-            opts="-q -v -h -V --config --color --quiet --verbose --help --version run validate plan graph history show logs resume approve reject stats metrics cache services secret completions man help"
+            opts="-q -v -h -V --config --color --quiet --verbose --help --version run validate plan graph history show logs resume approve reject stats metrics export cache services secret completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -368,6 +389,108 @@ _orch() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        orch__subcmd__export)
+            opts="-q -v -h -V --config --color --quiet --verbose --help --version argo help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        orch__subcmd__export__subcmd__argo)
+            opts="-o -q -v -h -V --image --output --secret-name --lenient --config --color --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --secret-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        orch__subcmd__export__subcmd__help)
+            opts="argo help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        orch__subcmd__export__subcmd__help__subcmd__argo)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        orch__subcmd__export__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         orch__subcmd__graph)
             opts="-q -v -h -V --format --config --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -395,7 +518,7 @@ _orch() {
             return 0
             ;;
         orch__subcmd__help)
-            opts="run validate plan graph history show logs resume approve reject stats metrics cache services secret completions man help"
+            opts="run validate plan graph history show logs resume approve reject stats metrics export cache services secret completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -453,6 +576,34 @@ _orch() {
         orch__subcmd__help__subcmd__completions)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        orch__subcmd__help__subcmd__export)
+            opts="argo"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        orch__subcmd__help__subcmd__export__subcmd__argo)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -40,6 +40,7 @@ set edit:completion:arg-completer[orch] = {|@words|
             cand reject 'Reject a waiting approval step (the step fails when the run resumes)'
             cand stats 'Per-step statistics over past runs: runs, failure rate, duration p50/p95'
             cand metrics 'Prometheus metrics computed from the history, printed or served'
+            cand export 'Compile a workflow for another engine (Argo Workflows)'
             cand cache 'Manage the step cache'
             cand services 'List the services of orchestration.yaml, or check their health'
             cand secret 'Store, look up or remove a secret in the OS keyring'
@@ -261,6 +262,45 @@ set edit:completion:arg-completer[orch] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'orch;export'= {
+            cand --config 'orchestration.yaml to use (default: found in this directory or a parent)'
+            cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
+            cand -q 'Print less: only errors and the summary'
+            cand --quiet 'Print less: only errors and the summary'
+            cand -v 'Print more detail'
+            cand --verbose 'Print more detail'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand argo 'The workflow as an Argo Workflows manifest (kind: Workflow)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'orch;export;argo'= {
+            cand --image 'Container image of run and transform steps [default: alpine:3.20, bash:5.2 for shell: bash]'
+            cand -o 'Write the manifest to this file instead of stdout'
+            cand --output 'Write the manifest to this file instead of stdout'
+            cand --secret-name 'The Kubernetes Secret that holds secrets.* and service credentials'
+            cand --config 'orchestration.yaml to use (default: found in this directory or a parent)'
+            cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
+            cand --lenient 'Export anyway, dropping what Argo cannot express (a comment and a warning each)'
+            cand -q 'Print less: only errors and the summary'
+            cand --quiet 'Print less: only errors and the summary'
+            cand -v 'Print more detail'
+            cand --verbose 'Print more detail'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'orch;export;help'= {
+            cand argo 'The workflow as an Argo Workflows manifest (kind: Workflow)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'orch;export;help;argo'= {
+        }
+        &'orch;export;help;help'= {
+        }
         &'orch;cache'= {
             cand --config 'orchestration.yaml to use (default: found in this directory or a parent)'
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
@@ -436,6 +476,7 @@ set edit:completion:arg-completer[orch] = {|@words|
             cand reject 'Reject a waiting approval step (the step fails when the run resumes)'
             cand stats 'Per-step statistics over past runs: runs, failure rate, duration p50/p95'
             cand metrics 'Prometheus metrics computed from the history, printed or served'
+            cand export 'Compile a workflow for another engine (Argo Workflows)'
             cand cache 'Manage the step cache'
             cand services 'List the services of orchestration.yaml, or check their health'
             cand secret 'Store, look up or remove a secret in the OS keyring'
@@ -469,6 +510,11 @@ set edit:completion:arg-completer[orch] = {|@words|
         &'orch;help;stats'= {
         }
         &'orch;help;metrics'= {
+        }
+        &'orch;help;export'= {
+            cand argo 'The workflow as an Argo Workflows manifest (kind: Workflow)'
+        }
+        &'orch;help;export;argo'= {
         }
         &'orch;help;cache'= {
             cand clear 'Delete every cached step result'

@@ -610,7 +610,6 @@ impl<'a> Compiler<'a> {
         tpl: &mut Node,
         problems: &mut Vec<Problem>,
     ) {
-        let wf = self.wf;
         if s.compensate.is_some() {
             problems.push(Problem::new(
                 self.loc.step_key(&s.id, "compensate", s.span),
@@ -996,7 +995,6 @@ impl<'a> Compiler<'a> {
                 Node::map().with("semaphores", Node::Seq(sems)),
             );
         }
-        let _ = wf;
     }
 
     fn text_val(
@@ -1358,10 +1356,6 @@ impl<'a> Compiler<'a> {
             super::CACHE_CONFIGMAP
         ));
         tpl.set("memoize", m);
-        let _ = Cond {
-            status: Status::Success,
-            when: None,
-        };
     }
 }
 
