@@ -224,7 +224,7 @@ mod tests {
                 Node::Seq(vec![
                     Node::map()
                         .with("name", Node::str("a"))
-                        .with("n", Node::int(1)),
+                        .with("count", Node::int(1)),
                     Node::str("true"),
                 ]),
             )
@@ -233,7 +233,7 @@ mod tests {
         let text = write(&["dropped: x".into()], &doc);
         assert_eq!(
             text,
-            "# dropped: x\napiVersion: \"argoproj.io/v1alpha1\"\nlist:\n- name: \"a\"\n  n: 1\n- \"true\"\nscript: |\n  echo hi\n    indented\nempty: {}\n"
+            "# dropped: x\napiVersion: \"argoproj.io/v1alpha1\"\nlist:\n- name: \"a\"\n  count: 1\n- \"true\"\nscript: |\n  echo hi\n    indented\nempty: {}\n"
         );
     }
 
