@@ -220,6 +220,10 @@ The text exposition format 0.0.4. With --serve, GET /metrics answers it, read
 afresh from the history on each scrape, until Ctrl-C.")]
     Metrics(MetricsArgs),
 
+    /// Compile a workflow for another engine (Argo Workflows)
+    #[command(subcommand)]
+    Export(ExportCommand),
+
     /// Manage the step cache
     #[command(
         subcommand,
@@ -582,6 +586,45 @@ pub struct MetricsArgs {
     /// Answer `GET /metrics` on this address instead of printing (port 0: any free port)
     #[arg(long, value_name = "ADDR")]
     pub serve: Option<std::net::SocketAddr>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// The workflow as an Argo Workflows manifest (kind: Workflow)
+    #[command(after_help = "\
+Examples:
+  orch export argo release.yaml > release.argo.yaml
+  orch export argo release.yaml --image ghcr.io/acme/ci:1 -o release.argo.yaml
+  argo submit release.argo.yaml -p env=prod
+
+A construct with no faithful Argo form is an error at its line:column (exit 2);
+--lenient writes the manifest without it, a comment and a warning for each.
+secrets.* and service credentials become secretKeyRef entries of the
+Kubernetes Secret named by --secret-name; no secret value is written.")]
+    Argo(ArgoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ArgoArgs {
+    /// Workflow file (or a name in workflows/)
+    #[arg(value_name = "FILE")]
+    pub file: String,
+
+    /// Container image of run and transform steps [default: alpine:3.20, bash:5.2 for shell: bash]
+    #[arg(long, value_name = "IMG")]
+    pub image: Option<String>,
+
+    /// Write the manifest to this file instead of stdout
+    #[arg(short, long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+
+    /// The Kubernetes Secret that holds secrets.* and service credentials
+    #[arg(long, value_name = "NAME", default_value = "orch-secrets")]
+    pub secret_name: String,
+
+    /// Export anyway, dropping what Argo cannot express (a comment and a warning each)
+    #[arg(long)]
+    pub lenient: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -14,6 +14,7 @@ pub(crate) mod error;
 pub(crate) mod event;
 pub(crate) mod exec;
 pub(crate) mod exit;
+pub(crate) mod export;
 pub(crate) mod expr;
 pub(crate) mod history;
 pub(crate) mod http_client;
@@ -70,6 +71,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Reject(a) => commands::approve::run(&cx, a, false),
         Command::Stats(a) => commands::stats::run(&cx, a),
         Command::Metrics(a) => commands::metrics::run(&cx, a),
+        Command::Export(c) => commands::export::run(&cx, c),
         Command::Cache(c) => commands::cache::run(&cx, c),
         Command::Services(a) => commands::services::run(&cx, a),
         Command::Secret(c) => commands::secret::run(&cx, c),

@@ -22,7 +22,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("engine and sinks", &["exec", "report", "history"]),
     ("executors", &["steps"]),
     ("services", &["services", "secrets", "mask"]),
-    ("front end", &["validate", "inputs", "plan", "load"]),
+    (
+        "front end",
+        &["validate", "inputs", "plan", "load", "export"],
+    ),
     ("model", &["model", "expr", "event"]),
     (
         "leaves",

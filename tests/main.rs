@@ -8,6 +8,7 @@ mod common;
 
 mod approvals;
 mod architecture;
+mod argo;
 mod cache;
 mod children;
 mod cli;

@@ -6,6 +6,7 @@
 pub(crate) mod approve;
 pub(crate) mod cache;
 pub(crate) mod completions;
+pub(crate) mod export;
 pub(crate) mod graph;
 pub(crate) mod history;
 pub(crate) mod init;

@@ -40,15 +40,7 @@ pub(crate) const RETRY_AFTER_CAP: Duration = Duration::from_secs(30);
 /// The retry of `http`/`call` steps when neither the step, its workflow's
 /// `defaults` nor orchestration.yaml set one.
 pub(crate) fn http_default() -> RetrySpec {
-    RetrySpec {
-        max_attempts: 3,
-        strategy: DelayStrategy::Exponential,
-        base_delay: Duration::from_millis(200),
-        max_delay: Some(Duration::from_secs(30)),
-        factor: 2.0,
-        jitter: true,
-        condition: None,
-    }
+    RetrySpec::http_default()
 }
 
 /// The computed delay, or longer when the server said `Retry-After`, but

@@ -351,7 +351,7 @@ fn line_col_to_char(s: &str, line: isize, col: isize) -> usize {
 }
 
 /// `a.b.c` (or `a['b'].c`) as segments, root first.
-fn segments(e: &IdedExpr) -> Option<Vec<String>> {
+pub(crate) fn segments(e: &IdedExpr) -> Option<Vec<String>> {
     match &e.expr {
         Ast::Ident(n) => Some(vec![n.clone()]),
         Ast::Select(s) if !s.test => {

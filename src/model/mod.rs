@@ -82,6 +82,22 @@ pub(crate) struct RetrySpec {
     pub(crate) condition: Option<Arc<Expr>>,
 }
 
+impl RetrySpec {
+    /// The seed default of `http`/`call` steps when orchestration.yaml sets
+    /// no `retry:` (the engine and the Argo export both read it).
+    pub(crate) fn http_default() -> RetrySpec {
+        RetrySpec {
+            max_attempts: 3,
+            strategy: DelayStrategy::Exponential,
+            base_delay: Duration::from_millis(200),
+            max_delay: Some(Duration::from_secs(30)),
+            factor: 2.0,
+            jitter: true,
+            condition: None,
+        }
+    }
+}
+
 impl Default for RetrySpec {
     fn default() -> Self {
         RetrySpec {

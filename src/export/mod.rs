@@ -1,0 +1,3 @@
+//! Compilers from a validated workflow to other engines' formats.
+
+pub(crate) mod argo;

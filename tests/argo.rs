@@ -1,0 +1,662 @@
+//! `orch export argo`: every shipped workflow exports or is refused with a
+//! located diagnostic; each manifest validates against Argo's `Workflow`
+//! schema with unknown fields refused; the semantics (dependencies, retry
+//! limits, outputs wiring) are checked on the parsed manifest; no secret
+//! value ever reaches it.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value as Json;
+
+use crate::common::{orch, project, repo_root};
+
+/// Argo Workflows v4.0.5 `Workflow`, strict (see the fixture's README).
+fn validator() -> &'static jsonschema::Validator {
+    static V: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    V.get_or_init(|| {
+        let path = repo_root().join("tests/fixtures/argo/workflow.schema.json");
+        let schema: Json = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        jsonschema::validator_for(&schema).expect("the schema compiles")
+    })
+}
+
+/// The manifest as JSON, through the YAML reader orch itself uses: plain
+/// scalars typed as YAML's core schema reads them, quoted ones strings.
+fn typed(text: &str) -> Json {
+    let opts = marked_yaml::LoaderOptions::default()
+        .error_on_duplicate_keys(true)
+        .prevent_coercion(true);
+    let node = marked_yaml::parse_yaml_with_options(0, text, opts)
+        .unwrap_or_else(|e| panic!("not YAML: {e}\n{text}"));
+    fn conv(n: &marked_yaml::Node) -> Json {
+        match n {
+            marked_yaml::Node::Scalar(s) => {
+                let t = s.as_str();
+                if s.may_coerce() {
+                    if let Ok(i) = t.parse::<i64>() {
+                        return Json::from(i);
+                    }
+                    match t {
+                        "true" | "false" => return Json::Bool(t == "true"),
+                        "null" | "~" => return Json::Null,
+                        _ => {}
+                    }
+                }
+                Json::String(t.to_string())
+            }
+            marked_yaml::Node::Sequence(s) => Json::Array(s.iter().map(conv).collect()),
+            marked_yaml::Node::Mapping(m) => Json::Object(
+                m.iter()
+                    .map(|(k, v)| (k.as_str().to_string(), conv(v)))
+                    .collect(),
+            ),
+        }
+    }
+    conv(&node)
+}
+
+fn schema_errors(manifest: &Json) -> Vec<String> {
+    validator()
+        .iter_errors(manifest)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
+fn assert_valid(manifest: &Json, what: &str) {
+    let errors = schema_errors(manifest);
+    assert!(
+        errors.is_empty(),
+        "{what}: not a valid Argo Workflow:\n{}",
+        errors.join("\n")
+    );
+    assert_eq!(manifest["apiVersion"], "argoproj.io/v1alpha1", "{what}");
+    assert_eq!(manifest["kind"], "Workflow", "{what}");
+}
+
+fn export(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = orch(dir)
+        .arg("export")
+        .arg("argo")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn template<'a>(m: &'a Json, name: &str) -> &'a Json {
+    m["spec"]["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no template {name}"))
+}
+
+fn task<'a>(m: &'a Json, dag: &str, name: &str) -> &'a Json {
+    template(m, dag)["dag"]["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no task {name} in {dag}"))
+}
+
+/// Every `(file, dir to run in, refusal)`: `None` exports as it is; a
+/// refusal lists what its diagnostics must say, with `file:line:col`.
+fn expectations() -> Vec<(&'static str, &'static str, Option<&'static [&'static str]>)> {
+    vec![
+        (
+            "examples/diamond.yaml",
+            ".",
+            Some(&[
+                "examples/diamond.yaml:64:12",
+                "cannot see the status of a main step",
+            ]),
+        ),
+        (
+            "examples/failing-saga.yaml",
+            ".",
+            Some(&[
+                "examples/failing-saga.yaml:23:5",
+                "`compensate:`",
+                "examples/failing-saga.yaml:50:37",
+            ]),
+        ),
+        (
+            "examples/failing.yaml",
+            ".",
+            Some(&[
+                "examples/failing.yaml:36:23",
+                "exit handler",
+                "examples/failing.yaml:46:12",
+            ]),
+        ),
+        (
+            "examples/failure-handlers.yaml",
+            ".",
+            Some(&["examples/failure-handlers.yaml:31:21", "steps.lint.status"]),
+        ),
+        (
+            "examples/fan-out.yaml",
+            ".",
+            Some(&[
+                "examples/fan-out.yaml:25:5",
+                "max_parallel",
+                "size(steps.deploy.items)",
+            ]),
+        ),
+        (
+            "examples/inputs.yaml",
+            ".",
+            Some(&["examples/inputs.yaml:46:20", "toJSON(inputs.features)"]),
+        ),
+        (
+            "examples/outputs-transforms.yaml",
+            ".",
+            Some(&["examples/outputs-transforms.yaml:29:5", "`outputs:`"]),
+        ),
+        (
+            "examples/release-gate.yaml",
+            ".",
+            Some(&[
+                "examples/release-gate.yaml:31:7",
+                "cache.sources",
+                "resumes (approves)",
+            ]),
+        ),
+        (
+            "examples/retry-backoff.yaml",
+            ".",
+            Some(&["examples/retry-backoff.yaml:22:21", "retry condition"]),
+        ),
+        (
+            "examples/timeouts.yaml",
+            ".",
+            Some(&[
+                "examples/timeouts.yaml:19:5",
+                "whole seconds",
+                "examples/timeouts.yaml:24:21",
+            ]),
+        ),
+        ("examples/sub-workflows/deploy-region.yaml", ".", None),
+        (
+            "examples/sub-workflows/release.yaml",
+            ".",
+            Some(&[
+                "examples/sub-workflows/release.yaml:24:5",
+                "`workflow:` steps are not exported",
+            ]),
+        ),
+        (
+            "workflows/summarize.yaml",
+            "examples/services",
+            Some(&[
+                "workflows/summarize.yaml:14:19",
+                "falls over to the next service",
+                "circuit breaker",
+                "orchestration.yaml:13:15",
+                "policy rule",
+            ]),
+        ),
+        ("workflows/hello.yaml", ".", None),
+    ]
+}
+
+/// Every workflow file under examples/ and workflows/, recursively.
+fn shipped() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "yaml")
+                && p.file_name().is_some_and(|n| n != "orchestration.yaml")
+            {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for d in ["examples", "workflows"] {
+        walk(&repo_root().join(d), &mut out);
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn every_shipped_workflow_is_listed() {
+    let listed: Vec<PathBuf> = expectations()
+        .iter()
+        .map(|(f, d, _)| repo_root().join(d).join(f))
+        .collect();
+    for f in shipped() {
+        assert!(
+            listed.contains(&f),
+            "{} has no expectation in tests/argo.rs",
+            f.display()
+        );
+    }
+}
+
+/// The needs of each step of a workflow file, with Argo names.
+fn needs_of(m: &Json, dag: &str) -> Vec<(String, Vec<String>)> {
+    template(m, dag)["dag"]["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let mut deps: Vec<String> = match (&t["dependencies"], &t["depends"]) {
+                (Json::Array(a), _) => a.iter().map(|d| d.as_str().unwrap().to_string()).collect(),
+                (_, Json::String(s)) => s
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '.'))
+                    .filter(|w| !w.is_empty())
+                    .map(|w| w.split('.').next().unwrap().to_string())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            deps.sort();
+            deps.dedup();
+            (t["name"].as_str().unwrap().to_string(), deps)
+        })
+        .collect()
+}
+
+#[test]
+fn every_shipped_workflow_exports_or_is_refused_where_it_says() {
+    for (file, dir, refusal) in expectations() {
+        let dir = repo_root().join(dir);
+        let (code, stdout, stderr) = export(&dir, &[file]);
+        match refusal {
+            None => {
+                assert_eq!(code, 0, "{file}: {stderr}");
+                let m = typed(&stdout);
+                assert_valid(&m, file);
+            }
+            Some(says) => {
+                assert_eq!(code, 2, "{file} should be refused:\n{stdout}{stderr}");
+                assert!(
+                    stdout.is_empty(),
+                    "{file}: a refused export writes no manifest"
+                );
+                for s in says {
+                    assert!(
+                        flat(&stderr).contains(s),
+                        "{file}: expected `{s}` in:\n{stderr}"
+                    );
+                }
+                // Lenient: the manifest, valid, a comment and a warning per drop.
+                let (code, stdout, stderr) = export(&dir, &[file, "--lenient"]);
+                assert_eq!(code, 0, "{file} --lenient: {stderr}");
+                let m = typed(&stdout);
+                assert_valid(&m, &format!("{file} --lenient"));
+                let drops = stdout
+                    .lines()
+                    .filter(|l| l.starts_with("# dropped: "))
+                    .count();
+                let warnings = stderr
+                    .lines()
+                    .filter(|l| l.starts_with("warning: dropped"))
+                    .count();
+                assert!(
+                    drops > 0 && drops == warnings,
+                    "{file}: {drops} comments, {warnings} warnings:\n{stderr}"
+                );
+            }
+        }
+    }
+}
+
+/// Rendered diagnostics as one line: miette wraps long messages.
+fn flat(stderr: &str) -> String {
+    stderr
+        .lines()
+        .map(|l| l.trim_start_matches([' ', '│']))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn the_schema_refuses_unknown_fields_and_wrong_types() {
+    let (code, stdout, stderr) = export(&repo_root(), &["workflows/hello.yaml"]);
+    assert_eq!(code, 0, "{stderr}");
+    let good = typed(&stdout);
+    assert!(schema_errors(&good).is_empty());
+    let mut extra = good.clone();
+    extra["spec"]["templates"][1]["script"]["shell"] = Json::from("sh");
+    assert!(!schema_errors(&extra).is_empty(), "an unknown field passed");
+    let mut wrong = good.clone();
+    wrong["spec"]["templates"][0]["dag"]["tasks"] = Json::from("greet");
+    assert!(!schema_errors(&wrong).is_empty(), "a wrong type passed");
+}
+
+#[test]
+fn dependencies_are_the_needs() {
+    let dir = repo_root();
+    let (code, stdout, stderr) = export(&dir, &["examples/diamond.yaml", "--lenient"]);
+    assert_eq!(code, 0, "{stderr}");
+    let m = typed(&stdout);
+    let needs = needs_of(&m, "orch-main");
+    assert_eq!(
+        needs,
+        vec![
+            ("prepare".to_string(), vec![]),
+            ("compile-a".to_string(), vec!["prepare".to_string()]),
+            ("compile-b".to_string(), vec!["prepare".to_string()]),
+            (
+                "link".to_string(),
+                vec!["compile-a".to_string(), "compile-b".to_string()]
+            ),
+        ]
+    );
+    assert_eq!(m["spec"]["onExit"], "orch-exit");
+    assert_eq!(task(&m, "orch-exit", "cleanup")["template"], "cleanup");
+}
+
+const RICH: &str = r#"name: rich_flow
+inputs:
+  env: { type: string, default: staging, enum: [staging, prod] }
+  dry_run: { type: boolean, default: false }
+  regions: { type: list, default: [eu, us] }
+concurrency: 3
+timeout: 1h
+env:
+  STAGE: ${{ inputs.env }}
+steps:
+  - id: build_image
+    retry: { max_attempts: 4, delay_strategy: exponential, base_delay: 2s, factor: 3, max_delay: 1m, condition: "${{ error.exit_code == 75 }}" }
+    timeout: 10m
+    run: |
+      echo "digest=sha256:abc" >> "$ORCH_OUTPUT"
+      {
+        echo "notes<<EOF"
+        echo "line one"
+        echo "line two"
+        echo "EOF"
+      } >> "$ORCH_OUTPUT"
+  - id: deploy
+    needs: build_image
+    if: ${{ inputs.env == 'prod' && !inputs.dry_run }}
+    for_each: ${{ inputs.regions }}
+    env:
+      DIGEST: ${{ steps.build_image.outputs.digest }}
+      TOKEN: ${{ secrets.api_token }}
+    run: echo "deploy $DIGEST to $ORCH_ITEM in run ${{ run.id }}"
+  - id: notify
+    needs: [deploy]
+    if: ${{ always() }}
+    http:
+      url: https://hooks.example/notify
+      method: POST
+      json: { env: "${{ inputs.env }}", notes: "${{ steps.build_image.outputs.notes }}" }
+      expect_status: [200, 202]
+    retry: { max_attempts: 1 }
+    timeout: 5s
+  - id: approve
+    needs: build_image
+    approval: { message: ship it? }
+outputs:
+  digest: ${{ steps.build_image.outputs.digest }}
+finally:
+  - id: report
+    run: echo "built ${{ steps.build_image.outputs.digest }}"
+"#;
+
+#[test]
+fn the_manifest_means_what_the_workflow_says() {
+    let dir = project(&[("rich.yaml", RICH)]);
+    let (code, stdout, stderr) = export(dir.path(), &["rich.yaml", "--image", "ghcr.io/acme/ci:1"]);
+    assert_eq!(code, 0, "{stderr}");
+    let m = typed(&stdout);
+    assert_valid(&m, "rich.yaml");
+    let spec = &m["spec"];
+    assert_eq!(m["metadata"]["generateName"], "rich-flow-");
+    assert_eq!(spec["parallelism"], 3);
+    assert_eq!(spec["activeDeadlineSeconds"], 3600);
+    let params = spec["arguments"]["parameters"].as_array().unwrap();
+    assert_eq!(params[0]["name"], "env");
+    assert_eq!(params[0]["value"], "staging");
+    assert_eq!(params[0]["enum"], serde_json::json!(["staging", "prod"]));
+    assert_eq!(params[2]["value"], r#"["eu","us"]"#);
+
+    // Names are DNS-1123; retries count retries (max_attempts − 1).
+    let build = template(&m, "build-image");
+    assert_eq!(build["retryStrategy"]["limit"], 3);
+    assert_eq!(build["retryStrategy"]["backoff"]["duration"], "2s");
+    assert_eq!(build["retryStrategy"]["backoff"]["factor"], 3);
+    assert_eq!(build["retryStrategy"]["backoff"]["cap"], "60s");
+    assert_eq!(
+        build["retryStrategy"]["expression"],
+        "asInt(lastRetry.exitCode) == 75"
+    );
+    assert_eq!(build["activeDeadlineSeconds"], 600);
+    assert_eq!(build["script"]["image"], "ghcr.io/acme/ci:1");
+
+    // Outputs: declared on the producer, passed to the consumer by its task.
+    let outs = build["outputs"]["parameters"].as_array().unwrap();
+    let digest = outs.iter().find(|p| p["name"] == "digest").unwrap();
+    assert_eq!(digest["valueFrom"]["path"], "/tmp/orch/outputs/digest");
+    assert_eq!(
+        digest["globalName"], "build-image_digest",
+        "read by the exit handler"
+    );
+    assert!(
+        outs.iter().any(|p| p["globalName"] == "digest"),
+        "the workflow output"
+    );
+    let deploy = task(&m, "orch-main", "deploy");
+    assert_eq!(deploy["dependencies"], serde_json::json!(["build-image"]));
+    assert_eq!(
+        deploy["when"],
+        "('{{workflow.parameters.env}}' == 'prod') && (!({{workflow.parameters.dry_run}} == true))"
+    );
+    assert_eq!(deploy["withParam"], "{{workflow.parameters.regions}}");
+    let args = deploy["arguments"]["parameters"].as_array().unwrap();
+    let arg = args
+        .iter()
+        .find(|a| a["value"] == "{{tasks.build-image.outputs.parameters.digest}}")
+        .unwrap();
+    let env = template(&m, "deploy")["script"]["env"].as_array().unwrap();
+    let var = env.iter().find(|e| e["name"] == "DIGEST").unwrap();
+    assert_eq!(
+        var["value"],
+        format!(
+            "{{{{inputs.parameters.{}}}}}",
+            arg["name"].as_str().unwrap()
+        )
+    );
+
+    // always() → depends on every need in any state; http as an http template.
+    let notify = task(&m, "orch-main", "notify");
+    assert!(
+        notify["depends"]
+            .as_str()
+            .unwrap()
+            .contains("deploy.Failed"),
+        "{notify}"
+    );
+    let http = &template(&m, "notify")["http"];
+    assert_eq!(
+        http["successCondition"],
+        "response.statusCode == 200 || response.statusCode == 202"
+    );
+    assert_eq!(http["timeoutSeconds"], 5);
+    assert!(http["body"]
+        .as_str()
+        .unwrap()
+        .contains("sprig.toJson(workflow.parameters['env'])"));
+    assert!(template(&m, "approve").get("suspend").is_some());
+
+    // The secret is a secretKeyRef of the configured Secret.
+    let token = env.iter().find(|e| e["name"] == "TOKEN").unwrap();
+    assert_eq!(
+        token["valueFrom"]["secretKeyRef"],
+        serde_json::json!({"name": "orch-secrets", "key": "api_token"})
+    );
+    // The exit handler reads main outputs through their global names.
+    let report = template(&m, "report");
+    assert!(report["script"]["source"]
+        .as_str()
+        .unwrap()
+        .contains("{{workflow.outputs.parameters.build-image_digest}}"));
+}
+
+#[test]
+fn the_output_wrapper_runs_and_writes_one_file_per_key() {
+    let dir = project(&[("rich.yaml", RICH)]);
+    let (code, stdout, stderr) = export(dir.path(), &["rich.yaml"]);
+    assert_eq!(code, 0, "{stderr}");
+    let m = typed(&stdout);
+    let source = template(&m, "build-image")["script"]["source"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Run the script Argo would run, with its scratch directory moved here.
+    let scratch = tempfile::tempdir().unwrap();
+    let root = scratch.path().join("orch");
+    let script = source
+        .replace("/tmp/orch", root.to_str().unwrap())
+        .replace("{{retries}}", "0");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = |k: &str| std::fs::read_to_string(root.join("outputs").join(k)).unwrap();
+    assert_eq!(read("digest"), "sha256:abc");
+    assert_eq!(read("notes"), "line one\nline two");
+    // A failing script fails the wrapper with its exit code.
+    let failing = script.replace("echo \"digest=sha256:abc\"", "exit 75; echo");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&failing)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(75));
+}
+
+#[test]
+fn no_secret_value_reaches_the_manifest() {
+    let canary = "canary-7f3a9-do-not-leak";
+    let config = r#"orchestration:
+  services:
+    - id: api
+      base_url: http://localhost:9
+      auth: { type: bearer, credential: api_token }
+      endpoints:
+        - { id: ping, method: GET, path: /ping }
+"#;
+    let wf = r#"name: canary
+steps:
+  - id: use
+    env: { TOKEN: "${{ secrets.api_token }}" }
+    run: echo "$TOKEN" | wc -c
+  - id: call_api
+    retry: { max_attempts: 1 }
+    call: { service: api, endpoint: ping }
+"#;
+    let dir = project(&[("orchestration.yaml", config), ("canary.yaml", wf)]);
+    let out_file = dir.path().join("out.yaml");
+    let out = orch(dir.path())
+        .env("ORCH_SECRET_API_TOKEN", canary)
+        .args(["export", "argo", "canary.yaml", "-o"])
+        .arg(&out_file)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written = std::fs::read_to_string(&out_file).unwrap();
+    for bytes in [&out.stdout, &out.stderr, written.as_bytes()] {
+        assert!(
+            !String::from_utf8_lossy(bytes).contains(canary),
+            "the secret value leaked"
+        );
+    }
+    let m = typed(&written);
+    assert_valid(&m, "canary.yaml");
+    let headers = template(&m, "call-api")["http"]["headers"]
+        .as_array()
+        .unwrap();
+    assert_eq!(headers[0]["name"], "Authorization");
+    assert_eq!(headers[0]["valueFrom"]["secretKeyRef"]["key"], "api_token");
+    assert_eq!(
+        template(&m, "call-api")["http"]["url"],
+        "http://localhost:9/ping"
+    );
+    let secret = orch(dir.path())
+        .args([
+            "export",
+            "argo",
+            "canary.yaml",
+            "--secret-name",
+            "team-keys",
+        ])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&secret.stdout).contains("\"team-keys\""));
+}
+
+#[test]
+fn names_that_collide_are_refused() {
+    let wf =
+        "name: c\nsteps:\n  - {id: build_image, run: 'true'}\n  - {id: build-image, run: 'true'}\n";
+    let dir = project(&[("c.yaml", wf)]);
+    let (code, _, stderr) = export(dir.path(), &["c.yaml"]);
+    assert_eq!(code, 2);
+    insta::assert_snapshot!("argo_name_collision", stderr.clone());
+}
+
+#[test]
+fn an_untranslatable_expression_is_located() {
+    let wf = "name: e\nsteps:\n  - id: a\n    run: echo ${{ size('abc') }}\n";
+    let dir = project(&[("e.yaml", wf)]);
+    let (code, _, stderr) = export(dir.path(), &["e.yaml"]);
+    assert_eq!(code, 2);
+    insta::assert_snapshot!("argo_untranslatable_expression", stderr.clone());
+}
+
+#[test]
+fn orch_env_is_refused() {
+    let wf = "name: e\nsteps:\n  - id: a\n    run: echo X=1 >> \"$ORCH_ENV\"\n";
+    let dir = project(&[("e.yaml", wf)]);
+    let (code, _, stderr) = export(dir.path(), &["e.yaml"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("e.yaml:4:5") && stderr.contains("ORCH_ENV"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn golden_manifests() {
+    for (name, dir, args) in [
+        ("argo_hello", ".", vec!["workflows/hello.yaml"]),
+        (
+            "argo_deploy_region",
+            ".",
+            vec!["examples/sub-workflows/deploy-region.yaml"],
+        ),
+        (
+            "argo_diamond_lenient",
+            ".",
+            vec!["examples/diamond.yaml", "--lenient"],
+        ),
+    ] {
+        let (code, stdout, stderr) = export(&repo_root().join(dir), &args);
+        assert_eq!(code, 0, "{name}: {stderr}");
+        insta::assert_snapshot!(name, stdout);
+    }
+}
