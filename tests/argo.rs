@@ -113,7 +113,7 @@ fn expectations() -> Vec<(&'static str, &'static str, Option<&'static [&'static 
             "examples/diamond.yaml",
             ".",
             Some(&[
-                "examples/diamond.yaml:64:12",
+                "examples/diamond.yaml:65:12",
                 "cannot see the status of a main step",
             ]),
         ),
@@ -121,49 +121,64 @@ fn expectations() -> Vec<(&'static str, &'static str, Option<&'static [&'static 
             "examples/failing-saga.yaml",
             ".",
             Some(&[
-                "examples/failing-saga.yaml:23:5",
+                "examples/failing-saga.yaml:24:5",
                 "`compensate:`",
-                "examples/failing-saga.yaml:50:37",
+                "examples/failing-saga.yaml:51:37",
             ]),
         ),
         (
             "examples/failing.yaml",
             ".",
             Some(&[
-                "examples/failing.yaml:36:23",
+                "examples/failing.yaml:37:23",
                 "exit handler",
-                "examples/failing.yaml:46:12",
+                "examples/failing.yaml:47:12",
             ]),
         ),
         (
             "examples/failure-handlers.yaml",
             ".",
-            Some(&["examples/failure-handlers.yaml:31:21", "steps.lint.status"]),
+            Some(&["examples/failure-handlers.yaml:32:21", "steps.lint.status"]),
         ),
         (
             "examples/fan-out.yaml",
             ".",
             Some(&[
-                "examples/fan-out.yaml:25:5",
+                "examples/fan-out.yaml:26:5",
                 "max_parallel",
                 "size(steps.deploy.items)",
             ]),
         ),
         (
+            "examples/env-file.yaml",
+            ".",
+            Some(&[
+                "examples/env-file.yaml:18:1",
+                "`dotenv:` files are read where orch runs",
+                "examples/env-file.yaml:24:5",
+                "`ORCH_ENV`",
+            ]),
+        ),
+        (
+            "examples/matrix.yaml",
+            ".",
+            Some(&["examples/matrix.yaml:16:5", "`matrix:` is not exported"]),
+        ),
+        (
             "examples/inputs.yaml",
             ".",
-            Some(&["examples/inputs.yaml:46:20", "toJSON(inputs.features)"]),
+            Some(&["examples/inputs.yaml:47:20", "toJSON(inputs.features)"]),
         ),
         (
             "examples/outputs-transforms.yaml",
             ".",
-            Some(&["examples/outputs-transforms.yaml:29:5", "`outputs:`"]),
+            Some(&["examples/outputs-transforms.yaml:30:5", "`outputs:`"]),
         ),
         (
             "examples/release-gate.yaml",
             ".",
             Some(&[
-                "examples/release-gate.yaml:31:7",
+                "examples/release-gate.yaml:32:7",
                 "cache.sources",
                 "resumes (approves)",
             ]),
@@ -171,15 +186,15 @@ fn expectations() -> Vec<(&'static str, &'static str, Option<&'static [&'static 
         (
             "examples/retry-backoff.yaml",
             ".",
-            Some(&["examples/retry-backoff.yaml:22:21", "retry condition"]),
+            Some(&["examples/retry-backoff.yaml:23:21", "retry condition"]),
         ),
         (
             "examples/timeouts.yaml",
             ".",
             Some(&[
-                "examples/timeouts.yaml:19:5",
+                "examples/timeouts.yaml:20:5",
                 "whole seconds",
-                "examples/timeouts.yaml:24:21",
+                "examples/timeouts.yaml:25:21",
             ]),
         ),
         ("examples/sub-workflows/deploy-region.yaml", ".", None),
@@ -187,7 +202,7 @@ fn expectations() -> Vec<(&'static str, &'static str, Option<&'static [&'static 
             "examples/sub-workflows/release.yaml",
             ".",
             Some(&[
-                "examples/sub-workflows/release.yaml:24:5",
+                "examples/sub-workflows/release.yaml:25:5",
                 "`workflow:` steps are not exported",
             ]),
         ),
@@ -195,10 +210,10 @@ fn expectations() -> Vec<(&'static str, &'static str, Option<&'static [&'static 
             "workflows/summarize.yaml",
             "examples/services",
             Some(&[
-                "workflows/summarize.yaml:14:19",
+                "workflows/summarize.yaml:15:19",
                 "falls over to the next service",
                 "circuit breaker",
-                "orchestration.yaml:13:15",
+                "orchestration.yaml:14:15",
                 "policy rule",
             ]),
         ),

@@ -13,8 +13,8 @@ use super::names::{dns_label, Names};
 use super::yaml::Node;
 use super::{Options, Problem};
 use crate::model::{
-    Auth, CallTarget, Config, DelayStrategy, HttpBody, ParamIn, Phase, RetrySpec, Step, StepKind,
-    Template, Val, Workflow,
+    Auth, CallTarget, Config, DelayStrategy, FanOut, HttpBody, ParamIn, Phase, RetrySpec, Step,
+    StepKind, Template, Val, Workflow,
 };
 use crate::plan::Plan;
 
@@ -291,6 +291,15 @@ impl<'a> Compiler<'a> {
             }
             spec.set("activeDeadlineSeconds", Node::int(secs));
         }
+        if !wf.dotenv.files.is_empty() {
+            // Read on the machine orch runs on; a pod would not see them.
+            let span = self.loc.top_key("dotenv", Default::default());
+            self.bad(Problem::new(
+                span,
+                "`dotenv:` files are read where orch runs; the manifest would not have their values",
+                "write the values under the workflow's `env:` (a secret as `${{ secrets.NAME }}`)",
+            ));
+        }
         if !exit_tasks.is_empty() {
             spec.set("onExit", Node::str("orch-exit"));
         }
@@ -352,25 +361,32 @@ impl<'a> Compiler<'a> {
         self.deps(i, &mut tr, &mut task, &mut problems);
         if let Some(fe) = &s.for_each {
             match fe {
-                Val::Lit(Json::Array(items)) => task.set("withItems", Node::Seq(items.iter().map(Node::from_json).collect())),
-                Val::Str(t) => match t.whole().map(|e| (e, tr.reference(e, &e.ast))) {
-                    Some((_, Ok(Tag::Var { path, ty: Ty::Structured, .. }))) => task.set("withParam", Node::str(tag_text(&path))),
-                    Some((_, Err(p))) => problems.push(p),
-                    Some((e, Ok(_))) => problems.push(Problem::new(
-                        whole_span(e),
-                        "a fan-out over a step output has no faithful Argo form (orch outputs are text)",
-                        "fan out over a list input or a literal list",
-                    )),
-                    None => problems.push(Problem::new(
+                FanOut::List(v) => match v {
+                    Val::Lit(Json::Array(items)) => task.set("withItems", Node::Seq(items.iter().map(Node::from_json).collect())),
+                    Val::Str(t) => match t.whole().map(|e| (e, tr.reference(e, &e.ast))) {
+                        Some((_, Ok(Tag::Var { path, ty: Ty::Structured, .. }))) => task.set("withParam", Node::str(tag_text(&path))),
+                        Some((_, Err(p))) => problems.push(p),
+                        Some((e, Ok(_))) => problems.push(Problem::new(
+                            whole_span(e),
+                            "a fan-out over a step output has no faithful Argo form (orch outputs are text)",
+                            "fan out over a list input or a literal list",
+                        )),
+                        None => problems.push(Problem::new(
+                            self.loc.step_key(&s.id, "for_each", s.span),
+                            "`for_each:` must be a list or one list input to export",
+                            "write the list, or `${{ inputs.<list> }}`",
+                        )),
+                    },
+                    _ => problems.push(Problem::new(
                         self.loc.step_key(&s.id, "for_each", s.span),
-                        "`for_each:` must be a list or one list input to export",
-                        "write the list, or `${{ inputs.<list> }}`",
+                        "`for_each:` with expressions inside a list has no Argo form",
+                        "write the list literally, or `${{ inputs.<list> }}`",
                     )),
                 },
-                _ => problems.push(Problem::new(
-                    self.loc.step_key(&s.id, "for_each", s.span),
-                    "`for_each:` with expressions inside a list has no Argo form",
-                    "write the list literally, or `${{ inputs.<list> }}`",
+                FanOut::Matrix(_) => problems.push(Problem::new(
+                    self.loc.step_key(&s.id, "matrix", s.span),
+                    "`matrix:` is not exported to Argo yet",
+                    "write the combinations as a `for_each:` list of mappings",
                 )),
             }
             if s.max_parallel.is_some() {
