@@ -285,6 +285,11 @@ fn a_truncated_database_is_refused() {
     let mut cut = bytes[..100].to_vec();
     cut.extend(std::iter::repeat_n(0xAAu8, 4096 - 100));
     std::fs::write(&path, cut).unwrap();
+    // And the write-ahead log, which would still hold the pages (closing
+    // connections leave it in place).
+    for side in ["history.db-wal", "history.db-shm"] {
+        let _ = std::fs::remove_file(home.path().join(side));
+    }
     let out = orch_in(p.path(), home.path())
         .args(["run", "w.yaml"])
         .assert()
