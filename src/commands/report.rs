@@ -5,7 +5,7 @@
 //! Written atomically: a reader sees the old file or the whole new one.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::cli::ReportArgs;
 use crate::diag::Diag;
@@ -81,7 +81,7 @@ pub(crate) fn run(cx: &Context, args: &ReportArgs) -> Result<Exit, Error> {
                 || cx.cwd.join(format!("orch-report-{}.html", rec.run.id)),
                 |p| cx.cwd.join(p),
             );
-            write_atomically(&path, &page).map_err(|e| {
+            crate::report::write_atomically(&path, &page).map_err(|e| {
                 Error::from(Diag::new(
                     "report",
                     format!("cannot write {}: {e}", path.display()),
@@ -240,28 +240,4 @@ fn meta(rec: &RunRecord, home: &Home, env: &crate::settings::EnvVars) -> Meta {
         },
         generated_at: format!("{} UTC", time_text(Some(crate::history::store::now_ms()))),
     }
-}
-
-/// A temporary file beside the target, then a rename.
-fn write_atomically(path: &Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let dir: PathBuf = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "report.html".into());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(contents.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }

@@ -85,7 +85,7 @@ impl JUnit {
             return;
         }
         st.written = true;
-        if let Err(e) = write_atomically(&self.path, &render(&st.suites)) {
+        if let Err(e) = super::write_atomically(&self.path, &render(&st.suites)) {
             #[allow(clippy::print_stderr)] // A sink has no one else to tell.
             {
                 eprintln!(
@@ -454,28 +454,6 @@ fn parent_of(path: &Path) -> &Path {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     }
-}
-
-/// A temporary file beside the target, then a rename: a reader sees the
-/// old file or the whole new one, never half of it.
-fn write_atomically(path: &Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let dir = parent_of(path);
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "junit.xml".into());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(contents.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 #[cfg(test)]

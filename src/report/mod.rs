@@ -94,6 +94,31 @@ fn push_lines<'a>(text: &mut String, prefix: &str, lines: impl Iterator<Item = &
 pub(crate) use crate::duration::short as short_duration;
 pub(crate) use crate::event::count_line;
 
+/// A temporary file beside the target, then a rename: a reader sees the
+/// old file or the whole new one, never half of it.
+pub(crate) fn write_atomically(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "report".into());
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(contents.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
