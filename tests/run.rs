@@ -858,3 +858,29 @@ fn plan_lists_inputs_in_declaration_order() {
         );
     }
 }
+
+/// A step's environment is orch's own minus `ORCH_SECRET_*`, then the
+/// workflow's and the step's: a secret reaches a step only through `env:`.
+#[test]
+fn steps_inherit_the_environment_but_not_orch_secret_variables() {
+    let p = project(&[(
+        "w.yaml",
+        r#"name: w
+env: { FROM_WORKFLOW: wf }
+steps:
+  - id: a
+    env: { FROM_STEP: "${{ secrets.tok }}" }
+    run: |
+      env | grep -c '^ORCH_SECRET_' > count || true
+      printf '%s|%s|%s|%s' "$INHERITED" "$FROM_WORKFLOW" "$FROM_STEP" "$ORCH_STEP_ID" > seen
+"#,
+    )]);
+    orch(p.path())
+        .args(["run", "w.yaml", "--output", "plain"])
+        .env("ORCH_SECRET_TOK", "s3cret-value")
+        .env("INHERITED", "parent")
+        .assert()
+        .success();
+    assert_eq!(read(p.path(), "count").trim(), "0");
+    assert_eq!(read(p.path(), "seen"), "parent|wf|s3cret-value|a");
+}

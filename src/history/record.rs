@@ -35,7 +35,9 @@ pub(super) struct Rec<'a> {
 }
 
 impl Rec<'_> {
-    pub(super) fn apply(&self, ev: &Event) -> rusqlite::Result<Applied> {
+    /// `process` is the group the started attempt runs as, when it came
+    /// in the same batch: one row written instead of a row and an update.
+    pub(super) fn apply(&self, ev: &Event, process: Option<&Process>) -> rusqlite::Result<Applied> {
         let t = to_ms(ev.time);
         let run = self.run_id;
         match &ev.kind {
@@ -89,10 +91,18 @@ impl Rec<'_> {
                     self.tx
                         .prepare_cached(
                             "INSERT OR REPLACE INTO attempts \
-                         (run_id, step_id, run_attempt, attempt, status, started_at) \
-                         VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
+                         (run_id, step_id, run_attempt, attempt, status, started_at, pgid, \
+                          pgid_start) VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7)",
                         )?
-                        .execute(params![run, id, self.run_attempt, a, t])?;
+                        .execute(params![
+                            run,
+                            id,
+                            self.run_attempt,
+                            a,
+                            t,
+                            process.map(|p| p.pgid),
+                            process.and_then(|p| p.start.as_deref()),
+                        ])?;
                 }
                 Ok(Applied::Ok)
             }

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::watch;
@@ -18,7 +19,7 @@ use tokio::sync::watch;
 use super::record::{Applied, Process, Rec};
 use super::step_logs::{self, Backlog, StepLogs};
 use super::store::Store;
-use crate::event::{Durable, Event, Output, ProcessStarted, Sink};
+use crate::event::{Durable, Event, EventKind, Output, ProcessStarted, Sink};
 
 pub(crate) use super::runs::NewRun;
 
@@ -30,6 +31,26 @@ enum Msg {
         text: String,
     },
     Process(Process),
+    /// Somebody waits for what was sent so far: commit without lingering.
+    Flush,
+}
+
+impl Msg {
+    /// Whether the batch holding it is committed at once: what the engine
+    /// or another process (`orch approve`) waits for.
+    fn urgent(&self) -> bool {
+        match self {
+            Msg::Flush => true,
+            Msg::Event(e) => matches!(
+                e.kind,
+                EventKind::RunStarted
+                    | EventKind::RunFinished { .. }
+                    | EventKind::ApprovalRequested { .. }
+                    | EventKind::ApprovalDecided { .. }
+            ),
+            Msg::Output { .. } | Msg::Process(_) => false,
+        }
+    }
 }
 
 /// Settings the writer needs besides the events.
@@ -58,6 +79,15 @@ pub(crate) struct WriterReport {
 /// by its [`Backlog`]); a sender waits here rather than growing memory.
 const QUEUE: usize = 16 * 1024;
 
+/// How long a batch that nobody waits for gathers more before its commit.
+/// Steps that start and end together then share one transaction (a commit
+/// is a dozen system calls and a few page writes); whoever needs a row on
+/// disk asks [`Sink::durable`], which commits at once.
+const LINGER: Duration = Duration::from_millis(2);
+
+/// Messages in one transaction at most.
+const BATCH: usize = 4096;
+
 /// Commits between two WAL checkpoints (about what SQLite's default
 /// 1000-page auto-checkpoint amounts to for orch's small transactions).
 const CHECKPOINT_EVERY: u64 = 500;
@@ -82,6 +112,8 @@ pub(crate) struct HistorySink {
     sent: AtomicU64,
     committed: watch::Receiver<u64>,
     thread: Mutex<Option<std::thread::JoinHandle<WriterReport>>>,
+    /// The writer thread, to unpark when something must be written now.
+    waker: Option<std::thread::Thread>,
 }
 
 impl HistorySink {
@@ -117,6 +149,7 @@ impl HistorySink {
             tx: Mutex::new(Some(tx)),
             sent: AtomicU64::new(0),
             committed: done_rx,
+            waker: thread.as_ref().map(|t| t.thread().clone()),
             thread: Mutex::new(thread),
         })
     }
@@ -131,11 +164,18 @@ impl HistorySink {
         }
     }
 
+    fn wake(&self) {
+        if let Some(t) = &self.waker {
+            t.unpark();
+        }
+    }
+
     /// Wait until everything is written; report what went wrong.
     pub(crate) fn finish(&self) -> WriterReport {
         if let Ok(mut guard) = self.tx.lock() {
             guard.take();
         }
+        self.wake();
         let handle = self.thread.lock().ok().and_then(|mut t| t.take());
         match handle.map(|h| h.join()) {
             Some(Ok(report)) => report,
@@ -181,6 +221,15 @@ impl Sink for HistorySink {
     fn durable(&self) -> Option<Durable> {
         let target = self.sent.load(Ordering::SeqCst);
         let mut rx = self.committed.clone();
+        if *rx.borrow() < target {
+            // The writer may be gathering a batch: have it commit now.
+            if let Ok(guard) = self.tx.lock() {
+                if let Some(tx) = guard.as_ref() {
+                    let _ = tx.send(Msg::Flush);
+                }
+            }
+            self.wake();
+        }
         Some(Box::pin(async move {
             // An error means the writer is gone; there is nothing to wait for.
             let _ = rx.wait_for(|&done| done >= target).await;
@@ -200,7 +249,8 @@ struct Writer {
 
 /// What a batch writes to the database, in the order it came.
 enum Row {
-    Event(Box<Event>),
+    /// With the attempt's process group when it came in the same batch.
+    Event(Box<Event>, Option<Process>),
     Process(Process),
 }
 
@@ -235,14 +285,8 @@ impl Writer {
         let mut count = 0u64;
         let mut since_checkpoint = 0u64;
         while let Ok(first) = rx.recv() {
-            let mut batch = vec![first];
-            while batch.len() < 4096 {
-                match rx.try_recv() {
-                    Ok(m) => batch.push(m),
-                    Err(_) => break,
-                }
-            }
-            count += batch.len() as u64;
+            let batch = gather(&rx, first);
+            count += batch.iter().filter(|m| !matches!(m, Msg::Flush)).count() as u64;
             if self.report.error.is_none() {
                 if let Err(e) = self.apply(batch) {
                     self.report.error = Some(e);
@@ -281,6 +325,9 @@ impl Writer {
 
     fn apply(&mut self, batch: Vec<Msg>) -> Res<()> {
         let mut events = Vec::new();
+        // Where each attempt's `step.started` is in `events`, so that its
+        // process group, when it comes in the same batch, joins that row.
+        let mut started: HashMap<(String, u32), usize> = HashMap::new();
         for m in batch {
             match m {
                 // Output reaches its file before the step's end is committed.
@@ -289,11 +336,28 @@ impl Writer {
                     self.backlog.release(text.len());
                 }
                 // In order with the events: after its attempt's row exists.
-                Msg::Process(p) => events.push(Row::Process(p)),
+                Msg::Process(p) => match started.remove(&(p.step.clone(), p.attempt)) {
+                    Some(at) => {
+                        if let Row::Event(e, slot) = &mut events[at] {
+                            debug_assert!(matches!(e.kind, EventKind::StepStarted { .. }));
+                            *slot = Some(p);
+                        }
+                    }
+                    None => events.push(Row::Process(p)),
+                },
                 Msg::Event(e) => {
                     self.logs.event(&e);
-                    events.push(Row::Event(e));
+                    if let EventKind::StepStarted {
+                        step,
+                        attempt: Some(a),
+                        ..
+                    } = &e.kind
+                    {
+                        started.insert((step.clone(), *a), events.len());
+                    }
+                    events.push(Row::Event(e, None));
                 }
+                Msg::Flush => {}
             }
         }
         if events.is_empty() {
@@ -315,7 +379,7 @@ impl Writer {
                 positions: &self.positions,
             };
             let applied = match ev {
-                Row::Event(ev) => rec.apply(ev),
+                Row::Event(ev, process) => rec.apply(ev, process.as_ref()),
                 Row::Process(p) => rec.process(p).map(|()| Applied::Ok),
             };
             match applied {
@@ -337,6 +401,38 @@ impl Writer {
         self.report.illegal.extend(illegal);
         Ok(())
     }
+}
+
+/// `first` and what follows it: everything queued, and, unless something
+/// in it is urgent, what arrives within [`LINGER`] (until the batch is full,
+/// somebody flushes, or the run's sinks are done).
+///
+/// The writer parks rather than waiting on the channel, so that senders
+/// queue without waking it (a wake-up is a system call on each side and a
+/// context switch); [`HistorySink::durable`] and [`HistorySink::finish`]
+/// unpark it.
+fn gather(rx: &mpsc::Receiver<Msg>, first: Msg) -> Vec<Msg> {
+    let mut urgent = first.urgent();
+    let mut batch = vec![first];
+    let until = Instant::now() + LINGER;
+    while batch.len() < BATCH {
+        match rx.try_recv() {
+            Ok(m) => {
+                urgent |= m.urgent();
+                batch.push(m);
+            }
+            Err(mpsc::TryRecvError::Disconnected) => break,
+            Err(mpsc::TryRecvError::Empty) if urgent => break,
+            Err(mpsc::TryRecvError::Empty) => {
+                let left = until.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                std::thread::park_timeout(left);
+            }
+        }
+    }
+    batch
 }
 
 /// How many attempts each step made in earlier attempts of the run.

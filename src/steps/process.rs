@@ -114,20 +114,28 @@ fn boot_id() -> Option<String> {
 }
 
 fn proc_stat(pid: i32) -> Option<Stat> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat(pid, &text)
+    use std::io::Read;
+    // One read: the line is a few hundred bytes (`comm` is at most 64),
+    // and this runs once per started step.
+    let mut buf = [0u8; 2048];
+    let mut f = std::fs::File::open(format!("/proc/{pid}/stat")).ok()?;
+    let n = f.read(&mut buf).ok()?;
+    parse_stat(pid, std::str::from_utf8(&buf[..n]).ok()?)
 }
 
 /// `pid (comm) state ppid pgrp … starttime …`; `comm` may hold spaces
 /// and parentheses, so fields are counted from the last `)`.
 fn parse_stat(pid: i32, text: &str) -> Option<Stat> {
     let rest = &text[text.rfind(')')? + 1..];
-    let f: Vec<&str> = rest.split_ascii_whitespace().collect();
+    let mut f = rest.split_ascii_whitespace();
+    let state = f.next()?.chars().next()?;
+    let pgrp = f.nth(1)?.parse().ok()?;
+    let start = f.nth(16)?.parse().ok()?;
     Some(Stat {
         pid,
-        state: f.first()?.chars().next()?,
-        pgrp: f.get(2)?.parse().ok()?,
-        start: f.get(19)?.parse().ok()?,
+        state,
+        pgrp,
+        start,
     })
 }
 

@@ -100,6 +100,19 @@ fn command_for(job: &ShellJob) -> (tokio::process::Command, Vec<&str>) {
     (c, vec![job.shell.program(), "-e", "-c", &job.script])
 }
 
+/// orch's `ORCH_SECRET_*` variables, which a step never inherits (it gets
+/// a secret through `env:`, where orch masks it). Read once: orch never
+/// changes its own environment.
+fn hidden_vars() -> &'static [std::ffi::OsString] {
+    static HIDDEN: std::sync::OnceLock<Vec<std::ffi::OsString>> = std::sync::OnceLock::new();
+    HIDDEN.get_or_init(|| {
+        std::env::vars_os()
+            .map(|(k, _)| k)
+            .filter(|k| k.as_encoded_bytes().starts_with(b"ORCH_SECRET_"))
+            .collect()
+    })
+}
+
 fn signal_group(pgid: i32, sig: Signal) {
     // ESRCH (group already gone) is the normal case after a clean exit.
     let _ = killpg(Pid::from_raw(pgid), sig);
@@ -121,6 +134,9 @@ pub(crate) async fn run(mut job: ShellJob) -> ShellResult {
         return spawn_failed(what);
     }
     let (mut cmd, argv) = command_for(&job);
+    for k in hidden_vars() {
+        cmd.env_remove(k);
+    }
     cmd.current_dir(&job.cwd)
         .envs(job.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdin(Stdio::null())
