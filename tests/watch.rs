@@ -1,6 +1,7 @@
 //! `orch run --watch` as a real process: a change to a watched file starts
 //! a new run in which only what depends on it re-runs; a change during a
-//! run cancels it; SIGINT ends the watch.
+//! run cancels it; a file that turns invalid or goes away is reported and
+//! watched on; SIGINT ends the watch.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -9,9 +10,22 @@ use std::time::{Duration, Instant};
 use crate::common::project;
 use crate::history_store::db;
 
-fn spawn_watch(dir: &Path, home: &Path) -> Child {
+/// The watching process, killed when the test ends however it ends (a
+/// failed assertion must not leave it running).
+struct Watching(Child);
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn spawn_watch(dir: &Path, home: &Path) -> Watching {
     let err = std::fs::File::create(dir.join("watch.err")).unwrap();
-    Command::new(assert_cmd::cargo::cargo_bin("orch"))
+    let child = Command::new(assert_cmd::cargo::cargo_bin("orch"))
         .args(["run", "w.yaml", "--watch", "--output", "plain"])
         .current_dir(dir)
         .env("ORCH_HOME", home)
@@ -21,7 +35,8 @@ fn spawn_watch(dir: &Path, home: &Path) -> Child {
         .stdout(Stdio::null())
         .stderr(err)
         .spawn()
-        .expect("spawn orch")
+        .expect("spawn orch");
+    Watching(child)
 }
 
 fn wait_for(what: &str, dir: &Path, mut f: impl FnMut() -> bool) {
@@ -65,7 +80,8 @@ fn watching(dir: &Path) -> usize {
 }
 
 /// SIGINT, then the exit code once it ended.
-fn interrupt(child: &mut Child, dir: &Path) -> Option<i32> {
+fn interrupt(child: &mut Watching, dir: &Path) -> Option<i32> {
+    let child = &mut child.0;
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT");
     let mut status = None;
@@ -143,4 +159,68 @@ fn a_change_during_a_run_cancels_it_and_starts_the_next() {
     assert!(err.contains("changed during the run"), "{err}");
     wait_for("the watch to go on", p.path(), || watching(p.path()) == 1);
     assert_eq!(interrupt(&mut child, p.path()), Some(0));
+}
+
+fn watch_err(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("watch.err")).unwrap_or_default()
+}
+
+const ONE: &str = "name: w\nsteps:\n  - id: a\n    run: echo one >> runs.txt\n";
+const TYPO: &str = "name: w\nsteps:\n  - id: a\n    rnu: echo typo >> runs.txt\n";
+const TWO: &str = "name: w\nsteps:\n  - id: a\n    run: echo two >> runs.txt\n";
+const THREE: &str = "name: w\nsteps:\n  - id: a\n    run: echo three >> runs.txt\n";
+
+#[test]
+fn an_invalid_or_deleted_file_is_reported_and_the_watch_goes_on() {
+    let p = project(&[("w.yaml", ONE)]);
+    let dir = p.path();
+    let home = tempfile::tempdir().unwrap();
+    let mut child = spawn_watch(dir, home.path());
+    wait_for("the first run", dir, || {
+        runs_with(home.path(), "succeeded") == 1 && watching(dir) == 1
+    });
+
+    // A typo: the diagnostic, at its line, and the watch goes on.
+    std::fs::write(dir.join("w.yaml"), TYPO).unwrap();
+    wait_for("the diagnostic", dir, || watching(dir) == 2);
+    let err = watch_err(dir);
+    assert!(err.contains("rnu"), "{err}");
+    assert!(err.contains("w.yaml:4:5"), "{err}");
+    assert!(err.contains("exit 2 so far"), "{err}");
+    assert!(
+        child.0.try_wait().unwrap().is_none(),
+        "the watch ended:\n{err}"
+    );
+    assert_eq!(count(dir, "typo"), 0);
+
+    // Fixed: it runs again.
+    std::fs::write(dir.join("w.yaml"), TWO).unwrap();
+    wait_for("the run of the fixed file", dir, || {
+        runs_with(home.path(), "succeeded") == 2 && watching(dir) == 3
+    });
+    assert_eq!(count(dir, "two"), 1);
+
+    // Deleted: said so, watched on; back again: it runs.
+    std::fs::remove_file(dir.join("w.yaml")).unwrap();
+    wait_for("the missing file to be reported", dir, || {
+        watching(dir) == 4
+    });
+    let err = watch_err(dir);
+    assert!(err.contains("no such file"), "{err}");
+    assert!(
+        child.0.try_wait().unwrap().is_none(),
+        "the watch ended:\n{err}"
+    );
+    std::fs::write(dir.join("w.yaml"), THREE).unwrap();
+    wait_for("the run of the file made again", dir, || {
+        runs_with(home.path(), "succeeded") == 3 && watching(dir) == 5
+    });
+    assert_eq!(count(dir, "three"), 1);
+    assert_eq!(
+        count(dir, "one") + count(dir, "two") + count(dir, "three"),
+        3,
+        "one run per change"
+    );
+    // The last run succeeded: the watch ends with its code.
+    assert_eq!(interrupt(&mut child, dir), Some(0));
 }
