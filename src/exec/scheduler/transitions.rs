@@ -108,7 +108,9 @@ impl Engine {
         }
         if let Some(fe) = &step.for_each {
             let id = step.id.clone();
-            let fanned = self.with_scope(Some(i), fns, |scope| resolve_items(&id, fe, scope));
+            let masker = self.opts.masker.clone();
+            let fanned =
+                self.with_scope(Some(i), fns, |scope| resolve_items(&id, fe, scope, &masker));
             let Fanned { values, labels } = match fanned {
                 Ok(f) => f,
                 Err(e) => {
