@@ -224,3 +224,43 @@ fn an_invalid_or_deleted_file_is_reported_and_the_watch_goes_on() {
     // The last run succeeded: the watch ends with its code.
     assert_eq!(interrupt(&mut child, dir), Some(0));
 }
+
+/// `watch:` globs whose directories do not exist yet: their root is the
+/// workflow's own directory, watched recursively.
+const LATER: &str =
+    "name: w\nsteps:\n  - id: a\n    watch: ['later/*.txt']\n    run: echo one >> runs.txt\n";
+/// The glob now names a directory that exists, outside the workflow's.
+const ELSEWHERE: &str =
+    "name: w\nsteps:\n  - id: a\n    watch: ['../src/*.txt']\n    run: echo two >> runs.txt\n";
+
+#[test]
+fn the_workflow_stays_watched_when_a_glob_stops_sharing_its_directory() {
+    let top = tempfile::tempdir().unwrap();
+    let dir = top.path().join("flows");
+    std::fs::create_dir_all(top.path().join("src")).unwrap();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("w.yaml"), LATER).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let mut child = spawn_watch(&dir, home.path());
+    wait_for("the first run", &dir, || {
+        runs_with(home.path(), "succeeded") == 1 && watching(&dir) == 1
+    });
+    std::fs::write(dir.join("w.yaml"), ELSEWHERE).unwrap();
+    wait_for("the run of the second version", &dir, || {
+        runs_with(home.path(), "succeeded") == 2 && watching(&dir) == 2
+    });
+    std::fs::write(top.path().join("src/a.txt"), "1").unwrap();
+    wait_for("the run the source started", &dir, || watching(&dir) == 3);
+    let err = watch_err(&dir);
+    assert!(
+        err.contains("changed: ") && err.contains("src/a.txt"),
+        "{err}"
+    );
+    // The workflow's directory is still watched.
+    std::fs::write(dir.join("w.yaml"), THREE).unwrap();
+    wait_for("the run of the third version", &dir, || {
+        runs_with(home.path(), "succeeded") == 4 && watching(&dir) == 4
+    });
+    assert_eq!(count(&dir, "three"), 1);
+    assert_eq!(interrupt(&mut child, &dir), Some(0));
+}
