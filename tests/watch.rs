@@ -24,15 +24,21 @@ impl Drop for Watching {
 }
 
 fn spawn_watch(dir: &Path, home: &Path) -> Watching {
+    spawn_watch_as(dir, home, "plain")
+}
+
+/// The watch in output mode `mode`, stdout in `watch.out`.
+fn spawn_watch_as(dir: &Path, home: &Path, mode: &str) -> Watching {
     let err = std::fs::File::create(dir.join("watch.err")).unwrap();
+    let out = std::fs::File::create(dir.join("watch.out")).unwrap();
     let child = Command::new(assert_cmd::cargo::cargo_bin("orch"))
-        .args(["run", "w.yaml", "--watch", "--output", "plain"])
+        .args(["run", "w.yaml", "--watch", "--output", mode])
         .current_dir(dir)
         .env("ORCH_HOME", home)
         .env("NO_COLOR", "1")
         .env("CI", "true")
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(out)
         .stderr(err)
         .spawn()
         .expect("spawn orch");
@@ -263,4 +269,57 @@ fn the_workflow_stays_watched_when_a_glob_stops_sharing_its_directory() {
     });
     assert_eq!(count(&dir, "three"), 1);
     assert_eq!(interrupt(&mut child, &dir), Some(0));
+}
+
+/// The `event` of each JSON line the watch printed so far.
+fn json_events(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("watch.out"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|e| e["event"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn with_output_json_an_invalid_file_is_a_validation_event_in_the_stream() {
+    let p = project(&[("w.yaml", ONE)]);
+    let dir = p.path();
+    let home = tempfile::tempdir().unwrap();
+    let mut child = spawn_watch_as(dir, home.path(), "json");
+    let ended = |dir: &Path| {
+        json_events(dir)
+            .iter()
+            .filter(|e| *e == "orchestration.run.completed")
+            .count()
+    };
+    wait_for("the first run", dir, || {
+        ended(dir) == 1 && watching(dir) == 1
+    });
+    std::fs::write(dir.join("w.yaml"), TYPO).unwrap();
+    wait_for("the validation event", dir, || {
+        json_events(dir).contains(&"orchestration.validation.failed".to_string())
+    });
+    let out = std::fs::read_to_string(dir.join("watch.out")).unwrap();
+    let failed: serde_json::Value = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| e["event"] == "orchestration.validation.failed")
+        .unwrap();
+    assert_eq!(failed["workflow"], "w.yaml");
+    let typo = failed["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["message"].as_str().unwrap_or_default().contains("rnu"))
+        .unwrap_or_else(|| panic!("{failed}"));
+    assert_eq!((&typo["line"], &typo["column"]), (&4.into(), &5.into()));
+    std::fs::write(dir.join("w.yaml"), TWO).unwrap();
+    wait_for("the run of the fixed file", dir, || ended(dir) == 2);
+    // Every line of stdout is an event.
+    let out = std::fs::read_to_string(dir.join("watch.out")).unwrap();
+    for l in out.lines() {
+        assert!(serde_json::from_str::<serde_json::Value>(l).is_ok(), "{l}");
+    }
+    assert_eq!(interrupt(&mut child, dir), Some(0));
 }
