@@ -2,12 +2,12 @@
 # Fill fuzz/corpus/<target>/ with seeds from the repository: every workflow
 # and config file in examples/, workflows/ and the diagnostic fixtures
 # (tests/fixtures/{invalid,config}; not the crash reproducers), the
-# `${{ }}` expressions and templated lines found in them, and a few
-# ORCH_OUTPUT files. Safe to re-run: seeds are named by their content.
+# `${{ }}` expressions and templated lines found in them, a few
+# ORCH_OUTPUT files, and the dotenv files of examples/ with a few more. Safe to re-run: seeds are named by their content.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=fuzz/corpus
-mkdir -p "$out"/{workflow,config,expr,template,output_file}
+mkdir -p "$out"/{workflow,config,expr,template,output_file,dotenv}
 
 # One seed file named by the hash of its content.
 seed() { # target, content on stdin
@@ -44,6 +44,16 @@ printf 'x<<END\nabc\n' | seed output_file
 printf 'bad key=1\n' | seed output_file
 printf 'k=v\r\nk2<<D\r\nbody\r\nD\r\n' | seed output_file
 
-for t in workflow config expr template output_file; do
+mapfile -t envs < <(find examples workflows -type f -name '*.env' | sort)
+for f in "${envs[@]}"; do
+    seed dotenv <"$f"
+done
+printf 'A=1\nexport B="two words" # comment\nC='"'"'single $A'"'"'\nD="line\\nbreak"\nE=${A}-x\n' | seed dotenv
+printf 'MULTI="first\nsecond"\nEMPTY=\n  SPACED = v \n' | seed dotenv
+printf 'A=1\nnot a line\n' | seed dotenv
+printf 'Q="never closed\n' | seed dotenv
+printf 'k=v\r\nexport\tX=1\r\n' | seed dotenv
+
+for t in workflow config expr template output_file dotenv; do
     printf '%-12s %4d seeds\n' "$t" "$(find "$out/$t" -type f | wc -l)"
 done

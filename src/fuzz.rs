@@ -183,8 +183,45 @@ pub fn output_file(text: &str) -> Option<usize> {
     Some(outputs.len())
 }
 
+/// Bytes as a `dotenv:` file: the loader's byte checks, then the dotenv
+/// parser, its diagnostic rendered. Every name is non-empty and comes back
+/// once; a diagnostic points inside the file. Returns the their values in the order they are set, or `None` when the
+/// file does not load or parse.
+pub fn dotenv(bytes: &[u8]) -> Option<Vec<(String, String)>> {
+    let src = match source(bytes, ".env") {
+        Ok(s) => s,
+        Err(d) => {
+            render_all(&[d]);
+            return None;
+        }
+    };
+    match crate::load::dotenv::parse(&src) {
+        Ok(vars) => {
+            let mut seen = std::collections::HashSet::new();
+            for (k, _) in &vars {
+                assert!(!k.is_empty(), "an empty variable name");
+                assert!(seen.insert(k.as_str()), "variable {k:?} returned twice");
+            }
+            Some(vars)
+        }
+        Err(d) => {
+            let label = d.labels.first().expect("a dotenv diagnostic has a label");
+            assert!(
+                label.span.offset <= src.text.len(),
+                "the diagnostic points past the end of the file"
+            );
+            assert!(
+                src.text.is_char_boundary(label.span.offset),
+                "the diagnostic points inside a character"
+            );
+            render_all(&[d]);
+            None
+        }
+    }
+}
+
 /// Run `bytes` through the entry point a fuzz target or fixture is named for
-/// (`workflow`, `config`, `expr`, `template`, `output_file`). A text target
+/// (`workflow`, `config`, `expr`, `template`, `output_file`, `dotenv`). A text target
 /// ignores input that is not UTF-8 (orch reads none such). `false` for an
 /// unknown name.
 pub fn run_target(target: &str, bytes: &[u8]) -> bool {
@@ -204,6 +241,9 @@ pub fn run_target(target: &str, bytes: &[u8]) -> bool {
         }
         "output_file" => {
             text.map(output_file);
+        }
+        "dotenv" => {
+            dotenv(bytes);
         }
         _ => return false,
     }

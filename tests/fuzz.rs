@@ -10,7 +10,14 @@ use proptest::test_runner::{Config, FileFailurePersistence};
 
 use crate::common::repo_root;
 
-const TARGETS: [&str; 5] = ["workflow", "config", "expr", "template", "output_file"];
+const TARGETS: [&str; 6] = [
+    "workflow",
+    "config",
+    "expr",
+    "template",
+    "output_file",
+    "dotenv",
+];
 
 /// Few enough cases to keep `cargo test` fast; `PROPTEST_CASES` raises it.
 fn config(cases: u32) -> Config {
@@ -339,6 +346,64 @@ proptest! {
             want.push((k.clone(), value));
         }
         prop_assert_eq!(orch::fuzz::output_file(&file), Some(want.len()), "{:?}", file);
+    }
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    /// Dotenv syntax and arbitrary text through the loader and the dotenv
+    /// parser: no panic; names non-empty and unique; a diagnostic inside
+    /// the file.
+    #[test]
+    fn dotenv_files_parse_without_panic(
+        parts in prop::collection::vec(
+            prop_oneof![
+                proptest::sample::select(&[
+                    "=", "\"", "'", "\\", "#", " ", "\t", "\n", "\r\n", "\r", "export ",
+                    "${", "}", "$", "A", "B_1", "é", "\\n", "\\\"", "`", "\u{feff}", "\0",
+                ][..]).prop_map(str::to_string),
+                any::<String>(),
+            ],
+            0..24,
+        ),
+    ) {
+        orch::fuzz::dotenv(parts.concat().as_bytes());
+    }
+
+    /// `KEY=value` lines (bare, double- or single-quoted, with or without
+    /// `export `) read back as written, a later line of a name winning.
+    #[test]
+    fn dotenv_reads_back_what_was_written(
+        vars in prop::collection::vec(
+            ("[A-Z_][A-Z0-9_]{0,6}", "[a-zA-Z0-9._/:@-]{0,12}", "[a-zA-Z0-9 ._/:@#-]{0,12}", 0u8..3, any::<bool>()),
+            0..8,
+        ),
+    ) {
+        let mut file = String::new();
+        let mut want: Vec<(String, String)> = Vec::new();
+        for (k, bare, spaced, quoting, export) in &vars {
+            if *export {
+                file.push_str("export ");
+            }
+            let value = match quoting {
+                0 => {
+                    file.push_str(&format!("{k}={bare} # a comment\n"));
+                    bare.clone()
+                }
+                1 => {
+                    file.push_str(&format!("{k}=\"{spaced}\"\n"));
+                    spaced.clone()
+                }
+                _ => {
+                    file.push_str(&format!("{k}='{spaced}'\n"));
+                    spaced.clone()
+                }
+            };
+            want.retain(|(w, _)| w != k);
+            want.push((k.clone(), value));
+        }
+        prop_assert_eq!(orch::fuzz::dotenv(file.as_bytes()), Some(want), "{:?}", file);
     }
 }
 

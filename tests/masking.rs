@@ -277,3 +277,146 @@ fn a_password_in_a_url_is_never_printed() {
     assert!(logs.contains("user:***@"), "{logs}");
     assert!(!logs.contains("s3cret"), "{logs}");
 }
+
+/// Longer than the part of a value an item's name shows: cut, it would
+/// leave most of itself unmasked.
+const LONG_CANARY: &str = "Long+Canary/Secret=0123456789-abcdefghij-0123456789-abcdefghij-end";
+
+#[test]
+fn a_matrix_or_for_each_value_equal_to_a_secret_is_masked_everywhere() {
+    let wf = format!(
+        r#"name: items
+steps:
+  - id: test
+    matrix:
+      os: [linux]
+      token: ["{CANARY}"]
+    run: echo "testing"
+  - id: deploy
+    for_each: ["eu", "{CANARY}", "{LONG_CANARY}"]
+    run: echo "deploying"
+  - id: pad
+    matrix:
+      # 47 characters before the token: a cut at 59 would keep 12 of it.
+      first: ["a value long enough to push the next past"]
+      token: ["{CANARY}"]
+    run: "true"
+  - id: failing
+    for_each: ["{CANARY}"]
+    run: exit 3
+    continue_on_error: true
+  - id: names
+    needs: [test, deploy, pad]
+    transform:
+      names: ${{{{ steps.deploy.items.map(i, i.name) + steps.test.items.map(i, i.name) }}}}
+outputs:
+  names: ${{{{ steps.names.outputs.names }}}}
+"#
+    );
+    let cfg = "orchestration:\n  telemetry: { log_to_file: true, log_file_path: logs/orchestration.log }\n";
+    let p = project(&[("orchestration.yaml", cfg), ("w.yaml", &wf)]);
+    let home = tempfile::tempdir().unwrap();
+    let mut terminal: Vec<u8> = Vec::new();
+    let mut json_out = String::new();
+    for (mode, junit) in [("plain", "junit-plain.xml"), ("json", "junit-json.xml")] {
+        let out = orch_in(p.path(), home.path())
+            .args(["run", "w.yaml", "--output", mode, "--junit", junit])
+            .env("ORCH_SECRET_CANARY", CANARY)
+            .env("ORCH_SECRET_LONG", LONG_CANARY)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if mode == "json" {
+            json_out = String::from_utf8_lossy(&out.stdout).into_owned();
+        }
+        terminal.extend(&out.stdout);
+        terminal.extend(&out.stderr);
+    }
+    let mut history_out = String::new();
+    for args in [
+        vec!["show", "last"],
+        vec!["show", "last", "--json"],
+        vec!["logs", "last"],
+        vec!["history", "--json"],
+        vec!["report", "last", "-o", "-"],
+        vec!["show", "last", "--timeline"],
+    ] {
+        let out = orch_in(p.path(), home.path()).args(&args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        if args == ["show", "last"] {
+            history_out = String::from_utf8_lossy(&out.stdout).into_owned();
+        }
+        terminal.extend(&out.stdout);
+        terminal.extend(&out.stderr);
+    }
+
+    // The items really are shown by their values: masked.
+    let text = String::from_utf8_lossy(&terminal);
+    // `orch show` names an item by its index and its values.
+    for (name, recorded) in [
+        ("test (linux, ***)", "test[0] (linux, ***)"),
+        ("deploy (eu)", "deploy[0] (eu)"),
+        ("deploy (***)", "deploy[2] (***)"),
+        (
+            "pad (a value long enough to push the next past, ***)",
+            "pad[0] (a value long enough to push the next past, ***)",
+        ),
+    ] {
+        assert!(text.contains(name), "{name} not in:\n{text}");
+        assert!(
+            history_out.contains(recorded),
+            "{recorded} not in `orch show`:\n{history_out}"
+        );
+    }
+    assert!(
+        json_out.contains(r#""step_name":"test (linux, ***)""#),
+        "{json_out}"
+    );
+    assert!(
+        json_out.contains(r#""step_name":"deploy (***)""#),
+        "{json_out}"
+    );
+    assert!(
+        json_out.contains(r#""step_name":"failing (***)""#),
+        "{json_out}"
+    );
+    for f in ["junit-plain.xml", "junit-json.xml"] {
+        let xml = std::fs::read_to_string(p.path().join(f)).unwrap();
+        assert!(xml.contains("deploy (***)"), "{f}: {xml}");
+        assert!(xml.contains("test (linux, ***)"), "{f}: {xml}");
+    }
+
+    let secrets = [CANARY, LONG_CANARY];
+    let mut leaks = Vec::new();
+    // A secret cut short is no longer the secret the masker looks for:
+    // its beginning must not be there either.
+    let beginnings = [&CANARY[..8], &LONG_CANARY[..16]];
+    let mut check = |what: &str, bytes: &[u8]| {
+        let mut h = hits(bytes, &secrets);
+        for b in beginnings {
+            if bytes.windows(b.len()).any(|w| w == b.as_bytes()) {
+                h.push(format!("the beginning {b:?}"));
+            }
+        }
+        if !h.is_empty() {
+            leaks.push(format!("{what}: {h:?}"));
+        }
+    };
+    check("terminal", &terminal);
+    let mut files = Vec::new();
+    files_under(home.path(), &mut files);
+    files.push(p.path().join("logs/orchestration.log"));
+    files.push(p.path().join("junit-plain.xml"));
+    files.push(p.path().join("junit-json.xml"));
+    assert!(files.iter().any(|f| f.ends_with("history.db")));
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        check(&f.display().to_string(), &bytes);
+    }
+    assert!(leaks.is_empty(), "the canary leaked:\n{}", leaks.join("\n"));
+}

@@ -268,3 +268,20 @@ outputs:
         .unwrap_or_else(|| panic!("{evs:#?}"));
     assert_eq!(failed["error"], "matrix: axis `os` is an empty list");
 }
+
+#[test]
+fn plan_names_a_matrix_step_a_matrix() {
+    let p = project(&[(
+        "w.yaml",
+        "name: p\nsteps:\n  - {id: test, matrix: {os: [linux]}, run: 'true'}\n  - {id: deploy, for_each: [eu], run: 'true'}\n",
+    )]);
+    let home = tempfile::tempdir().unwrap();
+    let out = orch_in(p.path(), home.path())
+        .args(["plan", "w.yaml"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("test (matrix)"), "{text}");
+    assert!(text.contains("deploy (for_each)"), "{text}");
+}

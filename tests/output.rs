@@ -1,6 +1,7 @@
 //! Step output on its way out: the order of stdout and stderr lines in
 //! every place they are shown, attempts told apart in a step's log, memory
-//! that does not grow with output, and masking across reads.
+//! that does not grow with output, and masking across reads; a workflow's
+//! outputs in the order they are declared, in every output mode.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -253,4 +254,118 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// Outputs declared z, a, m: never sorted.
+const DECLARED: &str = r#"name: declared
+outputs:
+  z: ${{ steps.t.outputs.z }}
+  a: ${{ steps.t.outputs.a }}
+  m: ${{ steps.t.outputs.m }}
+steps:
+  - id: t
+    transform: { a: "first", m: "second", z: "third" }
+"#;
+
+const ZAM: [&str; 3] = ["z", "a", "m"];
+
+/// Where each name first appears in `text` after `from`, in that order.
+fn in_order(text: &str, from: &str, needles: &[String]) {
+    let mut at = text
+        .find(from)
+        .unwrap_or_else(|| panic!("{from:?} not in:\n{text}"));
+    for n in needles {
+        let next = text[at..]
+            .find(n.as_str())
+            .unwrap_or_else(|| panic!("{n:?} not after {from:?} in the right order:\n{text}"));
+        at += next + n.len();
+    }
+}
+
+#[test]
+fn workflow_outputs_keep_their_declared_order_everywhere() {
+    let p = project(&[("w.yaml", DECLARED)]);
+    let home = tempfile::tempdir().unwrap();
+    let gh = tempfile::tempdir().unwrap();
+    let value = |k: &str| match k {
+        "z" => "third",
+        "a" => "first",
+        _ => "second",
+    };
+
+    // Plain summary, and `$GITHUB_OUTPUT` in the same run.
+    let out = orch_in(p.path(), home.path())
+        .args(["run", "w.yaml", "--output", "plain"])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", gh.path().join("output"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let plain = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<String> = ZAM
+        .iter()
+        .map(|k| format!("output {k} = {}", value(k)))
+        .collect();
+    in_order(&plain, "succeeded", &lines);
+    let file = std::fs::read_to_string(gh.path().join("output")).unwrap();
+    assert_eq!(file, "z=third\na=first\nm=second\n");
+
+    // The JSON event: the bytes, not a parsed (sorted) map.
+    let out = orch_in(p.path(), home.path())
+        .args(["run", "w.yaml", "--output", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let json = String::from_utf8_lossy(&out.stdout);
+    let last = json.lines().last().unwrap();
+    assert!(
+        last.contains(r#""outputs":{"z":"third","a":"first","m":"second"}"#),
+        "{last}"
+    );
+
+    // History: `orch show` and `orch show --json`.
+    let show = orch_in(p.path(), home.path())
+        .args(["show", "last"])
+        .output()
+        .unwrap();
+    assert!(show.status.success(), "{show:?}");
+    let show = String::from_utf8_lossy(&show.stdout);
+    let lines: Vec<String> = ZAM
+        .iter()
+        .map(|k| format!("  {k} = {}", value(k)))
+        .collect();
+    in_order(&show, "outputs\n", &lines);
+    let show = orch_in(p.path(), home.path())
+        .args(["show", "last", "--json"])
+        .output()
+        .unwrap();
+    assert!(show.status.success(), "{show:?}");
+    let show = String::from_utf8_lossy(&show.stdout);
+    let compact: String = show.split_whitespace().collect();
+    assert!(
+        compact.contains(r#""outputs":{"z":"third","a":"first","m":"second"}"#),
+        "{show}"
+    );
+
+    // The live view's summary, on a pseudo-terminal.
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped the tty part: `script` is not installed");
+        return;
+    }
+    let orch = assert_cmd::cargo::cargo_bin("orch");
+    let cmd = format!(
+        "cd '{}' && env -u CI -u GITHUB_ACTIONS NO_COLOR=1 ORCH_HOME='{}' '{}' run w.yaml --output tty",
+        p.path().display(),
+        home.path().display(),
+        orch.display()
+    );
+    let out = Command::new("script")
+        .args(["-qfec", &cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let tty = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<String> = ZAM.iter().map(|k| format!("{k} = {}", value(k))).collect();
+    in_order(&tty, "Outputs:", &lines);
 }

@@ -366,3 +366,74 @@ fn from_on_a_succeeded_run_reruns_the_step_and_its_dependents_only() {
     let v: serde_json::Value = serde_json::from_slice(&logs.stdout).unwrap();
     assert_eq!(v["run_attempts"].as_array().map(Vec::len), Some(3));
 }
+
+#[test]
+fn resume_output_json_of_a_file_that_turned_invalid_is_the_validation_event() {
+    let p = project(&[("w.yaml", PIPELINE)]);
+    let home = tempfile::tempdir().unwrap();
+    let out = orch_in(p.path(), home.path())
+        .args(["run", "w.yaml", "--output", "plain"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let (run, _) = only_run(home.path());
+    // A typo made while fixing the build.
+    let broken = PIPELINE.replace("    needs: [build]\n", "    needz: [build]\n");
+    std::fs::write(p.path().join("w.yaml"), &broken).unwrap();
+
+    let out = orch_in(p.path(), home.path())
+        .args(["resume", &run, "--output", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("needz"), "{}", stderr(&out));
+    let evs = crate::common::events(&out.stdout);
+    assert_eq!(evs.len(), 1, "{evs:?}");
+    let ev = &evs[0];
+    assert_eq!(ev["event"], "orchestration.validation.failed");
+    assert_eq!(ev["status"], "failed");
+    assert!(ev.get("run_id").is_none(), "{ev}");
+    let file = ev["workflow"].as_str().unwrap();
+    assert!(file.ends_with("w.yaml"), "{ev}");
+
+    // The diagnostics `orch run --output json` prints for the same file.
+    let run_out = orch_in(p.path(), home.path())
+        .args(["run", file, "--output", "json"])
+        .output()
+        .unwrap();
+    let run_evs = crate::common::events(&run_out.stdout);
+    assert_eq!(run_evs.len(), 1, "{run_evs:?}");
+    assert_eq!(run_evs[0]["event"], ev["event"]);
+    assert_eq!(run_evs[0]["workflow"], ev["workflow"]);
+    assert_eq!(run_evs[0]["diagnostics"], ev["diagnostics"]);
+    let d = &ev["diagnostics"][0];
+    let line = broken.lines().position(|l| l.contains("needz")).unwrap() + 1;
+    assert_eq!(d["line"], line, "{d}");
+    assert!(d["message"].as_str().unwrap().contains("needz"), "{d}");
+    // Nothing ran: the run is as it was.
+    assert_eq!(only_run(home.path()).1, "failed");
+
+    // A refusal that is no validation prints no event.
+    std::fs::write(p.path().join("w.yaml"), PIPELINE).unwrap();
+    std::fs::write(p.path().join("fixed"), "").unwrap();
+    let out = orch_in(p.path(), home.path())
+        .args(["resume", &run, "--output", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = orch_in(p.path(), home.path())
+        .args(["resume", &run, "--output", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("already succeeded"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -249,8 +249,8 @@ pub(crate) fn render(
                     if s.cond.is_some() {
                         notes.push("if".to_string());
                     }
-                    if s.for_each.is_some() {
-                        notes.push("for_each".to_string());
+                    if let Some(f) = &s.for_each {
+                        notes.push(f.key().to_string());
                     }
                     if s.priority != 0 {
                         notes.push(format!("priority {}", s.priority));

@@ -48,11 +48,21 @@ pub(crate) fn run(cx: &Context, args: &ResumeArgs) -> Result<Exit, Error> {
         ))
         .into());
     }
-    let project = Project::load(
-        row.config_path.as_deref().map(Path::new),
-        Path::new(&row.project_dir),
+    // With `--output json`, a file that no longer validates is the same
+    // `validation.failed` event `orch run` prints.
+    let (project, wf) = super::run::announce_invalid(
+        args.exec.output,
+        &row.file_path,
+        Project::load(
+            row.config_path.as_deref().map(Path::new),
+            Path::new(&row.project_dir),
+        )
+        .map_err(Error::from)
+        .and_then(|project| {
+            let wf = super::load_workflow(Path::new(&row.file_path), &project)?;
+            Ok((project, wf))
+        }),
     )?;
-    let wf = super::load_workflow(Path::new(&row.file_path), &project)?;
     if wf.name != row.workflow {
         return Err(Diag::new(
             "resume",
@@ -72,8 +82,9 @@ pub(crate) fn run(cx: &Context, args: &ResumeArgs) -> Result<Exit, Error> {
                 format!("the inputs of run {} no longer fit the workflow", row.id),
             ),
         );
-        d
-    })?;
+        Error::from(d)
+    });
+    let inputs = super::run::announce_invalid(args.exec.output, &row.file_path, inputs)?;
     let steps = store.steps(&row.id)?;
     let definitions = row.definitions();
     let recorded: Vec<RecordedStep<'_>> = steps
@@ -137,7 +148,11 @@ pub(crate) fn run(cx: &Context, args: &ResumeArgs) -> Result<Exit, Error> {
         .into_iter()
         .map(|a| (a.step_id.clone(), a))
         .collect();
-    let settings = cx.run_settings(&args.exec, args.jobs, &project, &wf)?;
+    let settings = super::run::announce_invalid(
+        args.exec.output,
+        &row.file_path,
+        cx.run_settings(&args.exec, args.jobs, &project, &wf),
+    )?;
     stop_leftovers(&mut store, &row.id, settings.grace)?;
     if !cx.quiet {
         eprintln!(

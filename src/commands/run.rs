@@ -94,8 +94,17 @@ fn dry_run(cx: &Context, args: &RunArgs, p: &super::Prepared) -> Result<Exit, Er
 /// are one `orchestration.validation.failed` event on stdout (a consumer of
 /// the event stream sees why nothing ran); stderr shows them as usual.
 fn announced<T>(args: &RunArgs, r: Result<T, Error>) -> Result<T, Error> {
-    if let (Err(Error::Invalid(diags)), OutputArg::Json) = (&r, args.exec.output) {
-        let file = &args.target.file;
+    announce_invalid(args.exec.output, &args.target.file, r)
+}
+
+/// [`announced`] for any command that starts a run (`orch resume` too):
+/// `file` is the workflow as the event names it.
+pub(super) fn announce_invalid<T>(
+    output: OutputArg,
+    file: &str,
+    r: Result<T, Error>,
+) -> Result<T, Error> {
+    if let (Err(Error::Invalid(diags)), OutputArg::Json) = (&r, output) {
         let json: Vec<_> = diags
             .iter()
             .map(|d| crate::render::json(d, Some(file)))

@@ -13,6 +13,7 @@ use serde_json::Value as Json;
 
 use crate::cli::ShowArgs;
 use crate::error::Error;
+use crate::event::Outputs;
 use crate::exit::Exit;
 use crate::history::compensations::CompensationRow;
 use crate::history::runs::{ApprovalRow, RunAttemptStep, RunRow, StepRow};
@@ -121,7 +122,8 @@ struct RunJson<'a> {
     parent_run_id: Option<&'a str>,
     file: &'a str,
     inputs: Json,
-    outputs: Json,
+    /// In the order the workflow declares them.
+    outputs: Outputs,
     error: Option<&'a str>,
     attempt: i64,
     steps: Vec<StepJson<'a>>,
@@ -334,7 +336,7 @@ fn run_json<'a>(
         parent_run_id: run.parent_run_id.as_deref(),
         file: &run.file_path,
         inputs: object(Some(&run.inputs)),
-        outputs: object(run.outputs.as_deref()),
+        outputs: Outputs::parse(run.outputs.as_deref()),
         error: run.error.as_deref(),
         attempt: run.attempt,
         run_attempts: Vec::new(),
@@ -377,9 +379,14 @@ fn push_values(out: &mut String, title: &str, values: &Json) {
     if map.is_empty() {
         return;
     }
+    push_pairs(out, title, map.iter().map(|(k, v)| (k.as_str(), v)));
+}
+
+/// `title`, then `  name = value` lines in the order given.
+fn push_pairs<'a>(out: &mut String, title: &str, pairs: impl Iterator<Item = (&'a str, &'a Json)>) {
     out.push_str(title);
     out.push('\n');
-    for (k, v) in map {
+    for (k, v) in pairs {
         out.push_str(&format!("  {k} = {}\n", value_text(v)));
     }
 }
@@ -502,10 +509,10 @@ fn render(
             &started,
         ));
     }
-    let outputs = object(run.outputs.as_deref());
-    if outputs.as_object().is_some_and(|m| !m.is_empty()) {
+    let outputs = Outputs::parse(run.outputs.as_deref());
+    if !outputs.is_empty() {
         out.push('\n');
-        push_values(&mut out, "outputs", &outputs);
+        push_pairs(&mut out, "outputs", outputs.iter());
     }
     out
 }

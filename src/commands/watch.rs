@@ -76,7 +76,14 @@ fn once(
     args: &RunArgs,
     watcher: &mut Watcher,
 ) -> (Result<Exit, Error>, Option<WatchSet>) {
-    let prepared = match cx.prepare(&args.target) {
+    // With `--output json` an invalid file is one `validation.failed`
+    // event in the stream, as `orch run` prints it.
+    let prepared = super::run::announce_invalid(
+        args.exec.output,
+        &args.target.file,
+        cx.prepare(&args.target),
+    );
+    let prepared = match prepared {
         Ok(p) => p,
         Err(e) => {
             show(cx, &e);

@@ -5,6 +5,7 @@
 //! Each [`EventKind`] variant carries exactly its data; the SPEC §2.3 JSON
 //! shape of an event is written in one place, [`wire`].
 
+mod outputs;
 mod sink;
 mod summary;
 pub(crate) mod wire;
@@ -14,6 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+pub(crate) use outputs::Outputs;
 pub(crate) use sink::{
     Durable, Fanout, Labeled, Labels, Output, OutputLine, ProcessStarted, Sink, Stream,
 };
@@ -360,7 +362,7 @@ pub(crate) mod sample {
             status,
             steps: Vec::new(),
             failures: Vec::new(),
-            outputs: serde_json::json!({}),
+            outputs: Outputs::default(),
             error: None,
             duration: Duration::ZERO,
             waiting: Vec::new(),

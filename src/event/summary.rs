@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 
-use super::Status;
+use super::{Outputs, Status};
 
 /// What a step (or one `for_each` item) ended as.
 #[derive(Debug, Clone)]
@@ -30,7 +30,8 @@ pub(crate) struct RunSummary {
     pub(crate) steps: Vec<StepReport>,
     /// Step ids that failed, in the order they failed (root cause first).
     pub(crate) failures: Vec<String>,
-    pub(crate) outputs: Json,
+    /// The workflow's `outputs:`, in declaration order.
+    pub(crate) outputs: Outputs,
     /// A failure of the run itself (timeout, workflow outputs).
     pub(crate) error: Option<String>,
     pub(crate) duration: Duration,
@@ -69,7 +70,7 @@ impl RunSummary {
     }
 
     /// The `outputs` of the run's last event: none while it waits.
-    pub(crate) fn event_outputs(&self) -> Option<&Json> {
+    pub(crate) fn event_outputs(&self) -> Option<&Outputs> {
         (self.status != Status::Waiting).then_some(&self.outputs)
     }
 }

@@ -10,11 +10,9 @@
 
 use std::time::SystemTime;
 
-use serde::{Serialize, Serializer};
-use serde_json::Value as Json;
-
-use super::{Event, EventKind, Status};
+use super::{Event, EventKind, Outputs, Status};
 use crate::duration::millis;
+use serde::{Serialize, Serializer};
 
 /// The `event` field: what kind of thing happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,7 +123,7 @@ struct Wire<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     delay_ms: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    outputs: Option<&'a Json>,
+    outputs: Option<&'a Outputs>,
     #[serde(skip_serializing_if = "Option::is_none")]
     approval: Option<Approval<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -7,6 +7,7 @@ use serde_json::Value as Json;
 
 use crate::expr::eval::resolve;
 use crate::expr::Scope;
+use crate::mask::Masker;
 use crate::model::{FanOut, Matrix, Val};
 
 /// How many characters of values a label shows before it is cut.
@@ -23,11 +24,20 @@ pub(crate) struct Fanned {
 type Combo = Vec<(String, Json)>;
 
 /// Evaluate `for_each`/`matrix` of step `id`; the error is the step's.
-pub(crate) fn resolve_items(id: &str, f: &FanOut, scope: &Scope<'_>) -> Result<Fanned, String> {
+/// Labels are masked with `masker` before they are cut (see [`label`]).
+pub(crate) fn resolve_items(
+    id: &str,
+    f: &FanOut,
+    scope: &Scope<'_>,
+    masker: &Masker,
+) -> Result<Fanned, String> {
     match f {
         FanOut::List(v) => match resolve(v, scope) {
             Ok(Json::Array(values)) => Ok(Fanned {
-                labels: values.iter().map(|v| label(id, &parts_of(v))).collect(),
+                labels: values
+                    .iter()
+                    .map(|v| label(id, &parts_of(v), masker))
+                    .collect(),
                 values,
             }),
             Ok(other) => Err(format!(
@@ -41,7 +51,10 @@ pub(crate) fn resolve_items(id: &str, f: &FanOut, scope: &Scope<'_>) -> Result<F
             Ok(Fanned {
                 labels: combos
                     .iter()
-                    .map(|c| label(id, &c.iter().map(|(_, v)| v).collect::<Vec<_>>()))
+                    .map(|c| {
+                        let parts: Vec<&Json> = c.iter().map(|(_, v)| v).collect();
+                        label(id, &parts, masker)
+                    })
                     .collect(),
                 values: combos
                     .into_iter()
@@ -151,8 +164,10 @@ fn parts_of(v: &Json) -> Vec<&Json> {
     }
 }
 
-/// `id (v1, v2, …)`, the values cut at [`LABEL_MAX`] characters.
-pub(crate) fn label(id: &str, parts: &[&Json]) -> String {
+/// `id (v1, v2, …)`, the values cut at [`LABEL_MAX`] characters. Secrets
+/// are masked first: a secret cut in two is no longer one the masker in
+/// front of the sinks can find, and its beginning would be shown.
+pub(crate) fn label(id: &str, parts: &[&Json], masker: &Masker) -> String {
     let text = parts
         .iter()
         .map(|v| match v {
@@ -161,6 +176,7 @@ pub(crate) fn label(id: &str, parts: &[&Json]) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ");
+    let text = masker.mask_str(&text);
     // One line, whatever the values hold.
     let text: String = text
         .chars()
@@ -210,7 +226,13 @@ mod tests {
         );
         let labels: Vec<String> = cs
             .iter()
-            .map(|c| label("t", &c.iter().map(|(_, v)| v).collect::<Vec<_>>()))
+            .map(|c| {
+                label(
+                    "t",
+                    &c.iter().map(|(_, v)| v).collect::<Vec<_>>(),
+                    &Masker::new(),
+                )
+            })
             .collect();
         assert_eq!(
             labels,
@@ -271,7 +293,11 @@ mod tests {
         );
         // Added keys are shown after the axes, in the order they came.
         assert_eq!(
-            label("t", &cs[0].iter().map(|(_, v)| v).collect::<Vec<_>>()),
+            label(
+                "t",
+                &cs[0].iter().map(|(_, v)| v).collect::<Vec<_>>(),
+                &Masker::new()
+            ),
             "t (apple, cat, pink, circle)"
         );
     }
@@ -291,17 +317,33 @@ mod tests {
 
     #[test]
     fn labels_show_scalars_lists_and_maps_cut_to_one_short_line() {
-        assert_eq!(label("deploy", &parts_of(&json!("eu"))), "deploy (eu)");
+        let m = Masker::new();
+        assert_eq!(label("deploy", &parts_of(&json!("eu")), &m), "deploy (eu)");
         assert_eq!(
-            label("d", &parts_of(&json!([1, true, null]))),
+            label("d", &parts_of(&json!([1, true, null])), &m),
             "d (1, true, null)"
         );
         assert_eq!(
-            label("d", &parts_of(&json!({"b": 2, "a": "x\ny"}))),
+            label("d", &parts_of(&json!({"b": 2, "a": "x\ny"})), &m),
             "d (x y, 2)"
         );
-        let long = label("d", &parts_of(&json!("x".repeat(200))));
+        let long = label("d", &parts_of(&json!("x".repeat(200))), &m);
         assert_eq!(long.chars().count(), "d ()".len() + LABEL_MAX);
         assert!(long.ends_with("…)"));
+    }
+
+    #[test]
+    fn a_secret_is_masked_before_the_label_is_cut() {
+        let secret = format!("S3cret-{}", "k".repeat(80));
+        let m = Masker::new();
+        assert!(m.add(&secret));
+        let pad = json!("a value that takes up most of the room a label has");
+        let shown = label("d", &[&pad, &json!(secret)], &m);
+        assert_eq!(
+            shown,
+            "d (a value that takes up most of the room a label has, ***)"
+        );
+        assert!(!shown.contains("S3cret"), "{shown}");
+        assert_eq!(label("d", &parts_of(&json!(secret)), &m), "d (***)");
     }
 }

@@ -216,8 +216,8 @@ fn type_name(v: &Value) -> &'static str {
 }
 
 /// A string meeting a number is the usual mistake (an output or an input
-/// read as text): say how to convert. Also used by `orch validate` where
-/// the types are known.
+/// read as text): say how to convert. Given at run time only: `orch
+/// validate` checks what expressions refer to, not their types.
 pub(crate) fn convert_hint<'a>(types: impl IntoIterator<Item = &'a str>) -> Option<&'static str> {
     let (mut text, mut number) = (false, false);
     for t in types {

@@ -66,7 +66,7 @@ impl Rec<'_> {
                         t,
                         millis(summary.duration) as i64,
                         summary.event_error(),
-                        summary.event_outputs().map(Json::to_string),
+                        summary.event_outputs().map(outputs_text),
                     ])?;
                 self.check_run(n, to)
             }
@@ -448,4 +448,10 @@ impl Rec<'_> {
             to.as_str()
         )))
     }
+}
+
+/// The workflow's outputs as stored: a JSON object in declaration order.
+fn outputs_text(o: &crate::event::Outputs) -> String {
+    // Strings and JSON values always serialize; the fallback is never used.
+    serde_json::to_string(o).unwrap_or_else(|_| "{}".into())
 }

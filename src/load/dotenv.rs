@@ -35,8 +35,12 @@ pub(crate) fn read(
         let src = match super::read_source(&path) {
             Ok(s) => s,
             Err(d) => {
+                // The loader's help speaks of workflow files.
                 diags.push(
                     d.label(*span, "this dotenv file cannot be read")
+                        .help(
+                            "`dotenv:` names files relative to the workflow file's directory;                              a missing one is skipped",
+                        )
                         .with_source(wf),
                 );
                 continue;
@@ -179,6 +183,20 @@ mod tests {
         assert_eq!(at("A=\"x\\ty\"\n"), Some((1, 6)));
         // A line that is a prefix of an earlier one is still found at its own.
         assert_eq!(locate("FOOBAR=1\nFOO\n", "FOO", 3), 9);
+    }
+
+    #[test]
+    fn a_directory_is_no_dotenv_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("conf.env")).unwrap();
+        let wf = src("dotenv: [conf.env]\n");
+        let names = vec![("conf.env".to_string(), Span::new(9, 8))];
+        let diags = read(&wf, dir.path(), &names).unwrap_err();
+        assert_eq!(diags.len(), 1);
+        assert!(diags[0].message.contains("is a directory"), "{}", diags[0]);
+        let help = diags[0].help.as_deref().unwrap_or_default();
+        assert!(help.contains("relative to the workflow file"), "{help}");
+        assert_eq!(diags[0].location().map(|l| (l.1, l.2)), Some((1, 10)));
     }
 
     #[test]

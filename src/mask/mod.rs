@@ -19,7 +19,7 @@ use base64::Engine;
 use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value;
 
-use crate::event::{RunSummary, StepReport};
+use crate::event::{Outputs, RunSummary, StepReport};
 
 pub(crate) use sink::MaskingSink;
 
@@ -173,11 +173,30 @@ impl Masker {
                 }
             });
         }
-        if let Some(j) = self.mask_json(&o.outputs) {
-            o.outputs = j;
+        if self.mask_outputs(&mut o.outputs) {
             json_changed = true;
         }
         changed || json_changed
+    }
+
+    /// Mask a workflow's outputs in place, names and values, keeping their
+    /// order; true when anything changed.
+    pub(crate) fn mask_outputs(&self, o: &mut Outputs) -> bool {
+        let Some(p) = self.patterns() else {
+            return false;
+        };
+        let mut changed = false;
+        for (k, v) in o.iter_mut() {
+            if let Cow::Owned(m) = p.mask(k) {
+                *k = m;
+                changed = true;
+            }
+            if let Some(m) = p.mask_json(v) {
+                *v = m;
+                changed = true;
+            }
+        }
+        changed
     }
 }
 

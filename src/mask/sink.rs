@@ -528,7 +528,8 @@ mod tests {
         let (_m, rec, sink) = setup(&["s3cret"]);
         let mut summary = sample::summary(Status::Failed);
         summary.error = Some("bad s3cret".into());
-        summary.outputs = json!({"o": "s3cret"});
+        summary.outputs.insert("z".into(), json!(1));
+        summary.outputs.insert("o".into(), json!("s3cret"));
         sink.event(&sample::event(EventKind::RunFinished {
             summary: Arc::new(summary),
         }));
@@ -546,7 +547,10 @@ mod tests {
         }));
         let got = rec.events.lock().unwrap().clone();
         assert_eq!(wire(&got[0])["error"], "bad ***");
-        assert_eq!(wire(&got[0])["outputs"], json!({"o": "***"}));
+        assert_eq!(wire(&got[0])["outputs"], json!({"z": 1, "o": "***"}));
+        // Masked in place: the declaration order stays.
+        let line = serde_json::to_string(&got[0]).unwrap();
+        assert!(line.contains(r#""outputs":{"z":1,"o":"***"}"#), "{line}");
         assert_eq!(wire(&got[1])["approval"]["message"], "deploy with ***?");
         let note = &wire(&got[2])["approval"];
         assert_eq!(note["comment"], "ok");

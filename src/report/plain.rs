@@ -279,10 +279,9 @@ fn summary_text(o: &RunSummary, p: &Palette) -> String {
     for c in &o.compensation_failures {
         s.push_str(&format!("; {c}"));
     }
-    if let Some(out) = o.outputs.as_object().filter(|m| !m.is_empty()) {
-        for (k, v) in out {
-            s.push_str(&format!("\noutput {k} = {}", crate::expr::eval::to_text(v)));
-        }
+    // In the order `outputs:` declares them.
+    for (k, v) in o.outputs.iter() {
+        s.push_str(&format!("\noutput {k} = {}", crate::expr::eval::to_text(v)));
     }
     s
 }

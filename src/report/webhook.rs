@@ -354,7 +354,7 @@ mod tests {
                 status: Status::Succeeded,
                 steps: Vec::new(),
                 failures: Vec::new(),
-                outputs: serde_json::json!({}),
+                outputs: Default::default(),
                 error: None,
                 duration: Duration::from_millis(5),
                 waiting: Vec::new(),

@@ -491,7 +491,7 @@ async fn run_engine(
         run_id,
         status: outcome.status,
         error: outcome.event_error().map(|e| e.into_owned()),
-        outputs: outcome.outputs,
+        outputs: outcome.outputs.to_json(),
     })
 }
 

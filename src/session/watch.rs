@@ -1,7 +1,7 @@
 //! `orch run --watch`: which files a workflow's runs depend on, and a
 //! watcher (`notify`, debounced) that reports their changes and Ctrl-C.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -20,8 +20,11 @@ const DEBOUNCE: Duration = Duration::from_millis(200);
 /// The files whose changes start a new run.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct WatchSet {
-    /// Directories handed to the OS watcher, with whether recursively.
-    roots: BTreeSet<(PathBuf, bool)>,
+    /// Directories handed to the OS watcher, with whether recursively. One
+    /// entry per directory: the OS watches a path once, so one directory
+    /// named twice (the workflow's, and a glob's root) must not be
+    /// unwatched when one of the two goes away.
+    roots: BTreeMap<PathBuf, bool>,
     /// `cache.sources` and `watch:` globs, made absolute.
     patterns: Vec<glob::Pattern>,
     /// The workflow file and `orchestration.yaml`.
@@ -37,7 +40,7 @@ impl WatchSet {
         for f in [Some(workflow_file), config].into_iter().flatten() {
             let f = absolute(f);
             if let Some(dir) = f.parent() {
-                set.roots.insert((dir.to_path_buf(), false));
+                set.add_root(dir.to_path_buf(), false);
             }
             set.files.insert(f);
         }
@@ -54,29 +57,47 @@ impl WatchSet {
         set
     }
 
+    fn add_root(&mut self, dir: PathBuf, recursive: bool) {
+        let r = self.roots.entry(dir).or_insert(false);
+        *r |= recursive;
+    }
+
     fn add_glob(&mut self, base: &Path, glob: &str) {
         let full = base.join(glob);
-        if let Ok(p) = glob::Pattern::new(&full.to_string_lossy()) {
-            self.patterns.push(p);
-        }
         // The part before the first wildcard is watched, recursively; the
         // nearest directory that exists, when it does not (yet).
-        let mut root = PathBuf::new();
+        let mut prefix = PathBuf::new();
+        let mut rest = PathBuf::new();
         for c in full.components() {
-            if c.as_os_str()
+            let wild = c
+                .as_os_str()
                 .to_string_lossy()
-                .contains(['*', '?', '[', '{'])
-            {
-                break;
+                .contains(['*', '?', '[', '{']);
+            if wild || !rest.as_os_str().is_empty() {
+                rest.push(c);
+            } else {
+                prefix.push(c);
             }
-            root.push(c);
         }
+        // Resolved as the OS reports changes: `../src/*.txt` is the
+        // directory `src`, not `workflows/../src`.
+        let prefix = absolute(&prefix);
+        // (`join("")` would add a `/` to a glob without wildcards.)
+        let pattern = if rest.as_os_str().is_empty() {
+            prefix.clone()
+        } else {
+            prefix.join(&rest)
+        };
+        if let Ok(p) = glob::Pattern::new(&pattern.to_string_lossy()) {
+            self.patterns.push(p);
+        }
+        let mut root = prefix;
         while !root.is_dir() {
             if !root.pop() {
                 return;
             }
         }
-        self.roots.insert((root, true));
+        self.add_root(root, true);
     }
 
     /// Whether a change to `path` matters.
@@ -197,7 +218,7 @@ impl Hub {
 pub(crate) struct Watcher {
     hub: Arc<Hub>,
     debouncer: Debouncer<RecommendedWatcher>,
-    roots: BTreeSet<(PathBuf, bool)>,
+    roots: BTreeMap<PathBuf, bool>,
 }
 
 impl Watcher {
@@ -245,17 +266,23 @@ impl Watcher {
         Ok(Watcher {
             hub,
             debouncer,
-            roots: BTreeSet::new(),
+            roots: BTreeMap::new(),
         })
     }
 
     /// Watch `set` from now on (what the last valid workflow names).
     pub(crate) fn watch(&mut self, set: WatchSet) {
         let w = self.debouncer.watcher();
-        for (dir, _) in self.roots.difference(&set.roots) {
-            let _ = w.unwatch(dir);
+        // A directory watched the other way is unwatched, then watched again.
+        for (dir, recursive) in &self.roots {
+            if set.roots.get(dir) != Some(recursive) {
+                let _ = w.unwatch(dir);
+            }
         }
-        for (dir, recursive) in set.roots.difference(&self.roots) {
+        for (dir, recursive) in &set.roots {
+            if self.roots.get(dir) == Some(recursive) {
+                continue;
+            }
             let mode = if *recursive {
                 RecursiveMode::Recursive
             } else {
@@ -338,11 +365,32 @@ mod tests {
         assert!(set.matches(&root.join("docs/a.md")));
         assert!(!set.matches(&root.join("docs/sub/a.md")));
         assert!(set.matches(&root.join("README")));
+        assert!(!set.matches(&root.join("README/x")));
         assert!(!set.matches(&root.join("other.yaml")));
         // `docs/` does not exist: its parent is watched, recursively.
-        assert!(set.roots.contains(&(root.join("src"), true)));
-        assert!(set.roots.contains(&(root.clone(), true)));
+        assert_eq!(set.roots.get(&root.join("src")), Some(&true));
+        // The workflow's directory once, recursively: a glob's root too.
+        assert_eq!(set.roots.get(&root), Some(&true));
+        assert_eq!(set.roots.len(), 2);
         assert_eq!(set.size(), 4);
+    }
+
+    #[test]
+    fn a_glob_out_of_the_workflows_directory_is_resolved() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::create_dir_all(root.join("flows")).unwrap();
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        let wf_path = root.join("flows/w.yaml");
+        let yaml = "name: w\nsteps:\n- {id: a, run: echo, watch: ['../src/*.txt']}\n";
+        std::fs::write(&wf_path, yaml).unwrap();
+        let src = Arc::new(crate::source::Source::new("w.yaml", &wf_path, yaml));
+        let wf = crate::validate::workflow_source(&src, &crate::model::Config::default()).unwrap();
+        let set = WatchSet::of(&wf_path, None, Some(&wf));
+        // As the OS reports a change there: no `flows/..`.
+        assert!(set.matches(&root.join("src/a.txt")));
+        assert_eq!(set.roots.get(&root.join("src")), Some(&true));
+        assert_eq!(set.roots.get(&root.join("flows")), Some(&false));
     }
 
     #[test]

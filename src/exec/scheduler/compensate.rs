@@ -264,7 +264,8 @@ impl Engine {
         };
         let fns = self.status_fns(i);
         let id = &self.wf.steps[i].id;
-        match self.with_scope(Some(i), fns, |scope| resolve_items(id, fe, scope)) {
+        let masker = self.opts.masker.clone();
+        match self.with_scope(Some(i), fns, |scope| resolve_items(id, fe, scope, &masker)) {
             Ok(f) => f.values.get(k).cloned().unwrap_or(Json::Null),
             Err(_) => Json::Null,
         }

@@ -5,7 +5,7 @@ use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use serde_json::{json, Map, Value as Json};
+use serde_json::{json, Value as Json};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinSet;
 
@@ -16,7 +16,9 @@ use super::state::{env_writes, report, restored, Ready, StepEnv, StepState};
 use super::unit::{self, UnitCtx, UnitResult};
 use super::RunOptions;
 use crate::cancel::{self, CancelLevel, Canceller};
-use crate::event::{Event, EventKind, Labeled, Labels, RunSummary, Sink, Status, StepReport};
+use crate::event::{
+    Event, EventKind, Labeled, Labels, Outputs, RunSummary, Sink, Status, StepReport,
+};
 use crate::model::{Config, Phase, StepKind, Workflow};
 use crate::plan::Plan;
 
@@ -188,7 +190,7 @@ impl Engine {
                 },
                 steps: self.reports(),
                 failures: Vec::new(),
-                outputs: Json::Null,
+                outputs: Outputs::default(),
                 error: failed.then(|| self.compensation_failures.join("; ")),
                 duration: started.elapsed(),
                 waiting: Vec::new(),
@@ -211,7 +213,7 @@ impl Engine {
         }
         if !self.waiting.is_empty() && !self.failing && !self.cancelled {
             // Stopped at an approval: the rest runs on `orch resume`.
-            return self.end(Status::Waiting, started, Json::Object(Map::new()));
+            return self.end(Status::Waiting, started, Outputs::default());
         }
         // A failed or cancelled run does not wait for anyone.
         for i in std::mem::take(&mut self.waiting) {
@@ -253,7 +255,7 @@ impl Engine {
         self.end(status, started, outputs)
     }
 
-    fn end(&mut self, status: Status, started: Instant, outputs: Json) -> RunSummary {
+    fn end(&mut self, status: Status, started: Instant, outputs: Outputs) -> RunSummary {
         let duration = started.elapsed();
         let summary = Arc::new(RunSummary {
             status,

@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
 use super::Engine;
-use crate::event::{EventKind, Status, StepOutcome};
+use crate::event::{EventKind, Outputs, Status, StepOutcome};
 use crate::exec::fanout::{resolve_items, Fanned};
 use crate::exec::state::{item_view, step_view, unit_view, Items};
 use crate::exec::unit::UnitResult;
@@ -108,7 +108,9 @@ impl Engine {
         }
         if let Some(fe) = &step.for_each {
             let id = step.id.clone();
-            let fanned = self.with_scope(Some(i), fns, |scope| resolve_items(&id, fe, scope));
+            let masker = self.opts.masker.clone();
+            let fanned =
+                self.with_scope(Some(i), fns, |scope| resolve_items(&id, fe, scope, &masker));
             let Fanned { values, labels } = match fanned {
                 Ok(f) => f,
                 Err(e) => {
@@ -280,11 +282,12 @@ impl Engine {
         }
     }
 
-    pub(super) fn workflow_outputs(&mut self) -> Json {
+    /// The workflow's `outputs:`, in the order they are declared.
+    pub(super) fn workflow_outputs(&mut self) -> Outputs {
+        let mut out = Outputs::default();
         if self.wf.outputs.is_empty() {
-            return Json::Object(Map::new());
+            return out;
         }
-        let mut out = Map::new();
         let mut err = None;
         let (failing, cancelled) = (self.failing, self.cancelled);
         self.with_scope(None, StatusFns::default(), |scope| {
@@ -306,6 +309,6 @@ impl Engine {
             self.failing = true;
             self.run_error = Some(e);
         }
-        Json::Object(out)
+        out
     }
 }

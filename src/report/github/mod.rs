@@ -194,7 +194,9 @@ mod tests {
         let mut summary = sample::summary(Status::Failed);
         summary.steps = vec![report("build", Status::Failed)];
         summary.failures = vec!["build".into()];
-        summary.outputs = serde_json::json!({"v": "a\nb"});
+        summary
+            .outputs
+            .insert("v".into(), serde_json::json!("a\nb"));
         let end = sample::event(EventKind::RunFinished {
             summary: Arc::new(summary),
         });

@@ -4,6 +4,8 @@
 
 use serde_json::Value as Json;
 
+use crate::event::Outputs;
+
 /// `ghadelimiter_` and 32 random hex digits, the toolkit's form.
 pub(super) fn random_delimiter() -> String {
     format!(
@@ -13,15 +15,12 @@ pub(super) fn random_delimiter() -> String {
     )
 }
 
-/// Every output of an object, strings as they are, other values as JSON.
-/// Names the file format cannot carry (empty, or with `=`, `<`, CR, LF)
-/// are left out.
-pub(super) fn render(outputs: &Json, delimiter: &mut dyn FnMut() -> String) -> String {
-    let Some(map) = outputs.as_object() else {
-        return String::new();
-    };
+/// Every output in declaration order, strings as they are, other values as
+/// JSON. Names the file format cannot carry (empty, or with `=`, `<`, CR,
+/// LF) are left out.
+pub(super) fn render(outputs: &Outputs, delimiter: &mut dyn FnMut() -> String) -> String {
     let mut text = String::new();
-    for (name, value) in map {
+    for (name, value) in outputs.iter() {
         if name.is_empty() || name.contains(['=', '<', '\r', '\n']) {
             continue;
         }
@@ -45,6 +44,7 @@ pub(super) fn render(outputs: &Json, delimiter: &mut dyn FnMut() -> String) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn single_and_multi_line_values() {
@@ -53,12 +53,19 @@ mod tests {
             n += 1;
             format!("D{n}")
         };
-        let out = render(
-            &serde_json::json!({"a": "x", "b": "one\nD1\ntwo", "c": 3, "bad=": "y"}),
-            &mut d,
-        );
-        // `D1` is in the value: the next delimiter is used.
-        assert_eq!(out, "a=x\nb<<D2\none\nD1\ntwo\nD2\nc=3\n");
+        let outputs: Outputs = [
+            ("c", json!(3)),
+            ("a", json!("x")),
+            ("bad=", json!("y")),
+            ("b", json!("one\nD1\ntwo")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let out = render(&outputs, &mut d);
+        // `D1` is in the value: the next delimiter is used. Declaration
+        // order, not sorted.
+        assert_eq!(out, "c=3\na=x\nb<<D2\none\nD1\ntwo\nD2\n");
         assert!(random_delimiter().starts_with("ghadelimiter_"));
         assert_ne!(random_delimiter(), random_delimiter());
     }

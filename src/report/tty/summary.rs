@@ -87,9 +87,10 @@ pub(super) fn summary_lines(p: &Palette, o: &RunSummary) -> Vec<String> {
             c.trim_end()
         ));
     }
-    if let Some(out) = o.outputs.as_object().filter(|m| !m.is_empty()) {
+    if !o.outputs.is_empty() {
         lines.push(paint(&p.bold, "Outputs:"));
-        for (k, v) in out {
+        // In the order `outputs:` declares them.
+        for (k, v) in o.outputs.iter() {
             lines.push(format!("  {k} = {}", crate::expr::eval::to_text(v)));
         }
     }
@@ -129,7 +130,7 @@ pub(super) mod tests {
             status,
             steps,
             failures: failures.iter().map(|s| s.to_string()).collect(),
-            outputs: serde_json::Value::Null,
+            outputs: Default::default(),
             error: None,
             duration: Duration::from_millis(3240),
             waiting: vec![],
