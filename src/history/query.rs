@@ -212,7 +212,7 @@ fn observed<'a>(
     let mut seen: HashMap<&str, Vec<i64>> = steps.map(|s| (s, Vec::new())).collect();
     let mut left = seen.len();
     let mut runs = conn.prepare(&window_sql())?;
-    let mut rows = conn.prepare(&run_steps_sql())?;
+    let mut rows = conn.prepare(run_steps_sql())?;
     let ids: Vec<String> = runs
         .query_map([workflow], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
