@@ -86,38 +86,70 @@ pub(crate) fn topo_order(deps: &[Vec<usize>]) -> Vec<usize> {
     out
 }
 
-/// Transitive needs of every node as bitsets (the graph must be acyclic).
-pub(crate) struct Closure {
-    words: usize,
-    bits: Vec<u64>,
+/// Transitive needs, answered on demand (the graph must be acyclic).
+///
+/// Each question is a search from `a` that never goes below `b` in
+/// topological order (nothing there can reach `b`), so a question about a
+/// near need costs a few steps. A table of every pair would be n² bits:
+/// 1.25 GB, and as many word operations, for a 100,000-step chain, when a
+/// workflow asks about only the steps its expressions read.
+pub(crate) struct Closure<'a> {
+    deps: &'a [Vec<usize>],
+    /// Position of each node in a topological order.
+    pos: Vec<usize>,
+    search: std::cell::RefCell<Search>,
 }
 
-impl Closure {
-    pub(crate) fn new(deps: &[Vec<usize>]) -> Self {
-        let n = deps.len();
-        let words = n.div_ceil(64);
-        let mut bits = vec![0u64; n * words];
-        for i in topo_order(deps) {
-            for &d in &deps[i] {
-                let (a, b) = if d < i {
-                    let (lo, hi) = bits.split_at_mut(i * words);
-                    (&mut hi[..words], &lo[d * words..d * words + words])
-                } else {
-                    let (lo, hi) = bits.split_at_mut(d * words);
-                    (&mut lo[i * words..i * words + words], &hi[..words])
-                };
-                for (x, y) in a.iter_mut().zip(b) {
-                    *x |= *y;
-                }
-                bits[i * words + d / 64] |= 1 << (d % 64);
-            }
+#[derive(Default)]
+struct Search {
+    /// `seen[x] == round`: visited in this search.
+    seen: Vec<u32>,
+    round: u32,
+    stack: Vec<usize>,
+}
+
+impl<'a> Closure<'a> {
+    pub(crate) fn new(deps: &'a [Vec<usize>]) -> Self {
+        let mut pos = vec![0; deps.len()];
+        for (k, i) in topo_order(deps).into_iter().enumerate() {
+            pos[i] = k;
         }
-        Closure { words, bits }
+        Closure {
+            deps,
+            pos,
+            search: std::cell::RefCell::new(Search {
+                seen: vec![0; deps.len()],
+                ..Search::default()
+            }),
+        }
     }
 
     /// Does `a` (transitively) need `b`?
     pub(crate) fn needs(&self, a: usize, b: usize) -> bool {
-        self.bits[a * self.words + b / 64] & (1 << (b % 64)) != 0
+        if a == b || self.pos[a] <= self.pos[b] {
+            return false;
+        }
+        let mut s = self.search.borrow_mut();
+        s.round = s.round.wrapping_add(1);
+        if s.round == 0 {
+            s.seen.iter_mut().for_each(|x| *x = 0);
+            s.round = 1;
+        }
+        let round = s.round;
+        s.stack.clear();
+        s.stack.push(a);
+        while let Some(x) = s.stack.pop() {
+            for &d in &self.deps[x] {
+                if d == b {
+                    return true;
+                }
+                if self.pos[d] > self.pos[b] && s.seen[d] != round {
+                    s.seen[d] = round;
+                    s.stack.push(d);
+                }
+            }
+        }
+        false
     }
 }
 
@@ -150,6 +182,26 @@ mod tests {
         assert!(c.needs(2, 1));
         assert!(!c.needs(0, 2));
         assert!(!c.needs(3, 0));
+        assert!(!c.needs(1, 1));
+        // Asked again, in another order: each search starts afresh.
+        assert!(c.needs(2, 0));
+        assert!(!c.needs(1, 2));
+    }
+
+    #[test]
+    fn closure_of_a_diamond_and_of_a_long_chain() {
+        let deps = vec![vec![], vec![0], vec![0], vec![1, 2], vec![]];
+        let c = Closure::new(&deps);
+        assert!(c.needs(3, 0) && c.needs(3, 1) && c.needs(3, 2));
+        assert!(!c.needs(1, 2) && !c.needs(2, 1) && !c.needs(4, 0) && !c.needs(0, 4));
+        let n = 100_000;
+        let chain: Vec<Vec<usize>> = (0..n)
+            .map(|i| if i == 0 { vec![] } else { vec![i - 1] })
+            .collect();
+        let c = Closure::new(&chain);
+        assert!(c.needs(n - 1, 0));
+        assert!(c.needs(n - 1, n - 2));
+        assert!(!c.needs(0, n - 1));
     }
 
     #[test]
