@@ -300,6 +300,66 @@ impl Rec<'_> {
         }
     }
 
+    /// A step's first attempt, started and ended in one batch: its step
+    /// row goes from `pending` (or `retrying`) to its end in one update,
+    /// and its attempt row is written once. The caller checked that
+    /// `running` → the end is legal, so only the start's check is left.
+    pub(super) fn ran(
+        &self,
+        started: &Event,
+        process: Option<&Process>,
+        finished: &Event,
+    ) -> rusqlite::Result<Applied> {
+        let (EventKind::StepStarted { step: id, .. }, EventKind::StepFinished { outcome: o, .. }) =
+            (&started.kind, &finished.kind)
+        else {
+            // Not a start and an end: apply them one by one.
+            self.apply(started, process)?;
+            return self.apply(finished, None);
+        };
+        let (t0, t) = (to_ms(started.time), to_ms(finished.time));
+        let run = self.run_id;
+        let to = o.status;
+        self.ensure_item_row(id)?;
+        let result = o.result.as_ref().map(|r| r.to_string());
+        let n = self.tx.prepare_cached(ran_sql())?.execute(params![
+            run,
+            id,
+            to.as_str(),
+            o.attempts,
+            t,
+            o.duration.map(|d| millis(d) as i64),
+            o.exit_code,
+            o.error,
+            result,
+            to == Status::Cached,
+            o.http_status,
+            t0,
+        ])?;
+        if n == 0 {
+            return self.illegal_step(id, Status::Running);
+        }
+        self.tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO attempts (run_id, step_id, run_attempt, attempt, status, \
+                 started_at, finished_at, exit_code, error, pgid, pgid_start) \
+                 VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                run,
+                id,
+                self.run_attempt,
+                to.as_str(),
+                t0,
+                t,
+                o.exit_code,
+                o.error,
+                process.map(|p| p.pgid),
+                process.and_then(|p| p.start.as_deref()),
+            ])?;
+        self.cache(&finished.workflow, Name::of(&finished.kind), o, id, t)
+    }
+
     /// The running attempt's process group (a compensation's, for
     /// `id.compensate`: step ids hold no `.`).
     pub(super) fn process(&self, p: &Process) -> rusqlite::Result<()> {
@@ -454,4 +514,18 @@ impl Rec<'_> {
 fn outputs_text(o: &crate::event::Outputs) -> String {
     // Strings and JSON values always serialize; the fallback is never used.
     serde_json::to_string(o).unwrap_or_else(|_| "{}".into())
+}
+
+/// [`Rec::ran`]'s step update: the start's `WHERE`, the end's values.
+fn ran_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            "UPDATE steps SET status = ?3, attempts = coalesce(?4, 1), started_at = ?12, \
+             finished_at = ?5, duration_ms = ?6, exit_code = ?7, error = ?8, result = ?9, \
+             cached = ?10, http_status = ?11 \
+             WHERE run_id = ?1 AND step_id = ?2 AND status IN {}",
+            sql_list(step_from(Status::Running))
+        )
+    })
 }

@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use super::record::{Applied, Process, Rec};
 use super::step_logs::{self, Backlog, StepLogs};
 use super::store::Store;
-use crate::event::{Durable, Event, EventKind, Output, ProcessStarted, Sink};
+use crate::event::{Durable, Event, EventKind, Output, ProcessStarted, Sink, Status};
 
 pub(crate) use super::runs::NewRun;
 
@@ -252,6 +252,14 @@ enum Row {
     /// With the attempt's process group when it came in the same batch.
     Event(Box<Event>, Option<Process>),
     Process(Process),
+    /// A step's first attempt started and ended within one batch.
+    Ran {
+        started: Box<Event>,
+        process: Option<Process>,
+        finished: Box<Event>,
+    },
+    /// Moved into a [`Row::Ran`].
+    Joined,
 }
 
 /// One statement's worth of work, so a batch can be applied in one transaction.
@@ -328,6 +336,9 @@ impl Writer {
         // Where each attempt's `step.started` is in `events`, so that its
         // process group, when it comes in the same batch, joins that row.
         let mut started: HashMap<(String, u32), usize> = HashMap::new();
+        // Steps whose last event in `events` is their first attempt's
+        // start: an end that follows joins it (one row each, not two).
+        let mut open: HashMap<String, usize> = HashMap::new();
         for m in batch {
             match m {
                 // Output reaches its file before the step's end is committed.
@@ -347,6 +358,27 @@ impl Writer {
                 },
                 Msg::Event(e) => {
                     self.logs.event(&e);
+                    if let EventKind::StepFinished { step, outcome } = &e.kind {
+                        if let Some(at) = open.remove(step.as_str()) {
+                            if super::transition::step_from(outcome.status)
+                                .contains(&Status::Running)
+                                && outcome.attempts == Some(1)
+                            {
+                                if let Row::Event(s, process) =
+                                    std::mem::replace(&mut events[at], Row::Joined)
+                                {
+                                    events[at] = Row::Ran {
+                                        started: s,
+                                        process,
+                                        finished: e,
+                                    };
+                                }
+                                continue;
+                            }
+                        }
+                    } else if let Some(step) = e.step_id() {
+                        open.remove(step);
+                    }
                     if let EventKind::StepStarted {
                         step,
                         attempt: Some(a),
@@ -354,6 +386,9 @@ impl Writer {
                     } = &e.kind
                     {
                         started.insert((step.clone(), *a), events.len());
+                        if *a == 1 {
+                            open.insert(step.clone(), events.len());
+                        }
                     }
                     events.push(Row::Event(e, None));
                 }
@@ -381,6 +416,12 @@ impl Writer {
             let applied = match ev {
                 Row::Event(ev, process) => rec.apply(ev, process.as_ref()),
                 Row::Process(p) => rec.process(p).map(|()| Applied::Ok),
+                Row::Ran {
+                    started,
+                    process,
+                    finished,
+                } => rec.ran(started, process.as_ref(), finished),
+                Row::Joined => Ok(Applied::Ok),
             };
             match applied {
                 Ok(Applied::Ok) => {}
@@ -545,6 +586,73 @@ mod tests {
         assert_eq!(log, "hello\n");
         let rows = store.steps("r1").unwrap();
         assert_eq!(rows[0].outputs(), serde_json::json!({"x": "1"}));
+    }
+
+    fn attempt_row(store: &Store, step: &str) -> (String, Option<i64>, Option<i64>, Option<i32>) {
+        store
+            .conn
+            .query_row(
+                "SELECT status, started_at, finished_at, pgid FROM attempts \
+                 WHERE run_id='r1' AND step_id=?1 AND attempt=1",
+                [step],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap()
+    }
+
+    /// A start, its process group and its end in one batch are one row
+    /// each; apart, the same rows come out of three writes.
+    #[test]
+    fn a_start_and_an_end_in_one_batch_or_apart_give_the_same_rows() {
+        let (_d, home, store) = setup();
+        let s = sink(&home);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        s.event(&ev(Name::RunStarted, None));
+        for (step, apart) in [("a", false), ("b", true)] {
+            s.event(&crate::event::sample::event(EventKind::StepStarted {
+                step: step.into(),
+                attempt: Some(1),
+                max_attempts: None,
+            }));
+            s.process(&ProcessStarted {
+                step_id: step,
+                attempt: 1,
+                pgid: 4242,
+                start: Some("boot:1"),
+            });
+            if apart {
+                rt.block_on(s.durable().unwrap());
+                assert_eq!(status_of(&store, step), "running");
+                assert_eq!(attempt_row(&store, step).3, Some(4242));
+            }
+            let mut done = ev(Name::StepCompleted, Some(step));
+            done.outcome_mut().attempts = Some(1);
+            s.event(&done);
+            rt.block_on(s.durable().unwrap());
+        }
+        let report = s.finish();
+        assert!(
+            report.error.is_none() && report.illegal.is_empty(),
+            "{report:?}"
+        );
+        for step in ["a", "b"] {
+            assert_eq!(status_of(&store, step), "succeeded");
+            let (status, started, finished, pgid) = attempt_row(&store, step);
+            assert_eq!((status.as_str(), pgid), ("succeeded", Some(4242)), "{step}");
+            assert!(started.is_some() && finished.is_some(), "{step}");
+            let (st, at): (Option<i64>, i64) = store
+                .conn
+                .query_row(
+                    "SELECT started_at, attempts FROM steps WHERE run_id='r1' AND step_id=?1",
+                    [step],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .unwrap();
+            assert_eq!((st, at), (started, 1), "{step}");
+        }
     }
 
     #[test]
