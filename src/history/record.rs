@@ -228,29 +228,20 @@ impl Rec<'_> {
             } => {
                 let to = o.status;
                 self.ensure_item_row(id)?;
-                let result = o.result.as_ref().map(|r| r.to_string());
-                let n = self
-                    .tx
-                    .prepare_cached(&format!(
+                let n = self.end_row(
+                    &format!(
                         "UPDATE steps SET status = ?3, attempts = coalesce(?4, attempts), \
                          finished_at = ?5, duration_ms = ?6, exit_code = ?7, error = ?8, \
-                         result = ?9, cached = ?10, http_status = ?11 \
+                         result = ?9, cached = ?10, http_status = ?11, \
+                         started_at = coalesce(?12, started_at) \
                          WHERE run_id = ?1 AND step_id = ?2 AND status IN {}",
                         sql_list(step_from(to))
-                    ))?
-                    .execute(params![
-                        run,
-                        id,
-                        to.as_str(),
-                        o.attempts,
-                        t,
-                        o.duration.map(|d| millis(d) as i64),
-                        o.exit_code,
-                        o.error,
-                        result,
-                        to == Status::Cached,
-                        o.http_status,
-                    ])?;
+                    ),
+                    id,
+                    o,
+                    t,
+                    None,
+                )?;
                 if n == 0 {
                     return self.illegal_step(id, to);
                 }
@@ -321,21 +312,7 @@ impl Rec<'_> {
         let run = self.run_id;
         let to = o.status;
         self.ensure_item_row(id)?;
-        let result = o.result.as_ref().map(|r| r.to_string());
-        let n = self.tx.prepare_cached(ran_sql())?.execute(params![
-            run,
-            id,
-            to.as_str(),
-            o.attempts,
-            t,
-            o.duration.map(|d| millis(d) as i64),
-            o.exit_code,
-            o.error,
-            result,
-            to == Status::Cached,
-            o.http_status,
-            t0,
-        ])?;
+        let n = self.end_row(ran_sql(), id, o, t, Some(t0))?;
         if n == 0 {
             return self.illegal_step(id, Status::Running);
         }
@@ -358,6 +335,33 @@ impl Rec<'_> {
                 process.and_then(|p| p.start.as_deref()),
             ])?;
         self.cache(&finished.workflow, Name::of(&finished.kind), o, id, t)
+    }
+
+    /// A step's row at its end (`sql` binds `?1`…`?12`, `?12` = its start
+    /// when the same update records it); the rows changed.
+    fn end_row(
+        &self,
+        sql: &str,
+        id: &str,
+        o: &StepOutcome,
+        t: i64,
+        started: Option<i64>,
+    ) -> rusqlite::Result<usize> {
+        let result = o.result.as_ref().map(|r| r.to_string());
+        self.tx.prepare_cached(sql)?.execute(params![
+            self.run_id,
+            id,
+            o.status.as_str(),
+            o.attempts,
+            t,
+            o.duration.map(|d| millis(d) as i64),
+            o.exit_code,
+            o.error,
+            result,
+            o.status == Status::Cached,
+            o.http_status,
+            started,
+        ])
     }
 
     /// The running attempt's process group (a compensation's, for
