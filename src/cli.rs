@@ -625,6 +625,10 @@ pub struct ArgoArgs {
     /// Export anyway, dropping what Argo cannot express (a comment and a warning each)
     #[arg(long)]
     pub lenient: bool,
+
+    /// Each child workflow as a WorkflowTemplate (named by templateRef) instead of inlined
+    #[arg(long)]
+    pub templates: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,14 +10,22 @@ use serde_json::Value as Json;
 
 use crate::common::{orch, project, repo_root};
 
+fn compile_schema(file: &str) -> jsonschema::Validator {
+    let path = repo_root().join("tests/fixtures/argo").join(file);
+    let schema: Json = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    jsonschema::validator_for(&schema).expect("the schema compiles")
+}
+
 /// Argo Workflows v4.0.5 `Workflow`, strict (see the fixture's README).
 fn validator() -> &'static jsonschema::Validator {
     static V: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
-    V.get_or_init(|| {
-        let path = repo_root().join("tests/fixtures/argo/workflow.schema.json");
-        let schema: Json = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        jsonschema::validator_for(&schema).expect("the schema compiles")
-    })
+    V.get_or_init(|| compile_schema("workflow.schema.json"))
+}
+
+/// Argo Workflows v4.0.5 `WorkflowTemplate`, strict.
+fn template_validator() -> &'static jsonschema::Validator {
+    static V: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    V.get_or_init(|| compile_schema("workflow-template.schema.json"))
 }
 
 /// The manifest as JSON, through the YAML reader orch itself uses: plain
@@ -60,6 +68,28 @@ fn schema_errors(manifest: &Json) -> Vec<String> {
         .iter_errors(manifest)
         .map(|e| format!("{} at {}", e, e.instance_path()))
         .collect()
+}
+
+/// Every document of an export (`---` between them), each valid against
+/// the schema of its kind: WorkflowTemplates first, the Workflow last.
+fn documents(text: &str, what: &str) -> Vec<Json> {
+    let docs: Vec<Json> = text.split("\n---\n").map(typed).collect();
+    let (last, templates) = docs.split_last().expect("one document at least");
+    assert_valid(last, what);
+    for t in templates {
+        let errors: Vec<String> = template_validator()
+            .iter_errors(t)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{what}: not a valid Argo WorkflowTemplate:\n{}",
+            errors.join("\n")
+        );
+        assert_eq!(t["apiVersion"], "argoproj.io/v1alpha1", "{what}");
+        assert_eq!(t["kind"], "WorkflowTemplate", "{what}");
+    }
+    docs
 }
 
 fn assert_valid(manifest: &Json, what: &str) {
@@ -144,8 +174,8 @@ fn expectations() -> Vec<(&'static str, &'static str, Option<&'static [&'static 
             "examples/fan-out.yaml",
             ".",
             Some(&[
-                "examples/fan-out.yaml:26:5",
-                "max_parallel",
+                "examples/fan-out.yaml:29:5",
+                "`ORCH_INDEX`",
                 "size(steps.deploy.items)",
             ]),
         ),
@@ -162,7 +192,12 @@ fn expectations() -> Vec<(&'static str, &'static str, Option<&'static [&'static 
         (
             "examples/matrix.yaml",
             ".",
-            Some(&["examples/matrix.yaml:16:5", "`matrix:` is not exported"]),
+            Some(&[
+                "examples/matrix.yaml:27:5",
+                "`ORCH_INDEX`",
+                "examples/matrix.yaml:38:24",
+                "size(steps.test.items)",
+            ]),
         ),
         (
             "examples/inputs.yaml",
@@ -202,10 +237,12 @@ fn expectations() -> Vec<(&'static str, &'static str, Option<&'static [&'static 
             "examples/sub-workflows/release.yaml",
             ".",
             Some(&[
-                "examples/sub-workflows/release.yaml:25:5",
-                "`workflow:` steps are not exported",
+                "examples/sub-workflows/release.yaml:33:20",
+                "size(steps.deploy.items)",
+                "examples/sub-workflows/release.yaml:34:21",
             ]),
         ),
+        ("examples/sub-workflows/rollout.yaml", ".", None),
         (
             "workflows/summarize.yaml",
             "examples/services",
@@ -289,8 +326,10 @@ fn every_shipped_workflow_exports_or_is_refused_where_it_says() {
         match refusal {
             None => {
                 assert_eq!(code, 0, "{file}: {stderr}");
-                let m = typed(&stdout);
-                assert_valid(&m, file);
+                assert_eq!(documents(&stdout, file).len(), 1, "{file}: one document");
+                let (code, stdout, stderr) = export(&dir, &[file, "--templates"]);
+                assert_eq!(code, 0, "{file} --templates: {stderr}");
+                documents(&stdout, &format!("{file} --templates"));
             }
             Some(says) => {
                 assert_eq!(code, 2, "{file} should be refused:\n{stdout}{stderr}");
@@ -307,8 +346,7 @@ fn every_shipped_workflow_exports_or_is_refused_where_it_says() {
                 // Lenient: the manifest, valid, a comment and a warning per drop.
                 let (code, stdout, stderr) = export(&dir, &[file, "--lenient"]);
                 assert_eq!(code, 0, "{file} --lenient: {stderr}");
-                let m = typed(&stdout);
-                assert_valid(&m, &format!("{file} --lenient"));
+                documents(&stdout, &format!("{file} --lenient"));
                 let drops = stdout
                     .lines()
                     .filter(|l| l.starts_with("# dropped: "))
@@ -669,9 +707,234 @@ fn golden_manifests() {
             ".",
             vec!["examples/diamond.yaml", "--lenient"],
         ),
+        (
+            "argo_rollout",
+            ".",
+            vec!["examples/sub-workflows/rollout.yaml"],
+        ),
+        (
+            "argo_rollout_templates",
+            ".",
+            vec!["examples/sub-workflows/rollout.yaml", "--templates"],
+        ),
     ] {
         let (code, stdout, stderr) = export(&repo_root().join(dir), &args);
         assert_eq!(code, 0, "{name}: {stderr}");
         insta::assert_snapshot!(name, stdout);
     }
+}
+
+fn templates_named(m: &Json, name: &str) -> usize {
+    m["spec"]["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["name"] == name)
+        .count()
+}
+
+#[test]
+fn a_child_workflow_becomes_a_dag_template_with_its_inputs_and_outputs() {
+    let file = "examples/sub-workflows/rollout.yaml";
+    let (code, stdout, stderr) = export(&repo_root(), &[file]);
+    assert_eq!(code, 0, "{stderr}");
+    let docs = documents(&stdout, file);
+    let m = docs.last().unwrap();
+
+    // The child, once, though two steps call it; its DAG is the child's needs.
+    let child = template(m, "deploy-region--orch-main");
+    assert_eq!(templates_named(m, "deploy-region--orch-main"), 1);
+    let inputs: Vec<&str> = child["inputs"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(inputs, ["region", "version"]);
+    assert_eq!(
+        child["outputs"]["parameters"][0],
+        serde_json::json!({"name": "url", "valueFrom": {"parameter": "{{tasks.address.outputs.parameters.url}}"}})
+    );
+    assert_eq!(
+        needs_of(m, "deploy-region--orch-main"),
+        [
+            ("upload".to_string(), vec![]),
+            ("smoke-test".to_string(), vec!["upload".to_string()]),
+            ("address".to_string(), vec!["smoke-test".to_string()]),
+        ]
+    );
+    // Inside the child, an input is the DAG's input, passed to each pod.
+    let upload = task(m, "deploy-region--orch-main", "upload");
+    assert_eq!(upload["template"], "deploy-region--upload");
+    assert!(upload["arguments"]["parameters"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!({"name": "region", "value": "{{inputs.parameters.region}}"})));
+    assert!(template(m, "deploy-region--upload")["script"]["source"]
+        .as_str()
+        .unwrap()
+        .contains("uploading {{inputs.parameters.version}} to {{inputs.parameters.region}}"));
+
+    // The caller: `with:` as arguments; the child's output read back.
+    let canary = task(m, "orch-main", "canary");
+    assert_eq!(canary["template"], "deploy-region--orch-main");
+    assert_eq!(
+        canary["arguments"]["parameters"],
+        serde_json::json!([
+            {"name": "region", "value": "canary"},
+            {"name": "version", "value": "{{tasks.build.outputs.parameters.version}}"},
+        ])
+    );
+    let announce = task(m, "orch-main", "announce");
+    assert!(announce["arguments"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["value"] == "{{tasks.canary.outputs.parameters.url}}"));
+    assert_eq!(
+        needs_of(m, "orch-main"),
+        [
+            ("build".to_string(), vec![]),
+            ("test".to_string(), vec!["build".to_string()]),
+            ("canary".to_string(), vec!["test".to_string()]),
+            ("deploy".to_string(), vec!["canary".to_string()]),
+            ("announce".to_string(), vec!["deploy".to_string()]),
+        ]
+    );
+}
+
+#[test]
+fn max_parallel_is_the_parallelism_of_a_template_around_the_fan_out() {
+    let file = "examples/sub-workflows/rollout.yaml";
+    let (code, stdout, stderr) = export(&repo_root(), &[file]);
+    assert_eq!(code, 0, "{stderr}");
+    let m = documents(&stdout, file).pop().unwrap();
+    let deploy = task(&m, "orch-main", "deploy");
+    assert_eq!(deploy["template"], "deploy--items");
+    assert!(
+        deploy.get("withParam").is_none(),
+        "the fan-out moved inside"
+    );
+    assert_eq!(
+        deploy["arguments"]["parameters"],
+        serde_json::json!([{"name": "build-version", "value": "{{tasks.build.outputs.parameters.version}}"}])
+    );
+    let wrapper = template(&m, "deploy--items");
+    assert_eq!(wrapper["parallelism"], 1);
+    let inner = task(&m, "deploy--items", "deploy");
+    assert_eq!(inner["template"], "deploy-region--orch-main");
+    assert_eq!(inner["withParam"], "{{workflow.parameters.regions}}");
+    assert_eq!(
+        inner["arguments"]["parameters"],
+        serde_json::json!([
+            {"name": "region", "value": "{{item}}"},
+            {"name": "version", "value": "{{inputs.parameters.build-version}}"},
+        ])
+    );
+    assert_eq!(template(&m, "test--items")["parallelism"], 2);
+}
+
+#[test]
+fn a_matrix_exports_the_combinations_orch_runs() {
+    let file = "examples/sub-workflows/rollout.yaml";
+    let (code, stdout, stderr) = export(&repo_root(), &[file]);
+    assert_eq!(code, 0, "{stderr}");
+    let m = documents(&stdout, file).pop().unwrap();
+    let items = task(&m, "test--items", "test")["withItems"].clone();
+    let exported: Vec<String> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            format!(
+                "test ({}, {})",
+                i["os"].as_str().unwrap(),
+                i["arch"].as_str().unwrap()
+            )
+        })
+        .collect();
+    // What orch itself runs, in its order.
+    let out = orch(&repo_root())
+        .args(["run", file, "--output", "plain"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let mut ran: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.split_once(" test (").map(|(_, r)| r))
+        .filter_map(|r| {
+            r.split_once(") started")
+                .map(|(c, _)| format!("test ({c})"))
+        })
+        .collect();
+    ran.sort();
+    let mut sorted = exported.clone();
+    sorted.sort();
+    assert_eq!(sorted, ran, "orch ran:\n{text}");
+    assert_eq!(
+        exported,
+        [
+            "test (linux, amd64)",
+            "test (linux, arm64)",
+            "test (mac, arm64)"
+        ]
+    );
+}
+
+#[test]
+fn with_templates_a_child_is_a_workflow_template_named_by_template_ref() {
+    let file = "examples/sub-workflows/rollout.yaml";
+    let (code, stdout, stderr) = export(&repo_root(), &[file, "--templates"]);
+    assert_eq!(code, 0, "{stderr}");
+    let docs = documents(&stdout, file);
+    assert_eq!(docs.len(), 2, "one WorkflowTemplate, then the Workflow");
+    let wt = &docs[0];
+    assert_eq!(wt["metadata"]["name"], "deploy-region");
+    assert_eq!(wt["spec"]["entrypoint"], "orch-main");
+    assert_eq!(
+        wt["spec"]["templates"][0]["inputs"]["parameters"][0]["name"],
+        "region"
+    );
+    let m = &docs[1];
+    assert_eq!(templates_named(m, "deploy-region--orch-main"), 0);
+    assert_eq!(
+        task(m, "orch-main", "canary")["templateRef"],
+        serde_json::json!({"name": "deploy-region", "template": "orch-main"})
+    );
+    assert_eq!(
+        task(m, "deploy--items", "deploy")["templateRef"],
+        serde_json::json!({"name": "deploy-region", "template": "orch-main"})
+    );
+}
+
+#[test]
+fn what_a_child_cannot_take_to_argo_is_refused_where_it_is_written() {
+    let child = "name: child\ninputs:\n  who: { type: string, required: true }\nsteps:\n  - id: hi\n    run: echo hi ${{ inputs.who }}\noutputs:\n  greeting: ${{ steps.hi.outputs.g }}\nfinally:\n  - id: bye\n    run: echo bye\n";
+    let parent = "name: parent\nsteps:\n  - id: call\n    workflow: child.yaml\n    retry: { max_attempts: 2 }\n    with:\n      who: me\n  - id: grid\n    matrix:\n      os: [linux, mac]\n      include:\n        - { os: mac, xcode: '15' }\n    run: echo ${{ item.xcode }}\noutputs:\n  direct: ${{ steps.call.outputs.greeting }}\n";
+    let dir = project(&[("child.yaml", child), ("parent.yaml", parent)]);
+    let (code, stdout, stderr) = export(dir.path(), &["parent.yaml"]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    let said = flat(&stderr);
+    for s in [
+        "parent.yaml:5:5",
+        "a retried `workflow:` step",
+        "parent.yaml:9:5",
+        "`item.xcode`, which the combination {os: \"linux\"} has not",
+        "parent.yaml:14:1",
+        "an output of the `workflow:` step `call`",
+        "child.yaml:9:1",
+        "`finally:` of a child workflow",
+    ] {
+        assert!(said.contains(s), "expected `{s}` in:\n{stderr}");
+    }
+    // The parent's problems first, then the child's, each in file order.
+    let at = |s: &str| stderr.find(s).unwrap();
+    assert!(at("parent.yaml:5:5") < at("parent.yaml:9:5"));
+    assert!(at("parent.yaml:9:5") < at("child.yaml:9:1"));
 }

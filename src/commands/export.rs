@@ -22,6 +22,7 @@ fn argo_cmd(cx: &Context, args: &ArgoArgs) -> Result<Exit, Error> {
         image: args.image.clone(),
         secret_name: args.secret_name.clone(),
         lenient: args.lenient,
+        templates: args.templates,
     };
     let out = argo::export(&wf, &plan, &project.config, &opts)?;
     for d in &out.dropped {

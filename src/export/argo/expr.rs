@@ -84,6 +84,9 @@ pub(crate) struct Tr<'a> {
     /// Outputs (step id, key) read as `{{tasks.…}}` or exported globally.
     pub(crate) outputs: BTreeSet<(String, String)>,
     pub(crate) exported: BTreeSet<(String, String)>,
+    /// A child workflow inlined into its parent's manifest: its inputs are
+    /// its DAG template's input parameters, not the workflow's.
+    pub(crate) child: bool,
 }
 
 fn exit_phase(p: Phase) -> bool {
@@ -131,7 +134,11 @@ impl<'a> Tr<'a> {
                     Some(InputType::Boolean) => Ty::Bool,
                     Some(InputType::List | InputType::Object) => Ty::Structured,
                 };
-                Ok(Tag::var(&["workflow", "parameters", name], false, ty))
+                if self.child {
+                    Ok(Tag::var(&["inputs", "parameters", name], true, ty))
+                } else {
+                    Ok(Tag::var(&["workflow", "parameters", name], false, ty))
+                }
             }
             ["steps", id, rest @ ..] => self.step_ref(e, id, rest),
             ["item"] => Ok(Tag::var(&["item"], true, Ty::Str)),
@@ -164,11 +171,11 @@ impl<'a> Tr<'a> {
         let across = exit_phase(self.phase) && step.phase == Phase::Main;
         match rest {
             ["outputs", key] => {
-                if matches!(step.body.kind, StepKind::Workflow { .. }) {
+                if across && matches!(step.body.kind, StepKind::Workflow { .. }) {
                     return Err(problem(
                         e,
-                        "outputs of a `workflow:` step cannot be exported to Argo yet",
-                        "run the child workflow on its own, or --lenient",
+                        "outputs of a `workflow:` step are outputs of its child's DAG template, which Argo's exit handler cannot see",
+                        "copy the value to $ORCH_OUTPUT of a `run` step after it, and read that",
                     ));
                 }
                 if across {

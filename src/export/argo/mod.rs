@@ -3,11 +3,15 @@
 //! registry, never the engine. A construct without a faithful Argo form is
 //! a located diagnostic (or, with `--lenient`, a comment in the manifest).
 
+mod children;
 mod expr;
+mod fanout;
 mod locate;
 mod names;
 mod steps;
 mod yaml;
+
+use std::sync::Arc;
 
 use crate::diag::Diag;
 use crate::model::{Config, Workflow};
@@ -23,6 +27,9 @@ pub(crate) struct Options {
     pub(crate) secret_name: String,
     /// Emit the manifest anyway, each dropped feature as a comment.
     pub(crate) lenient: bool,
+    /// `--templates`: each child workflow as a `WorkflowTemplate` that the
+    /// parent's task names with `templateRef`, instead of inlined.
+    pub(crate) templates: bool,
 }
 
 pub(crate) const DEFAULT_IMAGE: &str = "alpine:3.20";
@@ -39,6 +46,8 @@ pub(crate) struct Problem {
     pub(crate) help: String,
     /// In `orchestration.yaml` rather than the workflow file.
     pub(crate) in_config: bool,
+    /// In a child workflow's file (a `workflow:` step's).
+    pub(crate) file: Option<Arc<Workflow>>,
 }
 
 impl Problem {
@@ -48,6 +57,7 @@ impl Problem {
             message: message.into(),
             help: help.into(),
             in_config: false,
+            file: None,
         }
     }
 }
@@ -68,9 +78,23 @@ pub(crate) fn export(
     opts: &Options,
 ) -> Result<Exported, Vec<Diag>> {
     let mut c = steps::Compiler::new(wf, plan, cfg, opts);
-    let (manifest, notes) = c.compile();
-    // In file order (the configuration's first), as `orch validate` reports.
-    c.problems.sort_by_key(|p| (!p.in_config, p.span.offset));
+    let (documents, notes) = c.compile();
+    // In file order (the configuration's first, then the workflow's, then
+    // each child's as it was reached), as `orch validate` reports.
+    let mut files: Vec<*const Workflow> = Vec::new();
+    for p in &c.problems {
+        if let Some(f) = &p.file {
+            if !files.contains(&Arc::as_ptr(f)) {
+                files.push(Arc::as_ptr(f));
+            }
+        }
+    }
+    let rank = |p: &Problem| match &p.file {
+        _ if p.in_config => 0,
+        None => 1,
+        Some(f) => 2 + files.iter().position(|x| *x == Arc::as_ptr(f)).unwrap_or(0),
+    };
+    c.problems.sort_by_key(|p| (rank(p), p.span.offset));
     let diags: Vec<Diag> = c.problems.iter().map(|p| to_diag(p, wf, cfg)).collect();
     if !diags.is_empty() && !opts.lenient {
         return Err(diags);
@@ -85,8 +109,15 @@ pub(crate) fn export(
     for n in notes {
         comments.push(format!("note: {n}"));
     }
+    // WorkflowTemplates first: `kubectl create -f` makes them in order.
+    let yaml = documents
+        .iter()
+        .enumerate()
+        .map(|(i, d)| yaml::write(if i == 0 { &comments } else { &[] }, d))
+        .collect::<Vec<_>>()
+        .join("---\n");
     Ok(Exported {
-        yaml: yaml::write(&comments, &manifest),
+        yaml,
         dropped: diags,
     })
 }
@@ -95,8 +126,9 @@ fn to_diag(p: &Problem, wf: &Workflow, cfg: &Config) -> Diag {
     let d = Diag::new("export::argo", p.message.clone())
         .label(p.span, "cannot be exported as written")
         .help(format!("{}; or `--lenient` to export without it", p.help));
-    match (p.in_config, &cfg.source) {
-        (true, Some(src)) => d.with_source(src),
+    match (p.in_config, &cfg.source, &p.file) {
+        (true, Some(src), _) => d.with_source(src),
+        (_, _, Some(child)) => d.with_source(&child.source),
         _ => d.with_source(&wf.source),
     }
 }

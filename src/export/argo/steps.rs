@@ -7,40 +7,79 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 
+use super::children::Shared;
 use super::expr::{global_name, tag_text, whole_span, Cond, Piece, Status, Tag, Tr, Ty};
 use super::locate::Locator;
 use super::names::{dns_label, Names};
 use super::yaml::Node;
 use super::{Options, Problem};
 use crate::model::{
-    Auth, CallTarget, Config, DelayStrategy, FanOut, HttpBody, ParamIn, Phase, RetrySpec, Step,
-    StepKind, Template, Val, Workflow,
+    Auth, CallTarget, Config, DelayStrategy, HttpBody, ParamIn, Phase, RetrySpec, Step, StepKind,
+    Template, Val, Workflow,
 };
 use crate::plan::Plan;
 
 const OUT_DIR: &str = "/tmp/orch/outputs";
 
 pub(crate) struct Compiler<'a> {
-    wf: &'a Workflow,
+    pub(super) wf: &'a Workflow,
     plan: &'a Plan,
-    cfg: &'a Config,
-    opts: &'a Options,
+    pub(super) cfg: &'a Config,
+    pub(super) opts: &'a Options,
     pub(crate) problems: Vec<Problem>,
-    notes: Vec<String>,
-    loc: Locator,
+    pub(super) notes: Vec<String>,
+    pub(super) loc: Locator,
     tasks: HashMap<String, String>,
     outputs: BTreeSet<(String, String)>,
     exported: BTreeSet<(String, String)>,
+    /// `Some(prefix)` when this is a child workflow: its template names
+    /// start with the prefix (empty in a WorkflowTemplate of its own).
+    pub(super) child: Option<String>,
+    /// The children compiled so far, shared down the tree.
+    pub(super) shared: Shared,
+}
+
+/// A workflow's DAG tasks and templates, wherever it is placed.
+pub(super) struct Built {
+    pub(super) main_tasks: Vec<Node>,
+    pub(super) exit_tasks: Vec<Node>,
+    pub(super) templates: Vec<Node>,
+    /// Each workflow output: its name, the task and the key it is.
+    pub(super) outputs: Vec<(String, String, String)>,
+}
+
+/// An input declaration as a parameter: `value` (a workflow argument) or
+/// `default` (a template input) holds its default.
+pub(super) fn input_param(d: &crate::model::InputDecl, default_key: &str) -> Node {
+    let mut p = Node::map().with("name", Node::str(&d.name));
+    if let Some(v) = &d.default {
+        p.set(default_key, Node::str(json_text(v)));
+    }
+    if let Some(c) = &d.choices {
+        p.set(
+            "enum",
+            Node::Seq(c.iter().map(|v| Node::str(json_text(v))).collect()),
+        );
+    }
+    p
+}
+
+/// The label naming the workflow a document was exported from.
+pub(super) fn workflow_label(wf: &Workflow) -> Node {
+    Node::map().with(
+        "workflows.orch.dev/workflow",
+        Node::str(dns_label(&wf.name)),
+    )
 }
 
 /// Input parameters of one template: the task-scoped tags it reads.
 #[derive(Default)]
-struct Params {
-    list: Vec<(String, Vec<String>)>,
+pub(super) struct Params {
+    pub(super) list: Vec<(String, Vec<String>)>,
 }
 
 impl Params {
-    fn name_for(&mut self, path: &[String]) -> String {
+    pub(super) fn name_for(&mut self, path: &[String]) -> String {
         if let Some((n, _)) = self.list.iter().find(|(_, p)| p == path) {
             return n.clone();
         }
@@ -53,6 +92,7 @@ impl Params {
             ["tasks", t, "outputs", "parameters", k] => format!("{t}-{k}"),
             ["tasks", t, "outputs", "result"] => format!("{t}-result"),
             ["tasks", t, "exitCode"] => format!("{t}-exit-code"),
+            ["inputs", "parameters", n] => n.to_string(),
             other => other.join("-"),
         };
         let mut name = base.clone();
@@ -66,7 +106,7 @@ impl Params {
     }
 }
 
-fn seconds(d: Duration) -> (u64, bool) {
+pub(super) fn seconds(d: Duration) -> (u64, bool) {
     let whole = d.as_secs() + u64::from(d.subsec_nanos() > 0);
     (whole, d.subsec_nanos() == 0)
 }
@@ -80,7 +120,7 @@ fn go_duration(d: Duration) -> String {
     }
 }
 
-fn json_text(j: &Json) -> String {
+pub(super) fn json_text(j: &Json) -> String {
     match j {
         Json::String(s) => s.clone(),
         other => other.to_string(),
@@ -105,6 +145,8 @@ impl<'a> Compiler<'a> {
             tasks: HashMap::new(),
             outputs: BTreeSet::new(),
             exported: BTreeSet::new(),
+            child: None,
+            shared: Shared::default(),
         }
     }
 
@@ -123,8 +165,83 @@ impl<'a> Compiler<'a> {
         self.bad(Problem::new(span, message, help));
     }
 
-    /// The manifest and the notes (timing-only differences) about it.
-    pub(crate) fn compile(&mut self) -> (Node, Vec<String>) {
+    /// The documents (the WorkflowTemplates of `--templates`, then the
+    /// Workflow) and the notes (timing-only differences) about them.
+    pub(crate) fn compile(&mut self) -> (Vec<Node>, Vec<String>) {
+        let wf = self.wf;
+        for rule in &self.cfg.policies.rules {
+            let mut p = Problem::new(
+                rule.when.value_span,
+                format!(
+                    "policy rule `{}` is checked by orch before each step; Argo has no such hook",
+                    rule.id
+                ),
+                "export with a configuration without `policies.rules`",
+            );
+            p.in_config = true;
+            self.bad(p);
+        }
+        let built = self.build();
+        let mut spec = Node::map().with("entrypoint", Node::str("orch-main"));
+        if !wf.inputs.is_empty() {
+            let params = wf.inputs.iter().map(|d| input_param(d, "value")).collect();
+            spec.set(
+                "arguments",
+                Node::map().with("parameters", Node::Seq(params)),
+            );
+        }
+        if let Some(n) = wf.concurrency.or(self.cfg.policies.max_parallel_tasks) {
+            spec.set("parallelism", Node::int(n as u64));
+        }
+        if let Some(t) = wf.timeout {
+            let (secs, exact) = seconds(t);
+            if !exact {
+                let span = self.loc.top_key("timeout", Default::default());
+                self.bad(Problem::new(
+                    span,
+                    "Argo deadlines are whole seconds",
+                    "use a whole number of seconds",
+                ));
+            }
+            spec.set("activeDeadlineSeconds", Node::int(secs));
+        }
+        if !built.exit_tasks.is_empty() {
+            spec.set("onExit", Node::str("orch-exit"));
+        }
+        let mut all = vec![Node::map().with("name", Node::str("orch-main")).with(
+            "dag",
+            Node::map().with("tasks", Node::Seq(built.main_tasks)),
+        )];
+        if !built.exit_tasks.is_empty() {
+            all.push(Node::map().with("name", Node::str("orch-exit")).with(
+                "dag",
+                Node::map().with("tasks", Node::Seq(built.exit_tasks)),
+            ));
+        }
+        all.extend(built.templates);
+        all.append(&mut self.shared.templates);
+        spec.set("templates", Node::Seq(all));
+        let manifest = Node::map()
+            .with("apiVersion", Node::str("argoproj.io/v1alpha1"))
+            .with("kind", Node::str("Workflow"))
+            .with(
+                "metadata",
+                Node::map()
+                    .with(
+                        "generateName",
+                        Node::str(format!("{}-", dns_label(&wf.name))),
+                    )
+                    .with("labels", workflow_label(wf)),
+            )
+            .with("spec", spec);
+        let mut docs = std::mem::take(&mut self.shared.documents);
+        docs.push(manifest);
+        (docs, std::mem::take(&mut self.notes))
+    }
+
+    /// What a workflow compiles to wherever it is: the tasks of its main DAG
+    /// and of its exit handler, and the templates its steps need.
+    pub(super) fn build(&mut self) -> Built {
         let wf = self.wf;
         let mut names = Names::new();
         for s in &wf.steps {
@@ -146,18 +263,6 @@ impl<'a> Compiler<'a> {
                         .insert(s.id.clone(), format!("{n}-{}", self.tasks.len()));
                 }
             }
-        }
-        for rule in &self.cfg.policies.rules {
-            let mut p = Problem::new(
-                rule.when.value_span,
-                format!(
-                    "policy rule `{}` is checked by orch before each step; Argo has no such hook",
-                    rule.id
-                ),
-                "export with a configuration without `policies.rules`",
-            );
-            p.in_config = true;
-            self.bad(p);
         }
         let mut main_tasks = Vec::new();
         let mut exit_tasks = Vec::new();
@@ -184,6 +289,19 @@ impl<'a> Compiler<'a> {
                 _ => None,
             };
             match whole {
+                Some(seg)
+                    if self.child.is_none()
+                        && wf.steps.iter().any(|s| {
+                            s.id == seg[1] && matches!(s.body.kind, StepKind::Workflow { .. })
+                        }) =>
+                {
+                    let span = self.loc.top_key("outputs", Default::default());
+                    self.bad(Problem::new(
+                        span,
+                        format!("workflow output `{name}` is an output of the `workflow:` step `{}`; Argo exports only outputs of pods", seg[1]),
+                        "copy it in a `transform` step after the child, and output that",
+                    ));
+                }
                 Some(seg) => {
                     self.outputs.insert((seg[1].clone(), seg[3].clone()));
                     wf_outputs.push((seg[1].clone(), seg[3].clone(), name.clone()));
@@ -210,20 +328,22 @@ impl<'a> Compiler<'a> {
             let Some(step) = wf.steps.iter().find(|s| s.id == id) else {
                 continue;
             };
-            if !matches!(
-                step.body.kind,
-                StepKind::Run { .. } | StepKind::Transform(_)
-            ) {
-                self.bad_at(
-                    step,
-                    "id",
-                    format!(
-                        "outputs of the `{}` step `{id}` are computed by orch; Argo has none",
-                        step.body.kind.name()
-                    ),
-                    "read `steps.<id>.body` of an http step, or compute the value in a `run` step",
-                );
-                continue;
+            match step.body.kind {
+                StepKind::Run { .. } | StepKind::Transform(_) => {}
+                // The child's DAG template declares every output it has.
+                StepKind::Workflow { .. } => continue,
+                _ => {
+                    self.bad_at(
+                        step,
+                        "id",
+                        format!(
+                            "outputs of the `{}` step `{id}` are computed by orch; Argo has none",
+                            step.body.kind.name()
+                        ),
+                        "read `steps.<id>.body` of an http step, or compute the value in a `run` step",
+                    );
+                    continue;
+                }
             }
             let task = self.tasks[id].clone();
             let mut params = Vec::new();
@@ -236,6 +356,10 @@ impl<'a> Compiler<'a> {
                     p.set("globalName", Node::str(global_name(&task, k)));
                 }
                 params.push(p);
+                // A child's outputs are its DAG template's, not global.
+                if self.child.is_some() {
+                    continue;
+                }
                 for (_, _, out) in wf_outputs.iter().filter(|(s, key, _)| s == id && key == k) {
                     params.push(
                         Node::map()
@@ -252,45 +376,6 @@ impl<'a> Compiler<'a> {
                 t.set("outputs", Node::map().with("parameters", Node::Seq(params)));
             }
         }
-        let mut spec = Node::map().with("entrypoint", Node::str("orch-main"));
-        if !wf.inputs.is_empty() {
-            let params = wf
-                .inputs
-                .iter()
-                .map(|d| {
-                    let mut p = Node::map().with("name", Node::str(&d.name));
-                    if let Some(v) = &d.default {
-                        p.set("value", Node::str(json_text(v)));
-                    }
-                    if let Some(c) = &d.choices {
-                        p.set(
-                            "enum",
-                            Node::Seq(c.iter().map(|v| Node::str(json_text(v))).collect()),
-                        );
-                    }
-                    p
-                })
-                .collect();
-            spec.set(
-                "arguments",
-                Node::map().with("parameters", Node::Seq(params)),
-            );
-        }
-        if let Some(n) = wf.concurrency.or(self.cfg.policies.max_parallel_tasks) {
-            spec.set("parallelism", Node::int(n as u64));
-        }
-        if let Some(t) = wf.timeout {
-            let (secs, exact) = seconds(t);
-            if !exact {
-                let span = self.loc.top_key("timeout", Default::default());
-                self.bad(Problem::new(
-                    span,
-                    "Argo deadlines are whole seconds",
-                    "use a whole number of seconds",
-                ));
-            }
-            spec.set("activeDeadlineSeconds", Node::int(secs));
-        }
         if !wf.dotenv.files.is_empty() {
             // Read on the machine orch runs on; a pod would not see them.
             let span = self.loc.top_key("dotenv", Default::default());
@@ -300,41 +385,26 @@ impl<'a> Compiler<'a> {
                 "write the values under the workflow's `env:` (a secret as `${{ secrets.NAME }}`)",
             ));
         }
-        if !exit_tasks.is_empty() {
-            spec.set("onExit", Node::str("orch-exit"));
+        Built {
+            main_tasks,
+            exit_tasks,
+            templates: templates.into_iter().map(|(_, t)| t).collect(),
+            outputs: wf_outputs
+                .into_iter()
+                .map(|(id, key, name)| {
+                    let task = self.tasks[&id].clone();
+                    (name, task, key)
+                })
+                .collect(),
         }
-        let mut all = vec![Node::map()
-            .with("name", Node::str("orch-main"))
-            .with("dag", Node::map().with("tasks", Node::Seq(main_tasks)))];
-        if !exit_tasks.is_empty() {
-            all.push(
-                Node::map()
-                    .with("name", Node::str("orch-exit"))
-                    .with("dag", Node::map().with("tasks", Node::Seq(exit_tasks))),
-            );
+    }
+
+    /// The name of the template of task `task` of this workflow.
+    pub(super) fn template_name(&self, task: &str) -> String {
+        match &self.child {
+            Some(prefix) => format!("{prefix}{task}"),
+            None => task.to_string(),
         }
-        all.extend(templates.into_iter().map(|(_, t)| t));
-        spec.set("templates", Node::Seq(all));
-        let manifest = Node::map()
-            .with("apiVersion", Node::str("argoproj.io/v1alpha1"))
-            .with("kind", Node::str("Workflow"))
-            .with(
-                "metadata",
-                Node::map()
-                    .with(
-                        "generateName",
-                        Node::str(format!("{}-", dns_label(&wf.name))),
-                    )
-                    .with(
-                        "labels",
-                        Node::map().with(
-                            "workflows.orch.dev/workflow",
-                            Node::str(dns_label(&wf.name)),
-                        ),
-                    ),
-            )
-            .with("spec", spec);
-        (manifest, std::mem::take(&mut self.notes))
     }
 
     /// One step: its DAG task and its template(s).
@@ -342,6 +412,7 @@ impl<'a> Compiler<'a> {
         let wf = self.wf;
         let s = &wf.steps[i];
         let name = self.tasks[&s.id].clone();
+        let tpl_name = self.template_name(&name);
         let tasks = self.tasks.clone();
         let task_of = move |id: &str| tasks.get(id).cloned().unwrap_or_else(|| dns_label(id));
         let mut tr = Tr {
@@ -350,52 +421,24 @@ impl<'a> Compiler<'a> {
             task: &task_of,
             outputs: BTreeSet::new(),
             exported: BTreeSet::new(),
+            child: self.child.is_some(),
         };
         let mut params = Params::default();
-        let mut tpl = Node::map().with("name", Node::str(&name));
+        let mut task = Node::map().with("name", Node::str(&name));
         let mut problems: Vec<Problem> = Vec::new();
-        self.body(s, &mut tr, &mut params, &mut tpl, &mut problems);
-        let mut task = Node::map()
-            .with("name", Node::str(&name))
-            .with("template", Node::str(&name));
+        let mut templates = Vec::new();
+        if matches!(s.body.kind, StepKind::Workflow { .. }) {
+            self.checks(s, &mut problems);
+            self.child_call(s, &mut tr, &mut task, &mut problems);
+        } else {
+            let mut tpl = Node::map().with("name", Node::str(&tpl_name));
+            self.body(s, &mut tr, &mut params, &mut tpl, &mut problems);
+            task.set("template", Node::str(&tpl_name));
+            templates.push(tpl);
+        }
         self.deps(i, &mut tr, &mut task, &mut problems);
         if let Some(fe) = &s.for_each {
-            match fe {
-                FanOut::List(v) => match v {
-                    Val::Lit(Json::Array(items)) => task.set("withItems", Node::Seq(items.iter().map(Node::from_json).collect())),
-                    Val::Str(t) => match t.whole().map(|e| (e, tr.reference(e, &e.ast))) {
-                        Some((_, Ok(Tag::Var { path, ty: Ty::Structured, .. }))) => task.set("withParam", Node::str(tag_text(&path))),
-                        Some((_, Err(p))) => problems.push(p),
-                        Some((e, Ok(_))) => problems.push(Problem::new(
-                            whole_span(e),
-                            "a fan-out over a step output has no faithful Argo form (orch outputs are text)",
-                            "fan out over a list input or a literal list",
-                        )),
-                        None => problems.push(Problem::new(
-                            self.loc.step_key(&s.id, "for_each", s.span),
-                            "`for_each:` must be a list or one list input to export",
-                            "write the list, or `${{ inputs.<list> }}`",
-                        )),
-                    },
-                    _ => problems.push(Problem::new(
-                        self.loc.step_key(&s.id, "for_each", s.span),
-                        "`for_each:` with expressions inside a list has no Argo form",
-                        "write the list literally, or `${{ inputs.<list> }}`",
-                    )),
-                },
-                FanOut::Matrix(_) => problems.push(Problem::new(
-                    self.loc.step_key(&s.id, "matrix", s.span),
-                    "`matrix:` is not exported to Argo yet",
-                    "write the combinations as a `for_each:` list of mappings",
-                )),
-            }
-            if s.max_parallel.is_some() {
-                problems.push(Problem::new(
-                    self.loc.step_key(&s.id, "max_parallel", s.span),
-                    "`max_parallel` is not exported to Argo yet (Argo caps parallelism per template, not per task)",
-                    "drop `max_parallel`, or cap the whole run with `concurrency:`",
-                ));
-            }
+            self.fan_out(s, fe, &mut tr, &mut task, &mut problems);
         }
         if s.continue_on_error {
             task.set("continueOn", Node::map().with("failed", Node::Bool(true)));
@@ -417,7 +460,7 @@ impl<'a> Compiler<'a> {
                 .map(|(n, _)| Node::map().with("name", Node::str(n)))
                 .collect();
             // Inputs go right after the name, where Argo's own examples have them.
-            if let Node::Map(m) = &mut tpl {
+            if let Some(Node::Map(m)) = templates.first_mut() {
                 m.insert(
                     1,
                     (
@@ -427,10 +470,15 @@ impl<'a> Compiler<'a> {
                 );
             }
         }
+        if let (Some(n), Some(_)) = (s.max_parallel, &s.for_each) {
+            let (outer, wrapper) = self.cap(&tpl_name, n, task);
+            task = outer;
+            templates.push(wrapper);
+        }
         self.outputs.extend(tr.outputs);
         self.exported.extend(tr.exported);
         self.problems.extend(problems);
-        (task, vec![tpl])
+        (task, templates)
     }
 
     /// `needs` and `if:` as `dependencies`, or `depends` plus `when`.
@@ -618,14 +666,8 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    fn body(
-        &mut self,
-        s: &Step,
-        tr: &mut Tr<'_>,
-        params: &mut Params,
-        tpl: &mut Node,
-        problems: &mut Vec<Problem>,
-    ) {
+    /// What no kind of step can take to Argo.
+    fn checks(&mut self, s: &Step, problems: &mut Vec<Problem>) {
         if s.compensate.is_some() {
             problems.push(Problem::new(
                 self.loc.step_key(&s.id, "compensate", s.span),
@@ -653,6 +695,17 @@ impl<'a> Compiler<'a> {
                 "drop it (set the image's working directory instead)",
             ));
         }
+    }
+
+    fn body(
+        &mut self,
+        s: &Step,
+        tr: &mut Tr<'_>,
+        params: &mut Params,
+        tpl: &mut Node,
+        problems: &mut Vec<Problem>,
+    ) {
+        self.checks(s, problems);
         match &s.body.kind {
             StepKind::Run { script, shell } => {
                 let text = self.text(script, tr, params, problems);
@@ -963,26 +1016,8 @@ impl<'a> Compiler<'a> {
                 }
                 tpl.set("suspend", Node::map());
             }
-            StepKind::Workflow { .. } => {
-                problems.push(Problem::new(
-                    self.loc.step_key(&s.id, "workflow", s.span),
-                    "`workflow:` steps are not exported to Argo yet",
-                    "export the child workflow on its own and submit it separately",
-                ));
-                tpl.set(
-                    "script",
-                    Node::map()
-                        .with("image", Node::str(super::DEFAULT_IMAGE))
-                        .with("command", Node::Seq(vec![Node::str("sh")]))
-                        .with(
-                            "source",
-                            Node::str(format!(
-                                "echo 'step {} (workflow:) was not exported to Argo' >&2\nexit 1\n",
-                                s.id
-                            )),
-                        ),
-                );
-            }
+            // Compiled by `child_call` (children.rs), never as a template.
+            StepKind::Workflow { .. } => {}
         }
         if let Some(c) = &s.cache {
             self.cache(s, c, tr, params, tpl, problems);
