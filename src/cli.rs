@@ -595,6 +595,7 @@ pub enum ExportCommand {
 Examples:
   orch export argo release.yaml > release.argo.yaml
   orch export argo release.yaml --image ghcr.io/acme/ci:1 -o release.argo.yaml
+  orch export argo release.yaml --templates | kubectl create -f -
   argo submit release.argo.yaml -p env=prod
 
 A construct with no faithful Argo form is an error at its line:column (exit 2);

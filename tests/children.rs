@@ -588,3 +588,42 @@ fn workflow_files_nest_at_most_sixteen_deep() {
         "the 16th file names the 17th: {err}"
     );
 }
+
+#[test]
+fn the_rollout_example_runs_a_canary_then_each_region() {
+    let home = tempfile::tempdir().unwrap();
+    let root = repo_root();
+    let out = orch_in(&root, home.path())
+        .args([
+            "run",
+            "examples/sub-workflows/rollout.yaml",
+            "--output",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let evs = events(&out.stdout);
+    let last = evs.last().unwrap();
+    assert_eq!(last["event"], "orchestration.run.completed");
+    let version = last["outputs"]["version"].as_str().unwrap();
+    assert!(version.starts_with("2.0."), "{last:#}");
+    assert_eq!(
+        last["outputs"]["canary_url"],
+        format!("https://canary.example.com/releases/{version}")
+    );
+    let parent = last["run_id"].as_str().unwrap().to_string();
+    let runs = json_of(&root, home.path(), &["history", "--json"]);
+    let children = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["parent_run_id"] == parent.as_str())
+        .count();
+    assert_eq!(children, 3, "the canary and two regions: {runs:#}");
+}

@@ -32,7 +32,8 @@ fn argo_cmd(cx: &Context, args: &ArgoArgs) -> Result<Exit, Error> {
         );
     }
     match &args.output {
-        Some(path) => std::fs::write(path, &out.yaml).map_err(|e| {
+        // Never half a manifest where an older one was.
+        Some(path) => crate::report::write_atomically(path, &out.yaml).map_err(|e| {
             Error::environment(Diag::new(
                 "export::write",
                 format!("cannot write {}: {e}", path.display()),
