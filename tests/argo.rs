@@ -938,3 +938,62 @@ fn what_a_child_cannot_take_to_argo_is_refused_where_it_is_written() {
     assert!(at("parent.yaml:5:5") < at("parent.yaml:9:5"));
     assert!(at("parent.yaml:9:5") < at("child.yaml:9:1"));
 }
+
+#[test]
+fn grandchildren_are_compiled_once_and_children_of_one_name_kept_apart() {
+    let leaf = "name: leaf\ninputs:\n  n: { type: string, default: '1' }\nsteps:\n  - id: say\n    run: echo \"n=${{ inputs.n }}\" >> \"$ORCH_OUTPUT\"\noutputs:\n  n: ${{ steps.say.outputs.n }}\n";
+    let mid = "name: mid\ninputs:\n  n: { type: string, required: true }\nsteps:\n  - id: inner\n    workflow: leaf.yaml\n    with: { n: \"${{ inputs.n }}\" }\noutputs:\n  n: ${{ steps.inner.outputs.n }}\n";
+    let other = "name: leaf\nsteps:\n  - id: other\n    run: echo other\n";
+    let top = "name: top\nsteps:\n  - id: m\n    workflow: mid.yaml\n    with: { n: '7' }\n  - id: direct\n    workflow: leaf.yaml\n  - id: other\n    workflow: a/leaf.yaml\n  - id: show\n    needs: [m, direct]\n    run: echo ${{ steps.m.outputs.n }} ${{ steps.direct.outputs.n }}\n";
+    let dir = project(&[
+        ("leaf.yaml", leaf),
+        ("mid.yaml", mid),
+        ("a/leaf.yaml", other),
+        ("top.yaml", top),
+    ]);
+    let (code, stdout, stderr) = export(dir.path(), &["top.yaml"]);
+    assert_eq!(code, 0, "{stderr}");
+    let m = documents(&stdout, "top.yaml").pop().unwrap();
+    assert_eq!(
+        templates_named(&m, "leaf--orch-main"),
+        1,
+        "called twice, compiled once"
+    );
+    assert_eq!(task(&m, "orch-main", "m")["template"], "mid--orch-main");
+    assert_eq!(
+        task(&m, "mid--orch-main", "inner")["template"],
+        "leaf--orch-main"
+    );
+    assert_eq!(
+        task(&m, "mid--orch-main", "inner")["arguments"]["parameters"][0]["value"],
+        "{{inputs.parameters.n}}"
+    );
+    // The middle child's output is its grandchild's, wired through.
+    assert_eq!(
+        template(&m, "mid--orch-main")["outputs"]["parameters"][0]["valueFrom"]["parameter"],
+        "{{tasks.inner.outputs.parameters.n}}"
+    );
+    assert_eq!(
+        task(&m, "orch-main", "other")["template"],
+        "leaf-2--orch-main"
+    );
+    assert_eq!(template(&m, "leaf-2--other")["name"], "leaf-2--other");
+    // An input with a default that `with:` leaves out keeps its default.
+    assert_eq!(
+        template(&m, "leaf--orch-main")["inputs"]["parameters"][0],
+        serde_json::json!({"name": "n", "default": "1"})
+    );
+
+    let (code, stdout, stderr) = export(dir.path(), &["top.yaml", "--templates"]);
+    assert_eq!(code, 0, "{stderr}");
+    let docs = documents(&stdout, "top.yaml --templates");
+    let names: Vec<&str> = docs[..docs.len() - 1]
+        .iter()
+        .map(|d| d["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["leaf", "mid", "leaf-2"]);
+    assert_eq!(
+        docs[1]["spec"]["templates"][0]["dag"]["tasks"][0]["templateRef"],
+        serde_json::json!({"name": "leaf", "template": "orch-main"})
+    );
+}
