@@ -77,30 +77,27 @@ fn documents(text: &str, what: &str) -> Vec<Json> {
     let (last, templates) = docs.split_last().expect("one document at least");
     assert_valid(last, what);
     for t in templates {
-        let errors: Vec<String> = template_validator()
-            .iter_errors(t)
-            .map(|e| format!("{} at {}", e, e.instance_path()))
-            .collect();
-        assert!(
-            errors.is_empty(),
-            "{what}: not a valid Argo WorkflowTemplate:\n{}",
-            errors.join("\n")
-        );
-        assert_eq!(t["apiVersion"], "argoproj.io/v1alpha1", "{what}");
-        assert_eq!(t["kind"], "WorkflowTemplate", "{what}");
+        assert_valid_as(template_validator(), "WorkflowTemplate", t, what);
     }
     docs
 }
 
 fn assert_valid(manifest: &Json, what: &str) {
-    let errors = schema_errors(manifest);
+    assert_valid_as(validator(), "Workflow", manifest, what);
+}
+
+fn assert_valid_as(v: &jsonschema::Validator, kind: &str, doc: &Json, what: &str) {
+    let errors: Vec<String> = v
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
     assert!(
         errors.is_empty(),
-        "{what}: not a valid Argo Workflow:\n{}",
+        "{what}: not a valid Argo {kind}:\n{}",
         errors.join("\n")
     );
-    assert_eq!(manifest["apiVersion"], "argoproj.io/v1alpha1", "{what}");
-    assert_eq!(manifest["kind"], "Workflow", "{what}");
+    assert_eq!(doc["apiVersion"], "argoproj.io/v1alpha1", "{what}");
+    assert_eq!(doc["kind"], kind, "{what}");
 }
 
 fn export(dir: &Path, args: &[&str]) -> (i32, String, String) {

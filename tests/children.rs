@@ -18,26 +18,26 @@ fn json_of(dir: &Path, home: &Path, args: &[&str]) -> Json {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-#[test]
-fn the_sub_workflows_example_runs_one_child_per_region() {
-    let home = tempfile::tempdir().unwrap();
-    let root = repo_root();
-    let out = orch_in(&root, home.path())
-        .args([
-            "run",
-            "examples/sub-workflows/release.yaml",
-            "--output",
-            "json",
-        ])
+/// The JSON events of a run of `file` (from the repo root) that succeeds.
+fn run_example(home: &std::path::Path, file: &str) -> Vec<Json> {
+    let out = orch_in(&repo_root(), home)
+        .args(["run", file, "--output", "json"])
         .output()
         .unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),
-        "{}",
+        "{file}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let evs = events(&out.stdout);
+    events(&out.stdout)
+}
+
+#[test]
+fn the_sub_workflows_example_runs_one_child_per_region() {
+    let home = tempfile::tempdir().unwrap();
+    let root = repo_root();
+    let evs = run_example(home.path(), "examples/sub-workflows/release.yaml");
     let last = evs.last().unwrap();
     assert_eq!(last["event"], "orchestration.run.completed");
     assert_eq!(last["outputs"]["deployed"], 3);
@@ -593,22 +593,7 @@ fn workflow_files_nest_at_most_sixteen_deep() {
 fn the_rollout_example_runs_a_canary_then_each_region() {
     let home = tempfile::tempdir().unwrap();
     let root = repo_root();
-    let out = orch_in(&root, home.path())
-        .args([
-            "run",
-            "examples/sub-workflows/rollout.yaml",
-            "--output",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let evs = events(&out.stdout);
+    let evs = run_example(home.path(), "examples/sub-workflows/rollout.yaml");
     let last = evs.last().unwrap();
     assert_eq!(last["event"], "orchestration.run.completed");
     let version = last["outputs"]["version"].as_str().unwrap();
