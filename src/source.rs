@@ -34,43 +34,55 @@ impl Span {
 /// decoded text differ from the source. Breakpoints `(decoded, source)`,
 /// sorted by `decoded`; between two, both offsets advance together.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct OffsetMap(Vec<(usize, usize)>);
+pub(crate) struct OffsetMap {
+    /// The first breakpoint; most scalars need no other, and then the map
+    /// holds no heap memory (a workflow has one per scalar).
+    head: (usize, usize),
+    rest: Vec<(usize, usize)>,
+}
 
 impl OffsetMap {
     /// Written as decoded, from `source` on.
     pub(crate) fn linear(source: usize) -> OffsetMap {
-        OffsetMap(vec![(0, source)])
+        OffsetMap {
+            head: (0, source),
+            rest: Vec::new(),
+        }
     }
 
     /// Decoded byte `decoded` is written at source byte `source` (called in
     /// increasing `decoded` order).
     pub(crate) fn push(&mut self, decoded: usize, source: usize) {
-        if let Some(&(d, s)) = self.0.last() {
-            if decoded >= d && s + (decoded - d) == source {
-                return;
-            }
+        let &(d, s) = self.rest.last().unwrap_or(&self.head);
+        if decoded >= d && s + (decoded - d) == source {
+            return;
         }
-        self.0.push((decoded, source));
+        self.rest.push((decoded, source));
     }
 
     /// The source offset of a decoded byte offset.
     pub(crate) fn source(&self, decoded: usize) -> usize {
-        let i = self.0.partition_point(|&(d, _)| d <= decoded);
-        match i.checked_sub(1).and_then(|i| self.0.get(i)) {
-            Some(&(d, s)) => s + (decoded - d),
-            None => self.0.first().map_or(decoded, |&(_, s)| s),
-        }
+        let i = self.rest.partition_point(|&(d, _)| d <= decoded);
+        let (d, s) = match i.checked_sub(1) {
+            Some(i) => self.rest[i],
+            None => self.head,
+        };
+        // Before the first breakpoint: where the text starts.
+        s + decoded.saturating_sub(d)
     }
 
     /// Whether decoded and source bytes advance together everywhere.
     pub(crate) fn is_linear(&self) -> bool {
-        self.0.len() <= 1
+        self.rest.is_empty()
     }
 
     /// The map of the part of the decoded text that starts at `from`.
     pub(crate) fn from(&self, from: usize) -> OffsetMap {
-        let mut m = OffsetMap(vec![(0, self.source(from))]);
-        for &(d, s) in self.0.iter().filter(|(d, _)| *d > from) {
+        let mut m = OffsetMap::linear(self.source(from));
+        for &(d, s) in std::iter::once(&self.head)
+            .chain(&self.rest)
+            .filter(|(d, _)| *d > from)
+        {
             m.push(d - from, s);
         }
         m

@@ -28,7 +28,7 @@ fn template_validator() -> &'static jsonschema::Validator {
     V.get_or_init(|| compile_schema("workflow-template.schema.json"))
 }
 
-/// The manifest as JSON, through the YAML reader orch itself uses: plain
+/// The manifest as JSON, through a YAML reader of its own (not orch's): plain
 /// scalars typed as YAML's core schema reads them, quoted ones strings.
 fn typed(text: &str) -> Json {
     let opts = marked_yaml::LoaderOptions::default()

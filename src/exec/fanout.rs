@@ -9,6 +9,7 @@ use crate::expr::eval::resolve;
 use crate::expr::Scope;
 use crate::mask::Masker;
 use crate::model::{FanOut, Matrix, Val};
+use crate::plan::matrix::{expand, Combo};
 
 /// How many characters of values a label shows before it is cut.
 const LABEL_MAX: usize = 60;
@@ -19,9 +20,6 @@ pub(crate) struct Fanned {
     pub(crate) values: Vec<Json>,
     pub(crate) labels: Vec<String>,
 }
-
-/// One matrix combination, keys in the order they are shown.
-type Combo = Vec<(String, Json)>;
 
 /// Evaluate `for_each`/`matrix` of step `id`; the error is the step's.
 /// Labels are masked with `masker` before they are cut (see [`label`]).
@@ -93,65 +91,6 @@ fn matrix(m: &Matrix, scope: &Scope<'_>) -> Result<Vec<Combo>, String> {
             .collect()
     };
     Ok(expand(&axes, &entries(&m.include)?, &entries(&m.exclude)?))
-}
-
-/// The combinations of `axes`, minus those matching an `exclude` entry on
-/// all its keys, plus `include`: an entry that matches a combination on
-/// every axis key it names extends it with its other keys (values that
-/// `include` added may be overwritten, the axes' never are); an entry that
-/// extends none is a combination of its own.
-pub(crate) fn expand(
-    axes: &[(String, Vec<Json>)],
-    include: &[Combo],
-    exclude: &[Combo],
-) -> Vec<Combo> {
-    let mut combos: Vec<Combo> = vec![Vec::new()];
-    for (name, values) in axes {
-        combos = combos
-            .into_iter()
-            .flat_map(|c| {
-                values.iter().map(move |v| {
-                    let mut c = c.clone();
-                    c.push((name.clone(), v.clone()));
-                    c
-                })
-            })
-            .collect();
-    }
-    if axes.is_empty() {
-        combos.clear();
-    }
-    let get = |c: &Combo, k: &str| c.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    combos.retain(|c| {
-        !exclude
-            .iter()
-            .any(|e| e.iter().all(|(k, v)| get(c, k).as_ref() == Some(v)))
-    });
-    let is_axis = |k: &str| axes.iter().any(|(n, _)| n == k);
-    let original = combos.len();
-    for entry in include {
-        let mut extended = false;
-        for c in combos.iter_mut().take(original) {
-            let fits = entry
-                .iter()
-                .filter(|(k, _)| is_axis(k))
-                .all(|(k, v)| get(c, k).as_ref() == Some(v));
-            if !fits {
-                continue;
-            }
-            extended = true;
-            for (k, v) in entry.iter().filter(|(k, _)| !is_axis(k)) {
-                match c.iter_mut().find(|(n, _)| n == k) {
-                    Some(slot) => slot.1 = v.clone(),
-                    None => c.push((k.clone(), v.clone())),
-                }
-            }
-        }
-        if !extended {
-            combos.push(entry.clone());
-        }
-    }
-    combos
 }
 
 /// The values an item is shown by: a list's elements, a mapping's values
@@ -246,23 +185,6 @@ mod tests {
     }
 
     #[test]
-    fn a_partial_exclude_removes_every_match() {
-        let cs = expand(
-            &[
-                axis("os", json!(["linux", "mac"])),
-                axis("node", json!([18, 20])),
-                axis("arch", json!(["x64", "arm"])),
-            ],
-            &[],
-            &[entry(json!({"os": "mac", "node": 18}))],
-        );
-        assert_eq!(cs.len(), 6);
-        assert!(shown(&cs)
-            .iter()
-            .all(|c| !(c["os"] == "mac" && c["node"] == 18)));
-    }
-
-    #[test]
     fn include_extends_matches_or_adds_a_combination() {
         let axes = [
             axis("fruit", json!(["apple", "pear"])),
@@ -299,19 +221,6 @@ mod tests {
                 &Masker::new()
             ),
             "t (apple, cat, pink, circle)"
-        );
-    }
-
-    #[test]
-    fn an_include_matching_an_excluded_combination_adds_it_back() {
-        let cs = expand(
-            &[axis("os", json!(["linux", "mac"]))],
-            &[entry(json!({"os": "mac", "xcode": 15}))],
-            &[entry(json!({"os": "mac"}))],
-        );
-        assert_eq!(
-            shown(&cs),
-            [json!({"os": "linux"}), json!({"os": "mac", "xcode": 15})]
         );
     }
 

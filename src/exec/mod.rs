@@ -100,7 +100,7 @@ pub(crate) async fn run(
     cfg: Arc<Config>,
     opts: RunOptions,
     sink: Arc<dyn Sink>,
-) -> RunSummary {
+) -> Arc<RunSummary> {
     scheduler::Engine::new(wf, plan, cfg, opts, sink)
         .run()
         .await

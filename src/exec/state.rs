@@ -157,16 +157,16 @@ pub(super) fn restored(r: &Restored) -> UnitResult {
 }
 
 /// How a step (and each of its items) ended, for the run's summary;
-/// `continue_on_error` marks its failures allowed.
-pub(super) fn report(id: &str, st: &StepState, cancelled: bool, may_fail: bool) -> StepReport {
-    let r = st.result.as_ref();
+/// `continue_on_error` marks its failures allowed. The outputs move into
+/// the report: it is made when the run is over.
+pub(super) fn report(id: &str, st: &mut StepState, cancelled: bool, may_fail: bool) -> StepReport {
     let items = st
         .items
-        .as_ref()
+        .as_mut()
         .map(|items| {
             items
                 .results
-                .iter()
+                .iter_mut()
                 .enumerate()
                 .map(|(k, r)| match r {
                     Some(r) => StepReport {
@@ -174,7 +174,7 @@ pub(super) fn report(id: &str, st: &StepState, cancelled: bool, may_fail: bool) 
                         label: items.labels.get(k).cloned(),
                         status: r.status,
                         error: r.error.clone(),
-                        outputs: Json::Object(r.outputs.clone()),
+                        outputs: Json::Object(std::mem::take(&mut r.outputs)),
                         items: Vec::new(),
                         allowed: may_fail && r.status == Status::Failed,
                     },
@@ -200,8 +200,10 @@ pub(super) fn report(id: &str, st: &StepState, cancelled: bool, may_fail: bool) 
         label: None,
         status: st.status,
         error: st.error.clone(),
-        outputs: r
-            .map(|r| Json::Object(r.outputs.clone()))
+        outputs: st
+            .result
+            .as_mut()
+            .map(|r| Json::Object(std::mem::take(&mut r.outputs)))
             .unwrap_or_else(|| json!({})),
         items,
         allowed: may_fail && st.status == Status::Failed,

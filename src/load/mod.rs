@@ -3,6 +3,7 @@
 //! crashing (size cap, binary detection, directories).
 
 pub(crate) mod dotenv;
+mod events;
 pub(crate) mod yaml;
 
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use marked_yaml::{LoadError, LoaderOptions, Node};
+use super::events::LoadError;
 
 use crate::diag::Diag;
 use crate::source::{OffsetMap, Source, Span};
@@ -28,9 +28,29 @@ pub(crate) struct Scalar {
     /// Plain (unquoted) scalars are typed (`3`, `true`, `null`); quoted ones are strings.
     pub(crate) plain: bool,
     /// Where each byte of `text` is written in the file, for labels inside
-    /// the value (an expression in `'it''s ${{ … }}'`); `None` when the
+    /// the value (an expression in `'it''s ${{ … }}'`): see [`Scalar::offsets`].
+    at: At,
+}
+
+/// Most scalars are written as they read, from one offset on: that costs
+/// no allocation (a large workflow has hundreds of thousands of scalars).
+#[derive(Debug, Clone)]
+enum At {
+    Linear(usize),
+    Mapped(Arc<OffsetMap>),
+    Unknown,
+}
+
+impl Scalar {
+    /// Where each byte of the text is written in the file; `None` when the
     /// source could not be matched to the text.
-    pub(crate) at: Option<Arc<OffsetMap>>,
+    pub(crate) fn offsets(&self) -> Option<OffsetMap> {
+        match &self.at {
+            At::Linear(start) => Some(OffsetMap::linear(*start)),
+            At::Mapped(m) => Some((**m).clone()),
+            At::Unknown => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -163,82 +183,58 @@ pub(crate) fn parse(source: &Arc<Source>) -> Result<Yaml, Diag> {
             .help("a workflow needs at least `name:` and `steps:`")
             .with_source(source));
     }
-    let opts = LoaderOptions::default()
-        .error_on_duplicate_keys(true)
-        .prevent_coercion(true)
-        .toplevel_mapping();
-    // The YAML loader has internal assertions; a panic there must become a
+    // The YAML parser has internal assertions; a panic there must become a
     // diagnostic, never a crash.
-    let parsed =
-        std::panic::catch_unwind(|| marked_yaml::parse_yaml_with_options(0, &**text, opts));
-    let node = match parsed {
-        Ok(Ok(node)) => node,
-        Ok(Err(e)) => return Err(load_error(source, e)),
-        Err(_) => {
-            return Err(Diag::new(
-                "yaml",
-                format!("{} is not YAML that orch can read", source.name),
-            )
-            .with_source(source))
-        }
-    };
-    Ok(convert(source, &node))
-}
-
-fn marker_offset(source: &Source, m: &marked_yaml::Marker) -> usize {
-    source.offset_of(m.line().saturating_sub(1), m.column().saturating_sub(1))
+    match std::panic::catch_unwind(|| super::events::load(source)) {
+        Ok(Ok(tree)) => Ok(tree),
+        Ok(Err(e)) => Err(load_error(source, e)),
+        Err(_) => Err(Diag::new(
+            "yaml",
+            format!("{} is not YAML that orch can read", source.name),
+        )
+        .with_source(source)),
+    }
 }
 
 fn load_error(source: &Arc<Source>, e: LoadError) -> Diag {
-    let at = |m: &marked_yaml::Marker| Span::new(marker_offset(source, m), 1);
+    let at = |o: usize| Span::new(o, 1);
     // The parser marks the node a tag or an anchor belongs to, which starts
     // after it: label the `!tag` or `&anchor` itself.
-    let before = |m: &marked_yaml::Marker, sigil: char| {
-        let offset = marker_offset(source, m);
+    let before = |offset: usize, sigil: char| {
         token_before(&source.text, offset, sigil).unwrap_or(Span::new(offset, 1))
     };
-    let d = match &e {
-        LoadError::TopLevelMustBeMapping(m) | LoadError::TopLevelMustBeSequence(m) => Diag::new(
+    let d = match e {
+        LoadError::TopLevelNotMapping(o) => Diag::new(
             "yaml",
             "the top level of the file must be a mapping of keys",
         )
-        .label(at(m), "expected `key: value` here"),
-        LoadError::UnexpectedAnchor(m) => {
-            Diag::new("yaml", "YAML anchors and aliases are not supported")
-                .label(before(m, '&'), "anchor defined here")
-                .help("write the value out, or use `defaults:` for values shared by every step")
+        .label(at(o), "expected `key: value` here"),
+        LoadError::Anchor(o) => Diag::new("yaml", "YAML anchors and aliases are not supported")
+            .label(before(o, '&'), "anchor defined here")
+            .help("write the value out, or use `defaults:` for values shared by every step"),
+        LoadError::KeyNotScalar(o) => {
+            Diag::new("yaml", "mapping keys must be plain strings").label(at(o), "complex key here")
         }
-        LoadError::MappingKeyMustBeScalar(m) => {
-            Diag::new("yaml", "mapping keys must be plain strings").label(at(m), "complex key here")
-        }
-        LoadError::UnexpectedTag(m) => Diag::new("yaml", "YAML tags (`!tag`) are not supported")
-            .label(before(m, '!'), "tag here"),
-        LoadError::ScanError(m, err) => {
-            #[allow(deprecated)]
-            let what = std::error::Error::description(err).to_string();
+        LoadError::Tag(o) => Diag::new("yaml", "YAML tags (`!tag`) are not supported")
+            .label(before(o, '!'), "tag here"),
+        LoadError::Scan(o, what) => {
             let msg = what.split(" at byte").next().unwrap_or(&what).to_string();
             if msg.contains("anchor") || msg.contains("alias") {
-                Diag::new("yaml", "YAML anchors and aliases are not supported").label(at(m), msg)
+                Diag::new("yaml", "YAML anchors and aliases are not supported").label(at(o), msg)
             } else if msg.contains("tab") {
-                let offset = marker_offset(source, m);
-                let tab = offending_tab(&source.text, offset).unwrap_or(offset);
+                let tab = offending_tab(&source.text, o).unwrap_or(o);
                 Diag::new("yaml", format!("invalid YAML: {msg}"))
                     .label(Span::new(tab, 1), "tab here")
                     .help("indent with spaces; YAML does not allow tabs there")
             } else {
-                Diag::new("yaml", format!("invalid YAML: {msg}")).label(at(m), "here")
+                Diag::new("yaml", format!("invalid YAML: {msg}")).label(at(o), "here")
             }
         }
-        LoadError::DuplicateKey(dk) => {
-            let first = dk.prev_key.span().start().map(&at).unwrap_or_default();
-            let second = dk.key.span().start().map(&at).unwrap_or_default();
-            let len = dk.key.as_str().len().max(1);
-            Diag::new(
-                "duplicate-key",
-                format!("duplicate key `{}`", dk.key.as_str()),
-            )
-            .label(Span::new(first.offset, len), "first defined here")
-            .label(Span::new(second.offset, len), "defined again here")
+        LoadError::DuplicateKey { first, second, key } => {
+            let len = key.len().max(1);
+            Diag::new("duplicate-key", format!("duplicate key `{key}`"))
+                .label(Span::new(first, len), "first defined here")
+                .label(Span::new(second, len), "defined again here")
         }
     };
     d.with_source(source)
@@ -372,7 +368,7 @@ fn offset_map(text: &str, start: usize, value: &str) -> Option<OffsetMap> {
 }
 
 /// Length of a scalar as written, so a label underlines the whole value.
-fn scalar_len(text: &str, at: usize, value: &str) -> usize {
+pub(super) fn scalar_len(text: &str, at: usize, value: &str) -> usize {
     let rest = &text[at.min(text.len())..];
     let line = rest.split('\n').next().unwrap_or("");
     if value.is_empty() {
@@ -404,51 +400,19 @@ fn scalar_len(text: &str, at: usize, value: &str) -> usize {
     line.trim_end().len().max(1)
 }
 
-fn convert(source: &Source, node: &Node) -> Yaml {
-    let start = node
-        .span()
-        .start()
-        .map(|m| marker_offset(source, m))
-        .unwrap_or(0);
-    match node {
-        Node::Scalar(s) => Yaml {
-            span: Span::new(start, scalar_len(&source.text, start, s.as_str())),
-            kind: YamlKind::Scalar(Scalar {
-                text: s.as_str().to_string(),
-                plain: s.may_coerce(),
-                at: offset_map(&source.text, start, s.as_str()).map(Arc::new),
-            }),
-        },
-        Node::Sequence(seq) => Yaml {
-            span: Span::new(start, 1),
-            kind: YamlKind::Seq(seq.iter().map(|n| convert(source, n)).collect()),
-        },
-        Node::Mapping(map) => {
-            let entries: Vec<(Key, Yaml)> = map
-                .iter()
-                .map(|(k, v)| {
-                    let ks = k
-                        .span()
-                        .start()
-                        .map(|m| marker_offset(source, m))
-                        .unwrap_or(start);
-                    let key = Key {
-                        name: k.as_str().to_string(),
-                        span: Span::new(ks, scalar_len(&source.text, ks, k.as_str())),
-                    };
-                    (key, convert(source, v))
-                })
-                .collect();
-            // A block mapping's start mark is where the parser recognised it
-            // (after its first key); labels read better on that key.
-            let begin = entries
-                .first()
-                .map_or(start, |(k, _)| k.span.offset.min(start));
-            Yaml {
-                span: Span::new(begin, 1),
-                kind: YamlKind::Map(entries),
-            }
-        }
+/// A scalar node: its decoded `text` starts at byte `start` of the file.
+pub(super) fn scalar(source: &Source, start: usize, text: String, plain: bool) -> Yaml {
+    Yaml {
+        span: Span::new(start, scalar_len(&source.text, start, &text)),
+        kind: YamlKind::Scalar(Scalar {
+            at: match offset_map(&source.text, start, &text) {
+                Some(m) if m.is_linear() => At::Linear(m.source(0)),
+                Some(m) => At::Mapped(Arc::new(m)),
+                None => At::Unknown,
+            },
+            plain,
+            text,
+        }),
     }
 }
 #[cfg(test)]
@@ -494,7 +458,7 @@ mod tests {
         let s = src(t);
         let y = parse(&s).unwrap();
         let v = y.get(key).unwrap().as_scalar().unwrap();
-        let at = v.at.as_ref().expect("mapped");
+        let at = v.offsets().expect("mapped");
         let d = v.text.find(needle).unwrap();
         s.text[at.source(d)..].chars().take(needle.len()).collect()
     }
@@ -514,7 +478,7 @@ mod tests {
         let s = src("a: 'it''s'\n");
         let y = parse(&s).unwrap();
         let v = y.get("a").unwrap();
-        assert_eq!(v.as_scalar().unwrap().at.as_ref().unwrap().source(2), 6);
+        assert_eq!(v.as_scalar().unwrap().offsets().unwrap().source(2), 6);
         // The label of the whole value covers `''`.
         assert_eq!(
             &s.text[v.span.offset..v.span.offset + v.span.len],

@@ -4,6 +4,7 @@
 
 pub(crate) mod critical;
 pub(crate) mod graph;
+pub(crate) mod matrix;
 pub(crate) mod resume;
 
 pub(crate) use resume::Restored;
@@ -22,6 +23,10 @@ pub(crate) struct Plan {
     pub(crate) all_needs: Vec<Vec<usize>>,
     /// Steps each step's expressions read (its `steps.<id>` context).
     pub(crate) reads: Vec<Vec<usize>>,
+    /// Whether some step reads each step (the reverse of `reads`): the
+    /// engine keeps a finished step's view only then, and builds it again
+    /// for the rare reader that is not a step (outputs, compensations).
+    pub(crate) read: Vec<bool>,
     /// Expected remaining path of each step (its own expected duration plus
     /// the longest path of the steps of its phase waiting for it): among
     /// ready steps of equal priority the longest starts first. Every step
@@ -59,7 +64,7 @@ impl Plan {
                 }
             }
         }
-        let reads = wf
+        let reads: Vec<Vec<usize>> = wf
             .steps
             .iter()
             .map(|s| {
@@ -69,6 +74,10 @@ impl Plan {
                     .collect()
             })
             .collect();
+        let mut read = vec![false; n];
+        for &j in reads.iter().flatten() {
+            read[j] = true;
+        }
         let mut depth = vec![0usize; n];
         for i in graph::topo_order(&all_needs) {
             depth[i] = all_needs[i]
@@ -83,6 +92,7 @@ impl Plan {
             dependents,
             all_needs,
             reads,
+            read,
             rank: Vec::new(),
             phases: wf.steps.iter().map(|s| s.phase).collect(),
         };

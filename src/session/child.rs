@@ -468,7 +468,7 @@ async fn run_engine(
             parent: child_id,
         })),
     };
-    let mut outcome = exec::run(wf, plan, s.config.clone(), opts, top).await;
+    let outcome = exec::run(wf, plan, s.config.clone(), opts, top).await;
     if let Some(rt) = &own_services {
         rt.breakers.flush();
     }
@@ -486,6 +486,7 @@ async fn run_engine(
     if let Some(message) = problem {
         return Err(ChildError::Recording { run_id, message });
     }
+    let mut outcome = Arc::unwrap_or_clone(outcome);
     super::mask_outcome(&shared.masker, &mut outcome);
     Ok(ChildOutcome {
         run_id,

@@ -287,7 +287,7 @@ impl RunSession {
         let plan = self.plan.clone();
         let webhook = self.sinks.webhook.clone();
         let hint = self.show_hint.then(|| self.sinks.reporter.clone());
-        let (mut outcome, delivery) = self.runtime.block_on(async move {
+        let (outcome, delivery) = self.runtime.block_on(async move {
             tokio::spawn(signals::watch(canceller, hint));
             let outcome = exec::run(wf, plan, config, opts, top).await;
             // A slow webhook gets a moment to catch up, never more.
@@ -300,7 +300,6 @@ impl RunSession {
         if let Some(rt) = &self.services {
             rt.breakers.flush();
         }
-        mask_outcome(&self.masker, &mut outcome);
         let undelivered = delivery.filter(|d| d.undelivered > 0).map(|d| Undelivered {
             undelivered: d.undelivered,
             total: d.undelivered + d.delivered,
@@ -314,6 +313,10 @@ impl RunSession {
         // Steps may still hold the scratch files open in leftover processes; best effort.
         let _ = std::fs::remove_dir_all(&scratch);
         let recorded = self.sinks.finish_history();
+        // The history writer is done with the summary: no copy of it now
+        // (a sink that keeps events, a webhook queue, keeps its own).
+        let mut outcome = Arc::unwrap_or_clone(outcome);
+        mask_outcome(&self.masker, &mut outcome);
         // On a thread of its own: the summary is printed while it goes.
         let metrics_push = self.push_metrics();
         Ok(Finished {

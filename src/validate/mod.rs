@@ -262,7 +262,7 @@ impl Ctx {
         let map = y
             .as_scalar()
             .filter(|s| s.text == text)
-            .and_then(|s| s.at.clone());
+            .and_then(|s| s.offsets());
         let pieces = if bare && !text.contains("${{") {
             vec![template::Piece::Expr { text, offset: 0 }]
         } else {

@@ -95,7 +95,14 @@ pub(crate) fn workflow(
         working_dir: d_wd.as_ref(),
     };
 
-    let mut steps = Vec::new();
+    // Sized once: a Step is large, and a doubled Vec of 100,000 of them
+    // would hold 20 MB for nothing all run long.
+    let declared: usize = ["steps", "on_failure", "finally"]
+        .iter()
+        .filter_map(|k| f.get(k).and_then(Yaml::as_seq))
+        .map(<[Yaml]>::len)
+        .sum();
+    let mut steps = Vec::with_capacity(declared);
     match f.get("steps") {
         Some(v) => match v.as_seq() {
             Some([]) => cx.error("steps", v.span, "`steps` is empty", "add at least one step"),

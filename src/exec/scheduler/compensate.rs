@@ -158,12 +158,8 @@ impl Engine {
         wf.steps[i] = step;
         let value = item.map(|k| (k, self.item_value(i, k)));
         // Every finished step's view, the step's own included.
-        let views = self
-            .wf
-            .steps
-            .iter()
-            .zip(&self.state)
-            .filter_map(|(s, st)| Some((s.id.clone(), st.view.clone()?)))
+        let views = (0..self.wf.steps.len())
+            .filter_map(|j| Some((self.wf.steps[j].id.clone(), self.view_of(j)?)))
             .collect();
         // Its own cancellation: a graceful Ctrl-C does not stop it.
         let (canceller, _) = cancel::channel();
@@ -214,7 +210,8 @@ impl Engine {
                 .and_then(Option::as_ref),
             None => st.result.as_ref(),
         };
-        let view = st.view.as_deref();
+        let view = self.view_of(i);
+        let view = view.as_deref();
         let run_id = result
             .and_then(|r| r.extra.get("run_id"))
             .or_else(|| match item {

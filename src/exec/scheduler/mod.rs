@@ -162,8 +162,9 @@ impl Engine {
             st.status = r.status;
             st.duration = r.duration;
             st.result = Some(restored(&r));
-            st.view = Some(Arc::new(r.view));
-            self.note_env_writes(i);
+            let view = Arc::new(r.view);
+            st.view = Some(view.clone());
+            self.note_env_writes(i, &view);
             for &d in &self.plan.dependents[i] {
                 self.waiting_on[d] -= 1;
             }
@@ -177,12 +178,14 @@ impl Engine {
             .event(&Event::new(kind, &self.run_id, &self.workflow));
     }
 
-    pub(crate) async fn run(mut self) -> RunSummary {
+    /// The run to its end. The summary is shared with the sinks that were
+    /// told of it: the caller unwraps it once they are done, with no copy.
+    pub(crate) async fn run(mut self) -> Arc<RunSummary> {
         let started = Instant::now();
         if self.opts.compensate_only {
             self.compensate().await;
             let failed = !self.compensation_failures.is_empty();
-            return RunSummary {
+            return Arc::new(RunSummary {
                 status: if failed {
                     Status::Failed
                 } else {
@@ -195,7 +198,7 @@ impl Engine {
                 duration: started.elapsed(),
                 waiting: Vec::new(),
                 compensation_failures: std::mem::take(&mut self.compensation_failures),
-            };
+            });
         }
         self.emit(EventKind::RunCreated);
         self.emit(EventKind::RunStarted);
@@ -255,7 +258,7 @@ impl Engine {
         self.end(status, started, outputs)
     }
 
-    fn end(&mut self, status: Status, started: Instant, outputs: Outputs) -> RunSummary {
+    fn end(&mut self, status: Status, started: Instant, outputs: Outputs) -> Arc<RunSummary> {
         let duration = started.elapsed();
         let summary = Arc::new(RunSummary {
             status,
@@ -274,8 +277,7 @@ impl Engine {
         self.emit(EventKind::RunFinished {
             summary: summary.clone(),
         });
-        // Sinks that kept the event (a webhook queue) keep their copy.
-        Arc::try_unwrap(summary).unwrap_or_else(|s| (*s).clone())
+        summary
     }
 
     fn phase_steps(&self, phase: Phase) -> impl Iterator<Item = usize> + '_ {
@@ -569,13 +571,9 @@ impl Engine {
         });
     }
 
-    /// Keep what step `i`, now terminal, wrote to `ORCH_ENV`.
-    fn note_env_writes(&mut self, i: usize) {
-        let writes = self.state[i]
-            .view
-            .as_deref()
-            .map(env_writes)
-            .unwrap_or_default();
+    /// Keep what step `i`, now terminal with `view`, wrote to `ORCH_ENV`.
+    fn note_env_writes(&mut self, i: usize, view: &Json) {
+        let writes = env_writes(view);
         if !writes.is_empty() {
             self.env_writes.insert(i, writes);
         }
@@ -706,12 +704,14 @@ impl Engine {
         }
     }
 
-    fn reports(&self) -> Vec<StepReport> {
+    /// Every step's report, once the run is over (the outputs move).
+    fn reports(&mut self) -> Vec<StepReport> {
+        let cancelled = self.cancelled;
         self.wf
             .steps
             .iter()
-            .zip(&self.state)
-            .map(|(s, st)| report(&s.id, st, self.cancelled, s.continue_on_error))
+            .zip(&mut self.state)
+            .map(|(s, st)| report(&s.id, st, cancelled, s.continue_on_error))
             .collect()
     }
 }
@@ -772,7 +772,7 @@ mod tests {
             rec.clone(),
         ));
         let events = rec.0.lock().unwrap().clone();
-        (outcome, events)
+        (Arc::unwrap_or_clone(outcome), events)
     }
 
     fn started(events: &[Event]) -> Vec<String> {

@@ -44,7 +44,20 @@ impl Engine {
 
     pub(super) fn lookup_view(&self, id: &str) -> Option<Json> {
         let i = self.wf.step_index(id)?;
-        self.state[i].view.as_deref().cloned()
+        self.view_of(i).map(Arc::unwrap_or_clone)
+    }
+
+    /// `steps.<id>` of finished step `i`: kept if a step reads it (see
+    /// [`crate::plan::Plan::read`]), else built again from its state.
+    pub(super) fn view_of(&self, i: usize) -> Option<Arc<Json>> {
+        let st = &self.state[i];
+        match &st.view {
+            Some(v) => Some(v.clone()),
+            None if st.status.is_terminal() => {
+                Some(Arc::new(step_view(st, self.wf.steps[i].for_each.is_some())))
+            }
+            None => None,
+        }
     }
 
     /// Evaluate with the run's context: inputs, env (step `at`'s, with what
@@ -240,12 +253,13 @@ impl Engine {
         st.status = status;
         st.error = error.clone();
         st.duration = st.started.map(|s| s.elapsed());
-        let view = step_view(st, step.for_each.is_some());
-        st.view = Some(Arc::new(view));
+        let view = Arc::new(step_view(st, step.for_each.is_some()));
+        // Built once for the event; kept only for the steps that read it.
+        st.view = self.plan.read[i].then(|| view.clone());
         if status == Status::Succeeded && st.items.is_none() {
             self.completed_unit(i, None);
         }
-        self.note_env_writes(i);
+        self.note_env_writes(i, &view);
         let step = &self.wf.steps[i];
         let st = &self.state[i];
         if status == Status::Failed && !step.continue_on_error {
@@ -267,7 +281,7 @@ impl Engine {
                 error,
                 exit_code: r.and_then(|r| r.exit_code),
                 http_status: r.and_then(|r| r.http_status),
-                result: st.view.clone(),
+                result: Some(view),
                 cache: r.and_then(|r| r.cache.clone()),
                 allowed,
             },

@@ -126,7 +126,7 @@ impl Compiler<'_> {
                 "write the values out",
             ));
         };
-        let combos = crate::exec::fanout::expand(&axes, &include, &exclude);
+        let combos = crate::plan::matrix::expand(&axes, &include, &exclude);
         // Argo cannot resolve `{{item.k}}` for an item without `k`.
         for key in item_keys(s) {
             if let Some(c) = combos.iter().find(|c| c.iter().all(|(k, _)| *k != key)) {
