@@ -175,16 +175,19 @@ pub(crate) enum SchemaError {
 }
 
 /// Refuse a database that is not ours or is newer, without writing to it.
-pub(crate) fn check(conn: &mut Connection) -> Result<(), SchemaError> {
+/// `Ok(true)`: it is ours and at [`VERSION`], so [`migrate`] has nothing to do.
+pub(crate) fn check(conn: &mut Connection) -> Result<bool, SchemaError> {
     // One read transaction: another process may be migrating right now,
     // and the three reads must see the same state.
     let tx = conn.transaction()?;
-    identify(&tx)?;
+    let current = identify(&tx)?;
     tx.commit()?;
-    Ok(())
+    Ok(current)
 }
 
-fn identify(conn: &Connection) -> Result<(), SchemaError> {
+/// Whether the database is ours and at [`VERSION`]; an error when it is
+/// not ours or is newer.
+fn identify(conn: &Connection) -> Result<bool, SchemaError> {
     // Reading the schema first takes the read lock for the whole snapshot.
     let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
     let app: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
@@ -195,7 +198,7 @@ fn identify(conn: &Connection) -> Result<(), SchemaError> {
     if version > VERSION {
         return Err(SchemaError::Newer { found: version });
     }
-    Ok(())
+    Ok(app == APPLICATION_ID && version == VERSION)
 }
 
 /// Bring the schema up to [`VERSION`] in one exclusive transaction.

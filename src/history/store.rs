@@ -158,7 +158,7 @@ impl Store {
 fn prepare(conn: &mut Connection, migrate: bool) -> Result<(), schema::SchemaError> {
     // Before anything that writes (even switching to WAL rewrites the
     // header): is this our database?
-    schema::check(conn)?;
+    let current = schema::check(conn)?;
     // journal_mode answers with a row; WAL lets readers and one writer
     // work at once. synchronous=NORMAL: a commit survives kill -9 (it is
     // in the OS); only a power cut may lose the last ones.
@@ -170,7 +170,9 @@ fn prepare(conn: &mut Connection, migrate: bool) -> Result<(), schema::SchemaErr
     // in the WAL). The writer checkpoints as it goes instead, so the WAL
     // stays small.
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
-    if migrate {
+    // An up-to-date schema needs no exclusive transaction: the common case
+    // costs one read transaction.
+    if migrate && !current {
         schema::migrate(conn)?;
     }
     Ok(())

@@ -458,7 +458,8 @@ pub(super) fn plan_for(
     match schedule {
         Schedule::Fifo => plan.fifo(),
         // A history that cannot be read costs the estimates, not the run.
-        Schedule::CriticalPath if !home.in_memory => {
+        // One step has nothing to be ranked against: no query.
+        Schedule::CriticalPath if !home.in_memory && wf.steps.len() > 1 => {
             if let Ok(e) = crate::history::query::expected(store, wf) {
                 plan.rank_by(&e.durations);
             }
