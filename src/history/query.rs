@@ -199,42 +199,58 @@ pub(crate) fn expected(store: &Store, wf: &Workflow) -> Result<Expected, History
     Ok(Expected::from_observed(wf, &observed))
 }
 
+/// Step rows read at most (whole runs): a very large workflow gets its
+/// medians from fewer runs rather than a planning pause of seconds.
+const EXPECTED_ROWS: usize = 500_000;
+
 /// The workflow's runs newest first (`runs_by_workflow`, bounded to the
 /// window), each run's step rows read in one range of the primary key,
 /// until every step has [`EXPECTED_RUNS`] durations. One seek per run
 /// rather than one per step and run: reading a row in key order costs a
 /// fraction of finding it, which made this a third of a 1,000-step run.
+/// Rows come in the order the steps were written, so the next step is
+/// tried before the hash map.
 fn observed<'a>(
     conn: &Connection,
     workflow: &str,
     steps: impl Iterator<Item = &'a str>,
 ) -> rusqlite::Result<HashMap<String, Observed>> {
-    let mut seen: HashMap<&str, Vec<i64>> = steps.map(|s| (s, Vec::new())).collect();
-    let mut left = seen.len();
+    let ids: Vec<&str> = steps.collect();
+    let index: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, s)| (*s, i)).collect();
+    let mut seen: Vec<Vec<i64>> = vec![Vec::new(); ids.len()];
+    let mut left = ids.len();
+    let mut read = 0usize;
     let mut runs = conn.prepare(&window_sql())?;
     let mut rows = conn.prepare(run_steps_sql())?;
-    let ids: Vec<String> = runs
+    let run_ids: Vec<String> = runs
         .query_map([workflow], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
-    for id in ids {
-        if left == 0 {
+    for id in run_ids {
+        if left == 0 || read >= EXPECTED_ROWS {
             break;
         }
+        let mut next = 0usize;
         let mut q = rows.query(rusqlite::params![id, Status::Succeeded])?;
         while let Some(r) = q.next()? {
+            read += 1;
             let step = r.get_ref(0)?.as_str().unwrap_or_default();
-            if let Some(ms) = seen.get_mut(step) {
-                if ms.len() < EXPECTED_RUNS {
-                    ms.push(r.get(1)?);
-                    if ms.len() == EXPECTED_RUNS {
-                        left -= 1;
-                    }
+            let at = match ids.get(next) {
+                Some(s) if *s == step => Some(next),
+                _ => index.get(step).copied(),
+            };
+            let Some(i) = at else { continue };
+            next = i + 1;
+            let ms = &mut seen[i];
+            if ms.len() < EXPECTED_RUNS {
+                ms.push(r.get(1)?);
+                if ms.len() == EXPECTED_RUNS {
+                    left -= 1;
                 }
             }
         }
     }
     let mut out = HashMap::new();
-    for (step, mut ms) in seen {
+    for (step, mut ms) in ids.into_iter().zip(seen) {
         ms.sort_unstable();
         if let Some(m) = median(&ms) {
             let median = Duration::from_millis(m.max(0) as u64);
