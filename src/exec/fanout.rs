@@ -133,25 +133,8 @@ pub(crate) fn label(id: &str, parts: &[&Json], masker: &Masker) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::matrix::fixtures::{axis, entry, shown};
     use serde_json::json;
-
-    fn axis(name: &str, v: Json) -> (String, Vec<Json>) {
-        (name.into(), v.as_array().cloned().unwrap_or_default())
-    }
-
-    fn entry(v: Json) -> Combo {
-        v.as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    }
-
-    fn shown(cs: &[Combo]) -> Vec<Json> {
-        cs.iter()
-            .map(|c| Json::Object(c.iter().cloned().collect()))
-            .collect()
-    }
 
     #[test]
     fn the_first_axis_is_outermost() {

@@ -67,16 +67,17 @@ pub(crate) fn expand(
     combos
 }
 
+/// Matrices written as JSON, for tests here and in the engine.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
+pub(crate) mod fixtures {
+    use super::Combo;
+    use serde_json::Value as Json;
 
-    fn axis(name: &str, v: Json) -> (String, Vec<Json>) {
+    pub(crate) fn axis(name: &str, v: Json) -> (String, Vec<Json>) {
         (name.into(), v.as_array().cloned().unwrap_or_default())
     }
 
-    fn entry(v: Json) -> Combo {
+    pub(crate) fn entry(v: Json) -> Combo {
         v.as_object()
             .unwrap()
             .iter()
@@ -84,11 +85,18 @@ mod tests {
             .collect()
     }
 
-    fn shown(cs: &[Combo]) -> Vec<Json> {
+    pub(crate) fn shown(cs: &[Combo]) -> Vec<Json> {
         cs.iter()
             .map(|c| Json::Object(c.iter().cloned().collect()))
             .collect()
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{axis, entry, shown};
+    use super::*;
+    use serde_json::json;
 
     #[test]
     fn a_partial_exclude_removes_every_match() {
