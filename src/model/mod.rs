@@ -165,7 +165,8 @@ pub(crate) enum StepKind {
         script: Template,
         shell: Shell,
     },
-    Http(HttpSpec),
+    /// Boxed: the largest kind by far, and rare in large workflows.
+    Http(Box<HttpSpec>),
     Call {
         target: CallTarget,
         endpoint: String,
@@ -292,11 +293,12 @@ pub(crate) struct Step {
     pub(crate) cond: Option<Arc<Expr>>,
     pub(crate) working_dir: Option<Val>,
     pub(crate) continue_on_error: bool,
-    /// `for_each:` or `matrix:`: the step runs once per item.
-    pub(crate) for_each: Option<FanOut>,
+    /// `for_each:` or `matrix:`: the step runs once per item. Boxed, as
+    /// `cache`: most steps have neither, and a Step is per step in memory.
+    pub(crate) for_each: Option<Box<FanOut>>,
     pub(crate) max_parallel: Option<usize>,
     pub(crate) outputs: Vec<(String, Val)>,
-    pub(crate) cache: Option<CacheSpec>,
+    pub(crate) cache: Option<Box<CacheSpec>>,
     pub(crate) compensate: Option<Box<StepBody>>,
     pub(crate) priority: i64,
     pub(crate) resources: Vec<(String, u32)>,

@@ -526,7 +526,7 @@ fn check_expr(
                         .help("`item` and `index` are available in the step's other fields"),
                     );
                 } else if let (Some(FanOut::Matrix(m)), "item", Some(name)) = (
-                    me.and_then(|s| s.for_each.as_ref()),
+                    me.and_then(|s| s.for_each.as_deref()),
                     r.root.as_str(),
                     &r.name,
                 ) {

@@ -160,10 +160,10 @@ pub(crate) fn step(
         cond,
         working_dir,
         continue_on_error,
-        for_each,
+        for_each: for_each.map(Box::new),
         max_parallel,
         outputs,
-        cache,
+        cache: cache.map(Box::new),
         compensate,
         priority,
         resources,
@@ -417,7 +417,7 @@ fn body(
             }
             StepKind::Transform(m)
         }
-        "http" => StepKind::Http(http(cx, v)?),
+        "http" => StepKind::Http(Box::new(http(cx, v)?)),
         "call" => {
             let cf = cx.keys(v, &keys::CALL)?;
             let (target, target_span) = match (cf.get("service"), cf.get("capability")) {
