@@ -884,3 +884,45 @@ steps:
     assert_eq!(read(p.path(), "count").trim(), "0");
     assert_eq!(read(p.path(), "seen"), "parent|wf|s3cret-value|a");
 }
+
+#[test]
+fn plain_commands_run_without_a_shell_and_fall_back_to_it_as_execvp_does() {
+    // `./plain.sh` has no `#!` line: the kernel cannot run it, so it runs
+    // through the shell, as it would under make or execvp. `tool` is found
+    // on the PATH the step's env sets.
+    let wf = r#"name: d
+steps:
+  - id: script
+    run: ./plain.sh one
+  - id: on-path
+    env: { PATH: "${{ env.PWD }}/bin:/usr/bin:/bin" }
+    run: tool two
+  - id: missing
+    run: no-such-program-anywhere
+"#;
+    let p = project(&[
+        ("w.yaml", wf),
+        ("plain.sh", "echo \"plain $1\" > plain.out\n"),
+        ("bin/tool", "#!/bin/sh\necho \"tool $1\" > tool.out\n"),
+    ]);
+    for f in ["plain.sh", "bin/tool"] {
+        use std::os::unix::fs::PermissionsExt;
+        let path = p.path().join(f);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let out = orch(p.path())
+        .args(["run", "w.yaml", "--output", "plain"])
+        .env("PWD", p.path())
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8_lossy(&out);
+    assert_eq!(read(p.path(), "plain.out").trim(), "plain one");
+    assert_eq!(read(p.path(), "tool.out").trim(), "tool two");
+    assert!(
+        out.contains("no-such-program-anywhere: not found") || out.contains("command not found"),
+        "{out}"
+    );
+}

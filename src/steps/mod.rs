@@ -31,6 +31,7 @@ pub(crate) mod output_file;
 mod pipes;
 pub(crate) mod process;
 pub(crate) mod shell;
+mod spawn;
 pub(crate) mod transform;
 pub(crate) mod workflow;
 

@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,7 +23,7 @@ use crate::model::{Shell, Step, StepKind};
 
 use super::direct::{direct_argv, which};
 use super::{
-    arg_limits, output_file, process, Attempt, AttemptCx, AttemptFuture, Body, ErrorKind,
+    arg_limits, output_file, process, spawn, Attempt, AttemptCx, AttemptFuture, Body, ErrorKind,
     ResolveCx, StepError, StepExecutor,
 };
 
@@ -78,39 +78,58 @@ impl ShellResult {
     }
 }
 
-/// The program and its arguments (`argv[0]` as the program sees it first).
-fn command_for(job: &ShellJob) -> (tokio::process::Command, Vec<&str>) {
+/// The program to start and its arguments (`argv[0]` as the program sees
+/// it), or the shell that was not found. `direct`: a script of plain words
+/// runs as its own program, without a shell.
+fn command_for(job: &ShellJob, direct: bool) -> Result<(PathBuf, Vec<&str>), &'static str> {
     let path = job
         .env
         .iter()
         .rev()
         .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.clone())
-        .or_else(|| job.path.clone())
+        .map(|(_, v)| v.as_str())
+        .or(job.path.as_deref())
         .unwrap_or_default();
-    if let Some(argv) = direct_argv(&job.script) {
-        if let Some(prog) = which(argv[0], &path) {
-            let mut c = tokio::process::Command::new(prog);
-            c.arg0(argv[0]).args(&argv[1..]);
-            return (c, argv);
+    if direct {
+        if let Some(argv) = direct_argv(&job.script) {
+            if let Some(prog) = which(argv[0], path) {
+                return Ok((prog, argv));
+            }
         }
     }
-    let mut c = tokio::process::Command::new(job.shell.program());
-    c.arg("-e").arg("-c").arg(&job.script);
-    (c, vec![job.shell.program(), "-e", "-c", &job.script])
+    let shell = job.shell.program();
+    let prog = which(shell, path).ok_or(shell)?;
+    Ok((prog, vec![shell, "-e", "-c", &job.script]))
 }
 
-/// orch's `ORCH_SECRET_*` variables, which a step never inherits (it gets
-/// a secret through `env:`, where orch masks it). Read once: orch never
-/// changes its own environment.
-fn hidden_vars() -> &'static [std::ffi::OsString] {
-    static HIDDEN: std::sync::OnceLock<Vec<std::ffi::OsString>> = std::sync::OnceLock::new();
-    HIDDEN.get_or_init(|| {
-        std::env::vars_os()
-            .map(|(k, _)| k)
-            .filter(|k| k.as_encoded_bytes().starts_with(b"ORCH_SECRET_"))
-            .collect()
-    })
+/// The started process, or why it could not start; with the argv tried.
+type Started<'a> = Result<(spawn::Child, Vec<&'a str>), (std::io::Error, Vec<&'a str>)>;
+
+/// Start the job's process: directly when the script is plain words, else
+/// (or when the program turns out not to be one the kernel can run, as a
+/// script without a `#!` line) through the shell, as execvp would.
+fn start(job: &ShellJob) -> Started<'_> {
+    let mut direct = true;
+    loop {
+        let (prog, argv) = match command_for(job, direct) {
+            Ok(c) => c,
+            Err(shell) => {
+                let e = std::io::Error::from(std::io::ErrorKind::NotFound);
+                return Err((e, vec![shell]));
+            }
+        };
+        let spec = spawn::Spec {
+            program: &prog,
+            argv: &argv,
+            env: &job.env,
+            cwd: &job.cwd,
+        };
+        match spawn::spawn(&spec) {
+            Ok(child) => return Ok((child, argv)),
+            Err(e) if direct && e.raw_os_error() == Some(nix::libc::ENOEXEC) => direct = false,
+            Err(e) => return Err((e, argv)),
+        }
+    }
 }
 
 fn signal_group(pgid: i32, sig: Signal) {
@@ -133,20 +152,9 @@ pub(crate) async fn run(mut job: ShellJob) -> ShellResult {
     if let Some(what) = arg_limits::check(&job.env, script_arg) {
         return spawn_failed(what);
     }
-    let (mut cmd, argv) = command_for(&job);
-    for k in hidden_vars() {
-        cmd.env_remove(k);
-    }
-    cmd.current_dir(&job.cwd)
-        .envs(job.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(false);
-    let mut child = match cmd.spawn() {
+    let (mut child, argv) = match start(&job) {
         Ok(c) => c,
-        Err(e) => {
+        Err((e, argv)) => {
             let what = if e.kind() == std::io::ErrorKind::NotFound && !job.cwd.is_dir() {
                 format!("working directory {} does not exist", job.cwd.display())
             } else if e.raw_os_error() == Some(nix::libc::E2BIG) {
@@ -162,7 +170,7 @@ pub(crate) async fn run(mut job: ShellJob) -> ShellResult {
         }
     };
     drop(argv);
-    let pgid = child.id().map(|p| p as i32).unwrap_or(0);
+    let pgid = child.id();
     // Recorded so that `orch resume` can stop the group if orch dies.
     if pgid > 0 {
         let start = process::start_of(pgid);
