@@ -6,6 +6,25 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
+/// The hash of `value` as compact JSON, written straight into the hash
+/// (no text of it is kept).
+pub(crate) fn sha256_hex_of_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    struct Into(Sha256);
+    impl std::io::Write for Into {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.update(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut h = Into(Sha256::new());
+    // Writing into a hash cannot fail, and the values are plain data.
+    let _ = serde_json::to_writer(&mut h, value);
+    hex(&h.0.finalize())
+}
+
 /// Hash a file without reading it into memory at once.
 pub(crate) fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
     use std::io::Read;

@@ -30,6 +30,11 @@ const SECRET_PARAMS: &[&str] = &[
 /// becomes `***`, and so does the value of a query parameter whose name
 /// says it is a secret (`token`, `api_key`, `signature`, …).
 pub(crate) fn display_url(url: &str) -> String {
+    // Without `@` there is no password, without `?` no query: nothing to
+    // hide, and no parse (one per request otherwise).
+    if !url.contains(['@', '?']) {
+        return url.to_string();
+    }
     let Ok(mut u) = reqwest::Url::parse(url) else {
         return url.to_string();
     };
@@ -504,5 +509,11 @@ mod display_tests {
             display_url("https://h.example/a?page=2"),
             "https://h.example/a?page=2"
         );
+        // Nothing to hide without `@` or `?`: shown as written.
+        assert_eq!(
+            display_url("http://127.0.0.1:80/ok"),
+            "http://127.0.0.1:80/ok"
+        );
+        assert_eq!(display_url("https://me:pw@h/"), "https://me:***@h/");
     }
 }

@@ -130,6 +130,11 @@ impl Source {
             return self.text.len();
         };
         let rest = &self.text[start..];
+        // Most lines are ASCII up to the column: then characters are bytes.
+        let head = &rest.as_bytes()[..col_chars.min(rest.len())];
+        if head.is_ascii() && !head.contains(&b'\n') {
+            return start + head.len();
+        }
         let line_text = rest.split('\n').next().unwrap_or("");
         let within = line_text
             .char_indices()
@@ -222,6 +227,24 @@ mod tests {
         assert_eq!(s.offset_of(1, 3), 9);
         assert_eq!(s.line_col(9), (2, 4));
         assert_eq!(s.line_col(0), (1, 1));
+    }
+
+    #[test]
+    fn the_ascii_shortcut_gives_what_counting_characters_gives() {
+        let text = "ab: c\né: ü x\n\nlong line\r\nend";
+        let s = Source::new("t", "t", text);
+        let lines: Vec<&str> = text.split('\n').collect();
+        for (line, l) in lines.iter().enumerate() {
+            let start: usize = lines[..line].iter().map(|l| l.len() + 1).sum();
+            for col in 0..l.chars().count() + 3 {
+                let within = l.char_indices().nth(col).map_or(l.len(), |(i, _)| i);
+                assert_eq!(
+                    s.offset_of(line, col),
+                    start + within,
+                    "line {line} col {col}"
+                );
+            }
+        }
     }
 }
 

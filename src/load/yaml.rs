@@ -171,6 +171,65 @@ impl Yaml {
     }
 }
 
+impl Yaml {
+    /// The SHA-256 of [`Yaml::to_json`] as compact JSON, without building
+    /// that value: a step's definition digest (as `orch resume` and the
+    /// cache compare it).
+    pub(crate) fn json_digest(&self) -> String {
+        crate::digest::sha256_hex_of_json(&AsJson(self))
+    }
+}
+
+/// A [`Yaml`] serialized as [`Yaml::to_json`] would be: keys sorted as in a
+/// `serde_json::Map`, scalars typed the same way.
+struct AsJson<'a>(&'a Yaml);
+
+impl serde::Serialize for AsJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        let y = self.0;
+        match &y.kind {
+            YamlKind::Map(m) => {
+                let mut entries: Vec<_> = m.iter().collect();
+                entries.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+                let mut map = ser.serialize_map(Some(entries.len()))?;
+                for (k, v) in entries {
+                    map.serialize_entry(&k.name, &AsJson(v))?;
+                }
+                map.end()
+            }
+            YamlKind::Seq(s) => {
+                let mut seq = ser.serialize_seq(Some(s.len()))?;
+                for v in s {
+                    seq.serialize_element(&AsJson(v))?;
+                }
+                seq.end()
+            }
+            YamlKind::Scalar(s) => {
+                if !s.plain {
+                    ser.serialize_str(&s.text)
+                } else if y.is_null() {
+                    ser.serialize_unit()
+                } else if let Some(b) = y.as_bool() {
+                    ser.serialize_bool(b)
+                } else if let Ok(i) = s.text.parse::<i64>() {
+                    ser.serialize_i64(i)
+                } else if let Some(f) = s
+                    .text
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite())
+                    .and_then(serde_json::Number::from_f64)
+                {
+                    f.serialize(ser)
+                } else {
+                    ser.serialize_str(&s.text)
+                }
+            }
+        }
+    }
+}
+
 /// Parse YAML text into the spanned tree. Anchors, aliases and tags are refused
 /// (no alias bombs); duplicate keys are errors.
 pub(crate) fn parse(source: &Arc<Source>) -> Result<Yaml, Diag> {
@@ -418,6 +477,24 @@ pub(super) fn scalar(source: &Source, start: usize, text: String, plain: bool) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_json_digest_is_the_digest_of_to_json() {
+        let text = "z: 1\na: { y: [1, -2, 3.5, 1e3, .inf, .nan, null, ~, true, False, yes, '7', \"x\\ty\", é] }\nm:\n  - k: v\n    b: 0x1f\n  - |\n    block\n    text\nempty: {}\nlist: []\nn: 12345678901234567890\nq: \"quote\\\"s\"\n";
+        let y = parse(&Arc::new(Source::new("t.yaml", "t.yaml", text))).unwrap();
+        let want = crate::digest::sha256_hex(y.to_json().to_string().as_bytes());
+        assert_eq!(y.json_digest(), want);
+        let steps = parse(&Arc::new(Source::new(
+            "s.yaml",
+            "s.yaml",
+            "steps:\n  - id: a\n    run: echo\n",
+        )))
+        .unwrap();
+        assert_eq!(
+            steps.json_digest(),
+            crate::digest::sha256_hex(steps.to_json().to_string().as_bytes())
+        );
+    }
 
     fn src(t: &str) -> Arc<Source> {
         Arc::new(Source::new("t.yaml", "t.yaml", t))

@@ -150,7 +150,7 @@ pub(crate) fn step(
         .unwrap_or_default();
 
     Some(Step {
-        definition: crate::digest::sha256_hex(y.to_json().to_string().as_bytes()),
+        definition: y.json_digest(),
         keep_stdout: true,
         id,
         name,
