@@ -66,7 +66,8 @@ pub(super) struct StepState {
     /// Time the step went terminal.
     pub(super) duration: Option<Duration>,
     pub(super) result: Option<UnitResult>,
-    pub(super) items: Option<Items>,
+    /// Boxed: only `for_each` steps have items, and every step has a state.
+    pub(super) items: Option<Box<Items>>,
     pub(super) error: Option<String>,
     /// The `steps.<id>` view, once terminal.
     pub(super) view: Option<Arc<Json>>,

@@ -161,7 +161,7 @@ impl Engine {
             }
             items.skip_done();
             let all_kept = n > 0 && items.done == n;
-            self.state[i].items = Some(items);
+            self.state[i].items = Some(Box::new(items));
             undo.sort_unstable();
             for k in undo {
                 self.completed_unit(i, Some(k));
