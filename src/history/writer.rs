@@ -288,6 +288,13 @@ impl Writer {
         // Checkpoints are run by the writer between commits (see `run`),
         // never inside a commit that the engine is waiting for.
         let _ = conn.pragma_update(None, "wal_autocheckpoint", 0);
+        // The writer keeps the references itself: an attempt row is written
+        // only after its step's row changed in the same transaction, item
+        // and compensation rows belong to this run's row, which exists
+        // before the writer starts and is never pruned while live; and it
+        // deletes only cache rows, which nothing references. The checks
+        // would be a second lookup of the step for every attempt row.
+        let _ = conn.pragma_update(None, "foreign_keys", false);
         let writer = Writer {
             path: store.path,
             cfg,
