@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{params, Connection, OptionalExtension, Statement};
+use rusqlite::{params, Connection, OptionalExtension, Statement, ToSql};
 use serde_json::Value as Json;
 
 use super::store::to_ms;
@@ -124,13 +124,16 @@ impl Hot {
 /// first used (a run of one step prepares only what it needs).
 pub(super) struct Stmts<'c> {
     conn: &'c Connection,
+    /// `?1` of every statement that has parameters, bound once.
+    run_id: &'c str,
     slots: Vec<Option<Statement<'c>>>,
 }
 
 impl<'c> Stmts<'c> {
-    pub(super) fn new(conn: &'c Connection) -> Self {
+    pub(super) fn new(conn: &'c Connection, run_id: &'c str) -> Self {
         Stmts {
             conn,
+            run_id,
             slots: (0..FIXED + STATUSES.len()).map(|_| None).collect(),
         }
     }
@@ -139,10 +142,34 @@ impl<'c> Stmts<'c> {
         self.conn
     }
 
-    pub(super) fn get(&mut self, hot: Hot) -> rusqlite::Result<&mut Statement<'c>> {
+    /// Execute `hot` with `rest` as `?2`, `?3`, … (every one of them, each
+    /// time: bindings are kept from the last execution); the rows changed.
+    pub(super) fn run(&mut self, hot: Hot, rest: &[&dyn ToSql]) -> rusqlite::Result<usize> {
+        let st = self.get(hot)?;
+        // A parameter left out would keep its last value: refuse.
+        let given = rest.len() + usize::from(!rest.is_empty());
+        if st.parameter_count() != given {
+            return Err(rusqlite::Error::InvalidParameterCount(
+                given,
+                st.parameter_count(),
+            ));
+        }
+        for (i, p) in rest.iter().enumerate() {
+            st.raw_bind_parameter(i + 2, p)?;
+        }
+        st.raw_execute()
+    }
+
+    fn get(&mut self, hot: Hot) -> rusqlite::Result<&mut Statement<'c>> {
         let i = hot.index();
         if self.slots[i].is_none() {
-            self.slots[i] = Some(self.conn.prepare(&hot.sql())?);
+            let mut st = self.conn.prepare(&hot.sql())?;
+            // Bindings outlive each execution: the run id (text that
+            // SQLite would copy every time) is bound here, once.
+            if st.parameter_count() > 0 {
+                st.raw_bind_parameter(1, self.run_id)?;
+            }
+            self.slots[i] = Some(st);
         }
         match &mut self.slots[i] {
             Some(st) => Ok(st),
@@ -214,21 +241,23 @@ impl Rec<'_, '_> {
                 step: id, attempt, ..
             } => {
                 self.ensure_item_row(id)?;
-                let n = self.st.get(Hot::StepStart)?.execute(params![run, id, t])?;
+                let n = self.st.run(Hot::StepStart, params![id, t])?;
                 if n == 0 {
                     return self.illegal_step(id, Status::Running);
                 }
                 if let Some(a) = attempt {
                     let run_attempt = self.run_attempt;
-                    self.st.get(Hot::AttemptStart)?.execute(params![
-                        run,
-                        id,
-                        run_attempt,
-                        a,
-                        t,
-                        process.map(|p| p.pgid),
-                        process.and_then(|p| p.start.as_deref()),
-                    ])?;
+                    self.st.run(
+                        Hot::AttemptStart,
+                        params![
+                            id,
+                            run_attempt,
+                            a,
+                            t,
+                            process.map(|p| p.pgid),
+                            process.and_then(|p| p.start.as_deref()),
+                        ],
+                    )?;
                 }
                 Ok(Applied::Ok)
             }
@@ -438,7 +467,6 @@ impl Rec<'_, '_> {
             return self.apply(finished, None);
         };
         let (t0, t) = (to_ms(started.time), to_ms(finished.time));
-        let run = self.run_id;
         let to = o.status;
         self.ensure_item_row(id)?;
         let n = self.end_row(Hot::RanStep, id, o, t, Some(t0))?;
@@ -446,18 +474,20 @@ impl Rec<'_, '_> {
             return self.illegal_step(id, Status::Running);
         }
         let run_attempt = self.run_attempt;
-        self.st.get(Hot::RanAttempt)?.execute(params![
-            run,
-            id,
-            run_attempt,
-            to.as_str(),
-            t0,
-            t,
-            o.exit_code,
-            o.error,
-            process.map(|p| p.pgid),
-            process.and_then(|p| p.start.as_deref()),
-        ])?;
+        self.st.run(
+            Hot::RanAttempt,
+            params![
+                id,
+                run_attempt,
+                to.as_str(),
+                t0,
+                t,
+                o.exit_code,
+                o.error,
+                process.map(|p| p.pgid),
+                process.and_then(|p| p.start.as_deref()),
+            ],
+        )?;
         self.cache(&finished.workflow, Name::of(&finished.kind), o, id, t)
     }
 
@@ -474,21 +504,22 @@ impl Rec<'_, '_> {
         // `to_string` writes bytes straight into a buffer; `Display`
         // (`Value::to_string`) goes through the formatter token by token.
         let result = o.result.as_deref().map(json_text);
-        let run = self.run_id;
-        self.st.get(hot)?.execute(params![
-            run,
-            id,
-            o.status.as_str(),
-            o.attempts,
-            t,
-            o.duration.map(|d| millis(d) as i64),
-            o.exit_code,
-            o.error,
-            result,
-            o.status == Status::Cached,
-            o.http_status,
-            started,
-        ])
+        self.st.run(
+            hot,
+            params![
+                id,
+                o.status.as_str(),
+                o.attempts,
+                t,
+                o.duration.map(|d| millis(d) as i64),
+                o.exit_code,
+                o.error,
+                result,
+                o.status == Status::Cached,
+                o.http_status,
+                started,
+            ],
+        )
     }
 
     /// The running attempt's process group (a compensation's, for
@@ -503,15 +534,11 @@ impl Rec<'_, '_> {
                 )?
                 .execute(params![self.run_id, step, p.pgid, p.start])?;
         } else {
-            let (run, run_attempt) = (self.run_id, self.run_attempt);
-            self.st.get(Hot::AttemptPgid)?.execute(params![
-                run,
-                p.step,
-                run_attempt,
-                p.attempt,
-                p.pgid,
-                p.start
-            ])?;
+            let run_attempt = self.run_attempt;
+            self.st.run(
+                Hot::AttemptPgid,
+                params![p.step, run_attempt, p.attempt, p.pgid, p.start],
+            )?;
         }
         Ok(())
     }
@@ -567,19 +594,21 @@ impl Rec<'_, '_> {
         close: &Close<'_>,
         process: Option<&Process>,
     ) -> rusqlite::Result<()> {
-        let (run, run_attempt) = (self.run_id, self.run_attempt);
-        self.st.get(Hot::AttemptClose)?.execute(params![
-            run,
-            id,
-            run_attempt,
-            attempt,
-            close.status,
-            close.t,
-            close.exit_code,
-            close.error,
-            process.map(|p| p.pgid),
-            process.and_then(|p| p.start.as_deref()),
-        ])?;
+        let run_attempt = self.run_attempt;
+        self.st.run(
+            Hot::AttemptClose,
+            params![
+                id,
+                run_attempt,
+                attempt,
+                close.status,
+                close.t,
+                close.exit_code,
+                close.error,
+                process.map(|p| p.pgid),
+                process.and_then(|p| p.start.as_deref()),
+            ],
+        )?;
         Ok(())
     }
 

@@ -312,7 +312,8 @@ impl Writer {
         rx: mpsc::Receiver<Msg>,
         done: watch::Sender<u64>,
     ) -> WriterReport {
-        let mut st = Stmts::new(conn);
+        let run_id = self.cfg.run_id.clone();
+        let mut st = Stmts::new(conn, &run_id);
         let mut count = 0u64;
         let mut since_checkpoint = 0u64;
         while let Ok(first) = rx.recv() {
@@ -446,9 +447,9 @@ impl Writer {
         }
         let path = self.path.clone();
         let db = |e: rusqlite::Error| super::store::db_error(&path, &e).message;
-        st.get(Hot::Begin).and_then(|b| b.execute([])).map_err(db)?;
+        st.run(Hot::Begin, &[]).map_err(db)?;
         let written = self.write(st, &events).and_then(|illegal| {
-            st.get(Hot::Commit)?.execute([])?;
+            st.run(Hot::Commit, &[])?;
             Ok(illegal)
         });
         match written {
