@@ -44,18 +44,25 @@ pub(super) enum Hot {
 
 /// [`Hot`] statements besides the ends, then one end per status.
 const FIXED: usize = 8;
-const STATUSES: [Status; 10] = [
-    Status::Pending,
-    Status::Running,
-    Status::Retrying,
-    Status::Waiting,
-    Status::Succeeded,
-    Status::Failed,
-    Status::Skipped,
-    Status::Cached,
-    Status::Cancelled,
-    Status::Compensated,
-];
+const SLOTS: usize = FIXED + 10;
+
+/// Where a status's end statement is among the slots (exhaustive: a new
+/// status gets a slot of its own or does not compile).
+fn status_slot(to: Status) -> usize {
+    FIXED
+        + match to {
+            Status::Pending => 0,
+            Status::Running => 1,
+            Status::Retrying => 2,
+            Status::Waiting => 3,
+            Status::Succeeded => 4,
+            Status::Failed => 5,
+            Status::Skipped => 6,
+            Status::Cached => 7,
+            Status::Cancelled => 8,
+            Status::Compensated => 9,
+        }
+}
 
 impl Hot {
     fn index(self) -> usize {
@@ -68,7 +75,7 @@ impl Hot {
             Hot::AttemptClose => 5,
             Hot::RanStep => 6,
             Hot::RanAttempt => 7,
-            Hot::StepEnd(to) => FIXED + STATUSES.iter().position(|&s| s == to).unwrap_or(0),
+            Hot::StepEnd(to) => status_slot(to),
         }
     }
 
@@ -134,7 +141,7 @@ impl<'c> Stmts<'c> {
         Stmts {
             conn,
             run_id,
-            slots: (0..FIXED + STATUSES.len()).map(|_| None).collect(),
+            slots: (0..SLOTS).map(|_| None).collect(),
         }
     }
 
