@@ -13,10 +13,10 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::Connection;
 use tokio::sync::watch;
 
-use super::record::{Applied, Process, Rec};
+use super::record::{Applied, Hot, Process, Rec, Stmts};
 use super::step_logs::{self, Backlog, StepLogs};
 use super::store::Store;
 use crate::event::{Durable, Event, EventKind, Output, ProcessStarted, Sink, Status};
@@ -137,7 +137,8 @@ impl HistorySink {
         let thread = std::thread::Builder::new()
             .name("orch-history".into())
             .spawn(move || {
-                let report = Writer::new(store, cfg, logs, b).run(rx, done_tx);
+                let (writer, conn) = Writer::new(store, cfg, logs, b);
+                let report = writer.run(&conn, rx, done_tx);
                 a.store(false, Ordering::SeqCst);
                 report
             })
@@ -241,7 +242,6 @@ impl Sink for HistorySink {
 }
 
 struct Writer {
-    conn: Connection,
     path: PathBuf,
     cfg: WriterConfig,
     positions: HashMap<String, i64>,
@@ -269,7 +269,12 @@ enum Row {
 type Res<T> = Result<T, String>;
 
 impl Writer {
-    fn new(store: Store, cfg: WriterConfig, logs: StepLogs, backlog: Arc<Backlog>) -> Self {
+    fn new(
+        store: Store,
+        cfg: WriterConfig,
+        logs: StepLogs,
+        backlog: Arc<Backlog>,
+    ) -> (Self, Connection) {
         let positions = cfg
             .steps
             .iter()
@@ -277,29 +282,45 @@ impl Writer {
             .map(|(i, s)| (s.clone(), i as i64))
             .collect();
         let conn = store.conn;
+        // The per-step statements are kept prepared (`Stmts`); the cache
+        // holds the rare ones.
         conn.set_prepared_statement_cache_capacity(64);
         // Checkpoints are run by the writer between commits (see `run`),
         // never inside a commit that the engine is waiting for.
         let _ = conn.pragma_update(None, "wal_autocheckpoint", 0);
-        Writer {
-            conn,
+        // The writer keeps the references itself: an attempt row is written
+        // only after its step's row changed in the same transaction, item
+        // and compensation rows belong to this run's row, which exists
+        // before the writer starts and is never pruned while live; and it
+        // deletes only cache rows, which nothing references. The checks
+        // would be a second lookup of the step for every attempt row.
+        let _ = conn.pragma_update(None, "foreign_keys", false);
+        let writer = Writer {
             path: store.path,
             cfg,
             positions,
             logs,
             backlog,
             report: WriterReport::default(),
-        }
+        };
+        (writer, conn)
     }
 
-    fn run(mut self, rx: mpsc::Receiver<Msg>, done: watch::Sender<u64>) -> WriterReport {
+    fn run(
+        mut self,
+        conn: &Connection,
+        rx: mpsc::Receiver<Msg>,
+        done: watch::Sender<u64>,
+    ) -> WriterReport {
+        let run_id = self.cfg.run_id.clone();
+        let mut st = Stmts::new(conn, &run_id);
         let mut count = 0u64;
         let mut since_checkpoint = 0u64;
         while let Ok(first) = rx.recv() {
             let batch = gather(&rx, first);
             count += batch.iter().filter(|m| !matches!(m, Msg::Flush)).count() as u64;
             if self.report.error.is_none() {
-                if let Err(e) = self.apply(batch) {
+                if let Err(e) = self.apply(&mut st, batch) {
                     self.report.error = Some(e);
                 }
             } else {
@@ -315,9 +336,7 @@ impl Writer {
             if since_checkpoint >= CHECKPOINT_EVERY {
                 since_checkpoint = 0;
                 // PASSIVE: never waits for readers or other writers.
-                let _ = self
-                    .conn
-                    .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
             }
         }
         // Connections do not checkpoint when they close (see `store.rs`),
@@ -329,11 +348,10 @@ impl Writer {
         // over; short runs never do, and the WAL grew by every run. With
         // no busy wait: another process at work makes it give up (having
         // folded what it could), never wait.
+        drop(st);
         if wal_bytes(&self.path) > WAL_FOLD_BYTES {
-            let _ = self.conn.busy_timeout(Duration::ZERO);
-            let _ = self
-                .conn
-                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            let _ = conn.busy_timeout(Duration::ZERO);
+            let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
         }
         if self.report.error.is_none() {
             self.report.error = self.logs.error();
@@ -341,7 +359,7 @@ impl Writer {
         self.report
     }
 
-    fn apply(&mut self, batch: Vec<Msg>) -> Res<()> {
+    fn apply(&mut self, st: &mut Stmts<'_>, batch: Vec<Msg>) -> Res<()> {
         let mut events = Vec::new();
         // Where each attempt's `step.started` is in `events`, so that its
         // process group, when it comes in the same batch, joins that row.
@@ -349,6 +367,9 @@ impl Writer {
         // Steps whose last event in `events` is their first attempt's
         // start: an end that follows joins it (one row each, not two).
         let mut open: HashMap<String, usize> = HashMap::new();
+        // Where each process group that came without its start is, so
+        // that its attempt's end in the same batch takes it along.
+        let mut procs: HashMap<(String, u32), usize> = HashMap::new();
         for m in batch {
             match m {
                 // Output reaches its file before the step's end is committed.
@@ -364,7 +385,10 @@ impl Writer {
                             *slot = Some(p);
                         }
                     }
-                    None => events.push(Row::Process(p)),
+                    None => {
+                        procs.insert((p.step.clone(), p.attempt), events.len());
+                        events.push(Row::Process(p));
+                    }
                 },
                 Msg::Event(e) => {
                     self.logs.event(&e);
@@ -384,6 +408,19 @@ impl Writer {
                                     };
                                 }
                                 continue;
+                            }
+                        }
+                        // Its process group is written with its end.
+                        if let (Some(a), false) =
+                            (outcome.attempts, outcome.status == Status::Compensated)
+                        {
+                            if let Some(at) = procs.remove(&(step.clone(), a)) {
+                                if let Row::Process(p) =
+                                    std::mem::replace(&mut events[at], Row::Joined)
+                                {
+                                    events.push(Row::Event(e, Some(p)));
+                                    continue;
+                                }
                             }
                         }
                     } else if let Some(step) = e.step_id() {
@@ -410,47 +447,63 @@ impl Writer {
         }
         let path = self.path.clone();
         let db = |e: rusqlite::Error| super::store::db_error(&path, &e).message;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db)?;
+        st.run(Hot::Begin, &[]).map_err(db)?;
+        let written = self.write(st, &events).and_then(|illegal| {
+            st.run(Hot::Commit, &[])?;
+            Ok(illegal)
+        });
+        match written {
+            Ok(illegal) => {
+                self.report.illegal.extend(illegal);
+                Ok(())
+            }
+            Err(e) => {
+                // Never left holding the write lock: other runs go on.
+                if !st.conn().is_autocommit() {
+                    let _ = st.conn().execute_batch("ROLLBACK");
+                }
+                Err(db(e))
+            }
+        }
+    }
+
+    /// A batch's rows, inside its transaction; the illegal transitions.
+    fn write(&self, st: &mut Stmts<'_>, events: &[Row]) -> rusqlite::Result<Vec<String>> {
         let mut illegal = Vec::new();
         let mut cached_any = false;
-        for ev in &events {
-            let rec = Rec {
-                tx: &tx,
-                run_id: &self.cfg.run_id,
-                run_attempt: self.cfg.run_attempt,
-                positions: &self.positions,
-            };
+        let mut rec = Rec {
+            st,
+            run_id: &self.cfg.run_id,
+            run_attempt: self.cfg.run_attempt,
+            positions: &self.positions,
+        };
+        for ev in events {
             let applied = match ev {
-                Row::Event(ev, process) => rec.apply(ev, process.as_ref()),
-                Row::Process(p) => rec.process(p).map(|()| Applied::Ok),
+                Row::Event(ev, process) => rec.apply(ev, process.as_ref())?,
+                Row::Process(p) => rec.process(p).map(|()| Applied::Ok)?,
                 Row::Ran {
                     started,
                     process,
                     finished,
-                } => rec.ran(started, process.as_ref(), finished),
-                Row::Joined => Ok(Applied::Ok),
+                } => rec.ran(started, process.as_ref(), finished)?,
+                Row::Joined => Applied::Ok,
             };
             match applied {
-                Ok(Applied::Ok) => {}
-                Ok(Applied::CacheStored) => cached_any = true,
-                Ok(Applied::Illegal(msg)) => illegal.push(msg),
-                Err(e) => return Err(db(e)),
+                Applied::Ok => {}
+                Applied::CacheStored => cached_any = true,
+                Applied::Illegal(msg) => illegal.push(msg),
             }
         }
         if cached_any {
-            tx.execute(
-                "DELETE FROM cache WHERE fingerprint IN \
+            rec.st
+                .conn()
+                .prepare_cached(
+                    "DELETE FROM cache WHERE fingerprint IN \
                  (SELECT fingerprint FROM cache ORDER BY last_used_at DESC LIMIT -1 OFFSET ?1)",
-                [self.cfg.cache_max as i64],
-            )
-            .map_err(db)?;
+                )?
+                .execute([self.cfg.cache_max as i64])?;
         }
-        tx.commit().map_err(db)?;
-        self.report.illegal.extend(illegal);
-        Ok(())
+        Ok(illegal)
     }
 }
 
@@ -523,7 +576,7 @@ mod tests {
                 parent_run_id: None,
                 project_dir: ".",
                 config_path: None,
-                steps: &["a", "b"],
+                steps: &["a", "b", "c"],
             })
             .unwrap();
         (dir, home, store)
@@ -540,7 +593,7 @@ mod tests {
             WriterConfig {
                 run_id: "r1".into(),
                 run_attempt: 1,
-                steps: vec!["a".into(), "b".into()],
+                steps: vec!["a".into(), "b".into(), "c".into()],
                 logs_dir: Some(home.run_logs("r1")),
                 cache_max: 10,
             },
@@ -611,7 +664,8 @@ mod tests {
     }
 
     /// A start, its process group and its end in one batch are one row
-    /// each; apart, the same rows come out of three writes.
+    /// each; apart, the same rows come out of three writes; a process
+    /// group that comes after its start's commit is written with its end.
     #[test]
     fn a_start_and_an_end_in_one_batch_or_apart_give_the_same_rows() {
         let (_d, home, store) = setup();
@@ -621,12 +675,16 @@ mod tests {
             .build()
             .unwrap();
         s.event(&ev(Name::RunStarted, None));
-        for (step, apart) in [("a", false), ("b", true)] {
+        for (step, apart) in [("a", false), ("b", true), ("c", false)] {
             s.event(&crate::event::sample::event(EventKind::StepStarted {
                 step: step.into(),
                 attempt: Some(1),
                 max_attempts: None,
             }));
+            if step == "c" {
+                rt.block_on(s.durable().unwrap());
+                assert_eq!(attempt_row(&store, step).3, None);
+            }
             s.process(&ProcessStarted {
                 step_id: step,
                 attempt: 1,
@@ -648,7 +706,7 @@ mod tests {
             report.error.is_none() && report.illegal.is_empty(),
             "{report:?}"
         );
-        for step in ["a", "b"] {
+        for step in ["a", "b", "c"] {
             assert_eq!(status_of(&store, step), "succeeded");
             let (status, started, finished, pgid) = attempt_row(&store, step);
             assert_eq!((status.as_str(), pgid), ("succeeded", Some(4242)), "{step}");
