@@ -72,7 +72,11 @@ pub enum GraphFormat {
     Dot,
 }
 
+// Deferred: a subcommand's arguments are built only when it is the one
+// given (or for help, completions and man pages), not the whole tree at
+// every start (half of what parsing the command line cost).
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Validate a workflow, then run it
     #[command(after_help = "\
@@ -342,7 +346,9 @@ pub struct InputArgs {
     pub input_file: Option<PathBuf>,
 }
 
-/// What `run` and `plan` share: the workflow, its inputs, the concurrency.
+// What `run` and `plan` share: the workflow, its inputs, the concurrency.
+// Not a doc comment: clap would make it the about text of the deferred
+// subcommands that flatten it.
 #[derive(Debug, Args)]
 pub struct Target {
     /// Workflow file, or NAME for workflows/NAME.yaml beside orchestration.yaml
@@ -357,7 +363,8 @@ pub struct Target {
     pub jobs: Option<u32>,
 }
 
-/// How a run executes; shared by `run` and `resume`.
+// How a run executes; shared by `run` and `resume`. Not a doc comment,
+// as above.
 #[derive(Debug, Args)]
 pub struct ExecArgs {
     /// How to show progress

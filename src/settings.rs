@@ -6,7 +6,7 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::cli::{ColorChoice, ExecArgs, OutputArg};
@@ -166,12 +166,53 @@ pub(crate) fn color_stdout(choice: ColorChoice, env: &EnvVars) -> bool {
 /// The OS user deciding approvals, for the record: the user database,
 /// then `USER`, then the bare uid.
 pub(crate) fn user_name(env: &EnvVars) -> String {
+    lookup_user(env.user.as_deref())
+}
+
+fn lookup_user(fallback: Option<&str>) -> String {
     nix::unistd::User::from_uid(nix::unistd::getuid())
         .ok()
         .flatten()
         .map(|u| u.name)
-        .or_else(|| env.user.clone())
+        .or_else(|| fallback.map(str::to_string))
         .unwrap_or_else(|| format!("uid {}", nix::unistd::getuid()))
+}
+
+/// Who approvals decided in a run are recorded as ([`user_name`]), looked
+/// up at the first decision: most runs decide none, and the user database
+/// is a trip through NSS (nscd's socket, `/etc/nsswitch.conf`,
+/// `/etc/passwd`) that a start-up should not pay for. Clones share the
+/// answer.
+#[derive(Debug, Clone)]
+pub(crate) struct UserName {
+    fallback: Option<String>,
+    name: Arc<OnceLock<String>>,
+}
+
+impl UserName {
+    pub(crate) fn of(env: &EnvVars) -> UserName {
+        UserName {
+            fallback: env.user.clone(),
+            name: Arc::default(),
+        }
+    }
+
+    /// A name known already (tests).
+    #[cfg(test)]
+    pub(crate) fn known(name: &str) -> UserName {
+        let u = UserName {
+            fallback: None,
+            name: Arc::default(),
+        };
+        let _ = u.name.set(name.to_string());
+        u
+    }
+
+    pub(crate) fn get(&self) -> String {
+        self.name
+            .get_or_init(|| lookup_user(self.fallback.as_deref()))
+            .clone()
+    }
 }
 
 /// `--approve STEP|all`.
@@ -301,7 +342,7 @@ pub(crate) struct RunSettings {
     /// Approvals may be asked on the terminal: stdin and stderr are one, outside CI.
     pub(crate) interactive: bool,
     /// Who approvals decided here are recorded as.
-    pub(crate) user: String,
+    pub(crate) user: UserName,
     /// Where each run's scratch directory goes (`std::env::temp_dir()`).
     pub(crate) scratch_base: PathBuf,
     /// Orch's environment without `ORCH_SECRET_*`: the base of every step's
@@ -366,7 +407,7 @@ impl RunSettings {
             grace: args.grace,
             pre_approved: PreApproved::checked(&args.approve, wf, &project.config)?,
             interactive: !env.ci && env.stdin_tty && env.stderr_tty,
-            user: user_name(env),
+            user: UserName::of(env),
             scratch_base: env.temp_dir.clone(),
             // Secrets reach steps only through `env:` (and are masked there).
             step_env: env

@@ -61,8 +61,11 @@ pub(crate) fn answer_if_asked() {
 /// The clap definition with the completers of workflow arguments.
 fn command() -> clap::Command {
     let names = || ArgValueCompleter::new(workflow_candidates);
-    Cli::command()
-        .mut_subcommand("run", |c| c.mut_arg("file", |a| a.add(names())))
+    let mut cmd = Cli::command();
+    // Subcommands' arguments are deferred (see `cli::Command`): build them
+    // before adding completers to them.
+    cmd.build();
+    cmd.mut_subcommand("run", |c| c.mut_arg("file", |a| a.add(names())))
         .mut_subcommand("plan", |c| c.mut_arg("file", |a| a.add(names())))
         .mut_subcommand("validate", |c| c.mut_arg("files", |a| a.add(names())))
         .mut_subcommand("graph", |c| c.mut_arg("file", |a| a.add(names())))

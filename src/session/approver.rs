@@ -11,7 +11,7 @@ use crate::exec::{ApprovalRequest, Approver, CancelLevel, CancelWatch, Decision,
 use crate::history::runs::ApprovalRow;
 use crate::history::store::now_ms;
 use crate::report::Reporter;
-use crate::settings::PreApproved;
+use crate::settings::{PreApproved, UserName};
 
 pub(crate) struct RunApprover {
     pub(crate) pre: PreApproved,
@@ -20,7 +20,7 @@ pub(crate) struct RunApprover {
     /// stdin and stderr are a terminal, outside CI.
     pub(crate) interactive: bool,
     pub(crate) reporter: Arc<dyn Reporter>,
-    pub(crate) user: String,
+    pub(crate) user: UserName,
     /// The run's cancellation: Ctrl-C at the prompt cancels the run.
     pub(crate) cancel: CancelWatch,
 }
@@ -28,7 +28,7 @@ pub(crate) struct RunApprover {
 impl Approver for RunApprover {
     fn decide(&self, req: ApprovalRequest) -> DecisionFuture {
         if self.pre.covers(&req.step_id) {
-            let by = self.user.clone();
+            let by = self.user.get();
             return Box::pin(async move {
                 Decision::Approved {
                     by,
@@ -46,7 +46,7 @@ impl Approver for RunApprover {
             return Box::pin(async { Decision::Wait });
         }
         let reporter = self.reporter.clone();
-        let user = self.user.clone();
+        let user = self.user.get();
         let cancel = self.cancel.clone();
         Box::pin(async move { prompt(req, reporter, user, cancel).await })
     }

@@ -42,7 +42,7 @@ pub(crate) struct Settings {
     scratch_base: PathBuf,
     pre_approved: PreApproved,
     interactive: bool,
-    user: String,
+    user: crate::settings::UserName,
     schedule: crate::settings::Schedule,
 }
 
@@ -472,7 +472,7 @@ async fn run_engine(
     if let Some(rt) = &own_services {
         rt.breakers.flush();
     }
-    let _ = std::fs::remove_dir_all(&scratch);
+    super::remove_scratch(&scratch);
     let recorded = history_guard.finish().unwrap_or_default();
     drop(lock);
     let problem = recorded.error.or_else(|| {
@@ -562,7 +562,7 @@ mod tests {
             scratch_base: home_dir.path().join("tmp"),
             pre_approved: PreApproved::None,
             interactive: false,
-            user: "tester".into(),
+            user: crate::settings::UserName::known("tester"),
             schedule: crate::settings::Schedule::CriticalPath,
         };
         let runs = ChildRuns::new(

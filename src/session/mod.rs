@@ -311,7 +311,7 @@ impl RunSession {
                 .unwrap_or_else(|| "?".into()),
         });
         // Steps may still hold the scratch files open in leftover processes; best effort.
-        let _ = std::fs::remove_dir_all(&scratch);
+        remove_scratch(&scratch);
         let recorded = self.sinks.finish_history();
         // The history writer is done with the summary: no copy of it now
         // (a sink that keeps events, a webhook queue, keeps its own).
@@ -507,6 +507,15 @@ fn services_for(
     crate::services::Runtime::new(config.clone(), breakers, http_store, masker)
         .map(|rt| Some(Arc::new(rt)))
         .map_err(|e| Error::environment(Diag::new("http", e)))
+}
+
+/// A run's scratch directory, best effort. Most steps leave it empty: one
+/// `rmdir` then, not the walk `remove_dir_all` makes of it (a stat, an
+/// open, two directory reads).
+fn remove_scratch(dir: &std::path::Path) {
+    if std::fs::remove_dir(dir).is_err() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 /// The summary is printed from the outcome, not from events: mask it too.
