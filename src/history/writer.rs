@@ -79,6 +79,13 @@ pub(crate) struct WriterReport {
 /// by its [`Backlog`]); a sender waits here rather than growing memory.
 const QUEUE: usize = 16 * 1024;
 
+/// The queue for a run of `steps` steps: std's bounded channel allocates
+/// and initialises every slot up front (a megabyte at [`QUEUE`], a quarter
+/// of a one-step run's page faults), so a small run gets a small queue.
+fn queue_for(steps: usize) -> usize {
+    steps.saturating_mul(64).clamp(1024, QUEUE)
+}
+
 /// How long a batch that nobody waits for gathers more before its commit.
 /// Steps that start and end together then share one transaction (a commit
 /// is a dozen system calls and a few page writes); whoever needs a row on
@@ -128,7 +135,7 @@ impl HistorySink {
             HashMap::new()
         };
         let logs = StepLogs::new(cfg.logs_dir.clone(), cfg.run_attempt, before);
-        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let (tx, rx) = mpsc::sync_channel(queue_for(cfg.steps.len()));
         let (done_tx, done_rx) = watch::channel(0u64);
         let backlog = Arc::new(Backlog::new());
         let alive = Arc::new(AtomicBool::new(true));
