@@ -205,27 +205,8 @@ impl serde::Serialize for AsJson<'_> {
                 }
                 seq.end()
             }
-            YamlKind::Scalar(s) => {
-                if !s.plain {
-                    ser.serialize_str(&s.text)
-                } else if y.is_null() {
-                    ser.serialize_unit()
-                } else if let Some(b) = y.as_bool() {
-                    ser.serialize_bool(b)
-                } else if let Ok(i) = s.text.parse::<i64>() {
-                    ser.serialize_i64(i)
-                } else if let Some(f) = s
-                    .text
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|f| f.is_finite())
-                    .and_then(serde_json::Number::from_f64)
-                {
-                    f.serialize(ser)
-                } else {
-                    ser.serialize_str(&s.text)
-                }
-            }
+            // A scalar is typed as `to_json` types it (its value is small).
+            YamlKind::Scalar(_) => y.to_json().serialize(ser),
         }
     }
 }
