@@ -899,6 +899,8 @@ steps:
     run: tool two
   - id: missing
     run: no-such-program-anywhere
+  - id: missing-path
+    run: ./no-such-file-here
 "#;
     let p = project(&[
         ("w.yaml", wf),

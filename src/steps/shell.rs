@@ -107,7 +107,8 @@ type Started<'a> = Result<(spawn::Child, Vec<&'a str>), (std::io::Error, Vec<&'a
 
 /// Start the job's process: directly when the script is plain words, else
 /// (or when the program turns out not to be one the kernel can run, as a
-/// script without a `#!` line) through the shell, as execvp would.
+/// script without a `#!` line, or cannot be found or run) through the
+/// shell, which runs it or says why as a shell does.
 fn start(job: &ShellJob) -> Started<'_> {
     let mut direct = true;
     loop {
@@ -126,7 +127,17 @@ fn start(job: &ShellJob) -> Started<'_> {
         };
         match spawn::spawn(&spec) {
             Ok(child) => return Ok((child, argv)),
-            Err(e) if direct && e.raw_os_error() == Some(nix::libc::ENOEXEC) => direct = false,
+            // What execvp would hand to the shell, and what only the shell
+            // reports as users know it (`not found`, exit 127; 126).
+            Err(e)
+                if direct
+                    && matches!(
+                        e.raw_os_error(),
+                        Some(nix::libc::ENOEXEC | nix::libc::ENOENT | nix::libc::EACCES)
+                    ) =>
+            {
+                direct = false
+            }
             Err(e) => return Err((e, argv)),
         }
     }
@@ -155,16 +166,17 @@ pub(crate) async fn run(mut job: ShellJob) -> ShellResult {
     let (mut child, argv) = match start(&job) {
         Ok(c) => c,
         Err((e, argv)) => {
+            let program = argv.first().copied().unwrap_or(job.shell.program());
             let what = if e.kind() == std::io::ErrorKind::NotFound && !job.cwd.is_dir() {
                 format!("working directory {} does not exist", job.cwd.display())
             } else if e.raw_os_error() == Some(nix::libc::E2BIG) {
                 format!(
                     "could not start {}: {}",
-                    job.shell.program(),
+                    program,
                     arg_limits::too_big(&job.env, &argv)
                 )
             } else {
-                format!("could not start {}: {e}", job.shell.program())
+                format!("could not start {program}: {e}")
             };
             return spawn_failed(what);
         }
