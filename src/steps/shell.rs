@@ -78,68 +78,57 @@ impl ShellResult {
     }
 }
 
-/// The program to start and its arguments (`argv[0]` as the program sees
-/// it), or the shell that was not found. `direct`: a script of plain words
-/// runs as its own program, without a shell.
-fn command_for(job: &ShellJob, direct: bool) -> Result<(PathBuf, Vec<&str>), &'static str> {
-    let path = job
-        .env
+/// Where commands are looked up: the step's `PATH`, else orch's.
+fn lookup_path(job: &ShellJob) -> &str {
+    job.env
         .iter()
         .rev()
         .find(|(k, _)| k == "PATH")
         .map(|(_, v)| v.as_str())
         .or(job.path.as_deref())
-        .unwrap_or_default();
-    if direct {
-        if let Some(argv) = direct_argv(&job.script) {
-            if let Some(prog) = which(argv[0], path) {
-                return Ok((prog, argv));
+        .unwrap_or_default()
+}
+
+/// The started process, or why it could not start; with the argv tried
+/// (`argv[0]` as the program sees it).
+type Started<'a> = Result<(spawn::Child, Vec<&'a str>), (std::io::Error, Vec<&'a str>)>;
+
+/// Start the job's process: `direct` (a script of plain words) as its own
+/// program, else through the shell. A program the kernel refuses (a script
+/// without a `#!` line, a path that is not there, a file that is not
+/// executable) goes to the shell too, as execvp would: the shell runs it or
+/// says why as users know it (`not found`, exit 127; 126).
+fn start<'a>(job: &'a ShellJob, direct: Option<Vec<&'a str>>) -> Started<'a> {
+    let path = lookup_path(job);
+    let launch = |prog: &Path, argv: &[&str]| {
+        spawn::spawn(&spawn::Spec {
+            program: prog,
+            argv,
+            env: &job.env,
+            cwd: &job.cwd,
+        })
+    };
+    if let Some(argv) = direct {
+        if let Some(prog) = which(argv[0], path) {
+            match launch(&prog, &argv) {
+                Ok(child) => return Ok((child, argv)),
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(nix::libc::ENOEXEC | nix::libc::ENOENT | nix::libc::EACCES)
+                    ) => {}
+                Err(e) => return Err((e, argv)),
             }
         }
     }
     let shell = job.shell.program();
-    let prog = which(shell, path).ok_or(shell)?;
-    Ok((prog, vec![shell, "-e", "-c", &job.script]))
-}
-
-/// The started process, or why it could not start; with the argv tried.
-type Started<'a> = Result<(spawn::Child, Vec<&'a str>), (std::io::Error, Vec<&'a str>)>;
-
-/// Start the job's process: directly when the script is plain words, else
-/// (or when the program turns out not to be one the kernel can run, as a
-/// script without a `#!` line, or cannot be found or run) through the
-/// shell, which runs it or says why as a shell does.
-fn start(job: &ShellJob) -> Started<'_> {
-    let mut direct = true;
-    loop {
-        let (prog, argv) = match command_for(job, direct) {
-            Ok(c) => c,
-            Err(shell) => {
-                let e = std::io::Error::from(std::io::ErrorKind::NotFound);
-                return Err((e, vec![shell]));
-            }
-        };
-        let spec = spawn::Spec {
-            program: &prog,
-            argv: &argv,
-            env: &job.env,
-            cwd: &job.cwd,
-        };
-        match spawn::spawn(&spec) {
-            Ok(child) => return Ok((child, argv)),
-            // What execvp would hand to the shell, and what only the shell
-            // reports as users know it (`not found`, exit 127; 126).
-            Err(e)
-                if direct
-                    && matches!(
-                        e.raw_os_error(),
-                        Some(nix::libc::ENOEXEC | nix::libc::ENOENT | nix::libc::EACCES)
-                    ) =>
-            {
-                direct = false
-            }
-            Err(e) => return Err((e, argv)),
-        }
+    let argv = vec![shell, "-e", "-c", job.script.as_str()];
+    let Some(prog) = which(shell, path) else {
+        return Err((std::io::Error::from(std::io::ErrorKind::NotFound), argv));
+    };
+    match launch(&prog, &argv) {
+        Ok(child) => Ok((child, argv)),
+        Err(e) => Err((e, argv)),
     }
 }
 
@@ -157,16 +146,15 @@ fn spawn_failed(what: String) -> ShellResult {
 }
 
 pub(crate) async fn run(mut job: ShellJob) -> ShellResult {
-    let script_arg = direct_argv(&job.script)
-        .is_none()
-        .then_some(job.script.as_str());
+    let direct = direct_argv(&job.script);
+    let script_arg = direct.is_none().then_some(job.script.as_str());
     if let Some(what) = arg_limits::check(&job.env, script_arg) {
         return spawn_failed(what);
     }
-    let (mut child, argv) = match start(&job) {
+    let (mut child, argv) = match start(&job, direct) {
         Ok(c) => c,
         Err((e, argv)) => {
-            let program = argv.first().copied().unwrap_or(job.shell.program());
+            let program = argv[0];
             let what = if e.kind() == std::io::ErrorKind::NotFound && !job.cwd.is_dir() {
                 format!("working directory {} does not exist", job.cwd.display())
             } else if e.raw_os_error() == Some(nix::libc::E2BIG) {
