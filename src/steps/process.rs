@@ -18,6 +18,45 @@ pub(crate) fn start_of(pid: i32) -> Option<String> {
     Some(format!("{}:{ticks}", boot_id()?))
 }
 
+/// The start stamp of our child `pid`, made between the boot-clock
+/// readings `forked`: the kernel counts a start time in whole clock ticks
+/// (10 ms), so when both readings fall in one tick (by a margin for the
+/// two clocks' reading paths), that tick is the start time and `/proc` is
+/// not read. Reading `/proc/<pid>/stat` was a tenth of the engine's time
+/// per started step; it remains for a start near a tick's edge.
+pub(crate) fn start_stamp(pid: i32, forked: (Duration, Duration)) -> Option<String> {
+    match tick_between(forked) {
+        Some(ticks) => Some(format!("{}:{ticks}", boot_id()?)),
+        None => start_of(pid),
+    }
+}
+
+/// The clock tick both `forked` readings fall in, if they fall in one.
+fn tick_between((before, after): (Duration, Duration)) -> Option<u64> {
+    const MARGIN: Duration = Duration::from_micros(200);
+    let per_tick = tick_nanos()?;
+    let tick = |d: Duration| (d.as_nanos() / per_tick) as u64;
+    let first = tick(before.checked_sub(MARGIN)?);
+    (before <= after && first == tick(after + MARGIN)).then_some(first)
+}
+
+/// Nanoseconds in a clock tick (`sysconf(_SC_CLK_TCK)`, 100 a second on
+/// every Linux port orch builds for).
+#[cfg(target_os = "linux")]
+fn tick_nanos() -> Option<u128> {
+    static NANOS: std::sync::OnceLock<Option<u128>> = std::sync::OnceLock::new();
+    *NANOS.get_or_init(|| {
+        // SAFETY: sysconf takes a constant and returns a value or -1.
+        let hz = unsafe { nix::libc::sysconf(nix::libc::_SC_CLK_TCK) };
+        (hz > 0 && 1_000_000_000 % hz == 0).then(|| 1_000_000_000 / hz as u128)
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn tick_nanos() -> Option<u128> {
+    None
+}
+
 /// What a process group's leftovers are, as `orch resume` sees them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Leftover {
@@ -198,6 +237,47 @@ mod tests {
         stop_groups(&[pgid], Duration::from_secs(5));
         let _ = child.wait();
         assert_eq!(leftover(pgid, &stamp), Leftover::Gone);
+    }
+
+    #[test]
+    fn a_tick_is_known_only_when_both_readings_fall_in_it() {
+        let ms = Duration::from_millis;
+        if tick_nanos() != Some(10_000_000) {
+            return; // The cases below are for 100 ticks a second.
+        }
+        assert_eq!(tick_between((ms(12_341), ms(12_342))), Some(1234));
+        // Within the margin of an edge, on either side: not known.
+        assert_eq!(tick_between((ms(12_340), ms(12_341))), None);
+        assert_eq!(
+            tick_between((ms(12_341), Duration::from_micros(12_349_900))),
+            None
+        );
+        assert_eq!(tick_between((ms(12_345), ms(12_355))), None);
+        assert_eq!(tick_between((ms(5), ms(4))), None);
+        assert_eq!(tick_between((Duration::ZERO, Duration::ZERO)), None);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn the_stamp_from_the_clock_is_the_one_in_proc() {
+        use crate::steps::spawn;
+        let mut from_clock = 0;
+        for _ in 0..40 {
+            let mut c = spawn::spawn(&spawn::Spec {
+                program: std::path::Path::new("/bin/sh"),
+                argv: &["sh", "-c", "exit 0"],
+                env: &[],
+                cwd: std::path::Path::new("/"),
+            })
+            .unwrap();
+            // Unreaped, the child keeps its pid and its /proc entry.
+            let stamp = start_stamp(c.id(), c.forked());
+            assert_eq!(stamp, start_of(c.id()), "pid {}", c.id());
+            from_clock += usize::from(tick_between(c.forked()).is_some());
+            c.wait().await.unwrap();
+        }
+        // A start takes well under a millisecond: most fall inside a tick.
+        assert!(from_clock >= 20, "only {from_clock} of 40 from the clock");
     }
 
     #[cfg(target_os = "linux")]

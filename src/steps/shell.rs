@@ -173,7 +173,7 @@ pub(crate) async fn run(mut job: ShellJob) -> ShellResult {
     let pgid = child.id();
     // Recorded so that `orch resume` can stop the group if orch dies.
     if pgid > 0 {
-        let start = process::start_of(pgid);
+        let start = process::start_stamp(pgid, child.forked());
         job.sink.process(&ProcessStarted {
             step_id: &job.display_id,
             attempt: job.attempt,

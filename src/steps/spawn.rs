@@ -19,6 +19,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::ExitStatus;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use nix::libc;
 use tokio::net::unix::pipe::Receiver;
@@ -38,6 +39,9 @@ pub(crate) struct Spec<'a> {
 /// background so that no zombie is left.
 pub(crate) struct Child {
     pid: libc::pid_t,
+    /// `CLOCK_BOOTTIME` just before and just after the process was made:
+    /// its start time lies between (see `process::start_stamp`).
+    forked: (Duration, Duration),
     waiter: Option<Waiter>,
     pub(crate) stdout: Option<Receiver>,
     pub(crate) stderr: Option<Receiver>,
@@ -192,6 +196,7 @@ pub(crate) fn spawn(spec: &Spec<'_>) -> io::Result<Child> {
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
 
+    let before;
     // SAFETY: the objects are initialised before use and destroyed by their
     // guards; every pointer handed to posix_spawn (program, argv, envp and
     // what they point to, cwd) lives until it returns. The child gets copies
@@ -233,6 +238,7 @@ pub(crate) fn spawn(spec: &Spec<'_>) -> io::Result<Child> {
         check(libc::posix_spawnattr_setflags(&mut at.0, flags as _))?;
 
         let mut pid: libc::pid_t = 0;
+        before = boot_time();
         check(libc::posix_spawn(
             &mut pid,
             program.as_ptr(),
@@ -243,9 +249,11 @@ pub(crate) fn spawn(spec: &Spec<'_>) -> io::Result<Child> {
         ))?;
         pid
     };
+    let forked = (before, boot_time());
     drop((out_w, err_w));
     Ok(Child {
         pid,
+        forked,
         waiter: Some(waiter(pid)),
         stdout: Some(out_r),
         stderr: Some(err_r),
@@ -306,10 +314,32 @@ fn waitpid(pid: libc::pid_t, flags: libc::c_int) -> io::Result<Option<ExitStatus
     }
 }
 
+/// Time since boot, suspend included: the clock a process's start time in
+/// `/proc/<pid>/stat` is counted on. Zero where there is none.
+fn boot_time() -> Duration {
+    #[cfg(target_os = "linux")]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes a timespec into valid memory.
+        if unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) } == 0 {
+            return Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
+        }
+    }
+    Duration::ZERO
+}
+
 impl Child {
     /// The process's (and its group's) id.
     pub(crate) fn id(&self) -> i32 {
         self.pid
+    }
+
+    /// Boot-clock readings just before and just after the process was made.
+    pub(crate) fn forked(&self) -> (Duration, Duration) {
+        self.forked
     }
 
     /// Wait for the process to end. Cancel-safe: dropping the future and
