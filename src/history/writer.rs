@@ -82,8 +82,10 @@ const QUEUE: usize = 16 * 1024;
 /// The queue for a run of `steps` steps: std's bounded channel allocates
 /// and initialises every slot up front (a megabyte at [`QUEUE`], a quarter
 /// of a one-step run's page faults), so a small run gets a small queue.
+/// Output is bounded in bytes apart from it ([`Backlog`]), so even the
+/// smallest holds many batches.
 fn queue_for(steps: usize) -> usize {
-    steps.saturating_mul(64).clamp(1024, QUEUE)
+    steps.saturating_mul(64).clamp(128, QUEUE)
 }
 
 /// How long a batch that nobody waits for gathers more before its commit.
@@ -204,7 +206,14 @@ impl HistorySink {
 
 impl Sink for HistorySink {
     fn event(&self, ev: &Event) {
-        self.send(Msg::Event(Box::new(ev.clone())));
+        let msg = Msg::Event(Box::new(ev.clone()));
+        // The writer may be parked (see `next`): what must be written at
+        // once wakes it; the rest waits for its next look.
+        let urgent = msg.urgent();
+        self.send(msg);
+        if urgent {
+            self.wake();
+        }
     }
 
     fn output(&self, out: &Output<'_>) {
@@ -323,7 +332,7 @@ impl Writer {
         let mut st = Stmts::new(conn, &run_id);
         let mut count = 0u64;
         let mut since_checkpoint = 0u64;
-        while let Ok(first) = rx.recv() {
+        while let Some(first) = next(&rx) {
             let batch = gather(&rx, first);
             count += batch.iter().filter(|m| !matches!(m, Msg::Flush)).count() as u64;
             if self.report.error.is_none() {
@@ -512,6 +521,27 @@ impl Writer {
         }
         Ok(illegal)
     }
+}
+
+/// How many times an idle writer looks at the queue, [`LINGER`] apart,
+/// before it sleeps until a message comes.
+const IDLE_LOOKS: u32 = 5;
+
+/// The next message, or `None` once every sender is gone. While steps come
+/// and go the writer parks between looks rather than waiting on the
+/// channel, so that a message sent to an idle writer costs its sender no
+/// wake-up (a system call, and a context switch on the writer's side);
+/// what must be written at once unparks it. Idle for longer, it waits on
+/// the channel, and the next message wakes it.
+fn next(rx: &mpsc::Receiver<Msg>) -> Option<Msg> {
+    for _ in 0..IDLE_LOOKS {
+        match rx.try_recv() {
+            Ok(m) => return Some(m),
+            Err(mpsc::TryRecvError::Disconnected) => return None,
+            Err(mpsc::TryRecvError::Empty) => std::thread::park_timeout(LINGER),
+        }
+    }
+    rx.recv().ok()
 }
 
 /// `first` and what follows it: everything queued, and, unless something
