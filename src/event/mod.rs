@@ -17,7 +17,7 @@ use serde::Serialize;
 
 pub(crate) use outputs::Outputs;
 pub(crate) use sink::{
-    Durable, Fanout, Labeled, Labels, Output, OutputLine, ProcessStarted, Sink, Stream,
+    Durable, Fanout, Gate, Labeled, Labels, Output, OutputLine, ProcessStarted, Sink, Stream,
 };
 pub(crate) use summary::{count_line, RunSummary, StepReport};
 

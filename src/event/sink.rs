@@ -63,6 +63,9 @@ pub(crate) struct ProcessStarted<'a> {
 /// Resolves once what a sink was given is safely stored.
 pub(crate) type Durable = Pin<Box<dyn Future<Output = ()> + Send>>;
 
+/// A [`Durable`] that several waiters await: the steps it holds back.
+pub(crate) type Gate = futures_util::future::Shared<Durable>;
+
 /// Where events go. Called from engine tasks; implementations must be cheap
 /// or hand work to a thread of their own.
 pub(crate) trait Sink: Send + Sync {

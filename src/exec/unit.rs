@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::{json, Value as Json};
 
 use crate::cancel::{CancelLevel, CancelWatch};
-use crate::event::{CacheNote, Event, EventKind, Sink, Status};
+use crate::event::{CacheNote, Event, EventKind, Gate, Sink, Status};
 use crate::exec::prepare;
 use crate::exec::{retry, StepCache};
 use crate::expr::eval::resolve;
@@ -70,6 +70,10 @@ pub(crate) struct UnitCtx {
     /// with that body): its attempts are announced as compensation events
     /// and its output goes to `<id>.compensate`.
     pub(crate) compensation: bool,
+    /// What must be on disk before the unit acts: the ends of the steps it
+    /// needs. Awaited once its body is resolved, so that resolving overlaps
+    /// the commit.
+    pub(crate) gate: Option<Gate>,
 }
 
 impl UnitCtx {
@@ -263,6 +267,11 @@ async fn drive(
     started: Instant,
 ) -> UnitResult {
     let step = ctx.step();
+    // Nothing below may act before what this unit needs is durable: an
+    // approval asked, a cached answer taken, an attempt started.
+    if let Some(gate) = &ctx.gate {
+        gate.clone().await;
+    }
     // Policies decide before anything runs (or is taken from the cache).
     let mut routes = routes(&ctx.cfg, &**body);
     match check_policies(ctx, &**body, &mut routes) {

@@ -5,6 +5,7 @@ use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use futures_util::FutureExt;
 use serde_json::{json, Value as Json};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinSet;
@@ -17,7 +18,7 @@ use super::unit::{self, UnitCtx, UnitResult};
 use super::RunOptions;
 use crate::cancel::{self, CancelLevel, Canceller};
 use crate::event::{
-    Event, EventKind, Labeled, Labels, Outputs, RunSummary, Sink, Status, StepReport,
+    Event, EventKind, Gate, Labeled, Labels, Outputs, RunSummary, Sink, Status, StepReport,
 };
 use crate::model::{Config, Phase, StepKind, Workflow};
 use crate::plan::Plan;
@@ -54,6 +55,10 @@ pub(crate) struct Engine {
     unsynced: Vec<bool>,
     /// A queued step needs one of those: wait for the sink before starting it.
     sync_needed: bool,
+    /// The last durability wait, while it has not ended: every unit started
+    /// meanwhile awaits it (a later wait covers all that an earlier one did,
+    /// so holding a unit at the latest one is never too early).
+    gate: Option<Gate>,
     /// A ready step found every slot of the run tree taken.
     starved: bool,
     /// A slot of the tree acquired while starved, for the next step.
@@ -124,6 +129,7 @@ impl Engine {
             waiting: Vec::new(),
             unsynced: vec![false; n],
             sync_needed: false,
+            gate: None,
             starved: false,
             held: None,
             completed: Vec::new(),
@@ -323,12 +329,12 @@ impl Engine {
         let far = tokio::time::Instant::now() + Duration::from_secs(86400 * 365);
         loop {
             if self.sync_needed {
-                // A step starts only once the steps it needs are on disk as
-                // finished. Unrelated steps do not wait.
+                // A step acts only once the steps it needs are on disk as
+                // finished: the units started from now on hold at this gate
+                // (see `gate`) while the commit runs beside their start.
+                // Unrelated steps do not wait.
                 self.sync_needed = false;
-                if let Some(durable) = self.sink.durable() {
-                    durable.await;
-                }
+                self.gate = self.sink.durable().map(FutureExt::shared);
                 self.unsynced.iter_mut().for_each(|u| *u = false);
             }
             self.starved = false;
@@ -562,13 +568,23 @@ impl Engine {
                 Some((self.wf.steps[j].id.clone(), v))
             })
             .collect();
-        let ctx = self.unit_ctx(self.wf.clone(), i, item.clone(), views);
+        let mut ctx = self.unit_ctx(self.wf.clone(), i, item.clone(), views);
+        ctx.gate = self.gate();
         let k = item.map(|(k, _)| k);
         self.tasks.spawn(async move {
             // The tree's slot is given back when the unit ends.
             let _slot = permit;
             (i, k, unit::execute(ctx).await)
         });
+    }
+
+    /// The gate a unit started now must pass: the last durability wait,
+    /// unless it has ended.
+    fn gate(&mut self) -> Option<Gate> {
+        if self.gate.as_ref().is_some_and(|g| g.peek().is_some()) {
+            self.gate = None;
+        }
+        self.gate.clone()
     }
 
     /// Keep what step `i`, now terminal with `view`, wrote to `ORCH_ENV`.
@@ -657,6 +673,7 @@ impl Engine {
             children: self.opts.children.clone(),
             resume_child,
             compensation: false,
+            gate: None,
         }
     }
 
@@ -732,6 +749,13 @@ mod tests {
     }
 
     fn run(yaml: &str, concurrency: usize) -> (RunSummary, Vec<Event>) {
+        let rec = Arc::new(Recorder::default());
+        let summary = run_into(yaml, concurrency, rec.clone());
+        let events = rec.0.lock().unwrap().clone();
+        (summary, events)
+    }
+
+    fn run_into(yaml: &str, concurrency: usize, sink: Arc<dyn Sink>) -> RunSummary {
         let src = Arc::new(crate::source::Source::new("t.yaml", "t.yaml", yaml));
         let cfg = Config::default();
         let wf = Arc::new(crate::validate::workflow_source(&src, &cfg).expect("valid"));
@@ -758,21 +782,40 @@ mod tests {
             restore_items: HashMap::new(),
             children: None,
         };
-        let rec = Arc::new(Recorder::default());
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
         let plan = Arc::new(Plan::new(&wf));
-        let outcome = rt.block_on(super::super::run(
-            wf,
-            plan,
-            Arc::new(cfg),
-            opts,
-            rec.clone(),
-        ));
-        let events = rec.0.lock().unwrap().clone();
-        (Arc::unwrap_or_clone(outcome), events)
+        let outcome = rt.block_on(super::super::run(wf, plan, Arc::new(cfg), opts, sink));
+        Arc::unwrap_or_clone(outcome)
+    }
+
+    /// A sink whose writes take 20 ms to become durable; it notes, in order
+    /// with the events, each point up to which they became so.
+    #[derive(Default)]
+    struct SlowDisk(Arc<Mutex<Vec<Noted>>>);
+
+    #[derive(Debug)]
+    enum Noted {
+        Event(Event),
+        /// Every event before this index is durable.
+        DurableUpTo(usize),
+    }
+
+    impl Sink for SlowDisk {
+        fn event(&self, ev: &Event) {
+            self.0.lock().unwrap().push(Noted::Event(ev.clone()));
+        }
+
+        fn durable(&self) -> Option<crate::event::Durable> {
+            let log = self.0.clone();
+            let upto = log.lock().unwrap().len();
+            Some(Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                log.lock().unwrap().push(Noted::DurableUpTo(upto));
+            }))
+        }
     }
 
     fn started(events: &[Event]) -> Vec<String> {
@@ -802,6 +845,48 @@ mod tests {
         assert_eq!(started(&ev), ["a", "b", "c"]);
         let c = o.steps.iter().find(|s| s.id == "c").unwrap();
         assert_eq!(c.outputs, json!({"sum": 3}));
+    }
+
+    #[test]
+    fn a_dependent_acts_only_once_the_end_of_what_it_needs_is_durable() {
+        // `b` starts while `a`'s end is being committed (its body resolves
+        // meanwhile) but acts only after; the same for `c` and `b`.
+        let disk = Arc::new(SlowDisk::default());
+        let o = run_into(
+            "name: g\nsteps:\n  - {id: a, transform: {v: '${{ 1 }}'}}\n  - {id: b, needs: a, transform: {v: '${{ steps.a.outputs.v + 1 }}'}}\n  - {id: c, needs: [a, b], transform: {v: '${{ steps.b.outputs.v + 1 }}'}}\n",
+            4,
+            disk.clone(),
+        );
+        assert_eq!(o.status, Status::Succeeded);
+        let log = disk.0.lock().unwrap();
+        let at = |kind: &str, id: &str| {
+            log.iter()
+                .position(|n| match n {
+                    Noted::Event(e) => {
+                        e.step_id() == Some(id)
+                            && matches!(
+                                (&e.kind, kind),
+                                (EventKind::StepStarted { .. }, "started")
+                                    | (EventKind::StepFinished { .. }, "finished")
+                            )
+                    }
+                    Noted::DurableUpTo(_) => false,
+                })
+                .unwrap_or_else(|| panic!("no {kind} of {id} in {log:?}"))
+        };
+        for (need, dependent) in [("a", "b"), ("b", "c")] {
+            let ended = at("finished", need);
+            let started = at("started", dependent);
+            let durable_before = log[..started]
+                .iter()
+                .any(|n| matches!(n, Noted::DurableUpTo(u) if *u > ended));
+            assert!(
+                durable_before,
+                "{dependent} started before {need}'s end was durable: {log:?}"
+            );
+        }
+        let c = o.steps.iter().find(|s| s.id == "c").unwrap();
+        assert_eq!(c.outputs, json!({"v": 3}));
     }
 
     #[test]

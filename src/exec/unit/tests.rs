@@ -99,6 +99,7 @@ impl Fixture {
             children: None,
             resume_child: None,
             compensation: false,
+            gate: None,
         }
     }
 
