@@ -76,7 +76,7 @@ def report(rows_path, faults_path, text_bytes, wrk_path, orch, base, runs):
       f"{platform.release()} {platform.machine()}, {os.cpu_count()} CPUs, load {load1} at the end; "
       f"{version([orch, '--version'])}; {version(['make', '--version'])}; {version(['hyperfine', '--version'])}; "
       f"wrk {version(['wrk', '-v']).split()[1] if len(version(['wrk', '-v']).split()) > 1 else '?'}. "
-      f"Medians of {runs} runs after a warm-up ({int(runs) * 6} for start-up; the scaling rows: 3 at 1,000 steps, "
+      f"Medians of {runs} runs after a warm-up ({int(runs) * 6} for start-up; the scaling rows: as many at 1,000 in-process steps, 3 for 1,000 `/bin/true` steps, "
       f"one run above); orch's history on disk ({os.environ.get('BENCH_FS', '?')}), `--output plain`.")
     if base:
         p(f"`orch baseline` rows: {base}.")
