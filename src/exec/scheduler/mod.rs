@@ -208,10 +208,9 @@ impl Engine {
         }
         self.emit(EventKind::RunCreated);
         self.emit(EventKind::RunStarted);
-        // The run is recorded as running before its first step starts.
-        if let Some(durable) = self.sink.durable() {
-            durable.await;
-        }
+        // The run is recorded as running before its first step acts; the
+        // first steps resolve meanwhile (see `gate`).
+        self.gate = self.sink.durable().map(FutureExt::shared);
 
         let deadline = self.wf.timeout.map(|t| tokio::time::Instant::now() + t);
         if self.failing {
@@ -850,7 +849,8 @@ mod tests {
     #[test]
     fn a_dependent_acts_only_once_the_end_of_what_it_needs_is_durable() {
         // `b` starts while `a`'s end is being committed (its body resolves
-        // meanwhile) but acts only after; the same for `c` and `b`.
+        // meanwhile) but acts only after; the same for `c` and `b`, and for
+        // `a` and the run's start.
         let disk = Arc::new(SlowDisk::default());
         let o = run_into(
             "name: g\nsteps:\n  - {id: a, transform: {v: '${{ 1 }}'}}\n  - {id: b, needs: a, transform: {v: '${{ steps.a.outputs.v + 1 }}'}}\n  - {id: c, needs: [a, b], transform: {v: '${{ steps.b.outputs.v + 1 }}'}}\n",
@@ -874,6 +874,17 @@ mod tests {
                 })
                 .unwrap_or_else(|| panic!("no {kind} of {id} in {log:?}"))
         };
+        // The run's start is durable before its first step acts.
+        let run_started = log
+            .iter()
+            .position(|n| matches!(n, Noted::Event(e) if matches!(e.kind, EventKind::RunStarted)))
+            .unwrap();
+        assert!(
+            log[..at("started", "a")]
+                .iter()
+                .any(|n| matches!(n, Noted::DurableUpTo(u) if *u > run_started)),
+            "a started before run.started was durable: {log:?}"
+        );
         for (need, dependent) in [("a", "b"), ("b", "c")] {
             let ended = at("finished", need);
             let started = at("started", dependent);
