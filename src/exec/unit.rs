@@ -70,9 +70,9 @@ pub(crate) struct UnitCtx {
     /// with that body): its attempts are announced as compensation events
     /// and its output goes to `<id>.compensate`.
     pub(crate) compensation: bool,
-    /// What must be on disk before the unit acts: the ends of the steps it
-    /// needs. Awaited once its body is resolved, so that resolving overlaps
-    /// the commit.
+    /// What must be on disk before the unit acts: the run's start and the
+    /// ends of the steps it needs. Awaited once its body is resolved, so
+    /// that resolving overlaps the commit.
     pub(crate) gate: Option<Gate>,
 }
 

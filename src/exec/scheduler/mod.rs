@@ -53,7 +53,7 @@ pub(crate) struct Engine {
     waiting: Vec<usize>,
     /// Steps whose end the sink may not have made durable yet.
     unsynced: Vec<bool>,
-    /// A queued step needs one of those: wait for the sink before starting it.
+    /// A queued step needs one of those: a new [`Gate`] before starting it.
     sync_needed: bool,
     /// The last durability wait, while it has not ended: every unit started
     /// meanwhile awaits it (a later wait covers all that an earlier one did,
