@@ -46,8 +46,7 @@ fn tick_between((before, after): (Duration, Duration)) -> Option<u64> {
 fn tick_nanos() -> Option<u128> {
     static NANOS: std::sync::OnceLock<Option<u128>> = std::sync::OnceLock::new();
     *NANOS.get_or_init(|| {
-        // SAFETY: sysconf takes a constant and returns a value or -1.
-        let hz = unsafe { nix::libc::sysconf(nix::libc::_SC_CLK_TCK) };
+        let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok()??;
         (hz > 0 && 1_000_000_000 % hz == 0).then(|| 1_000_000_000 / hz as u128)
     })
 }

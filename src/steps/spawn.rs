@@ -318,15 +318,8 @@ fn waitpid(pid: libc::pid_t, flags: libc::c_int) -> io::Result<Option<ExitStatus
 /// `/proc/<pid>/stat` is counted on. Zero where there is none.
 fn boot_time() -> Duration {
     #[cfg(target_os = "linux")]
-    {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: clock_gettime writes a timespec into valid memory.
-        if unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) } == 0 {
-            return Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
-        }
+    if let Ok(t) = nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME) {
+        return Duration::from(t);
     }
     Duration::ZERO
 }
