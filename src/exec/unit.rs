@@ -383,6 +383,15 @@ async fn attempts(
     let mut rng = fastrand::Rng::new();
     let mut attempt = 0u32;
     ctx.started(1, max);
+    if ctx.compensation {
+        // An undo is written ahead: once it may have acted, the history
+        // says it began, so a crash shows it interrupted, not never run.
+        // Compensations run one at a time, after the run: the wait costs
+        // nothing a step waits for.
+        if let Some(durable) = ctx.sink.durable() {
+            durable.await;
+        }
+    }
     for (ri, route) in routes.iter().enumerate() {
         let mut tries = 0u32;
         let a = loop {

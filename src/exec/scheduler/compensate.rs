@@ -232,6 +232,10 @@ impl Engine {
             attempt: 1,
             max_attempts: 1,
         });
+        // Written ahead, as every undo is (see `unit::attempts`).
+        if let Some(durable) = self.sink.durable() {
+            durable.await;
+        }
         let mut r = match children.compensate_child(run_id.clone(), shown).await {
             Ok(o) if o.status == Status::Succeeded => UnitResult::failed(String::new(), started),
             Ok(o) => UnitResult::failed(
