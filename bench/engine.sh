@@ -142,9 +142,12 @@ row() {
 orch_row() { # GROUP WORKLOAD STEPS RUNS HOME -- ARGS...
   local group=$1 workload=$2 steps=$3 runs=$4 home=$5
   shift 6
-  row "$group" "$workload" orch "$steps" "$runs" -- env ORCH_HOME="$HOMES/$home" "$ORCH" "$@"
+  # ORCH_HOME is set in hyperfine's environment, not by `env`: an `env`
+  # process in front would add its own exec (about a millisecond here) to
+  # every orch row and to no make row.
+  ORCH_HOME="$HOMES/$home" row "$group" "$workload" orch "$steps" "$runs" -- "$ORCH" "$@"
   if [[ -n $BASE ]]; then
-    row "$group" "$workload" "orch baseline" "$steps" "$runs" -- env ORCH_HOME="$HOMES/$home-base" "$BASE" "$@"
+    ORCH_HOME="$HOMES/$home-base" row "$group" "$workload" "orch baseline" "$steps" "$runs" -- "$BASE" "$@"
   fi
 }
 
@@ -166,7 +169,7 @@ SR=$((RUNS * 6))
 row startup "run 1 step" floor 1 "$SR" -- "$FLOOR" 1 1 wide /bin/true
 row startup "run 1 step" make 1 "$SR" -- make -s -f "$WF/startup.mk" all
 orch_row startup "run 1 step" 1 "$SR" startup -- run "$WF/startup.yaml" --output plain
-row startup "run 1 step (memory)" orch 1 "$SR" -- env ORCH_HISTORY=memory "$ORCH" run "$WF/startup.yaml" --output plain
+ORCH_HISTORY=memory row startup "run 1 step (memory)" orch 1 "$SR" -- "$ORCH" run "$WF/startup.yaml" --output plain
 orch_row startup "validate" 1 "$SR" startup -- validate "$WF/startup.yaml"
 orch_row startup "--version" 1 "$SR" startup -- --version
 python3 "$REPORT" faults "$TMP/faults.tsv" -- "$ORCH" run "$WF/startup.yaml" --output plain

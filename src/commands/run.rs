@@ -9,6 +9,7 @@ use crate::error::Error;
 use crate::event::wire::ValidationFailed;
 use crate::event::Status;
 use crate::exit::Exit;
+use crate::history::store::Opening;
 use crate::history::Store;
 use crate::session::{self, NewRecord, Recorded, RunSession};
 use crate::settings::RunSettings;
@@ -21,18 +22,23 @@ pub(crate) fn run(cx: &Context, args: &RunArgs) -> Result<Exit, Error> {
     if args.watch {
         return super::watch::run(cx, args);
     }
-    let prepared = announced(args, cx.prepare(&args.target))?;
     if args.dry_run {
+        let prepared = announced(args, cx.prepare(&args.target))?;
         return dry_run(cx, args, &prepared);
     }
-    record_and_start(cx, args, prepared, &|_| {})
+    // The history opens while the workflow is read and checked.
+    let opening = cx.home().ok().map(|home| Store::open_ahead(&home));
+    let prepared = announced(args, cx.prepare(&args.target))?;
+    record_and_start(cx, args, prepared, opening, &|_| {})
 }
 
-/// Record the prepared run and run it; `started` gets what cancels it.
+/// Record the prepared run and run it, in the history `opening` (when it
+/// was opened ahead); `started` gets what cancels it.
 pub(super) fn record_and_start(
     cx: &Context,
     args: &RunArgs,
     prepared: super::Prepared,
+    opening: Option<Opening>,
     started: &dyn Fn(Option<crate::exec::Canceller>),
 ) -> Result<Exit, Error> {
     let super::Prepared {
@@ -45,7 +51,11 @@ pub(super) fn record_and_start(
         cx.run_settings(&args.exec, args.target.jobs, &project, &wf),
     )?;
     let home = cx.home()?;
-    let mut store = Store::open(&home).map_err(Error::environment)?;
+    let store = match opening {
+        Some(opening) => opening.wait(),
+        None => Store::open(&home),
+    };
+    let mut store = store.map_err(Error::environment)?;
     let run_id = session::new_run_id();
     let lock = session::take_lock(&home, &run_id)?;
     let record = NewRecord {

@@ -99,7 +99,7 @@ fn once(
     watcher.watch(set.clone());
     let watcher = &*watcher;
     let started = |c| watcher.running(c);
-    let result = super::run::record_and_start(cx, args, prepared, &started);
+    let result = super::run::record_and_start(cx, args, prepared, None, &started);
     if let Err(e) = &result {
         show(cx, e);
     }

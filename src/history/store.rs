@@ -100,6 +100,28 @@ impl Store {
         Self::open_path(&path, true)
     }
 
+    /// Start opening the database on a thread of its own, for a caller
+    /// with other work to do first (`orch run` reads and checks the
+    /// workflow meanwhile: SQLite's first read of the schema and of the
+    /// WAL is most of what opening costs). Only a database that exists
+    /// is opened ahead, and not migrated there: a run that never starts
+    /// (its workflow does not validate) creates and changes nothing.
+    pub(crate) fn open_ahead(home: &Home) -> Opening {
+        let path = home.db_path();
+        let thread = (!home.in_memory && path.is_file())
+            .then(|| {
+                std::thread::Builder::new()
+                    .name("orch-open".into())
+                    .spawn(move || Self::open_checked(&path, false))
+                    .ok()
+            })
+            .flatten();
+        Opening {
+            home: home.clone(),
+            thread,
+        }
+    }
+
     /// Open an existing database for reading commands; `None` when there
     /// is none yet (nothing has run).
     pub(crate) fn open_existing(home: &Home) -> Result<Option<Store>, HistoryError> {
@@ -114,6 +136,11 @@ impl Store {
     }
 
     pub(crate) fn open_path(path: &Path, migrate: bool) -> Result<Store, HistoryError> {
+        Self::open_checked(path, migrate).map(|(store, _)| store)
+    }
+
+    /// [`Store::open_path`], and whether the schema is (now) current.
+    fn open_checked(path: &Path, migrate: bool) -> Result<(Store, bool), HistoryError> {
         let start = Instant::now();
         let deadline = start + BUSY_TIMEOUT;
         let err = |e: rusqlite::Error| sqlite_error(path, &e);
@@ -127,11 +154,11 @@ impl Store {
             .map_err(|_| busy_error(path, start.elapsed(), None))?;
         // And should anything else still answer busy (an older orch that
         // takes no turn), try again until the same deadline.
-        loop {
+        let current = loop {
             let left = deadline.saturating_duration_since(Instant::now());
             conn.busy_timeout(left).map_err(err)?;
             match prepare(&mut conn, migrate) {
-                Ok(()) => break,
+                Ok(current) => break current,
                 Err(schema::SchemaError::Sqlite(e)) if is_busy(&e) => {
                     if Instant::now() >= deadline {
                         return Err(busy_error(path, start.elapsed(), Some(&e)));
@@ -140,12 +167,13 @@ impl Store {
                 }
                 Err(e) => return Err(schema_error(path, e)),
             }
-        }
+        };
         conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
-        Ok(Store {
+        let store = Store {
             conn,
             path: path.to_path_buf(),
-        })
+        };
+        Ok((store, current))
     }
 
     /// An SQLite error on this database.
@@ -154,11 +182,52 @@ impl Store {
     }
 }
 
+/// A [`Store`] that [`Store::open_ahead`] is opening.
+pub(crate) struct Opening {
+    home: Home,
+    thread: Option<std::thread::JoinHandle<Result<(Store, bool), HistoryError>>>,
+}
+
+impl Opening {
+    /// The store, as [`Store::open`] gives it: opened (here, when it was
+    /// not opened ahead), migrated, or why not.
+    pub(crate) fn wait(mut self) -> Result<Store, HistoryError> {
+        let Some(Ok(opened)) = self.thread.take().map(std::thread::JoinHandle::join) else {
+            return Store::open(&self.home);
+        };
+        let (store, current) = opened?;
+        if current {
+            self.home.create_dirs()?;
+            return Ok(store);
+        }
+        // An older schema (orch was upgraded): migrated the way every
+        // other opening does, taking its turn.
+        drop(store);
+        Store::open(&self.home)
+    }
+}
+
+impl Drop for Opening {
+    /// A run that does not start still waits for the thread: the process
+    /// must not end in the middle of SQLite's first read.
+    fn drop(&mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// Check, switch to WAL and migrate: what every connection does first.
-fn prepare(conn: &mut Connection, migrate: bool) -> Result<(), schema::SchemaError> {
+/// Whether the schema is current after it.
+fn prepare(conn: &mut Connection, migrate: bool) -> Result<bool, schema::SchemaError> {
     // Before anything that writes (even switching to WAL rewrites the
     // header): is this our database?
     let current = schema::check(conn)?;
+    if !current && !migrate {
+        // Opened ahead, and the caller will migrate it (or not): nothing
+        // is written yet.
+        return Ok(false);
+    }
     // journal_mode answers with a row; WAL lets readers and one writer
     // work at once. synchronous=NORMAL: a commit survives kill -9 (it is
     // in the OS); only a power cut may lose the last ones.
@@ -174,8 +243,9 @@ fn prepare(conn: &mut Connection, migrate: bool) -> Result<(), schema::SchemaErr
     // costs one read transaction.
     if migrate && !current {
         schema::migrate(conn)?;
+        return Ok(true);
     }
-    Ok(())
+    Ok(current)
 }
 
 fn is_busy(e: &rusqlite::Error) -> bool {
@@ -289,6 +359,27 @@ mod tests {
         let e = Diag::from(store.resolve_run("01ab").err().unwrap());
         assert!(e.message.contains("more than one"), "{}", e.message);
         assert!(store.resolve_run("9").is_err());
+    }
+
+    /// A database opened ahead of a run that never starts is left as it
+    /// was, even one the run would have migrated; a run that starts gets
+    /// it migrated.
+    #[test]
+    fn opening_ahead_changes_nothing_until_waited_for() {
+        let (_t, home) = home();
+        drop(Store::open_ahead(&home));
+        assert!(!home.dir.exists(), "no database: nothing opened ahead");
+        std::fs::create_dir_all(&home.dir).unwrap();
+        std::fs::write(home.db_path(), b"").unwrap();
+        drop(Store::open_ahead(&home));
+        assert_eq!(std::fs::read(home.db_path()).unwrap(), b"");
+        assert!(!home.dir.join("history.db-wal").exists());
+        let mut store = Store::open_ahead(&home).wait().unwrap();
+        assert!(schema::check(&mut store.conn).unwrap(), "migrated");
+        drop(store);
+        let mut again = Store::open_ahead(&home).wait().unwrap();
+        assert!(schema::check(&mut again.conn).unwrap());
+        assert!(home.logs_dir().is_dir());
     }
 
     /// Opening a brand-new database from many connections at once (threads
