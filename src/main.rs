@@ -15,3 +15,7 @@ fn main() {
     std::mem::forget(cmd);
     std::process::exit(orch::run(cli));
 }
+
+/// The binary's only: the library and its tests keep the system allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -137,6 +137,24 @@ impl Plan {
             .collect()
     }
 
+    /// Whether the order of ready steps can never matter at `slots`
+    /// concurrency, so that ranking by recorded durations has nothing to
+    /// decide: every step takes one slot (no `for_each` items, no child
+    /// runs, no resource pools) and no more steps can be ready or running
+    /// at once than there are slots. Those are steps none of which needs
+    /// another, and a chain of needs holds one of them at most: so there
+    /// are at most `n - longest chain + 1` (a chain of 300: one).
+    pub(crate) fn never_short_of_slots(&self, wf: &Workflow, slots: usize) -> bool {
+        let one_slot_each = wf.steps.iter().all(|s| {
+            s.for_each.is_none()
+                && s.resources.is_empty()
+                && !matches!(s.body.kind, crate::model::StepKind::Workflow { .. })
+        });
+        let n = self.depth.len();
+        let longest = self.depth.iter().max().map_or(0, |d| d + 1);
+        one_slot_each && (n + 1).saturating_sub(longest) <= slots
+    }
+
     /// `step` and every step that needs it, directly or not, in any phase;
     /// in file order.
     pub(crate) fn downstream(&self, step: usize) -> Vec<usize> {
@@ -207,6 +225,30 @@ mod tests {
         assert_eq!(p.ancestors_among(3, &[2, 1, 0]), [0, 1, 2]);
         assert_eq!(p.ancestors_among(1, &[2, 1, 0]), [0]);
         assert!(p.ancestors_among(0, &[1, 2]).is_empty());
+    }
+
+    #[test]
+    fn slots_run_short_only_where_independent_steps_outnumber_them() {
+        let chain = "name: c\nsteps:\n  - {id: a, run: 'true'}\n  - {id: b, needs: a, run: 'true'}\n  - {id: c, needs: b, run: 'true'}\n";
+        let (wf, p) = plan(chain);
+        assert!(p.never_short_of_slots(&wf, 1), "a chain runs one at a time");
+        let wide = "name: w\nsteps:\n  - {id: a, run: 'true'}\n  - {id: b, run: 'true'}\n  - {id: c, run: 'true'}\n";
+        let (wf, p) = plan(wide);
+        assert!(!p.never_short_of_slots(&wf, 2));
+        assert!(p.never_short_of_slots(&wf, 3));
+        // A diamond: b and c may run together, never a with them.
+        let diamond = "name: d\nsteps:\n  - {id: a, run: 'true'}\n  - {id: b, needs: a, run: 'true'}\n  - {id: c, needs: a, run: 'true'}\n  - {id: d, needs: [b, c], run: 'true'}\n";
+        let (wf, p) = plan(diamond);
+        assert!(!p.never_short_of_slots(&wf, 1));
+        assert!(p.never_short_of_slots(&wf, 2));
+        // Items take a slot each, whatever the shape.
+        let items = "name: i\nsteps:\n  - {id: a, for_each: [1, 2, 3], run: 'true'}\n";
+        let (wf, p) = plan(items);
+        assert!(!p.never_short_of_slots(&wf, 8));
+        // So may a step waiting for a pool.
+        let (mut wf, p) = plan(chain);
+        wf.steps[1].resources.push(("db".into(), 1));
+        assert!(!p.never_short_of_slots(&wf, 8));
     }
 
     #[test]

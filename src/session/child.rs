@@ -402,7 +402,8 @@ async fn run_engine(
         compensate_only,
     } = start;
     // Ranked from the child's own history, before the writer takes the store.
-    let plan = Arc::new(super::plan_for(s.schedule, &store, &shared.home, &wf));
+    // Its slots are the tree's: ranked whatever its shape.
+    let plan = Arc::new(super::plan_for(s.schedule, &store, &shared.home, &wf, None));
     let history = HistorySink::start(
         store,
         WriterConfig {
