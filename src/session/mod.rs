@@ -466,12 +466,13 @@ pub(super) fn plan_for(
     let mut plan = crate::plan::Plan::new(wf);
     // No query where the order cannot matter (one step; a chain): reading
     // 20 runs of a 300-step chain's rows cost 2-3 ms of every start.
-    let ranked =
-        wf.steps.len() > 1 && !own_slots.is_some_and(|slots| plan.never_short_of_slots(wf, slots));
+    let matters = |plan: &crate::plan::Plan| {
+        wf.steps.len() > 1 && !own_slots.is_some_and(|slots| plan.never_short_of_slots(wf, slots))
+    };
     match schedule {
         Schedule::Fifo => plan.fifo(),
         // A history that cannot be read costs the estimates, not the run.
-        Schedule::CriticalPath if !home.in_memory && ranked => {
+        Schedule::CriticalPath if !home.in_memory && matters(&plan) => {
             if let Ok(e) = crate::history::query::expected(store, wf) {
                 plan.rank_by(&e.durations);
             }
