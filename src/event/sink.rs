@@ -79,6 +79,13 @@ pub(crate) trait Sink: Send + Sync {
     fn durable(&self) -> Option<Durable> {
         None
     }
+    /// [`Sink::durable`] for a caller that has nothing else to do until it
+    /// resolves: a sink may store what it holds on the caller's thread,
+    /// now, rather than hand it to a thread of its own and wait for it
+    /// back; `None` when nothing is left to wait for.
+    fn durable_now(&self) -> Option<Durable> {
+        self.durable()
+    }
 }
 
 /// Sends every event to several sinks, in order.
@@ -104,16 +111,24 @@ impl Sink for Fanout {
     }
 
     fn durable(&self) -> Option<Durable> {
-        let waits: Vec<Durable> = self.0.iter().filter_map(|s| s.durable()).collect();
-        if waits.is_empty() {
-            return None;
-        }
-        Some(Box::pin(async move {
-            for w in waits {
-                w.await;
-            }
-        }))
+        all(self.0.iter().filter_map(|s| s.durable()).collect())
     }
+
+    fn durable_now(&self) -> Option<Durable> {
+        all(self.0.iter().filter_map(|s| s.durable_now()).collect())
+    }
+}
+
+/// One wait for all of `waits`; `None` for none.
+fn all(waits: Vec<Durable>) -> Option<Durable> {
+    if waits.is_empty() {
+        return None;
+    }
+    Some(Box::pin(async move {
+        for w in waits {
+            w.await;
+        }
+    }))
 }
 
 /// The labels of a run's items (`test[0]` → `test (linux, 20)`), filled
@@ -166,5 +181,9 @@ impl Sink for Labeled {
 
     fn durable(&self) -> Option<Durable> {
         self.inner.durable()
+    }
+
+    fn durable_now(&self) -> Option<Durable> {
+        self.inner.durable_now()
     }
 }

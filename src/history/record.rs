@@ -1,8 +1,9 @@
 //! One event → the rows it changes, inside the writer's transaction.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
-use rusqlite::{params, Connection, OptionalExtension, Statement, ToSql};
+use rusqlite::{params, Connection, OptionalExtension, ToSql};
 use serde_json::Value as Json;
 
 use super::store::to_ms;
@@ -25,9 +26,10 @@ pub(super) struct Process {
     pub(super) start: Option<String>,
 }
 
-/// The statements every step runs through: prepared once for the run and
-/// reused as they are, without the statement cache (which hashes the text
-/// and moves the statement in and out on every use).
+/// The statements every step runs through. Their text is built once per
+/// process; the connection's statement cache keeps them prepared (the
+/// writer's state moves between threads, and a prepared `Statement` cannot
+/// outlive the lock that lends it the connection).
 #[derive(Clone, Copy)]
 pub(super) enum Hot {
     Begin,
@@ -127,33 +129,30 @@ impl Hot {
     }
 }
 
-/// The writer's [`Hot`] statements on its connection, each prepared when
-/// first used (a run of one step prepares only what it needs).
+/// The text of each [`Hot`] statement, built when first used.
+static TEXT: [OnceLock<String>; SLOTS] = [const { OnceLock::new() }; SLOTS];
+
+/// The writer's [`Hot`] statements on its connection, for one batch.
 pub(super) struct Stmts<'c> {
     conn: &'c Connection,
-    /// `?1` of every statement that has parameters, bound once.
+    /// `?1` of every statement that has parameters.
     run_id: &'c str,
-    slots: Vec<Option<Statement<'c>>>,
 }
 
 impl<'c> Stmts<'c> {
     pub(super) fn new(conn: &'c Connection, run_id: &'c str) -> Self {
-        Stmts {
-            conn,
-            run_id,
-            slots: (0..SLOTS).map(|_| None).collect(),
-        }
+        Stmts { conn, run_id }
     }
 
     pub(super) fn conn(&self) -> &'c Connection {
         self.conn
     }
 
-    /// Execute `hot` with `rest` as `?2`, `?3`, … (every one of them, each
-    /// time: bindings are kept from the last execution); the rows changed.
+    /// Execute `hot` with `rest` as `?2`, `?3`, … (every one of them); the
+    /// rows changed.
     pub(super) fn run(&mut self, hot: Hot, rest: &[&dyn ToSql]) -> rusqlite::Result<usize> {
-        let st = self.get(hot)?;
-        // A parameter left out would keep its last value: refuse.
+        let text = TEXT[hot.index()].get_or_init(|| hot.sql());
+        let mut st = self.conn.prepare_cached(text)?;
         let given = rest.len() + usize::from(!rest.is_empty());
         if st.parameter_count() != given {
             return Err(rusqlite::Error::InvalidParameterCount(
@@ -161,27 +160,13 @@ impl<'c> Stmts<'c> {
                 st.parameter_count(),
             ));
         }
+        if given > 0 {
+            st.raw_bind_parameter(1, self.run_id)?;
+        }
         for (i, p) in rest.iter().enumerate() {
             st.raw_bind_parameter(i + 2, p)?;
         }
         st.raw_execute()
-    }
-
-    fn get(&mut self, hot: Hot) -> rusqlite::Result<&mut Statement<'c>> {
-        let i = hot.index();
-        if self.slots[i].is_none() {
-            let mut st = self.conn.prepare(&hot.sql())?;
-            // Bindings outlive each execution: the run id (text that
-            // SQLite would copy every time) is bound here, once.
-            if st.parameter_count() > 0 {
-                st.raw_bind_parameter(1, self.run_id)?;
-            }
-            self.slots[i] = Some(st);
-        }
-        match &mut self.slots[i] {
-            Some(st) => Ok(st),
-            None => unreachable!("prepared just above"),
-        }
     }
 }
 

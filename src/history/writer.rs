@@ -4,7 +4,14 @@
 //! Events queue up while the writer commits; each commit takes everything
 //! queued (group commit), so steps never wait for one transaction per event.
 //! The engine asks [`Sink::durable`] before starting the dependents of a
-//! finished step, which is the one wait that durability needs.
+//! finished step, which is the one wait that durability needs. When the
+//! engine has nothing else to do meanwhile ([`Sink::durable_now`]) and the
+//! writer is not mid-commit, the engine's thread commits what is queued
+//! itself: no hand-off to the writer's thread and back.
+//!
+//! Whoever commits holds the [`Core`] (connection, queue, writer state), so
+//! messages are taken and written in the order they were sent, one batch
+//! at a time, on either thread.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -31,8 +38,6 @@ enum Msg {
         text: String,
     },
     Process(Process),
-    /// Somebody waits for what was sent so far: commit without lingering.
-    Flush,
 }
 
 impl Msg {
@@ -40,7 +45,6 @@ impl Msg {
     /// or another process (`orch approve`) waits for.
     fn urgent(&self) -> bool {
         match self {
-            Msg::Flush => true,
             Msg::Event(e) => matches!(
                 e.kind,
                 EventKind::RunStarted
@@ -115,13 +119,48 @@ fn wal_bytes(db: &std::path::Path) -> u64 {
     std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0)
 }
 
+/// What the sink and whoever commits share.
+struct Shared {
+    /// `None` until the writer's thread has set up, and once it has ended.
+    core: Mutex<Option<Core>>,
+    /// Messages sent; the ones taken are [`Core::count`].
+    sent: AtomicU64,
+    taken: AtomicU64,
+    /// Somebody waits for what was sent so far: commit without lingering.
+    urgent: AtomicBool,
+    /// The writer's thread sleeps until a message wakes it (see [`wait`]).
+    sleeping: AtomicBool,
+    /// A checkpoint is due (the writer's thread runs it, see [`Core::step`]).
+    checkpoint: AtomicBool,
+    /// Every sender is gone: the writer commits what is left and ends.
+    closed: AtomicBool,
+}
+
+impl Shared {
+    fn pending(&self) -> bool {
+        self.sent.load(Ordering::SeqCst) > self.taken.load(Ordering::SeqCst)
+    }
+}
+
+/// The connection, the queue and the writer's state: held by whoever
+/// commits.
+struct Core {
+    writer: Writer,
+    conn: Connection,
+    rx: mpsc::Receiver<Msg>,
+    /// Messages taken so far, published once they are committed.
+    count: u64,
+    done: watch::Sender<u64>,
+    since_checkpoint: u64,
+}
+
 pub(crate) struct HistorySink {
     /// Whether step output is kept (not with an in-memory history).
     logs: bool,
     backlog: Arc<Backlog>,
     alive: Arc<AtomicBool>,
     tx: Mutex<Option<mpsc::SyncSender<Msg>>>,
-    sent: AtomicU64,
+    shared: Arc<Shared>,
     committed: watch::Receiver<u64>,
     thread: Mutex<Option<std::thread::JoinHandle<WriterReport>>>,
     /// The writer thread, to unpark when something must be written now.
@@ -142,12 +181,29 @@ impl HistorySink {
         let backlog = Arc::new(Backlog::new());
         let alive = Arc::new(AtomicBool::new(true));
         let keep_logs = cfg.logs_dir.is_some();
-        let (b, a) = (backlog.clone(), alive.clone());
+        let shared = Arc::new(Shared {
+            core: Mutex::new(None),
+            sent: AtomicU64::new(0),
+            taken: AtomicU64::new(0),
+            urgent: AtomicBool::new(false),
+            sleeping: AtomicBool::new(false),
+            checkpoint: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+        });
+        let (b, a, sh) = (backlog.clone(), alive.clone(), shared.clone());
         let thread = std::thread::Builder::new()
             .name("orch-history".into())
             .spawn(move || {
                 let (writer, conn) = Writer::new(store, cfg, logs, b);
-                let report = writer.run(&conn, rx, done_tx);
+                let core = Core {
+                    writer,
+                    conn,
+                    rx,
+                    count: 0,
+                    done: done_tx,
+                    since_checkpoint: 0,
+                };
+                let report = run(&sh, core);
                 a.store(false, Ordering::SeqCst);
                 report
             })
@@ -160,7 +216,7 @@ impl HistorySink {
             backlog,
             alive,
             tx: Mutex::new(Some(tx)),
-            sent: AtomicU64::new(0),
+            shared,
             committed: done_rx,
             waker: thread.as_ref().map(|t| t.thread().clone()),
             thread: Mutex::new(thread),
@@ -168,12 +224,21 @@ impl HistorySink {
     }
 
     fn send(&self, msg: Msg) {
+        let urgent = msg.urgent();
         if let Ok(guard) = self.tx.lock() {
             if let Some(tx) = guard.as_ref() {
                 if tx.send(msg).is_ok() {
-                    self.sent.fetch_add(1, Ordering::SeqCst);
+                    self.shared.sent.fetch_add(1, Ordering::SeqCst);
                 }
             }
+        }
+        // A writer between looks finds the message at its next one; only
+        // what must be written at once, or a writer asleep, is woken.
+        if urgent {
+            self.shared.urgent.store(true, Ordering::SeqCst);
+            self.wake();
+        } else if self.shared.sleeping.load(Ordering::SeqCst) {
+            self.wake();
         }
     }
 
@@ -188,6 +253,7 @@ impl HistorySink {
         if let Ok(mut guard) = self.tx.lock() {
             guard.take();
         }
+        self.shared.closed.store(true, Ordering::SeqCst);
         self.wake();
         let handle = self.thread.lock().ok().and_then(|mut t| t.take());
         match handle.map(|h| h.join()) {
@@ -206,14 +272,7 @@ impl HistorySink {
 
 impl Sink for HistorySink {
     fn event(&self, ev: &Event) {
-        let msg = Msg::Event(Box::new(ev.clone()));
-        // The writer may be parked (see `next`): what must be written at
-        // once wakes it; the rest waits for its next look.
-        let urgent = msg.urgent();
-        self.send(msg);
-        if urgent {
-            self.wake();
-        }
+        self.send(Msg::Event(Box::new(ev.clone())));
     }
 
     fn output(&self, out: &Output<'_>) {
@@ -239,21 +298,154 @@ impl Sink for HistorySink {
     }
 
     fn durable(&self) -> Option<Durable> {
-        let target = self.sent.load(Ordering::SeqCst);
+        let target = self.shared.sent.load(Ordering::SeqCst);
         let mut rx = self.committed.clone();
         if *rx.borrow() < target {
             // The writer may be gathering a batch: have it commit now.
-            if let Ok(guard) = self.tx.lock() {
-                if let Some(tx) = guard.as_ref() {
-                    let _ = tx.send(Msg::Flush);
-                }
-            }
+            self.shared.urgent.store(true, Ordering::SeqCst);
             self.wake();
         }
         Some(Box::pin(async move {
             // An error means the writer is gone; there is nothing to wait for.
             let _ = rx.wait_for(|&done| done >= target).await;
         }))
+    }
+
+    fn durable_now(&self) -> Option<Durable> {
+        let target = self.shared.sent.load(Ordering::SeqCst);
+        if *self.committed.borrow() >= target {
+            return None;
+        }
+        // Not while the writer commits (it has taken part of what is
+        // waited for): then its commit is awaited as usual.
+        if let Ok(mut guard) = self.shared.core.try_lock() {
+            if let Some(core) = guard.as_mut() {
+                while core.count < target && core.step(&self.shared) {}
+                let done = core.count >= target;
+                drop(guard);
+                if self.shared.checkpoint.load(Ordering::SeqCst) {
+                    self.wake();
+                }
+                if done {
+                    return None;
+                }
+            }
+        }
+        self.durable()
+    }
+}
+
+/// The writer's thread: commit what comes, batch by batch, until every
+/// sender is gone; then fold a grown WAL into the database.
+fn run(shared: &Shared, core: Core) -> WriterReport {
+    match shared.core.lock() {
+        Ok(mut slot) => *slot = Some(core),
+        Err(_) => return gone(),
+    }
+    while wait(shared) {
+        let Ok(mut guard) = shared.core.lock() else {
+            break;
+        };
+        let Some(core) = guard.as_mut() else { break };
+        core.step(shared);
+        if shared.checkpoint.swap(false, Ordering::SeqCst) {
+            core.since_checkpoint = 0;
+            // PASSIVE: never waits for readers or other writers.
+            let _ = core
+                .conn
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        }
+    }
+    // Whatever happened, the core leaves the lock here: its end wakes
+    // anyone still awaiting a commit.
+    let core = match shared.core.lock() {
+        Ok(mut slot) => slot.take(),
+        Err(poisoned) => {
+            drop(poisoned.into_inner().take());
+            None
+        }
+    };
+    match core {
+        Some(mut core) => {
+            while core.step(shared) {}
+            core.close()
+        }
+        None => gone(),
+    }
+}
+
+fn gone() -> WriterReport {
+    WriterReport {
+        error: Some("the history writer stopped unexpectedly".into()),
+        illegal: Vec::new(),
+    }
+}
+
+impl Core {
+    /// Take what is queued (a batch at most), write it in one transaction
+    /// and publish it; false when nothing was queued.
+    fn step(&mut self, shared: &Shared) -> bool {
+        // Cleared before taking: an urgent message sent from now on is in
+        // this batch or wakes the next.
+        shared.urgent.store(false, Ordering::SeqCst);
+        let mut batch = Vec::new();
+        while batch.len() < BATCH {
+            match self.rx.try_recv() {
+                Ok(m) => batch.push(m),
+                Err(_) => break,
+            }
+        }
+        if batch.is_empty() {
+            return false;
+        }
+        self.count += batch.len() as u64;
+        shared.taken.store(self.count, Ordering::SeqCst);
+        let w = &mut self.writer;
+        if w.report.error.is_none() {
+            let run_id = w.cfg.run_id.clone();
+            let mut st = Stmts::new(&self.conn, &run_id);
+            if let Err(e) = w.apply(&mut st, batch) {
+                w.report.error = Some(e);
+            }
+        } else {
+            // Given up: output is dropped, and must not hold its writer up.
+            for m in batch {
+                if let Msg::Output { text, .. } = m {
+                    w.backlog.release(text.len());
+                }
+            }
+        }
+        let _ = self.done.send(self.count);
+        self.since_checkpoint += 1;
+        if self.since_checkpoint >= CHECKPOINT_EVERY {
+            // Never inside a commit that the engine is waiting for.
+            shared.checkpoint.store(true, Ordering::SeqCst);
+        }
+        true
+    }
+
+    /// After the run's last commit.
+    fn close(self) -> WriterReport {
+        let Core {
+            mut writer, conn, ..
+        } = self;
+        // Connections do not checkpoint when they close (see `store.rs`),
+        // so a WAL that many short runs have grown is folded back here,
+        // after the run's last commit. TRUNCATE, not PASSIVE: a process
+        // that opens the history rebuilds the WAL index from every frame
+        // and cannot tell which were folded, so only a short process that
+        // writes again after a checkpoint of its own would start the WAL
+        // over; short runs never do, and the WAL grew by every run. With
+        // no busy wait: another process at work makes it give up (having
+        // folded what it could), never wait.
+        if wal_bytes(&writer.path) > WAL_FOLD_BYTES {
+            let _ = conn.busy_timeout(Duration::ZERO);
+            let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        }
+        if writer.report.error.is_none() {
+            writer.report.error = writer.logs.error();
+        }
+        writer.report
     }
 }
 
@@ -320,59 +512,6 @@ impl Writer {
             report: WriterReport::default(),
         };
         (writer, conn)
-    }
-
-    fn run(
-        mut self,
-        conn: &Connection,
-        rx: mpsc::Receiver<Msg>,
-        done: watch::Sender<u64>,
-    ) -> WriterReport {
-        let run_id = self.cfg.run_id.clone();
-        let mut st = Stmts::new(conn, &run_id);
-        let mut count = 0u64;
-        let mut since_checkpoint = 0u64;
-        while let Some(first) = next(&rx) {
-            let batch = gather(&rx, first);
-            count += batch.iter().filter(|m| !matches!(m, Msg::Flush)).count() as u64;
-            if self.report.error.is_none() {
-                if let Err(e) = self.apply(&mut st, batch) {
-                    self.report.error = Some(e);
-                }
-            } else {
-                // Given up: output is dropped, and must not hold its writer up.
-                for m in batch {
-                    if let Msg::Output { text, .. } = m {
-                        self.backlog.release(text.len());
-                    }
-                }
-            }
-            let _ = done.send(count);
-            since_checkpoint += 1;
-            if since_checkpoint >= CHECKPOINT_EVERY {
-                since_checkpoint = 0;
-                // PASSIVE: never waits for readers or other writers.
-                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-            }
-        }
-        // Connections do not checkpoint when they close (see `store.rs`),
-        // so a WAL that many short runs have grown is folded back here,
-        // after the run's last commit. TRUNCATE, not PASSIVE: a process
-        // that opens the history rebuilds the WAL index from every frame
-        // and cannot tell which were folded, so only a short process that
-        // writes again after a checkpoint of its own would start the WAL
-        // over; short runs never do, and the WAL grew by every run. With
-        // no busy wait: another process at work makes it give up (having
-        // folded what it could), never wait.
-        drop(st);
-        if wal_bytes(&self.path) > WAL_FOLD_BYTES {
-            let _ = conn.busy_timeout(Duration::ZERO);
-            let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-        }
-        if self.report.error.is_none() {
-            self.report.error = self.logs.error();
-        }
-        self.report
     }
 
     fn apply(&mut self, st: &mut Stmts<'_>, batch: Vec<Msg>) -> Res<()> {
@@ -455,7 +594,6 @@ impl Writer {
                     }
                     events.push(Row::Event(e, None));
                 }
-                Msg::Flush => {}
             }
         }
         if events.is_empty() {
@@ -527,53 +665,51 @@ impl Writer {
 /// before it sleeps until a message comes.
 const IDLE_LOOKS: u32 = 5;
 
-/// The next message, or `None` once every sender is gone. While steps come
-/// and go the writer parks between looks rather than waiting on the
-/// channel, so that a message sent to an idle writer costs its sender no
-/// wake-up (a system call, and a context switch on the writer's side);
-/// what must be written at once unparks it. Idle for longer, it waits on
-/// the channel, and the next message wakes it.
-fn next(rx: &mpsc::Receiver<Msg>) -> Option<Msg> {
-    for _ in 0..IDLE_LOOKS {
-        match rx.try_recv() {
-            Ok(m) => return Some(m),
-            Err(mpsc::TryRecvError::Disconnected) => return None,
-            Err(mpsc::TryRecvError::Empty) => std::thread::park_timeout(LINGER),
-        }
-    }
-    rx.recv().ok()
-}
-
-/// `first` and what follows it: everything queued, and, unless something
-/// in it is urgent, what arrives within [`LINGER`] (until the batch is full,
-/// somebody flushes, or the run's sinks are done).
+/// Wait until there is something to commit; false once every sender is
+/// gone and nothing is left. While steps come and go the writer parks
+/// between looks rather than sleeping until woken, so that a message sent
+/// to an idle writer costs its sender no wake-up (a system call, and a
+/// context switch on the writer's side); what must be written at once
+/// unparks it. Idle for longer, it sleeps, and the next message wakes it.
 ///
-/// The writer parks rather than waiting on the channel, so that senders
-/// queue without waking it (a wake-up is a system call on each side and a
-/// context switch); [`HistorySink::durable`] and [`HistorySink::finish`]
-/// unpark it.
-fn gather(rx: &mpsc::Receiver<Msg>, first: Msg) -> Vec<Msg> {
-    let mut urgent = first.urgent();
-    let mut batch = vec![first];
-    let until = Instant::now() + LINGER;
-    while batch.len() < BATCH {
-        match rx.try_recv() {
-            Ok(m) => {
-                urgent |= m.urgent();
-                batch.push(m);
+/// Then, unless something urgent came, it gives the batch [`LINGER`] to
+/// gather more (until the batch is full or the run's sinks are done).
+fn wait(shared: &Shared) -> bool {
+    let mut looks = 0;
+    while !shared.pending() && !shared.checkpoint.load(Ordering::SeqCst) {
+        if shared.closed.load(Ordering::SeqCst) {
+            // Every send happened before `closed` was set.
+            return shared.pending();
+        }
+        if looks < IDLE_LOOKS {
+            looks += 1;
+            std::thread::park_timeout(LINGER);
+        } else {
+            // Announced before the last look: a sender that queues after
+            // it sees the flag and wakes the writer.
+            shared.sleeping.store(true, Ordering::SeqCst);
+            if !shared.pending() && !shared.closed.load(Ordering::SeqCst) {
+                std::thread::park();
             }
-            Err(mpsc::TryRecvError::Disconnected) => break,
-            Err(mpsc::TryRecvError::Empty) if urgent => break,
-            Err(mpsc::TryRecvError::Empty) => {
-                let left = until.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    break;
-                }
-                std::thread::park_timeout(left);
-            }
+            shared.sleeping.store(false, Ordering::SeqCst);
         }
     }
-    batch
+    let until = Instant::now() + LINGER;
+    while shared.pending()
+        && !shared.urgent.load(Ordering::SeqCst)
+        && !shared.closed.load(Ordering::SeqCst)
+    {
+        let queued = shared
+            .sent
+            .load(Ordering::SeqCst)
+            .saturating_sub(shared.taken.load(Ordering::SeqCst));
+        let left = until.saturating_duration_since(Instant::now());
+        if queued as usize >= BATCH || left.is_zero() {
+            break;
+        }
+        std::thread::park_timeout(left);
+    }
+    true
 }
 
 /// How many attempts each step made in earlier attempts of the run.
@@ -791,6 +927,43 @@ mod tests {
         // Read through another connection, as another process would.
         assert_eq!(status_of(&store, "a"), "succeeded");
         s.finish();
+    }
+
+    /// With nothing else to do, the caller's thread commits what is
+    /// queued, in order, and has nothing to wait for; while the writer
+    /// holds the connection (mid-commit) the caller waits as usual.
+    #[test]
+    fn durable_now_commits_on_the_callers_thread_unless_the_writer_is_at_it() {
+        let (_d, home, store) = setup();
+        let s = sink(&home);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        // The writer's thread has set up once it has committed something.
+        s.event(&ev(Name::RunStarted, None));
+        rt.block_on(s.durable().unwrap());
+        s.event(&ev(Name::StepStarted, Some("a")));
+        s.event(&ev(Name::StepCompleted, Some("a")));
+        assert!(
+            s.durable_now().is_none(),
+            "committed here, nothing to await"
+        );
+        assert_eq!(status_of(&store, "a"), "succeeded");
+
+        let held = s.shared.core.lock().unwrap();
+        s.event(&ev(Name::StepStarted, Some("b")));
+        s.event(&ev(Name::StepFailed, Some("b")));
+        let wait = s.durable_now().expect("the writer holds the connection");
+        assert_eq!(status_of(&store, "b"), "pending");
+        drop(held);
+        rt.block_on(wait);
+        assert_eq!(status_of(&store, "b"), "failed");
+        let report = s.finish();
+        assert!(
+            report.error.is_none() && report.illegal.is_empty(),
+            "{report:?}"
+        );
     }
 
     fn db_bytes(home: &Home) -> u64 {

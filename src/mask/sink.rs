@@ -417,6 +417,10 @@ impl Sink for MaskingSink {
     fn durable(&self) -> Option<Durable> {
         self.inner.durable()
     }
+
+    fn durable_now(&self) -> Option<Durable> {
+        self.inner.durable_now()
+    }
 }
 
 #[cfg(test)]

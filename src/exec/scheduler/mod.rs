@@ -332,8 +332,15 @@ impl Engine {
                 // finished: the units started from now on hold at this gate
                 // (see `gate`) while the commit runs beside their start.
                 // Unrelated steps do not wait.
+                // With nothing running, the engine would only wait: the
+                // sink may commit on this thread (no hand-off and back).
                 self.sync_needed = false;
-                self.gate = self.sink.durable().map(FutureExt::shared);
+                let wait = if self.running == 0 {
+                    self.sink.durable_now()
+                } else {
+                    self.sink.durable()
+                };
+                self.gate = wait.map(FutureExt::shared);
                 self.unsynced.iter_mut().for_each(|u| *u = false);
             }
             self.starved = false;
