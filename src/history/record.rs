@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use rusqlite::{params, Connection, OptionalExtension, ToSql};
+use rusqlite::{params, CachedStatement, Connection, OptionalExtension, ToSql};
 use serde_json::Value as Json;
 
 use super::store::to_ms;
@@ -132,27 +132,34 @@ impl Hot {
 /// The text of each [`Hot`] statement, built when first used.
 static TEXT: [OnceLock<String>; SLOTS] = [const { OnceLock::new() }; SLOTS];
 
-/// The writer's [`Hot`] statements on its connection, for one batch.
+/// The writer's [`Hot`] statements on its connection, for one batch: each
+/// taken from the connection's cache when first used and reused for every
+/// row of the batch.
 pub(super) struct Stmts<'c> {
     conn: &'c Connection,
-    /// `?1` of every statement that has parameters.
+    /// `?1` of every statement that has parameters, bound once a batch.
     run_id: &'c str,
+    slots: Vec<Option<CachedStatement<'c>>>,
 }
 
 impl<'c> Stmts<'c> {
     pub(super) fn new(conn: &'c Connection, run_id: &'c str) -> Self {
-        Stmts { conn, run_id }
+        Stmts {
+            conn,
+            run_id,
+            slots: (0..SLOTS).map(|_| None).collect(),
+        }
     }
 
     pub(super) fn conn(&self) -> &'c Connection {
         self.conn
     }
 
-    /// Execute `hot` with `rest` as `?2`, `?3`, … (every one of them); the
-    /// rows changed.
+    /// Execute `hot` with `rest` as `?2`, `?3`, … (every one of them, each
+    /// time: bindings are kept from the last execution); the rows changed.
     pub(super) fn run(&mut self, hot: Hot, rest: &[&dyn ToSql]) -> rusqlite::Result<usize> {
-        let text = TEXT[hot.index()].get_or_init(|| hot.sql());
-        let mut st = self.conn.prepare_cached(text)?;
+        let st = self.get(hot)?;
+        // A parameter left out would keep its last value: refuse.
         let given = rest.len() + usize::from(!rest.is_empty());
         if st.parameter_count() != given {
             return Err(rusqlite::Error::InvalidParameterCount(
@@ -160,13 +167,26 @@ impl<'c> Stmts<'c> {
                 st.parameter_count(),
             ));
         }
-        if given > 0 {
-            st.raw_bind_parameter(1, self.run_id)?;
-        }
         for (i, p) in rest.iter().enumerate() {
             st.raw_bind_parameter(i + 2, p)?;
         }
         st.raw_execute()
+    }
+
+    fn get(&mut self, hot: Hot) -> rusqlite::Result<&mut CachedStatement<'c>> {
+        let i = hot.index();
+        if self.slots[i].is_none() {
+            let text = TEXT[i].get_or_init(|| hot.sql());
+            let mut st = self.conn.prepare_cached(text)?;
+            if st.parameter_count() > 0 {
+                st.raw_bind_parameter(1, self.run_id)?;
+            }
+            self.slots[i] = Some(st);
+        }
+        match &mut self.slots[i] {
+            Some(st) => Ok(st),
+            None => unreachable!("prepared just above"),
+        }
     }
 }
 

@@ -1,8 +1,9 @@
 //! Step logs (`logs/<run>/<step>.log`): what each step printed, one write
 //! per batch, on the writer thread (off the engine's thread: writing into
-//! the page cache is the dearest part of passing output through), in order
-//! with the events, so a step's output is in its file before its end is
-//! committed and `kill -9` loses none of it. How much output may wait for
+//! the page cache is the dearest part of passing output through; only when
+//! nothing else runs does the engine's thread commit, and write, itself),
+//! in order with the events, so a step's output is in its file before its
+//! end is committed and `kill -9` loses none of it. How much output may wait for
 //! the writer is bounded by [`Backlog`].
 
 use std::collections::HashMap;
@@ -24,7 +25,7 @@ pub(super) struct StepLogs {
     /// Attempts each step made in earlier attempts of the run (on resume),
     /// so that attempts are numbered over the whole run.
     before: HashMap<String, i64>,
-    /// Used by the writer thread alone: no lock.
+    /// Used by whoever holds the writer's core alone: no lock of its own.
     open: Open,
 }
 

@@ -134,6 +134,9 @@ struct Shared {
     checkpoint: AtomicBool,
     /// Every sender is gone: the writer commits what is left and ends.
     closed: AtomicBool,
+    /// Queued messages that end the wait for more: a full batch, or a full
+    /// queue (whose senders wait).
+    full: usize,
 }
 
 impl Shared {
@@ -176,7 +179,8 @@ impl HistorySink {
             HashMap::new()
         };
         let logs = StepLogs::new(cfg.logs_dir.clone(), cfg.run_attempt, before);
-        let (tx, rx) = mpsc::sync_channel(queue_for(cfg.steps.len()));
+        let queue = queue_for(cfg.steps.len());
+        let (tx, rx) = mpsc::sync_channel(queue);
         let (done_tx, done_rx) = watch::channel(0u64);
         let backlog = Arc::new(Backlog::new());
         let alive = Arc::new(AtomicBool::new(true));
@@ -189,6 +193,7 @@ impl HistorySink {
             sleeping: AtomicBool::new(false),
             checkpoint: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            full: queue.min(BATCH),
         });
         let (b, a, sh) = (backlog.clone(), alive.clone(), shared.clone());
         let thread = std::thread::Builder::new()
@@ -490,10 +495,10 @@ impl Writer {
             .map(|(i, s)| (s.clone(), i as i64))
             .collect();
         let conn = store.conn;
-        // The per-step statements are kept prepared (`Stmts`); the cache
-        // holds the rare ones.
+        // The cache keeps every statement prepared: `Stmts` takes the
+        // per-step ones from it once a batch, the rare ones come and go.
         conn.set_prepared_statement_cache_capacity(64);
-        // Checkpoints are run by the writer between commits (see `run`),
+        // Checkpoints are run by the writer's thread between commits (see `run`),
         // never inside a commit that the engine is waiting for.
         let _ = conn.pragma_update(None, "wal_autocheckpoint", 0);
         // The writer keeps the references itself: an attempt row is written
@@ -704,7 +709,7 @@ fn wait(shared: &Shared) -> bool {
             .load(Ordering::SeqCst)
             .saturating_sub(shared.taken.load(Ordering::SeqCst));
         let left = until.saturating_duration_since(Instant::now());
-        if queued as usize >= BATCH || left.is_zero() {
+        if queued as usize >= shared.full || left.is_zero() {
             break;
         }
         std::thread::park_timeout(left);
