@@ -173,6 +173,12 @@ pub(crate) struct HistorySink {
 impl HistorySink {
     /// Start the writer thread on `store`'s connection.
     pub(crate) fn start(store: Store, cfg: WriterConfig) -> Arc<HistorySink> {
+        Self::launch(store, cfg, true)
+    }
+
+    /// With `thread` false (tests), no writer thread: whoever asks
+    /// [`Sink::durable_now`] commits.
+    fn launch(store: Store, cfg: WriterConfig, thread: bool) -> Arc<HistorySink> {
         let before = if cfg.run_attempt > 1 {
             earlier_attempts(&store, &cfg.run_id, cfg.run_attempt)
         } else {
@@ -196,26 +202,36 @@ impl HistorySink {
             full: queue.min(BATCH),
         });
         let (b, a, sh) = (backlog.clone(), alive.clone(), shared.clone());
-        let thread = std::thread::Builder::new()
-            .name("orch-history".into())
-            .spawn(move || {
-                let (writer, conn) = Writer::new(store, cfg, logs, b);
-                let core = Core {
-                    writer,
-                    conn,
-                    rx,
-                    count: 0,
-                    done: done_tx,
-                    since_checkpoint: 0,
-                };
-                let report = run(&sh, core);
-                a.store(false, Ordering::SeqCst);
-                report
-            })
-            .ok();
-        if thread.is_none() {
-            alive.store(false, Ordering::SeqCst);
-        }
+        let core = move || {
+            let (writer, conn) = Writer::new(store, cfg, logs, b);
+            Core {
+                writer,
+                conn,
+                rx,
+                count: 0,
+                done: done_tx,
+                since_checkpoint: 0,
+            }
+        };
+        let thread = if thread {
+            let thread = std::thread::Builder::new()
+                .name("orch-history".into())
+                .spawn(move || {
+                    let report = run(&sh, core());
+                    a.store(false, Ordering::SeqCst);
+                    report
+                })
+                .ok();
+            if thread.is_none() {
+                alive.store(false, Ordering::SeqCst);
+            }
+            thread
+        } else {
+            if let Ok(mut slot) = shared.core.lock() {
+                *slot = Some(core());
+            }
+            None
+        };
         Arc::new(HistorySink {
             logs: keep_logs,
             backlog,
@@ -936,18 +952,23 @@ mod tests {
 
     /// With nothing else to do, the caller's thread commits what is
     /// queued, in order, and has nothing to wait for; while the writer
-    /// holds the connection (mid-commit) the caller waits as usual.
+    /// holds the connection (mid-commit) the caller waits as usual. No
+    /// writer thread here: only the caller can commit.
     #[test]
     fn durable_now_commits_on_the_callers_thread_unless_the_writer_is_at_it() {
         let (_d, home, store) = setup();
-        let s = sink(&home);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        // The writer's thread has set up once it has committed something.
+        let s = HistorySink::launch(
+            Store::open(&home).unwrap(),
+            WriterConfig {
+                run_id: "r1".into(),
+                run_attempt: 1,
+                steps: vec!["a".into(), "b".into(), "c".into()],
+                logs_dir: Some(home.run_logs("r1")),
+                cache_max: 10,
+            },
+            false,
+        );
         s.event(&ev(Name::RunStarted, None));
-        rt.block_on(s.durable().unwrap());
         s.event(&ev(Name::StepStarted, Some("a")));
         s.event(&ev(Name::StepCompleted, Some("a")));
         assert!(
@@ -959,12 +980,19 @@ mod tests {
         let held = s.shared.core.lock().unwrap();
         s.event(&ev(Name::StepStarted, Some("b")));
         s.event(&ev(Name::StepFailed, Some("b")));
-        let wait = s.durable_now().expect("the writer holds the connection");
+        let wait = s.durable_now();
+        assert!(wait.is_some(), "the writer holds the connection: wait");
         assert_eq!(status_of(&store, "b"), "pending");
         drop(held);
-        rt.block_on(wait);
+        assert!(s.durable_now().is_none());
         assert_eq!(status_of(&store, "b"), "failed");
-        let report = s.finish();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(wait.unwrap());
+        let core = s.shared.core.lock().unwrap().take().unwrap();
+        let report = core.close();
         assert!(
             report.error.is_none() && report.illegal.is_empty(),
             "{report:?}"
