@@ -780,9 +780,10 @@ mod tests {
         crate::event::sample::of(name, step.unwrap_or(""))
     }
 
-    fn sink(home: &Home) -> Arc<HistorySink> {
+    /// A sink on `home`'s run `r1`; with `thread` false, no writer thread.
+    fn sink_with(home: &Home, thread: bool) -> Arc<HistorySink> {
         let store = Store::open(home).unwrap();
-        HistorySink::start(
+        HistorySink::launch(
             store,
             WriterConfig {
                 run_id: "r1".into(),
@@ -791,7 +792,12 @@ mod tests {
                 logs_dir: Some(home.run_logs("r1")),
                 cache_max: 10,
             },
+            thread,
         )
+    }
+
+    fn sink(home: &Home) -> Arc<HistorySink> {
+        sink_with(home, true)
     }
 
     fn status_of(store: &Store, step: &str) -> String {
@@ -957,17 +963,7 @@ mod tests {
     #[test]
     fn durable_now_commits_on_the_callers_thread_unless_the_writer_is_at_it() {
         let (_d, home, store) = setup();
-        let s = HistorySink::launch(
-            Store::open(&home).unwrap(),
-            WriterConfig {
-                run_id: "r1".into(),
-                run_attempt: 1,
-                steps: vec!["a".into(), "b".into(), "c".into()],
-                logs_dir: Some(home.run_logs("r1")),
-                cache_max: 10,
-            },
-            false,
-        );
+        let s = sink_with(&home, false);
         s.event(&ev(Name::RunStarted, None));
         s.event(&ev(Name::StepStarted, Some("a")));
         s.event(&ev(Name::StepCompleted, Some("a")));
