@@ -431,7 +431,10 @@ mod tests {
 
     #[tokio::test]
     async fn stdin_is_empty_sigpipe_is_default_and_no_signal_is_blocked() {
-        let mut c = sh("cat; grep -E '^Sig(Ign|Blk)' /proc/$$/status", &[]).unwrap();
+        // The step's own process reads its masks (`exec`, no fork): a
+        // shell blocks every signal for a moment while it forks, so a
+        // child reading its parent's status could catch that moment.
+        let mut c = sh("cat; exec grep -E '^Sig(Ign|Blk)' /proc/self/status", &[]).unwrap();
         let out = stdout_of(&mut c).await;
         assert!(c.wait().await.unwrap().success());
         let mask = |name: &str| {
