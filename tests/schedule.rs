@@ -143,3 +143,62 @@ fn an_unknown_schedule_is_an_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("ORCH_SCHEDULE"));
 }
+
+/// The steps in a run's `run_durations` row (what ranking the next run
+/// reads), in order; `None` without one.
+fn counted_steps(home: &Path) -> Option<Vec<String>> {
+    let db = crate::history_store::db(home);
+    let text: Option<String> = db
+        .query_row(
+            "SELECT d.steps FROM runs r LEFT JOIN run_durations d ON d.run_id = r.id",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    text.map(|t| {
+        t.lines()
+            .map(|l| l.split(' ').next().unwrap().to_string())
+            .collect()
+    })
+}
+
+#[test]
+fn an_ended_run_keeps_its_durations_for_the_next_ranking_and_a_chain_keeps_none() {
+    let wf = "name: fan\nsteps:\n  - {id: a, run: 'true'}\n  - {id: b, run: 'test -f fixed'}\n  - {id: c, needs: a, run: 'true'}\n";
+    let p = project(&[("w.yaml", wf)]);
+    let home = tempfile::tempdir().unwrap();
+    orch_in(p.path(), home.path())
+        .args(["run", "w.yaml", "--output", "plain"])
+        .assert()
+        .code(1);
+    assert_eq!(
+        counted_steps(home.path()),
+        Some(vec!["a".into(), "c".into()]),
+        "the succeeded steps, in file order"
+    );
+    std::fs::write(p.path().join("fixed"), "").unwrap();
+    let (run, _) = crate::history_store::only_run(home.path());
+    orch_in(p.path(), home.path())
+        .args(["resume", &run, "--output", "plain"])
+        .assert()
+        .success();
+    assert_eq!(
+        counted_steps(home.path()),
+        Some(vec!["a".into(), "b".into(), "c".into()]),
+        "written again when the resumed run ends"
+    );
+
+    let chain =
+        "name: chain\nsteps:\n  - {id: a, run: 'true'}\n  - {id: b, needs: a, run: 'true'}\n";
+    let p = project(&[("w.yaml", chain)]);
+    let home = tempfile::tempdir().unwrap();
+    orch_in(p.path(), home.path())
+        .args(["run", "w.yaml", "--output", "plain"])
+        .assert()
+        .success();
+    assert_eq!(
+        counted_steps(home.path()),
+        None,
+        "no ranking reads a chain's"
+    );
+}

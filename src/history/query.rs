@@ -204,78 +204,142 @@ pub(crate) fn expected(store: &Store, wf: &Workflow) -> Result<Expected, History
 const EXPECTED_ROWS: usize = 500_000;
 
 /// The workflow's runs newest first (`runs_by_workflow`, bounded to the
-/// window), each run's step rows read in one range of the primary key,
-/// until every step has [`EXPECTED_RUNS`] durations. One seek per run
-/// rather than one per step and run: reading a row in key order costs a
-/// fraction of finding it, which made this a third of a 1,000-step run.
-/// Rows come in the order the steps were written, so the next step is
-/// tried before the hash map.
+/// window), until every step has [`EXPECTED_RUNS`] durations. An ended
+/// run's durations are one `run_durations` row; a run without one (still
+/// running, resumed, or recorded before that table) has its step rows read
+/// in one range of the primary key. Either way the lines come in the order
+/// the steps were written, so the next step is tried before the hash map.
 fn observed<'a>(
     conn: &Connection,
     workflow: &str,
     steps: impl Iterator<Item = &'a str>,
 ) -> rusqlite::Result<HashMap<String, Observed>> {
-    let ids: Vec<&str> = steps.collect();
-    let index: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, s)| (*s, i)).collect();
-    let mut seen: Vec<Vec<i64>> = vec![Vec::new(); ids.len()];
-    let mut left = ids.len();
-    let mut read = 0usize;
+    let mut seen = Seen::new(steps.collect());
     let mut runs = conn.prepare(&window_sql())?;
-    let mut rows = conn.prepare(run_steps_sql())?;
-    let run_ids: Vec<String> = runs
-        .query_map([workflow], |r| r.get(0))?
+    let mut rows = conn.prepare(RUN_STEPS)?;
+    let window: Vec<(String, Option<String>)> = runs
+        .query_map([workflow], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
-    for id in run_ids {
-        if left == 0 || read >= EXPECTED_ROWS {
+    for (id, durations) in window {
+        if seen.enough() {
             break;
         }
         let mut next = 0usize;
-        let mut q = rows.query(rusqlite::params![id, Status::Succeeded])?;
-        while let Some(r) = q.next()? {
-            read += 1;
-            let step = r.get_ref(0)?.as_str().unwrap_or_default();
-            let at = match ids.get(next) {
-                Some(s) if *s == step => Some(next),
-                _ => index.get(step).copied(),
-            };
-            let Some(i) = at else { continue };
-            next = i + 1;
-            let ms = &mut seen[i];
-            if ms.len() < EXPECTED_RUNS {
-                ms.push(r.get(1)?);
-                if ms.len() == EXPECTED_RUNS {
-                    left -= 1;
+        match durations {
+            Some(text) => {
+                for line in text.lines() {
+                    let Some((step, ms)) = line.rsplit_once(' ') else {
+                        continue;
+                    };
+                    if let Ok(ms) = ms.parse() {
+                        seen.add(&mut next, step, ms);
+                    }
+                }
+            }
+            None => {
+                let mut q = rows.query([&id])?;
+                while let Some(r) = q.next()? {
+                    let step = r.get_ref(0)?.as_str().unwrap_or_default();
+                    seen.add(&mut next, step, r.get(1)?);
                 }
             }
         }
     }
-    let mut out = HashMap::new();
-    for (step, mut ms) in ids.into_iter().zip(seen) {
-        ms.sort_unstable();
-        if let Some(m) = median(&ms) {
-            let median = Duration::from_millis(m.max(0) as u64);
-            let runs = ms.len();
-            out.insert(step.to_string(), Observed { median, runs });
-        }
-    }
-    Ok(out)
+    Ok(seen.medians())
 }
 
-/// `?1` workflow: the ids of its newest [`EXPECTED_WINDOW`] runs, newest
-/// first. The `LIMIT` is written in, not bound: SQLite plans a `LIMIT ?`
-/// with the bound value and prepares the statement again when it changes.
+/// The durations [`observed`] has gathered so far, by step.
+struct Seen<'a> {
+    ids: Vec<&'a str>,
+    index: HashMap<&'a str, usize>,
+    ms: Vec<Vec<i64>>,
+    /// Steps with fewer than [`EXPECTED_RUNS`] durations.
+    left: usize,
+    read: usize,
+}
+
+impl<'a> Seen<'a> {
+    fn new(ids: Vec<&'a str>) -> Self {
+        Seen {
+            index: ids.iter().enumerate().map(|(i, s)| (*s, i)).collect(),
+            ms: vec![Vec::new(); ids.len()],
+            left: ids.len(),
+            read: 0,
+            ids,
+        }
+    }
+
+    fn enough(&self) -> bool {
+        self.left == 0 || self.read >= EXPECTED_ROWS
+    }
+
+    /// One step's duration in one run; `next` is where the step after
+    /// the last one found is in the file.
+    fn add(&mut self, next: &mut usize, step: &str, ms: i64) {
+        self.read += 1;
+        let at = match self.ids.get(*next) {
+            Some(s) if *s == step => Some(*next),
+            _ => self.index.get(step).copied(),
+        };
+        let Some(i) = at else { return };
+        *next = i + 1;
+        let seen = &mut self.ms[i];
+        if seen.len() < EXPECTED_RUNS {
+            seen.push(ms);
+            if seen.len() == EXPECTED_RUNS {
+                self.left -= 1;
+            }
+        }
+    }
+
+    fn medians(self) -> HashMap<String, Observed> {
+        let mut out = HashMap::new();
+        for (step, mut ms) in self.ids.into_iter().zip(self.ms) {
+            ms.sort_unstable();
+            if let Some(m) = median(&ms) {
+                let median = Duration::from_millis(m.max(0) as u64);
+                let runs = ms.len();
+                out.insert(step.to_string(), Observed { median, runs });
+            }
+        }
+        out
+    }
+}
+
+/// `?1` workflow: its newest [`EXPECTED_WINDOW`] runs, newest first, with
+/// their `run_durations` when they have one. The `LIMIT` is written in,
+/// not bound: SQLite plans a `LIMIT ?` with the bound value and prepares
+/// the statement again when it changes.
 fn window_sql() -> String {
     format!(
-        "SELECT id FROM runs WHERE workflow = ?1 ORDER BY created_at DESC LIMIT {EXPECTED_WINDOW}"
+        "SELECT r.id, d.steps FROM runs r LEFT JOIN run_durations d ON d.run_id = r.id \
+         WHERE r.workflow = ?1 ORDER BY r.created_at DESC LIMIT {EXPECTED_WINDOW}"
     )
 }
 
-/// `?1` run, `?2` succeeded: its top-level steps' durations (not items,
-/// not cache hits), in one range of the primary key.
-fn run_steps_sql() -> &'static str {
-    "SELECT step_id, duration_ms FROM steps WHERE run_id = ?1 \
-     AND parent IS NULL AND status = ?2 AND cached = 0 AND duration_ms IS NOT NULL"
+/// The step rows whose durations count: succeeded top-level steps (not
+/// items, not cache hits). One definition for both statements below.
+macro_rules! counted {
+    () => {
+        "parent IS NULL AND status = 'succeeded' AND cached = 0 AND duration_ms IS NOT NULL"
+    };
 }
+
+/// `?1` run: its counted steps' durations, in one range of the primary key.
+const RUN_STEPS: &str = concat!(
+    "SELECT step_id, duration_ms FROM steps WHERE run_id = ?1 AND ",
+    counted!()
+);
+
+/// `?1` run, as it ends: its counted steps' durations into one
+/// `run_durations` row, in file order (an empty one when none counts).
+pub(super) const RECORD_DURATIONS: &str = concat!(
+    "INSERT OR REPLACE INTO run_durations (run_id, steps) \
+     SELECT ?1, coalesce(group_concat(step_id || ' ' || duration_ms, char(10)), '') \
+     FROM (SELECT step_id, duration_ms FROM steps WHERE run_id = ?1 AND ",
+    counted!(),
+    " ORDER BY position)"
+);
 
 // ---------------------------------------------------------------- prune
 
@@ -552,6 +616,86 @@ mod tests {
         assert_eq!(e.basis[1], crate::plan::critical::Basis::WorkflowMedian);
     }
 
+    #[test]
+    fn an_ended_runs_durations_are_one_row_read_instead_of_its_steps() {
+        let (_d, s) = store();
+        let steps = ["a", "b", "c"];
+        for i in 0..25i64 {
+            let id = format!("r{i:02}");
+            add_run(&s, &id, "w", "succeeded", i);
+            add_step(&s, &id, "a", "succeeded", Some(i));
+            add_step(&s, &id, "b", "failed", Some(1));
+            add_step(&s, &id, "b[0]", "succeeded", Some(7));
+            if i % 3 == 0 {
+                add_step(&s, &id, "c", "succeeded", Some(100 + i));
+            }
+        }
+        let from_rows = observed(&s.conn, "w", steps.into_iter()).unwrap();
+        for i in 0..25i64 {
+            s.conn
+                .execute(RECORD_DURATIONS, [format!("r{i:02}")])
+                .unwrap();
+        }
+        let text: String = s
+            .conn
+            .query_row(
+                "SELECT steps FROM run_durations WHERE run_id = 'r24'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        // `b` is at position 1, `a` and `c` at 0: file order, then the key.
+        assert_eq!(text, "a 24\nc 124", "only what counts, in file order");
+        add_run(&s, "f", "other", "failed", 99);
+        add_step(&s, "f", "a", "failed", Some(3));
+        s.conn.execute(RECORD_DURATIONS, ["f"]).unwrap();
+        let empty: String = s
+            .conn
+            .query_row(
+                "SELECT steps FROM run_durations WHERE run_id = 'f'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(empty, "", "nothing counts: an empty row, not none");
+        assert_eq!(
+            observed(&s.conn, "w", steps.into_iter()).unwrap(),
+            from_rows,
+            "the same medians from the rows and from the summaries"
+        );
+        // The summary is what is read: step rows changed after it are not.
+        s.conn
+            .execute(
+                "UPDATE steps SET status = 'failed' WHERE run_id = 'r24'",
+                [],
+            )
+            .unwrap();
+        assert_eq!(
+            observed(&s.conn, "w", steps.into_iter()).unwrap(),
+            from_rows
+        );
+        // A run without one (resumed, running) is read from its rows.
+        s.conn
+            .execute("DELETE FROM run_durations WHERE run_id = 'r24'", [])
+            .unwrap();
+        let o = observed(&s.conn, "w", steps.into_iter()).unwrap();
+        assert_eq!(from_rows["a"].median, Duration::from_millis(14));
+        assert_eq!(
+            (o["a"].median, o["a"].runs),
+            (Duration::from_millis(13), 20),
+            "r24's `a` failed now: r04 is the 20th run"
+        );
+        // Deleting a run deletes its durations.
+        s.conn
+            .execute("DELETE FROM runs WHERE id = 'r23'", [])
+            .unwrap();
+        let left: i64 = s
+            .conn
+            .query_row("SELECT count(*) FROM run_durations", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 26 - 2, "r00..r24 and f, less r24's and r23's");
+    }
+
     fn plan_of(s: &Store, sql: &str, params: &[&str]) -> String {
         let mut st = s
             .conn
@@ -574,7 +718,11 @@ mod tests {
             !p.contains("TEMP B-TREE"),
             "no sort: the index is in order: {p}"
         );
-        let p = plan_of(&s, run_steps_sql(), &["r1", "succeeded"]);
+        assert!(
+            p.contains("SEARCH d USING PRIMARY KEY (run_id=?)"),
+            "a run's durations by its key: {p}"
+        );
+        let p = plan_of(&s, RUN_STEPS, &["r1"]);
         assert!(p.contains("PRIMARY KEY") || p.contains("INDEX"), "{p}");
         assert!(
             !p.contains("SCAN"),
@@ -585,14 +733,9 @@ mod tests {
     #[test]
     fn the_expected_durations_queries_are_prepared_once() {
         let (_d, s) = store();
-        let mut st = s.conn.prepare(run_steps_sql()).unwrap();
+        let mut st = s.conn.prepare(RUN_STEPS).unwrap();
         for run in ["a", "b", "c", "d"] {
-            let n = st
-                .query_map(rusqlite::params![run, Status::Succeeded], |r| {
-                    r.get::<_, i64>(1)
-                })
-                .unwrap()
-                .count();
+            let n = st.query_map([run], |r| r.get::<_, i64>(1)).unwrap().count();
             assert_eq!(n, 0);
         }
         assert_eq!(

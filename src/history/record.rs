@@ -206,6 +206,8 @@ pub(super) struct Rec<'a, 'c> {
     pub(super) run_id: &'a str,
     pub(super) run_attempt: i64,
     pub(super) positions: &'a HashMap<String, i64>,
+    /// Whether the run's end records its step durations (`run_durations`).
+    pub(super) durations: bool,
 }
 
 impl Rec<'_, '_> {
@@ -247,6 +249,12 @@ impl Rec<'_, '_> {
                         summary.event_error(),
                         summary.event_outputs().map(outputs_text),
                     ])?;
+                if n > 0 && self.durations {
+                    self.st
+                        .conn()
+                        .prepare_cached(super::query::RECORD_DURATIONS)?
+                        .execute([run])?;
+                }
                 self.check_run(n, to)
             }
             EventKind::StepStarted {

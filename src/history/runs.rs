@@ -540,6 +540,10 @@ impl Store {
             params![run, r.definitions.to_string(), r.file_hash],
         )
         .map_err(err)?;
+        // Its steps' durations change until it ends again (and are read
+        // from its step rows meanwhile).
+        tx.execute("DELETE FROM run_durations WHERE run_id = ?1", [run])
+            .map_err(err)?;
         tx.commit().map_err(err)
     }
 }

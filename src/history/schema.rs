@@ -157,6 +157,20 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX http_cache_by_age ON http_cache(stored_at);
     "#,
+    // 7: each ended run's step durations in one row, so that ranking the
+    // ready steps of the next run reads a row per past run, not every step
+    // row of it (20 runs of a 1,000-step workflow were 20,000 rows and a
+    // tenth of the run). Written when the run ends, deleted when it is
+    // resumed; a run without one (running, or recorded before this table)
+    // is read from its step rows.
+    r#"
+    CREATE TABLE run_durations (
+        run_id  TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+        -- `step_id duration_ms` per line, in file order: the run's
+        -- succeeded top-level steps (not for_each items, not cache hits)
+        steps   TEXT NOT NULL
+    ) WITHOUT ROWID;  -- one b-tree: one page more per run's end, not two
+    "#,
 ];
 
 /// The schema version this orch writes.

@@ -68,6 +68,9 @@ pub(crate) struct WriterConfig {
     pub(crate) logs_dir: Option<PathBuf>,
     /// Cache entries kept (least recently used evicted).
     pub(crate) cache_max: usize,
+    /// Whether the run's end keeps its step durations for ranking later
+    /// runs: not where no ranking reads them (one step, a chain).
+    pub(crate) durations: bool,
 }
 
 /// What went wrong while recording, reported by [`HistorySink::finish`].
@@ -651,6 +654,7 @@ impl Writer {
             run_id: &self.cfg.run_id,
             run_attempt: self.cfg.run_attempt,
             positions: &self.positions,
+            durations: self.cfg.durations,
         };
         for ev in events {
             let applied = match ev {
@@ -780,24 +784,26 @@ mod tests {
         crate::event::sample::of(name, step.unwrap_or(""))
     }
 
-    /// A sink on `home`'s run `r1`; with `thread` false, no writer thread.
-    fn sink_with(home: &Home, thread: bool) -> Arc<HistorySink> {
+    /// A sink on `home`'s run `r1` (its attempt `attempt`); with `thread`
+    /// false, no writer thread.
+    fn sink_with(home: &Home, attempt: i64, thread: bool) -> Arc<HistorySink> {
         let store = Store::open(home).unwrap();
         HistorySink::launch(
             store,
             WriterConfig {
                 run_id: "r1".into(),
-                run_attempt: 1,
+                run_attempt: attempt,
                 steps: vec!["a".into(), "b".into(), "c".into()],
                 logs_dir: Some(home.run_logs("r1")),
                 cache_max: 10,
+                durations: true,
             },
             thread,
         )
     }
 
     fn sink(home: &Home) -> Arc<HistorySink> {
-        sink_with(home, true)
+        sink_with(home, 1, true)
     }
 
     fn status_of(store: &Store, step: &str) -> String {
@@ -963,7 +969,7 @@ mod tests {
     #[test]
     fn durable_now_commits_on_the_callers_thread_unless_the_writer_is_at_it() {
         let (_d, home, store) = setup();
-        let s = sink_with(&home, false);
+        let s = sink_with(&home, 1, false);
         s.event(&ev(Name::RunStarted, None));
         s.event(&ev(Name::StepStarted, Some("a")));
         s.event(&ev(Name::StepCompleted, Some("a")));
@@ -993,6 +999,72 @@ mod tests {
             report.error.is_none() && report.illegal.is_empty(),
             "{report:?}"
         );
+    }
+
+    /// The run's `run_durations` row, if it has one.
+    fn durations(store: &Store) -> Option<String> {
+        store
+            .conn
+            .query_row(
+                "SELECT steps FROM run_durations WHERE run_id='r1'",
+                [],
+                |r| r.get(0),
+            )
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })
+            .unwrap()
+    }
+
+    fn finished_in(name: Name, step: &str, ms: u64) -> Event {
+        let mut e = ev(name, Some(step));
+        e.outcome_mut().duration = Some(Duration::from_millis(ms));
+        e
+    }
+
+    /// An ended run's durations are one row, gone while it is resumed
+    /// (its steps may change) and written again when it ends.
+    #[test]
+    fn a_run_records_its_durations_when_it_ends_and_drops_them_when_resumed() {
+        let (_d, home, store) = setup();
+        let s = sink(&home);
+        s.event(&ev(Name::RunStarted, None));
+        s.event(&ev(Name::StepStarted, Some("a")));
+        s.event(&finished_in(Name::StepCompleted, "a", 5));
+        s.event(&ev(Name::StepStarted, Some("b")));
+        s.event(&finished_in(Name::StepFailed, "b", 9));
+        s.event(&ev(Name::StepSkipped, Some("c")));
+        s.event(&ev(Name::RunFailed, None));
+        let report = s.finish();
+        assert!(report.illegal.is_empty(), "{:?}", report.illegal);
+        assert_eq!(durations(&store).as_deref(), Some("a 5"));
+
+        let mut resumer = Store::open(&home).unwrap();
+        let kept: std::collections::HashSet<&str> = ["a"].into();
+        resumer
+            .reset_for_resume(&crate::history::runs::ResumeReset {
+                run_id: "r1",
+                steps: &["a", "b", "c"],
+                kept: &kept,
+                rerun_from: &Default::default(),
+                keep_items_of: &Default::default(),
+                definitions: &serde_json::json!({}),
+                file_hash: "h",
+            })
+            .unwrap();
+        assert_eq!(durations(&store), None, "resumed: read from its rows");
+        let s = sink_with(&home, 2, false);
+        s.event(&ev(Name::RunStarted, None));
+        s.event(&ev(Name::StepStarted, Some("b")));
+        s.event(&finished_in(Name::StepCompleted, "b", 7));
+        s.event(&ev(Name::RunCompleted, None));
+        assert!(s.durable_now().is_none());
+        assert_eq!(durations(&store).as_deref(), Some("a 5\nb 7"));
+        let core = s.shared.core.lock().unwrap().take().unwrap();
+        let report = core.close();
+        assert!(report.illegal.is_empty(), "{:?}", report.illegal);
     }
 
     fn db_bytes(home: &Home) -> u64 {

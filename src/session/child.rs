@@ -412,6 +412,7 @@ async fn run_engine(
             steps: wf.steps.iter().map(|s| s.id.clone()).collect(),
             logs_dir: Some(shared.home.run_logs(&run_id)),
             cache_max: s.cache_max,
+            durations: super::ranking_matters(&plan, &wf, None),
         },
     );
     let mut history_guard = FinishGuard::new(history.clone());

@@ -144,6 +144,8 @@ impl RunSession {
                 steps: wf.steps.iter().map(|s| s.id.clone()).collect(),
                 logs_dir: (!home.in_memory).then(|| home.run_logs(&run_id)),
                 cache_max: settings.cache_max,
+                // Whether a later run of it, at any concurrency, is ranked.
+                durations: ranking_matters(&plan, &wf, Some(1)),
             },
         );
         let mut sinks = sinks::Sinks::new(history, reporter.clone());
@@ -464,15 +466,10 @@ pub(super) fn plan_for(
     own_slots: Option<usize>,
 ) -> crate::plan::Plan {
     let mut plan = crate::plan::Plan::new(wf);
-    // No query where the order cannot matter (one step; a chain): reading
-    // 20 runs of a 300-step chain's rows cost 2-3 ms of every start.
-    let matters = |plan: &crate::plan::Plan| {
-        wf.steps.len() > 1 && !own_slots.is_some_and(|slots| plan.never_short_of_slots(wf, slots))
-    };
     match schedule {
         Schedule::Fifo => plan.fifo(),
         // A history that cannot be read costs the estimates, not the run.
-        Schedule::CriticalPath if !home.in_memory && matters(&plan) => {
+        Schedule::CriticalPath if !home.in_memory && ranking_matters(&plan, wf, own_slots) => {
             if let Ok(e) = crate::history::query::expected(store, wf) {
                 plan.rank_by(&e.durations);
             }
@@ -480,6 +477,18 @@ pub(super) fn plan_for(
         Schedule::CriticalPath => {}
     }
     plan
+}
+
+/// Whether the order of ready steps can matter with `own_slots` slots
+/// (`None`: the slots are shared with other runs): not for one step or a
+/// chain. Where it cannot, no past durations are read (20 runs of a
+/// 300-step chain's rows cost 2-3 ms of every start) or kept.
+pub(super) fn ranking_matters(
+    plan: &crate::plan::Plan,
+    wf: &Workflow,
+    own_slots: Option<usize>,
+) -> bool {
+    wf.steps.len() > 1 && !own_slots.is_some_and(|slots| plan.never_short_of_slots(wf, slots))
 }
 
 /// The HTTP client, breakers and rate limits, when some step needs them.

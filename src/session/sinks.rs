@@ -221,6 +221,7 @@ mod tests {
                 steps: vec![],
                 logs_dir: None,
                 cache_max: 10,
+                durations: false,
             },
         );
         let mut sinks = Sinks::new(
