@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The engine's costs in one run, beside what a user would otherwise use:
 # per-step cost against GNU make and the spawning floor, start-up, the
-# in-process ceiling (transform and http steps, beside wrk and
-# `xargs -P curl`), and the scaling curve at 1k, 10k and 100k steps.
+# in-process ceiling (transform and http steps, beside wrk, the same
+# requests through reqwest alone and `xargs -P curl`), and the scaling curve at 1k, 10k and 100k steps.
 # See bench/README.md ("Engine"). Usage: bash bench/engine.sh [--write]
 #
 # --write replaces the "Engine" section of bench/RESULTS.md with the report.
 #
 # Environment:
-#   ORCH_BIN, TESTSERVER_BIN  binaries to measure (default: build release)
+#   ORCH_BIN, TESTSERVER_BIN, HTTPFLOOR_BIN  binaries to measure (default:
+#                  build release)
 #   ORCH_BASELINE  another orch binary measured beside it (`orch baseline` rows)
 #   BENCH_RUNS     timed runs per command (default 5; start-up: 6×)
 #   BENCH_BIG      1 also runs the 100,000-step /bin/true shapes (minutes)
@@ -63,12 +64,13 @@ BENCH_FS=$(stat -f -c %T "$HOMES" 2>/dev/null || echo '?')
 [[ $BENCH_FS == tmpfs ]] && die "$HOMES is on a tmpfs: history would not be on disk"
 export BENCH_FS
 
-if [[ -z ${ORCH_BIN:-} || -z ${TESTSERVER_BIN:-} ]]; then
-  note "building orch and orch-testserver (release)..."
-  (cd "$ROOT" && cargo build --release --quiet -p orch -p orch-testserver)
+if [[ -z ${ORCH_BIN:-} || -z ${TESTSERVER_BIN:-} || -z ${HTTPFLOOR_BIN:-} ]]; then
+  note "building orch, orch-testserver and orch-http-floor (release)..."
+  (cd "$ROOT" && cargo build --release --quiet -p orch -p orch-testserver -p orch-http-floor)
 fi
 ORCH=$(realpath "${ORCH_BIN:-$ROOT/target/release/orch}")
 SERVER=$(realpath "${TESTSERVER_BIN:-$ROOT/target/release/orch-testserver}")
+HTTPFLOOR=$(realpath "${HTTPFLOOR_BIN:-$ROOT/target/release/orch-http-floor}")
 BASE=
 if [[ -n ${ORCH_BASELINE:-} ]]; then
   [[ -x $ORCH_BASELINE ]] || die "ORCH_BASELINE is not an executable: $ORCH_BASELINE"
@@ -198,6 +200,9 @@ done
 } >"$WF/http-1000.yaml"
 for ((i = 0; i < 1000; i++)); do echo "$URL"; done >"$WF/urls.txt"
 orch_row inproc "http 1000 -j 50" 1000 "$RUNS" http -- run "$WF/http-1000.yaml" -j 50 --output plain -q
+# The same requests through orch's HTTP client alone: the most any orch
+# built on it could reach.
+row inproc "http 1000 -j 50" "reqwest alone" 1000 "$RUNS" -- "$HTTPFLOOR" "$URL" 1000 50
 row inproc "http 1000 -j 50" "xargs -P 50 curl" 1000 "$RUNS" -- \
   sh -c "xargs -P 50 -n 1 curl -sf -o /dev/null <'$WF/urls.txt'"
 wrk -t2 -c50 -d5s "$URL" >/dev/null 2>&1 || true  # warm-up
