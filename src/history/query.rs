@@ -217,15 +217,15 @@ fn observed<'a>(
     let mut seen = Seen::new(steps.collect());
     let mut runs = conn.prepare(&window_sql())?;
     let mut rows = conn.prepare(RUN_STEPS)?;
-    let window: Vec<(String, Option<String>)> = runs
-        .query_map([workflow], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    for (id, durations) in window {
+    // Row by row: the window's later runs (and their summaries) are
+    // never read once every step has enough.
+    let mut window = runs.query([workflow])?;
+    while let Some(run) = window.next()? {
         if seen.enough() {
             break;
         }
         let mut next = 0usize;
-        match durations {
+        match run.get_ref(1)?.as_str_or_null()? {
             Some(text) => {
                 for line in text.lines() {
                     let Some((step, ms)) = line.rsplit_once(' ') else {
@@ -237,7 +237,7 @@ fn observed<'a>(
                 }
             }
             None => {
-                let mut q = rows.query([&id])?;
+                let mut q = rows.query([run.get_ref(0)?.as_str()?])?;
                 while let Some(r) = q.next()? {
                     let step = r.get_ref(0)?.as_str().unwrap_or_default();
                     seen.add(&mut next, step, r.get(1)?);
@@ -636,28 +636,22 @@ mod tests {
                 .execute(RECORD_DURATIONS, [format!("r{i:02}")])
                 .unwrap();
         }
-        let text: String = s
-            .conn
-            .query_row(
-                "SELECT steps FROM run_durations WHERE run_id = 'r24'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let summary = |run: &str| -> String {
+            s.conn
+                .query_row(
+                    "SELECT steps FROM run_durations WHERE run_id = ?1",
+                    [run],
+                    |r| r.get(0),
+                )
+                .unwrap()
+        };
+        let text = summary("r24");
         // `b` is at position 1, `a` and `c` at 0: file order, then the key.
         assert_eq!(text, "a 24\nc 124", "only what counts, in file order");
         add_run(&s, "f", "other", "failed", 99);
         add_step(&s, "f", "a", "failed", Some(3));
         s.conn.execute(RECORD_DURATIONS, ["f"]).unwrap();
-        let empty: String = s
-            .conn
-            .query_row(
-                "SELECT steps FROM run_durations WHERE run_id = 'f'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(empty, "", "nothing counts: an empty row, not none");
+        assert_eq!(summary("f"), "", "nothing counts: an empty row, not none");
         assert_eq!(
             observed(&s.conn, "w", steps.into_iter()).unwrap(),
             from_rows,

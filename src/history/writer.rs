@@ -1003,6 +1003,7 @@ mod tests {
 
     /// The run's `run_durations` row, if it has one.
     fn durations(store: &Store) -> Option<String> {
+        use rusqlite::OptionalExtension;
         store
             .conn
             .query_row(
@@ -1010,11 +1011,7 @@ mod tests {
                 [],
                 |r| r.get(0),
             )
-            .map(Some)
-            .or_else(|e| match e {
-                rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                e => Err(e),
-            })
+            .optional()
             .unwrap()
     }
 
